@@ -1,0 +1,45 @@
+"""Shared fixtures: sample files from ../shared/samples (never copied into the project)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLES = Path(os.environ.get("TRACEMON_SAMPLES", ROOT.parent / "shared" / "samples"))
+
+
+def sample(rel: str) -> Path:
+    path = SAMPLES / rel
+    if not path.exists():
+        pytest.skip(f"sample {rel} not found under {SAMPLES}")
+    return path
+
+
+def samples(kind: str, *suffixes: str) -> list[Path]:
+    folder = SAMPLES / kind
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if not suffixes or p.suffix in suffixes)
+
+
+def require_tshark() -> str:
+    exe = shutil.which("tshark")
+    if exe is None:
+        if os.environ.get("TRACEMON_REQUIRE_TSHARK"):
+            pytest.fail("tshark is required (TRACEMON_REQUIRE_TSHARK is set) but not installed")
+        pytest.skip("tshark not installed")
+    return exe
+
+
+@pytest.fixture(autouse=True)
+def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep every test away from the user's real cache, config and data dirs."""
+    base = tmp_path_factory.getbasetemp()
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdgcache"))

@@ -1,0 +1,142 @@
+"""The index cache: a finished scan saved under the user cache dir, keyed by path + size + mtime.
+
+Each entry is a directory of ``.npy`` column files (memory-mapped on load, so a re-open of a
+multi-GB trace costs milliseconds) and a ``state.json`` with the tables the reader built
+(interfaces, providers, conversations, warnings, facts).  Entries are written to a temporary
+directory and renamed into place, so a crash never leaves a half-written entry that loads.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .errors import TraceWarning
+from .index import COLUMNS, ConversationTable, FrameIndex
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+#: bump when the index layout or a reader's state changes meaning
+CACHE_VERSION = 3
+#: files smaller than this scan faster than a cache entry loads; the env var overrides it
+DEFAULT_MIN_BYTES = 8 * 1024 * 1024
+
+
+def cache_root() -> Path:
+    env = os.environ.get("TRACEMON_CACHE_DIR")
+    if env:
+        return Path(env)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("tracemon", appauthor=False)) / "index"
+
+
+def min_bytes() -> int:
+    env = os.environ.get("TRACEMON_CACHE_MIN_BYTES")
+    return int(env) if env else DEFAULT_MIN_BYTES
+
+
+def key_for(trace: Trace) -> str:
+    ident = f"{CACHE_VERSION}|{os.path.abspath(trace.path)}|{trace.size}|{trace.mtime_ns}|{trace.format}"
+    return hashlib.sha256(ident.encode()).hexdigest()[:32]
+
+
+def _enabled(trace: Trace) -> bool:
+    return os.environ.get("TRACEMON_NO_CACHE") is None and trace.size >= min_bytes()
+
+
+def restore(trace: Trace) -> bool:
+    """Load a cached index into ``trace``; False when there is none (or it is unusable)."""
+    if not _enabled(trace):
+        return False
+    entry = cache_root() / key_for(trace)
+    state_file = entry / "state.json"
+    if not state_file.is_file():
+        return False
+    try:
+        state = json.loads(state_file.read_text("utf-8"))
+        cols = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in COLUMNS}
+        index = FrameIndex.from_columns(cols)
+        from .trace import Interface, Provider
+
+        interfaces = [Interface(**i) for i in state["interfaces"]]
+        providers = [Provider(**p) for p in state["providers"]]
+        eth = ConversationTable.from_state(state["eth"])
+        ip = ConversationTable.from_state(state["ip"])
+        l4 = ConversationTable.from_state(state["l4"])
+        warnings = [TraceWarning(**w) for w in state["warnings"]]
+        trace.reader.restore(state["reader"])
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        # a damaged entry is dropped and the file is scanned again
+        trace.facts["cache_error"] = f"ignored a damaged index cache entry: {e}"
+        shutil.rmtree(entry, ignore_errors=True)
+        return False
+    trace.index = index
+    trace.interfaces = interfaces
+    trace.providers = providers
+    trace.protocol_names = list(state["protocol_names"])
+    trace.eth_conversations, trace.ip_conversations, trace.l4_conversations = eth, ip, l4
+    trace.warnings = warnings
+    trace.facts.update(state["facts"])
+    trace.from_cache = True
+    trace.complete.set()
+    return True
+
+
+def store(trace: Trace) -> Path | None:
+    """Save a completed scan; failures to write the cache never fail the open."""
+    if not _enabled(trace) or not trace.complete.is_set() or trace.from_cache:
+        return None
+    root = cache_root()
+    entry = root / key_for(trace)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        for name, arr in trace.index.columns().items():
+            np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+        state: dict[str, Any] = {
+            "path": os.path.abspath(trace.path),
+            "interfaces": [_iface_state(i) for i in trace.interfaces],
+            "providers": [{"guid": p.guid, "name": p.name, "protocol": p.protocol} for p in trace.providers],
+            "protocol_names": trace.protocol_names,
+            "eth": trace.eth_conversations.to_state(),
+            "ip": trace.ip_conversations.to_state(),
+            "l4": trace.l4_conversations.to_state(),
+            "warnings": [{"path": w.path, "offset": w.offset, "cause": w.cause, "frames_kept": w.frames_kept}
+                         for w in trace.warnings],
+            "facts": _json_safe(trace.facts),
+            "reader": trace.reader.state(),
+        }
+        (tmp / "state.json").write_text(json.dumps(state), "utf-8")
+        if entry.exists():
+            shutil.rmtree(entry, ignore_errors=True)
+        os.replace(tmp, entry)
+        return entry
+    except OSError as e:
+        trace.facts["cache_error"] = f"could not write the index cache: {e}"
+        return None
+
+
+def _iface_state(i: Any) -> dict[str, Any]:
+    return {"link_type": i.link_type, "name": i.name, "description": i.description, "snaplen": i.snaplen,
+            "ts_per_second": i.ts_per_second, "ts_offset": i.ts_offset, "options": _json_safe(i.options)}
+
+
+def _json_safe(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {str(k): _json_safe(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_json_safe(x) for x in v]
+    if isinstance(v, bytes):
+        return v.hex()
+    if isinstance(v, (str, int, float, bool)) or v is None:
+        return v
+    return str(v)

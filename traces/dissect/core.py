@@ -1,0 +1,144 @@
+"""The dissector framework: dispatch tables and the per-frame context dissectors write into.
+
+A dissector is ``fn(ctx, off, end) -> None``: it reads ``ctx.data[off:end]``, appends a
+``Layer`` with its fields (byte ranges relative to the frame), sets the summary columns it
+knows, and hands the rest to the next dissector through a dispatch table.  Dissectors never
+raise on short or malformed input: they add what they could read, mark the layer
+``[Malformed]`` with ``ctx.malformed(...)`` and stop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..fields import REGISTRY, FieldDef, FieldType, Registry
+from ..frame import Layer
+
+Dissector = Callable[["Ctx", int, int], None]
+
+#: pcap LINKTYPE_* value → dissector of the frame's first bytes
+LINK_TYPES: dict[int, Dissector] = {}
+#: EtherType → dissector (also used by SNAP, SLL, VLAN, MPLS pseudowires …)
+ETHER_TYPES: dict[int, Dissector] = {}
+#: IP protocol number → dissector (IPv4 protocol / IPv6 next header)
+IP_PROTOCOLS: dict[int, Dissector] = {}
+#: well-known UDP / TCP ports → application dissector (tried for the lower port first)
+UDP_PORTS: dict[int, Dissector] = {}
+TCP_PORTS: dict[int, Dissector] = {}
+
+MAX_DEPTH = 24  # tunnels and ICMP errors nest; bound the recursion
+
+# pcap link types we name (LINKTYPE_* values from tcpdump.org/linktypes.html)
+LINKTYPE_NULL = 0
+LINKTYPE_ETHERNET = 1
+LINKTYPE_RAW = 101
+LINKTYPE_IEEE802_11 = 105
+LINKTYPE_LOOP = 108
+LINKTYPE_LINUX_SLL = 113
+LINKTYPE_IEEE802_11_RADIOTAP = 127
+LINKTYPE_IPV4 = 228
+LINKTYPE_IPV6 = 229
+LINKTYPE_LINUX_SLL2 = 276
+# DLT_RAW is 12 on most platforms and 14 on OpenBSD; both appear in pcap files
+LINKTYPE_RAW_12 = 12
+LINKTYPE_RAW_14 = 14
+
+LINK_TYPE_NAMES = {
+    LINKTYPE_NULL: "NULL/Loopback",
+    LINKTYPE_ETHERNET: "Ethernet",
+    LINKTYPE_RAW: "Raw IP",
+    LINKTYPE_RAW_12: "Raw IP",
+    LINKTYPE_RAW_14: "Raw IP",
+    LINKTYPE_IEEE802_11: "IEEE 802.11",
+    LINKTYPE_LOOP: "OpenBSD loopback",
+    LINKTYPE_LINUX_SLL: "Linux cooked (SLL)",
+    LINKTYPE_IEEE802_11_RADIOTAP: "IEEE 802.11 + radiotap",
+    LINKTYPE_IPV4: "Raw IPv4",
+    LINKTYPE_IPV6: "Raw IPv6",
+    LINKTYPE_LINUX_SLL2: "Linux cooked v2 (SLL2)",
+}
+
+
+@dataclass(slots=True)
+class Ctx:
+    """What one frame's dissection accumulates."""
+
+    data: bytes
+    registry: Registry = REGISTRY
+    layers: list[Layer] = field(default_factory=list)
+    source: str = ""
+    destination: str = ""
+    #: set by the topmost layer that has something to say
+    protocol_name: str = ""
+    description: str = ""
+    depth: int = 0
+    #: scratch space shared by layers (``"ip_src"``, ``"ip_dst"``, ``"l4_src_port"`` …)
+    notes: dict[str, object] = field(default_factory=dict)
+
+    def layer(self, proto: FieldDef, summary: str, start: int, length: int, label: str = "") -> Layer:
+        layer = Layer(proto, summary, start, length, label=label)
+        self.layers.append(layer)
+        self.protocol_name = proto.name
+        self.description = f"{proto.name}:{summary}" if summary else proto.name
+        return layer
+
+    def set_summary(self, layer: Layer, summary: str) -> None:
+        """Replace a layer's summary after its fields are known (and the Description if topmost)."""
+        layer.summary = summary
+        if self.layers and self.layers[-1] is layer:
+            self.description = f"{layer.protocol.name}:{summary}" if summary else layer.protocol.name
+
+    def malformed(self, layer: Layer, why: str) -> None:
+        layer.summary = f"{layer.summary} [Malformed: {why}]" if layer.summary else f"[Malformed: {why}]"
+        if self.layers and self.layers[-1] is layer:
+            self.description = f"{layer.protocol.name}:{layer.summary}"
+
+    def next(self, table: dict[int, Dissector], key: int, off: int, end: int) -> bool:
+        """Dispatch to ``table[key]``; raw payload when unknown.  Returns whether a dissector ran."""
+        fn = table.get(key)
+        if fn is None or self.depth >= MAX_DEPTH:
+            payload(self, off, end)
+            return False
+        self.depth += 1
+        try:
+            fn(self, off, end)
+        finally:
+            self.depth -= 1
+        return True
+
+    def call(self, fn: Dissector, off: int, end: int) -> None:
+        if self.depth >= MAX_DEPTH:
+            payload(self, off, end)
+            return
+        self.depth += 1
+        try:
+            fn(self, off, end)
+        finally:
+            self.depth -= 1
+
+
+PAYLOAD = REGISTRY.protocol("Payload", "Bytes no dissector claimed")
+PAYLOAD_DATA = REGISTRY.define("Payload.Data", FieldType.BYTES, "The undissected bytes")
+PAYLOAD_LENGTH = REGISTRY.define("Payload.Length", FieldType.UINT, "Number of undissected bytes")
+
+
+def payload(ctx: Ctx, off: int, end: int) -> None:
+    """The raw-payload layer for everything no dissector claims (nothing when empty)."""
+    if end <= off:
+        return
+    n = end - off
+    layer = Layer(PAYLOAD, f"{n} bytes", off, n)
+    layer.add(PAYLOAD_LENGTH, n, off, 0)
+    layer.add(PAYLOAD_DATA, ctx.data[off:end], off, n)
+    # payload never becomes the Protocol Name: Netmon names the last protocol it recognised
+    ctx.layers.append(layer)
+    if not ctx.protocol_name:
+        ctx.protocol_name = "Payload"
+        ctx.description = f"Payload:{n} bytes"
+
+
+def dissect_into(ctx: Ctx, link_type: int, off: int = 0, end: int | None = None) -> Ctx:
+    end = len(ctx.data) if end is None else end
+    ctx.next(LINK_TYPES, link_type, off, end)
+    return ctx

@@ -1,0 +1,216 @@
+"""The field registry: the one list of protocol and field names.
+
+Every dissector declares its protocols and fields here once, with the Netmon name
+(``IPv4.SourceAddress``, ``TCP.Flags.Syn``), a type and a one-line description.  The filter
+compiler, the detail pane, autocomplete and "add as column" all read this registry.
+
+Names are case-insensitive (Netmon's rule).  A trace may add names of its own (ETW providers,
+their events and fields) in an *overlay* registry that falls back to the global one.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+
+class FieldType(enum.Enum):
+    """How a field's value is represented, compared and written as a literal."""
+
+    PROTOCOL = "protocol"  # a node that exists or not (protocols, events, sub-structures)
+    UINT = "uint"  # int
+    INT = "int"  # int
+    BOOL = "bool"  # int 0/1 (Netmon flags compare with == 1)
+    FLOAT = "float"  # float
+    IPV4 = "ipv4"  # int (host order u32)
+    IPV6 = "ipv6"  # int (u128)
+    MAC = "mac"  # int (u48)
+    STRING = "string"  # str
+    BYTES = "bytes"  # bytes
+    GUID = "guid"  # uuid.UUID
+    TIME = "time"  # int, ns since the Unix epoch (UTC)
+    DURATION = "duration"  # int, 100 ns ticks (Netmon FrameVariable.TimeDelta/TimeOffset)
+
+    @property
+    def is_numeric(self) -> bool:
+        return self in _NUMERIC
+
+
+_NUMERIC = {FieldType.UINT, FieldType.INT, FieldType.BOOL, FieldType.FLOAT, FieldType.TIME, FieldType.DURATION}
+
+
+@dataclass(slots=True, frozen=True, eq=False)
+class FieldDef:
+    """A protocol or field as filters and the UI know it."""
+
+    name: str
+    type: FieldType
+    description: str = ""
+    #: for pair fields (``IPv4.Address``): the directional fields it stands for, matched with OR
+    pair: tuple[str, ...] = ()
+    #: value names for display and completion (``{6: "TCP", 17: "UDP"}``)
+    enum: Mapping[int, str] | None = None
+    #: True when the name is our inference, not a published one (VmSwitch event symbols)
+    inferred: bool = False
+    #: where the definition came from ("dissector", "etw:<provider>", "manifest:<file>"…)
+    origin: str = "dissector"
+
+    @property
+    def key(self) -> str:
+        return self.name.lower()
+
+    @property
+    def protocol(self) -> str:
+        return self.name.split(".", 1)[0]
+
+    @property
+    def leaf(self) -> str:
+        return self.name.rsplit(".", 1)[-1]
+
+    def __repr__(self) -> str:
+        return f"FieldDef({self.name!r}, {self.type.value})"
+
+
+@dataclass(slots=True, eq=False)
+class Registry:
+    """Case-insensitive name → FieldDef map with aliases and an optional parent to fall back on."""
+
+    parent: Registry | None = None
+    _defs: dict[str, FieldDef] = field(default_factory=dict)
+    _aliases: dict[str, str] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _children: dict[str, set[str]] | None = None
+
+    # -- declaring -------------------------------------------------------------------------
+    def define(
+        self,
+        name: str,
+        type: FieldType,
+        description: str = "",
+        *,
+        pair: tuple[str, ...] = (),
+        enum: Mapping[int, str] | None = None,
+        inferred: bool = False,
+        origin: str = "dissector",
+        replace: bool = False,
+    ) -> FieldDef:
+        """Declare a name once.  Re-declaring the same name with another type is a bug."""
+        fdef = FieldDef(name, type, description, pair, enum, inferred, origin)
+        key = fdef.key
+        with self._lock:
+            old = self._defs.get(key)
+            if old is not None and not replace:
+                if old.type is not type or old.name != name:
+                    raise ValueError(f"field {name!r} declared twice ({old!r} vs {fdef!r})")
+                return old
+            self._defs[key] = fdef
+            self._children = None
+        return fdef
+
+    def protocol(self, name: str, description: str = "", **kw: object) -> FieldDef:
+        return self.define(name, FieldType.PROTOCOL, description, **kw)  # type: ignore[arg-type]
+
+    def alias(self, alias: str, target: str) -> None:
+        """Make ``alias`` (and anything under ``alias.``) resolve as ``target``."""
+        with self._lock:
+            self._aliases[alias.lower()] = target
+            self._children = None
+
+    # -- looking up ------------------------------------------------------------------------
+    def canonical(self, name: str) -> str:
+        """Rewrite an aliased prefix (``MicrosoftWindowsHyperVVmSwitch.X`` → ``VMSWITCH_….X``)."""
+        key = name.lower()
+        reg: Registry | None = self
+        while reg is not None:
+            if reg._aliases:
+                parts = key.split(".")
+                for n in range(len(parts), 0, -1):
+                    target = reg._aliases.get(".".join(parts[:n]))
+                    if target is not None:
+                        rest = name.split(".")[n:]
+                        return ".".join([target, *rest])
+            reg = reg.parent
+        return name
+
+    def get(self, name: str) -> FieldDef | None:
+        key = self.canonical(name).lower()
+        reg: Registry | None = self
+        while reg is not None:
+            fdef = reg._defs.get(key)
+            if fdef is not None:
+                return fdef
+            reg = reg.parent
+        return None
+
+    def __contains__(self, name: str) -> bool:
+        return self.get(name) is not None
+
+    def __iter__(self) -> Iterator[FieldDef]:
+        seen: set[str] = set()
+        reg: Registry | None = self
+        while reg is not None:
+            for key, fdef in list(reg._defs.items()):
+                if key not in seen:
+                    seen.add(key)
+                    yield fdef
+            reg = reg.parent
+
+    def names(self) -> list[str]:
+        return [f.name for f in self]
+
+    def protocols(self) -> list[FieldDef]:
+        return [f for f in self if f.type is FieldType.PROTOCOL and "." not in f.name]
+
+    def aliases(self) -> dict[str, str]:
+        out: dict[str, str] = {}
+        reg: Registry | None = self
+        while reg is not None:
+            for k, v in reg._aliases.items():
+                out.setdefault(k, v)
+            reg = reg.parent
+        return out
+
+    def children(self, prefix: str) -> list[FieldDef]:
+        """The names one level below ``prefix`` (``"TCP"`` → ``TCP.SrcPort``, ``TCP.Flags`` …)."""
+        prefix = self.canonical(prefix)
+        want = prefix.lower() + "." if prefix else ""
+        depth = want.count(".")
+        out: dict[str, FieldDef] = {}
+        for fdef in self:
+            key = fdef.key
+            if key.startswith(want) and key.count(".") == depth:
+                out.setdefault(key, fdef)
+        # intermediate nodes that are not declared themselves (``TCP.Flags`` when only ``TCP.Flags.Syn`` is)
+        for fdef in self:
+            key = fdef.key
+            if key.startswith(want) and key.count(".") > depth:
+                head = ".".join(fdef.name.split(".")[: depth + 1])
+                out.setdefault(head.lower(), FieldDef(head, FieldType.PROTOCOL, "", origin="implied"))
+        return sorted(out.values(), key=lambda f: f.name.lower())
+
+    def overlay(self) -> Registry:
+        """A registry for one trace: new names go here, lookups fall back to this one."""
+        return Registry(parent=self)
+
+    def close_matches(self, name: str, n: int = 5) -> list[str]:
+        import difflib
+
+        names = self.names()
+        lower = {x.lower(): x for x in names}
+        hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)
+        if not hits and "." in name:
+            # fall back to matching the leaf under the same protocol
+            proto, _, leaf = name.partition(".")
+            under = [x for x in lower if x.startswith(proto.lower() + ".")]
+            hits = difflib.get_close_matches(name.lower(), under, n=n, cutoff=0.4)
+        return [lower[h] for h in hits]
+
+
+#: The global registry every dissector declares into at import time.
+REGISTRY = Registry()
+
+
+def define_all(items: Iterable[tuple[str, FieldType, str]], registry: Registry = REGISTRY) -> list[FieldDef]:
+    return [registry.define(n, t, d) for n, t, d in items]

@@ -1,0 +1,214 @@
+"""The columnar frame index: what the first pass over a file keeps for every frame.
+
+One NumPy array per column, never one Python object per frame.  Readers append batches (dicts of
+arrays) while a UI reads the first ``len(index)`` rows; arrays grow by doubling and are swapped in
+before the length is published, so a reader thread never sees a half-written row.
+
+Columns (57 bytes a frame):
+
+=========  ======  ============================================================================
+loc        uint64  reader-specific locator (file offset of the record; ETL: buffer << 32 | offset)
+length     uint32  captured bytes of the frame (packets) or of the event record (ETW)
+ts         int64   timestamp, ns since 1970-01-01 UTC
+iface      uint16  interface number (``Trace.interfaces``)
+kind       uint8   KIND_PACKET / KIND_EVENT bits
+tcpflags   uint8   TCP flags byte of the (outermost) TCP header
+dirflags   uint8   DIR_* bits: which side of each conversation the frame's source is
+level      uint8   ETW level
+protos     uint64  presence bit mask of packet protocols (``protocols.BIT``)
+top        uint16  code of the Protocol Name column (``Trace.protocol_names``)
+provider   uint16  ETW provider code (``Trace.providers``), 0 = not an ETW event
+event_id   uint16  ETW event id
+opcode     uint8   ETW opcode
+eth_conv   uint32  Ethernet conversation id (0 = none)
+ip_conv    uint32  IPv4/IPv6 conversation id (0 = none)
+l4_conv    uint32  TCP/UDP conversation id (0 = none)
+pid        uint32  process id (ETW events; 0xFFFFFFFF = unknown)
+=========  ======  ============================================================================
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+COLUMNS: dict[str, np.dtype] = {
+    "loc": np.dtype(np.uint64),
+    "length": np.dtype(np.uint32),
+    "ts": np.dtype(np.int64),
+    "iface": np.dtype(np.uint16),
+    "kind": np.dtype(np.uint8),
+    "tcpflags": np.dtype(np.uint8),
+    "dirflags": np.dtype(np.uint8),
+    "level": np.dtype(np.uint8),
+    "protos": np.dtype(np.uint64),
+    "top": np.dtype(np.uint16),
+    "provider": np.dtype(np.uint16),
+    "event_id": np.dtype(np.uint16),
+    "opcode": np.dtype(np.uint8),
+    "eth_conv": np.dtype(np.uint32),
+    "ip_conv": np.dtype(np.uint32),
+    "l4_conv": np.dtype(np.uint32),
+    "pid": np.dtype(np.uint32),
+}
+
+KIND_PACKET = 1
+KIND_EVENT = 2  # an ETW event; an ETW event carrying a packet has both bits
+
+DIR_ETH_REVERSED = 1  # the frame's source MAC is side B of its Ethernet conversation
+DIR_IP_REVERSED = 2  # the frame's source address is side B of its IP conversation
+DIR_L4_REVERSED = 4  # the frame's source port endpoint is side B of its TCP/UDP conversation
+DIR_SEND = 8  # ETW packet: send path (outbound)
+DIR_RECEIVE = 16  # ETW packet: receive path (inbound)
+
+PID_UNKNOWN = 0xFFFFFFFF
+
+BYTES_PER_FRAME = sum(dt.itemsize for dt in COLUMNS.values())
+
+
+def empty_batch(n: int) -> dict[str, np.ndarray]:
+    """A zeroed batch of ``n`` rows (pid defaults to unknown)."""
+    batch = {name: np.zeros(n, dtype=dt) for name, dt in COLUMNS.items()}
+    batch["pid"].fill(PID_UNKNOWN)
+    return batch
+
+
+class FrameIndex:
+    """Growable columns; ``len()`` is the number of complete rows."""
+
+    def __init__(self, capacity: int = 1024) -> None:
+        self._cols: dict[str, np.ndarray] = {n: np.zeros(capacity, dtype=dt) for n, dt in COLUMNS.items()}
+        self._n = 0
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_columns(cls, cols: Mapping[str, np.ndarray]) -> FrameIndex:
+        idx = cls(0)
+        n = len(cols["ts"])
+        idx._cols = {name: np.asarray(cols[name], dtype=dt) for name, dt in COLUMNS.items()}
+        for name, arr in idx._cols.items():
+            if len(arr) != n:
+                raise ValueError(f"index column {name} has {len(arr)} rows, expected {n}")
+        idx._n = n
+        return idx
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __getattr__(self, name: str) -> np.ndarray:
+        cols = self.__dict__.get("_cols")
+        if cols is not None and name in cols:
+            return cols[name][: self._n]
+        raise AttributeError(name)
+
+    def column(self, name: str) -> np.ndarray:
+        return self._cols[name][: self._n]
+
+    def columns(self) -> dict[str, np.ndarray]:
+        n = self._n
+        return {name: arr[:n] for name, arr in self._cols.items()}
+
+    @property
+    def nbytes(self) -> int:
+        return sum(arr[: self._n].nbytes for arr in self._cols.values())
+
+    def append(self, batch: Mapping[str, np.ndarray]) -> None:
+        m = len(batch["ts"])
+        if m == 0:
+            return
+        with self._lock:
+            n = self._n
+            need = n + m
+            cap = len(self._cols["ts"])
+            if need > cap:
+                newcap = max(need, cap * 2, 1024)
+                grown = {}
+                for name, arr in self._cols.items():
+                    new = np.zeros(newcap, dtype=arr.dtype)
+                    new[:n] = arr[:n]
+                    grown[name] = new
+                self._cols = grown
+            for name, arr in self._cols.items():
+                src = batch.get(name)
+                if src is not None:
+                    arr[n:need] = src
+                elif name == "pid":
+                    arr[n:need] = PID_UNKNOWN
+                else:
+                    arr[n:need] = 0
+            self._n = need
+
+    def reorder(self, order: np.ndarray) -> None:
+        """Permute all rows (ETL: merge per-CPU buffers into time order)."""
+        with self._lock:
+            n = self._n
+            self._cols = {name: arr[:n][order] for name, arr in self._cols.items()}
+
+    def trim(self) -> None:
+        """Drop spare capacity once the scan is complete."""
+        with self._lock:
+            n = self._n
+            self._cols = {name: np.ascontiguousarray(arr[:n]) for name, arr in self._cols.items()}
+
+
+@dataclass(slots=True)
+class ConversationTable:
+    """Direction-independent conversations: key → id (1-based) plus the two endpoints.
+
+    ``kind`` is ``"eth"`` (endpoints are MAC ints), ``"ip"`` (endpoints are ``(family, int)``)
+    or ``"l4"`` (endpoints are ports; ``parent`` is the IP conversation id and ``proto`` 6/17).
+    """
+
+    kind: str
+    keys: dict[object, int] = field(default_factory=dict)
+    a: list[object] = field(default_factory=lambda: [None])
+    b: list[object] = field(default_factory=lambda: [None])
+    parent: list[int] = field(default_factory=lambda: [0])
+    proto: list[int] = field(default_factory=lambda: [0])
+
+    def intern(self, key: object, a: object, b: object, parent: int = 0, proto: int = 0) -> int:
+        cid = self.keys.get(key)
+        if cid is None:
+            cid = len(self.a)
+            self.keys[key] = cid
+            self.a.append(a)
+            self.b.append(b)
+            self.parent.append(parent)
+            self.proto.append(proto)
+        return cid
+
+    def __len__(self) -> int:
+        return len(self.a) - 1
+
+    def to_state(self) -> dict[str, list]:
+        return {"kind": self.kind, "a": self.a[1:], "b": self.b[1:], "parent": self.parent[1:],
+                "proto": self.proto[1:], "keys": [_jsonable(k) for k in list(self.keys)]}
+
+    @classmethod
+    def from_state(cls, state: Mapping[str, list]) -> ConversationTable:
+        t = cls(str(state["kind"]))
+        for key, a, b, p, pr in zip(state["keys"], state["a"], state["b"], state["parent"], state["proto"], strict=True):
+            t.intern(_unjson(key), _unjson(a), _unjson(b), p, pr)
+        return t
+
+
+def _jsonable(v: object) -> object:
+    if isinstance(v, tuple):
+        return {"t": [_jsonable(x) for x in v]}
+    if isinstance(v, int) and v > 2**53:
+        return {"i": str(v)}
+    return v
+
+
+def _unjson(v: object) -> object:
+    if isinstance(v, dict):
+        if "t" in v:
+            return tuple(_unjson(x) for x in v["t"])
+        if "i" in v:
+            return int(v["i"])
+    if isinstance(v, list):
+        return tuple(_unjson(x) for x in v)
+    return v

@@ -1,0 +1,215 @@
+"""What all packet readers share: decoding a row into a Frame, and the index row of a frame.
+
+``index_keys`` is the *definition* of the per-frame index columns for packets (protocol mask,
+Protocol Name code, TCP flags, conversations and direction); the vectorised classifier
+(``classify.py``) is a faster way to compute the same thing for common frames and is tested to
+agree with it on every sample.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import dissect as _dissect
+from .fields import REGISTRY, FieldType
+from .frame import Frame, Layer
+from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, KIND_PACKET
+from .protocols import CODE, MASK
+from .trace import Reader
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+FRAME = REGISTRY.protocol("Frame", "The captured frame: number, time, lengths, interface")
+FRAME_NUMBER = REGISTRY.define("Frame.FrameNumber", FieldType.UINT, "Frame number (1-based, as in the list)")
+FRAME_TIME = REGISTRY.define("Frame.TimeStamp", FieldType.TIME, "Capture time (UTC)")
+FRAME_CAPLEN = REGISTRY.define("Frame.CapturedFrameLength", FieldType.UINT, "Bytes captured")
+FRAME_ORIGLEN = REGISTRY.define("Frame.FrameLength", FieldType.UINT, "Bytes on the wire")
+FRAME_MEDIA = REGISTRY.define("Frame.MediaType", FieldType.UINT, "pcap link type of the frame")
+FRAME_IFACE = REGISTRY.define("Frame.Interface", FieldType.UINT, "Capture interface number")
+FRAME_COMMENT = REGISTRY.define("Frame.Comment", FieldType.STRING, "Comment stored with the frame")
+FRAME_DIRECTION = REGISTRY.define("Frame.Direction", FieldType.STRING, "Inbound / Outbound when the capture says")
+
+
+@dataclass(slots=True)
+class RecordMeta:
+    """Reader facts about one record that the index does not keep."""
+
+    original_length: int
+    comments: list[str] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)
+    direction: str = ""
+
+
+class PacketReader(Reader):
+    """A reader whose rows are packets stored contiguously in the file at ``loc``."""
+
+    def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
+        return RecordMeta(length)
+
+    def raw(self, i: int) -> bytes:
+        idx = self.trace.index
+        loc = int(idx.loc[i])
+        return bytes(self.buf[loc : loc + int(idx.length[i])])
+
+    def frame(self, i: int) -> Frame:
+        idx = self.trace.index
+        loc = int(idx.loc[i])
+        length = int(idx.length[i])
+        iface_no = int(idx.iface[i])
+        data = bytes(self.buf[loc : loc + length])
+        iface = self.trace.interfaces[iface_no] if iface_no < len(self.trace.interfaces) else None
+        link = iface.link_type if iface is not None else -1
+        meta = self.record_meta(i, loc, length)
+        return build_packet_frame(self.trace, i, int(idx.ts[i]), data, link, iface_no, meta)
+
+
+def build_packet_frame(trace: Trace, i: int, ts: int, data: bytes, link: int, iface_no: int,
+                       meta: RecordMeta, extra_layers: list[Layer] | None = None) -> Frame:
+    ctx = _dissect.dissect(data, link, trace.registry)
+    top = Layer(FRAME, "", 0, len(data))
+    top.add(FRAME_NUMBER, i + 1)
+    top.add(FRAME_TIME, ts, display=format_time(ts))
+    top.add(FRAME_CAPLEN, len(data))
+    top.add(FRAME_ORIGLEN, meta.original_length)
+    from .dissect.core import LINK_TYPE_NAMES
+
+    top.add(FRAME_MEDIA, link, display=f"{link} ({LINK_TYPE_NAMES.get(link, 'unknown')})")
+    top.add(FRAME_IFACE, iface_no)
+    if meta.direction:
+        top.add(FRAME_DIRECTION, meta.direction)
+    for c in meta.comments:
+        top.add(FRAME_COMMENT, c)
+    for k, v in meta.options.items():
+        top.add(None, v, display=str(v), label=k)
+    media = LINK_TYPE_NAMES.get(link, f"link type {link}")
+    top.summary = f"Number = {i + 1}, Captured Frame Length = {len(data)}, MediaType = {media}"
+    layers = [top, *(extra_layers or []), *ctx.layers]
+    return Frame(
+        index=i,
+        timestamp_ns=ts,
+        data=data,
+        layers=layers,
+        captured_length=len(data),
+        original_length=meta.original_length,
+        interface=iface_no,
+        link_type=link,
+        kind="packet",
+        source=ctx.source,
+        destination=ctx.destination,
+        protocol_name=ctx.protocol_name,
+        description=ctx.description,
+        comments=list(meta.comments),
+        meta=dict(meta.options),
+        registry=trace.registry,
+    )
+
+
+def format_time(ts_ns: int) -> str:
+    import datetime as _dt
+
+    secs, ns = divmod(ts_ns, 1_000_000_000)
+    try:
+        t = _dt.datetime.fromtimestamp(secs, _dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return f"{ts_ns} ns"
+    return t.strftime("%Y-%m-%d %H:%M:%S") + f".{ns:09d} UTC"
+
+
+# -- the index row of a decoded frame -------------------------------------------------------
+
+@dataclass(slots=True)
+class Keys:
+    protos: int = 0
+    top: int = 0
+    tcpflags: int = 0
+    dirflags: int = 0
+    eth_conv: int = 0
+    ip_conv: int = 0
+    l4_conv: int = 0
+
+
+_ICMP = {"ICMP", "ICMPv6"}
+
+
+def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
+    """The index columns of a packet frame, from its dissected layers (the scalar definition)."""
+    k = Keys()
+    eth = ip = l4 = None
+    after_icmp = False
+    for layer in layers:
+        name = layer.protocol.name
+        bit = MASK.get(name)
+        if bit is not None:
+            k.protos |= bit
+        if name == "Ethernet" and eth is None:
+            eth = layer
+        elif name in ("IPv4", "IPv6") and ip is None:
+            ip = layer
+        elif name in ("TCP", "UDP") and l4 is None and ip is not None and not after_icmp:
+            l4 = layer
+        elif name in _ICMP:
+            after_icmp = True
+    k.top = CODE.get(protocol_name, 0) if protocol_name else 0
+    if eth is not None:
+        src = _first(eth, "Ethernet.SourceAddress")
+        dst = _first(eth, "Ethernet.DestinationAddress")
+        if src is not None and dst is not None:
+            lo, hi = (src, dst) if src <= dst else (dst, src)
+            k.eth_conv = trace.eth_conversations.intern((lo, hi), lo, hi)
+            if src != lo:
+                k.dirflags |= DIR_ETH_REVERSED
+    if ip is not None:
+        fam = 4 if ip.protocol.name == "IPv4" else 6
+        src = _first(ip, f"IPv{fam}.SourceAddress")
+        dst = _first(ip, f"IPv{fam}.DestinationAddress")
+        if src is not None and dst is not None:
+            lo, hi = (src, dst) if src <= dst else (dst, src)
+            k.ip_conv = trace.ip_conversations.intern((fam, lo, hi), lo, hi, 0, fam)
+            reversed_ip = src != lo
+            if reversed_ip:
+                k.dirflags |= DIR_IP_REVERSED
+            if l4 is not None:
+                tcp = l4.protocol.name == "TCP"
+                sport = _first(l4, "TCP.SrcPort" if tcp else "UDP.SrcPort")
+                dport = _first(l4, "TCP.DstPort" if tcp else "UDP.DstPort")
+                if sport is not None and dport is not None:
+                    k.l4_conv, rev = intern_l4(trace, k.ip_conv, 6 if tcp else 17, src, dst, sport, dport)
+                    if rev:
+                        k.dirflags |= DIR_L4_REVERSED
+                if tcp:
+                    flags = _first(l4, "TCP.Flags")
+                    if flags is not None:
+                        k.tcpflags = int(flags) & 0xFF
+    return k
+
+
+def intern_l4(trace: Trace, ip_conv: int, proto: int, src: int, dst: int, sport: int, dport: int) -> tuple[int, bool]:
+    """Intern a TCP/UDP conversation; ports are stored aligned with the IP conversation's sides."""
+    if src < dst or (src == dst and sport <= dport):
+        pa, pb, rev = sport, dport, False
+    else:
+        pa, pb, rev = dport, sport, True
+    cid = trace.l4_conversations.intern((ip_conv, proto, pa, pb), pa, pb, ip_conv, proto)
+    return cid, rev
+
+
+def _first(layer: Layer, name: str) -> Any:
+    key = name.lower()
+    for f in layer.walk():
+        if f.fdef is not None and f.fdef.key == key:
+            return f.value
+    return None
+
+
+def scalar_rows(trace: Trace, datas: list[bytes], links: list[int]) -> list[Keys]:
+    """Dissect frames one by one and derive their index keys (the slow, general path)."""
+    out = []
+    for data, link in zip(datas, links, strict=True):
+        ctx = _dissect.dissect(data, link, trace.registry)
+        out.append(index_keys(trace, ctx.layers, ctx.protocol_name))
+    return out
+
+
+PACKET_KIND = KIND_PACKET

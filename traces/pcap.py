@@ -1,0 +1,134 @@
+"""Classic libpcap files: both byte orders, µs and ns timestamps, any link type.
+
+The scan loop only chains record headers (one ``unpack_from`` per record); timestamps and
+lengths are then gathered for the whole batch with NumPy and the frames are classified by
+``classify.py``.
+"""
+
+from __future__ import annotations
+
+import struct
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .classify import classify_packets
+from .errors import DamagedRecord
+from .index import KIND_PACKET, empty_batch
+from .packets import PacketReader, RecordMeta
+from .trace import Interface
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from .trace import Trace
+
+MAGICS = {
+    b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little-endian, µs
+    b"\xa1\xb2\xc3\xd4": (">", 1000),
+    b"\x4d\x3c\xb2\xa1": ("<", 1),  # little-endian, ns
+    b"\xa1\xb2\x3c\x4d": (">", 1),
+}
+HEADER = 24
+RECORD = 16
+#: larger records are damage, not packets (Wireshark's limit is 256 KiB for most link types)
+MAX_RECORD = 64 * 1024 * 1024
+FIRST_BATCH = 4096
+BATCH = 131072
+
+
+def detect(head: bytes) -> bool:
+    return head[:4] in MAGICS
+
+
+class PcapReader(PacketReader):
+    format_name = "pcap"
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(trace)
+        buf = self.buf
+        if len(buf) < HEADER:
+            raise _short(trace.path, len(buf))
+        self.endian, self.ns_scale = MAGICS[bytes(buf[:4])]
+        major, minor, zone, _sigfigs, snaplen, network = struct.unpack_from(self.endian + "HHiIII", buf, 4)
+        self.link_type = network & 0x03FFFFFF
+        self.fcs_len = (network >> 29) & 7 if network & 0x10000000 else 0
+        self.snaplen = snaplen
+        trace.interfaces = [Interface(self.link_type, "pcap", "", snaplen,
+                                      1_000_000 if self.ns_scale == 1000 else 1_000_000_000)]
+        trace.facts.update({
+            "format": "pcap",
+            "version": f"{major}.{minor}",
+            "byte_order": "little-endian" if self.endian == "<" else "big-endian",
+            "timestamp_resolution": "microseconds" if self.ns_scale == 1000 else "nanoseconds",
+            "snaplen": snaplen,
+            "thiszone": zone,
+        })
+        self.position = HEADER
+
+    def scan(self) -> Iterator[dict[str, np.ndarray]]:
+        buf = self.buf
+        size = len(buf)
+        unpack = struct.Struct(self.endian + "I").unpack_from
+        limit = MAX_RECORD
+        pos = HEADER
+        want = FIRST_BATCH
+        u8 = np.frombuffer(buf, dtype=np.uint8)
+        while pos < size:
+            starts: list[int] = []
+            append = starts.append
+            damage: DamagedRecord | None = None
+            n = 0
+            while pos < size and n < want:
+                if pos + RECORD > size:
+                    damage = DamagedRecord(pos, f"truncated record header ({size - pos} of 16 bytes)")
+                    break
+                caplen = unpack(buf, pos + 8)[0]
+                if caplen > limit:
+                    damage = DamagedRecord(pos, f"record length {caplen} is larger than any packet "
+                                                f"(limit {limit})")
+                    break
+                end = pos + RECORD + caplen
+                if end > size:
+                    damage = DamagedRecord(pos, f"truncated record: {caplen} bytes announced, "
+                                                f"{size - pos - RECORD} left in the file")
+                    break
+                if caplen == 0 and unpack(buf, pos + 12)[0] == 0:
+                    damage = DamagedRecord(pos, "record with zero length")
+                    break
+                append(pos)
+                pos = end
+                n += 1
+            if starts:
+                yield self._batch(u8, np.array(starts, dtype=np.int64))
+            self.position = pos
+            if damage is not None:
+                raise damage
+            want = BATCH
+
+    def _batch(self, u8: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
+        hdr = u8[starts[:, None] + np.arange(RECORD)].reshape(-1)
+        words = hdr.view(np.dtype(self.endian + "u4")).reshape(-1, 4)
+        sec = words[:, 0].astype(np.int64)
+        frac = words[:, 1].astype(np.int64)
+        caplen = words[:, 2]
+        batch = empty_batch(len(starts))
+        batch["loc"][:] = starts + RECORD
+        batch["length"][:] = caplen
+        batch["ts"][:] = sec * 1_000_000_000 + frac * self.ns_scale
+        batch["kind"][:] = KIND_PACKET
+        classify_packets(self.trace, u8, batch, self.link_type)
+        return batch
+
+    def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
+        orig = struct.unpack_from(self.endian + "I", self.buf, loc - 4)[0]
+        return RecordMeta(orig)
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+
+def _short(path: str, n: int) -> Exception:
+    from .errors import TraceError
+
+    return TraceError(path, f"truncated pcap file header ({n} of 24 bytes)", 0)

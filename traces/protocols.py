@@ -1,0 +1,46 @@
+"""Packet protocols known to the index: presence bits and Protocol Name codes.
+
+The index keeps, per frame, a 64-bit mask of the protocols present (``BIT``) and the code of the
+top protocol (the Protocol Name column).  Codes below ``len(PACKET_PROTOCOL_NAMES)`` are these
+packet protocols; a trace appends ETW provider protocol names after them.
+
+Names are Netmon's protocol names and must equal the dissectors' layer names.
+"""
+
+from __future__ import annotations
+
+PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
+    "",  # 0: unknown / nothing recognised
+    "Ethernet",
+    "VLAN",
+    "LLC",
+    "SNAP",
+    "ARP",
+    "IPv4",
+    "IPv6",
+    "ICMP",
+    "ICMPv6",
+    "IGMP",
+    "TCP",
+    "UDP",
+    "DNS",
+    "DHCP",
+    "WiFi",
+    "Radiotap",
+    "SLL",
+    "Loopback",
+    "MPLS",
+    "Payload",
+    "NetEvent",
+    "GRE",
+)
+
+CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
+#: presence bit of each packet protocol (bit = code - 1; code 0 has none); at most 64
+BIT: dict[str, int] = {name: code - 1 for code, name in enumerate(PACKET_PROTOCOL_NAMES) if code}
+assert len(BIT) <= 64
+MASK: dict[str, int] = {name: 1 << bit for name, bit in BIT.items()}
+
+
+def mask_names(mask: int) -> list[str]:
+    return [name for name, m in MASK.items() if mask & m]

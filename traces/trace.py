@@ -1,0 +1,313 @@
+"""``open_trace``: detect the format by magic bytes and give a ``Trace`` over a columnar index.
+
+The scan runs in batches (``Trace.scan()`` yields progress) so a UI can show the first frames
+while the rest of the file is read; ``Trace.load()`` runs it to the end.  A finished index is
+cached (``cache.py``) and a second open of the same unchanged file skips the scan.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from . import cache as _cache
+from .errors import DamagedRecord, TraceError, TraceWarning
+from .fields import REGISTRY, Registry
+from .frame import Frame
+from .index import ConversationTable, FrameIndex
+from .protocols import PACKET_PROTOCOL_NAMES
+
+
+@dataclass(slots=True)
+class Interface:
+    """A capture interface (pcapng IDB, pcap file header, ETL ifIndex/port …)."""
+
+    link_type: int
+    name: str = ""
+    description: str = ""
+    snaplen: int = 0
+    #: timestamp units per second (pcapng if_tsresol)
+    ts_per_second: int = 1_000_000
+    ts_offset: int = 0
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Provider:
+    """An ETW provider seen in the trace (``Trace.providers[code]``)."""
+
+    guid: str
+    name: str
+    protocol: str  # Netmon protocol name, e.g. VMSWITCH_MicrosoftWindowsHyperVVmSwitch
+
+
+@dataclass(slots=True)
+class Progress:
+    frames: int
+    done_bytes: int
+    total_bytes: int
+    finished: bool = False
+
+    @property
+    def fraction(self) -> float:
+        return 1.0 if self.total_bytes <= 0 else min(1.0, self.done_bytes / self.total_bytes)
+
+
+class Reader:
+    """Base class of the format readers.
+
+    A reader walks the file in ``scan()`` and yields index batches (``index.empty_batch`` dicts),
+    raising ``DamagedRecord`` at the first damaged record (everything yielded before it is kept).
+    ``frame(i)`` decodes index row ``i`` into a ``Frame``.  ``state()``/``restore()`` carry what
+    the reader learned during the scan into the index cache.
+    """
+
+    format_name = "?"
+
+    def __init__(self, trace: Trace) -> None:
+        self.trace = trace
+        self.buf = trace.buf
+        self.path = trace.path
+        #: bytes consumed so far (progress)
+        self.position = 0
+
+    def scan(self) -> Iterator[dict[str, np.ndarray]]:
+        raise NotImplementedError
+
+    def frame(self, i: int) -> Frame:
+        raise NotImplementedError
+
+    def raw(self, i: int) -> bytes:
+        """The bytes the hex pane shows for row ``i`` (the packet, or the whole event record)."""
+        raise NotImplementedError
+
+    def finish(self) -> None:
+        """Called once after the scan ends (ETL sorts by time here)."""
+
+    def state(self) -> dict[str, Any]:
+        return {}
+
+    def restore(self, state: dict[str, Any]) -> None:
+        pass
+
+
+#: (magic test, reader factory), filled by ``_readers()`` on first use
+Detector = Callable[[bytes], bool]
+
+
+def _readers() -> list[tuple[str, Detector, Callable[[Trace], Reader]]]:
+    from . import netmon, pcap, pcapng
+
+    out = [
+        ("pcap", pcap.detect, pcap.PcapReader),
+        ("pcapng", pcapng.detect, pcapng.PcapngReader),
+        ("netmon", netmon.detect, netmon.NetmonReader),
+    ]
+    try:
+        from .etw import reader as etl
+    except ImportError:  # the ETL reader lands separately
+        pass
+    else:
+        out.append(("etl", etl.detect, etl.EtlReader))
+    return out
+
+
+def detect_format(head: bytes) -> str | None:
+    for name, test, _ in _readers():
+        if test(head):
+            return name
+    return None
+
+
+class Trace:
+    """An open trace file: index, interfaces, conversations, facts and lazy frame decoding."""
+
+    def __init__(self, path: str | os.PathLike[str], *, registry: Registry | None = None) -> None:
+        self.path = os.fspath(path)
+        self._file, self.buf, self.size, self.mtime_ns = _map(self.path)
+        self.registry = (registry or REGISTRY).overlay()
+        self.index = FrameIndex()
+        self.interfaces: list[Interface] = []
+        self.providers: list[Provider] = [Provider("", "", "")]  # code 0 = not ETW
+        self.protocol_names: list[str] = list(PACKET_PROTOCOL_NAMES)
+        self.eth_conversations = ConversationTable("eth")
+        self.ip_conversations = ConversationTable("ip")
+        self.l4_conversations = ConversationTable("l4")
+        self.warnings: list[TraceWarning] = []
+        self.facts: dict[str, Any] = {}
+        self.from_cache = False
+        self.use_cache = True
+        self.scan_seconds = 0.0
+        self.complete = threading.Event()
+        self._frame_cache: dict[int, Frame] = {}
+        fmt = None
+        head = bytes(self.buf[:64])
+        for name, test, factory in _readers():
+            if test(head):
+                fmt = name
+                self.reader: Reader = factory(self)
+                break
+        if fmt is None:
+            self.close()
+            shown = head[:8].hex(" ")
+            raise TraceError(self.path, f"unknown file format (first bytes {shown}); expected pcap, pcapng, "
+                                        "Netmon .cap or ETL", 0)
+        self.format = fmt
+
+    # -- scanning ---------------------------------------------------------------------------
+    def scan(self, batch_seconds: float = 0.25, cancel: threading.Event | None = None) -> Iterator[Progress]:
+        """Read the file, yielding progress about every ``batch_seconds``; safe to stop early."""
+        if self.complete.is_set():
+            yield Progress(len(self.index), self.size, self.size, True)
+            return
+        t0 = time.perf_counter()
+        last = t0
+        reader = self.reader
+        try:
+            for batch in reader.scan():
+                self.index.append(batch)
+                now = time.perf_counter()
+                if now - last >= batch_seconds:
+                    last = now
+                    yield Progress(len(self.index), reader.position, self.size)
+                if cancel is not None and cancel.is_set():
+                    return
+        except DamagedRecord as e:
+            self.warnings.append(TraceWarning(self.path, e.offset, e.cause, len(self.index)))
+        reader.finish()
+        self.index.trim()
+        self.scan_seconds = time.perf_counter() - t0
+        self.complete.set()
+        if self.use_cache:
+            _cache.store(self)
+        yield Progress(len(self.index), self.size, self.size, True)
+
+    def load(self, use_cache: bool = True) -> Trace:
+        """Scan to the end (or restore the cached index of an unchanged file)."""
+        if self.complete.is_set():
+            return self
+        self.use_cache = use_cache
+        if use_cache and _cache.restore(self):
+            return self
+        for _ in self.scan():
+            pass
+        return self
+
+    # -- access -----------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.index)
+
+    def frame(self, i: int) -> Frame:
+        """Decode frame ``i`` (0-based).  Small LRU: the UI asks for the same rows repeatedly."""
+        n = len(self.index)
+        if not 0 <= i < n:
+            raise IndexError(f"frame {i + 1} is not in this trace ({n} frames)")
+        cached = self._frame_cache.get(i)
+        if cached is not None:
+            return cached
+        frame = self.reader.frame(i)
+        if len(self._frame_cache) >= 512:
+            self._frame_cache.pop(next(iter(self._frame_cache)))
+        self._frame_cache[i] = frame
+        return frame
+
+    def raw(self, i: int) -> bytes:
+        return self.reader.raw(i)
+
+    @property
+    def first_time_ns(self) -> int | None:
+        ts = self.index.ts
+        return int(ts.min()) if len(ts) else None
+
+    @property
+    def last_time_ns(self) -> int | None:
+        ts = self.index.ts
+        return int(ts.max()) if len(ts) else None
+
+    def link_types(self) -> list[int]:
+        return sorted({i.link_type for i in self.interfaces})
+
+    def provider_code(self, guid: str, name: str, protocol: str) -> int:
+        for code, p in enumerate(self.providers):
+            if p.guid == guid:
+                return code
+        self.providers.append(Provider(guid, name, protocol))
+        return len(self.providers) - 1
+
+    def protocol_code(self, name: str) -> int:
+        try:
+            return self.protocol_names.index(name)
+        except ValueError:
+            self.protocol_names.append(name)
+            return len(self.protocol_names) - 1
+
+    def close(self) -> None:
+        buf, self.buf = getattr(self, "buf", None), b""
+        if isinstance(buf, mmap.mmap):
+            try:
+                buf.close()
+            except BufferError:  # a memoryview still points into it; the GC closes it later
+                pass
+        f = getattr(self, "_file", None)
+        if f is not None:
+            f.close()
+            self._file = None
+
+    def __enter__(self) -> Trace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Trace {self.format} {self.path!r} frames={len(self)}>"
+
+
+def _map(path: str) -> tuple[Any, Any, int, int]:
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise TraceError(path, "no such file") from None
+    except PermissionError:
+        raise TraceError(path, "permission denied") from None
+    except OSError as e:
+        raise TraceError(path, e.strerror or str(e)) from None
+    if stat.S_ISDIR(st.st_mode):
+        raise TraceError(path, "is a directory, not a trace file")
+    if not stat.S_ISREG(st.st_mode):
+        raise TraceError(path, "is not a regular file")
+    try:
+        f = open(path, "rb")
+    except PermissionError:
+        raise TraceError(path, "permission denied (cannot read the file)") from None
+    except OSError as e:
+        raise TraceError(path, e.strerror or str(e)) from None
+    if st.st_size == 0:
+        f.close()
+        raise TraceError(path, "the file is empty", 0)
+    try:
+        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError) as e:
+        f.close()
+        raise TraceError(path, f"cannot map the file: {e}") from None
+    return f, buf, st.st_size, st.st_mtime_ns
+
+
+def open_trace(path: str | os.PathLike[str], *, load: bool = True, use_cache: bool = True,
+               registry: Registry | None = None) -> Trace:
+    """Open a trace; with ``load=False`` the caller drives ``Trace.scan()`` (UI workers do)."""
+    trace = Trace(path, registry=registry)
+    trace.use_cache = use_cache
+    if load:
+        trace.load(use_cache=use_cache)
+    elif use_cache:
+        _cache.restore(trace)
+    return trace
