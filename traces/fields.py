@@ -56,6 +56,8 @@ class FieldDef:
     inferred: bool = False
     #: where the definition came from ("dissector", "etw:<provider>", "manifest:<file>"…)
     origin: str = "dissector"
+    #: facts for the filter compiler's index fast path, e.g. ``{"provider": guid, "event_id": 56}``
+    meta: Mapping[str, object] | None = None
 
     @property
     def key(self) -> str:
@@ -94,10 +96,11 @@ class Registry:
         enum: Mapping[int, str] | None = None,
         inferred: bool = False,
         origin: str = "dissector",
+        meta: Mapping[str, object] | None = None,
         replace: bool = False,
     ) -> FieldDef:
         """Declare a name once.  Re-declaring the same name with another type is a bug."""
-        fdef = FieldDef(name, type, description, pair, enum, inferred, origin)
+        fdef = FieldDef(name, type, description, pair, enum, inferred, origin, meta)
         key = fdef.key
         with self._lock:
             old = self._defs.get(key)
