@@ -21,25 +21,28 @@ KEY_COLUMNS = ("protos", "top", "tcpflags", "dirflags", "eth_conv", "ip_conv", "
 
 
 def classify_packets(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray],
-                     link_type: int | np.ndarray, rows: np.ndarray | None = None) -> None:
-    """Fill the key columns of ``batch`` for the packets at ``loc``/``length`` in ``u8``.
+                     link_type: int | np.ndarray, rows: np.ndarray | None = None,
+                     data_off: np.ndarray | None = None) -> None:
+    """Fill the key columns of ``batch`` for its packets.
 
-    ``link_type`` is one value for the whole batch or one per row; ``rows`` restricts the work
-    to some rows (the others are left as they are).
+    The packet bytes of row ``i`` are ``u8[data_off[i] : data_off[i] + length[i]]`` (``data_off``
+    defaults to the ``loc`` column).  ``link_type`` is one value for the whole batch or one per
+    row; ``rows`` restricts the work to some rows (the others are left as they are).
     """
     from . import fastclassify
 
-    n = len(batch["loc"])
-    sel = np.arange(n) if rows is None else rows
+    n = len(batch["ts"])
+    sel = np.arange(n) if rows is None else np.asarray(rows)
     links = np.broadcast_to(np.asarray(link_type, dtype=np.int64), (n,))
-    rest = fastclassify.classify(trace, u8, batch, links, sel)
+    offs = batch["loc"].astype(np.int64) if data_off is None else np.asarray(data_off, dtype=np.int64)
+    rest = fastclassify.classify(trace, u8, batch, links, sel, offs)
     if len(rest):
-        classify_scalar(trace, u8, batch, links, rest)
+        classify_scalar(trace, u8, batch, links, rest, offs)
 
 
 def classify_scalar(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
-                    rows: np.ndarray) -> None:
-    loc = batch["loc"]
+                    rows: np.ndarray, offs: np.ndarray) -> None:
+    loc = offs
     length = batch["length"]
     datas = [u8[int(loc[i]) : int(loc[i]) + int(length[i])].tobytes() for i in rows]
     keys = scalar_rows(trace, datas, [int(links[i]) for i in rows])

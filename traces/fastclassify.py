@@ -11,6 +11,6 @@ if TYPE_CHECKING:
 
 
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
-             rows: np.ndarray) -> np.ndarray:
+             rows: np.ndarray, offs: np.ndarray) -> np.ndarray:
     """Classify what can be done with array operations; return the rows left for the scalar path."""
     return rows

@@ -57,6 +57,7 @@ COLUMNS: dict[str, np.dtype] = {
 
 KIND_PACKET = 1
 KIND_EVENT = 2  # an ETW event; an ETW event carrying a packet has both bits
+KIND_NOTIME = 4  # the record has no timestamp of its own (pcapng SPB, custom blocks); ts repeats the previous
 
 DIR_ETH_REVERSED = 1  # the frame's source MAC is side B of its Ethernet conversation
 DIR_IP_REVERSED = 2  # the frame's source address is side B of its IP conversation

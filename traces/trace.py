@@ -222,14 +222,21 @@ class Trace:
     def raw(self, i: int) -> bytes:
         return self.reader.raw(i)
 
+    def _timed(self) -> np.ndarray:
+        from .index import KIND_NOTIME
+
+        ts = self.index.ts
+        return ts[(self.index.kind & KIND_NOTIME) == 0]
+
     @property
     def first_time_ns(self) -> int | None:
-        ts = self.index.ts
+        """Time of the earliest frame that has a timestamp of its own."""
+        ts = self._timed()
         return int(ts.min()) if len(ts) else None
 
     @property
     def last_time_ns(self) -> int | None:
-        ts = self.index.ts
+        ts = self._timed()
         return int(ts.max()) if len(ts) else None
 
     def link_types(self) -> list[int]:
