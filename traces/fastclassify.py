@@ -1,4 +1,13 @@
-"""Vectorised classification of common packet shapes (see classify.py)."""
+"""Vectorised classification of the common packet shapes (see classify.py).
+
+Handles, with NumPy array operations over a whole batch: Ethernet II (with stacked VLAN tags),
+raw IP and Linux SLL/SLL2 link layers → ARP, or IPv4 (unfragmented, no tunnels) / IPv6 (no
+extension headers) → TCP, UDP (DNS on port 53), ICMP and ICMPv6 messages that carry no embedded
+packet.  Everything else — and every frame where a dissector would have to decide something
+about truncation or an unusual header — is returned to the caller for the scalar path, which
+defines the result.  The dispatch tables are consulted so that a port or protocol a dissector
+claims is never classified here behind its back.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,335 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .dissect import core as _core
+from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
+from .protocols import CODE, MASK
+
 if TYPE_CHECKING:
     from .trace import Trace
+
+ETH, VLAN, SLL, ARP, IPV4, IPV6 = (MASK[n] for n in ("Ethernet", "VLAN", "SLL", "ARP", "IPv4", "IPv6"))
+TCP, UDP, ICMP, ICMPV6, DNS = (MASK[n] for n in ("TCP", "UDP", "ICMP", "ICMPv6", "DNS"))
+VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+# ICMP types whose body embeds the offending packet: the scalar dissector shows it as layers
+ICMP_EMBEDDING = (3, 4, 5, 11, 12)
+ICMPV6_EMBEDDING = (1, 2, 3, 4)
+DNS_PORT = 53
+DNS_HEADER = 12
+
+
+class _View:
+    """Bounds-safe gathers from the file bytes at per-row positions."""
+
+    def __init__(self, u8: np.ndarray) -> None:
+        self.u8 = u8
+        self.last = len(u8) - 1
+
+    def b(self, pos: np.ndarray) -> np.ndarray:
+        return self.u8[np.clip(pos, 0, self.last)].astype(np.int64)
+
+    def be16(self, pos: np.ndarray) -> np.ndarray:
+        return (self.b(pos) << 8) | self.b(pos + 1)
+
+    def be32(self, pos: np.ndarray) -> np.ndarray:
+        return (self.be16(pos) << 16) | self.be16(pos + 2)
+
+    def be48(self, pos: np.ndarray) -> np.ndarray:
+        return (self.be16(pos) << 32) | self.be32(pos + 2)
+
+    def bytes16(self, pos: np.ndarray) -> np.ndarray:
+        idx = np.clip(pos[:, None] + np.arange(16), 0, self.last)
+        return self.u8[idx]
 
 
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
              rows: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Classify what can be done with array operations; return the rows left for the scalar path."""
-    return rows
+    """Classify what array operations can decide; return the rows left for the scalar path."""
+    if len(rows) == 0 or len(u8) == 0:
+        return rows
+    v = _View(u8)
+    o = offs[rows]
+    end = o + batch["length"][rows].astype(np.int64)
+    link = links[rows]
+    n = len(rows)
+    ok = np.zeros(n, dtype=bool)  # rows this pass has decided
+    fallback = np.zeros(n, dtype=bool)
+    protos = np.zeros(n, dtype=np.uint64)
+    etype = np.full(n, -1, dtype=np.int64)
+    l3 = np.zeros(n, dtype=np.int64)
+
+    # -- link layers -----------------------------------------------------------------------
+    is_eth = (link == _core.LINKTYPE_ETHERNET) & (end - o >= 14)
+    eth_src = np.zeros(n, dtype=np.int64)
+    eth_dst = np.zeros(n, dtype=np.int64)
+    if is_eth.any():
+        e = np.flatnonzero(is_eth)
+        eth_dst[e] = v.be48(o[e])
+        eth_src[e] = v.be48(o[e] + 6)
+        etype[e] = v.be16(o[e] + 12)
+        l3[e] = o[e] + 14
+        protos[e] |= np.uint64(ETH)
+        for _ in range(3):  # stacked VLAN tags
+            tagged = is_eth & np.isin(etype, VLAN_TPIDS)
+            if not tagged.any():
+                break
+            t = np.flatnonzero(tagged)
+            short = l3[t] + 4 > end[t]
+            fallback[t[short]] = True
+            t = t[~short]
+            protos[t] |= np.uint64(VLAN)
+            etype[t] = v.be16(l3[t] + 2)
+            l3[t] += 4
+        fallback |= is_eth & np.isin(etype, VLAN_TPIDS)  # deeper stacks
+    raw = np.isin(link, (_core.LINKTYPE_RAW, _core.LINKTYPE_RAW_12, _core.LINKTYPE_RAW_14)) & (end > o)
+    if raw.any():
+        r = np.flatnonzero(raw)
+        ver = v.b(o[r]) >> 4
+        etype[r] = np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, -1))
+        l3[r] = o[r]
+    for lt, et in ((_core.LINKTYPE_IPV4, 0x0800), (_core.LINKTYPE_IPV6, 0x86DD)):
+        m = (link == lt) & (end > o)
+        etype[m] = et
+        l3[m] = o[m]
+    for lt, hdr, at in ((_core.LINKTYPE_LINUX_SLL, 16, 14), (_core.LINKTYPE_LINUX_SLL2, 20, 0)):
+        m = (link == lt) & (end - o >= hdr)
+        if m.any():
+            s = np.flatnonzero(m)
+            etype[s] = v.be16(o[s] + at)
+            l3[s] = o[s] + hdr
+            protos[s] |= np.uint64(SLL)
+    known_link = is_eth | raw | np.isin(link, (_core.LINKTYPE_IPV4, _core.LINKTYPE_IPV6)) | (
+        (link == _core.LINKTYPE_LINUX_SLL) & (end - o >= 16)) | ((link == _core.LINKTYPE_LINUX_SLL2) & (end - o >= 20))
+    fallback |= ~known_link
+    # only EtherTypes this pass understands, and only when no one re-registered them
+    handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES]
+    fallback |= ~np.isin(etype, handled_types)
+
+    top = np.zeros(n, dtype=np.int64)
+    top[:] = np.where(protos & np.uint64(SLL), CODE["SLL"], np.where(protos & np.uint64(VLAN), CODE["VLAN"],
+                                                                      np.where(protos & np.uint64(ETH),
+                                                                               CODE["Ethernet"], 0)))
+
+    # -- ARP ---------------------------------------------------------------------------------
+    arp = ~fallback & (etype == 0x0806)
+    if arp.any():
+        a = np.flatnonzero(arp)
+        good = (l3[a] + 28 <= end[a]) & (v.be16(l3[a]) == 1) & (v.be16(l3[a] + 2) == 0x0800) & \
+               (v.b(l3[a] + 4) == 6) & (v.b(l3[a] + 5) == 4)
+        fallback[a[~good]] = True
+        a = a[good]
+        protos[a] |= np.uint64(ARP)
+        top[a] = CODE["ARP"]
+        ok[a] = True
+
+    # -- IPv4 / IPv6 ---------------------------------------------------------------------------
+    family = np.zeros(n, dtype=np.int64)
+    ip_src4 = np.zeros(n, dtype=np.int64)
+    ip_dst4 = np.zeros(n, dtype=np.int64)
+    proto = np.full(n, -1, dtype=np.int64)
+    l4 = np.zeros(n, dtype=np.int64)
+    l4end = np.zeros(n, dtype=np.int64)
+
+    v4 = ~fallback & (etype == 0x0800)
+    if v4.any():
+        i = np.flatnonzero(v4)
+        first = v.b(l3[i])
+        ihl = (first & 15) * 4
+        tot = v.be16(l3[i] + 2)
+        frag = v.be16(l3[i] + 6)
+        good = ((first >> 4) == 4) & (ihl >= 20) & (l3[i] + ihl <= end[i]) & (tot >= ihl) & ((frag & 0x3FFF) == 0)
+        fallback[i[~good]] = True
+        i, ihl, tot = i[good], ihl[good], tot[good]
+        family[i] = 4
+        proto[i] = v.b(l3[i] + 9)
+        ip_src4[i] = v.be32(l3[i] + 12)
+        ip_dst4[i] = v.be32(l3[i] + 16)
+        l4[i] = l3[i] + ihl
+        l4end[i] = np.minimum(end[i], l3[i] + tot)
+        protos[i] |= np.uint64(IPV4)
+        top[i] = CODE["IPv4"]
+
+    v6 = ~fallback & (etype == 0x86DD)
+    src6 = dst6 = None
+    if v6.any():
+        i = np.flatnonzero(v6)
+        good = (l3[i] + 40 <= end[i]) & ((v.b(l3[i]) >> 4) == 6)
+        fallback[i[~good]] = True
+        i = i[good]
+        family[i] = 6
+        proto[i] = v.b(l3[i] + 6)
+        l4[i] = l3[i] + 40
+        l4end[i] = np.minimum(end[i], l3[i] + 40 + v.be16(l3[i] + 4))
+        protos[i] |= np.uint64(IPV6)
+        top[i] = CODE["IPv6"]
+        src6 = np.zeros((n, 16), dtype=np.uint8)
+        dst6 = np.zeros((n, 16), dtype=np.uint8)
+        src6[i] = v.bytes16(l3[i] + 8)
+        dst6[i] = v.bytes16(l3[i] + 24)
+
+    isip = family > 0
+    handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS]
+    fallback |= isip & ~np.isin(proto, handled_ip)
+    # an IPv4 protocol 58 or IPv6 protocol 1 is odd: leave it to the dissectors
+    fallback |= ((family == 4) & (proto == 58)) | ((family == 6) & (proto == 1))
+
+    # -- transport -------------------------------------------------------------------------------
+    sport = np.zeros(n, dtype=np.int64)
+    dport = np.zeros(n, dtype=np.int64)
+    tcpflags = np.zeros(n, dtype=np.int64)
+    live = isip & ~fallback
+
+    t = np.flatnonzero(live & (proto == 6))
+    if len(t):
+        doff = (v.b(l4[t] + 12) >> 4) * 4
+        good = (l4[t] + 20 <= l4end[t]) & (doff >= 20) & (l4[t] + doff <= l4end[t])
+        fallback[t[~good]] = True
+        t, doff = t[good], doff[good]
+        sport[t] = v.be16(l4[t])
+        dport[t] = v.be16(l4[t] + 2)
+        tcpflags[t] = v.b(l4[t] + 13)
+        claimed = _claimed(sport[t], dport[t], _core.TCP_PORTS, ())
+        fallback[t[claimed]] = True
+        t = t[~claimed]
+        protos[t] |= np.uint64(TCP)
+        top[t] = CODE["TCP"]
+        ok[t] = True
+
+    u = np.flatnonzero(live & (proto == 17))
+    if len(u):
+        good = l4[u] + 8 <= l4end[u]
+        fallback[u[~good]] = True
+        u = u[good]
+        sport[u] = v.be16(l4[u])
+        dport[u] = v.be16(l4[u] + 2)
+        claimed = _claimed(sport[u], dport[u], _core.UDP_PORTS, (DNS_PORT,))
+        fallback[u[claimed]] = True
+        u = u[~claimed]
+        protos[u] |= np.uint64(UDP)
+        top[u] = CODE["UDP"]
+        dns = (sport[u] == DNS_PORT) | (dport[u] == DNS_PORT)
+        if dns.any() and DNS_PORT in _core.UDP_PORTS:
+            d = u[dns]
+            # a DNS header must be there in full, or the dissector decides what a stub is
+            full = l4[d] + 8 + DNS_HEADER <= l4end[d]
+            fallback[d[~full]] = True
+            d = d[full]
+            protos[d] |= np.uint64(DNS)
+            top[d] = CODE["DNS"]
+        ok[u] = True
+
+    for pnum, bit, name, embedding in ((1, ICMP, "ICMP", ICMP_EMBEDDING), (58, ICMPV6, "ICMPv6", ICMPV6_EMBEDDING)):
+        c = np.flatnonzero(live & (proto == pnum))
+        if len(c):
+            good = (l4[c] + 8 <= l4end[c]) & ~np.isin(v.b(l4[c]), embedding)
+            fallback[c[~good]] = True
+            c = c[good]
+            protos[c] |= np.uint64(bit)
+            top[c] = CODE[name]
+            ok[c] = True
+
+    done = ok & ~fallback
+    if not done.any():
+        return rows
+    d = np.flatnonzero(done)
+    out = rows[d]
+    dirflags = np.zeros(n, dtype=np.int64)
+    eth_conv = np.zeros(n, dtype=np.int64)
+    ip_conv = np.zeros(n, dtype=np.int64)
+    l4_conv = np.zeros(n, dtype=np.int64)
+
+    # -- conversations: ids interned in order of first appearance --------------------------------
+    e = d[is_eth[d]]
+    if len(e):
+        lo = np.minimum(eth_src[e], eth_dst[e])
+        hi = np.maximum(eth_src[e], eth_dst[e])
+        eth_conv[e] = _intern_pairs(lo, hi, lambda a, b: trace.eth_conversations.intern((a, b), a, b))
+        dirflags[e] |= np.where(eth_src[e] != lo, DIR_ETH_REVERSED, 0)
+
+    i4 = d[family[d] == 4]
+    if len(i4):
+        s, t_ = ip_src4[i4], ip_dst4[i4]
+        lo, hi = np.minimum(s, t_), np.maximum(s, t_)
+        ip_conv[i4] = _intern_pairs(lo, hi, lambda a, b: trace.ip_conversations.intern((4, a, b), a, b, 0, 4))
+        dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
+    i6 = d[family[d] == 6]
+    if len(i6) and src6 is not None and dst6 is not None:
+        s, t_ = src6[i6], dst6[i6]
+        swap = _lex_less(t_, s)  # dst < src → dst is side A
+        lo = np.where(swap[:, None], t_, s)
+        hi = np.where(swap[:, None], s, t_)
+        ip_conv[i6] = _intern_pairs6(lo, hi, trace)
+        dirflags[i6] |= np.where(swap, DIR_IP_REVERSED, 0)
+
+    lp = d[np.isin(proto[d], (6, 17)) & (family[d] > 0)]
+    if len(lp):
+        rev_ip = (dirflags[lp] & DIR_IP_REVERSED) != 0
+        same = np.zeros(len(lp), dtype=bool)
+        f4 = family[lp] == 4
+        same[f4] = ip_src4[lp[f4]] == ip_dst4[lp[f4]]
+        if src6 is not None and (~f4).any():
+            same[~f4] = np.all(src6[lp[~f4]] == dst6[lp[~f4]], axis=1)
+        swap = np.where(same, sport[lp] > dport[lp], rev_ip)
+        pa = np.where(swap, dport[lp], sport[lp])
+        pb = np.where(swap, sport[lp], dport[lp])
+        cid = ip_conv[lp]
+        if int(cid.max()) >= 1 << 30:  # beyond the packed key's range: let the scalar path do it
+            return rows
+        key = (cid << 34) | ((proto[lp] == 17).astype(np.int64) << 32) | (pa << 16) | pb
+        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
+        ids = np.zeros(len(uniq), dtype=np.int64)
+        for k in np.argsort(first, kind="stable"):
+            kk = int(uniq[k])
+            c, pr, a_, b_ = kk >> 34, 17 if (kk >> 32) & 1 else 6, (kk >> 16) & 0xFFFF, kk & 0xFFFF
+            ids[k] = trace.l4_conversations.intern((c, pr, a_, b_), a_, b_, c, pr)
+        l4_conv[lp] = ids[inv]
+        dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
+
+    batch["protos"][out] = protos[d]
+    batch["top"][out] = top[d]
+    batch["tcpflags"][out] = tcpflags[d]
+    batch["dirflags"][out] |= dirflags[d].astype(np.uint8)
+    batch["eth_conv"][out] = eth_conv[d]
+    batch["ip_conv"][out] = ip_conv[d]
+    batch["l4_conv"][out] = l4_conv[d]
+    return rows[~done]
+
+
+def _claimed(sport: np.ndarray, dport: np.ndarray, table: dict[int, object], mine: tuple[int, ...]) -> np.ndarray:
+    """Rows whose ports a registered application dissector (other than ours) would take."""
+    others = [p for p in table if p not in mine]
+    if not others:
+        return np.zeros(len(sport), dtype=bool)
+    return np.isin(sport, others) | np.isin(dport, others)
+
+
+def _intern_pairs(lo: np.ndarray, hi: np.ndarray, intern: object) -> np.ndarray:
+    pairs = np.stack([lo, hi], axis=1).astype(np.int64)
+    keys = np.ascontiguousarray(pairs).view(np.dtype((np.void, 16))).ravel()
+    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    ids = np.zeros(len(first), dtype=np.int64)
+    for k in np.argsort(first, kind="stable"):
+        r = first[k]
+        ids[k] = intern(int(pairs[r, 0]), int(pairs[r, 1]))  # type: ignore[operator]
+    return ids[inv.ravel()]
+
+
+def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace) -> np.ndarray:
+    both = np.ascontiguousarray(np.concatenate([lo, hi], axis=1))
+    keys = both.view(np.dtype((np.void, 32))).ravel()
+    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
+    ids = np.zeros(len(first), dtype=np.int64)
+    for k in np.argsort(first, kind="stable"):
+        r = first[k]
+        a = int.from_bytes(both[r, :16].tobytes(), "big")
+        b = int.from_bytes(both[r, 16:].tobytes(), "big")
+        ids[k] = trace.ip_conversations.intern((6, a, b), a, b, 0, 6)
+    return ids[inv.ravel()]
+
+
+def _lex_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise a < b for big-endian byte strings (n × 16)."""
+    diff = a != b
+    first = np.argmax(diff, axis=1)
+    rows = np.arange(len(a))
+    return diff.any(axis=1) & (a[rows, first] < b[rows, first])

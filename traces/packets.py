@@ -131,6 +131,8 @@ class Keys:
 
 
 _ICMP = {"ICMP", "ICMPv6"}
+#: layers that say nothing about what a frame carries: never part of the presence mask
+NOT_INDEXED = {"Payload", "Frame"}
 
 
 def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
@@ -140,7 +142,7 @@ def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
     after_icmp = False
     for layer in layers:
         name = layer.protocol.name
-        bit = MASK.get(name)
+        bit = MASK.get(name) if name not in NOT_INDEXED else None
         if bit is not None:
             k.protos |= bit
         if name == "Ethernet" and eth is None:
