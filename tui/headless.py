@@ -1,8 +1,392 @@
-"""Headless subcommands: list, show, stats (filled in by the CLI work)."""
+"""The ``tracemon`` command line: the TUI for ``tracemon [FILE…]``, headless subcommands otherwise.
+
+Nothing here imports Textual; the TUI is imported only when no subcommand is given, so scripts
+(``tracemon list``, ``count``, ``show``, ``stats``, ``export``, ``check``, ``presets``) start fast
+and run without a terminal.
+
+Exit codes: 0 success; 1 a ``count`` that matched nothing; 2 usage errors and files that cannot
+be read; 3 a filter that does not compile.
+"""
 
 from __future__ import annotations
 
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any, TextIO
 
-def main(argv: list[str]) -> int:
-    print("tracemon: not implemented yet")
-    return 2
+import numpy as np
+
+EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_FILTER = 0, 1, 2, 3
+SUBCOMMANDS = ("list", "show", "stats", "export", "count", "check", "presets")
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def main(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    try:
+        if argv and argv[0] in SUBCOMMANDS:
+            return _subcommand(argv)
+        return _tui(argv)
+    except CliError as e:
+        print(f"tracemon: {e}", file=sys.stderr)
+        return e.code
+    except BrokenPipeError:  # `tracemon list big.etl | head`
+        sys.stderr.close()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+
+
+# -- the TUI -----------------------------------------------------------------------------------
+
+def _tui(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(
+        prog="tracemon",
+        description="Browse Windows network traces (ETL from netsh trace / pktmon, Netmon .cap, pcap, pcapng) "
+                    "with Network Monitor display filters. With no FILE, opens the built-in demo trace.",
+        epilog="Headless subcommands: " + ", ".join(SUBCOMMANDS) + " (tracemon SUBCOMMAND --help).",
+    )
+    p.add_argument("files", nargs="*", metavar="FILE", help="trace files to open")
+    _add_schema_options(p)
+    p.add_argument("--theme", help="colour theme (light, dark, high-contrast); remembered for next time")
+    p.add_argument("--version", action="version", version=f"tracemon {_version()}")
+    args = p.parse_args(argv)
+    for f in args.files:
+        _check_readable(f)
+    from .app import run  # the only place the headless path imports Textual
+
+    return run(list(args.files), manifests=list(args.manifest), symbols=list(args.symbols), theme=args.theme)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("tracemon")
+    except PackageNotFoundError:
+        return "unknown"
+
+
+def _add_schema_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--manifest", action="append", default=[], metavar="XML",
+                   help="ETW instrumentation manifest (wevtutil gp PROVIDER /ge /gm:true /f:xml); repeatable")
+    p.add_argument("--symbols", action="append", default=[], metavar="TSV",
+                   help="event id → symbol map for a provider (id<TAB>symbol lines); repeatable")
+
+
+def _check_readable(path: str) -> None:
+    from tracemon.traces import TraceError
+    from tracemon.traces.trace import _map
+
+    try:
+        f, buf, *_ = _map(path)
+    except TraceError as e:
+        raise CliError(e.message) from None
+    buf.close()
+    f.close()
+
+
+# -- subcommands --------------------------------------------------------------------------------
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="tracemon", description="Headless trace commands.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    ls = sub.add_parser("list", help="list frames (the frame summary), optionally filtered")
+    ls.add_argument("file")
+    ls.add_argument("--filter", "-f", metavar="EXPR", help="Network Monitor display filter")
+    ls.add_argument("--preset", metavar="NAME", help="use a saved filter preset (and its columns)")
+    ls.add_argument("--format", choices=("text", "json", "csv"), default="text")
+    ls.add_argument("--columns", "-c", metavar="COLS",
+                    help="comma-separated columns: number,time,offset,delta,process,source,destination,protocol,"
+                         "description or any field name (IPv4.TTL)")
+    ls.add_argument("--time", choices=("absolute", "local", "offset", "delta"), default="absolute",
+                    help="how the Time column reads")
+    ls.add_argument("--limit", type=int, default=0, metavar="N", help="stop after N frames")
+    _add_schema_options(ls)
+
+    sh = sub.add_parser("show", help="the detail tree and hex of one frame")
+    sh.add_argument("file")
+    sh.add_argument("number", type=int, help="frame number (1-based, as listed)")
+    sh.add_argument("--format", choices=("text", "json"), default="text")
+    sh.add_argument("--no-hex", action="store_true", help="leave out the hex dump")
+    _add_schema_options(sh)
+
+    st = sub.add_parser("stats", help="protocol hierarchy, conversations and time span")
+    st.add_argument("file")
+    st.add_argument("--format", choices=("text", "json"), default="text")
+    st.add_argument("--top", type=int, default=20, metavar="N", help="conversations to list (default 20)")
+    _add_schema_options(st)
+
+    ex = sub.add_parser("export", help="write (filtered) frames to pcapng, CSV or JSON")
+    ex.add_argument("file")
+    ex.add_argument("output", help="output file; the format follows --format or the extension")
+    ex.add_argument("--filter", "-f", metavar="EXPR")
+    ex.add_argument("--format", choices=("pcapng", "csv", "json"))
+    ex.add_argument("--columns", "-c", metavar="COLS")
+    _add_schema_options(ex)
+
+    try:
+        from tracemon.filters import cli as filter_cli
+    except ImportError:
+        filter_cli = None
+    if filter_cli is not None:
+        filter_cli.add_arguments(sub)
+    return p
+
+
+def _subcommand(argv: list[str]) -> int:
+    args = _parser().parse_args(argv)
+    if args.command in ("count", "check", "presets"):
+        from tracemon.filters import cli as filter_cli
+
+        fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
+        return int(fn[args.command](args))
+    handler = {"list": cmd_list, "show": cmd_show, "stats": cmd_stats, "export": cmd_export}[args.command]
+    return handler(args, sys.stdout)
+
+
+def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
+    """Open and fully index a trace for a headless command; damage goes to stderr as warnings."""
+    from tracemon.traces import TraceError, open_trace
+
+    registry = None
+    if args is not None and (getattr(args, "manifest", None) or getattr(args, "symbols", None)):
+        registry = _user_schemas(args)
+    try:
+        trace = open_trace(path, registry=registry)
+    except TraceError as e:
+        raise CliError(e.message) from None
+    for w in trace.warnings:
+        print(f"tracemon: warning: {w.message}", file=sys.stderr)
+    return trace
+
+
+def _user_schemas(args: argparse.Namespace) -> Any:
+    from pathlib import Path
+
+    from tracemon.traces import REGISTRY
+
+    try:
+        from tracemon.traces.etw.schema import load_user_schemas
+    except ImportError:
+        raise CliError("--manifest/--symbols need the ETW decoder, which is not installed") from None
+    registry = REGISTRY.overlay()
+    for w in load_user_schemas([Path(p) for p in [*args.manifest, *args.symbols]], registry):
+        print(f"tracemon: warning: {w}", file=sys.stderr)
+    return registry
+
+
+def select_rows(trace: Any, expr: str | None) -> np.ndarray:
+    """Rows matching a display filter (all rows without one)."""
+    n = len(trace)
+    if not expr:
+        return np.arange(n)
+    try:
+        from tracemon.filters import FilterError, compile_filter
+    except ImportError:
+        raise CliError("--filter needs tracemon.filters, which is not installed") from None
+    try:
+        cf = compile_filter(expr, registry=trace.registry, trace=trace)
+    except FilterError as e:
+        raise CliError(f"filter error: {e}\n{e.caret()}", EXIT_FILTER) from None
+    for w in cf.warnings:
+        print(f"tracemon: filter warning: {w.message}", file=sys.stderr)
+    return np.flatnonzero(cf.evaluate(trace))
+
+
+def _columns(trace: Any, spec: str | None) -> list[Any]:
+    from tracemon.traces.columns import DEFAULT_COLUMNS, resolve
+
+    names = [c for c in (spec.split(",") if spec else DEFAULT_COLUMNS) if c.strip()]
+    try:
+        return [resolve(c, trace) for c in names]
+    except KeyError as e:
+        raise CliError(str(e.args[0])) from None
+
+
+def _preset(args: argparse.Namespace) -> None:
+    if not getattr(args, "preset", None):
+        return
+    try:
+        from tracemon.filters import PresetStore
+    except ImportError:
+        raise CliError("--preset needs tracemon.filters, which is not installed") from None
+    preset = PresetStore().get(args.preset)
+    if preset is None:
+        raise CliError(f"no preset named {args.preset!r} (tracemon presets list)")
+    if args.filter:
+        args.filter = f"({preset.expression}) AND ({args.filter})"
+    else:
+        args.filter = preset.expression
+    if not args.columns and preset.columns:
+        args.columns = ",".join(preset.columns)
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    from tracemon.traces.columns import ColumnFormatter, TimeMode
+
+    _preset(args)
+    trace = open_for_cli(args.file, args)
+    cols = _columns(trace, args.columns)
+    rows = select_rows(trace, args.filter)
+    if args.limit > 0:
+        rows = rows[: args.limit]
+    mode = TimeMode("absolute", local=True) if args.time == "local" else TimeMode(
+        args.time if args.time != "absolute" else "absolute")
+    fmt = ColumnFormatter(trace, mode)
+    prev: int | None = None
+    if args.format == "csv":
+        import csv
+
+        w = csv.writer(out)
+        w.writerow([c.title for c in cols])
+        for i in rows:
+            w.writerow(fmt.row(cols, int(i), prev))
+            prev = int(i)
+    elif args.format == "json":
+        out.write("[")
+        for n, i in enumerate(rows):
+            obj = dict(zip([c.title for c in cols], fmt.row(cols, int(i), prev), strict=True))
+            out.write(("," if n else "") + "\n" + json.dumps(obj))
+            prev = int(i)
+        out.write("\n]\n")
+    else:
+        widths = [max(c.width, len(c.title)) if c.width else 0 for c in cols]
+        out.write(_line([c.title for c in cols], widths, cols) + "\n")
+        for i in rows:
+            out.write(_line(fmt.row(cols, int(i), prev), widths, cols) + "\n")
+            prev = int(i)
+    return EXIT_OK
+
+
+def _line(values: list[str], widths: list[int], cols: list[Any]) -> str:
+    parts = []
+    for v, w, c in zip(values, widths, cols, strict=True):
+        if not w:
+            parts.append(v)
+        elif c.align_right:
+            parts.append(v[:w].rjust(w))
+        else:
+            parts.append(v[:w].ljust(w))
+    return "  ".join(parts).rstrip()
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    trace = open_for_cli(args.file, args)
+    n = len(trace)
+    if not 1 <= args.number <= n:
+        raise CliError(f"{args.file}: no frame {args.number} (the trace has {n} frames)")
+    frame = trace.frame(args.number - 1)
+    if args.format == "json":
+        json.dump(frame_to_json(frame, with_hex=not args.no_hex), out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    out.write(f"Frame {frame.number}: {frame.description}\n")
+    for layer in frame.layers:
+        label = layer.label or layer.protocol.name
+        out.write(f"+ {label}: {layer.summary}\n")
+        for f in layer.fields:
+            _tree(f, 1, out)
+    if not args.no_hex:
+        out.write("\n" + hexdump(frame.data))
+    return EXIT_OK
+
+
+def _tree(f: Any, depth: int, out: TextIO) -> None:
+    where = f"  [{f.start}:{f.start + f.length}]" if f.start >= 0 and f.length else ""
+    out.write(f"{'  ' * depth}{f.title}: {f.display}{where}\n")
+    for c in f.children:
+        _tree(c, depth + 1, out)
+
+
+def hexdump(data: bytes, width: int = 16) -> str:
+    lines = []
+    for off in range(0, len(data), width):
+        chunk = data[off : off + width]
+        hexes = " ".join(f"{b:02X}" for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:04X}  {hexes:<{width * 3 - 1}}  {text}")
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+def frame_to_json(frame: Any, with_hex: bool = True) -> dict[str, Any]:
+    def field(f: Any) -> dict[str, Any]:
+        d: dict[str, Any] = {"name": f.name, "display": f.display}
+        if f.start >= 0:
+            d["offset"], d["length"] = f.start, f.length
+        if f.children:
+            d["children"] = [field(c) for c in f.children]
+        return d
+
+    obj: dict[str, Any] = {
+        "number": frame.number, "timestamp_ns": frame.timestamp_ns, "source": frame.source,
+        "destination": frame.destination, "protocol": frame.protocol_name, "description": frame.description,
+        "captured_length": frame.captured_length, "original_length": frame.original_length,
+        "layers": [{"protocol": layer.protocol.name, "summary": layer.summary,
+                    "fields": [field(f) for f in layer.fields]} for layer in frame.layers],
+    }
+    if frame.process_id is not None:
+        obj["process_id"] = frame.process_id
+    if with_hex:
+        obj["hex"] = frame.data.hex()
+    return obj
+
+
+def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
+    from tracemon.traces.stats import trace_stats
+
+    trace = open_for_cli(args.file, args)
+    stats = trace_stats(trace, top=args.top)
+    if args.format == "json":
+        json.dump(stats, out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    out.write(f"File:       {stats['file']}\nFormat:     {stats['format']}\nFrames:     {stats['frames']}\n")
+    span = stats["time_span"]
+    if span:
+        out.write(f"First:      {span['first']}\nLast:       {span['last']}\nDuration:   {span['seconds']:.6f} s\n")
+    out.write("\nProtocols (frames containing each):\n")
+    for name, count in stats["protocols"].items():
+        out.write(f"  {name:<44} {count:>10}\n")
+    if stats["providers"]:
+        out.write("\nETW providers and events:\n")
+        for p in stats["providers"]:
+            out.write(f"  {p['protocol']:<44} {p['frames']:>10}\n")
+            for ev in p["events"]:
+                out.write(f"    {ev['name']:<42} {ev['frames']:>10}\n")
+    for title, key in (("IP conversations", "ip_conversations"), ("TCP/UDP conversations", "l4_conversations"),
+                       ("Ethernet conversations", "eth_conversations")):
+        if stats[key]:
+            out.write(f"\n{title} (top {args.top} by frames):\n")
+            for c in stats[key]:
+                out.write(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes\n")
+    if stats["warnings"]:
+        out.write("\nWarnings:\n")
+        for w in stats["warnings"]:
+            out.write(f"  {w}\n")
+    return EXIT_OK
+
+
+def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
+    from tracemon.traces.export import write_pcapng, write_table
+
+    trace = open_for_cli(args.file, args)
+    fmt = args.format or {"csv": "csv", "json": "json"}.get(args.output.rsplit(".", 1)[-1].lower(), "pcapng")
+    rows = select_rows(trace, args.filter)
+    try:
+        if fmt == "pcapng":
+            result = write_pcapng(trace, rows, args.output)
+        else:
+            result = write_table(trace, rows, _columns(trace, args.columns), args.output, fmt)
+    except OSError as e:
+        raise CliError(f"{args.output}: {e.strerror or e}") from None
+    print(f"tracemon: {result}", file=sys.stderr)
+    return EXIT_OK

@@ -1,0 +1,276 @@
+"""pcap / pcapng / Netmon readers: structure, facts, cache, and every kind of bad input."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tracemon.traces import TraceError, open_trace
+from tracemon.traces.index import BYTES_PER_FRAME, KIND_NOTIME
+
+from conftest import sample, samples
+
+PACKET_FILES = samples("pcap") + samples("pcapng") + samples("netmon")
+
+
+def test_index_is_compact() -> None:
+    assert BYTES_PER_FRAME <= 64
+
+
+def test_format_is_detected_by_magic_not_extension(tmp_path: Path) -> None:
+    src = sample("pcapng/chrissanders_http_ip4and6.pcapng")
+    disguised = tmp_path / "capture.pcap"
+    shutil.copy(src, disguised)
+    trace = open_trace(disguised)
+    assert trace.format == "pcapng"
+    assert len(trace) == 20
+
+
+def test_pcap_big_endian_and_nanoseconds(tmp_path: Path) -> None:
+    frame = bytes.fromhex("ffffffffffff0011223344550806") + bytes(28)
+    for endian, magic, frac, scale in (("<", 0xA1B2C3D4, 123456, 1000), (">", 0xA1B2C3D4, 654321, 1000),
+                                       ("<", 0xA1B23C4D, 987654321, 1), (">", 0xA1B23C4D, 5, 1)):
+        path = tmp_path / f"t{endian == '>'}{scale}.pcap"
+        hdr = struct.pack(endian + "IHHiIII", magic, 2, 4, 0, 0, 65535, 1)
+        rec = struct.pack(endian + "IIII", 1_600_000_000, frac, len(frame), len(frame)) + frame
+        path.write_bytes(hdr + rec + rec)
+        trace = open_trace(path, use_cache=False)
+        assert len(trace) == 2
+        assert int(trace.index.ts[0]) == 1_600_000_000 * 1_000_000_000 + frac * scale
+        assert trace.frame(1).data == frame
+
+
+def test_netmon_matches_the_pcap_it_was_converted_from() -> None:
+    a = open_trace(sample("netmon/DERIVED_tcpreplay_test.netmon2.cap"))
+    b = open_trace(sample("pcap/tcpreplay_test.pcap"))
+    assert len(a) == len(b) == 179
+    np.testing.assert_array_equal(a.index.ts, b.index.ts)
+    np.testing.assert_array_equal(a.index.protos, b.index.protos)
+    assert [a.raw(i) for i in range(len(a))] == [b.raw(i) for i in range(len(b))]
+
+
+def test_pcapng_sections_interfaces_and_records() -> None:
+    for name in ("pcapngtestgen_le_difficult_test202.pcapng", "pcapngtestgen_be_difficult_test202.pcapng"):
+        trace = open_trace(sample(f"pcapng/{name}"))
+        # 8 packets + 3 custom blocks, in file order, as Wireshark lists them
+        assert len(trace) == 11
+        assert [trace.frame(i).kind for i in range(11)] == (
+            ["record"] + ["packet"] * 5 + ["record"] + ["packet"] * 2 + ["record", "packet"])
+        assert len(trace.interfaces) == 5
+        assert trace.interfaces[1].link_type == 0 and trace.interfaces[1].name == "null1"
+        assert len(trace.facts["sections"]) == 3
+        assert trace.facts["sections"][0]["comments"] == ["test202 SHB-0"]
+        assert trace.facts["sections"][0]["shb_hardware"] == "Apple MBP"
+        # simple packet blocks carry no timestamp: flagged, and kept out of the time span
+        notime = [i + 1 for i in range(11) if trace.index.kind[i] & KIND_NOTIME]
+        assert notime == [1, 5, 7, 8, 10]
+        assert trace.first_time_ns == 1340954905298858000
+
+
+def test_cached_reopen_skips_the_scan(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    src = sample("pcapng/chrissanders_arppoison.pcapng")
+    first = open_trace(src)
+    assert not first.from_cache
+    second = open_trace(src)
+    assert second.from_cache
+    for col, arr in first.index.columns().items():
+        np.testing.assert_array_equal(arr, second.index.column(col), err_msg=col)
+    assert second.frame(10).description == first.frame(10).description
+    assert len(second.ip_conversations) == len(first.ip_conversations)
+    # a changed file is scanned again
+    copy = tmp_path / "copy.pcapng"
+    shutil.copy(src, copy)
+    assert not open_trace(copy).from_cache
+    time.sleep(0.01)
+    copy.write_bytes(copy.read_bytes()[:-100])
+    again = open_trace(copy)
+    assert not again.from_cache and again.warnings
+
+
+# -- bad input ------------------------------------------------------------------------------
+
+def _expect_open_error(path: Path, *needles: str) -> str:
+    with pytest.raises(TraceError) as info:
+        open_trace(path, use_cache=False)
+    msg = str(info.value)
+    assert str(path) in msg
+    for n in needles:
+        assert n in msg, msg
+    assert "\n" not in msg
+    return msg
+
+
+def test_empty_file(tmp_path: Path) -> None:
+    p = tmp_path / "empty.pcap"
+    p.write_bytes(b"")
+    _expect_open_error(p, "empty")
+
+
+def test_directory(tmp_path: Path) -> None:
+    _expect_open_error(tmp_path, "directory")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    _expect_open_error(tmp_path / "nope.etl", "no such file")
+
+
+def test_wrong_magic(tmp_path: Path) -> None:
+    p = tmp_path / "notes.pcap"
+    p.write_bytes(b"hello, this is not a capture\n" * 10)
+    _expect_open_error(p, "unknown file format", "offset 0")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    p = tmp_path / "secret.pcap"
+    shutil.copy(sample("pcap/tcpreplay_test.pcap"), p)
+    p.chmod(0)
+    if os.geteuid() != 0:
+        _expect_open_error(p, "permission denied")
+        return
+    # root reads anything: make open() fail the way it does for an ordinary user
+    import builtins
+
+    import tracemon.traces.trace as trace_module
+
+    real_open = builtins.open
+
+    def denied(file, *a, **kw):  # type: ignore[no-untyped-def]
+        if str(file) == str(p):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, *a, **kw)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(trace_module, "open", denied, raising=False)
+        _expect_open_error(p, "permission denied")
+
+
+def _truncated_copy(src: Path, tmp_path: Path, keep: int) -> Path:
+    p = tmp_path / f"cut_{keep}_{src.name}"
+    p.write_bytes(src.read_bytes()[:keep])
+    return p
+
+
+@pytest.mark.parametrize("path", PACKET_FILES, ids=lambda p: p.name)
+def test_truncation_keeps_every_frame_before_the_damage(path: Path, tmp_path: Path) -> None:
+    full = open_trace(path, use_cache=False)
+    size = path.stat().st_size
+    for keep in (size - 1, size * 2 // 3, size // 3):
+        cut = _truncated_copy(path, tmp_path, keep)
+        try:
+            trace = open_trace(cut, use_cache=False)
+        except TraceError as e:  # the header itself is gone (or a Netmon frame table)
+            assert str(cut) in str(e)
+            continue
+        assert len(trace) <= len(full)
+        for i in range(len(trace)):
+            assert trace.raw(i) == full.raw(i)
+        if len(trace) < len(full) and trace.format != "netmon":
+            assert trace.warnings, "lost frames must be reported"
+            w = trace.warnings[0]
+            assert w.offset is not None and str(cut) in w.message and f"{len(trace)} frames" in w.message
+
+
+def _pcap_with(records: list[bytes]) -> bytes:
+    return struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1) + b"".join(records)
+
+
+def _rec(data: bytes, caplen: int | None = None) -> bytes:
+    n = len(data) if caplen is None else caplen
+    return struct.pack("<IIII", 1, 0, n, len(data)) + data
+
+
+def test_pcap_zero_and_huge_record_lengths(tmp_path: Path) -> None:
+    good = _rec(bytes(60))
+    p = tmp_path / "zero.pcap"
+    p.write_bytes(_pcap_with([good, good, struct.pack("<IIII", 1, 0, 0, 0), good]))
+    t = open_trace(p, use_cache=False)
+    assert len(t) == 2 and "zero length" in t.warnings[0].cause and t.warnings[0].offset == 24 + 2 * 76
+    p.write_bytes(_pcap_with([good, struct.pack("<IIII", 1, 0, 0xFFFFFFF0, 60) + bytes(60)]))
+    t = open_trace(p, use_cache=False)
+    assert len(t) == 1 and "larger than any packet" in t.warnings[0].cause
+
+
+def _pcapng(blocks: list[bytes]) -> bytes:
+    shb = struct.pack("<IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack("<I", 28)
+    idb = struct.pack("<IIHHI", 1, 20, 1, 0, 0) + struct.pack("<I", 20)
+    return shb + idb + b"".join(blocks)
+
+
+def _epb(data: bytes) -> bytes:
+    body = struct.pack("<IIIII", 0, 0, 1000, len(data), len(data)) + data + bytes((-len(data)) % 4)
+    n = 12 + len(body)
+    return struct.pack("<II", 6, n) + body + struct.pack("<I", n)
+
+
+def test_pcapng_looping_and_bad_block_lengths(tmp_path: Path) -> None:
+    p = tmp_path / "loop.pcapng"
+    for bad, needle in ((struct.pack("<II", 6, 0) + bytes(8), "invalid block length 0"),
+                        (struct.pack("<II", 6, 13) + bytes(8), "invalid block length 13"),
+                        (struct.pack("<II", 6, 0x7FFFFFF0) + bytes(8), "larger than any block"),
+                        (struct.pack("<II", 6, 1000) + bytes(100), "truncated"),
+                        (_epb(bytes(64))[:-4] + struct.pack("<I", 99), "does not match the trailing length")):
+        p.write_bytes(_pcapng([_epb(bytes(60)), _epb(bytes(61)), bad, _epb(bytes(62))]))
+        start = time.monotonic()
+        t = open_trace(p, use_cache=False)
+        assert time.monotonic() - start < 5
+        assert len(t) == 2, needle
+        assert needle in t.warnings[0].cause
+        assert t.warnings[0].offset == 48 + len(_epb(bytes(60))) + len(_epb(bytes(61)))
+
+
+def test_pcapng_undefined_interface(tmp_path: Path) -> None:
+    data = bytes(60)
+    body = struct.pack("<IIIII", 7, 0, 1000, len(data), len(data)) + data
+    blk = struct.pack("<II", 6, 12 + len(body)) + body + struct.pack("<I", 12 + len(body))
+    p = tmp_path / "iface.pcapng"
+    p.write_bytes(_pcapng([_epb(data), blk]))
+    t = open_trace(p, use_cache=False)
+    assert len(t) == 1 and "interface 7" in t.warnings[0].cause
+
+
+def test_netmon_frame_table_pointing_outside(tmp_path: Path) -> None:
+    raw = bytearray(sample("netmon/DERIVED_tcpreplay_test.netmon2.cap").read_bytes())
+    ft_off, ft_len = struct.unpack_from("<II", raw, 4 + 20)
+    struct.pack_into("<I", raw, ft_off + 4 * 50, len(raw) + 1000)
+    p = tmp_path / "bad.cap"
+    p.write_bytes(bytes(raw))
+    t = open_trace(p, use_cache=False)
+    assert len(t) == 50
+    assert "outside the file" in t.warnings[0].cause
+
+
+# -- fuzz -------------------------------------------------------------------------------------
+
+def _mutations() -> st.SearchStrategy:
+    return st.lists(st.tuples(st.integers(0, 1 << 20), st.integers(0, 255)), min_size=1, max_size=12)
+
+
+@pytest.mark.parametrize("path", PACKET_FILES[:4] + PACKET_FILES[-3:], ids=lambda p: p.name)
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(mutations=_mutations(), cut=st.integers(0, 100))
+def test_fuzz_mutated_samples(path: Path, tmp_path: Path, mutations: list[tuple[int, int]], cut: int) -> None:
+    data = bytearray(path.read_bytes())
+    for pos, value in mutations:
+        data[pos % len(data)] = value
+    if cut < 30:
+        data = data[: len(data) * (cut + 70) // 100]
+    p = tmp_path / "fuzz.bin"
+    p.write_bytes(bytes(data))
+    start = time.monotonic()
+    try:
+        trace = open_trace(p, use_cache=False)
+    except TraceError:
+        return
+    for i in range(min(len(trace), 40)):
+        frame = trace.frame(i)
+        assert frame.description is not None
+    assert time.monotonic() - start < 20

@@ -1,0 +1,154 @@
+"""The frame-list columns (Netmon's summary columns plus any registry field) and their text.
+
+One definition serves the TUI's frame list, ``tracemon list`` and CSV/JSON export, so a column
+reads the same everywhere.  Time columns come from the index alone; the others decode the frame
+(``Trace.frame`` keeps a small LRU, and only visible rows are asked for).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .frame import Frame, display_value
+from .index import KIND_NOTIME, PID_UNKNOWN
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+
+@dataclass(slots=True, frozen=True)
+class Column:
+    key: str  # what users type (`--columns number,source`) and what presets store
+    title: str  # the header text
+    width: int  # preferred width in cells (0 = take the rest)
+    needs_frame: bool = True
+    align_right: bool = False
+
+
+STANDARD: dict[str, Column] = {c.key: c for c in (
+    Column("number", "Frame Number", 7, needs_frame=False, align_right=True),
+    Column("time", "Time", 26, needs_frame=False),
+    Column("offset", "Time Offset", 13, needs_frame=False, align_right=True),
+    Column("delta", "Time Delta", 11, needs_frame=False, align_right=True),
+    Column("process", "Process", 10, needs_frame=False, align_right=True),
+    Column("source", "Source", 22),
+    Column("destination", "Destination", 22),
+    Column("protocol", "Protocol Name", 14),
+    Column("description", "Description", 0),
+)}
+DEFAULT_COLUMNS: tuple[str, ...] = ("number", "time", "offset", "process", "source", "destination", "protocol",
+                                    "description")
+ALIASES = {"frame number": "number", "frame": "number", "no": "number", "time offset": "offset",
+           "time delta": "delta", "protocol name": "protocol", "src": "source", "dst": "destination"}
+
+
+def resolve(name: str, trace: Trace | None = None) -> Column:
+    """A standard column by key/title, or a registry field (``IPv4.TTL``) as a column."""
+    key = name.strip()
+    low = ALIASES.get(key.lower(), key.lower())
+    if low in STANDARD:
+        return STANDARD[low]
+    for c in STANDARD.values():
+        if c.title.lower() == low:
+            return c
+    registry = trace.registry if trace is not None else None
+    if registry is None:
+        from .fields import REGISTRY as registry
+    fdef = registry.get(key)
+    if fdef is None:
+        close = registry.close_matches(key, 3)
+        hint = f"; did you mean {', '.join(close)}?" if close else ""
+        raise KeyError(f"unknown column {name!r}: not a standard column ({', '.join(STANDARD)}) "
+                       f"or a known field{hint}")
+    return Column(fdef.name, fdef.name, 16)
+
+
+@dataclass(slots=True)
+class TimeMode:
+    """How the Time column reads: absolute (UTC or local), or relative to a reference frame."""
+
+    kind: str = "absolute"  # "absolute" | "offset" | "delta" | "reference"
+    local: bool = False
+    reference_ns: int | None = None
+
+
+def format_abs(ts_ns: int, local: bool = False) -> str:
+    secs, ns = divmod(ts_ns, 1_000_000_000)
+    try:
+        t = _dt.datetime.fromtimestamp(secs, None if local else _dt.UTC)
+    except (OverflowError, OSError, ValueError):
+        return str(ts_ns)
+    return t.strftime("%Y-%m-%d %H:%M:%S") + f".{ns // 100:07d}"
+
+
+def format_seconds(delta_ns: int) -> str:
+    sign = "-" if delta_ns < 0 else ""
+    secs, ns = divmod(abs(delta_ns), 1_000_000_000)
+    return f"{sign}{secs}.{ns // 100:07d}"
+
+
+class ColumnFormatter:
+    """Text of any column for any row; ``prev`` gives the previous *displayed* row for Time Delta."""
+
+    def __init__(self, trace: Trace, mode: TimeMode | None = None) -> None:
+        self.trace = trace
+        self.mode = mode or TimeMode()
+
+    def text(self, col: Column, i: int, prev: int | None = None, frame: Frame | None = None) -> str:
+        idx = self.trace.index
+        key = col.key
+        if key == "number":
+            return str(i + 1)
+        notime = bool(int(idx.kind[i]) & KIND_NOTIME)
+        if key in ("time", "offset", "delta"):
+            if notime:
+                return ""
+            ts = int(idx.ts[i])
+            if key == "offset" or (key == "time" and self.mode.kind == "offset"):
+                first = self.trace.first_time_ns or ts
+                return format_seconds(ts - first)
+            if key == "delta" or (key == "time" and self.mode.kind == "delta"):
+                return format_seconds(ts - int(idx.ts[prev])) if prev is not None else format_seconds(0)
+            if key == "time" and self.mode.kind == "reference" and self.mode.reference_ns is not None:
+                return format_seconds(ts - self.mode.reference_ns)
+            return format_abs(ts, self.mode.local)
+        if key == "process":
+            pid = int(idx.pid[i])
+            return "" if pid == PID_UNKNOWN else str(pid)
+        frame = frame if frame is not None else self.trace.frame(i)
+        if key == "source":
+            return frame.source
+        if key == "destination":
+            return frame.destination
+        if key == "protocol":
+            return frame.protocol_name
+        if key == "description":
+            return frame.description
+        found = frame.fields(key)
+        return ", ".join(f.display if f.display else display_value(f.fdef, f.value) for f in found)
+
+    def row(self, cols: Sequence[Column], i: int, prev: int | None = None) -> list[str]:
+        frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None
+        return [self.text(c, i, prev, frame) for c in cols]
+
+
+def sort_key(trace: Trace, col: Column, rows: np.ndarray) -> np.ndarray:
+    """Order of ``rows`` by a column: index columns sort in arrays, others decode each row."""
+    idx = trace.index
+    if col.key == "number":
+        return np.argsort(rows, kind="stable")
+    if col.key in ("time", "offset", "delta"):
+        return np.argsort(idx.ts[rows], kind="stable")
+    if col.key == "process":
+        return np.argsort(idx.pid[rows], kind="stable")
+    if col.key == "protocol":
+        names = np.array(trace.protocol_names, dtype=object)
+        return np.argsort(names[idx.top[rows]].astype(str), kind="stable")
+    fmt = ColumnFormatter(trace)
+    values = [fmt.text(col, int(r)) for r in rows]
+    return np.argsort(np.array(values, dtype=object).astype(str), kind="stable")

@@ -1,0 +1,171 @@
+"""Export frames: packet frames to pcapng (etl2pcapng's conventions for ETW packets), and the
+visible columns to CSV or JSON.
+
+Files are written to a temporary name beside the target and renamed when complete, so an
+interrupted export never leaves a half-written file under the chosen name.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import struct
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
+
+import numpy as np
+
+from .columns import Column, ColumnFormatter
+from .index import DIR_RECEIVE, DIR_SEND, KIND_EVENT, KIND_PACKET
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass(slots=True)
+class ExportResult:
+    path: Path
+    written: int
+    skipped: int  # rows that are not packets (ETW events, records) and have no pcapng form
+
+    def __str__(self) -> str:
+        extra = f", {self.skipped} non-packet frames skipped" if self.skipped else ""
+        return f"wrote {self.written} frames to {self.path}{extra}"
+
+
+def _opt(code: int, value: bytes) -> bytes:
+    pad = (-len(value)) % 4
+    return struct.pack("<HH", code, len(value)) + value + b"\0" * pad
+
+
+def _block(btype: int, body: bytes) -> bytes:
+    total = 12 + len(body)
+    return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
+
+
+def _atomic(path: Path, mode: str) -> tuple[IO, str]:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
+    return os.fdopen(fd, mode, newline="" if "b" not in mode else None), tmp
+
+
+def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *,
+                 progress: Progress | None = None, cancel: threading.Event | None = None) -> ExportResult:
+    """Write the packet frames among ``rows`` (0-based) to a pcapng file."""
+    target = Path(path)
+    rows = np.asarray(rows, dtype=np.int64)
+    idx = trace.index
+    kinds = idx.kind[rows]
+    packets = rows[(kinds & KIND_PACKET) != 0]
+    skipped = len(rows) - len(packets)
+    out, tmp = _atomic(target, "wb")
+    try:
+        shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _opt(4, b"tracemon") + _opt(0, b"")
+        out.write(_block(0x0A0D0D0A, shb))
+        ids: dict[int, int] = {}
+        total = len(packets)
+        for n, i in enumerate(packets):
+            i = int(i)
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("export cancelled")
+            g = int(idx.iface[i])
+            if g not in ids:
+                ids[g] = len(ids)
+                out.write(_block(1, _idb(trace, g)))
+            event = bool(int(idx.kind[i]) & KIND_EVENT)
+            if event:
+                frame = trace.frame(i)
+                data, orig = frame.data, frame.original_length
+                comments = [f"PID={frame.process_id} TID={frame.thread_id}"] if frame.process_id is not None else []
+                comments += [f"{k}={v}" for k, v in frame.meta.items() if k in ("VlanId", "SrcPortId", "SrcNicName",
+                                                                                  "SrcPortName", "Component", "DropReason")]
+            else:
+                data = trace.raw(i)
+                orig = trace.reader.record_meta(i, int(idx.loc[i]), len(data)).original_length \
+                    if hasattr(trace.reader, "record_meta") else len(data)
+                comments = []
+            ts = int(idx.ts[i])
+            opts = b""
+            flags = int(idx.dirflags[i])
+            if flags & DIR_SEND:
+                opts += _opt(2, struct.pack("<I", 2))
+            elif flags & DIR_RECEIVE:
+                opts += _opt(2, struct.pack("<I", 1))
+            for c in comments:
+                opts += _opt(1, c.encode("utf-8"))
+            if opts:
+                opts += _opt(0, b"")
+            body = struct.pack("<IIIII", ids[g], (ts >> 32) & 0xFFFFFFFF, ts & 0xFFFFFFFF, len(data),
+                               max(orig, len(data)))
+            body += data + b"\0" * ((-len(data)) % 4) + opts
+            out.write(_block(6, body))
+            if progress is not None and (n % 4096 == 0 or n + 1 == total):
+                progress(n + 1, total)
+        out.close()
+        os.replace(tmp, target)
+    except BaseException:
+        out.close()
+        os.unlink(tmp)
+        raise
+    return ExportResult(target, len(packets), skipped)
+
+
+def _idb(trace: Trace, g: int) -> bytes:
+    iface = trace.interfaces[g] if g < len(trace.interfaces) else None
+    link = iface.link_type if iface is not None and iface.link_type >= 0 else 1
+    snap = iface.snaplen if iface is not None else 0
+    body = struct.pack("<HHI", link & 0xFFFF, 0, snap)
+    if iface is not None and iface.name:
+        body += _opt(2, iface.name.encode("utf-8"))
+    if iface is not None and iface.description:
+        body += _opt(3, iface.description.encode("utf-8"))
+    body += _opt(9, bytes([9]))  # nanosecond timestamps
+    body += _opt(0, b"")
+    return body
+
+
+def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequence[Column],
+                path: str | os.PathLike[str], fmt: str = "csv", *, formatter: ColumnFormatter | None = None,
+                progress: Progress | None = None, cancel: threading.Event | None = None) -> ExportResult:
+    """Write the given columns of ``rows`` as CSV (header row) or JSON (a list of objects)."""
+    if fmt not in ("csv", "json"):
+        raise ValueError(f"unknown table format {fmt!r} (csv or json)")
+    target = Path(path)
+    fmtr = formatter or ColumnFormatter(trace)
+    rows = np.asarray(rows, dtype=np.int64)
+    total = len(rows)
+    out, tmp = _atomic(target, "w")
+    try:
+        titles = [c.title for c in columns]
+        writer = csv.writer(out) if fmt == "csv" else None
+        if writer is not None:
+            writer.writerow(titles)
+        else:
+            out.write("[\n")
+        prev: int | None = None
+        for n, i in enumerate(rows):
+            if cancel is not None and cancel.is_set():
+                raise InterruptedError("export cancelled")
+            values = fmtr.row(columns, int(i), prev)
+            prev = int(i)
+            if writer is not None:
+                writer.writerow(values)
+            else:
+                out.write(("," if n else "") + json.dumps(dict(zip(titles, values, strict=True))) + "\n")
+            if progress is not None and (n % 4096 == 0 or n + 1 == total):
+                progress(n + 1, total)
+        if writer is None:
+            out.write("]\n")
+        out.close()
+        os.replace(tmp, target)
+    except BaseException:
+        out.close()
+        os.unlink(tmp)
+        raise
+    return ExportResult(target, total, 0)
