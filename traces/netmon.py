@@ -101,6 +101,8 @@ class NetmonReader(PacketReader):
             raise TraceError(path, f"invalid capture start time {year}-{month}-{day} {hour}:{minute}:{sec}", 8) from None
         # the header holds a SYSTEMTIME without a zone; like Wireshark on a UTC system we read it as UTC
         self.start_ns = start * 1_000_000_000 + msec * 1_000_000
+        if not 1601 <= year <= 2200 or not -(2**62) < self.start_ns < 2**62:
+            raise TraceError(path, f"invalid capture start year {year} in the file header", 8)
         self.file_media = network
         if ft_len % 4 or ft_len == 0:
             raise TraceError(path, f"frame table length {ft_len} is not a positive multiple of 4", 4 + 28)

@@ -342,6 +342,8 @@ class PcapngReader(PacketReader):
             g = section.interfaces[local]
             mult, div, off = self.scales[g]
             ts = ((hi << 32) | lo) * mult // div + off
+            if not -(2**63) <= ts < 2**63:
+                raise DamagedRecord(pos + 12, f"timestamp {(hi << 32) | lo} is outside the representable range")
             batch["length"][r] = caplen
             batch["ts"][r] = ts
             batch["iface"][r] = g
