@@ -9,7 +9,21 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(os.environ.get("TRACEMON_SAMPLES", ROOT.parent / "shared" / "samples"))
+
+
+def _find_samples() -> Path:
+    """``../shared/samples`` beside the project root (or TRACEMON_SAMPLES); CI clones elsewhere too."""
+    env = os.environ.get("TRACEMON_SAMPLES")
+    if env:
+        return Path(env)
+    for candidate in (ROOT.parent / "shared" / "samples", Path("/work/shared/samples")):
+        if candidate.is_dir():
+            return candidate
+    return ROOT.parent / "shared" / "samples"
+
+
+SAMPLES = _find_samples()
+SHARED = SAMPLES.parent
 
 
 def sample(rel: str) -> Path:

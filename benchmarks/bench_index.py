@@ -1,0 +1,88 @@
+"""Index throughput, memory and cached re-open for pcap / pcapng, next to tshark on the same file.
+
+    python benchmarks/bench_index.py [--frames 1000000]
+
+Each measurement runs in a fresh interpreter so peak memory (ru_maxrss) belongs to that run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_traces import cached  # noqa: E402
+
+CHILD = r"""
+import json, os, resource, sys, time
+t0 = time.perf_counter()
+from tracemon.traces import open_trace
+t_import = time.perf_counter() - t0
+base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+t1 = time.perf_counter()
+trace = open_trace(sys.argv[1], use_cache=sys.argv[2] == "cache")
+elapsed = time.perf_counter() - t1
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+conv = len(trace.ip_conversations) + len(trace.l4_conversations) + len(trace.eth_conversations)
+print(json.dumps({"frames": len(trace), "seconds": elapsed, "import": t_import, "index_bytes": trace.index.nbytes,
+                  "peak_kb": peak, "base_kb": base, "from_cache": trace.from_cache, "conversations": conv,
+                  "warnings": [w.message for w in trace.warnings]}))
+"""
+
+
+def run_child(path: Path, mode: str, env: dict[str, str]) -> dict:
+    out = subprocess.run([sys.executable, "-c", CHILD, str(path), mode], capture_output=True, text=True, env=env,
+                         check=True)
+    return json.loads(out.stdout)
+
+
+def tshark_seconds(path: Path) -> float | None:
+    exe = shutil.which("tshark")
+    if exe is None:
+        return None
+    t0 = time.perf_counter()
+    subprocess.run([exe, "-r", str(path), "-T", "fields", "-e", "frame.number"], stdout=subprocess.DEVNULL,
+                   stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=1_000_000)
+    ap.add_argument("--no-tshark", action="store_true")
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        env = dict(os.environ, TRACEMON_CACHE_DIR=cache, TRACEMON_CACHE_MIN_BYTES="0")
+        for kind in ("pcap", "pcapng"):
+            path = cached(kind, args.frames)
+            size_mb = path.stat().st_size / 1e6
+            cold = run_child(path, "nocache", env)
+            run_child(path, "cache", env)  # writes the cache entry
+            warm = run_child(path, "cache", env)
+            ts = None if args.no_tshark else tshark_seconds(path)
+            rows.append((kind, size_mb, cold, warm, ts))
+    print(f"{'format':<8}{'frames':>10}{'MB':>8}{'index s':>9}{'frames/s':>12}{'MB/s':>8}{'B/frame':>9}"
+          f"{'peak MB':>9}{'cached s':>10}{'tshark s':>10}{'tshark f/s':>12}")
+    for kind, size_mb, cold, warm, ts in rows:
+        n = cold["frames"]
+        fps = n / cold["seconds"]
+        per = cold["index_bytes"] / n
+        peak = (cold["peak_kb"] - cold["base_kb"]) / 1024
+        tss = f"{ts:>10.2f}{n / ts:>12,.0f}" if ts else f"{'-':>10}{'-':>12}"
+        print(f"{kind:<8}{n:>10,}{size_mb:>8.0f}{cold['seconds']:>9.2f}{fps:>12,.0f}{size_mb / cold['seconds']:>8.0f}"
+              f"{per:>9.1f}{peak:>9.0f}{warm['seconds']:>10.3f}{tss}")
+        assert warm["from_cache"], "the third open should come from the cache"
+    print("\nindex s: first open (no cache); cached s: re-open of the unchanged file from the index cache;"
+          "\npeak MB: resident memory added by the open (includes the mapped pages touched and conversation tables).")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,158 @@
+"""Deterministic synthetic pcap / pcapng files for benchmarks (and big-trace UI tests).
+
+Mixed traffic like a busy host: TCP sessions over IPv4 (SYN, data, ACK, FIN), UDP DNS queries and
+answers, ARP, IPv6 TCP, ICMP echo, with a few thousand conversations.  The same ``n`` and ``seed``
+always give the same bytes.
+
+    python benchmarks/gen_traces.py 1000000 out.pcap [--pcapng]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _csum(data: bytes) -> int:
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
+    while s >> 16:
+        s = (s & 0xFFFF) + (s >> 16)
+    return ~s & 0xFFFF
+
+
+def _eth(dst: bytes, src: bytes, etype: int, payload: bytes) -> bytes:
+    return dst + src + struct.pack("!H", etype) + payload
+
+
+def _ipv4(src: int, dst: int, proto: int, payload: bytes, ident: int) -> bytes:
+    hdr = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst)
+    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    return hdr + payload
+
+
+def _ipv6(src: bytes, dst: bytes, nh: int, payload: bytes) -> bytes:
+    return struct.pack("!IHBB", 0x60000000, len(payload), nh, 64) + src + dst + payload
+
+
+def _tcp(sport: int, dport: int, seq: int, ack: int, flags: int, data: bytes = b"") -> bytes:
+    return struct.pack("!HHIIBBHHH", sport, dport, seq & 0xFFFFFFFF, ack & 0xFFFFFFFF, 5 << 4, flags, 65535, 0, 0) + data
+
+
+def _udp(sport: int, dport: int, data: bytes) -> bytes:
+    return struct.pack("!HHHH", sport, dport, 8 + len(data), 0) + data
+
+
+def _dns_query(qid: int, name: str, response: bool, addr: int) -> bytes:
+    qname = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0"
+    flags = 0x8180 if response else 0x0100
+    msg = struct.pack("!HHHHHH", qid, flags, 1, 1 if response else 0, 0, 0) + qname + struct.pack("!HH", 1, 1)
+    if response:
+        msg += b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + struct.pack("!I", addr)
+    return msg
+
+
+def _mac(i: int) -> bytes:
+    return bytes([0x00, 0x15, 0x5D, (i >> 16) & 255, (i >> 8) & 255, i & 255])
+
+
+def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
+    """(timestamp ns, Ethernet frame) pairs."""
+    rnd = random.Random(seed)
+    t = 1_700_000_000_000_000_000
+    hosts = 400
+    gw = _mac(0xFFFFF)
+    names = [f"host{i}.corp.example.com" for i in range(64)]
+    sessions: dict[int, int] = {}
+    for k in range(n):
+        t += rnd.randint(2_000, 400_000)
+        h = rnd.randrange(hosts)
+        mac = _mac(h)
+        src = 0x0A000000 | (h + 10)
+        server = 0xC0A80000 | rnd.randrange(1, 40)
+        r = rnd.random()
+        if r < 0.62:  # TCP session traffic
+            sport = 49152 + (h * 7 + (k % 5)) % 16000
+            dport = (443, 80, 445, 3389)[h % 4]
+            seq = sessions.get(sport, rnd.randrange(1 << 32))
+            phase = k % 6
+            flags = (0x02, 0x12, 0x10, 0x18, 0x18, 0x11)[phase]
+            data = b"" if phase < 3 or phase == 5 else bytes(rnd.randrange(1, 600))
+            out = phase in (0, 2, 3, 5)
+            seg = _tcp(sport if out else dport, dport if out else sport, seq, seq + 1, flags, data)
+            sessions[sport] = seq + len(data) + 1
+            ip = _ipv4(src if out else server, server if out else src, 6, seg, k)
+            yield t, _eth(gw if out else mac, mac if out else gw, 0x0800, ip)
+        elif r < 0.82:  # DNS
+            qid = k & 0xFFFF
+            name = names[k % len(names)]
+            response = bool(k & 1)
+            dns = _dns_query(qid, name, response, server)
+            seg = _udp(53 if response else 50000 + h, 50000 + h if response else 53, dns)
+            ip = _ipv4(0x0A0000FE if response else src, src if response else 0x0A0000FE, 17, seg, k)
+            yield t, _eth(mac if response else gw, gw if response else mac, 0x0800, ip)
+        elif r < 0.88:  # ARP
+            arp = struct.pack("!HHBBH", 1, 0x0800, 6, 4, 1) + mac + struct.pack("!I", src) + bytes(6) + \
+                struct.pack("!I", 0x0A000001)
+            yield t, _eth(b"\xff" * 6, mac, 0x0806, arp + bytes(18))
+        elif r < 0.96:  # IPv6 TCP
+            s6 = bytes.fromhex("fd000000000000000000000000000000")[:12] + struct.pack("!I", h + 10)
+            d6 = bytes.fromhex("fd00000000000000000000000000ffff")
+            seg = _tcp(40000 + h, 443, k, 0, 0x18, bytes(rnd.randrange(0, 200)))
+            yield t, _eth(gw, mac, 0x86DD, _ipv6(s6, d6, 6, seg))
+        else:  # ICMP echo
+            icmp = struct.pack("!BBHHH", 8, 0, 0, h, k & 0xFFFF) + bytes(32)
+            yield t, _eth(gw, mac, 0x0800, _ipv4(src, server, 1, icmp, k))
+
+
+def write_pcap(path: Path, n: int, seed: int = 7) -> Path:
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
+        pack = struct.Struct("<IIII").pack
+        for t, data in frames(n, seed):
+            f.write(pack(t // 1_000_000_000, (t // 1000) % 1_000_000, len(data), len(data)))
+            f.write(data)
+    return path
+
+
+def write_pcapng(path: Path, n: int, seed: int = 7) -> Path:
+    with open(path, "wb") as f:
+        f.write(struct.pack("<IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28))
+        f.write(struct.pack("<IIHHI", 1, 20, 1, 0, 262144) + struct.pack("<I", 20))
+        for t, data in frames(n, seed):
+            us = t // 1000
+            pad = (-len(data)) % 4
+            total = 32 + len(data) + pad
+            f.write(struct.pack("<IIIIIII", 6, total, 0, us >> 32, us & 0xFFFFFFFF, len(data), len(data)))
+            f.write(data + b"\0" * pad + struct.pack("<I", total))
+    return path
+
+
+def cached(kind: str, n: int, folder: Path | None = None) -> Path:
+    """A generated file under benchmarks/out/, made once."""
+    folder = folder or Path(__file__).resolve().parent / "out"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"synthetic_{n}.{kind}"
+    if not path.exists():
+        tmp = path.with_suffix(".tmp")
+        (write_pcapng if kind == "pcapng" else write_pcap)(tmp, n)
+        tmp.replace(path)
+    return path
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("frames", type=int)
+    p.add_argument("output", type=Path)
+    p.add_argument("--pcapng", action="store_true")
+    p.add_argument("--seed", type=int, default=7)
+    a = p.parse_args()
+    (write_pcapng if a.pcapng else write_pcap)(a.output, a.frames, a.seed)
+
+
+if __name__ == "__main__":
+    main()
