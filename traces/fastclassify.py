@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .dissect import core as _core
+from .gather import Gather
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
 from .protocols import CODE, MASK
 
@@ -32,27 +33,17 @@ DNS_PORT = 53
 DNS_HEADER = 12
 
 
-class _View:
-    """Bounds-safe gathers from the file bytes at per-row positions."""
-
-    def __init__(self, u8: np.ndarray) -> None:
-        self.u8 = u8
-        self.last = len(u8) - 1
+class _View(Gather):
+    """Big-endian network fields at per-row positions (bounds are checked by the caller)."""
 
     def b(self, pos: np.ndarray) -> np.ndarray:
-        return self.u8[np.clip(pos, 0, self.last)].astype(np.int64)
-
-    def be16(self, pos: np.ndarray) -> np.ndarray:
-        return (self.b(pos) << 8) | self.b(pos + 1)
-
-    def be32(self, pos: np.ndarray) -> np.ndarray:
-        return (self.be16(pos) << 16) | self.be16(pos + 2)
+        return self.read(pos, "u1")
 
     def be48(self, pos: np.ndarray) -> np.ndarray:
         return (self.be16(pos) << 32) | self.be32(pos + 2)
 
     def bytes16(self, pos: np.ndarray) -> np.ndarray:
-        idx = np.clip(pos[:, None] + np.arange(16), 0, self.last)
+        idx = np.clip(pos[:, None] + np.arange(16), 0, self.size - 1)
         return self.u8[idx]
 
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord
+from .gather import Gather
 from .index import KIND_PACKET, empty_batch
 from .packets import PacketReader, RecordMeta
 from .trace import Interface
@@ -73,7 +74,8 @@ class PcapReader(PacketReader):
         limit = MAX_RECORD
         pos = HEADER
         want = FIRST_BATCH
-        u8 = np.frombuffer(buf, dtype=np.uint8)
+        self.gather = Gather(buf)
+        u8 = self.gather.u8
         while pos < size:
             starts: list[int] = []
             append = starts.append
@@ -107,11 +109,10 @@ class PcapReader(PacketReader):
             want = BATCH
 
     def _batch(self, u8: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
-        hdr = u8[starts[:, None] + np.arange(RECORD)].reshape(-1)
-        words = hdr.view(np.dtype(self.endian + "u4")).reshape(-1, 4)
-        sec = words[:, 0].astype(np.int64)
-        frac = words[:, 1].astype(np.int64)
-        caplen = words[:, 2]
+        word = self.endian + "u4"
+        sec = self.gather.read(starts, word)
+        frac = self.gather.read(starts + 4, word)
+        caplen = self.gather.read(starts + 8, word)
         batch = empty_batch(len(starts))
         batch["loc"][:] = starts + RECORD
         batch["length"][:] = caplen

@@ -15,6 +15,7 @@ import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
+from .gather import Gather
 from .frame import Frame, Layer
 from .index import DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
@@ -290,14 +291,16 @@ class PcapngReader(PacketReader):
                     data_off: np.ndarray, links: np.ndarray) -> bool:
         """All-EPB batch of one section in array operations; False when a row needs the slow path."""
         e = section.endian
-        hdr = u8[starts[:, None] + np.arange(28)].reshape(-1).view(np.dtype(e + "u4")).reshape(-1, 7)
-        blen = hdr[:, 1].astype(np.int64)
-        local = hdr[:, 2].astype(np.int64)
-        caplen = hdr[:, 5].astype(np.int64)
+        g = Gather(u8)
+        word = e + "u4"
+        blen = g.read(starts + 4, word)
+        local = g.read(starts + 8, word)
+        caplen = g.read(starts + 20, word)
         if np.any(local >= len(section.interfaces)) or np.any(caplen > blen - 32):
             return False  # the scalar path finds and reports the damaged block
         glob = np.asarray(section.interfaces, dtype=np.int64)[local]
-        units = (hdr[:, 3].astype(np.uint64) << np.uint64(32)) | hdr[:, 4].astype(np.uint64)
+        units = (g.read(starts + 12, word).astype(np.uint64) << np.uint64(32)) | \
+            g.read(starts + 16, word).astype(np.uint64)
         scales = np.array(self.scales, dtype=np.int64).reshape(-1, 3)
         mult, div, off = scales[glob, 0], scales[glob, 1], scales[glob, 2]
         if np.any(div != 1) or np.any(units >= np.uint64(2**62) // np.uint64(max(1, int(mult.max())))):
