@@ -149,7 +149,7 @@ class Trace:
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
         fmt = None
-        head = bytes(self.buf[:64])
+        head = bytes(self.buf[:128])
         for name, test, factory in _readers():
             if test(head):
                 fmt = name

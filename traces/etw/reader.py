@@ -1,0 +1,913 @@
+"""The ETL reader: buffers → columnar index, and index rows → frames.
+
+An ETL file is a chain of ETW buffers (ETW.md §1): each starts with a 0x48-byte
+``WMI_BUFFER_HEADER``; uncompressed buffers are ``BufferSize`` apart, compressed ones are packed
+back to back (``BufferSize`` is then the on-disk size).  Buffers belong to one CPU each, so the
+index is built in file order and sorted by time in ``finish()``.
+
+The index pass (``records.scan_job``) touches record headers only.  Compressed buffers are
+inflated by our own MS-XCA decoder in a process pool (buffers are independent); the first batch
+is scanned in this process so a UI gets frames at once.  Inflated buffers are not kept: ``frame(i)``
+inflates the one it needs again (small LRU), which also works after an index cache restore.
+
+Each frame gets a ``NetEvent`` layer (the EVENT_HEADER fields, Netmon's names) and, when the
+decoding module is present, the decoded event layers (``decode.decode_event``).  Packet events
+(NDIS-PacketCapture 1001/1003, PktMon 160/170) become packet frames that dissect like pcap frames.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..classify import classify_packets
+from ..errors import DamagedRecord, TraceError, TraceWarning
+from ..fields import REGISTRY, FieldType
+from ..frame import Field, Frame, Layer
+from ..index import DIR_RECEIVE, DIR_SEND, KIND_EVENT, KIND_PACKET, empty_batch
+from ..packets import (
+    FRAME,
+    FRAME_CAPLEN,
+    FRAME_MEDIA,
+    FRAME_NUMBER,
+    FRAME_ORIGLEN,
+    FRAME_TIME,
+    RecordMeta,
+    build_packet_frame,
+    format_time,
+)
+from ..protocols import MASK
+from ..trace import Interface, Reader
+from . import packets as pk
+from .records import (
+    BUFFER_HEADER,
+    EXT_TYPES,
+    FLAG_COMPRESSED,
+    KERNEL_NAMES,
+    KINDS,
+    BufferError_,
+    BufferInfo,
+    Clock,
+    EventRecord,
+    RecordError,
+    ScanResult,
+    buffer_bytes,
+    parse_record,
+    scan_job,
+)
+
+if TYPE_CHECKING:
+    from ..trace import Trace
+
+# -- detection ------------------------------------------------------------------------------------
+#: the log header event: SYSTEM_TRACE_HEADER marker of a 32- or 64-bit session, hook 0
+_HEADER_MARKERS = (0xC0010002, 0xC0020002)
+BUFFER_TYPE_HEADER = 4
+
+
+def detect(head: bytes) -> bool:
+    """An ETL file starts with a buffer header whose first record is the log header event."""
+    if len(head) < 0x38:
+        return False
+    size, = struct.unpack_from("<I", head, 0)
+    filled, = struct.unpack_from("<I", head, 0x30)
+    if size < 0x48 + 0x20 or not 0x48 < filled:
+        return False
+    if len(head) >= 0x50:
+        marker, = struct.unpack_from("<I", head, 0x48)
+        hook, = struct.unpack_from("<H", head, 0x4E)
+        return marker in _HEADER_MARKERS and hook == 0
+    # a short head (callers that pass 64 bytes): buffer type HEADER and plausible sizes
+    btype, = struct.unpack_from("<H", head, 0x36)
+    return btype == BUFFER_TYPE_HEADER and filled <= max(size, 1 << 24) and head[:4] != b"\0\0\0\0"
+
+
+# -- NetEvent: the EVENT_HEADER as Netmon names it --------------------------------------------------
+R = REGISTRY
+NETEVENT = R.protocol("NetEvent", "An ETW event (Netmon's NetEvent frame): its EVENT_HEADER and payload", origin="etw")
+_H = "NetEvent.Header."
+NE_HEADER = R.define("NetEvent.Header", FieldType.PROTOCOL, "The event's header", origin="etw")
+NE_SIZE = R.define(_H + "Size", FieldType.UINT, "Size of the whole event record in bytes", origin="etw")
+NE_TYPE = R.define(_H + "HeaderType", FieldType.UINT, "Record header type (marker byte 2: 0x13 = EVENT_HEADER64 …)",
+                   origin="etw", enum={k: v.name for k, v in KINDS.items()})
+NE_FLAGS = R.define(_H + "Flags", FieldType.UINT, "EVENT_HEADER flags (0x1 extended data …)", origin="etw")
+NE_PROP = R.define(_H + "EventProperty", FieldType.UINT, "EVENT_HEADER EventProperty (0x1 XML …)", origin="etw")
+NE_TID = R.define(_H + "ThreadId", FieldType.UINT, "Thread that logged the event", origin="etw")
+NE_PID = R.define(_H + "ProcessId", FieldType.UINT, "Process that logged the event", origin="etw")
+NE_TS = R.define(_H + "TimeStamp", FieldType.TIME, "Event time (UTC)", origin="etw")
+NE_PROVIDER = R.define(_H + "ProviderId", FieldType.GUID, "Provider GUID (kernel events: the event group GUID)",
+                       origin="etw")
+NE_DESC = R.define(_H + "Descriptor", FieldType.PROTOCOL, "EVENT_DESCRIPTOR", origin="etw")
+NE_ID = R.define(_H + "Descriptor.Id", FieldType.UINT, "Event id", origin="etw")
+NE_VERSION = R.define(_H + "Descriptor.Version", FieldType.UINT, "Event version", origin="etw")
+NE_CHANNEL = R.define(_H + "Descriptor.Channel", FieldType.UINT, "Channel (11 = TraceLogging)", origin="etw")
+NE_LEVEL = R.define(_H + "Descriptor.Level", FieldType.UINT, "Level (1 critical … 5 verbose)", origin="etw",
+                    enum={0: "Always", 1: "Critical", 2: "Error", 3: "Warning", 4: "Information", 5: "Verbose"})
+NE_OPCODE = R.define(_H + "Descriptor.Opcode", FieldType.UINT, "Opcode (classic/kernel events: the event type)",
+                     origin="etw")
+NE_TASK = R.define(_H + "Descriptor.Task", FieldType.UINT, "Task", origin="etw")
+NE_KEYWORD = R.define(_H + "Descriptor.Keyword", FieldType.UINT, "Keyword bit mask", origin="etw")
+R.alias(_H + "Descriptor.Keywords", _H + "Descriptor.Keyword")
+NE_HOOK = R.define(_H + "HookId", FieldType.UINT, "Kernel event hook id (group << 8 | type)", origin="etw")
+NE_KTIME = R.define(_H + "KernelTime", FieldType.UINT, "Kernel-mode CPU ticks of the thread", origin="etw")
+NE_UTIME = R.define(_H + "UserTime", FieldType.UINT, "User-mode CPU ticks of the thread", origin="etw")
+NE_ACTIVITY = R.define(_H + "ActivityId", FieldType.GUID, "Activity id", origin="etw")
+NE_BUFCTX = R.define("NetEvent.BufferContext", FieldType.PROTOCOL, "ETW_BUFFER_CONTEXT of the buffer", origin="etw")
+NE_PROC = R.define("NetEvent.BufferContext.ProcessorNumber", FieldType.UINT, "CPU whose buffer held the event",
+                   origin="etw")
+NE_LOGGER = R.define("NetEvent.BufferContext.LoggerId", FieldType.UINT, "ETW session id", origin="etw")
+NE_EXTCOUNT = R.define("NetEvent.ExtendedDataCount", FieldType.UINT, "Number of extended data items", origin="etw")
+NE_UDLEN = R.define("NetEvent.UserDataLength", FieldType.UINT, "Payload bytes", origin="etw")
+NE_EXT = R.define("NetEvent.ExtendedData", FieldType.PROTOCOL, "An extended data item", origin="etw")
+NE_EXT_TYPE = R.define("NetEvent.ExtendedData.ExtType", FieldType.UINT, "Extended data item type", origin="etw",
+                       enum=EXT_TYPES)
+NE_EXT_SIZE = R.define("NetEvent.ExtendedData.DataSize", FieldType.UINT, "Extended data item size", origin="etw")
+NE_EXT_RELATED = R.define("NetEvent.ExtendedData.RelatedActivityId", FieldType.GUID, "Related activity id",
+                          origin="etw")
+NE_EXT_SID = R.define("NetEvent.ExtendedData.Sid", FieldType.STRING, "Security id of the user", origin="etw")
+NE_EXT_TSID = R.define("NetEvent.ExtendedData.TsId", FieldType.UINT, "Terminal session id", origin="etw")
+NE_EXT_MATCH = R.define("NetEvent.ExtendedData.StackTrace.MatchId", FieldType.UINT, "Stack match id", origin="etw")
+NE_EXT_ADDR = R.define("NetEvent.ExtendedData.StackTrace.Address", FieldType.UINT, "Return address", origin="etw")
+NE_EXT_KEY = R.define("NetEvent.ExtendedData.StackKey", FieldType.UINT, "Stack key", origin="etw")
+NE_EXT_PSK = R.define("NetEvent.ExtendedData.ProcessStartKey", FieldType.UINT, "Process start key", origin="etw")
+NE_EXT_EVKEY = R.define("NetEvent.ExtendedData.EventKey", FieldType.UINT, "Event key", origin="etw")
+NE_EXT_SCHEMA = R.define("NetEvent.ExtendedData.TraceLoggingSchema", FieldType.BYTES,
+                         "TraceLogging event metadata", origin="etw")
+NE_EXT_PROVNAME = R.define("NetEvent.ExtendedData.ProviderName", FieldType.STRING,
+                           "Provider name from the provider traits", origin="etw")
+NE_EXT_TRAITS = R.define("NetEvent.ExtendedData.ProviderTraits", FieldType.BYTES, "Provider traits", origin="etw")
+NE_EXT_GUID = R.define("NetEvent.ExtendedData.Guid", FieldType.GUID, "Control/container GUID", origin="etw")
+NE_EXT_DATA = R.define("NetEvent.ExtendedData.Data", FieldType.BYTES, "Item bytes", origin="etw")
+NE_USERDATA = R.define("NetEvent.UserData", FieldType.BYTES, "The event payload (UserData)", origin="etw")
+
+NETEVENT_MEDIA = 0xFFE0  # Netmon's media type of NetEvent frames
+_NETEVENT_BIT = MASK.get("NetEvent", 0)
+
+
+def _guid_text(g: uuid.UUID | None) -> str:
+    return "{" + str(g).upper() + "}" if g is not None else ""
+
+
+def netevent_layer(rec: EventRecord, ts_ns: int) -> Layer:
+    """The NetEvent layer: every header field with its byte range inside ``rec.record``."""
+    kind = KINDS.get(rec.header_type)
+    fam = kind.family if kind is not None else "event"
+    layer = Layer(NETEVENT, "", 0, len(rec.record))
+    hdr = layer.add(NE_HEADER, True, 0, min(rec.payload_offset, len(rec.record)), display="",
+                    label="Header")
+    size_at = 4 if kind is not None and kind.size_at == 4 else 0
+    hdr.add(NE_SIZE, rec.size, size_at, 2)
+    hdr.add(NE_TYPE, rec.header_type, 2, 1, display=f"0x{rec.header_type:02X} ({rec.kind_name})")
+    if fam == "event":
+        hdr.add(NE_FLAGS, rec.flags, 4, 2, display=f"0x{rec.flags:04X}")
+        hdr.add(NE_PROP, rec.event_property, 6, 2, display=f"0x{rec.event_property:04X}")
+        hdr.add(NE_TID, rec.tid, 8, 4)
+        hdr.add(NE_PID, rec.pid, 12, 4)
+        hdr.add(NE_TS, ts_ns, 16, 8, display=format_time(ts_ns))
+        hdr.add(NE_PROVIDER, rec.provider, 24, 16)
+        d = hdr.add(NE_DESC, True, 40, 16, display="", label="Descriptor")
+        d.add(NE_ID, rec.event_id, 40, 2)
+        d.add(NE_VERSION, rec.version, 42, 1)
+        d.add(NE_CHANNEL, rec.channel, 43, 1)
+        d.add(NE_LEVEL, rec.level, 44, 1)
+        d.add(NE_OPCODE, rec.opcode, 45, 1)
+        d.add(NE_TASK, rec.task, 46, 2)
+        d.add(NE_KEYWORD, rec.keyword, 48, 8, display=f"0x{rec.keyword:016X}")
+        hdr.add(NE_KTIME, rec.kernel_time, 56, 4)
+        hdr.add(NE_UTIME, rec.user_time, 60, 4)
+        hdr.add(NE_ACTIVITY, rec.activity_id, 64, 16)
+    elif fam in ("system", "perfinfo"):
+        hdr.add(NE_HOOK, rec.hook_id, 6, 2, display=f"0x{rec.hook_id:04X}")
+        if fam == "system":
+            hdr.add(NE_TID, rec.tid, 8, 4)
+            hdr.add(NE_PID, rec.pid, 12, 4)
+            hdr.add(NE_TS, ts_ns, 16, 8, display=format_time(ts_ns))
+        else:
+            hdr.add(NE_TS, ts_ns, 8, 8, display=format_time(ts_ns))
+        hdr.add(NE_PROVIDER, rec.provider, -1, 0)
+        d = hdr.add(NE_DESC, True, 0, 2, display="", label="Descriptor")
+        d.add(NE_ID, rec.event_id, -1, 0)
+        d.add(NE_VERSION, rec.version, 0, 1)
+        d.add(NE_OPCODE, rec.opcode, 6, 1)
+        if rec.header_type in (0x01, 0x02):
+            hdr.add(NE_KTIME, rec.kernel_time, 0x18, 4)
+            hdr.add(NE_UTIME, rec.user_time, 0x1C, 4)
+    elif fam == "classic":
+        hdr.add(NE_TID, rec.tid, 8, 4)
+        hdr.add(NE_PID, rec.pid, 12, 4)
+        hdr.add(NE_TS, ts_ns, 16, 8, display=format_time(ts_ns))
+        hdr.add(NE_PROVIDER, rec.provider, 24, 16)
+        d = hdr.add(NE_DESC, True, 4, 4, display="", label="Descriptor")
+        d.add(NE_ID, rec.event_id, -1, 0)
+        d.add(NE_OPCODE, rec.opcode, 4, 1)
+        d.add(NE_LEVEL, rec.level, 5, 1)
+        d.add(NE_VERSION, rec.version, 6, 2)
+        hdr.add(NE_KTIME, rec.kernel_time, 40, 4)
+        hdr.add(NE_UTIME, rec.user_time, 44, 4)
+    else:  # WPP message
+        d = hdr.add(NE_DESC, True, 4, 2, display="", label="Descriptor")
+        d.add(NE_ID, rec.event_id, 4, 2)
+        hdr.add(NE_PROP, rec.event_property, 6, 2, display=f"0x{rec.event_property:04X}")
+        if rec.provider is not None:
+            hdr.add(NE_PROVIDER, rec.provider, -1, 0)
+        if rec.raw_timestamp:
+            hdr.add(NE_TS, ts_ns, -1, 0, display=format_time(ts_ns))
+        if rec.pid != 0xFFFFFFFF:
+            hdr.add(NE_TID, rec.tid, -1, 0)
+            hdr.add(NE_PID, rec.pid, -1, 0)
+    ctx = layer.add(NE_BUFCTX, True, -1, 0, display="", label="BufferContext")
+    ctx.add(NE_PROC, rec.processor)
+    ctx.add(NE_LOGGER, rec.logger_id)
+    if rec.extended:
+        layer.add(NE_EXTCOUNT, len(rec.extended))
+    layer.add(NE_UDLEN, len(rec.payload))
+    for item in rec.extended:
+        _extended_item(layer, item.ext_type, item.offset, item.data, rec.pointer_size)
+    layer.add(NE_USERDATA, rec.payload, rec.payload_offset, len(rec.payload))
+    name = _guid_text(rec.provider) if rec.provider is not None else "?"
+    layer.summary = f"{rec.kind_name} Provider = {name}, Id = {rec.event_id}, Opcode = {rec.opcode}"
+    return layer
+
+
+def _extended_item(layer: Layer, ext_type: int, off: int, data: bytes, ptr: int) -> None:
+    name = EXT_TYPES.get(ext_type, f"Type{ext_type}")
+    node = layer.add(NE_EXT, True, off - 8, 8 + len(data), display=name, label=f"ExtendedData ({name})")
+    node.add(NE_EXT_TYPE, ext_type, off - 6, 2)
+    node.add(NE_EXT_SIZE, len(data), off - 2, 2)
+    n = len(data)
+    if ext_type in (1, 14, 16) and n >= 16:  # related activity id, control guid, container id
+        node.add(NE_EXT_RELATED if ext_type == 1 else NE_EXT_GUID, uuid.UUID(bytes_le=data[:16]), off, 16)
+    elif ext_type == 2 and n >= 8:
+        node.add(NE_EXT_SID, _sid_text(data), off, n)
+    elif ext_type == 3 and n >= 4:
+        node.add(NE_EXT_TSID, struct.unpack_from("<I", data)[0], off, 4)
+    elif ext_type in (5, 6) and n >= 8:
+        node.add(NE_EXT_MATCH, struct.unpack_from("<Q", data)[0], off, 8)
+        step = 4 if ext_type == 5 else 8
+        for i, p in enumerate(range(8, n - step + 1, step)):
+            if i >= 256:
+                break
+            v = struct.unpack_from("<I" if step == 4 else "<Q", data, p)[0]
+            node.add(NE_EXT_ADDR, v, off + p, step, display=f"0x{v:0{step * 2}X}")
+    elif ext_type in (10, 13) and n >= 8:
+        node.add(NE_EXT_EVKEY if ext_type == 10 else NE_EXT_PSK, struct.unpack_from("<Q", data)[0], off, 8)
+    elif ext_type in (17, 18) and n >= 8:
+        node.add(NE_EXT_MATCH, struct.unpack_from("<Q", data)[0], off, 8)
+        node.add(NE_EXT_KEY, struct.unpack_from("<Q" if ext_type == 18 else "<I", data, 8)[0] if n >= 12 else 0,
+                 off + 8, n - 8)
+    elif ext_type == 11:
+        node.add(NE_EXT_SCHEMA, data, off, n)
+    elif ext_type == 12:
+        pname = data[2:].split(b"\0", 1)[0].decode("utf-8", "replace") if n > 2 else ""
+        node.add(NE_EXT_PROVNAME, pname, off + 2, len(pname.encode()) + 1 if pname else 0)
+        node.add(NE_EXT_TRAITS, data, off, n)
+    else:
+        node.add(NE_EXT_DATA, data, off, n)
+
+
+def _sid_text(b: bytes) -> str:
+    if len(b) < 8:
+        return b.hex()
+    rev, count = b[0], b[1]
+    auth = int.from_bytes(b[2:8], "big")
+    subs = [struct.unpack_from("<I", b, 8 + 4 * i)[0] for i in range(count) if 12 + 4 * i <= len(b)]
+    return "S-" + "-".join(str(x) for x in (rev, auth, *subs))
+
+
+# -- the decoding helper's modules, when present ----------------------------------------------------
+def _decoder() -> Any:
+    try:
+        from .decode import decode_event
+    except ImportError:
+        return None
+    return decode_event
+
+
+def _naming() -> Any:
+    try:
+        from .naming import provider_names
+    except ImportError:
+        return None
+    return provider_names
+
+
+def _provider_names(guid: uuid.UUID, rec: EventRecord | None, errors: list[str]) -> tuple[str, str]:
+    fn = _naming()
+    if fn is not None:
+        try:
+            name, proto = fn(guid, rec)
+        except Exception as e:  # noqa: BLE001 — a naming bug must not stop the index pass
+            errors.append(f"provider_names({guid}): {type(e).__name__}: {e}")
+        else:
+            if name and proto:
+                return str(name), str(proto)
+    kernel = KERNEL_NAMES.get(guid)
+    if kernel is not None:
+        return kernel, "NetEvent"
+    return str(guid), "NetEvent"
+
+
+# -- the reader -------------------------------------------------------------------------------------
+FIRST_BATCH_BUFFERS = 2
+BATCH_BYTES = 8 << 20  # inflated bytes per batch
+POOL_MIN_COMPRESSED = 1 << 20  # compressed bytes worth starting worker processes for
+MAX_BUFFERS = 1 << 24
+CACHE_BUFFERS = 64
+
+
+class EtlReader(Reader):
+    format_name = "etl"
+
+    def __init__(self, trace: Trace) -> None:
+        super().__init__(trace)
+        self.size = len(self.buf)
+        self.buffers: list[BufferInfo] = []
+        self.chain_damage: tuple[int, str] | None = None
+        self._lru: OrderedDict[int, bytes] = OrderedDict()
+        self._guid_codes: dict[uuid.UUID, int] = {}
+        self._top_of_code: dict[int, int] = {}
+        self._iface_of: dict[tuple[Any, ...], int] = {}
+        self._pktmon_ifaces: dict[int, list[int]] = {}
+        self.components: dict[int, tuple[str, str]] = {}
+        #: loc of the last event of a multi-event packet → [(loc, start, length), …] of its fragments
+        self.multi: dict[int, list[tuple[int, int, int]]] = {}
+        #: loc of a packet → Wi-Fi receive metadata (NDIS 1002) logged just before it
+        self.wifi: dict[int, dict[str, Any]] = {}
+        self._pending: dict[tuple[Any, ...], list[tuple[int, int, int, bytes]]] = {}
+        self._pending_wifi: dict[str, Any] | None = None
+        self.records = 0
+        self.packets = 0
+        self.inflated_bytes = 0
+        self._read_header()
+        self._walk_buffers()
+
+    # -- the log header and the buffer chain ---------------------------------------------------
+    def _read_header(self) -> None:
+        buf, path = self.buf, self.path
+        if self.size < 0x48 + 0x20 + 0x110:
+            raise TraceError(path, f"too short for an ETL file ({self.size} bytes)", 0)
+        marker, = struct.unpack_from("<I", buf, 0x48)
+        if marker not in _HEADER_MARKERS:
+            raise TraceError(path, f"the first record is not the ETW log header (marker 0x{marker:08X})", 0x48)
+        ptr = 8 if marker == 0xC0020002 else 4
+        rec_size, = struct.unpack_from("<H", buf, 0x4C)
+        raw0, = struct.unpack_from("<q", buf, 0x48 + 0x10)
+        h = 0x48 + 0x20
+        (bsize, version, build, ncpu, end_ft, timer_res, max_size, mode, written, _start_buffers, psize,
+         lost, cpu_mhz) = struct.unpack_from("<IIIIqIIIIIIII", buf, h)
+        tail = h + (0xF8 if ptr == 8 else 0xF0)
+        boot_ft, perf_freq, start_ft, clock_type, buffers_lost = struct.unpack_from("<qqqII", buf, tail)
+        names_at = tail + 0x20
+        rec_end = 0x48 + rec_size
+        logger_name, pos = pk.utf16z(buf, names_at, min(rec_end, self.size))
+        logfile_name, _ = pk.utf16z(buf, pos, min(rec_end, self.size))
+        if clock_type == 2:
+            freq = 10_000_000
+        elif clock_type == 3:
+            freq = cpu_mhz * 1_000_000
+        else:
+            freq = perf_freq
+        if freq <= 0:
+            freq = 10_000_000
+        self.clock = Clock(start_ft, raw0, freq, system_time=clock_type == 2)
+        self.pointer_size = ptr
+        self.facts_header = {
+            "format": "ETL (Event Trace Log)",
+            "pointer_size": psize or ptr,
+            "clock_type": {0: "raw", 1: "QPC", 2: "system time", 3: "CPU cycle counter"}.get(clock_type,
+                                                                                             str(clock_type)),
+            "perf_freq": perf_freq,
+            "start_time": _ft_text(start_ft),
+            "end_time": _ft_text(end_ft),
+            "boot_time": _ft_text(boot_ft),
+            "os_version": f"{version & 0xFF}.{(version >> 8) & 0xFF}",
+            "os_build": build,
+            "number_of_processors": ncpu,
+            "cpu_speed_mhz": cpu_mhz,
+            "buffer_size": bsize,
+            "buffers_written": written,
+            "events_lost": lost,
+            "buffers_lost": buffers_lost,
+            "log_file_mode": f"0x{mode:08X}",
+            "compressed": bool(mode & 0x04000000),
+            "timer_resolution": timer_res,
+            "maximum_file_size_mb": max_size,
+            "logger_name": logger_name,
+            "log_file_name": logfile_name,
+        }
+        self.trace.facts.update(self.facts_header)
+        if lost:
+            self.trace.warnings.append(TraceWarning(path, None, f"the session lost {lost} events while capturing"))
+        if buffers_lost:
+            self.trace.warnings.append(TraceWarning(path, None, f"the session lost {buffers_lost} buffers"))
+
+    def _walk_buffers(self) -> None:
+        """The buffer table: headers only, following BufferSize (the on-disk size)."""
+        buf, size = self.buf, self.size
+        off = 0
+        lost_flags = 0
+        hdr = struct.Struct("<I36xHHIIHH")
+        while off < size and len(self.buffers) < MAX_BUFFERS:
+            if off + BUFFER_HEADER > size:
+                self.chain_damage = (off, (f"buffer {len(self.buffers)}: truncated buffer header "
+                                          f"({size - off} of {BUFFER_HEADER} bytes at the end of the file)"))
+                break
+            bsize, proc, _logger, _state, filled, flags, _btype = hdr.unpack_from(buf, off)
+            n = len(self.buffers)
+            if bsize < BUFFER_HEADER:
+                self.chain_damage = (off, (f"buffer {n}: buffer size {bsize} is smaller than a buffer header; "
+                                          "the buffers after it cannot be found"))
+                break
+            if filled > max(bsize, 1 << 26) or (filled > bsize and not flags & FLAG_COMPRESSED):
+                self.chain_damage = (off, f"buffer {n}: {filled} filled bytes in a {bsize}-byte buffer")
+                break
+            if flags & 0x6:
+                lost_flags += 1
+            self.buffers.append(BufferInfo(n, off, bsize, filled, flags, proc))
+            if off + bsize > size:
+                self.chain_damage = (off, (f"buffer {n}: {bsize}-byte buffer runs past the end of the file "
+                                          f"({size - off} bytes left)"))
+                break
+            off += bsize
+        if lost_flags:
+            self.trace.warnings.append(TraceWarning(self.path, None, f"{lost_flags} buffers are flagged "
+                                                                     "EVENTS_LOST or BUFFER_LOST"))
+        compressed = [b for b in self.buffers if b.compressed]
+        self.trace.facts["buffers"] = len(self.buffers)
+        self.trace.facts["compressed_buffers"] = len(compressed)
+
+    # -- scanning -----------------------------------------------------------------------------
+    def _batches(self) -> list[list[BufferInfo]]:
+        out: list[list[BufferInfo]] = []
+        cur: list[BufferInfo] = []
+        acc = 0
+        for b in self.buffers:
+            cur.append(b)
+            acc += max(b.filled, 0)
+            limit = FIRST_BATCH_BUFFERS if not out else None
+            if (limit is not None and len(cur) >= limit) or acc >= BATCH_BYTES:
+                out.append(cur)
+                cur, acc = [], 0
+        if cur:
+            out.append(cur)
+        return out
+
+    def scan(self) -> Iterator[dict[str, np.ndarray]]:
+        batches = self._batches()
+        compressed = sum(min(b.disk_size, b.filled) for b in self.buffers if b.compressed)
+        pool = None
+        results: Iterator[tuple[ScanResult, int]]
+        if len(batches) > 1 and compressed >= POOL_MIN_COMPRESSED and (os.cpu_count() or 1) > 1:
+            pool = _start_pool()
+        try:
+            results = self._results(batches, pool)
+            for (result, inflated), infos in zip(results, batches, strict=False):
+                self.inflated_bytes += inflated
+                self.position = min(self.size, infos[-1].file_offset + infos[-1].disk_size)
+                for number, off, cause in result.damage:
+                    b = self.buffers[number]
+                    where = "inflated buffer" if b.compressed else "buffer"
+                    self.trace.warnings.append(TraceWarning(
+                        self.path, b.file_offset + (0 if b.compressed else off),
+                        f"{where} {number} (file offset {b.file_offset}), offset {off}: {cause}"))
+                batch = self._batch(result)
+                if len(batch["ts"]):
+                    yield batch
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=False, cancel_futures=True)
+        if self.chain_damage is not None:
+            off, cause = self.chain_damage
+            self.chain_damage = None
+            raise DamagedRecord(off, cause)
+
+    def _results(self, batches: list[list[BufferInfo]], pool: Any) -> Iterator[tuple[ScanResult, int]]:
+        """Scan results in batch order: the first batch here, the rest in the pool when there is one."""
+        if not batches:
+            return
+        yield scan_job(self.buf, batches[0], self.clock)
+        rest = batches[1:]
+        if pool is None:
+            for infos in rest:
+                yield scan_job(self.buf, infos, self.clock)
+            return
+        from concurrent.futures import Future
+
+        window = 4
+        futures: list[Future[tuple[ScanResult, int]]] = []
+        i = 0
+        done = 0
+        broken = False
+        while done < len(rest):
+            while not broken and i < len(rest) and len(futures) < window:
+                try:
+                    futures.append(pool.submit(scan_job, self.path, rest[i], self.clock))
+                except Exception:  # noqa: BLE001 — a pool that cannot start: scan here
+                    broken = True
+                    break
+                i += 1
+            if futures:
+                fut = futures.pop(0)
+                try:
+                    res = fut.result()
+                except Exception:  # noqa: BLE001 — worker died (memory, signal): redo it here
+                    broken = True
+                    res = scan_job(self.buf, rest[done], self.clock)
+                yield res
+                done += 1
+            else:
+                yield scan_job(self.buf, rest[done], self.clock)
+                done += 1
+                i = max(i, done)
+
+    def _batch(self, result: ScanResult) -> dict[str, np.ndarray]:
+        trace = self.trace
+        cols = result.cols
+        n = len(cols["ts"])
+        batch = empty_batch(n)
+        for name in ("loc", "length", "ts", "event_id", "level", "opcode", "pid"):
+            batch[name][:] = cols[name]
+        codes = np.zeros(len(result.guids), dtype=np.uint16)
+        tops = np.zeros(len(result.guids), dtype=np.uint16)
+        for j, guid in enumerate(result.guids):
+            code = self._guid_codes.get(guid)
+            if code is None:
+                sample = None
+                try:
+                    sample = parse_record(result.samples[j], self.clock.to_ns)
+                except RecordError:
+                    pass
+                errors: list[str] = []
+                name, proto = _provider_names(guid, sample, errors)
+                if errors:
+                    trace.facts.setdefault("naming_errors", []).extend(errors)
+                code = trace.provider_code(str(guid), name, proto)
+                self._guid_codes[guid] = code
+                self._top_of_code[code] = trace.protocol_code(proto)
+            codes[j] = code
+            tops[j] = self._top_of_code[code]
+        g = cols["guid"]
+        batch["provider"][:] = codes[g]
+        batch["top"][:] = tops[g]
+        batch["kind"][:] = KIND_EVENT
+        batch["protos"][:] = _NETEVENT_BIT
+        self.records += n
+        if result.packets or result.side:
+            self._packets(result, batch)
+        return batch
+
+    def _packets(self, result: ScanResult, batch: dict[str, np.ndarray]) -> None:
+        """File packet events: interfaces, direction, multi-event assembly, then classification."""
+        events: list[tuple[int, int, Any]] = [(r, 1, (prov, eid, rec)) for r, prov, eid, rec in result.side]
+        events += [(r, 2, (info, data, proc)) for r, info, data, proc in result.packets]
+        events.sort(key=lambda e: (e[0], e[1]))
+        rows: list[int] = []
+        datas: list[bytes] = []
+        links: list[int] = []
+        loc = batch["loc"]
+        for r, what, item in events:
+            if what == 1:
+                prov, eid, rec = item
+                self._side_event(prov, eid, rec)
+                continue
+            info, data, proc = item
+            here = int(loc[r])
+            if not (info.first and info.last):
+                key = (proc, info.iface)
+                if info.first:
+                    self._pending[key] = []
+                parts = self._pending.get(key)
+                if parts is None:  # a continuation without its start: keep it as an event
+                    continue
+                parts.append((here, info.start, info.length, data))
+                if not info.last:
+                    continue
+                del self._pending[key]
+                if len(parts) > 1:
+                    self.multi[here] = [(lc, st, ln) for lc, st, ln, _ in parts]
+                data = b"".join(p[3] for p in parts)
+            iface = self._interface(info)
+            if self._pending_wifi is not None:
+                self.wifi[here] = self._pending_wifi
+                self._pending_wifi = None
+            if info.clear_protected and len(data) > 1 and data[1] & 0x40:
+                data = data[:1] + bytes([data[1] & 0xBF]) + data[2:]
+            batch["kind"][r] = KIND_EVENT | KIND_PACKET
+            batch["iface"][r] = iface
+            batch["dirflags"][r] = DIR_SEND if info.direction == pk.SEND else DIR_RECEIVE if info.direction else 0
+            rows.append(r)
+            datas.append(data)
+            links.append(info.link_type)
+        if not rows:
+            return
+        self.packets += len(rows)
+        lens = np.array([len(d) for d in datas], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.uint64)
+        blob = np.frombuffer(b"".join(datas) + b"\0", dtype=np.uint8)
+        sub = empty_batch(len(rows))
+        sub["loc"][:] = starts
+        sub["length"][:] = lens
+        classify_packets(self.trace, blob, sub, np.array(links, dtype=np.int64))
+        ridx = np.array(rows, dtype=np.int64)
+        for name in ("protos", "top", "tcpflags", "eth_conv", "ip_conv", "l4_conv"):
+            batch[name][ridx] = sub[name]
+        batch["protos"][ridx] |= np.uint64(_NETEVENT_BIT)
+        batch["dirflags"][ridx] |= sub["dirflags"]
+
+    def _side_event(self, prov: uuid.UUID, eid: int, rec_bytes: bytes) -> None:
+        try:
+            rec = parse_record(rec_bytes)
+        except RecordError:
+            return
+        body = rec_bytes
+        if prov == pk.NDIS_GUID and eid == pk.NDIS_METADATA:
+            self._pending_wifi = pk.wifi_metadata(body, rec.payload_offset)
+        elif prov == pk.PKTMON_GUID and eid == pk.PKTMON_COMPONENT:
+            comp = pk.pktmon_component(body, rec.payload_offset)
+            if comp is None:
+                return
+            cid, _ctype, name, desc = comp
+            self.components[cid] = (name, desc)
+            for n in self._pktmon_ifaces.get(cid, []):
+                iface = self.trace.interfaces[n]
+                iface.name, iface.description = name or iface.name, desc
+
+    def _interface(self, info: pk.PacketInfo) -> int:
+        key = info.iface
+        n = self._iface_of.get(key)
+        if n is not None:
+            return n
+        name, desc = pk.interface_name(key, info.link_type, self.components)
+        if key[0] != "pktmon" and info.miniport and key[1] != info.miniport:
+            desc = (f"LWF over IfIndex {info.miniport}" + (f" {desc}" if desc else "")).strip()
+        opts: dict[str, Any] = {}
+        if key[0] in ("ndis", "vnic"):
+            opts["ifIndex"] = key[1]
+            opts["MiniportIfIndex"] = info.miniport
+        if key[0] == "vnic":
+            opts.update({"SourcePortId": key[2], "VlanId": key[3], "SourceNicType": key[4],
+                         "SourcePortName": key[5]})
+        if key[0] == "pktmon":
+            opts["ComponentId"] = key[1]
+        n = len(self.trace.interfaces)
+        self.trace.interfaces.append(Interface(info.link_type, name, desc, 65535, 10_000_000, 0, opts))
+        self._iface_of[key] = n
+        if key[0] == "pktmon":
+            self._pktmon_ifaces.setdefault(key[1], []).append(n)
+        return n
+
+    def finish(self) -> None:
+        idx = self.trace.index
+        if len(idx):
+            ts = idx.ts
+            if len(ts) > 1 and bool(np.any(ts[1:] < ts[:-1])):
+                idx.reorder(np.argsort(ts, kind="stable"))
+        facts = self.trace.facts
+        facts["records"] = self.records
+        facts["packet_events"] = self.packets
+        facts["inflated_bytes"] = self.inflated_bytes
+        if self._pending:
+            facts["unfinished_multi_event_packets"] = len(self._pending)
+        self._pending.clear()
+
+    # -- random access ------------------------------------------------------------------------
+    def _buffer(self, number: int) -> bytes | memoryview:
+        info = self.buffers[number]
+        if not info.compressed:
+            return memoryview(self.buf)[info.file_offset : info.file_offset + min(info.disk_size, info.filled)]
+        data = self._lru.get(number)
+        if data is None:
+            try:
+                data = buffer_bytes(self.buf, info)
+            except BufferError_ as e:
+                raise TraceError(self.path, f"buffer {number}: {e}", info.file_offset) from None
+            self._lru[number] = data
+            if len(self._lru) > CACHE_BUFFERS:
+                self._lru.popitem(last=False)
+        else:
+            self._lru.move_to_end(number)
+        return data
+
+    def _record_bytes(self, loc: int, length: int) -> tuple[bytes, BufferInfo]:
+        number, off = loc >> 32, loc & 0xFFFFFFFF
+        if number >= len(self.buffers):
+            raise TraceError(self.path, f"index row points at buffer {number}, the file has {len(self.buffers)}")
+        data = self._buffer(number)
+        return bytes(data[off : off + length]), self.buffers[number]
+
+    def record(self, i: int) -> EventRecord:
+        """The record of index row ``i`` with its header fields decoded."""
+        idx = self.trace.index
+        loc, length = int(idx.loc[i]), int(idx.length[i])
+        rec, info = self._record_bytes(loc, length)
+        r = parse_record(rec, self.clock.to_ns, info.processor)
+        r.timestamp_ns = int(idx.ts[i])
+        return r
+
+    def _packet(self, i: int, rec: EventRecord) -> tuple[bytes, pk.PacketInfo] | None:
+        if rec.provider is None:
+            return None
+        info = pk.locate(rec.provider, rec.event_id, rec.keyword, rec.record, rec.payload_offset, rec.pointer_size)
+        if info is None:
+            return None
+        loc = int(self.trace.index.loc[i])
+        parts = self.multi.get(loc)
+        if parts:
+            chunks = []
+            for lc, st, ln in parts:
+                b, _ = self._record_bytes(lc, st + ln)
+                chunks.append(b[st : st + ln])
+            data = b"".join(chunks)
+            info.meta["Fragments"] = len(parts)
+        else:
+            data = rec.record[info.start : info.start + info.length]
+        if info.clear_protected and len(data) > 1 and data[1] & 0x40:
+            data = data[:1] + bytes([data[1] & 0xBF]) + data[2:]
+            info.meta["Note"] = "802.11 Protected flag cleared (ndiscap logs decrypted frames)"
+        return data, info
+
+    def raw(self, i: int) -> bytes:
+        rec = self.record(i)
+        if int(self.trace.index.kind[i]) & KIND_PACKET:
+            got = self._packet(i, rec)
+            if got is not None:
+                return got[0]
+        return rec.record
+
+    def frame(self, i: int) -> Frame:
+        trace = self.trace
+        idx = trace.index
+        rec = self.record(i)
+        ts = rec.timestamp_ns
+        ne = netevent_layer(rec, ts)
+        layers: list[Layer] = []
+        protocol = "NetEvent"
+        description = ""
+        code = int(idx.provider[i])
+        prov = trace.providers[code] if code < len(trace.providers) else None
+        if prov is not None and prov.protocol:
+            protocol = prov.protocol
+        decode = _decoder()
+        symbol = ""
+        decode_error = ""
+        if decode is not None:
+            try:
+                dec = decode(rec, trace)
+                layers = list(dec.layers)
+                protocol = dec.protocol or protocol
+                description = dec.description or ""
+                symbol = getattr(dec, "symbol", "") or ""
+            except Exception as e:  # noqa: BLE001 — show the header and the error, never fail the row
+                decode_error = f"{type(e).__name__}: {e}"
+        if not description:
+            description = _fallback_description(rec, prov.name if prov is not None else "")
+        if not description.startswith(protocol + ":"):
+            description = f"{protocol}:{description}"
+        ne.summary = description.split(":", 1)[1] if ":" in description else ne.summary
+        meta: dict[str, Any] = {"HeaderKind": rec.kind_name}
+        if symbol:
+            meta["Symbol"] = symbol
+        if decode_error:
+            meta["DecodeError"] = decode_error
+        if int(idx.kind[i]) & KIND_PACKET:
+            got = self._packet(i, rec)
+            if got is not None:
+                return self._packet_frame(i, rec, ts, got[0], got[1], [ne, *layers], meta)
+        top = Layer(FRAME, "", 0, rec.size)
+        top.add(FRAME_NUMBER, i + 1)
+        top.add(FRAME_TIME, ts, display=format_time(ts))
+        top.add(FRAME_CAPLEN, rec.size)
+        top.add(FRAME_ORIGLEN, rec.size)
+        top.add(FRAME_MEDIA, NETEVENT_MEDIA, display=f"{NETEVENT_MEDIA} (NetEvent)")
+        top.summary = f"Number = {i + 1}, Captured Frame Length = {rec.size}, MediaType = NetEvent"
+        return Frame(
+            index=i,
+            timestamp_ns=ts,
+            data=rec.record,
+            layers=[top, ne, *layers],
+            captured_length=rec.size,
+            original_length=rec.size,
+            interface=0,
+            link_type=-1,
+            kind="event",
+            protocol_name=protocol,
+            description=description,
+            process_id=None if rec.pid == 0xFFFFFFFF else rec.pid,
+            thread_id=None if rec.tid == 0xFFFFFFFF else rec.tid,
+            meta=meta,
+            registry=trace.registry,
+        )
+
+    def _packet_frame(self, i: int, rec: EventRecord, ts: int, data: bytes, info: pk.PacketInfo,
+                      extra: list[Layer], meta: dict[str, Any]) -> Frame:
+        idx = self.trace.index
+        iface = int(idx.iface[i])
+        loc = int(idx.loc[i])
+        opts = dict(meta)
+        opts.update(info.meta)
+        wifi = self.wifi.get(loc)
+        if wifi:
+            opts.update(wifi)
+        comments = [f"PID={rec.pid} TID={rec.tid}"]
+        if info.iface[0] == "pktmon":
+            comp = self.components.get(info.iface[1])
+            if comp:
+                opts["Component"] = comp[0]
+        orig = info.original_length or pk.original_length(data, info.link_type, len(data))
+        direction = {pk.SEND: "Outbound", pk.RECEIVE: "Inbound"}.get(info.direction, "")
+        # the header and event layers describe the record; keep byte ranges that fall in the packet
+        for layer in extra:
+            _rebase(layer, info.start, len(data))
+        rmeta = RecordMeta(max(orig, len(data)), comments, opts, direction)
+        frame = build_packet_frame(self.trace, i, ts, data, info.link_type, iface, rmeta, extra_layers=extra)
+        frame.process_id = None if rec.pid == 0xFFFFFFFF else rec.pid
+        frame.thread_id = None if rec.tid == 0xFFFFFFFF else rec.tid
+        frame.meta.update(opts)
+        return frame
+
+    # -- index cache -------------------------------------------------------------------------------
+    def state(self) -> dict[str, Any]:
+        return {
+            "components": {str(k): list(v) for k, v in self.components.items()},
+            "multi": {str(k): [list(p) for p in v] for k, v in self.multi.items()},
+            "wifi": {str(k): v for k, v in self.wifi.items()},
+            "records": self.records,
+            "packets": self.packets,
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        self.components = {int(k): (str(v[0]), str(v[1])) for k, v in state.get("components", {}).items()}
+        self.multi = {int(k): [(int(a), int(b), int(c)) for a, b, c in v] for k, v in state.get("multi", {}).items()}
+        self.wifi = {int(k): dict(v) for k, v in state.get("wifi", {}).items()}
+        self.records = int(state.get("records", 0))
+        self.packets = int(state.get("packets", 0))
+        self.chain_damage = None  # already reported in the cached warnings
+
+
+def _rebase(layer: Layer, delta: int, limit: int) -> None:
+    def fix(f: Field) -> None:
+        if f.start >= 0:
+            s = f.start - delta
+            if s < 0 or s + f.length > limit:
+                f.start, f.length = -1, 0
+            else:
+                f.start = s
+        for c in f.children:
+            fix(c)
+
+    for f in layer.fields:
+        fix(f)
+    s = layer.start - delta
+    if s < 0 or s + layer.length > limit:
+        layer.start, layer.length = 0, 0
+    else:
+        layer.start = s
+
+
+def _fallback_description(rec: EventRecord, provider_name: str) -> str:
+    who = provider_name or (_guid_text(rec.provider) if rec.provider else "WPP")
+    if rec.kind_name.startswith(("SYSTEM", "COMPACT", "PERFINFO")):
+        return f"{who} Opcode = {rec.opcode} (hook 0x{rec.hook_id:04X})"
+    if rec.kind_name.startswith(("FULL", "INSTANCE")):
+        return f"{who} Type = {rec.opcode}, Version = {rec.version}"
+    return f"{who} Id = {rec.event_id}, Version = {rec.version}, Opcode = {rec.opcode}, Task = {rec.task}"
+
+
+def _ft_text(ft: int) -> str:
+    from ..packets import format_time as fmt
+
+    if ft <= 0:
+        return ""
+    return fmt((ft - 116444736000000000) * 100)
+
+
+def _start_pool() -> Any:
+    """Two worker processes for inflating and scanning buffers (None when they cannot start).
+
+    A single-threaded caller forks (fast, and the main script is not imported again); with other
+    threads running (the TUI scans in a worker thread) forking is unsafe, so the forkserver
+    starts clean workers — which, like every spawn-style start, import the caller's main module
+    under the name ``__mp_main__`` (scripts need the usual ``if __name__ == "__main__"`` guard).
+    """
+    try:
+        import multiprocessing as mp
+        import threading
+        from concurrent.futures import ProcessPoolExecutor
+
+        methods = mp.get_all_start_methods()
+        if threading.active_count() == 1 and "fork" in methods:
+            ctx = mp.get_context("fork")
+        else:
+            ctx = mp.get_context("forkserver" if "forkserver" in methods else "spawn")
+        return ProcessPoolExecutor(max_workers=min(2, os.cpu_count() or 1), mp_context=ctx)
+    except (OSError, ValueError, ImportError):
+        return None
+
+
+__all__ = ["EtlReader", "detect", "netevent_layer"]
