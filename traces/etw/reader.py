@@ -305,6 +305,9 @@ def _provider_names(guid: uuid.UUID, rec: EventRecord | None, errors: list[str])
         except Exception as e:  # noqa: BLE001 — a naming bug must not stop the index pass
             errors.append(f"provider_names({guid}): {type(e).__name__}: {e}")
         else:
+            kernel = KERNEL_NAMES.get(guid)
+            if kernel is not None and name == "{" + str(guid) + "}":  # unknown to the naming table
+                return kernel, str(proto)
             if name and proto:
                 return str(name), str(proto)
     kernel = KERNEL_NAMES.get(guid)
