@@ -248,14 +248,14 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     if len(e):
         lo = np.minimum(eth_src[e], eth_dst[e])
         hi = np.maximum(eth_src[e], eth_dst[e])
-        eth_conv[e] = _intern_pairs(lo, hi, lambda a, b: trace.eth_conversations.intern((a, b), a, b))
+        eth_conv[e] = _intern_eth(trace, lo, hi)
         dirflags[e] |= np.where(eth_src[e] != lo, DIR_ETH_REVERSED, 0)
 
     i4 = d[family[d] == 4]
     if len(i4):
         s, t_ = ip_src4[i4], ip_dst4[i4]
         lo, hi = np.minimum(s, t_), np.maximum(s, t_)
-        ip_conv[i4] = _intern_pairs(lo, hi, lambda a, b: trace.ip_conversations.intern((4, a, b), a, b, 0, 4))
+        ip_conv[i4] = _intern_ip4(trace, lo, hi)
         dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
     i6 = d[family[d] == 6]
     if len(i6) and src6 is not None and dst6 is not None:
@@ -278,16 +278,18 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         pa = np.where(swap, dport[lp], sport[lp])
         pb = np.where(swap, sport[lp], dport[lp])
         cid = ip_conv[lp]
-        if int(cid.max()) >= 1 << 30:  # beyond the packed key's range: let the scalar path do it
+        if int(cid.max()) >= 1 << 29:  # beyond the packed key's range: let the scalar path do it
             return rows
         key = (cid << 34) | ((proto[lp] == 17).astype(np.int64) << 32) | (pa << 16) | pb
-        uniq, first, inv = np.unique(key, return_index=True, return_inverse=True)
-        ids = np.zeros(len(uniq), dtype=np.int64)
-        for k in np.argsort(first, kind="stable"):
-            kk = int(uniq[k])
-            c, pr, a_, b_ = kk >> 34, 17 if (kk >> 32) & 1 else 6, (kk >> 16) & 0xFFFF, kk & 0xFFFF
-            ids[k] = trace.l4_conversations.intern((c, pr, a_, b_), a_, b_, c, pr)
-        l4_conv[lp] = ids[inv]
+        table = trace.l4_conversations
+
+        def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
+            new = new.astype(np.int64)  # keys stay below 2**63: ip_conv < 2**29 was checked
+            cs, prs = (new >> 34).tolist(), np.where((new >> 32) & 1, 17, 6).tolist()
+            pas, pbs = ((new >> 16) & 0xFFFF).tolist(), (new & 0xFFFF).tolist()
+            return table.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+
+        l4_conv[lp] = _cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
         dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
 
     batch["protos"][out] = protos[d]
@@ -308,28 +310,104 @@ def _claimed(sport: np.ndarray, dport: np.ndarray, table: dict[int, object], min
     return np.isin(sport, others) | np.isin(dport, others)
 
 
-def _intern_pairs(lo: np.ndarray, hi: np.ndarray, intern: object) -> np.ndarray:
-    pairs = np.stack([lo, hi], axis=1).astype(np.int64)
-    keys = np.ascontiguousarray(pairs).view(np.dtype((np.void, 16))).ravel()
-    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    ids = np.zeros(len(first), dtype=np.int64)
-    for k in np.argsort(first, kind="stable"):
-        r = first[k]
-        ids[k] = intern(int(pairs[r, 0]), int(pairs[r, 1]))  # type: ignore[operator]
-    return ids[inv.ravel()]
+class KeyCache:
+    """Packed u64 key → conversation id, for keys the vectorised path has seen (sorted arrays).
+
+    A lookup of a whole batch's keys is one ``searchsorted``; only keys never seen before go
+    through the conversation table's dictionary (which also holds what the scalar path interned).
+    """
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int64)
+
+    def lookup(self, uniq: np.ndarray) -> np.ndarray:
+        """Ids for sorted unique keys; -1 where unknown."""
+        if not len(self.keys):
+            return np.full(len(uniq), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, uniq), len(self.keys) - 1)
+        return np.where(self.keys[at] == uniq, self.ids[at], -1)
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        allk = np.concatenate([self.keys, keys])
+        order = np.argsort(allk, kind="stable")
+        self.keys, self.ids = allk[order], np.concatenate([self.ids, ids])[order]
+
+
+def _caches(trace: Trace) -> dict[str, KeyCache]:
+    caches = trace.__dict__.get("_fast_keys")
+    if caches is None:
+        caches = trace.__dict__["_fast_keys"] = {"mac": KeyCache(), "eth": KeyCache(), "ip4": KeyCache(),
+                                                 "l4": KeyCache()}
+    return caches
+
+
+def _cached_ids(cache: KeyCache, keys: np.ndarray, make: object) -> np.ndarray:
+    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen."""
+    uniq, first, inv = _unique_first(keys)
+    ids = cache.lookup(uniq)
+    miss = ids < 0
+    if miss.any():
+        new = np.asarray(make(uniq[miss], first[miss]), dtype=np.int64)  # type: ignore[operator]
+        ids[miss] = new
+        cache.add(uniq[miss], new)
+    return ids[inv]
+
+
+def _mac_ids(trace: Trace, macs: np.ndarray) -> np.ndarray:
+    """A stable small id per MAC address (for packing MAC pairs into one u64)."""
+    registry = trace.__dict__.setdefault("_fast_macs", {})
+
+    def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
+        return [registry.setdefault(m, len(registry) + 1) for m in new.tolist()]
+
+    return _cached_ids(_caches(trace)["mac"], macs.astype(np.uint64), make)
+
+
+def _intern_eth(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    table = trace.eth_conversations
+    ids = _mac_ids(trace, np.concatenate([lo, hi]))
+    n = len(lo)
+    keys = (ids[:n].astype(np.uint64) << np.uint64(32)) | ids[n:].astype(np.uint64)
+
+    def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
+        a, b = lo[rows].tolist(), hi[rows].tolist()
+        return table.intern_many(list(zip(a, b, strict=True)), a, b)
+
+    return _cached_ids(_caches(trace)["eth"], keys, make)
+
+
+def _intern_ip4(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+    table = trace.ip_conversations
+    keys = (lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64)
+
+    def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
+        a = (new >> np.uint64(32)).astype(np.int64).tolist()
+        b = (new & np.uint64(0xFFFFFFFF)).astype(np.int64).tolist()
+        n = len(a)
+        return table.intern_many([(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * n, [4] * n)
+
+    return _cached_ids(_caches(trace)["ip4"], keys, make)
+
+
+def _unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique's values and inverse, plus *a* row of each value (cheaper than return_index)."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    inv = inv.ravel()
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[inv] = np.arange(len(keys))
+    return uniq, first, inv
 
 
 def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace) -> np.ndarray:
     both = np.ascontiguousarray(np.concatenate([lo, hi], axis=1))
     keys = both.view(np.dtype((np.void, 32))).ravel()
-    _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-    ids = np.zeros(len(first), dtype=np.int64)
-    for k in np.argsort(first, kind="stable"):
-        r = first[k]
-        a = int.from_bytes(both[r, :16].tobytes(), "big")
-        b = int.from_bytes(both[r, 16:].tobytes(), "big")
-        ids[k] = trace.ip_conversations.intern((6, a, b), a, b, 0, 6)
-    return ids[inv.ravel()]
+    _, first, inv = _unique_first(keys)
+    a = [int.from_bytes(both[r, :16].tobytes(), "big") for r in first]
+    b = [int.from_bytes(both[r, 16:].tobytes(), "big") for r in first]
+    n = len(a)
+    got = trace.ip_conversations.intern_many([(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * n, [6] * n)
+    return np.asarray(got, dtype=np.int64)[inv]
 
 
 def _lex_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -34,6 +34,9 @@ class Gather:
         pos = np.clip(np.asarray(pos, dtype=np.int64), 0, max(0, self.size - width))
         if width == 1:
             return self.u8[pos].astype(np.int64)
+        if width == 2:  # two byte gathers beat the alignment split for 16-bit values
+            hi, lo = self.u8[pos].astype(np.int64), self.u8[pos + 1].astype(np.int64)
+            return (hi << 8) | lo if dtype[0] == ">" else (lo << 8) | hi
         out = np.empty(len(pos), dtype=np.int64)
         rem = pos % width
         for k in range(width):

@@ -181,6 +181,17 @@ class ConversationTable:
             self.proto.append(proto)
         return cid
 
+    def intern_many(self, keys: list, a: list, b: list, parent: list | None = None,
+                    proto: list | None = None) -> list[int]:
+        """``intern`` for many keys at once (the vectorised classifier's path)."""
+        get = self.keys.get
+        ids = list(map(get, keys))
+        if None in ids:
+            for n, cid in enumerate(ids):
+                if cid is None:
+                    ids[n] = self.intern(keys[n], a[n], b[n], parent[n] if parent else 0, proto[n] if proto else 0)
+        return ids  # type: ignore[return-value]
+
     def __len__(self) -> int:
         return len(self.a) - 1
 

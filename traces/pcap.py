@@ -68,45 +68,57 @@ class PcapReader(PacketReader):
         self.position = HEADER
 
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
+        self.gather = Gather(self.buf)
+        u8 = self.gather.u8
+        for starts in self._chain():
+            yield self._batch(u8, starts)
+
+    def _chain(self) -> Iterator[np.ndarray]:
+        """Record offsets, a batch at a time; raises DamagedRecord after the last good batch."""
         buf = self.buf
         size = len(buf)
         unpack = struct.Struct(self.endian + "I").unpack_from
         limit = MAX_RECORD
         pos = HEADER
         want = FIRST_BATCH
-        self.gather = Gather(buf)
-        u8 = self.gather.u8
         while pos < size:
             starts: list[int] = []
             append = starts.append
             damage: DamagedRecord | None = None
             n = 0
-            while pos < size and n < want:
-                if pos + RECORD > size:
+            try:
+                while n < want:
+                    caplen = unpack(buf, pos + 8)[0]
+                    end = pos + RECORD + caplen
+                    if end > size or caplen > limit or not caplen:  # rare: look closer
+                        damage = self._damage(pos, caplen, size)
+                        if damage is not None:
+                            break
+                    append(pos)
+                    pos = end
+                    n += 1
+            except struct.error:  # fewer than 12 bytes left: a truncated record header
+                if pos < size:
                     damage = DamagedRecord(pos, f"truncated record header ({size - pos} of 16 bytes)")
-                    break
-                caplen = unpack(buf, pos + 8)[0]
-                if caplen > limit:
-                    damage = DamagedRecord(pos, f"record length {caplen} is larger than any packet "
-                                                f"(limit {limit})")
-                    break
-                end = pos + RECORD + caplen
-                if end > size:
-                    damage = DamagedRecord(pos, f"truncated record: {caplen} bytes announced, "
-                                                f"{size - pos - RECORD} left in the file")
-                    break
-                if caplen == 0 and unpack(buf, pos + 12)[0] == 0:
-                    damage = DamagedRecord(pos, "record with zero length")
-                    break
-                append(pos)
-                pos = end
-                n += 1
             if starts:
-                yield self._batch(u8, np.array(starts, dtype=np.int64))
+                yield np.array(starts, dtype=np.int64)
             self.position = pos
             if damage is not None:
                 raise damage
             want = BATCH
+
+    def _damage(self, pos: int, caplen: int, size: int) -> DamagedRecord | None:
+        """Why the record at ``pos`` cannot be read (None: a zero-length packet, which is fine)."""
+        if caplen > MAX_RECORD:
+            return DamagedRecord(pos, f"record length {caplen} is larger than any packet (limit {MAX_RECORD})")
+        if pos + RECORD + caplen > size:
+            if pos + RECORD > size:
+                return DamagedRecord(pos, f"truncated record header ({size - pos} of 16 bytes)")
+            return DamagedRecord(pos, f"truncated record: {caplen} bytes announced, "
+                                      f"{size - pos - RECORD} left in the file")
+        if struct.unpack_from(self.endian + "I", self.buf, pos + 12)[0] == 0:
+            return DamagedRecord(pos, "record with zero length")
+        return None
 
     def _batch(self, u8: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
         word = self.endian + "u4"
