@@ -1,0 +1,122 @@
+"""The headless command line: list, show, stats, export — run as a user would, in a subprocess."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tracemon.traces import open_trace
+
+from conftest import require_tshark, sample
+
+PCAP = "pcap/tcpreplay_test.pcap"
+
+
+def tracemon(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    out = subprocess.run([sys.executable, "-m", "tracemon.tui.cli", *args], capture_output=True, text=True,
+                         timeout=120)
+    if check and out.returncode != 0:
+        raise AssertionError(f"tracemon {' '.join(args)} failed ({out.returncode}): {out.stderr}")
+    return out
+
+
+def test_list_text_json_csv() -> None:
+    path = str(sample(PCAP))
+    text = tracemon("list", path, "--limit", "3").stdout.splitlines()
+    assert text[0].split()[:2] == ["Frame", "Number"]
+    assert len(text) == 4 and text[1].split()[0] == "1"
+    rows = json.loads(tracemon("list", path, "--format", "json").stdout)
+    assert len(rows) == 179
+    assert rows[0]["Frame Number"] == "1" and rows[0]["Time"].startswith("2010-07-07 03:16:19.4667430")
+    table = list(csv.reader(io.StringIO(tracemon("list", path, "--format", "csv", "--columns",
+                                                 "number,protocol,Ethernet.SourceAddress").stdout)))
+    assert table[0] == ["Frame Number", "Protocol Name", "Ethernet.SourceAddress"]
+    trace = open_trace(sample(PCAP))
+    assert table[1][2] == trace.frame(0).fields("Ethernet.SourceAddress")[0].display
+
+
+def test_list_unknown_column_names_close_matches() -> None:
+    out = tracemon("list", str(sample(PCAP)), "--columns", "number,Ethernet.SorceAddress", check=False)
+    assert out.returncode == 2
+    assert "unknown column" in out.stderr and "Ethernet.SourceAddress" in out.stderr
+
+
+def test_show_tree_and_hex() -> None:
+    out = tracemon("show", str(sample(PCAP)), "1").stdout
+    assert out.startswith("Frame 1: ")
+    assert "+ Ethernet:" in out and "SourceAddress: " in out
+    trace = open_trace(sample(PCAP))
+    first_hex = " ".join(f"{b:02X}" for b in trace.raw(0)[:16])
+    assert f"0000  {first_hex}" in out
+    data = json.loads(tracemon("show", str(sample(PCAP)), "2", "--format", "json").stdout)
+    assert bytes.fromhex(data["hex"]) == trace.raw(1)
+    assert data["layers"][1]["protocol"] == "Ethernet"
+
+
+def test_show_out_of_range() -> None:
+    out = tracemon("show", str(sample(PCAP)), "999", check=False)
+    assert out.returncode == 2 and "no frame 999" in out.stderr and "179 frames" in out.stderr
+
+
+def test_stats_counts_against_the_index() -> None:
+    data = json.loads(tracemon("stats", str(sample(PCAP)), "--format", "json").stdout)
+    assert data["frames"] == 179
+    assert data["protocols"]["Ethernet"] == 179
+    assert data["time_span"]["first"].startswith("2010-07-07 03:16:19.466743")
+    top = data["eth_conversations"][0]
+    assert top["frames"] >= data["eth_conversations"][-1]["frames"]
+    text = tracemon("stats", str(sample(PCAP))).stdout
+    assert "Frames:     179" in text
+
+
+def test_bad_files_give_one_line_errors(tmp_path: Path) -> None:
+    junk = tmp_path / "junk.etl"
+    junk.write_bytes(b"\x00" * 100)
+    for target, needle in ((str(tmp_path / "missing.pcap"), "no such file"), (str(tmp_path), "directory"),
+                           (str(junk), "unknown file format")):
+        out = tracemon("list", target, check=False)
+        assert out.returncode == 2
+        assert needle in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_damaged_file_lists_what_was_kept(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes(sample(PCAP).read_bytes()[:40000])
+    out = tracemon("list", str(cut), "--format", "json")
+    kept = json.loads(out.stdout)
+    assert 0 < len(kept) < 179
+    assert "warning" in out.stderr and "truncated record" in out.stderr
+
+
+@pytest.mark.parametrize("name", [PCAP, "pcapng/pcapngtestgen_le_difficult_test202.pcapng"])
+def test_export_pcapng_round_trip(name: str, tmp_path: Path) -> None:
+    src = sample(name)
+    dst = tmp_path / "out.pcapng"
+    out = tracemon("export", str(src), str(dst))
+    original = open_trace(src)
+    copy = open_trace(dst, use_cache=False)
+    packets = [i for i in range(len(original)) if original.frame(i).kind == "packet"]
+    assert len(copy) == len(packets)
+    for j, i in enumerate(packets):
+        assert copy.raw(j) == original.raw(i)
+        assert int(copy.index.ts[j]) == int(original.index.ts[i])
+    skipped = len(original) - len(packets)
+    if skipped:
+        assert f"{skipped} non-packet frames skipped" in out.stderr
+    exe = require_tshark()
+    tshark = subprocess.run([exe, "-r", str(dst), "-T", "fields", "-e", "frame.len"], capture_output=True,
+                            text=True, check=True)
+    assert len(tshark.stdout.split()) == len(packets)
+
+
+def test_export_csv(tmp_path: Path) -> None:
+    dst = tmp_path / "frames.csv"
+    tracemon("export", str(sample(PCAP)), str(dst), "--columns", "number,time,protocol")
+    rows = list(csv.reader(dst.open()))
+    assert rows[0] == ["Frame Number", "Time", "Protocol Name"] and len(rows) == 180
