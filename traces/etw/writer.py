@@ -59,7 +59,7 @@ class EtlWriter:
     def __init__(self, path: str | os.PathLike[str], *, cpus: int = 2, buffer_size: int = 64 * 1024,
                  compressed: bool = False, pointer_size: int = 8, start_ns: int = 1_700_000_000_000_000_000,
                  perf_freq: int = 10_000_000, qpc_start: int = 7_350_000_000, logger_name: str = "tracemon writer",
-                 build: int = 20348, cpu_mhz: int = 2400) -> None:
+                 build: int = 20348, cpu_mhz: int = 2400, log_file_name: str | None = None) -> None:
         if buffer_size < 1024 or buffer_size % 8:
             raise ValueError("buffer_size must be a multiple of 8 and at least 1024")
         self.path = os.fspath(path)
@@ -71,6 +71,7 @@ class EtlWriter:
         self.perf_freq = perf_freq
         self.qpc_start = qpc_start
         self.logger_name = logger_name
+        self.log_file_name = self.path if log_file_name is None else log_file_name
         self.build = build
         self.cpu_mhz = cpu_mhz
         self._f = open(self.path, "wb")  # noqa: SIM115 — closed in close()
@@ -167,7 +168,7 @@ class EtlWriter:
         tz[4 : 4 + len(name)] = name
         lh += tz + b"\0" * 4
         lh += struct.pack("<qqqII", ft - 10_000_000_000, self.perf_freq, ft, 1, 0)
-        names = (self.logger_name + "\0").encode("utf-16-le") + (self.path + "\0").encode("utf-16-le")
+        names = (self.logger_name + "\0").encode("utf-16-le") + (self.log_file_name + "\0").encode("utf-16-le")
         size = 0x20 + len(lh) + len(names)
         sys_hdr = struct.pack("<HBBHHIIqII", 2, 0x02 if ptr == 8 else 0x01, 0xC0, size, 0, 0, 0, self.qpc_start, 0, 0)
         rec = sys_hdr + bytes(lh) + names
