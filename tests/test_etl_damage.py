@@ -1,0 +1,159 @@
+"""Damaged ETL files: every problem is reported with its buffer and offset, what came before is kept."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from conftest import samples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tracemon.traces import TraceError, open_trace
+from tracemon.traces.etw import writer as W
+
+SW = ("SW-GUID", "External")
+NIC = ("NIC-GUID", "web01 Network Adapter")
+
+
+def _write(path: Path, *, compressed: bool, n: int = 200, cpus: int = 2) -> Path:
+    with W.EtlWriter(path, compressed=compressed, buffer_size=2048, cpus=cpus) as w:
+        for i in range(n):
+            W.vms_nbl(w, W.VM_NBL_RECEIVE, NIC, SW, 0x1000 + i, ts_ns=w.start_ns + 1000 * (i + 1), cpu=i % cpus)
+    return path
+
+
+def _buffers(path: Path) -> list[tuple[int, int, int, int]]:
+    """(file offset, BufferSize, FilledBytes, flags) of every buffer."""
+    data = path.read_bytes()
+    out, off = [], 0
+    while off + 0x48 <= len(data):
+        size, = struct.unpack_from("<I", data, off)
+        filled, flags = struct.unpack_from("<IH", data, off + 0x30)
+        out.append((off, size, filled, flags))
+        off += size
+    return out
+
+
+def _patch(path: Path, off: int, value: bytes) -> None:
+    data = bytearray(path.read_bytes())
+    data[off : off + len(value)] = value
+    path.write_bytes(bytes(data))
+
+
+def _open(path: Path):
+    return open_trace(path, use_cache=False)
+
+
+def test_truncated_file_keeps_the_complete_buffers(tmp_path: Path) -> None:
+    p = _write(tmp_path / "t.etl", compressed=False)
+    whole = len(_open(p))
+    bufs = _buffers(p)
+    cut = bufs[-1][0] + 300
+    p.write_bytes(p.read_bytes()[:cut])
+    with _open(p) as tr:
+        assert 0 < len(tr) < whole
+        w = [x for x in tr.warnings if "past the end" in x.cause]
+        assert w and w[0].offset == bufs[-1][0] and f"buffer {len(bufs) - 1}" in w[0].cause
+
+
+def test_buffer_size_zero_stops_the_chain_with_a_warning(tmp_path: Path) -> None:
+    p = _write(tmp_path / "z.etl", compressed=True)
+    bufs = _buffers(p)
+    k = 3
+    _patch(p, bufs[k][0], b"\0\0\0\0")
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if f"buffer {k}:" in x.cause]
+        assert w and w[0].offset == bufs[k][0] and "buffer size 0" in w[0].cause
+        assert w[0].frames_kept == len(tr) > 0
+
+
+def test_buffer_size_past_the_end(tmp_path: Path) -> None:
+    p = _write(tmp_path / "e.etl", compressed=False)
+    bufs = _buffers(p)
+    _patch(p, bufs[2][0], struct.pack("<I", 1 << 30))
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if "runs past the end" in x.cause]
+        assert w and w[0].offset == bufs[2][0]
+        assert len(tr) > 0
+
+
+def test_record_overrunning_its_buffer_skips_the_rest_of_that_buffer_only(tmp_path: Path) -> None:
+    p = _write(tmp_path / "r.etl", compressed=False)
+    whole = len(_open(p))
+    bufs = _buffers(p)
+    off = bufs[1][0] + 0x48 + 0x50 * 0  # first record of buffer 1 (records are 8-aligned)
+    rec_size, = struct.unpack_from("<H", p.read_bytes(), off)
+    second = off + ((rec_size + 7) & ~7)
+    _patch(p, second, struct.pack("<H", 0xFFF0))
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if "overruns" in x.cause]
+        assert len(w) == 1 and "buffer 1 " in w[0].cause and f"offset {second - bufs[1][0]}" in w[0].cause
+        lost = (bufs[1][2] - (second - bufs[1][0])) // ((rec_size + 7) & ~7)
+        assert len(tr) == whole - lost  # the other buffers are all there
+
+
+def test_unknown_header_type(tmp_path: Path) -> None:
+    p = _write(tmp_path / "u.etl", compressed=False)
+    bufs = _buffers(p)
+    _patch(p, bufs[2][0] + 0x48 + 2, b"\x77")
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if "unknown record header" in x.cause]
+        assert len(w) == 1 and "buffer 2 " in w[0].cause and "offset 72" in w[0].cause
+        assert len(tr) > 0
+
+
+def test_corrupt_compressed_buffer(tmp_path: Path) -> None:
+    p = _write(tmp_path / "c.etl", compressed=True)
+    whole = len(_open(p))
+    bufs = _buffers(p)
+    k = 2
+    assert bufs[k][3] & 0x40
+    # a match reaching before the start of the output, right at the beginning of the stream
+    _patch(p, bufs[k][0] + 0x48, struct.pack("<IH", 0xFFFFFFFF, 0xFFF8))
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if "does not inflate" in x.cause]
+        assert len(w) == 1 and f"buffer {k} " in w[0].cause and w[0].offset == bufs[k][0]
+        assert 0 < len(tr) < whole
+        for i in range(len(tr)):  # every kept row still decodes
+            tr.frame(i)
+
+
+def test_not_an_etl_or_cut_in_the_header(tmp_path: Path) -> None:
+    p = _write(tmp_path / "h.etl", compressed=False)
+    p.write_bytes(p.read_bytes()[:200])
+    with pytest.raises(TraceError):
+        _open(p)
+
+
+# -- fuzz: mutated samples never crash or hang ------------------------------------------------------------
+SMALL = [p for p in samples("etl", ".etl") if p.stat().st_size <= 130_000]
+
+
+@pytest.mark.skipif(not SMALL, reason="no small ETL samples")
+@settings(max_examples=60, deadline=5000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_mutated_samples(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
+    src = data.draw(st.sampled_from(SMALL), label="sample")
+    raw = bytearray(src.read_bytes())
+    for _ in range(data.draw(st.integers(1, 12), label="mutations")):
+        kind = data.draw(st.sampled_from(["byte", "u32", "cut"]))
+        pos = data.draw(st.integers(0, len(raw) - 5))
+        if kind == "byte":
+            raw[pos] = data.draw(st.integers(0, 255))
+        elif kind == "u32":
+            raw[pos : pos + 4] = struct.pack("<I", data.draw(st.sampled_from([0, 0x48, 0xFFFF, 0xFFFFFFFF, 1 << 20])))
+        else:
+            del raw[max(pos, 0x200) :]
+    p = tmp_path_factory.mktemp("fuzz") / src.name
+    p.write_bytes(bytes(raw))
+    try:
+        tr = _open(p)
+    except TraceError:
+        return
+    with tr:
+        for i in list(range(min(len(tr), 20))) + list(range(max(0, len(tr) - 5), len(tr))):
+            try:
+                tr.frame(i)
+            except TraceError:
+                pass
