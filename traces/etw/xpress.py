@@ -35,15 +35,29 @@ class XpressError(ValueError):
         super().__init__(f"compressed byte {position}: {cause}")
 
 
+_MASKS = tuple((1 << c) - 1 for c in range(33))
+
+
 def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
-    """Inflate ``src`` to exactly ``out_size`` bytes, or raise ``XpressError``."""
-    src = bytes(src)
+    """Inflate ``src`` to exactly ``out_size`` bytes, or raise ``XpressError``.
+
+    Output never grows past ``out_size`` plus one flag word of short matches, whatever the
+    input says (a 4 GiB match length is refused before anything is copied).
+    """
+    try:
+        return _decompress(bytes(src), out_size)
+    except IndexError:  # a length byte or nibble past the end of the input
+        raise XpressError(len(src), "truncated match length") from None
+
+
+def _decompress(src: bytes, out_size: int) -> bytes:
     n = len(src)
     out = bytearray()
     pos = 0
     half = -1  # input position of the half-used length nibble, -1 when none
     u16 = _U16.unpack_from
     u32 = _U32.unpack_from
+    masks = _MASKS
     while len(out) < out_size:
         if pos + 4 > n:
             raise XpressError(pos, f"input ends after {len(out)} of {out_size} bytes")
@@ -51,31 +65,33 @@ def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
         pos += 4
         c = 32
         while c:
-            x = flags & ((1 << c) - 1)
+            x = flags & masks[c]
             if not x:  # the remaining c items are literals
                 out += src[pos : pos + c]
                 pos += c
                 break
             nb = x.bit_length() - 1
-            lit = c - 1 - nb
-            if lit:
+            if nb != c - 1:
+                lit = c - 1 - nb
                 out += src[pos : pos + lit]
                 pos += lit
             c = nb
-            if pos >= n:  # a match flag with no input left: the end of the stream
-                if len(out) != out_size:
-                    raise XpressError(pos, f"stream ends after {len(out)} of {out_size} bytes")
-                return bytes(out)
             if pos + 2 > n:
-                raise XpressError(pos, "truncated match")
+                if pos >= n and len(out) == out_size:  # a match flag with no input left: the end
+                    return bytes(out)
+                raise XpressError(pos, f"stream ends after {len(out)} of {out_size} bytes")
             mb = u16(src, pos)[0]
             pos += 2
             length = mb & 7
             offset = (mb >> 3) + 1
-            if length == 7:
+            start = len(out) - offset
+            if length != 7:
+                length += 3
+                if offset >= length and start >= 0:  # the common case: a short, non-overlapping copy
+                    out += out[start : start + length]
+                    continue
+            else:
                 if half < 0:
-                    if pos >= n:
-                        raise XpressError(pos, "truncated match length")
                     length = src[pos] & 15
                     half = pos
                     pos += 1
@@ -83,8 +99,6 @@ def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
                     length = src[half] >> 4
                     half = -1
                 if length == 15:
-                    if pos >= n:
-                        raise XpressError(pos, "truncated match length")
                     length = src[pos]
                     pos += 1
                     if length == 255:
@@ -101,13 +115,10 @@ def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
                             raise XpressError(pos, f"match length {length} below 22")
                         length -= 22
                     length += 15
-                length += 7
-            length += 3
-            have = len(out)
-            start = have - offset
+                length += 10
             if start < 0:
-                raise XpressError(pos, f"match offset {offset} before the start of the output ({have} bytes)")
-            if have + length > out_size:
+                raise XpressError(pos, f"match offset {offset} before the start of the output ({len(out)} bytes)")
+            if len(out) + length > out_size:
                 raise XpressError(pos, f"match of {length} bytes overruns the {out_size}-byte output")
             if offset >= length:
                 out += out[start : start + length]

@@ -1,0 +1,62 @@
+"""Our MS-XCA decoder against two independent ones, on every compressed buffer of the samples."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+from conftest import samples
+from tracemon.traces.etw.xpress import XpressError, compress, decompress
+
+
+def _compressed_buffers() -> list[tuple[str, int, bytes, int]]:
+    out = []
+    for path in samples("etl", ".etl"):
+        data = path.read_bytes()
+        off = 0
+        while off + 0x48 <= len(data):
+            size, = struct.unpack_from("<I", data, off)
+            filled, flags = struct.unpack_from("<IH", data, off + 0x30)
+            if size == 0:
+                break
+            if flags & 0x40:
+                out.append((path.name, off, data[off + 0x48 : off + min(size, filled)], filled - 0x48))
+            off += size
+    return out
+
+
+BUFS = _compressed_buffers()
+
+
+def test_samples_have_compressed_buffers() -> None:
+    assert len(BUFS) > 300
+
+
+def test_matches_xpress_lz77() -> None:
+    ref = pytest.importorskip("xpress_lz77")
+    for name, off, src, size in BUFS:
+        assert decompress(src, size) == bytes(ref.lz77_plain_decompress_py(src)), (name, off)
+
+
+def test_matches_dissect_util() -> None:
+    lz = pytest.importorskip("dissect.util.compression.lzxpress")
+    for name, off, src, size in BUFS[::10]:  # the pure-Python oracle is slow: every 10th buffer
+        assert decompress(src, size) == lz.decompress(src), (name, off)
+
+
+def test_windows_compressed_data_round_trips_through_our_compressor() -> None:
+    for _name, _off, src, size in BUFS[:20]:
+        plain = decompress(src, size)
+        assert decompress(compress(plain), size) == plain
+
+
+@pytest.mark.parametrize("bad", [
+    b"",  # nothing at all
+    struct.pack("<I", 0),  # 32 literals announced, none there
+    struct.pack("<IH", 0x7FFFFFFF, 0x0000) + b"A",  # literal, then a match 1 byte back … fine, then ends early
+    struct.pack("<IH", 0xFFFFFFFF, 0xFFF8),  # a match 8 KiB before the start
+    struct.pack("<I", 0x7FFFFFFF) + b"A" + struct.pack("<HBBHI", 7, 15, 255, 0, 0xFFFFFFF0),  # a 4 GiB match
+])
+def test_corrupt_input_raises_and_never_allocates_without_bound(bad: bytes) -> None:
+    with pytest.raises(XpressError):
+        decompress(bad, 4096)
