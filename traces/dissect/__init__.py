@@ -3,14 +3,44 @@
 from __future__ import annotations
 
 from ..fields import REGISTRY, Registry
-from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, dissect_into
 
-# Each module registers its protocols, fields and dispatch entries on import.
-from . import ethernet  # noqa: E402,F401  (must come first: others dispatch through it)
+# Each module registers its protocols, fields and dispatch entries on import (the tables are
+# read at dissection time, so the order of these imports does not matter).
+from . import (  # noqa: F401
+    arp,
+    dhcp,
+    dns,
+    ethernet,
+    gre,
+    icmp,
+    icmpv6,
+    igmp,
+    ipv4,
+    ipv6,
+    link,
+    mpls,
+    tcp,
+    udp,
+    wifi,
+)
+from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, dissect_into, payload
 
 __all__ = ["ETHER_TYPES", "IP_PROTOCOLS", "LINK_TYPES", "TCP_PORTS", "UDP_PORTS", "Ctx", "dissect"]
 
 
 def dissect(data: bytes, link_type: int, registry: Registry = REGISTRY) -> Ctx:
-    """Dissect one frame's bytes captured on ``link_type`` (a pcap LINKTYPE_* value)."""
-    return dissect_into(Ctx(data, registry), link_type)
+    """Dissect one frame's bytes captured on ``link_type`` (a pcap LINKTYPE_* value).
+
+    Dissectors are written never to raise (the fuzz tests hold them to it, calling
+    ``dissect_into`` directly); this last guard keeps one unforeseen bug from taking a whole
+    trace view down: the frame keeps what was decoded and says where decoding stopped.
+    """
+    ctx = Ctx(data, registry)
+    try:
+        return dissect_into(ctx, link_type)
+    except Exception as e:  # noqa: BLE001 - see the docstring
+        ctx.depth = 0
+        ctx.description = f"{ctx.description} [dissector error: {type(e).__name__}: {e}]"
+        done = max((layer.start + layer.length for layer in ctx.layers), default=0)
+        payload(ctx, min(done, len(data)), len(data))
+        return ctx

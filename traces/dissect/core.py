@@ -29,6 +29,10 @@ TCP_PORTS: dict[int, Dissector] = {}
 
 MAX_DEPTH = 24  # tunnels and ICMP errors nest; bound the recursion
 
+# ``Ctx.addr_level``: which kind of address fills the Source/Destination columns
+ADDR_MAC = 1
+ADDR_IP = 2
+
 # pcap link types we name (LINKTYPE_* values from tcpdump.org/linktypes.html)
 LINKTYPE_NULL = 0
 LINKTYPE_ETHERNET = 1
@@ -73,6 +77,8 @@ class Ctx:
     protocol_name: str = ""
     description: str = ""
     depth: int = 0
+    #: what ``source``/``destination`` hold: 0 nothing, ADDR_MAC, ADDR_IP (the outermost wins)
+    addr_level: int = 0
     #: scratch space shared by layers (``"ip_src"``, ``"ip_dst"``, ``"l4_src_port"`` …)
     notes: dict[str, object] = field(default_factory=dict)
 
@@ -82,6 +88,11 @@ class Ctx:
         self.protocol_name = proto.name
         self.description = f"{proto.name}:{summary}" if summary else proto.name
         return layer
+
+    def addresses(self, source: str, destination: str, level: int) -> None:
+        """Set the Source/Destination columns unless an outer layer of this level already did."""
+        if level > self.addr_level:
+            self.source, self.destination, self.addr_level = source, destination, level
 
     def set_summary(self, layer: Layer, summary: str) -> None:
         """Replace a layer's summary after its fields are known (and the Description if topmost)."""
@@ -123,12 +134,15 @@ PAYLOAD_DATA = REGISTRY.define("Payload.Data", FieldType.BYTES, "The undissected
 PAYLOAD_LENGTH = REGISTRY.define("Payload.Length", FieldType.UINT, "Number of undissected bytes")
 
 
-def payload(ctx: Ctx, off: int, end: int) -> None:
-    """The raw-payload layer for everything no dissector claims (nothing when empty)."""
+def payload(ctx: Ctx, off: int, end: int, label: str = "") -> None:
+    """The raw-payload layer for everything no dissector claims (nothing when empty).
+
+    ``label`` names what the bytes are when known but not dissected (``Fragment``).
+    """
     if end <= off:
         return
     n = end - off
-    layer = Layer(PAYLOAD, f"{n} bytes", off, n)
+    layer = Layer(PAYLOAD, f"{label}, {n} bytes" if label else f"{n} bytes", off, n, label=label)
     layer.add(PAYLOAD_LENGTH, n, off, 0)
     layer.add(PAYLOAD_DATA, ctx.data[off:end], off, n)
     # payload never becomes the Protocol Name: Netmon names the last protocol it recognised

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..fields import REGISTRY, FieldType
 from ..frame import mac_text
-from .core import ETHER_TYPES, LINK_TYPES, LINKTYPE_ETHERNET, Ctx, payload
+from .core import ADDR_MAC, ETHER_TYPES, LINK_TYPES, LINKTYPE_ETHERNET, Ctx, payload
 
 R = REGISTRY
 ETHERNET = R.protocol("Ethernet", "Ethernet II / IEEE 802.3 frame")
@@ -69,7 +69,7 @@ def dissect_ethernet(ctx: Ctx, off: int, end: int) -> None:
     layer.add(ETH_DST_GROUP, int(group), off, 1, display=str(int(group)), bits=(7, 1))
     if dst == 0xFFFFFFFFFFFF:
         layer.add(ETH_BROADCAST, 1, off, 6)
-    ctx.source, ctx.destination = mac_text(src), mac_text(dst)
+    ctx.addresses(mac_text(src), mac_text(dst), ADDR_MAC)
     if etype >= 0x0600:
         layer.add(ETH_TYPE, etype, off + 12, 2, display=ethertype_text(etype))
         ctx.set_summary(layer, f"Etype = {ETHER_TYPE_NAMES.get(etype, f'0x{etype:04X}')}, "

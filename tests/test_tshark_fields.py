@@ -1,0 +1,273 @@
+"""Every sample frame's addresses, ports, flags and protocol fields equal what tshark prints.
+
+tshark is the independent oracle: for each pcap/pcapng/Netmon sample we run it once with
+reassembly off (so each frame stands alone, as in our dissectors) and compare, frame by frame,
+the frame count, the timestamps (exact ns, from the index) and a list of fields.  tshark prints
+repeated fields comma-separated (the quoted IP header of an ICMP error, the inner Ethernet of a
+pseudowire); ``Frame.values(name)`` must give the same values in the same order.
+
+The helpers here are shared with ``test_dissect_synthetic.py``.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import require_tshark, samples
+from tracemon.traces import Frame, open_trace
+
+pytestmark = pytest.mark.tshark
+
+# reassembly off (the issue's command); absolute sequence numbers so tcp.seq/tcp.ack/SACK edges
+# are the values on the wire, as ours are
+TSHARK_PREFS = ("-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+                "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.relative_sequence_numbers:FALSE")
+
+
+# -- tshark values → our value types --------------------------------------------------------
+
+def mac(s: str) -> int:
+    return int(s.replace(":", "").replace("-", ""), 16)
+
+
+def ip4(s: str) -> int:
+    return int(ipaddress.IPv4Address(s))
+
+
+def ip6(s: str) -> int:
+    return int(ipaddress.IPv6Address(s))
+
+
+def num(s: str) -> int:
+    return int(s, 16) if s.lower().startswith("0x") else int(s)
+
+
+def boolean(s: str) -> int:
+    return {"1": 1, "0": 0, "true": 1, "false": 0}[s.lower()]
+
+
+def text(s: str) -> str:
+    return s
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One tshark field and how to read the same values from our frame (None: not comparable here)."""
+
+    tshark: str
+    convert: Callable[[str], Any]
+    ours: Callable[[Frame], list[Any] | None]
+
+
+def field(tshark: str, name: str, convert: Callable[[str], Any] = num) -> Check:
+    return Check(tshark, convert, lambda f: f.values(name))
+
+
+def across(tshark: str, names: Sequence[str], convert: Callable[[str], Any] = num) -> Check:
+    """A tshark field that covers several of our fields (e.g. all DNS record sections), in order."""
+
+    def ours(f: Frame) -> list[Any]:
+        # keep the order the fields appear in the frame, as tshark does
+        keys = {n.lower() for n in names}
+        return [x.value for x in f.walk() if x.fdef is not None and x.fdef.key in keys]
+
+    return Check(tshark, convert, ours)
+
+
+RR_SECTIONS = ("ARecord", "AuthorityRecord", "AdditionalRecord")
+
+
+def rr(tshark: str, leaf: str, convert: Callable[[str], Any] = num, skip_types: Sequence[int] = ()) -> Check:
+    """A DNS resource-record leaf over all three sections, in message order.
+
+    ``skip_types``: record types for which tshark shows this value under another name (the owner
+    of an SRV record is split into service/proto/name; an OPT record has no TTL).
+    """
+    nodes = {f"dns.{s}".lower() for s in RR_SECTIONS}
+
+    def ours(f: Frame) -> list[Any]:
+        out = []
+        for x in f.walk():
+            if x.fdef is None or x.fdef.key not in nodes:
+                continue
+            kids = {c.fdef.leaf: c.value for c in x.children if c.fdef is not None}
+            if kids.get("Type") in skip_types:
+                continue
+            out.extend(c.value for c in x.children if c.fdef is not None and c.fdef.leaf == leaf)
+        return out
+
+    return Check(tshark, convert, ours)
+
+
+def when(check: Check, name: str, value: Any) -> Check:
+    """``check`` only on frames where field ``name`` has ``value`` (tshark omits it elsewhere)."""
+    return Check(check.tshark, check.convert, lambda f: check.ours(f) if value in f.values(name) else [])
+
+
+def vlan(tshark: str, leaf: str, tpid: int) -> Check:
+    """A VLAN tag field for tags of one TPID: tshark names 802.1Q ``vlan.*``, 802.1ad ``ieee8021ad.*``."""
+
+    def ours(f: Frame) -> list[Any]:
+        out = []
+        for layer in f.layers:
+            if layer.name == "VLAN":
+                vals = {x.fdef.leaf: x.value for x in layer.walk() if x.fdef is not None}
+                if vals.get("TPID") == tpid and leaf in vals:
+                    out.append(vals[leaf])
+        return out
+
+    return Check(tshark, num, ours)
+
+
+#: the issue's field list: addresses, ports and flags
+BASE_CHECKS = [
+    field("eth.src", "Ethernet.SourceAddress", mac),
+    field("eth.dst", "Ethernet.DestinationAddress", mac),
+    field("ip.src", "IPv4.SourceAddress", ip4),
+    field("ip.dst", "IPv4.DestinationAddress", ip4),
+    field("ipv6.src", "IPv6.SourceAddress", ip6),
+    field("ipv6.dst", "IPv6.DestinationAddress", ip6),
+    field("tcp.srcport", "TCP.SrcPort"),
+    field("tcp.dstport", "TCP.DstPort"),
+    field("udp.srcport", "UDP.SrcPort"),
+    field("udp.dstport", "UDP.DstPort"),
+    field("tcp.flags", "TCP.Flags"),
+]
+
+#: further protocol fields the samples exercise
+EXTRA_CHECKS = [
+    field("eth.type", "Ethernet.EtherType"),
+    vlan("vlan.id", "VlanId", 0x8100),
+    vlan("ieee8021ad.id", "VlanId", 0x88A8),
+    field("mpls.label", "MPLS.Label"),
+    field("null.family", "Loopback.Family"),
+    field("arp.opcode", "ARP.Operation"),
+    field("arp.src.hw_mac", "ARP.SenderMacAddress", mac),
+    field("arp.src.proto_ipv4", "ARP.SenderIPAddress", ip4),
+    field("arp.dst.hw_mac", "ARP.TargetMacAddress", mac),
+    field("arp.dst.proto_ipv4", "ARP.TargetIPAddress", ip4),
+    field("ip.proto", "IPv4.NextProtocol"),
+    field("ip.ttl", "IPv4.TTL"),
+    field("ip.len", "IPv4.TotalLength"),
+    field("ip.id", "IPv4.Identification"),
+    field("ip.flags.mf", "IPv4.Flags.MoreFragments", boolean),
+    field("ip.frag_offset", "IPv4.FragmentOffset"),
+    field("ipv6.plen", "IPv6.PayloadLength"),
+    field("ipv6.nxt", "IPv6.NextProtocol"),
+    field("ipv6.hlim", "IPv6.HopLimit"),
+    field("ipv6.fraghdr.offset", "IPv6.FragmentHeader.FragmentOffset"),
+    field("ipv6.fraghdr.more", "IPv6.FragmentHeader.MoreFragments", boolean),
+    field("ipv6.fraghdr.ident", "IPv6.FragmentHeader.Identification"),
+    field("tcp.seq", "TCP.SequenceNumber"),
+    field("tcp.ack", "TCP.AcknowledgementNumber"),
+    field("tcp.window_size_value", "TCP.Window"),
+    field("tcp.len", "TCP.PayloadLength"),
+    Check("tcp.hdr_len", num, lambda f: [4 * v for v in f.values("TCP.DataOffset")]),
+    field("tcp.flags.syn", "TCP.Flags.Syn", boolean),
+    field("tcp.flags.reset", "TCP.Flags.Reset", boolean),
+    field("tcp.options.mss_val", "TCP.Options.MaxSegmentSize"),
+    field("tcp.options.wscale.shift", "TCP.Options.WindowScale"),
+    field("tcp.options.sack_le", "TCP.Options.Sack.LeftEdge"),
+    field("tcp.options.timestamp.tsval", "TCP.Options.Timestamps.Value"),
+    field("tcp.options.timestamp.tsecr", "TCP.Options.Timestamps.EchoReply"),
+    field("udp.length", "UDP.TotalLength"),
+    field("icmp.type", "ICMP.Type"),
+    field("icmp.code", "ICMP.Code"),
+    field("icmp.ident", "ICMP.Identifier"),
+    field("icmp.seq", "ICMP.SequenceNumber"),
+    field("icmpv6.type", "ICMPv6.Type"),
+    field("icmpv6.code", "ICMPv6.Code"),
+    field("igmp.type", "IGMP.Type"),
+    field("igmp.maddr", "IGMP.GroupAddress", ip4),
+    field("dns.id", "DNS.QueryIdentifier"),
+    field("dns.flags.response", "DNS.Flags.Response", boolean),
+    # tshark shows RA and RCODE in responses only; we show every flag bit of every message
+    when(field("dns.flags.rcode", "DNS.Flags.ResponseCode"), "DNS.Flags.Response", 1),
+    field("dns.count.queries", "DNS.QuestionCount"),
+    field("dns.count.answers", "DNS.AnswerCount"),
+    field("dns.count.auth_rr", "DNS.NameServerCount"),
+    field("dns.count.add_rr", "DNS.AdditionalCount"),
+    field("dns.qry.name", "DNS.QRecord.QuestionName", text),
+    field("dns.qry.type", "DNS.QRecord.QuestionType"),
+    rr("dns.resp.name", "Name", text, skip_types=(33,)),
+    rr("dns.resp.type", "Type"),
+    rr("dns.a", "IPAddress", ip4),
+    rr("dns.aaaa", "IPv6Address", ip6),
+    rr("dns.cname", "CName", text),
+    field("dhcp.option.dhcp", "DHCP.MessageType"),
+    field("dhcp.id", "DHCP.TransactionID"),
+    across("dhcp.hw.mac_addr", ["DHCP.ClientHardwareAddress", "DHCP.ClientIdentifier.MacAddress"], mac),
+    field("dhcp.ip.your", "DHCP.YourIP", ip4),
+]
+
+
+@functools.lru_cache(maxsize=32)
+def tshark_rows(path: str, fields: tuple[str, ...]) -> list[list[str]]:
+    """``tshark -T fields`` output for ``path``: one row per frame, one string per field."""
+    exe = require_tshark()
+    cmd = [exe, "-r", path, *TSHARK_PREFS, "-T", "fields", "-E", "separator=/t"]
+    for f in ("frame.number", "frame.time_epoch", *fields):
+        cmd += ["-e", f]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=120).stdout
+    return [line.split("\t") for line in out.splitlines()]
+
+
+@functools.lru_cache(maxsize=1)
+def tshark_field_names() -> frozenset[str]:
+    """Every field name this tshark knows (``tshark -G fields``)."""
+    out = subprocess.run([require_tshark(), "-G", "fields"], capture_output=True, text=True, check=True,
+                         timeout=120).stdout
+    return frozenset(line.split("\t")[2] for line in out.splitlines() if line.startswith("F\t"))
+
+
+def epoch_ns(s: str) -> int:
+    sec, _, frac = s.partition(".")
+    return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
+
+
+def compare(path: Path, checks: Sequence[Check], *, max_report: int = 40) -> list[str]:
+    """All differences between tshark and us on ``path`` (empty when they agree)."""
+    rows = tshark_rows(str(path), tuple(c.tshark for c in checks))
+    problems: list[str] = []
+    with open_trace(path, use_cache=False) as trace:
+        if len(trace) != len(rows):
+            return [f"{path.name}: {len(trace)} frames, tshark has {len(rows)}"]
+        for i, row in enumerate(rows):
+            if row[1] and int(trace.index.ts[i]) != epoch_ns(row[1]):
+                problems.append(f"frame {i + 1}: timestamp {int(trace.index.ts[i])} ns, tshark {row[1]}")
+            frame = trace.frame(i)
+            for c, cell in zip(checks, row[2:], strict=False):
+                want = [c.convert(v) for v in cell.split(",")] if cell else []
+                got = c.ours(frame)
+                if got is not None and got != want:
+                    problems.append(f"frame {i + 1} {c.tshark}: tshark {want!r}, ours {got!r} "
+                                    f"({' > '.join(frame.protocols)})")
+            if len(problems) >= max_report:
+                break
+    return problems
+
+
+SAMPLE_FILES = [*samples("pcap"), *samples("pcapng"), *samples("netmon")]
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_addresses_ports_and_flags_match_tshark(path: Path) -> None:
+    problems = compare(path, BASE_CHECKS)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", SAMPLE_FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_protocol_fields_match_tshark(path: Path) -> None:
+    problems = compare(path, EXTRA_CHECKS)
+    assert not problems, "\n".join(problems)
+
+
+def test_there_are_samples_of_every_format() -> None:
+    assert {p.parent.name for p in SAMPLE_FILES} == {"pcap", "pcapng", "netmon"}

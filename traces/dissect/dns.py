@@ -1,0 +1,366 @@
+"""DNS over UDP and TCP (also mDNS and LLMNR, which share the format).
+
+Sections and their field names:
+
+* ``DNS.QRecord``          questions: ``QuestionName``, ``QuestionType``, ``QuestionClass``
+* ``DNS.ARecord``          answers
+* ``DNS.AuthorityRecord``  authority section
+* ``DNS.AdditionalRecord`` additional section
+
+The three resource-record sections share their leaf names: ``Name``, ``Type``, ``Class``,
+``TimeToLive``, ``DataLength`` and the typed data: ``IPAddress`` (A), ``IPv6Address`` (AAAA),
+``CName``, ``PtrDomainName``, ``NameServer``, ``Preference``/``MailExchange`` (MX), ``Text`` (TXT,
+one per string), SOA ``PrimaryServer``/``ResponsibleMailbox``/``SerialNumber``/``RefreshInterval``/
+``RetryInterval``/``ExpireLimit``/``MinimumTTL``, SRV ``Priority``/``Weight``/``Port``/``Target``,
+and ``Data`` (raw bytes) for every other type.  So ``DNS.ARecord.IPAddress == 10.0.0.1`` finds
+answers, ``DNS.AdditionalRecord.IPAddress`` glue records.
+
+Compressed names are followed only backwards (each pointer must point before every earlier
+one), so no input can make the name reader loop.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from ..fields import REGISTRY, FieldDef, FieldType
+from ..frame import Field, Layer, ipv4_text, ipv6_text
+from .core import TCP_PORTS, UDP_PORTS, Ctx, payload
+
+R = REGISTRY
+TYPE_NAMES = {
+    1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 13: "HINFO", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
+    35: "NAPTR", 39: "DNAME", 41: "OPT", 43: "DS", 46: "RRSIG", 47: "NSEC", 48: "DNSKEY", 50: "NSEC3",
+    64: "SVCB", 65: "HTTPS", 99: "SPF", 251: "IXFR", 252: "AXFR", 255: "ANY", 257: "CAA",
+}
+CLASS_NAMES = {1: "Internet", 3: "Chaos", 4: "Hesiod", 254: "None", 255: "Any"}
+OPCODE_NAMES = {0: "QUERY (Standard query)", 1: "IQUERY (Inverse query)", 2: "STATUS (Server status request)",
+                4: "NOTIFY (Zone change notification)", 5: "UPDATE (Dynamic update)"}
+RCODE_NAMES = {0: "Success", 1: "Format Error", 2: "Server Failure", 3: "Name Error", 4: "Not Implemented",
+               5: "Refused", 6: "YX Domain", 7: "YX RR Set", 8: "NX RR Set", 9: "Not Authoritative",
+               10: "Not Zone"}
+
+DNS = R.protocol("DNS", "Domain Name System")
+TCP_LENGTH = R.define("DNS.TcpLength", FieldType.UINT, "Message length prefix (DNS over TCP)")
+QUERY_ID = R.define("DNS.QueryIdentifier", FieldType.UINT, "Transaction id matching a response to its query")
+FLAGS = R.define("DNS.Flags", FieldType.UINT, "The 16-bit flags word")
+FLAG_RESPONSE = R.define("DNS.Flags.Response", FieldType.BOOL, "1 for a response, 0 for a query (QR)")
+FLAG_OPCODE = R.define("DNS.Flags.Opcode", FieldType.UINT, "Kind of query", enum={
+    k: v.split(" ", 1)[0] for k, v in OPCODE_NAMES.items()})
+FLAG_AA = R.define("DNS.Flags.AuthoritativeAnswer", FieldType.BOOL, "Answer from an authoritative server")
+FLAG_TC = R.define("DNS.Flags.Truncated", FieldType.BOOL, "Message was truncated")
+FLAG_RD = R.define("DNS.Flags.RecursionDesired", FieldType.BOOL, "Recursion desired")
+FLAG_RA = R.define("DNS.Flags.RecursionAvailable", FieldType.BOOL, "Recursion available")
+FLAG_Z = R.define("DNS.Flags.Reserved", FieldType.BOOL, "Reserved bit (Z)")
+FLAG_AD = R.define("DNS.Flags.AuthenticatedData", FieldType.BOOL, "Answer authenticated (DNSSEC)")
+FLAG_CD = R.define("DNS.Flags.CheckingDisabled", FieldType.BOOL, "Checking disabled (DNSSEC)")
+FLAG_RCODE = R.define("DNS.Flags.ResponseCode", FieldType.UINT, "Response code", enum=RCODE_NAMES)
+QD_COUNT = R.define("DNS.QuestionCount", FieldType.UINT, "Number of questions")
+AN_COUNT = R.define("DNS.AnswerCount", FieldType.UINT, "Number of answer records")
+NS_COUNT = R.define("DNS.NameServerCount", FieldType.UINT, "Number of authority records")
+AR_COUNT = R.define("DNS.AdditionalCount", FieldType.UINT, "Number of additional records")
+
+QRECORD = R.define("DNS.QRecord", FieldType.PROTOCOL, "A question")
+Q_NAME = R.define("DNS.QRecord.QuestionName", FieldType.STRING, "Name asked for")
+Q_TYPE = R.define("DNS.QRecord.QuestionType", FieldType.UINT, "Record type asked for", enum=TYPE_NAMES)
+Q_CLASS = R.define("DNS.QRecord.QuestionClass", FieldType.UINT, "Class asked for", enum=CLASS_NAMES)
+
+_RR_LEAVES: tuple[tuple[str, FieldType, str], ...] = (
+    ("Name", FieldType.STRING, "Owner name of the record"),
+    ("Type", FieldType.UINT, "Record type"),
+    ("Class", FieldType.UINT, "Record class"),
+    ("TimeToLive", FieldType.UINT, "Seconds the record may be cached"),
+    ("DataLength", FieldType.UINT, "Length of the record data"),
+    ("IPAddress", FieldType.IPV4, "IPv4 address (A record)"),
+    ("IPv6Address", FieldType.IPV6, "IPv6 address (AAAA record)"),
+    ("CName", FieldType.STRING, "Canonical name (CNAME record)"),
+    ("PtrDomainName", FieldType.STRING, "Domain name pointed to (PTR record)"),
+    ("NameServer", FieldType.STRING, "Name server (NS record)"),
+    ("Preference", FieldType.UINT, "Preference (MX record)"),
+    ("MailExchange", FieldType.STRING, "Mail exchanger (MX record)"),
+    ("Text", FieldType.STRING, "One character string (TXT record)"),
+    ("PrimaryServer", FieldType.STRING, "Primary name server (SOA record)"),
+    ("ResponsibleMailbox", FieldType.STRING, "Responsible mailbox (SOA record)"),
+    ("SerialNumber", FieldType.UINT, "Zone serial number (SOA record)"),
+    ("RefreshInterval", FieldType.UINT, "Refresh interval in seconds (SOA record)"),
+    ("RetryInterval", FieldType.UINT, "Retry interval in seconds (SOA record)"),
+    ("ExpireLimit", FieldType.UINT, "Expire limit in seconds (SOA record)"),
+    ("MinimumTTL", FieldType.UINT, "Minimum / negative-caching TTL (SOA record)"),
+    ("Priority", FieldType.UINT, "Priority (SRV record)"),
+    ("Weight", FieldType.UINT, "Weight (SRV record)"),
+    ("Port", FieldType.UINT, "Port (SRV record)"),
+    ("Target", FieldType.STRING, "Target host (SRV record)"),
+    ("Data", FieldType.BYTES, "Record data of other types"),
+)
+
+
+class _Section:
+    """The field definitions of one resource-record section."""
+
+    __slots__ = ("f", "node", "title")
+
+    def __init__(self, name: str, title: str, description: str) -> None:
+        self.node = R.define(f"DNS.{name}", FieldType.PROTOCOL, description)
+        self.title = title
+        enums = {"Type": TYPE_NAMES, "Class": CLASS_NAMES}
+        self.f: dict[str, FieldDef] = {
+            leaf: R.define(f"DNS.{name}.{leaf}", t, f"{d} ({title.lower()})", enum=enums.get(leaf))
+            for leaf, t, d in _RR_LEAVES
+        }
+
+
+ANSWER = _Section("ARecord", "Answer", "An answer record")
+AUTHORITY = _Section("AuthorityRecord", "Authority", "An authority-section record")
+ADDITIONAL = _Section("AdditionalRecord", "Additional", "An additional-section record")
+
+_HEADER = struct.Struct("!HHHHHH")
+_RR = struct.Struct("!HHIH")
+_SOA = struct.Struct("!IIIII")
+_SRV = struct.Struct("!HHH")
+MAX_NAME = 255
+_PRINTABLE = frozenset(range(0x21, 0x7F)) - {ord("."), ord("\\")}
+
+
+class _Bad(Exception):
+    """A name or record that cannot be read; caught at the message level."""
+
+
+def read_name(d: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
+    """Read a possibly compressed name at ``pos``; returns (text, offset after it in place).
+
+    ``base`` is where the DNS message starts (pointers are relative to it).
+    """
+    labels: list[str] = []
+    total = 0
+    after = -1
+    limit = pos  # every pointer must go before this: strictly backwards, so the walk ends
+    while True:
+        if pos >= end:
+            raise _Bad("name runs past the end of the message")
+        n = d[pos]
+        if n == 0:
+            pos += 1
+            break
+        if n & 0xC0 == 0xC0:
+            if pos + 1 >= end:
+                raise _Bad("compression pointer cut short")
+            target = base + (((n & 0x3F) << 8) | d[pos + 1])
+            if after < 0:
+                after = pos + 2
+            if target >= limit:
+                raise _Bad(f"compression pointer to offset {target - base} does not point backwards")
+            limit = target
+            pos = target
+            continue
+        if n & 0xC0:
+            raise _Bad(f"unsupported label type 0x{n & 0xC0:02X}")
+        if pos + 1 + n > end:
+            raise _Bad("label runs past the end of the message")
+        total += n + 1
+        if total > MAX_NAME:
+            raise _Bad("name longer than 255 bytes")
+        raw = d[pos + 1 : pos + 1 + n]
+        if all(c in _PRINTABLE for c in raw):
+            labels.append(raw.decode("ascii"))
+        else:
+            labels.append("".join(chr(c) if c in _PRINTABLE else f"\\{c:03d}" for c in raw))
+        pos += 1 + n
+    return (".".join(labels) if labels else "<Root>"), (after if after >= 0 else pos)
+
+
+def dissect_dns(ctx: Ctx, off: int, end: int) -> None:
+    _message(ctx, off, off, end, None)
+
+
+def dissect_dns_tcp(ctx: Ctx, off: int, end: int) -> None:
+    """DNS over TCP: a 2-byte length, then the message (only what this segment holds)."""
+    if end - off < 2:
+        payload(ctx, off, end)
+        return
+    length = (ctx.data[off] << 8) | ctx.data[off + 1]
+    _message(ctx, off, off + 2, min(end, off + 2 + length), length)
+    if off + 2 + length < end:
+        payload(ctx, off + 2 + length, end)
+
+
+def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -> None:
+    d = ctx.data
+    layer = ctx.layer(DNS, "", start, end - start)
+    if tcp_length is not None:
+        layer.add(TCP_LENGTH, tcp_length, start, 2)
+    if end - off < 12:
+        # a cut-short header (snaplen, a quoted packet): show the words that are there
+        words = [(d[p] << 8) | d[p + 1] for p in range(off, end - 1, 2)]
+        _header(layer, off, words)
+        ctx.malformed(layer, f"{end - off} bytes, a DNS header needs 12")
+        payload(ctx, off + 2 * len(words), end)
+        return
+    qid, flags, qd, an, ns, ar = _HEADER.unpack_from(d, off)
+    _header(layer, off, [qid, flags, qd, an, ns, ar])
+    response = flags >> 15
+    opcode = (flags >> 11) & 15
+    rcode = flags & 15
+    head = f"QueryId = 0x{qid:04X}, {OPCODE_NAMES.get(opcode, f'Opcode {opcode}')}, "
+    pos = off + 12
+    questions: list[str] = []
+    answers: list[str] = []
+    problem = ""
+    try:
+        for _ in range(qd):
+            pos = _question(d, layer, pos, off, end, questions)
+        for section, count in ((ANSWER, an), (AUTHORITY, ns), (ADDITIONAL, ar)):
+            for _ in range(count):
+                pos = _record(d, layer, section, pos, off, end, answers if section is ANSWER else None)
+    except _Bad as e:
+        problem = str(e)
+    if response:
+        summary = head + f"Response - {RCODE_NAMES.get(rcode, f'Code {rcode}')}"
+        if answers:
+            summary += ", " + ", ".join(answers[:4]) + (", ..." if len(answers) > 4 else "")
+    else:
+        summary = head + (f"Query  for {questions[0]}" if questions else "Query")
+    ctx.set_summary(layer, summary)
+    if problem:
+        ctx.malformed(layer, problem)
+        layer.length = pos - start
+        payload(ctx, pos, end)
+    elif pos < end:
+        layer.length = pos - start
+        payload(ctx, pos, end)
+
+
+def _header(layer: Layer, off: int, words: list[int]) -> None:
+    """The header fields, as many as ``words`` holds (id, flags, then the four counts)."""
+    add = layer.add
+    if words:
+        qid = words[0]
+        add(QUERY_ID, qid, off, 2, display=f"0x{qid:04X} ({qid})")
+    if len(words) > 1:
+        flags = words[1]
+        f = add(FLAGS, flags, off + 2, 2, display=f"0x{flags:04X}")
+        fa = f.add
+        fa(FLAG_RESPONSE, flags >> 15, off + 2, 1, bits=(0, 1))
+        fa(FLAG_OPCODE, (flags >> 11) & 15, off + 2, 1, bits=(1, 4))
+        fa(FLAG_AA, (flags >> 10) & 1, off + 2, 1, bits=(5, 1))
+        fa(FLAG_TC, (flags >> 9) & 1, off + 2, 1, bits=(6, 1))
+        fa(FLAG_RD, (flags >> 8) & 1, off + 2, 1, bits=(7, 1))
+        fa(FLAG_RA, (flags >> 7) & 1, off + 3, 1, bits=(0, 1))
+        fa(FLAG_Z, (flags >> 6) & 1, off + 3, 1, bits=(1, 1))
+        fa(FLAG_AD, (flags >> 5) & 1, off + 3, 1, bits=(2, 1))
+        fa(FLAG_CD, (flags >> 4) & 1, off + 3, 1, bits=(3, 1))
+        fa(FLAG_RCODE, flags & 15, off + 3, 1, bits=(4, 4))
+    for i, fdef in enumerate((QD_COUNT, AN_COUNT, NS_COUNT, AR_COUNT)):
+        if len(words) > 2 + i:
+            add(fdef, words[2 + i], off + 4 + 2 * i, 2)
+
+
+def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[str]) -> int:
+    name, p = read_name(d, pos, base, end)
+    if p + 4 > end:
+        raise _Bad("question cut short")
+    qtype, qclass = (d[p] << 8) | d[p + 1], (d[p + 2] << 8) | d[p + 3]
+    tname = TYPE_NAMES.get(qtype, str(qtype))
+    cname = CLASS_NAMES.get(qclass & 0x7FFF, str(qclass))
+    text = f"{name} of type {tname} on class {cname}"
+    q = layer.add(QRECORD, True, pos, p + 4 - pos, display=text)
+    q.add(Q_NAME, name, pos, p - pos)
+    q.add(Q_TYPE, qtype, p, 2)
+    q.add(Q_CLASS, qclass, p + 2, 2)
+    out.append(text)
+    return p + 4
+
+
+def _record(d: bytes, layer: Layer, sec: _Section, pos: int, base: int, end: int, out: list[str] | None) -> int:
+    name, p = read_name(d, pos, base, end)
+    if p + 10 > end:
+        raise _Bad(f"{sec.title.lower()} record header cut short")
+    rtype, rclass, ttl, rdlen = _RR.unpack_from(d, p)
+    rdata = p + 10
+    stop = rdata + rdlen
+    if stop > end:
+        raise _Bad(f"{sec.title.lower()} record data of {rdlen} bytes runs past the end")
+    f = sec.f
+    node: Field = layer.add(sec.node, True, pos, stop - pos, display="")
+    add = node.add
+    add(f["Name"], name, pos, p - pos)
+    add(f["Type"], rtype, p, 2)
+    add(f["Class"], rclass, p + 2, 2)
+    add(f["TimeToLive"], ttl, p + 4, 4)
+    add(f["DataLength"], rdlen, p + 8, 2)
+    text = _rdata(d, node, f, rtype, rdata, stop, base, end)
+    node.display = f"{name} of type {TYPE_NAMES.get(rtype, rtype)} on class " \
+                   f"{CLASS_NAMES.get(rclass & 0x7FFF, rclass)}" + (f": {text}" if text else "")
+    if out is not None and text:
+        out.append(text)
+    return stop
+
+
+def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, stop: int, base: int,
+           end: int) -> str:
+    """Add the typed data fields of one record; returns its short text for summaries."""
+    n = stop - pos
+    add = node.add
+
+    def name_at(p: int) -> tuple[str, int]:
+        # pointers may lead anywhere earlier in the message, but the name must end inside the record
+        name, after = read_name(d, p, base, end)
+        if after > stop:
+            raise _Bad(f"name in {TYPE_NAMES.get(rtype, rtype)} data runs past its record")
+        return name, after
+
+    if rtype == 1 and n == 4:
+        v = int.from_bytes(d[pos:stop], "big")
+        add(f["IPAddress"], v, pos, 4)
+        return ipv4_text(v)
+    if rtype == 28 and n == 16:
+        v = int.from_bytes(d[pos:stop], "big")
+        text = ipv6_text(v)
+        add(f["IPv6Address"], v, pos, 16, display=text)
+        return text
+    if rtype in (2, 5, 12):
+        name, p = name_at(pos)
+        add(f[{2: "NameServer", 5: "CName", 12: "PtrDomainName"}[rtype]], name, pos, p - pos)
+        return name
+    if rtype == 15 and n >= 3:
+        add(f["Preference"], (d[pos] << 8) | d[pos + 1], pos, 2)
+        name, p = name_at(pos + 2)
+        add(f["MailExchange"], name, pos + 2, p - pos - 2)
+        return name
+    if rtype == 16:
+        p = pos
+        texts = []
+        while p < stop:
+            k = d[p]
+            if p + 1 + k > stop:
+                raise _Bad("TXT string runs past its record")
+            s = d[p + 1 : p + 1 + k].decode("utf-8", "backslashreplace")
+            add(f["Text"], s, p, 1 + k)
+            texts.append(s)
+            p += 1 + k
+        return " ".join(texts)
+    if rtype == 6:
+        mname, p = name_at(pos)
+        add(f["PrimaryServer"], mname, pos, p - pos)
+        rname, q = name_at(p)
+        add(f["ResponsibleMailbox"], rname, p, q - p)
+        if q + 20 > stop:
+            raise _Bad("SOA record cut short")
+        for i, leaf in enumerate(("SerialNumber", "RefreshInterval", "RetryInterval", "ExpireLimit", "MinimumTTL")):
+            add(f[leaf], int.from_bytes(d[q + 4 * i : q + 4 * i + 4], "big"), q + 4 * i, 4)
+        return mname
+    if rtype == 33 and n >= 7:
+        prio, weight, port = _SRV.unpack_from(d, pos)
+        add(f["Priority"], prio, pos, 2)
+        add(f["Weight"], weight, pos + 2, 2)
+        add(f["Port"], port, pos + 4, 2)
+        target, p = name_at(pos + 6)
+        add(f["Target"], target, pos + 6, p - pos - 6)
+        return f"{target}:{port}"
+    if n:
+        add(f["Data"], d[pos:stop], pos, n)
+    return ""
+
+
+for _port in (53, 5353, 5355):
+    UDP_PORTS[_port] = dissect_dns
+TCP_PORTS[53] = dissect_dns_tcp
