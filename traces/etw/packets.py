@@ -91,12 +91,14 @@ class PacketInfo:
 
 def utf16z(data: bytes | memoryview, pos: int, end: int) -> tuple[str, int]:
     """A NUL-terminated UTF-16LE string at ``pos``; returns it and the position after the NUL."""
-    i = pos
-    while i + 1 < end:
-        if data[i] == 0 and data[i + 1] == 0:
-            return bytes(data[pos:i]).decode("utf-16-le", "replace"), i + 2
-        i += 2
-    return bytes(data[pos:end]).decode("utf-16-le", "replace"), end
+    if not isinstance(data, bytes):
+        data = bytes(data[:end])
+    i = data.find(b"\0\0", pos, end)
+    while i >= 0 and (i - pos) & 1:  # a NUL pair straddling two characters: keep looking
+        i = data.find(b"\0\0", i + 1, end)
+    if i < 0 or i + 2 > end:
+        return data[pos:end].decode("utf-16-le", "replace"), end
+    return data[pos:i].decode("utf-16-le", "replace"), i + 2
 
 
 def ndis_direction(keyword: int) -> tuple[str, int]:
@@ -116,14 +118,17 @@ def ndis_link(keyword: int) -> int:
 
 
 def locate(provider: uuid.UUID, event_id: int, keyword: int, rec: bytes | memoryview, payload_at: int,
-           pointer_size: int = 8) -> PacketInfo | None:
-    """The packet in a packet-carrying event, or None (not a packet event, or too damaged to say)."""
+           pointer_size: int = 8, detail: bool = True) -> PacketInfo | None:
+    """The packet in a packet-carrying event, or None (not a packet event, or too damaged to say).
+
+    ``detail=False`` (the index pass) skips what only the frame view shows (``meta``).
+    """
     end = len(rec)
     if provider == NDIS_GUID:
         if event_id == NDIS_FRAGMENT:
             return _ndis_1001(keyword, rec, payload_at, end)
         if event_id == NDIS_VMSWITCH_FRAGMENT:
-            return _ndis_1003(keyword, rec, payload_at, end, pointer_size)
+            return _ndis_1003(keyword, rec, payload_at, end, pointer_size, detail)
     elif provider == PKTMON_GUID and event_id in (PKTMON_PACKET, PKTMON_DROP):
         return _pktmon(event_id, rec, payload_at, end)
     return None
@@ -155,7 +160,8 @@ def _ndis_1001(keyword: int, rec: bytes | memoryview, p: int, end: int) -> Packe
     return _finish_ndis(info, keyword)
 
 
-def _ndis_1003(keyword: int, rec: bytes | memoryview, p: int, end: int, ptr: int) -> PacketInfo | None:
+def _ndis_1003(keyword: int, rec: bytes | memoryview, p: int, end: int, ptr: int, detail: bool = True
+               ) -> PacketInfo | None:
     if p + 12 > end:
         return None
     mini, lower, port = struct.unpack_from("<III", rec, p)
@@ -198,13 +204,19 @@ def _ndis_1003(keyword: int, rec: bytes | memoryview, p: int, end: int, ptr: int
         if len(oob) >= 9 * ptr:
             rss = struct.unpack_from(fmt, oob, 8 * ptr)[0] & 0xFFFFFFFF
     link = ndis_link(keyword)
+    key = ("vnic", lower, port, vlan, nic_type, port_name)
+    if not detail:
+        info = PacketInfo(start, length, link, 0, key, mini)
+        info.first = bool(keyword & KW_PACKET_START) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
+        info.last = bool(keyword & KW_PACKET_END) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
+        info.direction = SEND if keyword & KW_SEND else RECEIVE if keyword & KW_RECEIVE else 0
+        return info
     meta: dict[str, Any] = {"MiniportIfIndex": mini, "LowerIfIndex": lower, "SourcePortId": port,
                             "SourcePortName": port_name, "SourceNicName": nic_name,
                             "SourceNicType": nic_type, "VlanId": vlan, "DestinationCount": dcount}
     if rss is not None:
         meta["HashValue"] = f"{rss:08x}"
-    info = PacketInfo(start, length, link, 0, ("vnic", lower, port, vlan, nic_type, port_name), mini,
-                      meta=meta)
+    info = PacketInfo(start, length, link, 0, key, mini, meta=meta)
     return _finish_ndis(info, keyword)
 
 

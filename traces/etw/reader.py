@@ -344,6 +344,8 @@ class EtlReader(Reader):
         self.wifi: dict[int, dict[str, Any]] = {}
         self._pending: dict[tuple[Any, ...], list[tuple[int, int, int, bytes]]] = {}
         self._pending_wifi: dict[str, Any] | None = None
+        #: batch packet index → bytes of a multi-event packet assembled in ``_sequential``
+        self._assembled: dict[int, bytes] = {}
         self.records = 0
         self.packets = 0
         self.inflated_bytes = 0
@@ -567,61 +569,100 @@ class EtlReader(Reader):
 
     def _packets(self, result: ScanResult, batch: dict[str, np.ndarray]) -> None:
         """File packet events: interfaces, direction, multi-event assembly, then classification."""
-        events: list[tuple[int, int, Any]] = [(r, 1, (prov, eid, rec)) for r, prov, eid, rec in result.side]
-        events += [(r, 2, (info, data, proc)) for r, info, data, proc in result.packets]
-        events.sort(key=lambda e: (e[0], e[1]))
-        rows: list[int] = []
-        datas: list[bytes] = []
-        links: list[int] = []
+        pr = result.packets
+        wifi_meta = False
+        for _r, prov, eid, rec in result.side:
+            if prov == pk.NDIS_GUID and eid == pk.NDIS_METADATA:
+                wifi_meta = True
+            else:  # PktMon component names: order does not matter
+                self._side_event(prov, eid, rec)
+        if pr is None or not len(pr.rows):
+            if wifi_meta:
+                for _r, prov, eid, rec in result.side:
+                    if eid == pk.NDIS_METADATA:
+                        self._side_event(prov, eid, rec)
+            return
+        ifaces = np.array([self._interface(key, int(pr.link[np.argmax(pr.key == k)]),
+                                           int(pr.miniport[np.argmax(pr.key == k)]))
+                           for k, key in enumerate(pr.keys)], dtype=np.int64)
+        single = pr.first & pr.last
+        if bool(single.all()) and not wifi_meta and not self._pending:
+            keep = np.arange(len(pr.rows))
+        else:
+            keep = self._sequential(result, pr, batch)
+        if not len(keep):
+            return
+        rows = pr.rows[keep]
+        self.packets += len(rows)
+        batch["kind"][rows] = KIND_EVENT | KIND_PACKET
+        batch["iface"][rows] = ifaces[pr.key[keep]]
+        d = pr.direction[keep]
+        batch["dirflags"][rows] = np.where(d == pk.SEND, DIR_SEND, np.where(d == pk.RECEIVE, DIR_RECEIVE, 0))
+        data, loc, length = pr.data, pr.offset[keep], pr.length[keep]
+        if self._assembled:
+            data, loc, length = self._with_assembled(pr, keep, data, loc, length)
+        sub = empty_batch(len(rows))
+        sub["loc"][:] = loc
+        sub["length"][:] = length
+        classify_packets(self.trace, data, sub, pr.link[keep].astype(np.int64))
+        for name in ("protos", "top", "tcpflags", "eth_conv", "ip_conv", "l4_conv"):
+            batch[name][rows] = sub[name]
+        batch["protos"][rows] |= np.uint64(_NETEVENT_BIT)
+        batch["dirflags"][rows] |= sub["dirflags"]
+
+    def _sequential(self, result: ScanResult, pr: Any, batch: dict[str, np.ndarray]) -> np.ndarray:
+        """Multi-event packets (before Windows 8.1) and Wi-Fi metadata events, in record order."""
         loc = batch["loc"]
-        for r, what, item in events:
-            if what == 1:
-                prov, eid, rec = item
+        events: list[tuple[int, int, int]] = [(r, 0, j) for j, (r, prov, eid, _rec) in enumerate(result.side)
+                                              if prov == pk.NDIS_GUID and eid == pk.NDIS_METADATA]
+        events += [(int(r), 1, j) for j, r in enumerate(pr.rows)]
+        events.sort()
+        keep: list[int] = []
+        self._assembled = {}
+        for _r, what, j in events:
+            if what == 0:
+                _, prov, eid, rec = result.side[j]
                 self._side_event(prov, eid, rec)
                 continue
-            info, data, proc = item
-            here = int(loc[r])
-            if not (info.first and info.last):
-                key = (proc, info.iface)
-                if info.first:
+            here = int(loc[pr.rows[j]])
+            frag = bytes(pr.data[pr.offset[j] : pr.offset[j] + pr.length[j]])
+            if not (pr.first[j] and pr.last[j]):
+                key = (int(pr.processor[j]), pr.keys[int(pr.key[j])])
+                if pr.first[j]:
                     self._pending[key] = []
                 parts = self._pending.get(key)
-                if parts is None:  # a continuation without its start: keep it as an event
+                if parts is None:  # a continuation without its start: it stays an event
                     continue
-                parts.append((here, info.start, info.length, data))
-                if not info.last:
+                parts.append((here, int(pr.start[j]), int(pr.length[j]), frag))
+                if not pr.last[j]:
                     continue
                 del self._pending[key]
                 if len(parts) > 1:
                     self.multi[here] = [(lc, st, ln) for lc, st, ln, _ in parts]
-                data = b"".join(p[3] for p in parts)
-            iface = self._interface(info)
+                    self._assembled[j] = b"".join(p[3] for p in parts)
             if self._pending_wifi is not None:
                 self.wifi[here] = self._pending_wifi
                 self._pending_wifi = None
-            if info.clear_protected and len(data) > 1 and data[1] & 0x40:
-                data = data[:1] + bytes([data[1] & 0xBF]) + data[2:]
-            batch["kind"][r] = KIND_EVENT | KIND_PACKET
-            batch["iface"][r] = iface
-            batch["dirflags"][r] = DIR_SEND if info.direction == pk.SEND else DIR_RECEIVE if info.direction else 0
-            rows.append(r)
-            datas.append(data)
-            links.append(info.link_type)
-        if not rows:
-            return
-        self.packets += len(rows)
-        lens = np.array([len(d) for d in datas], dtype=np.int64)
-        starts = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.uint64)
-        blob = np.frombuffer(b"".join(datas) + b"\0", dtype=np.uint8)
-        sub = empty_batch(len(rows))
-        sub["loc"][:] = starts
-        sub["length"][:] = lens
-        classify_packets(self.trace, blob, sub, np.array(links, dtype=np.int64))
-        ridx = np.array(rows, dtype=np.int64)
-        for name in ("protos", "top", "tcpflags", "eth_conv", "ip_conv", "l4_conv"):
-            batch[name][ridx] = sub[name]
-        batch["protos"][ridx] |= np.uint64(_NETEVENT_BIT)
-        batch["dirflags"][ridx] |= sub["dirflags"]
+            keep.append(j)
+        return np.array(keep, dtype=np.int64)
+
+    def _with_assembled(self, pr: Any, keep: np.ndarray, data: np.ndarray, loc: np.ndarray,
+                        length: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Point multi-event packets at their assembled bytes (appended after the batch's data)."""
+        extra = []
+        loc = loc.copy()
+        length = length.copy()
+        pos = len(data)
+        for n, j in enumerate(keep):
+            whole = self._assembled.get(int(j))
+            if whole is not None:
+                loc[n], length[n] = pos, len(whole)
+                extra.append(whole)
+                pos += len(whole)
+        self._assembled = {}
+        if not extra:
+            return data, loc, length
+        return np.concatenate([data, np.frombuffer(b"".join(extra), dtype=np.uint8)]), loc, length
 
     def _side_event(self, prov: uuid.UUID, eid: int, rec_bytes: bytes) -> None:
         try:
@@ -641,25 +682,24 @@ class EtlReader(Reader):
                 iface = self.trace.interfaces[n]
                 iface.name, iface.description = name or iface.name, desc
 
-    def _interface(self, info: pk.PacketInfo) -> int:
-        key = info.iface
+    def _interface(self, key: tuple[Any, ...], link: int, miniport: int) -> int:
         n = self._iface_of.get(key)
         if n is not None:
             return n
-        name, desc = pk.interface_name(key, info.link_type, self.components)
-        if key[0] != "pktmon" and info.miniport and key[1] != info.miniport:
-            desc = (f"LWF over IfIndex {info.miniport}" + (f" {desc}" if desc else "")).strip()
+        name, desc = pk.interface_name(key, link, self.components)
+        if key[0] != "pktmon" and miniport and key[1] != miniport:
+            desc = (f"LWF over IfIndex {miniport}" + (f" {desc}" if desc else "")).strip()
         opts: dict[str, Any] = {}
         if key[0] in ("ndis", "vnic"):
             opts["ifIndex"] = key[1]
-            opts["MiniportIfIndex"] = info.miniport
+            opts["MiniportIfIndex"] = miniport
         if key[0] == "vnic":
             opts.update({"SourcePortId": key[2], "VlanId": key[3], "SourceNicType": key[4],
                          "SourcePortName": key[5]})
         if key[0] == "pktmon":
             opts["ComponentId"] = key[1]
         n = len(self.trace.interfaces)
-        self.trace.interfaces.append(Interface(info.link_type, name, desc, 65535, 10_000_000, 0, opts))
+        self.trace.interfaces.append(Interface(link, name, desc, 65535, 10_000_000, 0, opts))
         self._iface_of[key] = n
         if key[0] == "pktmon":
             self._pktmon_ifaces.setdefault(key[1], []).append(n)
