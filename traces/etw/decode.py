@@ -426,7 +426,12 @@ def _generic(rec: EventRecord, st: _TraceState, provider_name: str, proto: str, 
              problems: list[str] | None = None) -> DecodedEvent:
     task, opcode, level, kws = _names_for(schema, rec, None)
     pdef = _protocol_def(st, proto, provider_name, rec.provider)
-    summary = f"Event {rec.event_id}"
+    if rec.header_type in (0x12, 0x13):
+        summary = f"Event {rec.event_id}"
+    elif rec.hook_id:  # kernel (system/perfinfo) records: the hook names the event
+        summary = f"Hook 0x{rec.hook_id:04X}, Opcode {rec.opcode}"
+    else:  # classic (MOF) and WPP records: event type in the opcode
+        summary = f"Opcode {rec.opcode}"
     layer = Layer(pdef, summary, rec.payload_offset, len(rec.payload), [_payload_field(rec)],
                   label=registration_name(provider_name) if provider_name else proto)
     return DecodedEvent(proto, provider_name, None, False, task, opcode, level, kws, None, f"{proto}:{summary}",
@@ -439,13 +444,16 @@ def _event_layer(rec: EventRecord, pdef: FieldDef, edef: FieldDef | None, node: 
     payload_len = len(rec.payload)
     ev_field = Field(edef, True, summary, base, payload_len, node)
     ev_field.children = _fields(decoded.values, defs, base)
+    rest = bytes(rec.payload[decoded.end:]) if decoded.end < payload_len else b""
     if decoded.short is not None:
         problems.append(f"payload ends early: {decoded.short}")
+        if rest:  # the start of the field that did not fit
+            ev_field.children.append(Field(None, rest, binary_display(rest), base + decoded.end, len(rest),
+                                           f"{decoded.missing[0].name} (partial, {len(rest)} bytes)"))
         for spec in decoded.missing:
             ev_field.children.append(Field(None, None, "(missing: the payload ends before this field)", -1, 0,
                                            spec.name))
-    if decoded.end < payload_len:
-        rest = bytes(rec.payload[decoded.end:])
+    elif rest:
         ev_field.children.append(Field(None, rest, binary_display(rest), base + decoded.end, len(rest),
                                        f"Trailing data ({len(rest)} bytes)"))
     return Layer(pdef, summary, base, payload_len, [ev_field], label=label)

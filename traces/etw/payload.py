@@ -118,9 +118,8 @@ class Template:
         self.fields = fields
         self.pointer_size = 8 if pointer_size == 8 else 4
         self.maps = maps or {}
-        # fixed byte size of each field list suffix (for Binary without a length: "the rest
-        # minus what must follow"); None where a variable field follows
-        self._fixed: dict[int, dict[int, int | None]] = {}
+        # per field list: what follows each field (for Binary without a length)
+        self._fixed: dict[int, dict[int, tuple[int, int] | None]] = {}
 
     # -- public --------------------------------------------------------------------------------
     def decode(self, data: bytes | memoryview, start: int = 0, end: int | None = None,
@@ -146,20 +145,27 @@ class Template:
         return Decoded(values, pos, short, missing)
 
     # -- internals -----------------------------------------------------------------------------
-    def _suffix_size(self, specs: tuple[FieldSpec, ...], i: int) -> int | None:
-        """Bytes the fields after ``specs[i]`` need, when that is fixed."""
+    def _suffix_size(self, specs: tuple[FieldSpec, ...], i: int) -> tuple[int, int] | None:
+        """(fixed bytes, number of other length-less Binary fields) after ``specs[i]``; None when
+        another variable-size field follows (then nothing better than "the rest" is known)."""
         table = self._fixed.setdefault(id(specs), {})
         if i in table:
             return table[i]
-        total: int | None = 0
+        total = 0
+        shared = 0
+        result: tuple[int, int] | None = None
         for s in specs[i + 1:]:
+            if s.type == "Binary" and s.length is None and s.count is None:
+                shared += 1
+                continue
             size = self._static_size(s)
             if size is None:
-                total = None
                 break
-            total += size  # type: ignore[operator]
-        table[i] = total
-        return total
+            total += size
+        else:
+            result = (total, shared)
+        table[i] = result
+        return result
 
     def _static_size(self, s: FieldSpec) -> int | None:
         if s.type == "Pointer":
@@ -238,7 +244,7 @@ class Template:
                     inner[m.name] = v.value
             text = "{ " + ", ".join(f"\"{c.spec.name}\":{_json_text(c)}" for c in children) + " }"
             return Value(spec, {c.spec.name: c.value for c in children}, start, pos - start, text,
-                         "", children), pos
+                         text, children), pos
         st = _STRUCTS.get(t)
         if st is not None or t == "Pointer":
             if t == "Pointer":
@@ -394,9 +400,12 @@ class Template:
         else:
             n = _resolve(spec.length, scope)
             if n is None:
-                # no length in the schema: the rest of the payload minus the fixed fields after it
-                tail = self._suffix_size(siblings, index) if spec.count is None else None
-                n = max(0, end - pos - (tail or 0))
+                # no length in the schema (dumps drop constant lengths): the rest of the payload
+                # minus the fixed fields after it, shared equally with later length-less binaries
+                # (an IPv6 source/destination pair gets 16 bytes each)
+                after = self._suffix_size(siblings, index) if spec.count is None else None
+                fixed, shared = after if after is not None else (0, 0)
+                n = max(0, end - pos - fixed) // (shared + 1)
         if n > end - pos:
             raise _Short(spec, n, end - pos)
         raw = buf[pos:pos + n]

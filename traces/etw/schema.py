@@ -536,7 +536,7 @@ def load_user_schemas(paths: Iterable[Path | str], registry: Any = None, store: 
     for raw in paths:
         p = Path(raw).expanduser()
         if p.is_dir():
-            files.extend(sorted(x for x in p.iterdir() if x.suffix.lower() == ".xml"))
+            files.extend(sorted(x for x in p.iterdir() if x.suffix.lower() in (".xml", ".man")))
             files.extend(sorted(x for x in p.iterdir() if x.name.lower().endswith((".symbols.tsv", ".symbols.txt"))))
         elif p.exists():
             files.append(p)
@@ -545,7 +545,7 @@ def load_user_schemas(paths: Iterable[Path | str], registry: Any = None, store: 
     touched: set[uuid.UUID] = set()
     for f in files:
         try:
-            if f.suffix.lower() == ".xml":
+            if _looks_like_xml(f):
                 loaded, warns = manifest.load_manifest(f)
                 warnings.extend(warns)
                 for schema in loaded:
@@ -565,6 +565,17 @@ def load_user_schemas(paths: Iterable[Path | str], registry: Any = None, store: 
             if schema is not None:
                 register_provider(registry, schema)
     return warnings
+
+
+def _looks_like_xml(path: Path) -> bool:
+    """Manifests are XML whatever their name (.xml, .man); symbol maps are text."""
+    with path.open("rb") as f:
+        head = f.read(512)
+    for bom, enc in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"), (b"\xef\xbb\xbf", "utf-8")):
+        if head.startswith(bom):
+            head = head[len(bom):].decode(enc, "replace").encode("utf-8")
+            break
+    return head.lstrip().startswith(b"<")
 
 
 def load_default_user_schemas(registry: Any = None, store: SchemaStore | None = None) -> list[str]:
