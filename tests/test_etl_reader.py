@@ -101,3 +101,19 @@ def test_logfile_header_facts() -> None:
         assert f["logger_name"] == "Relogger"
         assert f["log_file_name"] == r"C:\Users\Nathaniel\Desktop\temp\PktMon.etl"
         assert f["compressed_buffers"] == 4
+
+
+def test_frames_after_an_index_cache_restore(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    path = sample("etl/pktmon_vpn_20210601.etl")
+    with open_trace(path) as first:
+        assert not first.from_cache
+        rows = [0, 5, int(np.flatnonzero(first.index.kind & KIND_PACKET)[-1]), len(first) - 1]
+        want = [(f.timestamp_ns, f.data, f.protocol_name, f.description, f.interface) for f in map(first.frame, rows)]
+        names = [i.name for i in first.interfaces]
+    with open_trace(path) as again:
+        assert again.from_cache
+        got = [(f.timestamp_ns, f.data, f.protocol_name, f.description, f.interface) for f in map(again.frame, rows)]
+        assert got == want
+        assert [i.name for i in again.interfaces] == names
+        assert again.reader.record(rows[2]).event_id == 160
