@@ -242,6 +242,10 @@ def test_wevtutil_output_overrides_the_bundled_schema_and_keeps_our_symbols() ->
     # new names go into the overlay; the overlay shadows the bundled definitions
     assert overlay.get(f"{VMS}.VM_NBL_DELIVER.NblAddress") is not None
     assert REGISTRY.get(f"{VMS}.VM_NBL_DELIVER.NblAddress") is None
+    # a trace opened later gets the user's names in its own overlay on its first decode
+    later = FakeTrace(REGISTRY.overlay())
+    decode_event(make_record(VMSWITCH, 56, nbl_payload(1)), later)
+    assert later.registry.get(f"{VMS}.Event_300.BuildNumber") is not None
     new = decode_event(make_record(VMSWITCH, 300, struct.pack("<I", 26100)), trace)
     assert new.description == f"{VMS}:vmswitch.sys build 26100" and new.symbol is None
     assert overlay.get(f"{VMS}.Event_300.BuildNumber").type is FieldType.UINT

@@ -33,7 +33,7 @@ from .naming import (
     protocol_for,
     provider_names,
     register_fields,
-    register_provider,
+    register_user_schemas,
     registration_name,
     schema_protocol,
 )
@@ -103,7 +103,11 @@ class _TraceState:
     #: template key → (protocol def, event def)
     nodes: dict[tuple[Any, ...], tuple[FieldDef, FieldDef | None]] = field(default_factory=dict)
     components: dict[int, PktMonComponent] | None = None
+    #: (index rows when built, table) while the scan is still running
+    partial: tuple[int, dict[int, PktMonComponent]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: the store generation whose user schemas are declared in ``registry``
+    generation: int = 0
 
 
 _states: weakref.WeakKeyDictionary[Any, _TraceState] = weakref.WeakKeyDictionary()
@@ -309,9 +313,12 @@ def pktmon_components(trace: Any) -> dict[int, PktMonComponent]:
     st = _state(trace)
     if st.components is not None:
         return st.components
+    index = getattr(trace, "index", None)
+    rows_now = len(index) if index is not None else 0
+    if st.partial is not None and st.partial[0] == rows_now:
+        return st.partial[1]
     table: dict[int, PktMonComponent] = {}
     reader = getattr(trace, "reader", None)
-    index = getattr(trace, "index", None)
     code = _provider_code(trace, PKTMON_GUID)
     if reader is not None and index is not None and code is not None and hasattr(reader, "record"):
         import numpy as np
@@ -332,6 +339,8 @@ def pktmon_components(trace: Any) -> dict[int, PktMonComponent]:
     complete = getattr(trace, "complete", None)
     if complete is None or complete.is_set():
         st.components = table
+    else:  # still scanning: keep it until more rows arrive
+        st.partial = (rows_now, table)
     return table
 
 
@@ -396,6 +405,11 @@ def decode_event(rec: EventRecord, trace: Any = None) -> DecodedEvent:
     """Decode one event record.  ``trace`` (optional) gives the registry overlay and per-trace data."""
     st = _state(trace)
     ensure_registered(REGISTRY)
+    if st.generation != STORE.generation:
+        with st.lock:
+            if st.generation != STORE.generation:
+                register_user_schemas(st.registry)
+                st.generation = STORE.generation
     if rec.provider is None:
         return _generic(rec, st, "", "NetEvent", None)
     if rec.extended and tl.is_tracelogging(rec):
@@ -474,8 +488,6 @@ def _decode_manifest(rec: EventRecord, st: _TraceState, schema: ProviderSchema, 
     key = (schema.guid, ev.id, ev.version, rec.pointer_size, STORE.generation)
     nodes = st.nodes.get(key)
     if nodes is None:
-        if schema.origin != "bundled" and reg.get(proto) is None:
-            register_provider(reg, schema)  # a user manifest loaded after this registry was made
         pdef = _protocol_def(st, proto, provider_name, schema.guid)
         edef = reg.get(f"{proto}.{node}")
         if edef is None or edef.type is not FieldType.PROTOCOL:

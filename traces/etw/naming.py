@@ -137,14 +137,23 @@ def event_node(ev: EventSchema) -> str:
 
 # -- the registry ---------------------------------------------------------------------------------
 
-def define(registry: Registry, name: str, ftype: FieldType, description: str = "", **kw: Any) -> FieldDef | None:
+def define(registry: Registry, name: str, ftype: FieldType, description: str = "", *, override: bool = False,
+           **kw: Any) -> FieldDef | None:
     """Declare a name unless it exists; None when it exists with another type (then the value
-    is shown without a registry name rather than under a name whose type would mislead filters)."""
+    is shown without a registry name rather than under a name whose type would mislead filters).
+
+    A trace overlay may shadow its parent's definition; ``override`` (user manifests) replaces a
+    definition of another type in the registry itself.
+    """
     existing = registry.get(name)
     if existing is not None:
-        return existing if existing.type is ftype else None
+        if existing.type is ftype:
+            return existing
+        inherited = registry.parent is not None and registry.parent.get(name) is existing
+        if not (inherited or override):
+            return None
     try:
-        return registry.define(name, ftype, description, **kw)
+        return registry.define(name, ftype, description, replace=override, **kw)
     except ValueError:
         return None
 
@@ -161,7 +170,8 @@ def _field_description(spec: FieldSpec) -> str:
 
 
 def register_fields(registry: Registry, prefix: str, specs: tuple[FieldSpec, ...], origin: str,
-                    maps: dict[str, Any] | None = None, meta: dict[str, object] | None = None) -> None:
+                    maps: dict[str, Any] | None = None, meta: dict[str, object] | None = None,
+                    override: bool = False) -> None:
     seen: set[str] = set()
     for spec in specs:
         leaf = ident(spec.name)
@@ -172,19 +182,24 @@ def register_fields(registry: Registry, prefix: str, specs: tuple[FieldSpec, ...
         enum = None
         if spec.map and maps and spec.map in maps and not maps[spec.map].bitmap:
             enum = dict(maps[spec.map].entries)
-        define(registry, name, field_type(spec), _field_description(spec), enum=enum, origin=origin, meta=meta)
+        define(registry, name, field_type(spec), _field_description(spec), enum=enum, origin=origin, meta=meta,
+               override=override)
         if spec.fields:
-            register_fields(registry, name, spec.fields, origin, maps, meta)
+            register_fields(registry, name, spec.fields, origin, maps, meta, override)
 
 
 def register_provider(registry: Registry, schema: ProviderSchema) -> str:
-    """Declare a provider's protocol, aliases, events and fields; returns the protocol name."""
+    """Declare a provider's protocol, aliases, events and fields; returns the protocol name.
+
+    A user's schema (``origin`` not "bundled") overrides bundled definitions of another type.
+    """
     proto = schema_protocol(schema)
     guid = str(schema.guid)
     origin = f"etw:{schema.name}"
+    override = schema.origin != "bundled"
     reg_name = registration_name(schema.name)
     define(registry, proto, FieldType.PROTOCOL, f"ETW provider {schema.name} {{{guid}}}", origin=origin,
-           meta={"provider": guid})
+           meta={"provider": guid}, override=override)
     for alias in (reg_name, message_analyzer_name(schema.name)):
         if alias.lower() != proto.lower():
             registry.alias(alias, proto)
@@ -194,9 +209,17 @@ def register_provider(registry: Registry, schema: ProviderSchema) -> str:
         inferred = ev.symbol is None or ev.symbol_inferred
         what = ("symbol " + ev.symbol_origin) if ev.symbol else "no symbol in the schema"
         define(registry, node, FieldType.PROTOCOL, f"event {ev.id} v{ev.version} ({what})", inferred=inferred,
-               origin=origin, meta=meta)
-        register_fields(registry, node, ev.fields, origin, schema.maps)
+               origin=origin, meta=meta, override=override)
+        register_fields(registry, node, ev.fields, origin, schema.maps, override=override)
     return proto
+
+
+def register_user_schemas(registry: Registry) -> None:
+    """Declare every provider the user loaded (manifests, symbol maps) in ``registry``."""
+    for guid in STORE.user_guids() + STORE.symbol_guids():
+        schema = STORE.get(guid)
+        if schema is not None:
+            register_provider(registry, schema)
 
 
 _reg_lock = threading.Lock()

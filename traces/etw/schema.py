@@ -436,6 +436,9 @@ class SchemaStore:
     def user_guids(self) -> list[uuid.UUID]:
         return list(self._user)
 
+    def symbol_guids(self) -> list[uuid.UUID]:
+        return [g for g in self._symbols if g not in self._user]
+
     def clear_user(self) -> None:
         with self._lock:
             self._user.clear()
