@@ -320,6 +320,7 @@ def _provider_names(guid: uuid.UUID, rec: EventRecord | None, errors: list[str])
 FIRST_BATCH_BUFFERS = 2
 BATCH_BYTES = 8 << 20  # inflated bytes per batch
 POOL_MIN_COMPRESSED = 1 << 20  # compressed bytes worth starting worker processes for
+POOL_MIN_BYTES = 16 << 20  # uncompressed buffer bytes worth it (scanning in two workers: ~1.5x)
 MAX_BUFFERS = 1 << 24
 CACHE_BUFFERS = 64
 
@@ -468,7 +469,9 @@ class EtlReader(Reader):
         compressed = sum(min(b.disk_size, b.filled) for b in self.buffers if b.compressed)
         pool = None
         results: Iterator[tuple[ScanResult, int]]
-        if len(batches) > 1 and compressed >= POOL_MIN_COMPRESSED and (os.cpu_count() or 1) > 1:
+        filled = sum(b.filled for b in self.buffers)
+        worth = compressed >= POOL_MIN_COMPRESSED or filled >= POOL_MIN_BYTES
+        if len(batches) > 1 and worth and (os.cpu_count() or 1) > 1:
             pool = _start_pool()
         try:
             results = self._results(batches, pool)
