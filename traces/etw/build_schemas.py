@@ -532,9 +532,8 @@ VMSWITCH_ROLES: dict[str, tuple[int, ...]] = {
     "NIC connect/disconnect": (17, 18, 32, 35, 275),
     "Property add/update/delete": (78, 79, 80, 81, 86, 92, 93, 103),
     "Port security settings": (88, 89),
-    "VM": (102,),
 }
-_SUMMARY_PARTS = (("VMName", "VM"), ("NicFName", "NIC"), ("SrcNicFName", "from NIC"), ("DestNicFName", "to NIC"),
+_SUMMARY_PARTS = (("VMName", "VM"), ("VMId", "id"), ("NicFName", "NIC"), ("SrcNicFName", "from NIC"), ("DestNicFName", "to NIC"),
                   ("PortFName", "port"), ("SwitchFName", "switch"), ("SwitchFriendlyName", "switch"),
                   ("ExtensionName", "extension"), ("Status", "status"), ("FailReason", "reason"))
 

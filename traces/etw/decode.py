@@ -279,7 +279,8 @@ def _field(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
 
 def _element(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
     spec = v.spec
-    fdef = defs.get(id(spec))
+    # a value that could not be read (an invalid SYSTEMTIME) is shown but kept away from filters
+    fdef = defs.get(id(spec)) if v.value is not None else None
     if spec.type == "Struct":
         f = Field(fdef, True, v.display or spec.name, base + v.start, v.length, spec.name)
         f.children = _fields(v.children or [], defs, base)

@@ -300,9 +300,9 @@ class Template:
             text = repr(raw)
             return Value(spec, raw, pos, size, text, text)
         if t == "FILETIME":
-            ns = filetime_ns(raw) if raw else 0
+            ns = filetime_ns(raw)
             text = time_text(ns) if raw else "0"
-            return Value(spec, ns if raw else None, pos, size, text, text)
+            return Value(spec, ns, pos, size, text, text if raw else "0 (not set)")
         if t == "Boolean" or out == "Boolean":
             v = 1 if raw else 0
             text = "true" if v else "false"
@@ -360,11 +360,11 @@ class Template:
                 raw = buf[pos:pos + nbytes]
                 after = pos + nbytes
             elif wide:
-                k = pos
-                while k + 1 < end and (buf[k] or buf[k + 1]):
-                    k += 2
-                if k + 1 >= end:  # no terminator: the rest (an odd last byte is dropped)
-                    if end - pos < 2 and end - pos != 0:
+                k = buf.find(b"\x00\x00", pos, end)
+                while k >= 0 and (k - pos) & 1:  # a NUL pair across two characters: look on
+                    k = buf.find(b"\x00\x00", k + 1, end)
+                if k < 0:  # no terminator: the rest (an odd last byte is dropped)
+                    if end - pos < 2:
                         raise _Short(spec, 2, end - pos)
                     raw = buf[pos:pos + ((end - pos) & ~1)]
                     after = end
@@ -373,6 +373,8 @@ class Template:
                     after = k + 2
             else:
                 k = buf.find(b"\x00", pos, end)
+                if pos >= end:
+                    raise _Short(spec, 1, 0)
                 if k < 0:
                     raw = buf[pos:end]
                     after = end

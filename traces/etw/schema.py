@@ -167,6 +167,8 @@ class ProviderSchema:
     notes: tuple[str, ...] = ()
     #: the Netmon protocol prefix when the schema knows it (else naming.py decides)
     prefix: str | None = None
+    #: (id, version) → the definition ``event()`` fell back to (None: the id is unknown)
+    _fallback: dict[tuple[int, int], EventSchema | None] = field(default_factory=dict, repr=False, compare=False)
 
     def event(self, event_id: int, version: int) -> EventSchema | None:
         """The definition for (id, version); else the nearest other version of the id.
@@ -178,11 +180,16 @@ class ProviderSchema:
         ev = self.events.get((event_id, version))
         if ev is not None:
             return ev
+        key = (event_id, version)
+        if key in self._fallback:
+            return self._fallback[key]
         known = self.versions(event_id)
-        if not known:
-            return None
-        lower = [v for v in known if v <= version]
-        return self.events[(event_id, lower[-1] if lower else known[0])]
+        if known:
+            lower = [v for v in known if v <= version]
+            ev = self.events[(event_id, lower[-1] if lower else known[0])]
+        if len(self._fallback) < 65536:
+            self._fallback[key] = ev
+        return ev
 
     def versions(self, event_id: int) -> list[int]:
         return sorted(v for (eid, v) in self.events if eid == event_id)
