@@ -325,3 +325,20 @@ def test_format_message_rules() -> None:
     assert format_message("%1 %0 ignored", vals) == "one "
     assert format_message("%9 and %1", vals) == " and one"
     assert format_message("100%% %. %!", vals) == "100% . !"
+
+
+def test_netmon_ntstatus_parts_for_the_attested_afd_filter() -> None:
+    """``Wscore_MicrosoftWindowsWinsockAFD.AFD_EVENT_BIND.Status.LENTStatus.Code == 0x209`` (Microsoft's
+    port-exhaustion guide): event 2 = Process, Endpoint (pointers), Address u32, Port u16, Status u32."""
+    payload = struct.pack("<QQIHI", 0xFFFF_9000, 0xFFFF_9100, 0x0100007F, 0x5000, 0xC0000209)
+    dec = decode_event(make_record(AFD, 2, payload))
+    assert dec.symbol == "AFD_EVENT_BIND" and dec.symbol_inferred
+    status = fields(dec)["Status"]
+    assert status.value == 0xC0000209 and status.display == "0xC0000209"
+    (parts,) = status.children
+    got = {c.label: c.value for c in parts.children}
+    assert got == {"Code": 0x209, "Facility": 0, "Customer": 0, "Severity": 3}
+    code = parts.children[0]
+    assert code.fdef is not None and code.fdef.name == "Wscore_MicrosoftWindowsWinsockAFD.AFD_EVENT_BIND.Status.LENTStatus.Code"
+    assert REGISTRY.get("MicrosoftWindowsWinsockAFD.AFD_EVENT_BIND.Status.LENTStatus.Code") is code.fdef
+    assert not code.fdef.inferred and REGISTRY.get(code.fdef.name.replace("Code", "Severity")).inferred

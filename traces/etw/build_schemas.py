@@ -115,6 +115,27 @@ def merge_tsv(schema: ProviderSchema, rows: list[dict[str, object]], source: str
     return added
 
 
+#: symbols attested outside the dumps: (provider, id) → (symbol, origin, why)
+KNOWN_SYMBOLS: dict[tuple[str, int], tuple[str, str, str]] = {
+    ("Microsoft-Windows-Winsock-AFD", 2): (
+        "AFD_EVENT_BIND", "inferred",
+        ("Microsoft's port-exhaustion guide filters Wscore_MicrosoftWindowsWinsockAFD.AFD_EVENT_BIND.Status; "
+         "FILTER_LANGUAGE.md §9.3 places it at event 2 (IPv4 bind with Status)")),
+}
+
+
+def ntstatus_fields(p: ProviderSchema) -> None:
+    """``Status`` of the kernel network stack's events is an NTSTATUS (shown as hex, with Netmon's
+    LENTStatus parts); the dumps keep no output types."""
+
+    def fix(specs: tuple[FieldSpec, ...]) -> tuple[FieldSpec, ...]:
+        return tuple(replace(f, out="NTSTATUS") if f.name == "Status" and f.type in ("UInt32", "Int32", "HexInt32")
+                     and not f.out and not f.map else replace(f, fields=fix(f.fields)) if f.fields else f
+                     for f in specs)
+
+    p.events = {k: replace(ev, fields=fix(ev.fields)) for k, ev in p.events.items()}
+
+
 def from_xml(src: Path, provider: str, tsv: bool = True) -> ProviderSchema:
     xml = src / "repnz-win10-18990" / f"{provider}.xml"
     loaded, warnings = load_manifest(xml)
@@ -132,6 +153,14 @@ def from_xml(src: Path, provider: str, tsv: bool = True) -> ProviderSchema:
             if n:
                 p.sources += ("jdu2600/Windows10EtwEvents manifest/" + path.name + " @ 84e72611 (versions the "
                               f"XML dump lacks: {n})",)
+    for (name, eid), (sym, origin, why) in KNOWN_SYMBOLS.items():
+        if name == p.name:
+            for key, ev in list(p.events.items()):
+                if ev.id == eid:
+                    p.events[key] = replace(ev, symbol=sym, symbol_origin=origin,
+                                            note=(ev.note + "; " if ev.note else "") + f"symbol: {why}")
+    if provider in ("Microsoft-Windows-TCPIP", "Microsoft-Windows-Winsock-AFD", "Microsoft-Windows-NDIS"):
+        ntstatus_fields(p)
     return p
 
 

@@ -26,10 +26,12 @@ from ..fields import REGISTRY, FieldDef, FieldType, Registry
 from ..frame import Field, Layer
 from . import tracelogging as tl
 from .naming import (
+    NTSTATUS_PARTS,
     define,
     ensure_registered,
     event_node,
     ident,
+    is_ntstatus,
     protocol_for,
     provider_names,
     register_fields,
@@ -99,7 +101,7 @@ class PktMonComponent:
 class _TraceState:
     registry: Registry
     #: template key → {id(spec): FieldDef | None}
-    defs: dict[tuple[Any, ...], dict[int, FieldDef | None]] = field(default_factory=dict)
+    defs: dict[tuple[Any, ...], dict[Any, FieldDef | None]] = field(default_factory=dict)
     #: template key → (protocol def, event def)
     nodes: dict[tuple[Any, ...], tuple[FieldDef, FieldDef | None]] = field(default_factory=dict)
     components: dict[int, PktMonComponent] | None = None
@@ -231,7 +233,7 @@ def _one_line(text: str) -> str:
 # -- field trees ---------------------------------------------------------------------------------
 
 def _resolve_defs(st: _TraceState, key: tuple[Any, ...], prefix: str, specs: tuple[FieldSpec, ...],
-                  origin: str, maps: Any, define_missing: bool, meta: dict[str, object] | None) -> dict[int, FieldDef | None]:
+                  origin: str, maps: Any, define_missing: bool, meta: dict[str, object] | None) -> dict[Any, FieldDef | None]:
     got = st.defs.get(key)
     if got is not None:
         return got
@@ -242,13 +244,17 @@ def _resolve_defs(st: _TraceState, key: tuple[Any, ...], prefix: str, specs: tup
         reg = st.registry
         if define_missing:
             register_fields(reg, prefix, specs, origin, maps, meta)
-        table: dict[int, FieldDef | None] = {}
+        table: dict[Any, FieldDef | None] = {}
 
         def walk(base: str, ss: tuple[FieldSpec, ...]) -> None:
             for s in ss:
                 name = f"{base}.{ident(s.name)}"
                 fdef = reg.get(name)
                 table[id(s)] = fdef if fdef is not None and fdef.type is field_type(s) else None
+                if is_ntstatus(s):
+                    table[(id(s), "LENTStatus")] = reg.get(f"{name}.LENTStatus")
+                    for part, *_ in NTSTATUS_PARTS:
+                        table[(id(s), part)] = reg.get(f"{name}.LENTStatus.{part}")
                 if s.fields:
                     walk(name, s.fields)
 
@@ -257,14 +263,14 @@ def _resolve_defs(st: _TraceState, key: tuple[Any, ...], prefix: str, specs: tup
         return table
 
 
-def _fields(values: list[Value], defs: dict[int, FieldDef | None], base: int) -> list[Field]:
+def _fields(values: list[Value], defs: dict[Any, FieldDef | None], base: int) -> list[Field]:
     out = []
     for v in values:
         out.append(_field(v, defs, base))
     return out
 
 
-def _field(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
+def _field(v: Value, defs: dict[Any, FieldDef | None], base: int) -> Field:
     spec = v.spec
     start = base + v.start
     if spec.count is not None and v.children is not None and not isinstance(v.value, str):
@@ -277,7 +283,7 @@ def _field(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
     return _element(v, defs, base)
 
 
-def _element(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
+def _element(v: Value, defs: dict[Any, FieldDef | None], base: int) -> Field:
     spec = v.spec
     # a value that could not be read (an invalid SYSTEMTIME) is shown but kept away from filters
     fdef = defs.get(id(spec)) if v.value is not None else None
@@ -285,7 +291,16 @@ def _element(v: Value, defs: dict[int, FieldDef | None], base: int) -> Field:
         f = Field(fdef, True, v.display or spec.name, base + v.start, v.length, spec.name)
         f.children = _fields(v.children or [], defs, base)
         return f
-    return Field(fdef, v.value, v.display, base + v.start, v.length, spec.name)
+    f = Field(fdef, v.value, v.display, base + v.start, v.length, spec.name)
+    if isinstance(v.value, int) and is_ntstatus(spec):
+        value = v.value & 0xFFFFFFFF
+        parts = Field(defs.get((id(spec), "LENTStatus")), True, f"0x{value:08X}", f.start, f.length, "LENTStatus")
+        for part, shift, bits, _ in NTSTATUS_PARTS:
+            x = (value >> shift) & ((1 << bits) - 1)
+            parts.children.append(Field(defs.get((id(spec), part)), x, f"0x{x:X}" if part == "Code" else str(x),
+                                        f.start, f.length, part))
+        f.children.append(parts)
+    return f
 
 
 # -- PktMon components -----------------------------------------------------------------------------
@@ -454,7 +469,7 @@ def _generic(rec: EventRecord, st: _TraceState, provider_name: str, proto: str, 
 
 
 def _event_layer(rec: EventRecord, pdef: FieldDef, edef: FieldDef | None, node: str, label: str, summary: str,
-                 decoded: Decoded, defs: dict[int, FieldDef | None], problems: list[str]) -> Layer:
+                 decoded: Decoded, defs: dict[Any, FieldDef | None], problems: list[str]) -> Layer:
     base = rec.payload_offset
     payload_len = len(rec.payload)
     ev_field = Field(edef, True, summary, base, payload_len, node)

@@ -158,6 +158,21 @@ def define(registry: Registry, name: str, ftype: FieldType, description: str = "
         return None
 
 
+#: Netmon shows an NTSTATUS with a ``LENTStatus`` sub-structure; ``Code`` is attested in a filter
+#: (``….Status.LENTStatus.Code == 0x209``, FILTER_LANGUAGE.md §9.3), the other names follow the
+#: NTSTATUS bit layout (ntdef.h: Sev:2 C:1 N:1 Facility:12 Code:16) and are ours
+NTSTATUS_PARTS: tuple[tuple[str, int, int, str], ...] = (
+    ("Code", 0, 16, "NTSTATUS code (low 16 bits)"),
+    ("Facility", 16, 12, "NTSTATUS facility (bits 16–27)"),
+    ("Customer", 29, 1, "NTSTATUS customer bit (29)"),
+    ("Severity", 30, 2, "NTSTATUS severity (bits 30–31: 0 success, 1 information, 2 warning, 3 error)"),
+)
+
+
+def is_ntstatus(spec: FieldSpec) -> bool:
+    return spec.out == "NTSTATUS" and spec.type in ("UInt32", "Int32", "HexInt32") and spec.count is None
+
+
 def _field_description(spec: FieldSpec) -> str:
     parts = [spec.type + (f" ({spec.out})" if spec.out else "")]
     if spec.count is not None:
@@ -184,6 +199,12 @@ def register_fields(registry: Registry, prefix: str, specs: tuple[FieldSpec, ...
             enum = dict(maps[spec.map].entries)
         define(registry, name, field_type(spec), _field_description(spec), enum=enum, origin=origin, meta=meta,
                override=override)
+        if is_ntstatus(spec):
+            define(registry, f"{name}.LENTStatus", FieldType.PROTOCOL, "NTSTATUS parts (Netmon's LENTStatus)",
+                   origin=origin, override=override)
+            for part, _shift, _bits, desc in NTSTATUS_PARTS:
+                define(registry, f"{name}.LENTStatus.{part}", FieldType.UINT, desc, origin=origin,
+                       inferred=part != "Code", override=override)
         if spec.fields:
             register_fields(registry, name, spec.fields, origin, maps, meta, override)
 
