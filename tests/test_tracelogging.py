@@ -9,6 +9,8 @@ import uuid
 
 import pytest
 from conftest import sample
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_etw_decode import make_record
 from tracemon.traces import REGISTRY, FieldType, open_trace
 from tracemon.traces.etw.decode import DecodedEvent, decode_event
@@ -236,3 +238,15 @@ def test_short_tracelogging_payload() -> None:
     dec = decode_event(tl_record(meta, struct.pack("<I", 5) + "xy".encode("utf-16-le")))
     assert dec.values == {"a": 5, "s": "xy"}  # the string runs to the end without its NUL
     assert "c" in dec.problems[0]
+
+
+@settings(max_examples=300, deadline=None)
+@given(meta=st.binary(min_size=0, max_size=80), payload=st.binary(max_size=64))
+def test_random_metadata_and_payloads_never_raise(meta: bytes, payload: bytes) -> None:
+    dec = decode_event(tl_record(struct.pack("<H", len(meta) + 2) + meta, payload))
+    assert dec.layers and dec.description.startswith(dec.protocol + ":")
+    node = dec.layers[0].fields[0]
+    if dec.problems and dec.problems[0].startswith("damaged"):  # the payload as one hex field
+        assert node.value == payload and node.label == "UserData"
+    else:  # decoded: every payload byte is shown once
+        assert sum(c.length for c in node.children if c.start >= 0) == len(payload)
