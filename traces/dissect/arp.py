@@ -5,9 +5,9 @@ from __future__ import annotations
 import struct
 
 from ..fields import REGISTRY, FieldType
-from ..frame import ipv4_text, mac_text
 from .core import ETHER_TYPES, Ctx, payload
 from .ethernet import ethertype_text
+from .text import ip4_text, mac_text, new
 
 R = REGISTRY
 OPERATIONS = {1: "Request", 2: "Response", 3: "RARP Request", 4: "RARP Response", 8: "InARP Request",
@@ -42,11 +42,11 @@ def dissect_arp(ctx: Ctx, off: int, end: int) -> None:
     size = 8 + 2 * (hlen + plen)
     layer = ctx.layer(ARP, OPERATIONS.get(op, f"Operation {op}"), off, min(size, avail))
     add = layer.add
-    add(HW_TYPE, htype, off, 2)
-    add(PROTO_TYPE, ptype, off + 2, 2, display=ethertype_text(ptype))
-    add(HW_LEN, hlen, off + 4, 1)
-    add(PROTO_LEN, plen, off + 5, 1)
-    add(OPERATION, op, off + 6, 2)
+    op_name = OPERATIONS.get(op)
+    layer.fields += (new(HW_TYPE, htype, str(htype), off, 2),
+                     new(PROTO_TYPE, ptype, ethertype_text(ptype), off + 2, 2),
+                     new(HW_LEN, hlen, str(hlen), off + 4, 1), new(PROTO_LEN, plen, str(plen), off + 5, 1),
+                     new(OPERATION, op, f"{op} ({op_name})" if op_name else str(op), off + 6, 2))
     if size > avail:
         ctx.malformed(layer, f"addresses need {size - 8} bytes, {avail - 8} captured")
         payload(ctx, off + 8, end)
@@ -59,18 +59,16 @@ def dissect_arp(ctx: Ctx, off: int, end: int) -> None:
                                            (TARGET_MAC, TARGET_IP, TARGET_HW, TARGET_PROTO)):
         hw = d[p : p + hlen]
         if mac_ok:
-            v = int.from_bytes(hw, "big")
-            add(hw_def, v, p, 6)
-            hw_text = mac_text(v)
+            hw_text = mac_text(hw)
+            layer.fields.append(new(hw_def, int.from_bytes(hw, "big"), hw_text, p, 6))
         else:
             add(raw_hw, hw, p, hlen)
             hw_text = hw.hex("-").upper()
         p += hlen
         pa = d[p : p + plen]
         if ip_ok:
-            v = int.from_bytes(pa, "big")
-            add(ip_def, v, p, 4)
-            ip_text = ipv4_text(v)
+            ip_text = ip4_text(pa)
+            layer.fields.append(new(ip_def, int.from_bytes(pa, "big"), ip_text, p, 4))
         else:
             add(raw_ip, pa, p, plen)
             ip_text = pa.hex()

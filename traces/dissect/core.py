@@ -81,6 +81,8 @@ class Ctx:
     addr_level: int = 0
     #: scratch space shared by layers (``"ip_src"``, ``"ip_dst"``, ``"l4_src_port"`` …)
     notes: dict[str, object] = field(default_factory=dict)
+    #: id(layer) → why it is malformed, so that a summary set later keeps the mark
+    problems: dict[int, str] | None = None
 
     def layer(self, proto: FieldDef, summary: str, start: int, length: int, label: str = "") -> Layer:
         layer = Layer(proto, summary, start, length, label=label)
@@ -96,11 +98,19 @@ class Ctx:
 
     def set_summary(self, layer: Layer, summary: str) -> None:
         """Replace a layer's summary after its fields are known (and the Description if topmost)."""
+        if self.problems is not None and id(layer) in self.problems:
+            why = self.problems[id(layer)]
+            summary = f"{summary} [Malformed: {why}]" if summary else f"[Malformed: {why}]"
         layer.summary = summary
         if self.layers and self.layers[-1] is layer:
             self.description = f"{layer.protocol.name}:{summary}" if summary else layer.protocol.name
 
     def malformed(self, layer: Layer, why: str) -> None:
+        if self.problems is None:
+            self.problems = {}
+        if id(layer) in self.problems:  # keep the first cause; later ones follow from it
+            return
+        self.problems[id(layer)] = why
         layer.summary = f"{layer.summary} [Malformed: {why}]" if layer.summary else f"[Malformed: {why}]"
         if self.layers and self.layers[-1] is layer:
             self.description = f"{layer.protocol.name}:{layer.summary}"

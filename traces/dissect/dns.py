@@ -24,8 +24,9 @@ from __future__ import annotations
 import struct
 
 from ..fields import REGISTRY, FieldDef, FieldType
-from ..frame import Field, Layer, ipv4_text, ipv6_text
+from ..frame import Field, Layer
 from .core import TCP_PORTS, UDP_PORTS, Ctx, payload
+from .text import ip4_text, ip6_text, new
 
 R = REGISTRY
 TYPE_NAMES = {
@@ -229,29 +230,38 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
         payload(ctx, pos, end)
 
 
+def _enum(v: int, names: dict[int, str]) -> str:
+    name = names.get(v)
+    return f"{v} ({name})" if name is not None else str(v)
+
+
+_BIT = ("0", "1")
+#: flag bits below the top one: (field, shift, byte offset in the header, bit range in that byte)
+_FLAG_BITS = ((FLAG_AA, 10, 2, (5, 1)), (FLAG_TC, 9, 2, (6, 1)), (FLAG_RD, 8, 2, (7, 1)),
+              (FLAG_RA, 7, 3, (0, 1)), (FLAG_Z, 6, 3, (1, 1)), (FLAG_AD, 5, 3, (2, 1)), (FLAG_CD, 4, 3, (3, 1)))
+
+
 def _header(layer: Layer, off: int, words: list[int]) -> None:
     """The header fields, as many as ``words`` holds (id, flags, then the four counts)."""
-    add = layer.add
+    put = layer.fields.append
     if words:
         qid = words[0]
-        add(QUERY_ID, qid, off, 2, display=f"0x{qid:04X} ({qid})")
+        put(new(QUERY_ID, qid, f"0x{qid:04X} ({qid})", off, 2))
     if len(words) > 1:
         flags = words[1]
-        f = add(FLAGS, flags, off + 2, 2, display=f"0x{flags:04X}")
-        fa = f.add
-        fa(FLAG_RESPONSE, flags >> 15, off + 2, 1, bits=(0, 1))
-        fa(FLAG_OPCODE, (flags >> 11) & 15, off + 2, 1, bits=(1, 4))
-        fa(FLAG_AA, (flags >> 10) & 1, off + 2, 1, bits=(5, 1))
-        fa(FLAG_TC, (flags >> 9) & 1, off + 2, 1, bits=(6, 1))
-        fa(FLAG_RD, (flags >> 8) & 1, off + 2, 1, bits=(7, 1))
-        fa(FLAG_RA, (flags >> 7) & 1, off + 3, 1, bits=(0, 1))
-        fa(FLAG_Z, (flags >> 6) & 1, off + 3, 1, bits=(1, 1))
-        fa(FLAG_AD, (flags >> 5) & 1, off + 3, 1, bits=(2, 1))
-        fa(FLAG_CD, (flags >> 4) & 1, off + 3, 1, bits=(3, 1))
-        fa(FLAG_RCODE, flags & 15, off + 3, 1, bits=(4, 4))
+        f = new(FLAGS, flags, f"0x{flags:04X}", off + 2, 2)
+        kids = f.children
+        kids.append(new(FLAG_RESPONSE, flags >> 15, _BIT[flags >> 15], off + 2, 1, (0, 1)))
+        opcode = (flags >> 11) & 15
+        kids.append(new(FLAG_OPCODE, opcode, _enum(opcode, FLAG_OPCODE.enum), off + 2, 1, (1, 4)))  # type: ignore[arg-type]
+        for fdef, shift, at, bits in _FLAG_BITS:
+            bit = (flags >> shift) & 1
+            kids.append(new(fdef, bit, _BIT[bit], off + at, 1, bits))
+        kids.append(new(FLAG_RCODE, flags & 15, _enum(flags & 15, RCODE_NAMES), off + 3, 1, (4, 4)))
+        put(f)
     for i, fdef in enumerate((QD_COUNT, AN_COUNT, NS_COUNT, AR_COUNT)):
         if len(words) > 2 + i:
-            add(fdef, words[2 + i], off + 4 + 2 * i, 2)
+            put(new(fdef, words[2 + i], str(words[2 + i]), off + 4 + 2 * i, 2))
 
 
 def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[str]) -> int:
@@ -262,10 +272,10 @@ def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[s
     tname = TYPE_NAMES.get(qtype, str(qtype))
     cname = CLASS_NAMES.get(qclass & 0x7FFF, str(qclass))
     text = f"{name} of type {tname} on class {cname}"
-    q = layer.add(QRECORD, True, pos, p + 4 - pos, display=text)
-    q.add(Q_NAME, name, pos, p - pos)
-    q.add(Q_TYPE, qtype, p, 2)
-    q.add(Q_CLASS, qclass, p + 2, 2)
+    q = new(QRECORD, True, text, pos, p + 4 - pos)
+    q.children += (new(Q_NAME, name, name, pos, p - pos), new(Q_TYPE, qtype, _enum(qtype, TYPE_NAMES), p, 2),
+                   new(Q_CLASS, qclass, _enum(qclass, CLASS_NAMES), p + 2, 2))
+    layer.fields.append(q)
     out.append(text)
     return p + 4
 
@@ -280,13 +290,11 @@ def _record(d: bytes, layer: Layer, sec: _Section, pos: int, base: int, end: int
     if stop > end:
         raise _Bad(f"{sec.title.lower()} record data of {rdlen} bytes runs past the end")
     f = sec.f
-    node: Field = layer.add(sec.node, True, pos, stop - pos, display="")
-    add = node.add
-    add(f["Name"], name, pos, p - pos)
-    add(f["Type"], rtype, p, 2)
-    add(f["Class"], rclass, p + 2, 2)
-    add(f["TimeToLive"], ttl, p + 4, 4)
-    add(f["DataLength"], rdlen, p + 8, 2)
+    node = new(sec.node, True, "", pos, stop - pos)
+    node.children += (new(f["Name"], name, name, pos, p - pos), new(f["Type"], rtype, _enum(rtype, TYPE_NAMES), p, 2),
+                      new(f["Class"], rclass, _enum(rclass, CLASS_NAMES), p + 2, 2),
+                      new(f["TimeToLive"], ttl, str(ttl), p + 4, 4), new(f["DataLength"], rdlen, str(rdlen), p + 8, 2))
+    layer.fields.append(node)
     text = _rdata(d, node, f, rtype, rdata, stop, base, end)
     node.display = f"{name} of type {TYPE_NAMES.get(rtype, rtype)} on class " \
                    f"{CLASS_NAMES.get(rclass & 0x7FFF, rclass)}" + (f": {text}" if text else "")
@@ -309,13 +317,12 @@ def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, 
         return name, after
 
     if rtype == 1 and n == 4:
-        v = int.from_bytes(d[pos:stop], "big")
-        add(f["IPAddress"], v, pos, 4)
-        return ipv4_text(v)
+        text = ip4_text(d[pos:stop])
+        node.children.append(new(f["IPAddress"], int.from_bytes(d[pos:stop], "big"), text, pos, 4))
+        return text
     if rtype == 28 and n == 16:
-        v = int.from_bytes(d[pos:stop], "big")
-        text = ipv6_text(v)
-        add(f["IPv6Address"], v, pos, 16, display=text)
+        text = ip6_text(d[pos:stop])
+        node.children.append(new(f["IPv6Address"], int.from_bytes(d[pos:stop], "big"), text, pos, 16))
         return text
     if rtype in (2, 5, 12):
         name, p = name_at(pos)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from ..fields import REGISTRY, FieldType
-from ..frame import mac_text
 from .core import ADDR_MAC, ETHER_TYPES, LINK_TYPES, LINKTYPE_ETHERNET, Ctx, payload
+from .text import mac_text, new
 
 R = REGISTRY
 ETHERNET = R.protocol("Ethernet", "Ethernet II / IEEE 802.3 frame")
@@ -57,28 +57,31 @@ def ethertype_text(t: int) -> str:
 def dissect_ethernet(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if end - off < 14:
-        layer = ctx.layer(ETHERNET, "", off, end - off)
+        layer = ctx.layer(ETHERNET, "", off, max(0, end - off))
         ctx.malformed(layer, f"{end - off} bytes, an Ethernet header needs 14")
         payload(ctx, off, end)
         return
-    dst, src, etype = mac(d, off), mac(d, off + 6), u16(d, off + 12)
+    dst_b, src_b = d[off : off + 6], d[off + 6 : off + 12]
+    dst, src, etype = int.from_bytes(dst_b, "big"), int.from_bytes(src_b, "big"), u16(d, off + 12)
+    dst_t, src_t = mac_text(dst_b), mac_text(src_b)
     layer = ctx.layer(ETHERNET, "", off, 14)
-    layer.add(ETH_DST, dst, off, 6)
-    layer.add(ETH_SRC, src, off + 6, 6)
-    group = bool(d[off] & 1)
-    layer.add(ETH_DST_GROUP, int(group), off, 1, display=str(int(group)), bits=(7, 1))
+    put = layer.fields.append
+    put(new(ETH_DST, dst, dst_t, off, 6))
+    put(new(ETH_SRC, src, src_t, off + 6, 6))
+    group = d[off] & 1
+    put(new(ETH_DST_GROUP, group, "1" if group else "0", off, 1, (7, 1)))
     if dst == 0xFFFFFFFFFFFF:
-        layer.add(ETH_BROADCAST, 1, off, 6)
-    ctx.addresses(mac_text(src), mac_text(dst), ADDR_MAC)
+        put(new(ETH_BROADCAST, 1, "1", off, 6))
+    ctx.addresses(src_t, dst_t, ADDR_MAC)
     if etype >= 0x0600:
-        layer.add(ETH_TYPE, etype, off + 12, 2, display=ethertype_text(etype))
+        put(new(ETH_TYPE, etype, ethertype_text(etype), off + 12, 2))
         ctx.set_summary(layer, f"Etype = {ETHER_TYPE_NAMES.get(etype, f'0x{etype:04X}')}, "
-                               f"DestinationAddress:{mac_text(dst)}, SourceAddress:{mac_text(src)}")
+                               f"DestinationAddress:{dst_t}, SourceAddress:{src_t}")
         ctx.next(ETHER_TYPES, etype, off + 14, end)
         return
     # IEEE 802.3: the type field is a length; the payload starts with an LLC header
-    layer.add(ETH_LENGTH, etype, off + 12, 2)
-    ctx.set_summary(layer, f"Length = {etype}, DestinationAddress:{mac_text(dst)}, SourceAddress:{mac_text(src)}")
+    put(new(ETH_LENGTH, etype, str(etype), off + 12, 2))
+    ctx.set_summary(layer, f"Length = {etype}, DestinationAddress:{dst_t}, SourceAddress:{src_t}")
     stop = min(end, off + 14 + etype) if etype else end
     ctx.call(dissect_llc, off + 14, stop)
 
@@ -94,7 +97,11 @@ def dissect_llc(ctx: Ctx, off: int, end: int) -> None:
     layer = ctx.layer(LLC, f"DSAP = 0x{dsap:02X}, SSAP = 0x{ssap:02X}", off, min(3 + clen - 1, end - off))
     layer.add(LLC_DSAP, dsap, off, 1, display=f"0x{dsap:02X}")
     layer.add(LLC_SSAP, ssap, off + 1, 1, display=f"0x{ssap:02X}")
-    control_value = control if clen == 1 or end - off < 4 else (control | (d[off + 3] << 8))
+    if end - off < 2 + clen:
+        layer.add(LLC_CONTROL, control, off + 2, 1, display=f"0x{control:02X}")
+        ctx.malformed(layer, "2-byte control field cut short")
+        return
+    control_value = control if clen == 1 else (control | (d[off + 3] << 8))
     layer.add(LLC_CONTROL, control_value, off + 2, clen, display=f"0x{control_value:02X}")
     body = off + 2 + clen
     if dsap == 0xAA and ssap == 0xAA and control == 0x03 and end - body >= 5:

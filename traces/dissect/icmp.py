@@ -13,6 +13,7 @@ from ..fields import REGISTRY, FieldType
 from ..frame import Layer, ipv4_text
 from .core import IP_PROTOCOLS, Ctx, Dissector, payload
 from .ipv4 import dissect_ipv4
+from .text import new
 
 R = REGISTRY
 TYPE_NAMES = {
@@ -83,11 +84,12 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
     typ, code, csum = _HEAD.unpack_from(d, off)
     layer = ctx.layer(ICMP, "", off, min(8, avail))
     add = layer.add
-    add(TYPE, typ, off, 1)
+    type_name = TYPE_NAMES.get(typ)
     code_name = CODE_NAMES.get(typ, {}).get(code)
-    add(CODE, code, off + 1, 1, display=f"{code} ({code_name})" if code_name else str(code))
-    add(CHECKSUM, csum, off + 2, 2, display=f"0x{csum:04X}")
-    kind = TYPE_NAMES.get(typ, f"Type {typ}")
+    layer.fields += (new(TYPE, typ, f"{typ} ({type_name})" if type_name else str(typ), off, 1),
+                     new(CODE, code, f"{code} ({code_name})" if code_name else str(code), off + 1, 1),
+                     new(CHECKSUM, csum, f"0x{csum:04X}", off + 2, 2))
+    kind = type_name or f"Type {typ}"
     src, dst = ctx.notes.get("ip_src", "?"), ctx.notes.get("ip_dst", "?")
     summary = f"{kind} Message"
     if avail < 8:
@@ -98,8 +100,8 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
     body = off + 8
     if typ in (0, 8, 13, 14, 15, 16, 17, 18):
         ident, seq = _WORDS.unpack_from(d, off + 4)
-        add(IDENTIFIER, ident, off + 4, 2, display=f"0x{ident:04X} ({ident})")
-        add(SEQUENCE, seq, off + 6, 2, display=f"0x{seq:04X} ({seq})")
+        layer.fields += (new(IDENTIFIER, ident, f"0x{ident:04X} ({ident})", off + 4, 2),
+                         new(SEQUENCE, seq, f"0x{seq:04X} ({seq})", off + 6, 2))
         if typ in (13, 14) and avail >= 20:
             o, r, t = _TS.unpack_from(d, body)
             add(ORIGINATE, o, body, 4)

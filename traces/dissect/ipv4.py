@@ -10,9 +10,10 @@ from __future__ import annotations
 import struct
 
 from ..fields import REGISTRY, FieldType
-from ..frame import Layer, ipv4_text
+from ..frame import Layer
 from .core import ADDR_IP, ETHER_TYPES, IP_PROTOCOLS, Ctx, payload
-from .names import IP_PROTOCOL_NAMES, ip_protocol_text
+from .names import IP_PROTOCOL_NAMES
+from .text import ip4_text, new
 
 R = REGISTRY
 IPV4 = R.protocol("IPv4", "Internet Protocol version 4")
@@ -49,6 +50,8 @@ OPTION_LENGTH = R.define("IPv4.Option.Length", FieldType.UINT, "Option length in
 OPTION_DATA = R.define("IPv4.Option.Data", FieldType.BYTES, "Option data")
 
 _HEADER = struct.Struct("!BBHHHBBHII")
+_BIT = ("0", "1")
+_ECN_TEXT = tuple(f"{v} ({ECN.enum[v]})" for v in range(4))  # type: ignore[index]
 
 
 def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
@@ -64,33 +67,37 @@ def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
     vhl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HEADER.unpack_from(d, off)
     hl = (vhl & 15) * 4
     layer = ctx.layer(IPV4, "", off, min(max(hl, 20), avail))
-    add = layer.add
-    add(VERSION, vhl >> 4, off, 1, bits=(0, 4))
-    add(HEADER_LENGTH, hl, off, 1, display=f"{hl} bytes ({vhl & 15})", bits=(4, 4))
-    ds = add(DS_FIELD, tos, off + 1, 1, display=f"0x{tos:02X}")
-    ds.add(DSCP, tos >> 2, off + 1, 1, bits=(0, 6))
-    ds.add(ECN, tos & 3, off + 1, 1, bits=(6, 2))
-    add(TOTAL_LENGTH, total, off + 2, 2)
-    add(IDENTIFICATION, ident, off + 4, 2, display=f"0x{ident:04X} ({ident})")
+    put = layer.fields.append
+    put(new(VERSION, vhl >> 4, str(vhl >> 4), off, 1, (0, 4)))
+    put(new(HEADER_LENGTH, hl, f"{hl} bytes ({vhl & 15})", off, 1, (4, 4)))
+    ds = new(DS_FIELD, tos, f"0x{tos:02X}", off + 1, 1)
+    ds.children += (new(DSCP, tos >> 2, str(tos >> 2), off + 1, 1, (0, 6)),
+                    new(ECN, tos & 3, _ECN_TEXT[tos & 3], off + 1, 1, (6, 2)))
+    put(ds)
+    put(new(TOTAL_LENGTH, total, str(total), off + 2, 2))
+    put(new(IDENTIFICATION, ident, f"0x{ident:04X} ({ident})", off + 4, 2))
     flags = frag >> 13
     frag_units = frag & 0x1FFF
     frag_off = frag_units * 8
-    more = (flags & 1)
-    fl = add(FLAGS, flags, off + 6, 1, display=f"0x{flags:X}", bits=(0, 3))
-    fl.add(FLAG_RESERVED, flags >> 2, off + 6, 1, bits=(0, 1))
-    fl.add(FLAG_DF, (flags >> 1) & 1, off + 6, 1, bits=(1, 1))
-    fl.add(FLAG_MF, more, off + 6, 1, bits=(2, 1))
-    add(FRAGMENT_OFFSET, frag_units, off + 6, 2, display=f"{frag_units} ({frag_off} bytes)", bits=(3, 13))
-    add(TTL, ttl, off + 8, 1)
-    add(NEXT_PROTOCOL, proto, off + 9, 1)
-    add(CHECKSUM, csum, off + 10, 2, display=f"0x{csum:04X}")
-    add(SOURCE, src, off + 12, 4)
-    add(DESTINATION, dst, off + 16, 4)
-    src_text, dst_text = ipv4_text(src), ipv4_text(dst)
+    more = flags & 1
+    fl = new(FLAGS, flags, f"0x{flags:X}", off + 6, 1, (0, 3))
+    fl.children += (new(FLAG_RESERVED, flags >> 2, _BIT[flags >> 2], off + 6, 1, (0, 1)),
+                    new(FLAG_DF, (flags >> 1) & 1, _BIT[(flags >> 1) & 1], off + 6, 1, (1, 1)),
+                    new(FLAG_MF, more, _BIT[more], off + 6, 1, (2, 1)))
+    put(fl)
+    put(new(FRAGMENT_OFFSET, frag_units, f"{frag_units} ({frag_off} bytes)", off + 6, 2, (3, 13)))
+    put(new(TTL, ttl, str(ttl), off + 8, 1))
+    proto_name = IP_PROTOCOL_NAMES.get(proto)
+    proto_text = proto_name or str(proto)
+    put(new(NEXT_PROTOCOL, proto, f"{proto} ({proto_name})" if proto_name else proto_text, off + 9, 1))
+    put(new(CHECKSUM, csum, f"0x{csum:04X}", off + 10, 2))
+    src_text, dst_text = ip4_text(d[off + 12 : off + 16]), ip4_text(d[off + 16 : off + 20])
+    put(new(SOURCE, src, src_text, off + 12, 4))
+    put(new(DESTINATION, dst, dst_text, off + 16, 4))
     ctx.addresses(src_text, dst_text, ADDR_IP)
     notes = ctx.notes
     notes["ip_src"], notes["ip_dst"] = src_text, dst_text
-    summary = (f"Src = {src_text}, Dest = {dst_text}, Next Protocol = {ip_protocol_text(proto)}, "
+    summary = (f"Src = {src_text}, Dest = {dst_text}, Next Protocol = {proto_text}, "
                f"Packet ID = {ident}, Total IP Length = {total}")
     if more or frag_off:
         summary += f", Fragment Offset = {frag_off}" + (", More Fragments" if more else "")

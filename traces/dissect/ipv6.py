@@ -9,9 +9,10 @@ from __future__ import annotations
 import struct
 
 from ..fields import REGISTRY, FieldType
-from ..frame import Field, Layer, ipv6_text
+from ..frame import Field, Layer
 from .core import ADDR_IP, ETHER_TYPES, IP_PROTOCOLS, Ctx, payload
 from .names import IP_PROTOCOL_NAMES, ip_protocol_text
+from .text import ip6_text, new
 
 R = REGISTRY
 IPV6 = R.protocol("IPv6", "Internet Protocol version 6")
@@ -74,20 +75,23 @@ def dissect_ipv6(ctx: Ctx, off: int, end: int) -> None:
         payload(ctx, off, end)
         return
     vtf, plen, nxt, hlim = _HEADER.unpack_from(d, off)
-    src, dst = _addr(d, off + 8), _addr(d, off + 24)
+    src_b, dst_b = d[off + 8 : off + 24], d[off + 24 : off + 40]
+    src_text, dst_text = ip6_text(src_b), ip6_text(dst_b)
     layer = ctx.layer(IPV6, "", off, 40)
     add = layer.add
-    add(VERSION, vtf >> 28, off, 1, bits=(0, 4))
     tc = (vtf >> 20) & 0xFF
-    add(TRAFFIC_CLASS, tc, off, 2, display=f"0x{tc:02X}", bits=(4, 8))
     flow = vtf & 0xFFFFF
-    add(FLOW_LABEL, flow, off + 1, 3, display=f"0x{flow:05X}", bits=(4, 20))
-    add(PAYLOAD_LENGTH, plen, off + 4, 2)
-    add(NEXT_PROTOCOL, nxt, off + 6, 1)
-    add(HOP_LIMIT, hlim, off + 7, 1)
-    src_text, dst_text = ipv6_text(src), ipv6_text(dst)
-    add(SOURCE, src, off + 8, 16, display=src_text)
-    add(DESTINATION, dst, off + 24, 16, display=dst_text)
+    nxt_name = IP_PROTOCOL_NAMES.get(nxt)
+    layer.fields += (
+        new(VERSION, vtf >> 28, str(vtf >> 28), off, 1, (0, 4)),
+        new(TRAFFIC_CLASS, tc, f"0x{tc:02X}", off, 2, (4, 8)),
+        new(FLOW_LABEL, flow, f"0x{flow:05X}", off + 1, 3, (4, 20)),
+        new(PAYLOAD_LENGTH, plen, str(plen), off + 4, 2),
+        new(NEXT_PROTOCOL, nxt, f"{nxt} ({nxt_name})" if nxt_name else str(nxt), off + 6, 1),
+        new(HOP_LIMIT, hlim, str(hlim), off + 7, 1),
+        new(SOURCE, int.from_bytes(src_b, "big"), src_text, off + 8, 16),
+        new(DESTINATION, int.from_bytes(dst_b, "big"), dst_text, off + 24, 16),
+    )
     ctx.addresses(src_text, dst_text, ADDR_IP)
     notes = ctx.notes
     notes["ip_src"], notes["ip_dst"] = src_text, dst_text

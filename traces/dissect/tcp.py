@@ -13,6 +13,7 @@ from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer
 from .core import IP_PROTOCOLS, TCP_PORTS, Ctx, payload
 from .names import port_text
+from .text import new
 from .udp import by_port
 
 R = REGISTRY
@@ -66,16 +67,23 @@ _U32 = struct.Struct("!I")
 _U32X2 = struct.Struct("!II")
 #: (field, bit mask in the offset/flags word, bit position in byte 12/13 from the MSB)
 _FLAG_BITS = (
-    (FLAG_NS, 0x100, 12, 7), (FLAG_CWR, 0x80, 13, 0), (FLAG_ECE, 0x40, 13, 1), (FLAG_URG, 0x20, 13, 2),
-    (FLAG_ACK, 0x10, 13, 3), (FLAG_PSH, 0x08, 13, 4), (FLAG_RST, 0x04, 13, 5), (FLAG_SYN, 0x02, 13, 6),
-    (FLAG_FIN, 0x01, 13, 7),
+    (FLAG_NS, 0x100, 12, (7, 1)), (FLAG_CWR, 0x80, 13, (0, 1)), (FLAG_ECE, 0x40, 13, (1, 1)),
+    (FLAG_URG, 0x20, 13, (2, 1)), (FLAG_ACK, 0x10, 13, (3, 1)), (FLAG_PSH, 0x08, 13, (4, 1)),
+    (FLAG_RST, 0x04, 13, (5, 1)), (FLAG_SYN, 0x02, 13, (6, 1)), (FLAG_FIN, 0x01, 13, (7, 1)),
 )
 _FLAG_LETTERS = "CEUAPRSF"
 
 
+def _flags_text(flags: int) -> str:
+    return "".join(c if flags & (0x80 >> i) else "." for i, c in enumerate(_FLAG_LETTERS))
+
+
+_FLAGS_TEXTS = tuple(_flags_text(f) for f in range(256))
+
+
 def flags_text(flags: int) -> str:
     """Netmon's 8-character flag string, e.g. ``...A..S.`` for SYN+ACK."""
-    return "".join(c if flags & (0x80 >> i) else "." for i, c in enumerate(_FLAG_LETTERS))
+    return _FLAGS_TEXTS[flags & 0xFF]
 
 
 def dissect_tcp(ctx: Ctx, off: int, end: int) -> None:
@@ -88,20 +96,21 @@ def dissect_tcp(ctx: Ctx, off: int, end: int) -> None:
     hl = (word >> 12) * 4
     flags = word & 0x0FFF
     layer = ctx.layer(TCP, "", off, min(max(hl, 20), avail))
-    add = layer.add
-    add(SRC_PORT, sport, off, 2)
-    add(DST_PORT, dport, off + 2, 2)
-    add(SEQUENCE, seq, off + 4, 4)
-    add(ACK, ack, off + 8, 4)
-    add(DATA_OFFSET, word >> 12, off + 12, 1, display=f"{word >> 12} ({hl} bytes)", bits=(0, 4))
-    fl = add(FLAGS, flags, off + 12, 2, display=f"0x{flags:03X} ({flags_text(flags)})", bits=(4, 12))
-    fadd = fl.add
-    fadd(FLAG_RESERVED, flags >> 9, off + 12, 1, bits=(4, 3))
-    for fdef, mask, byte, bit in _FLAG_BITS:
-        fadd(fdef, 1 if flags & mask else 0, off + byte, 1, bits=(bit, 1))
-    add(WINDOW, window, off + 14, 2)
-    add(CHECKSUM, csum, off + 16, 2, display=f"0x{csum:04X}")
-    add(URGENT, urgent, off + 18, 2)
+    put = layer.fields.append
+    put(new(SRC_PORT, sport, str(sport), off, 2))
+    put(new(DST_PORT, dport, str(dport), off + 2, 2))
+    put(new(SEQUENCE, seq, str(seq), off + 4, 4))
+    put(new(ACK, ack, str(ack), off + 8, 4))
+    put(new(DATA_OFFSET, word >> 12, f"{word >> 12} ({hl} bytes)", off + 12, 1, (0, 4)))
+    fl = new(FLAGS, flags, f"0x{flags:03X} ({flags_text(flags)})", off + 12, 2, (4, 12))
+    kids = fl.children
+    kids.append(new(FLAG_RESERVED, flags >> 9, str(flags >> 9), off + 12, 1, (4, 3)))
+    for fdef, mask, byte, bits in _FLAG_BITS:
+        kids.append(new(fdef, 1, "1", off + byte, 1, bits) if flags & mask else new(fdef, 0, "0", off + byte, 1, bits))
+    put(fl)
+    put(new(WINDOW, window, str(window), off + 14, 2))
+    put(new(CHECKSUM, csum, f"0x{csum:04X}", off + 16, 2))
+    put(new(URGENT, urgent, str(urgent), off + 18, 2))
     if hl < 20 or hl > avail:
         ctx.set_summary(layer, _summary(flags, sport, dport, None, seq, ack, window))
         if hl < 20:
@@ -114,8 +123,8 @@ def dissect_tcp(ctx: Ctx, off: int, end: int) -> None:
         _options(ctx, layer, off + 20, off + hl)
     # payload length from the IP length (a snaplen-truncated capture still knows it)
     l4_len = ctx.notes.get("l4_len")
-    plen = int(l4_len) - hl if isinstance(l4_len, int) and l4_len >= hl else end - off - hl  # type: ignore[operator]
-    add(PAYLOAD_LENGTH, plen, off + hl, 0)
+    plen = l4_len - hl if isinstance(l4_len, int) and l4_len >= hl else end - off - hl
+    put(new(PAYLOAD_LENGTH, plen, str(plen), off + hl, 0))
     ctx.set_summary(layer, _summary(flags, sport, dport, plen, seq, ack, window))
     by_port(ctx, TCP_PORTS, sport, dport, off + hl, end)
 
@@ -149,45 +158,50 @@ def _short(ctx: Ctx, off: int, end: int) -> None:
 
 def _options(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
     d = ctx.data
-    node = layer.add(OPTIONS, True, off, end - off, display=f"{end - off} bytes")
-    nadd = node.add
+    node = new(OPTIONS, True, f"{end - off} bytes", off, end - off)
+    layer.fields.append(node)
+    put = node.children.append
     while off < end:
         kind = d[off]
         if kind == 1:
-            nadd(OPT_NOP, True, off, 1, display="NOP")
+            put(new(OPT_NOP, True, "NOP", off, 1))
             off += 1
             continue
         if kind == 0:
-            nadd(OPT_EOL, True, off, end - off, display="End of option list")
+            put(new(OPT_EOL, True, "End of option list", off, end - off))
             return
         n = d[off + 1] if off + 1 < end else 0
         if n < 2 or off + n > end:
             ctx.malformed(layer, f"option kind {kind} at offset {off} has length {n}")
             return
         if kind == 2 and n == 4:
-            nadd(OPT_MSS, (d[off + 2] << 8) | d[off + 3], off, 4)
+            mss = (d[off + 2] << 8) | d[off + 3]
+            put(new(OPT_MSS, mss, str(mss), off + 2, 2))
         elif kind == 3 and n == 3:
             shift = d[off + 2]
-            nadd(OPT_WSCALE, shift, off, 3, display=f"{shift} (multiply by {1 << min(shift, 14)})")
+            put(new(OPT_WSCALE, shift, f"{shift} (multiply by {1 << min(shift, 14)})", off + 2, 1))
         elif kind == 4 and n == 2:
-            nadd(OPT_SACK_PERM, True, off, 2, display="SACK permitted")
+            put(new(OPT_SACK_PERM, True, "SACK permitted", off, 2))
         elif kind == 5 and n >= 10 and (n - 2) % 8 == 0:
-            sack: Field = nadd(OPT_SACK, True, off, n, display=f"{(n - 2) // 8} block(s)")
+            sack: Field = new(OPT_SACK, True, f"{(n - 2) // 8} block(s)", off, n)
             for b in range(off + 2, off + n, 8):
                 left, right = _U32X2.unpack_from(d, b)
-                sack.add(OPT_SACK_LEFT, left, b, 4)
-                sack.add(OPT_SACK_RIGHT, right, b + 4, 4)
+                sack.children += (new(OPT_SACK_LEFT, left, str(left), b, 4),
+                                  new(OPT_SACK_RIGHT, right, str(right), b + 4, 4))
+            put(sack)
         elif kind == 8 and n == 10:
             tsval, tsecr = _U32X2.unpack_from(d, off + 2)
-            ts = nadd(OPT_TS, True, off, 10, display=f"TSval {tsval}, TSecr {tsecr}")
-            ts.add(OPT_TS_VALUE, tsval, off + 2, 4)
-            ts.add(OPT_TS_ECHO, tsecr, off + 6, 4)
+            ts = new(OPT_TS, True, f"TSval {tsval}, TSecr {tsecr}", off, 10)
+            ts.children += (new(OPT_TS_VALUE, tsval, str(tsval), off + 2, 4),
+                            new(OPT_TS_ECHO, tsecr, str(tsecr), off + 6, 4))
+            put(ts)
         else:
-            opt = nadd(OPT_OTHER, True, off, n, display=f"Kind {kind}, {n} bytes")
+            opt = new(OPT_OTHER, True, f"Kind {kind}, {n} bytes", off, n)
             opt.add(OPT_KIND, kind, off, 1)
             opt.add(OPT_LENGTH, n, off + 1, 1)
             if n > 2:
                 opt.add(OPT_DATA, d[off + 2 : off + n], off + 2, n - 2)
+            put(opt)
         off += n
 
 

@@ -7,6 +7,7 @@ import struct
 from ..fields import REGISTRY, FieldType
 from .core import IP_PROTOCOLS, UDP_PORTS, Ctx, Dissector, payload
 from .names import port_text
+from .text import new
 
 R = REGISTRY
 UDP = R.protocol("UDP", "User Datagram Protocol")
@@ -45,11 +46,9 @@ def dissect_udp(ctx: Ctx, off: int, end: int) -> None:
         return
     sport, dport, length, csum = _HEADER.unpack_from(ctx.data, off)
     layer = ctx.layer(UDP, f"SrcPort = {port_text(sport)}, DstPort = {port_text(dport)}, Length = {length}", off, 8)
-    add = layer.add
-    add(SRC_PORT, sport, off, 2)
-    add(DST_PORT, dport, off + 2, 2)
-    add(TOTAL_LENGTH, length, off + 4, 2)
-    add(CHECKSUM, csum, off + 6, 2, display=f"0x{csum:04X}")
+    layer.fields += (new(SRC_PORT, sport, str(sport), off, 2), new(DST_PORT, dport, str(dport), off + 2, 2),
+                     new(TOTAL_LENGTH, length, str(length), off + 4, 2),
+                     new(CHECKSUM, csum, f"0x{csum:04X}", off + 6, 2))
     if length < 8:
         if length != 0:  # 0 is legal for IPv6 jumbograms
             ctx.malformed(layer, f"length {length} is less than the 8-byte header")

@@ -241,7 +241,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
     add(SOURCE, sa[0], sa[1], 6)
     if bssid is not None:
         add(BSSID, bssid[0], bssid[1], 6)
-    add(SEQUENCE, seqctl >> 4, off + 22, 2, bits=(0, 12))
+    add(SEQUENCE, seqctl >> 4, off + 22, 2)  # little-endian: the 12 bits are not contiguous on the wire
     add(FRAGMENT, seqctl & 15, off + 22, 1, bits=(4, 4))
     ctx.addresses(mac_text(sa[0]), mac_text(da[0]), ADDR_MAC)
     amsdu = 0
