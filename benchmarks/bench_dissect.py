@@ -21,10 +21,9 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_traces import frames as synthetic_frames  # noqa: E402
-
-from tracemon.traces import open_trace  # noqa: E402
-from tracemon.traces.dissect import dissect  # noqa: E402
+from gen_traces import frames as synthetic_frames
+from tracemon.traces import open_trace
+from tracemon.traces.dissect import dissect
 
 SAMPLES = Path(__file__).resolve().parent.parent.parent / "shared" / "samples"
 
@@ -67,8 +66,7 @@ def tshark_seconds(items: list[tuple[int, bytes]]) -> float | None:
         path = Path(tmp) / "bench.pcap"
         with open(path, "wb") as f:
             f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-            for i, d in enumerate(eth):
-                f.write(struct.pack("<IIII", i, 0, len(d), len(d)) + d)
+            f.writelines(struct.pack("<IIII", i, 0, len(d), len(d)) + d for i, d in enumerate(eth))
         cmd = [exe, "-r", str(path), "-o", "tcp.desegment_tcp_streams:FALSE", "-T", "fields"]
         for name in ("ip.src", "ip.dst", "tcp.srcport", "tcp.dstport", "udp.srcport", "tcp.flags", "dns.qry.name"):
             cmd += ["-e", name]

@@ -13,7 +13,6 @@ from collections.abc import Callable
 import pytest
 from test_dissect_robustness import corpus, run
 from test_dissect_synthetic import MAC_A, a4, dns_query, eth, icmp, ipv4, ipv6, tcp, udp
-
 from tracemon.traces import REGISTRY, FieldType, Frame
 from tracemon.traces.dissect import dissect
 

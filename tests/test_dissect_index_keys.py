@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 from conftest import samples
 from test_dissect_synthetic import CASES, write_pcap
-
 from tracemon.traces import FieldType, Frame, open_trace
 from tracemon.traces import dissect as dissect_pkg
 from tracemon.traces.fields import FieldDef

@@ -16,7 +16,6 @@ from conftest import samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_dissect_synthetic import CASES, a4, dns_query, eth, ipv4, ipv6, tcp, udp
-
 from tracemon.traces import Frame, open_trace
 from tracemon.traces.dissect import LINK_TYPES, Ctx, dissect
 from tracemon.traces.dissect.core import MAX_DEPTH, dissect_into
