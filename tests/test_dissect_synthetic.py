@@ -23,11 +23,11 @@ from test_tshark_fields import (
     field,
     ip4,
     ip6,
+    known_checks,
     mac,
     num,
     rr,
     text,
-    tshark_field_names,
     tshark_rows,
     vlan,
     when,
@@ -493,22 +493,6 @@ def write_pcap(path: Path, link_type: int, frames: Sequence[bytes]) -> None:
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, link_type))
         f.writelines(struct.pack("<IIII", 1_700_000_000 + i, i, len(data), len(data)) + data for i, data in enumerate(frames))
-
-
-def known_checks(checks: Sequence[Check]) -> list[Check]:
-    """The checks whose tshark field exists in this tshark build (once each, in order).
-
-    Field names are those of tshark 4.0 (Debian 12, what CI installs); a tshark that renamed
-    one skips that check rather than failing the whole case.
-    """
-    names = tshark_field_names()
-    seen: set[str] = set()
-    out = []
-    for c in checks:
-        if c.tshark not in seen and c.tshark in names:
-            seen.add(c.tshark)
-            out.append(c)
-    return out
 
 
 @pytest.mark.parametrize("case", list(CASES))
