@@ -1,0 +1,673 @@
+"""Compiling a filter: syntax tree → predicate, and evaluating it over a trace.
+
+A predicate answers two ways.  ``vec`` answers a chunk of frames from the index columns with
+three-valued logic (``tri.py``): conditions on protocols, ETW providers and events, event
+header values, frame numbers and times, conversations (addresses, ports) and TCP flags are
+known for (almost) every frame without decoding it.  ``test`` decides one decoded frame; it is
+the definition of the semantics and runs only for the frames ``vec`` left unknown.
+
+Semantics (FILTER_LANGUAGE.md §6): a bare name tests existence; comparisons match if *any*
+instance matches (pair fields: either side); ``!=`` is ``NOT ==`` (true when the field is
+missing); ordered comparisons on a missing field are false; text compares case-insensitively
+(``==``, ``.Contains``); ``ContainsBin`` is byte-exact.
+"""
+
+from __future__ import annotations
+
+import operator
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from ..traces.fields import FieldType, Registry
+from . import ast as A
+from . import tri as T
+from .errors import FilterError, FilterWarning, warning_at
+from .grammar import parse
+from .indexed import Chunk, state_for
+from .names import Resolver, default_registry
+from .operands import (
+    ArithOperand,
+    ConstOperand,
+    FieldOperand,
+    FrameCtx,
+    MultiOperand,
+    NeverOperand,
+    Operand,
+    PseudoOperand,
+    UnaryOperand,
+)
+from .tri import Tri
+from .values import MIRROR, AnyOf, Cmp, Contains, Test, TypeProblem, literal_accepts, make_test
+
+CHUNK = 1 << 20
+
+
+# -- predicates -------------------------------------------------------------------------------
+
+class Pred:
+    index_only = False
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return None
+
+    def test(self, fc: FrameCtx) -> bool:
+        raise NotImplementedError
+
+    def leaves(self) -> list[Pred]:
+        return [self]
+
+
+@dataclass(eq=False)
+class Leaf(Pred):
+    """``operand <test>`` for any instance of the operand."""
+
+    operand: Operand
+    check: Test
+
+    def __post_init__(self) -> None:
+        self.index_only = self.operand.index_only
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return self.operand.test_vec(ch, self.check)
+
+    def test(self, fc: FrameCtx) -> bool:
+        py = self.check.py
+        return any(py(v) for v in self.operand.values(fc))
+
+
+@dataclass(eq=False)
+class Exists(Pred):
+    operand: Operand
+
+    def __post_init__(self) -> None:
+        self.index_only = self.operand.index_only
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return self.operand.exists_vec(ch)
+
+    def test(self, fc: FrameCtx) -> bool:
+        return bool(self.operand.values(fc))
+
+
+_REL: dict[str, Callable[[Any, Any], bool]] = {
+    "==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+@dataclass(eq=False)
+class Relation(Pred):
+    """``left op right`` between two operands that are not both literals (field vs field)."""
+
+    left: Operand
+    op: str
+    right: Operand
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        a, b = self.left.possible(ch), self.right.possible(ch)
+        if a is None and b is None:
+            return None
+        present = a if b is None else b if a is None else a & b
+        return Tri(np.zeros(ch.n, dtype=bool), ~present)
+
+    def test(self, fc: FrameCtx) -> bool:
+        fn = _REL[self.op]
+        rights = [v.casefold() if isinstance(v, str) else v for v in self.right.values(fc)]
+        for a in self.left.values(fc):
+            if isinstance(a, str):
+                a = a.casefold()
+            for b in rights:
+                try:
+                    if fn(a, b):
+                        return True
+                except TypeError:
+                    continue
+        return False
+
+
+@dataclass(eq=False)
+class FrameBytes(Pred):
+    """``ContainsBin(FrameData, …)`` / ``contains "…"``: a byte search in the raw frame."""
+
+    needles: list[bytes]
+    ignore_case: bool = False
+
+    def __post_init__(self) -> None:
+        flags = re.IGNORECASE if self.ignore_case else 0
+        self._patterns = [(re.compile(b"(?=" + re.escape(n) + b")", flags), len(n)) for n in self.needles]
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return _buffer_search(ch, self._patterns)
+
+    def test(self, fc: FrameCtx) -> bool:
+        raw = fc.raw
+        return any(p.search(raw) is not None for p, _ in self._patterns)
+
+
+@dataclass(eq=False)
+class Const(Pred):
+    value: bool
+
+    def __post_init__(self) -> None:
+        self.index_only = True
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return T.const(ch.n, self.value)
+
+    def test(self, fc: FrameCtx) -> bool:
+        return self.value
+
+
+@dataclass(eq=False)
+class NotP(Pred):
+    operand: Pred
+
+    def __post_init__(self) -> None:
+        self.index_only = self.operand.index_only
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        return T.not3(self.operand.vec(ch))
+
+    def test(self, fc: FrameCtx) -> bool:
+        return not self.operand.test(fc)
+
+    def leaves(self) -> list[Pred]:
+        return self.operand.leaves()
+
+
+@dataclass(eq=False)
+class AndP(Pred):
+    items: list[Pred]
+
+    def __post_init__(self) -> None:
+        self.index_only = all(x.index_only for x in self.items)
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        acc: Tri | None = None
+        for n, x in enumerate(self.items):
+            t = x.vec(ch)
+            acc = t if n == 0 else T.and3(acc, t, ch.n)
+            if acc is not None and not acc.val.any() and acc.known.all():
+                break  # all false already
+        return acc
+
+    def test(self, fc: FrameCtx) -> bool:
+        return all(x.test(fc) for x in self.items)
+
+    def leaves(self) -> list[Pred]:
+        return [leaf for x in self.items for leaf in x.leaves()]
+
+
+@dataclass(eq=False)
+class OrP(Pred):
+    items: list[Pred]
+
+    def __post_init__(self) -> None:
+        self.index_only = all(x.index_only for x in self.items)
+
+    def vec(self, ch: Chunk) -> Tri | None:
+        acc: Tri | None = None
+        for n, x in enumerate(self.items):
+            t = x.vec(ch)
+            acc = t if n == 0 else T.or3(acc, t, ch.n)
+            if acc is not None and acc.val.all():
+                break
+        return acc
+
+    def test(self, fc: FrameCtx) -> bool:
+        return any(x.test(fc) for x in self.items)
+
+    def leaves(self) -> list[Pred]:
+        return [leaf for x in self.items for leaf in x.leaves()]
+
+
+# -- the raw-bytes search over a packet file ----------------------------------------------------
+
+def _contiguous(trace: Any) -> bool:
+    """Packet files whose row ``i`` is exactly ``buf[loc:loc+length]`` in file order."""
+    from ..traces.packets import PacketReader
+
+    reader = getattr(trace, "reader", None)
+    return (isinstance(reader, PacketReader) and type(reader).raw is PacketReader.raw
+            and getattr(trace, "buf", None) is not None)
+
+
+def _buffer_search(ch: Chunk, patterns: list[tuple[re.Pattern[bytes], int]]) -> Tri | None:
+    if ch.n == 0 or not _contiguous(ch.trace):
+        return None
+    loc = ch.col("loc").astype(np.int64)
+    length = ch.col("length").astype(np.int64)
+    if ch.n > 1 and not bool(np.all(loc[1:] >= loc[:-1] + length[:-1])):
+        return None
+    lo, hi = int(loc[0]), int(loc[-1] + length[-1])
+    found = np.zeros(ch.n, dtype=bool)
+    buf = ch.trace.buf
+    for pat, size in patterns:
+        hits = np.fromiter((m.start() for m in pat.finditer(buf, lo, hi)), dtype=np.int64)
+        if not len(hits):
+            continue
+        row = np.searchsorted(loc, hits, side="right") - 1
+        ok = (row >= 0) & (hits + size <= loc[np.maximum(row, 0)] + length[np.maximum(row, 0)])
+        found[row[ok]] = True
+    return T.exact(found)
+
+
+# -- compiling ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=512)
+def _parse_cached(text: str) -> A.Node | None:
+    return parse(text)
+
+
+@dataclass(slots=True)
+class EvalStats:
+    frames: int = 0
+    decoded: int = 0
+    matched: int = 0
+    seconds: float = 0.0
+    errors: int = 0
+    first_error: str = ""
+    cancelled: bool = False
+
+
+class CompiledFilter:
+    """A compiled filter: ``evaluate`` over a trace, ``matches`` for one frame."""
+
+    def __init__(self, text: str, tree: A.Node | None, root: Pred, warnings: list[FilterWarning],
+                 fields: set[str], canonical: str) -> None:
+        self.text = text
+        self.tree = tree
+        self.root = root
+        self.warnings = warnings
+        self.fields = fields
+        self.canonical = canonical
+        self.uses_decode = not root.index_only
+        self.last_stats = EvalStats()
+
+    def __str__(self) -> str:
+        return self.canonical
+
+    def __repr__(self) -> str:
+        return f"CompiledFilter({self.canonical!r})"
+
+    @property
+    def empty(self) -> bool:
+        return self.tree is None
+
+    def evaluate(self, trace: Any, start: int = 0, stop: int | None = None, *,
+                 cancel: threading.Event | None = None,
+                 progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+        """Match flags for rows ``start:stop``.  Index columns first; frames the index cannot
+        decide are decoded.  When ``cancel`` is set the evaluation stops early and the frames not
+        yet decided are False (``last_stats.cancelled``); callers that cancel drop the result."""
+        t0 = time.perf_counter()
+        total = len(trace.index)
+        stop = total if stop is None else max(0, min(stop, total))
+        start = max(0, min(start, stop))
+        n = stop - start
+        out = np.zeros(n, dtype=bool)
+        stats = EvalStats(frames=n)
+        self.last_stats = stats
+        if self.tree is None:
+            out[:] = True
+            stats.matched = n
+            return out
+        state = state_for(trace)
+        pending: list[np.ndarray] = []
+        done = 0
+        for s in range(start, stop, CHUNK):
+            e = min(stop, s + CHUNK)
+            ch = Chunk(trace, state, s, e)
+            ch.cancel = cancel  # type: ignore[attr-defined]
+            t = self.root.vec(ch)
+            if cancel is not None and cancel.is_set():
+                stats.cancelled = True
+                return out
+            if t is None:
+                pending.append(np.arange(s, e))
+            else:
+                out[s - start : e - start] = t.val & t.known
+                unknown = np.flatnonzero(~t.known)
+                if len(unknown):
+                    pending.append(unknown + s)
+                done += (e - s) - len(unknown)
+            if progress is not None:
+                progress(done, n)
+        rows = np.concatenate(pending) if pending else np.zeros(0, dtype=np.int64)
+        root = self.root
+        for k, i in enumerate(rows.tolist()):
+            if k % 256 == 0:
+                if cancel is not None and cancel.is_set():
+                    stats.cancelled = True
+                    break
+                if progress is not None and k:
+                    progress(done + k, n)
+            try:
+                out[i - start] = root.test(FrameCtx(trace, i))
+            except Exception as e:  # noqa: BLE001 - one bad frame must not stop the filter
+                stats.errors += 1
+                if not stats.first_error:
+                    stats.first_error = f"frame {i + 1}: {type(e).__name__}: {e}"
+            stats.decoded += 1
+        if progress is not None:
+            progress(n, n)
+        stats.matched = int(out.sum())
+        stats.seconds = time.perf_counter() - t0
+        return out
+
+    def evaluate_by_decoding(self, trace: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """The reference semantics: every frame decoded and tested (slow; for tests)."""
+        stop = len(trace.index) if stop is None else stop
+        if self.tree is None:
+            return np.ones(stop - start, dtype=bool)
+        return np.array([self.root.test(FrameCtx(trace, i)) for i in range(start, stop)], dtype=bool)
+
+    def matches(self, trace: Any, i: int) -> bool:
+        """Whether frame ``i`` (0-based) matches, decoding it if the filter needs fields."""
+        if self.tree is None:
+            return True
+        return bool(self.root.test(FrameCtx(trace, i)))
+
+    def explain(self) -> list[str]:
+        """How each condition is evaluated (for ``tracemon check``)."""
+        lines = []
+        for leaf in self.root.leaves():
+            lines.append(_describe(leaf))
+        return lines
+
+
+def _describe(leaf: Pred) -> str:
+    how = "index columns" if leaf.index_only else "index where it can tell, decoding the rest"
+    if isinstance(leaf, Leaf):
+        what = f"{leaf.operand.label} {leaf.check.text()}"
+        if isinstance(leaf.operand, PseudoOperand) and leaf.operand.column is None and \
+                leaf.operand.text_codes is None:
+            how = "decoding"
+    elif isinstance(leaf, Exists):
+        what = f"{leaf.operand.label} present"
+    elif isinstance(leaf, Relation):
+        what = f"{leaf.left.label} {leaf.op} {leaf.right.label}"
+        how = "decoding"
+    elif isinstance(leaf, FrameBytes):
+        what = "frame bytes contain " + " or ".join(repr(n) for n in leaf.needles)
+        how = "searching the file (packet files) or the frame bytes"
+    elif isinstance(leaf, Const):
+        what = "always " + ("true" if leaf.value else "false")
+    else:
+        what = type(leaf).__name__
+    return f"{what}: {how}"
+
+
+def compile_filter(text: str, registry: Registry | None = None, trace: Any = None) -> CompiledFilter:
+    """Compile Netmon filter text.  Raises FilterError with position, expectation and hints."""
+    if not isinstance(text, str):
+        raise TypeError("filter text must be a str")
+    tree = _parse_cached(text)
+    reg = default_registry(registry, trace)
+    warnings: list[FilterWarning] = []
+    comp = _Compiler(text, reg, trace, warnings)
+    if tree is None:
+        return CompiledFilter(text, None, Const(True), warnings, set(), "")
+    warnings.extend(_quote_warnings(text))
+    root = comp.condition(tree)
+    canonical = A.to_text(tree, comp.rename)
+    return CompiledFilter(text, tree, root, warnings, comp.fields, canonical)
+
+
+def _quote_warnings(text: str) -> list[FilterWarning]:
+    from .lexer import normalise_quotes
+
+    _, spans = normalise_quotes(text)
+    return [warning_at(text, s, e - s, "typographic quotes “…” were read as plain quotes",
+                       "type plain \" or ' quotes") for s, e in spans]
+
+
+_BOOL_WORDS = {"true": 1, "false": 0}
+
+
+class _Compiler:
+    def __init__(self, text: str, registry: Registry, trace: Any, warnings: list[FilterWarning]) -> None:
+        self.text = text
+        self.resolver = Resolver(registry, trace, text, warnings)
+        self.warnings = warnings
+        self.fields: set[str] = set()
+        self._names: dict[int, str] = {}
+
+    def rename(self, node: A.Node) -> str | None:
+        return self._names.get(id(node))
+
+    # -- conditions ---------------------------------------------------------------------------
+    def condition(self, node: A.Node) -> Pred:
+        if isinstance(node, A.Or):
+            return OrP([self.condition(x) for x in node.items])
+        if isinstance(node, A.And):
+            return AndP([self.condition(x) for x in node.items])
+        if isinstance(node, A.Not):
+            inner = node.operand
+            if isinstance(inner, (A.Compare, A.InList, A.ContainsOp)) and not inner.paren:
+                word = "NOT" if node.word else "!"
+                self.warn(node, f"{word} applies to the whole comparison: it means {word}({A.to_text(inner)})",
+                          f"write {word}(…) to make that explicit")
+            return NotP(self.condition(inner))
+        if isinstance(node, A.Compare):
+            return self.compare(node)
+        if isinstance(node, A.InList):
+            return self.in_list(node)
+        if isinstance(node, A.ContainsOp):
+            return self.contains(node)
+        if isinstance(node, A.Call):
+            return self.call(node)
+        if isinstance(node, (A.Path, A.Wildcard)):
+            return self.exists(node)
+        if isinstance(node, A.Literal):
+            raise self.error(node, f"the value {A.literal_text(node)} alone is not a condition",
+                             hints=["compare a field with it, e.g. IPv4.Address == 10.0.0.1"])
+        raise self.error(node, f"{A.to_text(node)} is a value, not a condition",
+                         hints=["compare it with something: (… ) == 0"])
+
+    def exists(self, node: A.Path | A.Wildcard) -> Pred:
+        op = self.operand(node)
+        if isinstance(op, PseudoOperand) and op.type is FieldType.BOOL:
+            return Leaf(op, Cmp("==", 1, "1"))  # Property.TCPSynRetransmit alone: the property is set
+        if op.type is FieldType.BOOL and isinstance(op, FieldOperand):
+            self.warn(node, f"{op.label} alone is true for every frame that has the field, set or not",
+                      f"write {op.label} == 1 to test the flag")
+        return Exists(op)
+
+    def compare(self, node: A.Compare) -> Pred:
+        op, left, right = node.op, node.left, node.right
+        if node.written == "=":
+            self.warnings.append(warning_at(self.text, node.op_start, 1, "a single = was read as ==",
+                                            "write == to compare"))
+        right = self._bool_word(right)
+        left = self._bool_word(left)
+        if isinstance(left, A.Literal) and not isinstance(right, A.Literal):
+            left, right, op = right, left, MIRROR[op]
+        if isinstance(right, A.Literal) and not isinstance(left, A.Literal):
+            lit = right
+            operand = self.operand(left, lit)
+            if operand.type is FieldType.PROTOCOL:
+                raise self.error(left, f"{operand.label} is a protocol or event, not a value",
+                                 hints=[f"use it alone as a condition: {operand.label}"])
+            check = self.make_test("==" if op in ("!=", "~=") else op, lit, operand)
+            eq: Pred = Leaf(operand, check)
+            if op == "!=":
+                if isinstance(operand, FieldOperand) and operand.fdef.pair:
+                    self.warn(node, f"{A.to_text(node)} is true when neither side equals "
+                                    f"{A.literal_text(lit)}, and for frames without {operand.fdef.protocol}",
+                              f"to keep only {operand.fdef.protocol} frames: {operand.fdef.protocol} AND "
+                              f"{A.to_text(node)}")
+                return NotP(eq)
+            if op == "~=":
+                return AndP([Exists(operand), NotP(eq)])
+            return eq
+        lo = self.value_operand(left)
+        ro = self.value_operand(right)
+        rel_op = "==" if op in ("!=", "~=") else op
+        rel: Pred = Relation(lo, rel_op, ro)
+        if op == "!=":
+            return NotP(rel)
+        if op == "~=":
+            return AndP([Exists(lo), NotP(rel)])
+        return rel
+
+    def in_list(self, node: A.InList) -> Pred:
+        items = [self._bool_word(x) for x in node.items]
+        for x in items:
+            if not isinstance(x, A.Literal):
+                raise self.error(x, "the items of an in-list must be values, not names",
+                                 hints=["write IPv4.Address in [10.0.0.1, 10.0.0.2]"])
+        lits = [x for x in items if isinstance(x, A.Literal)]
+        operand = self.operand(node.left, lits[0] if lits else None)
+        tests = [self.make_test("in", lit, operand) for lit in lits]
+        return Leaf(operand, tests[0] if len(tests) == 1 else AnyOf(tests))
+
+    def contains(self, node: A.ContainsOp) -> Pred:
+        needle = node.needle
+        if not isinstance(needle, A.Literal) or needle.kind not in ("string", "bytes"):
+            raise self.error(needle, "contains needs a \"string\" or $[hex bytes]")
+        if node.left is None:
+            if needle.kind == "bytes":
+                return FrameBytes([bytes(needle.value)])  # type: ignore[arg-type]
+            s = str(needle.value)
+            return FrameBytes(_text_encodings(s), ignore_case=True)
+        operand = self.operand(node.left)
+        return self._contains_on(node.left, operand, needle)
+
+    def call(self, node: A.Call) -> Pred:
+        name = node.name.lower()
+        if node.target is not None and name == "contains":
+            operand = self.operand(node.target)
+            if len(node.args) != 1 or not isinstance(node.args[0], A.Literal):
+                raise self.error(node, f"{node.name} takes one \"string\": Field.Contains(\"text\")")
+            return self._contains_on(node.target, operand, node.args[0])
+        if node.target is None and name == "containsbin":
+            return self.contains_bin(node)
+        what = f"{A.to_text(node.target)}.{node.name}" if node.target is not None else node.name
+        raise self.error(node, f"unknown function {what}(…)",
+                         hints=['functions: ContainsBin(FrameData, ASCII|UNICODE|HEX, "…"), <field>.Contains("…")'])
+
+    def contains_bin(self, node: A.Call) -> Pred:
+        usage = ["ContainsBin(FrameData, ASCII, \"text\")", "ContainsBin(FrameData, UNICODE, \"text\")",
+                 "ContainsBin(FrameData, HEX, \"0d0a\")"]
+        if len(node.args) != 3:
+            raise self.error(node, f"ContainsBin takes three arguments, not {len(node.args)}", expected=usage)
+        where, enc, needle = node.args
+        if not isinstance(enc, A.Path) or len(enc.parts) != 1:
+            raise self.error(enc, "the second argument of ContainsBin is ASCII, UNICODE or HEX", expected=usage)
+        if not isinstance(needle, A.Literal) or needle.kind not in ("string", "bytes"):
+            raise self.error(needle, "the third argument of ContainsBin is a \"string\"", expected=usage)
+        kind = enc.parts[0].upper()
+        self._names[id(enc)] = kind
+        text = needle.value
+        try:
+            if needle.kind == "bytes":
+                data = bytes(text)  # type: ignore[arg-type]
+            elif kind == "ASCII":
+                data = str(text).encode("ascii")
+            elif kind in ("UNICODE", "UTF16"):
+                data = str(text).encode("utf-16-le")
+            elif kind == "UTF8":
+                data = str(text).encode("utf-8")
+            elif kind == "HEX":
+                data = bytes.fromhex(re.sub(r"[\s:-]", "", str(text)))
+            else:
+                raise self.error(enc, f"{enc.parts[0]} is not an encoding ContainsBin knows", expected=usage)
+        except UnicodeEncodeError:
+            raise self.error(needle, "ASCII search text must be plain ASCII",
+                             hints=["use UNICODE for UTF-16 text"]) from None
+        except ValueError:
+            raise self.error(needle, f"{needle.text} is not hex bytes", hints=["write HEX, \"0d0a\""]) from None
+        if not data:
+            raise self.error(needle, "ContainsBin needs at least one byte to search for")
+        if isinstance(where, A.Path) and ".".join(where.parts).lower() == "framedata":
+            self._names[id(where)] = "FrameData"
+            self.fields.add("FrameData")
+            return FrameBytes([data])
+        operand = self.operand(where)
+        if operand.type is not FieldType.BYTES:
+            raise self.error(where, f"ContainsBin searches bytes; {operand.label} is not a byte field",
+                             hints=["search the whole frame: ContainsBin(FrameData, ASCII, \"…\")"])
+        return Leaf(operand, Contains(data))
+
+    # -- operands ---------------------------------------------------------------------------
+    def operand(self, node: A.Node, lit: A.Literal | None = None) -> Operand:
+        if isinstance(node, A.Path):
+            op = self.resolver.path(node)
+        elif isinstance(node, A.Wildcard):
+            accepts = (lambda f: literal_accepts(lit, f)) if lit is not None else None
+            op = self.resolver.wildcard(node, accepts)
+        else:
+            return self.value_operand(node)
+        if not isinstance(op, NeverOperand) and not isinstance(op, MultiOperand):
+            self._names[id(node)] = op.label
+        self.fields |= op.names
+        return op
+
+    def value_operand(self, node: A.Node) -> Operand:
+        node = self._bool_word(node)
+        if isinstance(node, A.Literal):
+            if node.kind in ("subnet4", "subnet6"):
+                raise self.error(node, "a subnet can only be compared with an address field")
+            value = int(bool(node.value)) if node.kind == "bool" else node.value
+            ftype = {"string": FieldType.STRING, "ipv4": FieldType.IPV4, "ipv6": FieldType.IPV6,
+                     "mac": FieldType.MAC, "guid": FieldType.GUID, "bytes": FieldType.BYTES,
+                     "float": FieldType.FLOAT, "time": FieldType.TIME}.get(node.kind, FieldType.UINT)
+            return ConstOperand(value, ftype)
+        if isinstance(node, A.Arith):
+            return ArithOperand(node.op, self.value_operand(node.left), self.value_operand(node.right))
+        if isinstance(node, A.Unary):
+            return UnaryOperand(node.op, self.value_operand(node.operand))
+        if isinstance(node, (A.Path, A.Wildcard)):
+            op = self.operand(node)
+            if op.type is FieldType.PROTOCOL:
+                raise self.error(node, f"{op.label} is a protocol or event, not a value",
+                                 hints=[f"use it alone as a condition: {op.label}"])
+            return op
+        raise self.error(node, f"{A.to_text(node)} is a condition, not a value")
+
+    def make_test(self, op: str, lit: A.Literal, operand: Operand) -> Test:
+        try:
+            return make_test(op, lit, operand.type, operand.enum, operand.label)
+        except TypeProblem as e:
+            raise self.error(lit, str(e), hints=[e.hint] if e.hint else None) from None
+
+    def _contains_on(self, where: A.Node, operand: Operand, needle: A.Node) -> Pred:
+        if not isinstance(needle, A.Literal) or needle.kind not in ("string", "bytes"):
+            raise self.error(needle, "Contains needs a \"string\"")
+        if operand.type not in (FieldType.STRING, FieldType.BYTES):
+            raise self.error(where, f"{operand.label} is not text, so it cannot contain a string",
+                             hints=["Contains works on text fields such as DNS.QRecord.QuestionName and Description"])
+        value = needle.value
+        if needle.kind == "bytes":
+            return Leaf(operand, Contains(bytes(value)))  # type: ignore[arg-type]
+        return Leaf(operand, Contains(str(value)))
+
+    def _bool_word(self, node: A.Node) -> A.Node:
+        """``true``/``false`` (Message Analyzer) are 1/0 where no field has that name."""
+        if isinstance(node, A.Path) and len(node.parts) == 1 and node.parts[0].lower() in _BOOL_WORDS \
+                and self.resolver.registry.get(node.parts[0]) is None:
+            v = _BOOL_WORDS[node.parts[0].lower()]
+            return A.Literal("int", v, str(v), start=node.start, end=node.end)
+        return node
+
+    def warn(self, node: A.Node, message: str, hint: str = "") -> None:
+        self.warnings.append(warning_at(self.text, node.start, max(1, node.end - node.start), message, hint))
+
+    def error(self, node: A.Node, message: str, **kw: Any) -> FilterError:
+        return FilterError(message, self.text, node.start, max(1, node.end - node.start), **kw)
+
+
+def _text_encodings(s: str) -> list[bytes]:
+    """Message Analyzer's ``contains "…"`` searches every encoding; we search UTF-8 and UTF-16LE."""
+    out = [s.encode("utf-8")]
+    wide = s.encode("utf-16-le")
+    if wide not in out:
+        out.append(wide)
+    return out

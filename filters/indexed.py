@@ -1,0 +1,451 @@
+"""Answering conditions from the index columns, without decoding frames.
+
+The index (``traces/index.py``) keeps, per frame, a protocol presence mask, the ETW provider,
+event id, level, opcode and process id, the TCP flags byte, and the Ethernet, IP and TCP/UDP
+conversation of the frame with a direction bit per conversation.  ``packets.index_keys`` is the
+definition of those columns from the dissected layers; the fast fields below are its inverse:
+``IPv4.SourceAddress`` is side A or B of the frame's IP conversation, depending on the
+direction bit.
+
+The index keeps only the *outermost* IP header and the first TCP/UDP header (none after an ICMP
+error).  A frame whose mask shows ICMP, ICMPv6, GRE or MPLS, or both IPv4 and IPv6, or both
+TCP and UDP, may hold more instances of a field (an ICMP error quotes the offending packet; a
+tunnel carries a second header), and a filter field matches if *any* instance matches.  For such
+frames the outer value can only prove a match; a non-match is left unknown and the frame is
+decoded.  (IPv4-in-IPv4 and IPv6-in-IPv6 leave no mark in the mask; see ``MULTI_INSTANCE``.)
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..traces.index import (
+    DIR_ETH_REVERSED,
+    DIR_IP_REVERSED,
+    DIR_L4_REVERSED,
+    KIND_EVENT,
+    KIND_PACKET,
+    PID_UNKNOWN,
+)
+from ..traces.protocols import MASK
+from .tri import Tri
+from .values import Test
+
+#: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header;
+#: names not (yet) in the mask are ignored, so adding e.g. "IPinIP" to protocols.py is enough
+MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN")
+_MULTI_BITS = 0
+for _name in MULTI_INSTANCE:
+    _MULTI_BITS |= MASK.get(_name, 0)
+_V4V6 = MASK.get("IPv4", 0) | MASK.get("IPv6", 0)
+_TCPUDP = MASK.get("TCP", 0) | MASK.get("UDP", 0)
+
+
+# -- per-trace state -----------------------------------------------------------------------------
+
+class TraceState:
+    """What filters learn about one trace and keep between evaluations (conversation endpoint
+    arrays, computed properties).  Tables only grow, so arrays are extended, never rebuilt."""
+
+    def __init__(self) -> None:
+        self.lock = threading.RLock()
+        self._conv: dict[str, _ConvArrays] = {}
+        self.objects: dict[str, Any] = {}
+
+    def conv(self, trace: Any, kind: str) -> _ConvArrays:
+        table = getattr(trace, f"{kind}_conversations")
+        with self.lock:
+            arr = self._conv.get(kind)
+            if arr is None:
+                arr = self._conv[kind] = _ConvArrays()
+            arr.extend(table)
+            return arr
+
+
+_STATES: weakref.WeakKeyDictionary[Any, TraceState] = weakref.WeakKeyDictionary()
+_STATES_LOCK = threading.Lock()
+
+
+def state_for(trace: Any) -> TraceState:
+    with _STATES_LOCK:
+        st = _STATES.get(trace)
+        if st is None:
+            st = _STATES[trace] = TraceState()
+        return st
+
+
+class _ConvArrays:
+    """A conversation table's endpoints as arrays (row 0 is "no conversation")."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.a: list[Any] = []
+        self.b: list[Any] = []
+        self.proto = np.zeros(0, dtype=np.int64)
+        self.a64 = np.zeros(0, dtype=np.uint64)
+        self.b64 = np.zeros(0, dtype=np.uint64)
+        self.small = np.zeros(0, dtype=bool)  # both endpoints fit in 64 bits
+
+    def extend(self, table: Any) -> None:
+        n = min(len(table.a), len(table.b), len(table.proto))
+        if n <= self.n:
+            return
+        a = list(table.a[self.n : n])
+        b = list(table.b[self.n : n])
+        pr = np.array(table.proto[self.n : n], dtype=np.int64)
+        a64 = np.array([_u64(x) for x in a], dtype=np.uint64)
+        b64 = np.array([_u64(x) for x in b], dtype=np.uint64)
+        small = np.array([_fits(x) and _fits(y) for x, y in zip(a, b, strict=True)], dtype=bool)
+        self.a.extend(a)
+        self.b.extend(b)
+        self.proto = np.concatenate([self.proto, pr])
+        self.a64 = np.concatenate([self.a64, a64])
+        self.b64 = np.concatenate([self.b64, b64])
+        self.small = np.concatenate([self.small, small])
+        self.n = n
+
+    def match(self, side: str, test: Test, rows: np.ndarray | None = None) -> np.ndarray:
+        """``test`` applied to endpoint ``side`` ("a"/"b") of every conversation."""
+        vals = self.a64 if side == "a" else self.b64
+        objs = self.a if side == "a" else self.b
+        out = np.zeros(self.n, dtype=bool)
+        vec = test.np(vals)
+        todo = np.arange(self.n) if rows is None else rows
+        if vec is not None:
+            out = vec & self.small
+            todo = todo[~self.small[todo]]
+        py = test.py
+        for r in todo.tolist():
+            v = objs[r]
+            if v is not None and py(v):
+                out[r] = True
+        out[0:1] = False
+        return out
+
+
+def _u64(v: Any) -> int:
+    return v if isinstance(v, int) and 0 <= v < 2**64 else 0
+
+
+def _fits(v: Any) -> bool:
+    return isinstance(v, int) and 0 <= v < 2**64
+
+
+# -- a range of frames being evaluated ------------------------------------------------------
+
+class Chunk:
+    """Rows ``start:stop`` of a trace's index, with lazily sliced columns."""
+
+    def __init__(self, trace: Any, state: TraceState, start: int, stop: int) -> None:
+        self.trace = trace
+        self.state = state
+        self.start = start
+        self.stop = stop
+        self.n = stop - start
+        self._cols: dict[str, np.ndarray] = {}
+        self._memo: dict[object, Any] = {}
+
+    def col(self, name: str) -> np.ndarray:
+        arr = self._cols.get(name)
+        if arr is None:
+            arr = self._cols[name] = self.trace.index.column(name)[self.start : self.stop]
+        return arr
+
+    def memo(self, key: object, make: Callable[[], Any]) -> Any:
+        if key not in self._memo:
+            self._memo[key] = make()
+        return self._memo[key]
+
+    def has(self, mask: int) -> np.ndarray:
+        return self.memo(("has", mask), lambda: (self.col("protos") & np.uint64(mask)) != 0)
+
+    @property
+    def multi(self) -> np.ndarray:
+        """Frames that may hold more than one instance of an IP/TCP/UDP/Ethernet field."""
+        def make() -> np.ndarray:
+            p = self.col("protos")
+            out = (p & np.uint64(_MULTI_BITS)) != 0 if _MULTI_BITS else np.zeros(self.n, dtype=bool)
+            if _V4V6:
+                out |= (p & np.uint64(_V4V6)) == np.uint64(_V4V6)
+            if _TCPUDP:
+                out |= (p & np.uint64(_TCPUDP)) == np.uint64(_TCPUDP)
+            return out
+        return self.memo("multi", make)
+
+    @property
+    def events(self) -> np.ndarray:
+        return self.memo("events", lambda: (self.col("kind") & KIND_EVENT) != 0)
+
+    @property
+    def packets(self) -> np.ndarray:
+        return self.memo("packets", lambda: (self.col("kind") & KIND_PACKET) != 0)
+
+
+# -- fast fields: registry names answered from index columns --------------------------------
+
+class FastField:
+    """A registry field whose outermost value (and presence) the index knows."""
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        raise NotImplementedError
+
+    def exists(self, ch: Chunk) -> Tri | None:
+        raise NotImplementedError
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        """Distinct values seen in the trace (for autocomplete), or [] when not cheap."""
+        return []
+
+
+_CONV_COLUMNS = {"eth": ("eth_conv", DIR_ETH_REVERSED), "ip": ("ip_conv", DIR_IP_REVERSED),
+                 "l4": ("l4_conv", DIR_L4_REVERSED)}
+
+
+@dataclass(slots=True)
+class ConvEndpoint(FastField):
+    """One endpoint of the frame's Ethernet / IP / TCP-UDP conversation."""
+
+    kind: str  # "eth", "ip", "l4"
+    side: str  # "src" or "dst"
+    protocol: str  # the presence bit: "Ethernet", "IPv4", "IPv6", "TCP", "UDP"
+    family: int = 0  # ip: 4/6, l4: 6/17 (the table's proto column); 0 = any
+    bit: int = -1  # >= 0: the field is this bit of the endpoint (Ethernet group bit)
+
+    def _outer(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray, _ConvArrays, np.ndarray]:
+        col, dirbit = _CONV_COLUMNS[self.kind]
+        conv = ch.col(col).astype(np.int64)
+        arrays = ch.state.conv(ch.trace, self.kind)
+        conv = np.where(conv < arrays.n, conv, 0)  # rows added after our snapshot: not known
+        ok = (conv != 0) & ch.has(MASK[self.protocol])
+        if self.family:
+            ok &= arrays.proto[conv] == self.family
+        rev = (ch.col("dirflags") & dirbit) != 0
+        return conv, ok, arrays, rev
+
+    def test(self, ch: Chunk, test: Test) -> Tri:
+        conv, ok, arrays, rev = self._outer(ch)
+        if self.bit >= 0:
+            test = _BitOf(test, self.bit)
+        rows = np.flatnonzero(arrays.proto == self.family) if self.family else None
+        ma = arrays.match("a", test, rows)
+        mb = arrays.match("b", test, rows)
+        if self.side == "src":
+            m = np.where(rev, mb[conv], ma[conv])
+        else:
+            m = np.where(rev, ma[conv], mb[conv])
+        m &= ok
+        present = ch.has(MASK[self.protocol])
+        known = ~present | (ok & (m | ~ch.multi))
+        return Tri(m, known)
+
+    def exists(self, ch: Chunk) -> Tri:
+        _, ok, _, _ = self._outer(ch)
+        present = ch.has(MASK[self.protocol])
+        return Tri(ok, ~present | ok)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        if self.bit >= 0:
+            return [0, 1]
+        arrays = state_for(trace).conv(trace, self.kind)
+        out: set[Any] = set()
+        for r in range(1, arrays.n):
+            if self.family and arrays.proto[r] != self.family:
+                continue
+            out.add(arrays.a[r])
+            out.add(arrays.b[r])
+            if len(out) >= limit:
+                break
+        return sorted(x for x in out if x is not None)
+
+
+@dataclass(slots=True)
+class _BitOf(Test):
+    """``test`` applied to one bit of the value."""
+
+    inner: Test
+    bit: int
+
+    def py(self, v: Any) -> bool:
+        return isinstance(v, int) and self.inner.py((v >> self.bit) & 1)
+
+    def np(self, arr: np.ndarray) -> np.ndarray | None:
+        return self.inner.np((arr.astype(np.uint64) >> np.uint64(self.bit)) & np.uint64(1))
+
+    def text(self) -> str:
+        return self.inner.text()
+
+
+@dataclass(slots=True)
+class TcpFlag(FastField):
+    """One bit of the outermost TCP header's flags byte (index column ``tcpflags``)."""
+
+    bit: int
+
+    def _outer(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray]:
+        tcp = ch.has(MASK["TCP"])
+        flags = ch.col("tcpflags")
+        # a flags byte of 0 is either a null segment or a header too short to have flags
+        ok = tcp & (ch.col("l4_conv") != 0) & (flags != 0)
+        return ok, ((flags & self.bit) != 0).astype(np.uint8)
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        ok, value = self._outer(ch)
+        r = test.np(value)
+        if r is None:
+            return None
+        m = r & ok
+        tcp = ch.has(MASK["TCP"])
+        return Tri(m, ~tcp | (ok & (m | ~ch.multi)))
+
+    def exists(self, ch: Chunk) -> Tri:
+        ok, _ = self._outer(ch)
+        tcp = ch.has(MASK["TCP"])
+        return Tri(ok, ~tcp | ok)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        return [0, 1]
+
+
+@dataclass(slots=True)
+class EventColumn(FastField):
+    """An ETW header value kept in the index (event id, level, opcode, process id).
+
+    ``unknown_value``: the column's value for events whose header lacks the field (system and
+    WPP records have no level; perfinfo and WPP records may have no process id).
+    """
+
+    column: str
+    unknown_value: int | None = None
+
+    def _parts(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ev = ch.events
+        vals = ch.col(self.column)
+        sure = ev if self.unknown_value is None else ev & (vals != self.unknown_value)
+        return ev, vals, sure
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        ev, vals, sure = self._parts(ch)
+        r = test.np(vals)
+        if r is None:
+            return None
+        return Tri(r & sure, ~ev | sure)
+
+    def exists(self, ch: Chunk) -> Tri:
+        ev, _, sure = self._parts(ch)
+        return Tri(sure, ~ev | sure)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        idx = trace.index
+        ev = (idx.column("kind") & KIND_EVENT) != 0
+        vals = np.unique(idx.column(self.column)[ev])
+        if self.unknown_value is not None:
+            vals = vals[vals != self.unknown_value]
+        return [int(v) for v in vals[:limit]]
+
+
+@dataclass(slots=True)
+class PacketColumn(FastField):
+    """A ``Frame.*`` value of packet frames kept in the index (number, length, time, interface)."""
+
+    column: str  # "frame_number" (1-based), "length", "ts", "iface"
+
+    def _vals(self, ch: Chunk) -> np.ndarray:
+        if self.column == "frame_number":
+            return np.arange(ch.start + 1, ch.stop + 1, dtype=np.int64)
+        return ch.col(self.column)
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        r = test.np(self._vals(ch))
+        if r is None:
+            return None
+        pk = ch.packets
+        return Tri(r & pk, pk)
+
+    def exists(self, ch: Chunk) -> Tri:
+        pk = ch.packets
+        return Tri(pk.copy(), pk)
+
+
+_FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "reset": 0x04, "psh": 0x08, "push": 0x08,
+              "ack": 0x10, "urg": 0x20, "urgent": 0x20, "ece": 0x40, "cwr": 0x80}
+
+#: registry names (lower case) the index answers, mirroring ``packets.index_keys``
+FAST_FIELDS: dict[str, FastField] = {
+    "ethernet.sourceaddress": ConvEndpoint("eth", "src", "Ethernet"),
+    "ethernet.destinationaddress": ConvEndpoint("eth", "dst", "Ethernet"),
+    "ethernet.destinationaddress.group": ConvEndpoint("eth", "dst", "Ethernet", bit=40),
+    "ipv4.sourceaddress": ConvEndpoint("ip", "src", "IPv4", 4),
+    "ipv4.destinationaddress": ConvEndpoint("ip", "dst", "IPv4", 4),
+    "ipv6.sourceaddress": ConvEndpoint("ip", "src", "IPv6", 6),
+    "ipv6.destinationaddress": ConvEndpoint("ip", "dst", "IPv6", 6),
+    "tcp.srcport": ConvEndpoint("l4", "src", "TCP", 6),
+    "tcp.dstport": ConvEndpoint("l4", "dst", "TCP", 6),
+    "udp.srcport": ConvEndpoint("l4", "src", "UDP", 17),
+    "udp.dstport": ConvEndpoint("l4", "dst", "UDP", 17),
+    **{f"tcp.flags.{name}": TcpFlag(bit) for name, bit in _FLAG_BITS.items()},
+    "netevent.header.descriptor.id": EventColumn("event_id"),
+    "netevent.header.descriptor.level": EventColumn("level", 0),
+    "netevent.header.descriptor.opcode": EventColumn("opcode", 0),
+    "netevent.header.processid": EventColumn("pid", PID_UNKNOWN),
+    "frame.framenumber": PacketColumn("frame_number"),
+    "frame.capturedframelength": PacketColumn("length"),
+    "frame.timestamp": PacketColumn("ts"),
+    "frame.interface": PacketColumn("iface"),
+}
+# The protocol presence bits must exist for the conversation fields above.
+for _ff in FAST_FIELDS.values():
+    if isinstance(_ff, ConvEndpoint):
+        assert _ff.protocol in MASK, _ff.protocol
+
+
+# -- presence of protocols and ETW providers/events ----------------------------------------
+
+def provider_codes(trace: Any, guid: str) -> list[int]:
+    """The codes of ``trace.providers`` entries with this GUID (any spelling)."""
+    want = guid.strip("{}").lower()
+    return [c for c, p in enumerate(trace.providers) if c and p.guid and p.guid.strip("{}").lower() == want]
+
+
+@dataclass(slots=True)
+class Presence:
+    """Where a registry name can exist: frames with a protocol bit, or of an ETW provider/event.
+
+    ``exact``: the name *is* that node (a protocol or event), so presence is its existence.
+    ``by_version``: the event node is named by id and version (``Event_56_V1``), which the index
+    does not keep, so frames of the right id are unknown rather than known present.
+    """
+
+    mask: int = 0
+    guid: str = ""
+    event_ids: tuple[int, ...] = ()
+    exact: bool = False
+    by_version: bool = False
+
+    def possible(self, ch: Chunk) -> np.ndarray:
+        """False where the name is certainly absent."""
+        if self.mask:
+            return ch.has(self.mask)
+        codes = ch.memo(("codes", self.guid), lambda: provider_codes(ch.trace, self.guid))
+        prov = ch.col("provider")
+        if not codes:
+            m = np.zeros(ch.n, dtype=bool)
+        elif len(codes) == 1:
+            m = prov == codes[0]
+        else:
+            m = np.isin(prov, codes)
+        if self.event_ids:
+            ids = ch.col("event_id")
+            m &= ids == self.event_ids[0] if len(self.event_ids) == 1 else np.isin(ids, self.event_ids)
+        return m
+
+    def exists(self, ch: Chunk) -> Tri:
+        m = self.possible(ch)
+        if self.exact and not self.by_version:
+            return Tri(m, np.ones(ch.n, dtype=bool))
+        return Tri(np.zeros(ch.n, dtype=bool), ~m)

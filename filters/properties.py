@@ -1,0 +1,248 @@
+"""Stateful Netmon properties computed per trace: TCP retransmits and conversation processes.
+
+``Property.TCPRetransmit`` depends on every earlier segment of the connection, so it is computed
+once per trace over its TCP frames (decoding each once), cached, and extended when the index
+grows.  The rule (close to Wireshark's ``tcp.analysis.retransmission``): a segment that carries
+sequence space (data, SYN or FIN) and starts before the highest sequence number already sent in
+the same direction is a retransmit, except a keep-alive (at most one byte, one before that
+number).  ``Property.TCPSynRetransmit`` is a SYN whose sequence number this direction already
+sent in a SYN.  A SYN with a new initial sequence number starts a new connection.
+
+``Conversation.ProcessId`` is the frame's process id when the trace records one, else the first
+process id seen on the frame's TCP/UDP conversation.
+"""
+
+from __future__ import annotations
+
+import ntpath
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..traces.index import PID_UNKNOWN
+from ..traces.protocols import MASK
+from .indexed import TraceState
+
+_TCP = MASK["TCP"]
+_WRAP = 1 << 32
+_HALF = 1 << 31
+
+
+def _before(a: int, b: int) -> bool:
+    """Sequence number ``a`` comes before ``b`` (RFC 1982 serial arithmetic)."""
+    return a != b and ((b - a) % _WRAP) < _HALF
+
+
+@dataclass
+class _Direction:
+    next_seq: int = -1
+    syn_seq: int = -1
+
+
+@dataclass
+class TcpAnalysis:
+    """Retransmit flags for frames ``0..done``; ``tcp`` marks the frames that were analysed."""
+
+    done: int = 0
+    tcp: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    retransmit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    syn_retransmit: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    dirs: dict[tuple[int, bool], _Direction] = field(default_factory=dict)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def tcp_analysis(trace: Any, state: TraceState, upto: int, cancel: threading.Event | None = None) -> TcpAnalysis:
+    """The analysis extended to at least ``upto`` frames (less if cancelled)."""
+    with state.lock:
+        an = state.objects.get("tcp")
+        if an is None:
+            an = state.objects["tcp"] = TcpAnalysis()
+    with an.lock:
+        if an.done >= upto:
+            return an
+        _extend(trace, an, upto, cancel)
+    return an
+
+
+def _grow(arr: np.ndarray, n: int) -> np.ndarray:
+    if len(arr) >= n:
+        return arr
+    out = np.zeros(max(n, 2 * len(arr)), dtype=arr.dtype)
+    out[: len(arr)] = arr
+    return out
+
+
+def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | None) -> None:
+    idx = trace.index
+    start = an.done
+    protos = idx.column("protos")[start:upto]
+    l4 = idx.column("l4_conv")[start:upto]
+    rev = (idx.column("dirflags")[start:upto] & 4) != 0  # DIR_L4_REVERSED
+    rows = np.flatnonzero(((protos & np.uint64(_TCP)) != 0) & (l4 != 0)) + start
+    an.tcp = _grow(an.tcp, upto)
+    an.retransmit = _grow(an.retransmit, upto)
+    an.syn_retransmit = _grow(an.syn_retransmit, upto)
+    reader = getattr(trace, "reader", None)
+    decode = reader.frame if reader is not None else trace.frame
+    for n, i in enumerate(rows.tolist()):
+        if cancel is not None and n % 256 == 0 and cancel.is_set():
+            an.done = i
+            return
+        seg = _segment(decode(i))
+        if seg is None:
+            continue
+        seq, flags, payload = seg
+        key = (int(l4[i - start]), bool(rev[i - start]))
+        d = an.dirs.get(key)
+        syn, fin, rst = flags & 0x02, flags & 0x01, flags & 0x04
+        if syn and d is not None and d.syn_seq >= 0 and seq != d.syn_seq:
+            d = None  # a new connection on the same ports
+            an.dirs.pop((key[0], not key[1]), None)
+        if d is None:
+            d = an.dirs[key] = _Direction()
+        an.tcp[i] = True
+        length = payload + (1 if syn else 0) + (1 if fin else 0)
+        if syn and d.syn_seq == seq:
+            an.syn_retransmit[i] = True
+            an.retransmit[i] = True
+        elif length and not rst and d.next_seq >= 0 and _before(seq, d.next_seq):
+            keep_alive = payload <= 1 and not syn and not fin and (seq + 1) % _WRAP == d.next_seq
+            if not keep_alive:
+                an.retransmit[i] = True
+        if syn:
+            d.syn_seq = seq
+        end = (seq + length) % _WRAP
+        if length and (d.next_seq < 0 or _before(d.next_seq, end)):
+            d.next_seq = end
+    an.done = upto
+
+
+def _segment(frame: Any) -> tuple[int, int, int] | None:
+    """(sequence number, flags, payload length) of the frame's first TCP header (not one quoted
+    inside an ICMP error)."""
+    for layer in frame.layers:
+        name = layer.protocol.name
+        if name in ("ICMP", "ICMPv6"):
+            return None
+        if name != "TCP":
+            continue
+        seq = flags = payload = None
+        for f in layer.walk():
+            if f.fdef is None:
+                continue
+            key = f.fdef.key
+            if key == "tcp.sequencenumber":
+                seq = f.value
+            elif key == "tcp.flags":
+                flags = f.value
+            elif key == "tcp.payloadlength":
+                payload = f.value
+        if seq is None or flags is None:
+            return None
+        return int(seq), int(flags), int(payload or 0)
+    return None
+
+
+# -- processes ----------------------------------------------------------------------------------
+
+@dataclass
+class ConversationPids:
+    done: int = 0
+    by_conv: np.ndarray = field(default_factory=lambda: np.full(1, PID_UNKNOWN, dtype=np.uint32))
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def conversation_pids(trace: Any, state: TraceState, upto: int) -> np.ndarray:
+    """Per TCP/UDP conversation: the first known process id of its frames (up to ``upto``)."""
+    with state.lock:
+        cp = state.objects.get("conv_pid")
+        if cp is None:
+            cp = state.objects["conv_pid"] = ConversationPids()
+    with cp.lock:
+        if cp.done < upto:
+            idx = trace.index
+            pid = idx.column("pid")[cp.done : upto]
+            conv = idx.column("l4_conv")[cp.done : upto]
+            sel = (pid != PID_UNKNOWN) & (conv != 0)
+            if sel.any():
+                convs, first = np.unique(conv[sel], return_index=True)
+                pids = pid[sel][first]
+                size = int(convs.max()) + 1
+                if len(cp.by_conv) < size:
+                    grown = np.full(max(size, 2 * len(cp.by_conv)), PID_UNKNOWN, dtype=np.uint32)
+                    grown[: len(cp.by_conv)] = cp.by_conv
+                    cp.by_conv = grown
+                fresh = cp.by_conv[convs] == PID_UNKNOWN
+                cp.by_conv[convs[fresh]] = pids[fresh]
+            cp.done = upto
+        return cp.by_conv
+
+
+def frame_pids(trace: Any, state: TraceState, start: int, stop: int) -> np.ndarray:
+    """``Conversation.ProcessId`` of rows ``start:stop`` (PID_UNKNOWN where nothing is known)."""
+    idx = trace.index
+    pid = idx.column("pid")[start:stop].copy()
+    unknown = pid == PID_UNKNOWN
+    if unknown.any():
+        by_conv = conversation_pids(trace, state, len(idx))
+        conv = idx.column("l4_conv")[start:stop].astype(np.int64)
+        conv = np.where(conv < len(by_conv), conv, 0)
+        pid[unknown] = by_conv[conv[unknown]]
+    return pid
+
+
+def process_names(trace: Any) -> dict[int, str]:
+    """pid → executable path, from what the reader recorded (Netmon process table, ETW …)."""
+    out: dict[int, str] = {}
+    reader = getattr(trace, "reader", None)
+    for p in getattr(reader, "processes", None) or []:
+        pid, path = getattr(p, "pid", None), getattr(p, "path", None) or getattr(p, "name", None)
+        if isinstance(pid, int) and path:
+            out.setdefault(pid, str(path))
+    facts = getattr(trace, "facts", {}) or {}
+    table = facts.get("processes")
+    if isinstance(table, dict):
+        for k, v in table.items():
+            try:
+                out.setdefault(int(k), str(v))
+            except (TypeError, ValueError):
+                continue
+    elif isinstance(table, list):
+        for entry in table:
+            if isinstance(entry, str) and " " in entry:
+                head, _, path = entry.partition(" ")
+                if head.isdigit():
+                    out.setdefault(int(head), path)
+    return out
+
+
+def name_values(path: str) -> list[str]:
+    """A process matches by executable name (``chrome.exe``) or full path."""
+    base = ntpath.basename(path.replace("/", "\\"))
+    return [base, path] if base != path else [path]
+
+
+# -- SYNs nobody answered -------------------------------------------------------------------------
+
+def syn_unanswered(trace: Any, state: TraceState) -> tuple[np.ndarray, np.ndarray]:
+    """(TCP frames of a known connection, SYNs without ACK whose connection has no frame at all in
+    the other direction).  Index columns only; recomputed when the index grows (an answer may
+    come later in the file)."""
+    idx = trace.index
+    n = len(idx)
+    cached = state.objects.get("syn_unanswered")
+    if cached is not None and cached[0] == n:
+        return cached[1], cached[2]
+    arrays = state.conv(trace, "l4")
+    conv = idx.column("l4_conv").astype(np.int64)
+    conv = np.where(conv < arrays.n, conv, 0)
+    tcp = ((idx.column("protos") & np.uint64(_TCP)) != 0) & (conv != 0) & (arrays.proto[conv] == 6)
+    rev = ((idx.column("dirflags") & 4) != 0).astype(np.int64)  # DIR_L4_REVERSED
+    seen = np.zeros(2 * max(arrays.n, 1), dtype=bool)
+    seen[(conv * 2 + rev)[tcp]] = True
+    syn = tcp & ((idx.column("tcpflags") & 0x12) == 0x02)
+    unanswered = syn & ~seen[conv * 2 + (1 - rev)]
+    state.objects["syn_unanswered"] = (n, tcp, unanswered)
+    return tcp, unanswered
