@@ -157,11 +157,10 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
     """Open and fully index a trace for a headless command; damage goes to stderr as warnings."""
     from tracemon.traces import TraceError, open_trace
 
-    registry = None
-    if args is not None and (getattr(args, "manifest", None) or getattr(args, "symbols", None)):
-        registry = _user_schemas(args)
+    for w in load_schemas(getattr(args, "manifest", []) or [], getattr(args, "symbols", []) or []):
+        print(f"tracemon: warning: {w}", file=sys.stderr)
     try:
-        trace = open_trace(path, registry=registry)
+        trace = open_trace(path)
     except TraceError as e:
         raise CliError(e.message) from None
     for w in trace.warnings:
@@ -169,19 +168,16 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
     return trace
 
 
-def _user_schemas(args: argparse.Namespace) -> Any:
-    from pathlib import Path
-
+def load_schemas(manifests: Sequence[str], symbols: Sequence[str]) -> list[str]:
+    """Register the user's ETW manifests and symbol maps (the manifests folder under the user data
+    dir, then ``--manifest``/``--symbols``) so decoding, filters and completion see them."""
     from tracemon.traces import REGISTRY
+    from tracemon.traces.etw.schema import load_default_user_schemas, load_user_schemas
 
-    try:
-        from tracemon.traces.etw.schema import load_user_schemas
-    except ImportError:
-        raise CliError("--manifest/--symbols need the ETW decoder, which is not installed") from None
-    registry = REGISTRY.overlay()
-    for w in load_user_schemas([Path(p) for p in [*args.manifest, *args.symbols]], registry):
-        print(f"tracemon: warning: {w}", file=sys.stderr)
-    return registry
+    warnings = load_default_user_schemas(REGISTRY)
+    if manifests or symbols:
+        warnings += load_user_schemas([*manifests, *symbols], REGISTRY)
+    return warnings
 
 
 def select_rows(trace: Any, expr: str | None) -> np.ndarray:
