@@ -196,3 +196,15 @@ def test_flag_fields_have_bit_ranges() -> None:
     assert (ns.start, ns.bits, ns.value) == (14 + 20 + 12, (7, 1), 1)
     mf = f.fields("IPv4.Flags.MoreFragments")[0]
     assert (mf.start, mf.bits) == (14 + 6, (2, 1))
+
+
+def test_protected_frames_with_a_clear_body_are_dissected() -> None:
+    """Windows logs 802.11 frames after decryption with the Protected bit still set."""
+    header = b"\x08\x41" + b"\x2c\x00" + MAC_A * 3 + b"\x10\x00"
+    clear = header + b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ipv4(17, udp(1, 2, b"x"))
+    f = frame_of(clear, 105)
+    assert f.protocols == ["WiFi", "LLC", "SNAP", "IPv4", "UDP", "Payload"]
+    assert f.values("WiFi.FrameControl.Protected") == [1]
+    ccmp = header + bytes([0x01, 0x00, 0x00, 0x20, 0, 0, 0, 0]) + b"\x5a" * 40
+    f = frame_of(ccmp, 105)
+    assert f.protocols == ["WiFi", "Payload"] and f.layers[-1].label == "Encrypted"

@@ -250,14 +250,20 @@ def test_dns_over_tcp_and_snaplen_truncation() -> None:
     full = eth(0x0800, ipv4(6, tcp(5000, 53, 0x018, struct.pack("!H", len(q)) + q)))
     ctx = run(full, 1)
     assert frame_of(ctx, full).values("DNS.QRecord.QuestionName") == ["trunc.example"]
-    # cut inside the question: header fields stay, the name is not invented
+    # cut inside the question (a snaplen): header fields stay, the name is not invented, and the
+    # layer says Truncated, not Malformed, since the IP length shows the capture was cut
     cut = full[: len(full) - 6]
     ctx = run(cut, 1)
     f = frame_of(ctx, cut)
     assert f.values("DNS.QueryIdentifier") == [0x55] and f.values("DNS.QRecord.QuestionName") == []
-    assert malformed(ctx)
+    assert "[Truncated: label runs past the end of the message]" in ctx.description
+    assert not malformed(ctx)
     # TCP.PayloadLength still comes from the IP length
     assert f.values("TCP.PayloadLength") == [2 + len(q)]
+    # the same message cut short inside a complete datagram is malformed
+    short = eth(0x0800, ipv4(6, tcp(5000, 53, 0x018, struct.pack("!H", len(q)) + q[:-6])))
+    ctx = run(short, 1)
+    assert malformed(ctx) and "Truncated" not in ctx.description
 
 
 def test_addresses_are_ints_of_the_right_width() -> None:

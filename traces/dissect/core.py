@@ -4,7 +4,8 @@ A dissector is ``fn(ctx, off, end) -> None``: it reads ``ctx.data[off:end]``, ap
 ``Layer`` with its fields (byte ranges relative to the frame), sets the summary columns it
 knows, and hands the rest to the next dissector through a dispatch table.  Dissectors never
 raise on short or malformed input: they add what they could read, mark the layer
-``[Malformed]`` with ``ctx.malformed(...)`` and stop.
+``[Malformed]`` with ``ctx.malformed(...)`` (or, when the bytes simply ran out, ``ctx.short(...)``,
+which says ``[Truncated]`` if the capture cut the packet) and stop.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class Ctx:
     addr_level: int = 0
     #: scratch space shared by layers (``"ip_src"``, ``"ip_dst"``, ``"l4_src_port"`` …)
     notes: dict[str, object] = field(default_factory=dict)
-    #: id(layer) → why it is malformed, so that a summary set later keeps the mark
+    #: id(layer) → its ``[Malformed: …]``/``[Truncated: …]`` tag, so that a summary set later keeps it
     problems: dict[int, str] | None = None
 
     def layer(self, proto: FieldDef, summary: str, start: int, length: int, label: str = "") -> Layer:
@@ -99,19 +100,30 @@ class Ctx:
     def set_summary(self, layer: Layer, summary: str) -> None:
         """Replace a layer's summary after its fields are known (and the Description if topmost)."""
         if self.problems is not None and id(layer) in self.problems:
-            why = self.problems[id(layer)]
-            summary = f"{summary} [Malformed: {why}]" if summary else f"[Malformed: {why}]"
+            tag = self.problems[id(layer)]
+            summary = f"{summary} {tag}" if summary else tag
         layer.summary = summary
         if self.layers and self.layers[-1] is layer:
             self.description = f"{layer.protocol.name}:{summary}" if summary else layer.protocol.name
 
     def malformed(self, layer: Layer, why: str) -> None:
+        self._mark(layer, f"[Malformed: {why}]")
+
+    def short(self, layer: Layer, why: str) -> None:
+        """The bytes ended inside ``layer``: ``[Truncated]`` when the capture cut the packet short
+        (an IP length said there was more, ``notes["cut"]``), else ``[Malformed]``."""
+        if self.notes.get("cut"):
+            self._mark(layer, f"[Truncated: {why}]")
+        else:
+            self._mark(layer, f"[Malformed: {why}]")
+
+    def _mark(self, layer: Layer, tag: str) -> None:
         if self.problems is None:
             self.problems = {}
         if id(layer) in self.problems:  # keep the first cause; later ones follow from it
             return
-        self.problems[id(layer)] = why
-        layer.summary = f"{layer.summary} [Malformed: {why}]" if layer.summary else f"[Malformed: {why}]"
+        self.problems[id(layer)] = tag
+        layer.summary = f"{layer.summary} {tag}" if layer.summary else tag
         if self.layers and self.layers[-1] is layer:
             self.description = f"{layer.protocol.name}:{layer.summary}"
 

@@ -88,7 +88,7 @@ def dissect_dhcp(ctx: Ctx, off: int, end: int) -> None:
     avail = end - off
     layer = ctx.layer(DHCP, "", off, avail)
     if avail < 28:
-        ctx.malformed(layer, f"{avail} bytes, a BOOTP header needs 236")
+        ctx.short(layer, f"{avail} bytes, a BOOTP header needs 236")
         payload(ctx, off, end)
         return
     op, htype, hlen, hops, xid, secs, flags, ci, yi, si, gi = _HEADER.unpack_from(d, off)
@@ -118,7 +118,7 @@ def dissect_dhcp(ctx: Ctx, off: int, end: int) -> None:
         add(SERVER_NAME, _cstring(d[off + 44 : off + 108]), off + 44, 64)
         add(BOOT_FILE, _cstring(d[off + 108 : off + 236]), off + 108, 128)
     if avail < 240:
-        ctx.malformed(layer, f"truncated: {avail} of at least 240 bytes")
+        ctx.short(layer, f"{avail} of at least 240 bytes")
         return
     cookie = int.from_bytes(d[off + 236 : off + 240], "big")
     add(MAGIC, cookie, off + 236, 4, display=f"0x{cookie:08X}")
@@ -139,7 +139,7 @@ def dissect_dhcp(ctx: Ctx, off: int, end: int) -> None:
             pos += 1
             break
         if pos + 2 > end or pos + 2 + d[pos + 1] > end:
-            ctx.malformed(layer, f"option {code} at offset {pos - off} runs past the end")
+            ctx.short(layer, f"option {code} at offset {pos - off} runs past the end")
             break
         n = d[pos + 1]
         node = add(OPTION, True, pos, n + 2, display=OPTION_NAMES.get(code, f"Option {code}"))

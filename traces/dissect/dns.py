@@ -126,6 +126,10 @@ class _Bad(Exception):
     """A name or record that cannot be read; caught at the message level."""
 
 
+class _Short(_Bad):
+    """The message ends in the middle of a name or record (cut by the capture, or malformed)."""
+
+
 def read_name(d: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
     """Read a possibly compressed name at ``pos``; returns (text, offset after it in place).
 
@@ -137,14 +141,14 @@ def read_name(d: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
     limit = pos  # every pointer must go before this: strictly backwards, so the walk ends
     while True:
         if pos >= end:
-            raise _Bad("name runs past the end of the message")
+            raise _Short("name runs past the end of the message")
         n = d[pos]
         if n == 0:
             pos += 1
             break
         if n & 0xC0 == 0xC0:
             if pos + 1 >= end:
-                raise _Bad("compression pointer cut short")
+                raise _Short("compression pointer cut short")
             target = base + (((n & 0x3F) << 8) | d[pos + 1])
             if after < 0:
                 after = pos + 2
@@ -156,7 +160,7 @@ def read_name(d: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
         if n & 0xC0:
             raise _Bad(f"unsupported label type 0x{n & 0xC0:02X}")
         if pos + 1 + n > end:
-            raise _Bad("label runs past the end of the message")
+            raise _Short("label runs past the end of the message")
         total += n + 1
         if total > MAX_NAME:
             raise _Bad("name longer than 255 bytes")
@@ -193,7 +197,7 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
         # a cut-short header (snaplen, a quoted packet): show the words that are there
         words = [(d[p] << 8) | d[p + 1] for p in range(off, end - 1, 2)]
         _header(layer, off, words)
-        ctx.malformed(layer, f"{end - off} bytes, a DNS header needs 12")
+        ctx.short(layer, f"{end - off} bytes, a DNS header needs 12")
         payload(ctx, off + 2 * len(words), end)
         return
     qid, flags, qd, an, ns, ar = _HEADER.unpack_from(d, off)
@@ -206,6 +210,7 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
     questions: list[str] = []
     answers: list[str] = []
     problem = ""
+    short = False
     try:
         for _ in range(qd):
             pos = _question(d, layer, pos, off, end, questions)
@@ -213,7 +218,7 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
             for _ in range(count):
                 pos = _record(d, layer, section, pos, off, end, answers if section is ANSWER else None)
     except _Bad as e:
-        problem = str(e)
+        problem, short = str(e), isinstance(e, _Short)
     if response:
         summary = head + f"Response - {RCODE_NAMES.get(rcode, f'Code {rcode}')}"
         if answers:
@@ -222,7 +227,7 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
         summary = head + (f"Query  for {questions[0]}" if questions else "Query")
     ctx.set_summary(layer, summary)
     if problem:
-        ctx.malformed(layer, problem)
+        (ctx.short if short else ctx.malformed)(layer, problem)
         layer.length = pos - start
         payload(ctx, pos, end)
     elif pos < end:
@@ -267,7 +272,7 @@ def _header(layer: Layer, off: int, words: list[int]) -> None:
 def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[str]) -> int:
     name, p = read_name(d, pos, base, end)
     if p + 4 > end:
-        raise _Bad("question cut short")
+        raise _Short("question cut short")
     qtype, qclass = (d[p] << 8) | d[p + 1], (d[p + 2] << 8) | d[p + 3]
     tname = TYPE_NAMES.get(qtype, str(qtype))
     cname = CLASS_NAMES.get(qclass & 0x7FFF, str(qclass))
@@ -283,12 +288,12 @@ def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[s
 def _record(d: bytes, layer: Layer, sec: _Section, pos: int, base: int, end: int, out: list[str] | None) -> int:
     name, p = read_name(d, pos, base, end)
     if p + 10 > end:
-        raise _Bad(f"{sec.title.lower()} record header cut short")
+        raise _Short(f"{sec.title.lower()} record header cut short")
     rtype, rclass, ttl, rdlen = _RR.unpack_from(d, p)
     rdata = p + 10
     stop = rdata + rdlen
     if stop > end:
-        raise _Bad(f"{sec.title.lower()} record data of {rdlen} bytes runs past the end")
+        raise _Short(f"{sec.title.lower()} record data of {rdlen} bytes runs past the end")
     f = sec.f
     node = new(sec.node, True, "", pos, stop - pos)
     node.children += (new(f["Name"], name, name, pos, p - pos), new(f["Type"], rtype, _enum(rtype, TYPE_NAMES), p, 2),
@@ -339,7 +344,7 @@ def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, 
         while p < stop:
             k = d[p]
             if p + 1 + k > stop:
-                raise _Bad("TXT string runs past its record")
+                raise _Short("TXT string runs past its record")
             s = d[p + 1 : p + 1 + k].decode("utf-8", "backslashreplace")
             add(f["Text"], s, p, 1 + k)
             texts.append(s)
@@ -351,7 +356,7 @@ def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, 
         rname, q = name_at(p)
         add(f["ResponsibleMailbox"], rname, p, q - p)
         if q + 20 > stop:
-            raise _Bad("SOA record cut short")
+            raise _Short("SOA record cut short")
         for i, leaf in enumerate(("SerialNumber", "RefreshInterval", "RetryInterval", "ExpireLimit", "MinimumTTL")):
             add(f[leaf], int.from_bytes(d[q + 4 * i : q + 4 * i + 4], "big"), q + 4 * i, 4)
         return mname

@@ -28,7 +28,7 @@ def dissect_gre(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if end - off < 4:
         layer = ctx.layer(GRE, "", off, max(0, end - off))
-        ctx.malformed(layer, "header shorter than 4 bytes")
+        ctx.short(layer, "header shorter than 4 bytes")
         payload(ctx, off, end)
         return
     flags = (d[off] << 8) | d[off + 1]
@@ -47,7 +47,7 @@ def dissect_gre(ctx: Ctx, off: int, end: int) -> None:
     add(VERSION, version, off + 1, 1, bits=(5, 3))
     add(PROTOCOL, proto, off + 2, 2, display=ethertype_text(proto))
     if size > end - off:
-        ctx.malformed(layer, f"header of {size} bytes, {end - off} captured")
+        ctx.short(layer, f"header of {size} bytes, {end - off} captured")
         payload(ctx, off + 4, end)
         return
     p = off + 4

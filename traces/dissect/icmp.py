@@ -78,7 +78,7 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
     avail = end - off
     if avail < 4:
         layer = ctx.layer(ICMP, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, an ICMP header needs 4")
+        ctx.short(layer, f"{avail} bytes, an ICMP header needs 4")
         payload(ctx, off, end)
         return
     typ, code, csum = _HEAD.unpack_from(d, off)
@@ -94,7 +94,7 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
     summary = f"{kind} Message"
     if avail < 8:
         ctx.set_summary(layer, summary)
-        ctx.malformed(layer, f"{avail} bytes, this message needs at least 8")
+        ctx.short(layer, f"{avail} bytes, this message needs at least 8")
         payload(ctx, off + 4, end)
         return
     body = off + 8

@@ -88,7 +88,7 @@ def dissect_icmpv6(ctx: Ctx, off: int, end: int) -> None:
     avail = end - off
     if avail < 4:
         layer = ctx.layer(ICMPV6, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, an ICMPv6 header needs 4")
+        ctx.short(layer, f"{avail} bytes, an ICMPv6 header needs 4")
         payload(ctx, off, end)
         return
     typ, code, csum = _HEAD.unpack_from(d, off)
@@ -101,7 +101,7 @@ def dissect_icmpv6(ctx: Ctx, off: int, end: int) -> None:
     add(CHECKSUM, csum, off + 2, 2, display=f"0x{csum:04X}")
     need = _ND_FIXED.get(typ, 24 if typ in (130, 131, 132) else 8)
     if avail < need:
-        ctx.malformed(layer, f"{avail} bytes, a {kind} message needs {need}")
+        ctx.short(layer, f"{avail} bytes, a {kind} message needs {need}")
         payload(ctx, off + 4, end)
         return
     src, dst = ctx.notes.get("ip_src", "?"), ctx.notes.get("ip_dst", "?")
@@ -157,12 +157,12 @@ def _mldv2_records(ctx: Ctx, layer: Layer, pos: int, end: int, count: int) -> No
     groups = []
     for _ in range(count):
         if pos + 20 > end:
-            ctx.malformed(layer, "multicast address record truncated")
+            ctx.short(layer, "multicast address record cut short")
             break
         aux, nsrc = d[pos + 1], int.from_bytes(d[pos + 2 : pos + 4], "big")
         size = 20 + 16 * nsrc + 4 * aux
         if pos + size > end:
-            ctx.malformed(layer, "multicast address record truncated")
+            ctx.short(layer, "multicast address record cut short")
             break
         group = _addr(d, pos + 4)
         layer.add(MULTICAST, group, pos + 4, 16)
@@ -208,7 +208,10 @@ def _neighbor_discovery(ctx: Ctx, layer: Layer, typ: int, off: int, end: int, ki
             break
         if pos + 2 > end or d[pos + 1] == 0 or pos + d[pos + 1] * 8 > end:
             ctx.set_summary(layer, text)
-            ctx.malformed(layer, f"option at offset {pos} has a bad length")
+            if pos + 2 <= end and d[pos + 1] == 0:
+                ctx.malformed(layer, f"option at offset {pos} has length 0")
+            else:
+                ctx.short(layer, f"option at offset {pos} runs past the end")
             layer.length = pos - off
             payload(ctx, pos, end)
             return

@@ -37,7 +37,7 @@ def dissect_igmp(ctx: Ctx, off: int, end: int) -> None:
     avail = end - off
     if avail < 8:
         layer = ctx.layer(IGMP, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, an IGMP message needs 8")
+        ctx.short(layer, f"{avail} bytes, an IGMP message needs 8")
         payload(ctx, off, end)
         return
     typ, mrt, csum, group = _HEAD.unpack_from(d, off)
@@ -58,12 +58,12 @@ def dissect_igmp(ctx: Ctx, off: int, end: int) -> None:
         groups = []
         for _ in range(count):
             if pos + 8 > end:
-                ctx.malformed(layer, "group record cut short")
+                ctx.short(layer, "group record cut short")
                 break
             rtype, aux, nsrc = d[pos], d[pos + 1], int.from_bytes(d[pos + 2 : pos + 4], "big")
             size = 8 + 4 * nsrc + 4 * aux
             if pos + size > end:
-                ctx.malformed(layer, "group record cut short")
+                ctx.short(layer, "group record cut short")
                 break
             g = int.from_bytes(d[pos + 4 : pos + 8], "big")
             node = add(RECORD, True, pos, size, display=f"{RECORD_TYPES.get(rtype, rtype)}, {ipv4_text(g)}")
@@ -90,7 +90,7 @@ def dissect_igmp(ctx: Ctx, off: int, end: int) -> None:
         pos = off + 12
         for _ in range(nsrc):
             if pos + 4 > end:
-                ctx.malformed(layer, "source list cut short")
+                ctx.short(layer, "source list cut short")
                 break
             add(SOURCE, int.from_bytes(d[pos : pos + 4], "big"), pos, 4)
             pos += 4

@@ -61,7 +61,7 @@ def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
         layer = ctx.layer(IPV4, "", off, max(0, avail))
         if avail >= 1:
             layer.add(VERSION, d[off] >> 4, off, 1, bits=(0, 4))
-        ctx.malformed(layer, f"{avail} bytes, an IPv4 header needs 20")
+        ctx.short(layer, f"{avail} bytes, an IPv4 header needs 20")
         payload(ctx, off, end)
         return
     vhl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HEADER.unpack_from(d, off)
@@ -121,6 +121,8 @@ def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
     if total >= hl:
         if off + total < end:
             data_end = off + total
+        elif off + total > end:
+            notes["cut"] = True  # the capture (snaplen, an ICMP quote) has less than the datagram
         notes["l4_len"] = total - hl
     else:
         notes["l4_len"] = avail - hl  # TSO frames carry 0 here; use what was captured

@@ -71,7 +71,7 @@ def dissect_ipv6(ctx: Ctx, off: int, end: int) -> None:
         layer = ctx.layer(IPV6, "", off, max(0, avail))
         if avail >= 1:
             layer.add(VERSION, d[off] >> 4, off, 1, bits=(0, 4))
-        ctx.malformed(layer, f"{avail} bytes, an IPv6 header needs 40")
+        ctx.short(layer, f"{avail} bytes, an IPv6 header needs 40")
         payload(ctx, off, end)
         return
     vtf, plen, nxt, hlim = _HEADER.unpack_from(d, off)
@@ -100,6 +100,8 @@ def dissect_ipv6(ctx: Ctx, off: int, end: int) -> None:
         payload(ctx, off + 40, end)
         return
     data_end = min(end, off + 40 + plen) if plen else end  # 0: jumbogram (or TSO); use what is there
+    if off + 40 + plen > end:
+        notes["cut"] = True  # the capture (snaplen, an ICMPv6 quote) has less than the packet
     pos = off + 40
     frag_off = 0
     more = 0
@@ -108,13 +110,13 @@ def dissect_ipv6(ctx: Ctx, off: int, end: int) -> None:
         if node_def is None:
             break
         if data_end - pos < 8:
-            ctx.malformed(layer, f"{ip_protocol_text(nxt)} header truncated")
+            ctx.short(layer, f"{ip_protocol_text(nxt)} header cut short")
             payload(ctx, pos, data_end)
             return
         hdr_next = d[pos]
         size = 8 if nxt == 44 else (d[pos + 1] + 2) * 4 if nxt == 51 else (d[pos + 1] + 1) * 8
         if pos + size > data_end:
-            ctx.malformed(layer, f"{ip_protocol_text(nxt)} header of {size} bytes overruns the packet")
+            ctx.short(layer, f"{ip_protocol_text(nxt)} header of {size} bytes overruns the packet")
             payload(ctx, pos, data_end)
             return
         node = add(node_def, True, pos, size, display=f"{size} bytes")

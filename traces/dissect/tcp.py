@@ -116,7 +116,7 @@ def dissect_tcp(ctx: Ctx, off: int, end: int) -> None:
         if hl < 20:
             ctx.malformed(layer, f"data offset {hl} bytes is less than 20")
         elif not ctx.notes.get("in_error"):
-            ctx.malformed(layer, f"header of {hl} bytes but only {avail} captured")
+            ctx.short(layer, f"header of {hl} bytes but only {avail} captured")
         payload(ctx, off + 20, end)
         return
     if hl > 20:
@@ -152,7 +152,7 @@ def _short(ctx: Ctx, off: int, end: int) -> None:
             text += f", Seq={seq}"
         ctx.set_summary(layer, text)
     if not ctx.notes.get("in_error"):
-        ctx.malformed(layer, f"{avail} bytes, a TCP header needs 20")
+        ctx.short(layer, f"{avail} bytes, a TCP header needs 20")
     payload(ctx, off + min(avail, 8 if avail >= 8 else 4 if avail >= 4 else 0), end)
 
 

@@ -41,7 +41,7 @@ def dissect_udp(ctx: Ctx, off: int, end: int) -> None:
             layer.add(SRC_PORT, sport, off, 2)
             layer.add(DST_PORT, dport, off + 2, 2)
         if not ctx.notes.get("in_error"):
-            ctx.malformed(layer, f"{avail} bytes, a UDP header needs 8")
+            ctx.short(layer, f"{avail} bytes, a UDP header needs 8")
         payload(ctx, off, end)
         return
     sport, dport, length, csum = _HEADER.unpack_from(ctx.data, off)

@@ -1,7 +1,8 @@
 """IEEE 802.11 (Netmon's ``WiFi``) and the radiotap header in front of it.
 
 Data frames (plain, QoS, 4-address) continue into LLC/SNAP and the EtherType table unless the
-Protected bit says the body is encrypted.  Management frames show their SSID when they carry
+Protected bit says the body is encrypted (and the body does not start with an LLC/SNAP header:
+see ``_clear_llc``).  Management frames show their SSID when they carry
 one; control frames have only addresses.  Address fields follow the ToDS/FromDS table of
 IEEE 802.11-2020 §9.3.2.1: ``ReceiverAddress`` is always address 1, ``TransmitterAddress``
 address 2; ``DestinationAddress``, ``SourceAddress`` and ``BSSID`` are given where the frame
@@ -265,10 +266,12 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
         pos += 4
     layer.length = pos - off
     summary = f"{kind}, SA = {mac_text(sa[0])}, DA = {mac_text(da[0])}, SN = {seqctl >> 4}"
-    if protected:
+    if protected and not (ftype == 2 and _clear_llc(d, pos, end)):
         ctx.set_summary(layer, summary + ", Protected")
         payload(ctx, pos, end, "Encrypted")
         return
+    if protected:
+        summary += ", Protected bit set but the body is in clear"
     if ftype == 0:
         ssid = _ssid(d, layer, subtype, pos, end)
         ctx.set_summary(layer, summary + (f", SSID = {ssid}" if ssid is not None else ""))
@@ -279,6 +282,17 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
         ctx.call(dissect_llc, pos, end)
     else:
         payload(ctx, pos, end)
+
+
+def _clear_llc(d: bytes, pos: int, end: int) -> bool:
+    """Whether a body starts with an LLC/SNAP header (RFC 1042 or 802.1H bridge tunnel).
+
+    Windows (NDIS, pktmon) logs frames after decryption with the Protected bit still set; their
+    body then starts with AA-AA-03-00-00-00/F8, which no encrypted body can: the third byte of a
+    CCMP/GCMP header is reserved (0) and a WEP/TKIP IV followed by those three bytes has odds of
+    1 in 2^40.
+    """
+    return end - pos >= 8 and d[pos : pos + 3] == b"\xaa\xaa\x03" and d[pos + 3 : pos + 6] in (b"\0\0\0", b"\0\0\xf8")
 
 
 def _control(ctx: Ctx, layer: Layer, subtype: int, off: int, end: int, a1: int) -> None:
