@@ -94,7 +94,7 @@ def run(code: str, *args: str) -> dict:
 
 
 def decoders(path: Path, limit_bytes: int = 20 << 20) -> list[tuple[str, float, str]]:
-    from tracemon.traces.etw.xpress import decompress
+    from tracemon.traces.etw.xpress import _native, decompress, decompress_python
 
     data = path.read_bytes()
     bufs = []
@@ -111,7 +111,14 @@ def decoders(path: Path, limit_bytes: int = 20 << 20) -> list[tuple[str, float, 
     rows = []
     t0 = time.perf_counter()
     mine = [decompress(b, n) for b, n in bufs]
-    rows.append(("tracemon (pure Python, MIT)", comp / (time.perf_counter() - t0) / 1e6, "used"))
+    label = "tracemon (C extension, MIT)" if _native is not None else "tracemon (pure Python, MIT)"
+    rows.append((label, comp / (time.perf_counter() - t0) / 1e6, "used"))
+    if _native is not None:
+        few = bufs[: max(1, len(bufs) // 10)]
+        t0 = time.perf_counter()
+        ok = all(decompress_python(b, n) == m for (b, n), m in zip(few, mine, strict=False))
+        rows.append(("tracemon pure-Python fallback", sum(len(b) for b, _ in few) / (time.perf_counter() - t0) / 1e6,
+                     "identical" if ok else "DIFFERENT"))
     try:
         import xpress_lz77
 

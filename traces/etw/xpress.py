@@ -38,12 +38,30 @@ class XpressError(ValueError):
 _MASKS = tuple((1 << c) - 1 for c in range(33))
 
 
+try:  # the same decoder in C (``_xpress.c``), built when a compiler was there at install time
+    from ._xpress import decompress as _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
+
+
 def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
     """Inflate ``src`` to exactly ``out_size`` bytes, or raise ``XpressError``.
 
     Output never grows past ``out_size`` plus one flag word of short matches, whatever the
     input says (a 4 GiB match length is refused before anything is copied).
     """
+    if _native is not None:
+        try:
+            return _native(src, out_size)
+        except ValueError as e:
+            if len(e.args) == 2 and isinstance(e.args[0], int):
+                raise XpressError(e.args[0], str(e.args[1])) from None
+            raise
+    return decompress_python(src, out_size)
+
+
+def decompress_python(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
+    """The pure-Python decoder (the fallback, and the reference the C decoder is tested against)."""
     try:
         return _decompress(bytes(src), out_size)
     except IndexError:  # a length byte or nibble past the end of the input

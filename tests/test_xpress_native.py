@@ -1,0 +1,56 @@
+"""The C MS-XCA decoder must be the Python decoder, only faster: same bytes, same rejections."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tracemon.traces.etw import xpress
+from tracemon.traces.etw.xpress import XpressError, compress, decompress_python
+
+from test_etl_xpress import BUFS
+
+native = xpress._native
+pytestmark = pytest.mark.skipif(native is None, reason="the C decoder was not built (no compiler)")
+
+
+def _outcome(fn, src: bytes, size: int) -> bytes | str:
+    try:
+        return fn(src, size)
+    except XpressError:
+        return "error"
+    except ValueError as e:  # the native decoder's raw form
+        assert len(e.args) == 2 and isinstance(e.args[0], int)
+        return "error"
+
+
+def test_identical_on_every_sample_buffer() -> None:
+    for name, off, src, size in BUFS:
+        assert native(src, size) == decompress_python(src, size), (name, off)
+
+
+def test_damage_becomes_xpress_error() -> None:
+    with pytest.raises(XpressError) as info:
+        xpress.decompress(b"\xff\xff\xff\xff\xf8\xff", 100)
+    assert "before the start" in str(info.value)
+
+
+@settings(max_examples=400, deadline=None)
+@given(data=st.binary(max_size=300), size=st.integers(0, 2000))
+def test_random_input_same_outcome(data: bytes, size: int) -> None:
+    assert _outcome(native, data, size) == _outcome(decompress_python, data, size)
+
+
+@settings(max_examples=200, deadline=None)
+@given(plain=st.binary(max_size=3000), flips=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 255)),
+                                                       max_size=4), cut=st.integers(0, 50))
+def test_mutated_streams_same_outcome(plain: bytes, flips: list[tuple[int, int]], cut: int) -> None:
+    packed = bytearray(compress(plain + plain[: len(plain) // 2]))
+    for pos, value in flips:
+        if packed:
+            packed[pos % len(packed)] = value
+    if cut < 10 and packed:
+        packed = packed[: len(packed) * cut // 10]
+    size = len(plain) + len(plain) // 2
+    assert _outcome(native, bytes(packed), size) == _outcome(decompress_python, bytes(packed), size)
