@@ -1,0 +1,227 @@
+"""The tracemon application: themes, keymap and config, and one screen per open trace.
+
+``run(paths)`` is what ``tracemon FILE…`` calls.  Opening only maps the file and reads its
+header; the scan runs in the trace screen's worker so the first screen appears at once.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from collections.abc import Iterable, Sequence
+from typing import ClassVar
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.theme import Theme
+from textual.widgets import Footer, Static
+from tracemon.traces import TraceError, open_trace
+
+from . import commands, filter_api
+from . import config as _config
+from . import themes as _themes
+from .palette import CommandsProvider
+from .screens.help import HelpScreen
+from .screens.trace import TraceScreen
+
+
+class ErrorScreen(Screen):
+    """Shown when no trace could be opened: what went wrong, and how to go on."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("q,escape,ctrl+q", "app.quit", "Quit", id="error.quit")]
+
+    def __init__(self, title: str, lines: Sequence[str]) -> None:
+        super().__init__(id="error-panel")
+        self.title_text = title
+        self.lines = list(lines)
+
+    def compose(self) -> ComposeResult:
+        body = "\n".join(f"• {line}" for line in self.lines)
+        yield Static(f"[b]{self.title_text}[/b]\n\n{body}\n\n[dim]q quits[/dim]", markup=True)
+        yield Footer()
+
+
+def _demo_path() -> tuple[str | None, str]:
+    try:
+        from tracemon.traces.etw.demo import demo_trace_path
+    except ImportError:
+        return None, ("The built-in demo trace is not available in this build yet "
+                      "(tracemon.traces.etw.demo is missing). Open a file instead: tracemon FILE.etl")
+    try:
+        return os.fspath(demo_trace_path()), ""
+    except Exception as e:  # noqa: BLE001 - report why the demo could not be made
+        return None, f"The built-in demo trace could not be created: {e}"
+
+
+class TracemonApp(App[int]):
+    CSS_PATH = "app.tcss"
+    TITLE = "tracemon"
+    BINDINGS = commands.bindings("app")
+    COMMANDS = App.COMMANDS | {CommandsProvider}
+
+    def __init__(self, paths: Sequence[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
+                 theme: str | None = None, config: _config.Config | None = None) -> None:
+        self.config = config if config is not None else _config.load()
+        super().__init__()
+        self.paths = [os.fspath(p) for p in paths]
+        self.manifests = list(manifests)
+        self.symbols = list(symbols)
+        self.theme_override = theme
+        self._presets: object | None = None
+        self._history: object | None = None
+        self.trace_screens: list[TraceScreen] = []
+        self.problems: list[str] = list(self.config.problems)
+        self.failed = False
+
+    @property
+    def presets(self) -> object:
+        """The preset store (created on first use: it imports the filter compiler)."""
+        if self._presets is None:
+            self._presets = filter_api.PresetStore()
+        return self._presets
+
+    @property
+    def history(self) -> object:
+        if self._history is None:
+            self._history = filter_api.History()
+        return self._history
+
+    # -- themes -----------------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        dark = next((t for t in _themes.builtin_themes() if t.name == "tracemon-dark"), None)
+        return dict(dark.variables) if dark is not None else {}
+
+    def _register_themes(self) -> None:
+        for t in _themes.builtin_themes():
+            self.register_theme(t)
+        extra, problems = _themes.user_themes(_config.config_dir() / "themes")
+        for t in extra:
+            self.register_theme(t)
+        self.problems += problems
+
+    @property
+    def tracemon_themes(self) -> list[str]:
+        return [name for name in self.available_themes if name.startswith("tracemon-")] + [
+            name for name, t in self.available_themes.items() if _is_user_theme(t)]
+
+    def action_next_theme(self) -> None:
+        names = self.tracemon_themes
+        k = names.index(self.theme) if self.theme in names else -1
+        self.theme = names[(k + 1) % len(names)]
+        self.notify(f"Theme: {self.theme}", timeout=2)
+
+    def _theme_changed(self, theme: Theme) -> None:
+        if theme.name != self.config.theme:
+            self.config.theme = theme.name
+            self.save_config()
+
+    # -- config -----------------------------------------------------------------------------
+    def save_config(self) -> None:
+        try:
+            self.config.save()
+        except OSError as e:
+            self.notify(f"Could not save settings to {self.config.path}: {e}", severity="warning")
+
+    def _apply_keymap(self) -> None:
+        known = set(commands.BY_ID)
+        unknown = sorted(set(self.config.keys) - known)
+        if unknown:
+            self.problems.append(f"{self.config.path}: [keys] names unknown commands: {', '.join(unknown)} "
+                                 "(F1 lists the command ids)")
+        self.set_keymap({k: v for k, v in self.config.keys.items() if k in known})
+
+    # -- start ------------------------------------------------------------------------------
+    def on_mount(self) -> None:
+        self._register_themes()
+        wanted = self.theme_override or self.config.theme
+        if wanted not in self.available_themes:
+            self.problems.append(f"theme {wanted!r} does not exist; using tracemon-dark "
+                                 f"(themes: {', '.join(self.tracemon_themes)})")
+            wanted = "tracemon-dark"
+        self.theme = wanted
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
+        self._apply_keymap()
+        self._open_all()
+        for problem in self.problems:
+            self.notify(problem, severity="warning", timeout=10)
+
+    def _open_all(self) -> None:
+        paths = self.paths
+        errors: list[str] = []
+        if not paths:
+            demo, why = _demo_path()
+            if demo is None:
+                self.failed = True
+                self.push_screen(ErrorScreen("No trace to show", [why]))
+                return
+            paths = [demo]
+        kwargs, notes = self._open_options()
+        for path in paths:
+            try:
+                # the index cache is restored by the screen's worker: a big cache entry takes seconds
+                trace = open_trace(path, load=False, use_cache=False, **kwargs)
+                trace.use_cache = True
+            except TraceError as e:
+                errors.append(e.message)
+                continue
+            except OSError as e:
+                errors.append(f"{path}: {e.strerror or e}")
+                continue
+            self.trace_screens.append(TraceScreen(trace, self.config,
+                                                  notes=[*notes, *(f"not opened: {e}" for e in errors)]))
+        if not self.trace_screens:
+            self.failed = True
+            self.push_screen(ErrorScreen("Could not open the trace" + ("s" if len(paths) > 1 else ""), errors))
+            return
+        for k, screen in enumerate(self.trace_screens):
+            self.install_screen(screen, name=f"trace-{k}")
+        self.push_screen("trace-0")
+
+    def _open_options(self) -> tuple[dict[str, object], list[str]]:
+        """Pass manifests / symbols to the readers when this build's ``open_trace`` accepts them."""
+        params = inspect.signature(open_trace).parameters
+        kwargs: dict[str, object] = {}
+        notes: list[str] = []
+        for name, value in (("manifests", self.manifests), ("symbols", self.symbols)):
+            if not value:
+                continue
+            if name in params:
+                kwargs[name] = list(value)
+            else:
+                notes.append(f"--{name[:-1]} is not supported by this build's readers yet; ignored: "
+                             + ", ".join(value))
+        return kwargs, notes
+
+    # -- app-wide commands ------------------------------------------------------------------
+    def action_help(self) -> None:
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(getattr(self, "_keymap", {}) or {}))
+
+    def action_next_trace(self) -> None:
+        if len(self.trace_screens) < 2:
+            self.notify("Only one trace is open", timeout=2)
+            return
+        current = self.screen
+        k = self.trace_screens.index(current) if current in self.trace_screens else -1
+        k = (k + 1) % len(self.trace_screens)
+        nxt = self.trace_screens[k]
+        self.switch_screen(f"trace-{k}")
+        self.notify(nxt.trace.path, timeout=2)
+
+    async def action_quit(self) -> None:
+        code = 1 if self.failed else 0
+        self.exit(code, return_code=code)
+
+
+def _is_user_theme(theme: Theme) -> bool:
+    return bool(theme.variables.get("tm-header-bg")) and not theme.name.startswith("tracemon-")
+
+
+def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
+        theme: str | None = None) -> int:
+    """Run the UI on ``paths`` (the demo trace when empty); returns the process exit status."""
+    app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme)
+    app.run()
+    return int(app.return_code or 0)

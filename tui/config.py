@@ -1,0 +1,141 @@
+"""The user's settings: ``config.toml`` under platformdirs' ``user_config_dir("tracemon")``.
+
+Small and forgiving on purpose: a bad value is reported (``Config.problems``) and replaced by
+the default instead of stopping the program during an incident.  Written back with a tiny TOML
+writer (the file only holds strings, numbers, booleans, string lists and one level of tables).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
+TIME_MODES = ("utc", "local", "offset", "delta", "reference")
+DEFAULT_COLUMNS = ("Frame Number", "Time", "Time Offset", "Process", "Source", "Destination",
+                   "Protocol Name", "Description")
+
+
+def config_dir() -> Path:
+    return Path(platformdirs.user_config_dir("tracemon", appauthor=False))
+
+
+def config_path() -> Path:
+    return config_dir() / "config.toml"
+
+
+@dataclass(slots=True)
+class Config:
+    theme: str = THEMES[0]
+    time_mode: str = "utc"
+    columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
+    colour_rules: bool = True
+    #: conversation tree width in cells, frame list share of the right side in percent
+    tree_width: int = 34
+    list_percent: int = 55
+    #: binding id → keys ("goto" = "ctrl+g,g"); see tracemon.tui.commands
+    keys: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    path: Path | None = None
+
+    def save(self, path: Path | None = None) -> None:
+        target = path or self.path or config_path()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_suffix(".toml.tmp")
+        tmp.write_text(dumps(self), "utf-8")
+        os.replace(tmp, target)
+        self.path = target
+
+
+_SIMPLE = {f.name for f in fields(Config)} - {"keys", "problems", "path"}
+
+
+def load(path: Path | None = None) -> Config:
+    """Read the config file; a missing file gives the defaults, a broken one defaults plus problems."""
+    target = path or config_path()
+    cfg = Config(path=target)
+    try:
+        text = target.read_text("utf-8")
+    except FileNotFoundError:
+        return cfg
+    except OSError as e:
+        cfg.problems.append(f"{target}: cannot read: {e.strerror or e}")
+        return cfg
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        cfg.problems.append(f"{target}: not valid TOML ({e}); using the defaults")
+        return cfg
+    for key, value in data.items():
+        if key == "keys":
+            if isinstance(value, dict) and all(isinstance(v, str) for v in value.values()):
+                cfg.keys = {str(k): v for k, v in value.items()}
+            else:
+                cfg.problems.append(f"{target}: [keys] must map command ids to key strings")
+        elif key in _SIMPLE:
+            problem = _set(cfg, key, value)
+            if problem:
+                cfg.problems.append(f"{target}: {problem}")
+        else:
+            cfg.problems.append(f"{target}: unknown setting {key!r} ignored")
+    return cfg
+
+
+def _set(cfg: Config, key: str, value: Any) -> str | None:
+    default = getattr(Config(), key)
+    if key == "theme":
+        if not isinstance(value, str) or not value:
+            return "theme must be a theme name, e.g. tracemon-light"
+    elif key == "time_mode":
+        if value not in TIME_MODES:
+            return f"time_mode {value!r} is not one of {', '.join(TIME_MODES)}"
+    elif key == "columns":
+        if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
+            return "columns must be a non-empty list of column names"
+    elif isinstance(default, bool) and not isinstance(value, bool):
+        return f"{key} must be true or false"
+    elif isinstance(default, int) and not isinstance(default, bool) and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0):
+        return f"{key} must be a whole number"
+    setattr(cfg, key, value)
+    return None
+
+
+def dumps(cfg: Config) -> str:
+    lines = ["# tracemon settings (written by tracemon; comments are not kept)"]
+    for name in ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent"):
+        lines.append(f"{name} = {_value(getattr(cfg, name))}")
+    if cfg.keys:
+        lines += ["", "[keys]"]
+        lines += [f"{_string(k)} = {_string(v)}" for k, v in sorted(cfg.keys.items())]
+    return "\n".join(lines) + "\n"
+
+
+def _value(v: Any) -> str:
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, str):
+        return _string(v)
+    if isinstance(v, list):
+        return "[" + ", ".join(_value(x) for x in v) + "]"
+    raise TypeError(f"cannot write {type(v).__name__} to config.toml")
+
+
+def _string(s: str) -> str:
+    out = ['"']
+    for ch in s:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ch == "\x7f":
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)

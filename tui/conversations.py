@@ -1,0 +1,258 @@
+"""The conversation tree's nodes: groups of frames, their counts and their index masks.
+
+All Traffic → IPv4 / IPv6 address pairs → TCP / UDP port pairs, ARP, other packets; ETW events
+→ provider → event (symbol and id) → switch / port / NIC; processes.  Counts and masks are
+NumPy over the index columns (``ip_conv``, ``l4_conv``, ``provider``, ``event_id``, ``pid``);
+only the switch/port/NIC level decodes frames.  No Textual here; the tree widget calls
+``children()`` from a thread worker when a node is expanded.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+from tracemon.traces.frame import ipv4_text, ipv6_text
+from tracemon.traces.index import KIND_EVENT, KIND_PACKET, PID_UNKNOWN
+from tracemon.traces.protocols import MASK
+
+from .columns import process_text
+
+if TYPE_CHECKING:
+    from tracemon.traces.trace import Trace
+
+#: children beyond this are summarised in one "… more" node (a filter finds the rest)
+MAX_CHILDREN = 2000
+#: frames decoded at most to group one ETW event by switch / port / NIC
+MAX_DECODE = 200_000
+_PLACE = re.compile(r"(switch|port|nic|adapter|vport|vmname)", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """One node: what it selects (``kind`` + ``key``) and how many frames it holds."""
+
+    kind: str
+    label: str
+    count: int
+    key: tuple = ()
+    expandable: bool = False
+    #: explicit frame indices for groups the index cannot express (switch / port / NIC)
+    rows: np.ndarray | None = field(default=None, compare=False)
+
+    @property
+    def selects_all(self) -> bool:
+        return self.kind == "all"
+
+    def describe(self) -> str:
+        """Short text for the status line (``Conversation: 10.0.0.1 ↔ 10.0.0.2``)."""
+        return self.label
+
+
+def root(trace: Trace) -> Scope:
+    return Scope("all", "All Traffic", len(trace), expandable=True)
+
+
+def _ip_text(family: int, v: object) -> str:
+    if not isinstance(v, int):
+        return str(v)
+    return ipv4_text(v) if family == 4 else ipv6_text(v)
+
+
+def event_symbols(trace: Trace) -> dict[tuple[str, int], str]:
+    """(provider guid, event id) → event symbol from the registry's ETW definitions."""
+    out: dict[tuple[str, int], str] = {}
+    for fdef in trace.registry:
+        meta = fdef.meta
+        if not meta or "event_id" not in meta:
+            continue
+        guid = str(meta.get("provider", "")).lower().strip("{}")
+        try:
+            out.setdefault((guid, int(meta["event_id"])), fdef.leaf)  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+def provider_label(trace: Trace, code: int) -> str:
+    if not 0 < code < len(trace.providers):
+        return f"provider {code}"
+    p = trace.providers[code]
+    return p.protocol or p.name or p.guid or f"provider {code}"
+
+
+def _limit(nodes: list[Scope], what: str) -> list[Scope]:
+    if len(nodes) <= MAX_CHILDREN:
+        return nodes
+    rest = nodes[MAX_CHILDREN:]
+    more = Scope("more", f"… {len(rest):,} more {what} (narrow with a filter)", sum(s.count for s in rest))
+    return [*nodes[:MAX_CHILDREN], more]
+
+
+def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) -> list[Scope]:
+    """The child nodes of ``scope`` over the frames indexed so far, biggest first."""
+    idx = trace.index
+    n = len(idx)
+    kind = scope.kind
+    if kind == "all":
+        out: list[Scope] = []
+        ip_conv = idx.ip_conv
+        fam = _families(trace)
+        fam_of_frame = fam[ip_conv[:n]] if n else np.zeros(0, np.uint8)
+        for f, label in ((4, "IPv4"), (6, "IPv6")):
+            c = int(np.count_nonzero(fam_of_frame == f))
+            if c:
+                out.append(Scope("family", label, c, (f,), True))
+        arp = (idx.protos & np.uint64(MASK["ARP"])) != 0
+        c = int(np.count_nonzero(arp))
+        if c:
+            out.append(Scope("arp", "ARP", c))
+        packet = (idx.kind & KIND_PACKET) != 0
+        c = int(np.count_nonzero(packet & (ip_conv == 0) & ~arp))
+        if c:
+            out.append(Scope("other", "Other packets", c))
+        c = int(np.count_nonzero((idx.kind & KIND_EVENT) != 0))
+        if c:
+            out.append(Scope("etw", "ETW events", c, (), True))
+        c = int(np.count_nonzero(idx.pid != PID_UNKNOWN))
+        if c:
+            out.append(Scope("processes", "Processes", c, (), True))
+        return out
+    if kind == "family":
+        f = scope.key[0]
+        fam = _families(trace)
+        counts = np.bincount(idx.ip_conv, minlength=len(fam))[: len(fam)]
+        table = trace.ip_conversations
+        ids = np.flatnonzero((fam == f) & (counts > 0))
+        ids = ids[np.argsort(-counts[ids], kind="stable")]
+        nodes = [Scope("ip", f"{_ip_text(f, table.a[i])} ↔ {_ip_text(f, table.b[i])}", int(counts[i]), (int(i),),
+                       True) for i in ids]
+        return _limit(nodes, "address pairs")
+    if kind == "ip":
+        cid = scope.key[0]
+        sel = idx.ip_conv == cid
+        l4 = idx.l4_conv[sel]
+        table = trace.l4_conversations
+        ids, counts = np.unique(l4, return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        nodes = []
+        other = 0
+        for i, c in zip(ids[order], counts[order], strict=True):
+            i = int(i)
+            if i == 0:
+                other = int(c)
+                continue
+            proto = "TCP" if table.proto[i] == 6 else "UDP" if table.proto[i] == 17 else f"proto {table.proto[i]}"
+            nodes.append(Scope("l4", f"{proto} {table.a[i]} ↔ {table.b[i]}", int(c), (i,)))
+        nodes = _limit(nodes, "port pairs")
+        if other:
+            nodes.append(Scope("ip-other", "Other (no TCP/UDP ports)", other, (cid,)))
+        return nodes
+    if kind == "etw":
+        prov = idx.provider
+        counts = np.bincount(prov, minlength=len(trace.providers))
+        ids = np.flatnonzero(counts)
+        ids = ids[ids > 0]
+        ids = ids[np.argsort(-counts[ids], kind="stable")]
+        return [Scope("provider", provider_label(trace, int(i)), int(counts[i]), (int(i),), True) for i in ids]
+    if kind == "provider":
+        code = scope.key[0]
+        sel = idx.provider == code
+        ids, counts = np.unique(idx.event_id[sel], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        guid = trace.providers[code].guid.lower().strip("{}") if code < len(trace.providers) else ""
+        symbols = event_symbols(trace)
+        nodes = []
+        for eid, c in zip(ids[order], counts[order], strict=True):
+            eid = int(eid)
+            sym = symbols.get((guid, eid))
+            label = f"{sym} ({eid})" if sym else f"Event {eid}"
+            nodes.append(Scope("event", label, int(c), (code, eid), True))
+        return _limit(nodes, "events")
+    if kind == "event":
+        return _places(trace, scope, cancel)
+    if kind == "processes":
+        pid = idx.pid
+        ids, counts = np.unique(pid[pid != PID_UNKNOWN], return_counts=True)
+        order = np.argsort(-counts, kind="stable")
+        nodes = [Scope("pid", process_text(int(p), trace), int(c), (int(p),)) for p, c in
+                 zip(ids[order], counts[order], strict=True)]
+        return _limit(nodes, "processes")
+    return []
+
+
+def _families(trace: Trace) -> np.ndarray:
+    """Address family (4 / 6) of each IP conversation id; id 0 = none."""
+    table = trace.ip_conversations
+    known = np.asarray(table.proto[: len(table) + 1], dtype=np.uint8)
+    conv = trace.index.ip_conv
+    top = int(conv.max()) + 1 if len(conv) else 1
+    fam = np.zeros(max(top, len(known)), dtype=np.uint8)
+    fam[: len(known)] = known
+    return fam
+
+
+def _places(trace: Trace, scope: Scope, cancel: threading.Event | None) -> list[Scope]:
+    """Group one ETW event's frames by its switch / port / NIC fields (decodes the frames)."""
+    code, eid = scope.key
+    idx = trace.index
+    rows = np.flatnonzero((idx.provider == code) & (idx.event_id == eid))[:MAX_DECODE]
+    groups: dict[str, list[int]] = {}
+    for k, i in enumerate(rows):
+        if cancel is not None and k % 1024 == 0 and cancel.is_set():
+            return []
+        try:
+            frame = trace.frame(int(i))
+        except Exception:  # noqa: BLE001, S112 - an undecodable event just has no place
+            continue
+        parts = []
+        for f in frame.walk():
+            if f.fdef is None or not _PLACE.search(f.fdef.leaf):
+                continue
+            if f.display:
+                parts.append(f"{f.fdef.leaf}={f.display}")
+        if parts:
+            groups.setdefault(" · ".join(parts[:3]), []).append(int(i))
+    nodes = [Scope("place", label, len(r), (code, eid, label), rows=np.asarray(r, dtype=np.uint32))
+             for label, r in groups.items()]
+    nodes.sort(key=lambda s: -s.count)
+    return _limit(nodes, "places")
+
+
+def mask(trace: Trace, scope: Scope) -> np.ndarray | None:
+    """Boolean mask over the indexed frames for ``scope`` (``None`` = every frame)."""
+    idx = trace.index
+    n = len(idx)
+    kind = scope.kind
+    if kind == "all":
+        return None
+    if kind == "family":
+        return _families(trace)[idx.ip_conv] == scope.key[0]
+    if kind == "ip":
+        return idx.ip_conv == scope.key[0]
+    if kind == "ip-other":
+        return (idx.ip_conv == scope.key[0]) & (idx.l4_conv == 0)
+    if kind == "l4":
+        return idx.l4_conv == scope.key[0]
+    if kind == "arp":
+        return (idx.protos & np.uint64(MASK["ARP"])) != 0
+    if kind == "other":
+        arp = (idx.protos & np.uint64(MASK["ARP"])) != 0
+        return ((idx.kind & KIND_PACKET) != 0) & (idx.ip_conv == 0) & ~arp
+    if kind == "etw":
+        return (idx.kind & KIND_EVENT) != 0
+    if kind == "provider":
+        return idx.provider == scope.key[0]
+    if kind == "event":
+        return (idx.provider == scope.key[0]) & (idx.event_id == scope.key[1])
+    if kind == "processes":
+        return idx.pid != PID_UNKNOWN
+    if kind == "pid":
+        return idx.pid == scope.key[0]
+    out = np.zeros(n, dtype=bool)
+    if scope.rows is not None:
+        out[scope.rows[scope.rows < n]] = True
+    return out

@@ -1,0 +1,80 @@
+"""Messages that thread workers post back to the trace screen (results never touch widgets directly)."""
+
+from __future__ import annotations
+
+import numpy as np
+from textual.message import Message
+from tracemon.traces.trace import Progress
+
+from .view import Sort
+from .widgets.timeline import Histogram
+
+
+class ScanProgress(Message):
+    def __init__(self, progress: Progress) -> None:
+        super().__init__()
+        self.progress = progress
+
+
+class ScanFailed(Message):
+    def __init__(self, error: str) -> None:
+        super().__init__()
+        self.error = error
+
+
+class FilterProgress(Message):
+    """Part of a filter evaluation: matches among the frames evaluated so far."""
+
+    def __init__(self, generation: int, rows: np.ndarray, done: int, total: int) -> None:
+        super().__init__()
+        self.generation = generation
+        self.rows = rows
+        self.done = done
+        self.total = total
+
+
+class FilterDone(Message):
+    def __init__(self, generation: int, mask: np.ndarray, start: int) -> None:
+        super().__init__()
+        self.generation = generation
+        self.mask = mask
+        self.start = start
+
+
+class FilterFailed(Message):
+    def __init__(self, generation: int, error: str) -> None:
+        super().__init__()
+        self.generation = generation
+        self.error = error
+
+
+class RowsReady(Message):
+    def __init__(self, generation: int, rows: np.ndarray | None, sort: Sort | None, keep_frame: int | None) -> None:
+        super().__init__()
+        self.generation = generation
+        self.rows = rows
+        self.sort = sort
+        self.keep_frame = keep_frame
+
+
+class WorkNote(Message):
+    """Progress of slow view work (sorting, finding) for the status line; empty text clears it."""
+
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
+
+class HistogramReady(Message):
+    def __init__(self, generation: int, histogram: Histogram) -> None:
+        super().__init__()
+        self.generation = generation
+        self.histogram = histogram
+
+
+class FindResult(Message):
+    def __init__(self, position: int | None, step: int, start_frame: int | None) -> None:
+        super().__init__()
+        self.position = position
+        self.step = step
+        self.start_frame = start_frame

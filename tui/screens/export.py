@@ -1,0 +1,160 @@
+"""Export dialog: format, file name, a progress bar; the writing runs in a thread worker."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+import numpy as np
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, ProgressBar, RadioButton, RadioSet, Static
+
+from .. import exporting
+from ..columns import Column
+
+if TYPE_CHECKING:
+    from tracemon.traces.trace import Trace
+
+
+class ExportScreen(ModalScreen[str | None]):
+    """Returns the written path (or None when cancelled)."""
+
+    DEFAULT_CSS = """
+    ExportScreen { align: center middle; }
+    ExportScreen > Vertical {
+        width: 90%; max-width: 100; height: auto; border: round $primary; background: $panel; padding: 0 1;
+    }
+    ExportScreen #export-title { text-style: bold; }
+    ExportScreen RadioSet { layout: horizontal; height: auto; border: none; width: 100%; }
+    ExportScreen Horizontal { height: auto; }
+    ExportScreen .label { width: 6; padding-top: 1; }
+    ExportScreen Input { width: 1fr; }
+    ExportScreen ProgressBar { margin: 1 0 0 0; }
+    ExportScreen #export-message { height: auto; color: $text-muted; }
+    ExportScreen #export-message.-error { color: $error; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="export.cancel"),
+        Binding("ctrl+s", "export", "Export", id="export.run"),
+    ]
+
+    def __init__(self, trace: Trace, rows: np.ndarray, cols: Sequence[Column], *, time_mode: str,
+                 reference: int | None, directory: str | None = None) -> None:
+        super().__init__()
+        self.trace = trace
+        self.rows = rows
+        self.cols = list(cols)
+        self.time_mode = time_mode
+        self.reference = reference
+        self.directory = Path(directory) if directory else Path.cwd()
+        self._cancel = threading.Event()
+        self._busy = False
+        self.fmt = "pcapng" if exporting.pcapng_writer() is not None else "csv"
+
+    def default_path(self, fmt: str) -> str:
+        stem = Path(self.trace.path).stem
+        return str(self.directory / f"{stem}-displayed.{fmt}")
+
+    def compose(self) -> ComposeResult:
+        have_pcapng = exporting.pcapng_writer() is not None
+        with Vertical():
+            yield Static(f"Export the {len(self.rows):,} displayed frames", id="export-title")
+            with RadioSet(id="export-format"):
+                yield RadioButton("pcapng (packets)", value=self.fmt == "pcapng", disabled=not have_pcapng,
+                                  id="fmt-pcapng")
+                yield RadioButton("CSV (visible columns)", value=self.fmt == "csv", id="fmt-csv")
+                yield RadioButton("JSON (visible columns)", value=self.fmt == "json", id="fmt-json")
+            with Horizontal():
+                yield Static("File", classes="label")
+                yield Input(self.default_path(self.fmt), id="export-path")
+            yield ProgressBar(total=max(1, len(self.rows)), show_eta=False, id="export-progress")
+            hint = "Enter or Ctrl+S exports · Esc cancels"
+            if not have_pcapng:
+                hint += " · pcapng export is not available in this build yet"
+            yield Static(hint, id="export-message")
+
+    def on_mount(self) -> None:
+        self.query_one("#export-path", Input).focus()
+
+    @on(RadioSet.Changed)
+    def _format(self, event: RadioSet.Changed) -> None:
+        fmt = (event.pressed.id or "fmt-csv")[4:]
+        path = self.query_one("#export-path", Input)
+        if path.value == self.default_path(self.fmt):
+            path.value = self.default_path(fmt)
+        self.fmt = fmt
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        self.action_export()
+
+    def _message(self, text: str, error: bool = False) -> None:
+        msg = self.query_one("#export-message", Static)
+        msg.set_class(error, "-error")
+        msg.update(text)
+
+    def action_export(self) -> None:
+        if self._busy:
+            return
+        path = Path(self.query_one("#export-path", Input).value.strip()).expanduser()
+        if not path.name:
+            self._message("Give a file name", True)
+            return
+        if not path.parent.is_dir():
+            self._message(f"{path.parent} is not a directory", True)
+            return
+        self._busy = True
+        self._message(f"Writing {path} …")
+        self._write(path, self.fmt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="export")
+    def _write(self, path: Path, fmt: str) -> None:
+        bar = self.query_one(ProgressBar)
+
+        def progress(done: int, total: int) -> None:
+            self.app.call_from_thread(bar.update, total=max(1, total), progress=done)
+
+        try:
+            if fmt == "pcapng":
+                writer = exporting.pcapng_writer()
+                rows = exporting.packet_rows(self.trace, self.rows)
+                if writer is None:
+                    raise RuntimeError("pcapng export is not available in this build")
+                writer(self.trace, rows, str(path), progress=progress)
+                n = len(rows)
+                skipped = len(self.rows) - n
+                note = f" ({skipped:,} ETW events without packet bytes left out)" if skipped else ""
+            else:
+                write = exporting.write_csv if fmt == "csv" else exporting.write_json
+                n = write(self.trace, self.rows, self.cols, path, time_mode=self.time_mode,
+                          reference=self.reference, progress=progress, cancel=self._cancel)
+                note = ""
+        except exporting.ExportCancelled:
+            self.app.call_from_thread(self._finished, None, "Export cancelled")
+            return
+        except Exception as e:  # noqa: BLE001 - report any write failure in the dialog
+            self.app.call_from_thread(self._finished, None, f"Export failed: {e}")
+            return
+        self.app.call_from_thread(self._finished, str(path), f"Wrote {n:,} frames to {path}{note}")
+
+    def _finished(self, path: str | None, message: str) -> None:
+        self._busy = False
+        if path is None:
+            self._message(message, True)
+            if self._cancel.is_set():
+                self.dismiss(None)
+            return
+        self.notify(message, timeout=6)
+        self.dismiss(path)
+
+    def action_cancel(self) -> None:
+        if self._busy:
+            self._cancel.set()
+            return
+        self.dismiss(None)

@@ -1,0 +1,68 @@
+"""F1 / ?: every command with the keys it is bound to now (after the user's keymap)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+from .. import commands
+from ..config import config_path
+
+FILTER_NOTES = (
+    "Filters use Netmon's language: a bare name tests presence (DNS, TCP.Flags.Syn), comparisons "
+    "== != < > <= >=, AND OR NOT (&& || !), parentheses. Pair fields match either side: "
+    "IPv4.Address == 10.0.0.1 AND TCP.Port == 443. ETW events by symbol: "
+    "VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_INCOMING_DROP."
+)
+
+
+def help_table(keymap: Mapping[str, str]) -> Table:
+    table = Table(box=None, expand=True, show_header=False, padding=(0, 1))
+    table.add_column("keys", style="bold", no_wrap=True, width=16)
+    table.add_column("command", no_wrap=True, width=18)
+    table.add_column("what", ratio=1)
+    group = None
+    for c in commands.COMMANDS:
+        if c.group != group:
+            group = c.group
+            table.add_row(Text(group, style="bold underline"), "", "")
+        table.add_row(commands.key_label(commands.keys_for(c, keymap)), c.title, Text(c.help, style="dim"))
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    DEFAULT_CSS = """
+    HelpScreen { align: center middle; }
+    HelpScreen > Vertical {
+        width: 95%; max-width: 120; height: 95%;
+        border: round $primary; background: $panel; padding: 0 1;
+    }
+    HelpScreen #help-title { text-style: bold; }
+    HelpScreen #help-footer { color: $text-muted; height: auto; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,f1,question_mark", "close", "Close", id="help.close")]
+
+    def __init__(self, keymap: Mapping[str, str]) -> None:
+        super().__init__()
+        self.keymap = dict(keymap)
+        self.table = help_table(self.keymap)
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static("tracemon — keys and commands (Ctrl+P searches them)", id="help-title")
+            with VerticalScroll(id="help-body"):
+                yield Static(self.table)
+                yield Static(Text("\n" + FILTER_NOTES))
+            yield Static(f"Remap keys in {config_path()} under [keys], e.g.  goto = \"ctrl+g\"   ·   Esc closes",
+                         id="help-footer")
+
+    def action_close(self) -> None:
+        self.dismiss(None)

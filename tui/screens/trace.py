@@ -1,0 +1,862 @@
+"""The screen for one open trace: Netmon 3.4's layout and the glue between its panes.
+
+Filter bar on top; conversation tree left; frame list, then details beside hex on the right;
+timeline, status line and footer at the bottom.  Slow work (scanning, filtering, sorting,
+finding, counting) runs in thread workers that post messages; this class only reacts to them.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from rich.style import Style
+from textual import on, work
+from textual.app import ComposeResult
+from textual.color import Color, ColorParseError
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer
+from tracemon.traces import cache as _cache
+from tracemon.traces.trace import Progress
+
+from .. import columns as _columns
+from .. import commands, conversations, expressions, filter_api
+from .. import messages as m
+from ..config import TIME_MODES, Config
+from ..view import FrameView, Sort, combine, sort_rows
+from ..widgets.conversation_tree import ConversationTree
+from ..widgets.detail_tree import DetailTree
+from ..widgets.filter_bar import FilterBar
+from ..widgets.frame_list import FrameList
+from ..widgets.hex_view import HexView, line_width
+from ..widgets.splitter import Splitter
+from ..widgets.status_line import StatusLine
+from ..widgets.timeline import Timeline, histogram
+from .columns import ColumnsScreen
+from .export import ExportScreen
+from .picker import Item, PickerScreen
+from .presets import PresetPickerScreen, SavePresetScreen
+from .prompt import PromptScreen
+from .warnings import WarningsScreen
+
+if TYPE_CHECKING:
+    from tracemon.traces.trace import Trace
+
+#: frames evaluated per filter chunk (each chunk posts a match count)
+FILTER_CHUNK = 1 << 18
+FIND_CHUNK = 1 << 16
+DETAIL_DELAY = 0.04  # s: details follow the cursor once paging pauses
+
+
+class TraceScreen(Screen):
+    BINDINGS = commands.bindings("screen")
+
+    def __init__(self, trace: Trace, config: Config, *, notes: list[str] | None = None,
+                 name: str | None = None) -> None:
+        super().__init__(name=name)
+        self.trace = trace
+        self.config = config
+        self.notes = list(notes or [])
+        self.view = FrameView(trace)
+        self.time_mode = config.time_mode
+        self.column_names = list(config.columns)
+        # filter state
+        self.cf: Any = None
+        self.filter_text = ""
+        self.filter_mask: np.ndarray | None = None
+        self.preset_name = ""
+        self._filter_gen = 0
+        self._filter_cancel = threading.Event()
+        self._filter_running = False
+        self._partial: list[np.ndarray] = []
+        # scope, sort, find
+        self.scope: conversations.Scope | None = None
+        self._rows_gen = 0
+        self.find_cf: Any = None
+        self.find_text = ""
+        self._hist_gen = 0
+        self._detail_timer: Timer | None = None
+        self._last_progress = 0.0
+        self._warned = False
+        self.scan_started = time.perf_counter()
+        self.first_paint: float | None = None
+        self.colour_rules: list[tuple[Any, Style]] = []
+        self.pane_shown: dict[str, bool | None] = {"tree": None, "details": None, "hex": None, "timeline": None}
+        self.tree_width = config.tree_width
+        self.list_percent = config.list_percent
+
+    # -- composition ------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield FilterBar(self.trace, id="filter-bar")
+        with Horizontal(id="body"):
+            yield ConversationTree(self.trace, id="tree")
+            yield Splitter("tree", vertical=True, id="tree-splitter")
+            with Vertical(id="right"):
+                yield FrameList(self.view, _columns.columns(self.column_names), time_mode=self.time_mode,
+                                id="frames")
+                yield Splitter("list", vertical=False, id="list-splitter")
+                with Horizontal(id="lower"):
+                    yield DetailTree(id="details")
+                    yield HexView(id="hex")
+        yield Timeline(id="timeline")
+        yield StatusLine(id="status")
+        yield Footer()
+
+    @property
+    def presets(self) -> Any:
+        return self.app.presets  # type: ignore[attr-defined]
+
+    @property
+    def frames(self) -> FrameList:
+        return self.query_one(FrameList)
+
+    @property
+    def details(self) -> DetailTree:
+        return self.query_one(DetailTree)
+
+    @property
+    def hex(self) -> HexView:
+        return self.query_one(HexView)
+
+    @property
+    def filter_bar(self) -> FilterBar:
+        return self.query_one(FilterBar)
+
+    @property
+    def status(self) -> StatusLine:
+        return self.query_one(StatusLine)
+
+    def on_mount(self) -> None:
+        self.frames.empty_text = "Reading the trace…"
+        self.frames.focus()
+        self._apply_layout()
+        self._update_status()
+        if not self.trace.complete.is_set():
+            self.status.update_status(loading=0.0)
+        # paint the first screen before any worker competes for the interpreter
+        self.call_after_refresh(self._painted)
+
+    def _painted(self) -> None:
+        if self.first_paint is not None:
+            return
+        self.first_paint = time.perf_counter() - self.scan_started
+        if self.trace.complete.is_set():
+            self._scan_finished()
+        else:
+            self._scan()
+        self.load_colour_rules()
+
+    # -- layout -----------------------------------------------------------------------------
+    def _shown(self, pane: str) -> bool:
+        explicit = self.pane_shown.get(pane)
+        if explicit is not None:
+            return explicit
+        w, h = self.size.width, self.size.height
+        if pane == "tree":
+            return w >= 100
+        if pane == "hex":
+            return w >= 60
+        if pane == "timeline":
+            return h >= 20
+        return True
+
+    def _apply_layout(self) -> None:
+        tree = self._shown("tree")
+        self.query_one("#tree").display = tree
+        self.query_one("#tree-splitter").display = tree
+        self.tree_width = max(12, min(self.tree_width, max(12, self.size.width - 40)))
+        self.query_one("#tree").styles.width = self.tree_width
+        details, hexp = self._shown("details"), self._shown("hex")
+        self.query_one("#details").display = details
+        self.query_one("#hex").display = hexp
+        lower = details or hexp
+        self.query_one("#lower").display = lower
+        self.query_one("#list-splitter").display = lower
+        self.list_percent = max(15, min(self.list_percent, 90))
+        self.frames.styles.height = f"{self.list_percent}%" if lower else "1fr"
+        right_w = self.size.width - (self.tree_width + 1 if tree else 0)
+        # one extra cell for the vertical scrollbar, so a line never needs a horizontal one
+        self.hex.styles.width = (line_width(16) + 1 if right_w >= line_width(16) + 40 else line_width(8) + 1) \
+            if details else "1fr"
+        self.query_one(Timeline).display = self._shown("timeline")
+
+    def on_resize(self) -> None:
+        self._apply_layout()
+
+    def action_toggle_pane(self, pane: str) -> None:
+        self.pane_shown[pane] = not self._shown(pane)
+        self._apply_layout()
+        if pane == "timeline" and self.pane_shown[pane]:
+            self._refresh_timeline()
+
+    def action_resize(self, target: str, delta: int) -> None:
+        if target == "tree":
+            if not self._shown("tree"):
+                self.pane_shown["tree"] = True
+            self.tree_width += delta
+        else:
+            h = max(1, self.query_one("#right").size.height)
+            self.list_percent += round(delta * 100 / h) or (1 if delta > 0 else -1)
+        self._apply_layout()
+        self.config.tree_width, self.config.list_percent = self.tree_width, self.list_percent
+
+    @on(Splitter.Dragged)
+    def _dragged(self, event: Splitter.Dragged) -> None:
+        self.action_resize(event.target, event.delta)
+
+    # -- scanning ---------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="scan")
+    def _scan(self) -> None:
+        trace = self.trace
+        try:
+            if trace.use_cache and _cache.restore(trace):
+                self.post_message(m.ScanProgress(Progress(len(trace), trace.size, trace.size, True)))
+                return
+            for progress in trace.scan(batch_seconds=0.25):
+                self.post_message(m.ScanProgress(progress))
+        except Exception as e:  # noqa: BLE001 - a reader bug must show up as a warning, not kill the UI
+            self.post_message(m.ScanFailed(f"{type(e).__name__}: {e}"))
+
+    @on(m.ScanProgress)
+    def _scan_progress(self, message: m.ScanProgress) -> None:
+        p = message.progress
+        if p.finished:
+            self._scan_finished()
+            return
+        self.frames.empty_text = "Reading the trace…"
+        self._grow()
+        self.status.update_status(loading=p.fraction)
+        self._update_status()
+
+    @on(m.ScanFailed)
+    def _scan_failed(self, message: m.ScanFailed) -> None:
+        self.notes.append(f"reading stopped: {message.error}")
+        self._scan_finished()
+
+    def _scan_finished(self) -> None:
+        self.frames.empty_text = "No frames in this trace" if not len(self.trace) else "No frames match"
+        self._grow()
+        self.status.update_status(loading=None)
+        self.query_one(ConversationTree).reload()
+        self._update_status()
+        self._refresh_timeline()
+        if (self.trace.warnings or self.notes) and not self._warned:
+            self._warned = True
+            self.action_warnings()
+
+    def _grow(self) -> None:
+        """More frames were indexed: extend the view (filter and scope included)."""
+        if self.cf is not None or self.scope is not None or self.view.sort is not None:
+            if self.cf is not None and not self._filter_running and self.filter_mask is not None \
+                    and len(self.filter_mask) < len(self.trace):
+                self._start_filter(extend=True)
+            elif self.cf is None:
+                self.rebuild_rows()
+        else:
+            self.frames.grow()
+        self._update_status()
+        if time.perf_counter() - self._last_progress > 1.0:
+            self._last_progress = time.perf_counter()
+            self._refresh_timeline()
+
+    # -- status -----------------------------------------------------------------------------
+    def _update_status(self) -> None:
+        trace = self.trace
+        n = len(trace)
+        span = ""
+        if n:
+            ts = trace.index.ts
+            t0, t1 = (int(ts.min()), int(ts.max())) if trace.complete.is_set() else (int(ts[0]), int(ts[n - 1]))
+            local = self.time_mode == "local"
+            span = (f"{_columns.date_time(t0, local)[:19]} – {_columns.time_of_day(t1, local)[:8]}"
+                    f"{'' if local else ' UTC'} ({_columns.seconds(t1 - t0)[:-4]} s)")
+        warnings = [w.message for w in trace.warnings] + self.notes
+        self.status.update_status(displayed=len(self.view), total=n, filter=self.filter_text, preset=self.preset_name,
+                                  scope="" if self.scope is None or self.scope.kind == "all" else self.scope.label,
+                                  span=span, warnings=warnings)
+        if not self._filter_running:
+            if self.cf is not None:
+                self.filter_bar.show_status(f"{len(self.view):,} of {n:,} frames match")
+            else:
+                self.filter_bar.show_status("")
+
+    def action_warnings(self) -> None:
+        lines = [w.message for w in self.trace.warnings] + self.notes
+        if not lines:
+            self.notify("No warnings: the whole file was read", timeout=3)
+            return
+        kept = f"{len(self.trace):,} frames were read and are shown."
+        self.app.push_screen(WarningsScreen(f"Problems reading {self.trace.path}", lines, kept))
+
+    # -- cursor → details and hex -----------------------------------------------------------
+    @on(FrameList.Highlighted)
+    def _highlighted(self, message: FrameList.Highlighted) -> None:
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(DETAIL_DELAY, lambda: self._show_frame(message.frame))
+
+    def _show_frame(self, i: int | None) -> None:
+        if i is None or i >= len(self.trace):
+            self.details.show_frame(None, "No frame selected")
+            self.hex.show(b"")
+            self.query_one(Timeline).set_current(None)
+            return
+        frame, error = _columns.decode(self.trace, i)
+        if frame is None:
+            self.details.show_frame(None, error)
+            try:
+                self.hex.show(self.trace.raw(i))
+            except Exception as e:  # noqa: BLE001
+                self.hex.show(b"", f"cannot read frame bytes: {e}")
+        else:
+            self.details.show_frame(frame)
+            self.hex.show(frame.data, "no bytes" if not frame.data else "")
+        self.query_one(Timeline).set_current(int(self.trace.index.ts[i]))
+
+    @on(DetailTree.FieldHighlighted)
+    def _field(self, message: DetailTree.FieldHighlighted) -> None:
+        node = message.node
+        if node is None:
+            self.hex.select_range(0, 0)
+        else:
+            self.hex.select_range(node.start, node.length)
+
+    @on(HexView.ByteSelected)
+    def _byte(self, message: HexView.ByteSelected) -> None:
+        self.details.select_offset(message.offset)
+
+    @on(DetailTree.AddToFilter)
+    def _add_to_filter(self, message: DetailTree.AddToFilter) -> None:
+        base = self.filter_bar.value if self.filter_bar.value.strip() else self.filter_text
+        text = expressions.join(base, message.clause, message.op)
+        self.filter_bar.set_text(text, apply=True)
+        self.notify(f"Filter: {text}", timeout=3)
+
+    @on(DetailTree.AddColumn)
+    def _add_column(self, message: DetailTree.AddColumn) -> None:
+        if any(n.lower() == message.name.lower() for n in self.column_names):
+            self.notify(f"{message.name} is already a column", timeout=3)
+            return
+        self.set_columns([*self.column_names, message.name])
+        self.notify(f"Added column {message.name}", timeout=3)
+
+    # -- filter -----------------------------------------------------------------------------
+    def action_focus_filter(self) -> None:
+        self.filter_bar.input.focus()
+
+    @on(FilterBar.Edited)
+    def _edited(self) -> None:
+        if self._filter_running:
+            self._filter_cancel.set()
+            self._filter_running = False
+            self.status.update_status(filter_running="")
+            self.filter_bar.show_status("stopped: the filter was edited")
+
+    @on(FilterBar.Applied)
+    def _applied(self, message: FilterBar.Applied) -> None:
+        self.apply_filter(message.text)
+
+    def action_clear_filter(self) -> None:
+        self.filter_bar.set_text("")
+        self.scope = None
+        self.apply_filter("")
+
+    def apply_filter(self, text: str, preset: str = "") -> bool:
+        self._filter_cancel.set()
+        self._filter_running = False
+        if not text.strip():
+            self.cf, self.filter_text, self.filter_mask, self.preset_name = None, "", None, preset
+            self.filter_bar.applied_text = ""
+            self.rebuild_rows()
+            return True
+        try:
+            cf = filter_api.compile(text, self.trace)
+        except filter_api.FilterError as e:
+            message, column, _ = filter_api.error_parts(e)
+            self.notify(f"Filter error at column {column}: {message}", severity="error")
+            return False
+        self.cf, self.filter_text, self.preset_name = cf, text, preset
+        self.filter_bar.applied_text = text
+        self.filter_mask = np.zeros(0, dtype=bool)
+        self._start_filter(extend=False)
+        return True
+
+    def _start_filter(self, extend: bool) -> None:
+        self._filter_gen += 1
+        self._filter_cancel = threading.Event()
+        self._filter_running = True
+        start = len(self.filter_mask) if (extend and self.filter_mask is not None) else 0
+        if not extend:
+            self._partial = []
+            self.view.set_rows(np.zeros(0, dtype=np.uint32), self.view.sort)
+            self.frames.set_view(self.view, self.frames.frame)
+        scope_mask = conversations.mask(self.trace, self.scope) if self.scope is not None else None
+        self._filter(self.cf, start, self._filter_gen, self._filter_cancel, scope_mask, extend)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="filter")
+    def _filter(self, cf: Any, start: int, gen: int, cancel: threading.Event, scope_mask: np.ndarray | None,
+                extend: bool) -> None:
+        trace = self.trace
+        parts: list[np.ndarray] = []
+        pending: list[np.ndarray] = []
+        pos = start
+        last_post = time.perf_counter()
+        try:
+            while pos < len(trace):
+                stop = min(len(trace), pos + FILTER_CHUNK)
+                mask = filter_api.evaluate_range(cf, trace, pos, stop, cancel=cancel)
+                if mask is None or cancel.is_set():
+                    return
+                parts.append(mask)
+                if not extend:
+                    sel = mask if scope_mask is None else mask & _slice(scope_mask, pos, stop)
+                    pending.append((np.flatnonzero(sel) + pos).astype(np.uint32))
+                    now = time.perf_counter()
+                    if now - last_post >= 0.2:
+                        self.post_message(m.FilterProgress(gen, np.concatenate(pending), stop, len(trace)))
+                        pending = []
+                        last_post = now
+                pos = stop
+        except Exception as e:  # noqa: BLE001 - evaluation errors are shown, the list keeps working
+            self.post_message(m.FilterFailed(gen, f"{type(e).__name__}: {e}"))
+            return
+        if pending:
+            self.post_message(m.FilterProgress(gen, np.concatenate(pending), pos, len(trace)))
+        full = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        self.post_message(m.FilterDone(gen, full, start))
+
+    @on(m.FilterProgress)
+    def _filter_progress(self, message: m.FilterProgress) -> None:
+        if message.generation != self._filter_gen:
+            return
+        self._partial.append(message.rows)
+        if self.view.sort is None:
+            keep = self.frames.frame
+            rows = np.concatenate(self._partial) if len(self._partial) > 1 else message.rows
+            self._partial = [rows]
+            self.view.set_rows(rows, None)
+            self.frames.set_view(self.view, keep)
+        n = sum(len(r) for r in self._partial)
+        text = f"applying… {n:,} matches in {message.done:,} of {message.total:,} frames"
+        self.status.update_status(filter_running=text, displayed=len(self.view))
+        self.filter_bar.show_status(text)
+
+    @on(m.FilterDone)
+    def _filter_done(self, message: m.FilterDone) -> None:
+        if message.generation != self._filter_gen:
+            return
+        self._filter_running = False
+        self._partial = []
+        base = self.filter_mask if self.filter_mask is not None and message.start else np.zeros(0, dtype=bool)
+        self.filter_mask = np.concatenate([base[: message.start], message.mask])
+        self.status.update_status(filter_running="")
+        self.rebuild_rows()
+        if len(self.filter_mask) < len(self.trace):
+            self._start_filter(extend=True)
+
+    @on(m.FilterFailed)
+    def _filter_failed(self, message: m.FilterFailed) -> None:
+        if message.generation != self._filter_gen:
+            return
+        self._filter_running = False
+        self.status.update_status(filter_running="")
+        self.filter_bar.show_status(f"filter failed: {message.error}")
+        self.notify(f"The filter failed while running: {message.error}", severity="error")
+
+    # -- rows: filter × scope × sort --------------------------------------------------------
+    def rebuild_rows(self, keep_frame: int | None = None) -> None:
+        keep = self.frames.frame if keep_frame is None else keep_frame
+        sort = self.view.sort
+        if self.filter_mask is None and self.scope is None and sort is None:
+            self.view.set_rows(None, None)
+            self._rows_ready(None, None, keep)
+            return
+        self._rows_gen += 1
+        self._rows(self._rows_gen, self.filter_mask, self.scope, sort, keep)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
+    def _rows(self, gen: int, filter_mask: np.ndarray | None, scope: Any, sort: Sort | None,
+              keep: int | None) -> None:
+        trace = self.trace
+        n = len(trace) if filter_mask is None else len(filter_mask)
+        scope_mask = conversations.mask(trace, scope) if scope is not None else None
+        rows = combine(n, filter_mask, scope_mask)
+        if sort is not None:
+            cancel = threading.Event()
+
+            def progress(done: int, total: int) -> None:
+                self.post_message(m.WorkNote(f"sorting {done * 100 // max(total, 1)}%"))
+
+            rows = sort_rows(trace, rows, sort, cancel=cancel, progress=progress)
+            self.post_message(m.WorkNote(""))
+        self.post_message(m.RowsReady(gen, rows, sort, keep))
+
+    @on(m.RowsReady)
+    def _rows_done(self, message: m.RowsReady) -> None:
+        if message.generation != self._rows_gen:
+            return
+        self.view.set_rows(message.rows, message.sort)
+        self._rows_ready(message.rows, message.sort, message.keep_frame)
+
+    def _rows_ready(self, rows: np.ndarray | None, sort: Sort | None, keep: int | None) -> None:
+        self.frames.set_view(self.view, keep)
+        self._update_status()
+        self._refresh_timeline()
+
+    @on(m.WorkNote)
+    def _note(self, message: m.WorkNote) -> None:
+        self.status.update_status(note=message.text)
+
+    # -- conversations ----------------------------------------------------------------------
+    @on(ConversationTree.ScopeSelected)
+    def _scope(self, message: ConversationTree.ScopeSelected) -> None:
+        scope = message.scope
+        self.scope = None if scope.kind == "all" else scope
+        if self._filter_running:
+            self._start_filter(extend=False)
+        else:
+            self.rebuild_rows()
+
+    # -- sorting and columns ----------------------------------------------------------------
+    @on(FrameList.HeaderClicked)
+    def _header(self, message: FrameList.HeaderClicked) -> None:
+        self.sort_by(message.key)
+
+    def sort_by(self, key: str) -> None:
+        cur = self.view.sort
+        if key == "number" and (cur is None or cur.key != "number"):
+            sort = None
+        elif cur is not None and cur.key == key:
+            sort = Sort(key, not cur.descending)
+        else:
+            sort = Sort(key)
+        self.view.sort = sort
+        self.rebuild_rows()
+
+    def action_sort(self) -> None:
+        cols = self.frames.columns
+        cur = self.view.sort
+        items = [Item(c.key, c.title, ("sorted " + ("descending" if cur.descending else "ascending"))
+                      if cur is not None and cur.key == c.key else "") for c in cols]
+
+        def picked(key: str | None) -> None:
+            if key:
+                self.sort_by(key)
+
+        self.app.push_screen(PickerScreen("Sort by (pick the same column again to reverse)", items,
+                                          selected=cur.key if cur else None), picked)
+
+    def set_columns(self, names: list[str], persist: bool = True) -> None:
+        self.column_names = list(names)
+        self.frames.set_columns(_columns.columns(names))
+        if persist:
+            self.config.columns = list(names)
+            self.app.save_config()  # type: ignore[attr-defined]
+
+    def action_columns(self) -> None:
+        def done(names: list[str] | None) -> None:
+            if names:
+                self.set_columns(names)
+
+        self.app.push_screen(ColumnsScreen(self.column_names, self.trace.registry), done)
+
+    def action_time_mode(self) -> None:
+        k = TIME_MODES.index(self.time_mode) if self.time_mode in TIME_MODES else 0
+        self.set_time_mode(TIME_MODES[(k + 1) % len(TIME_MODES)])
+        self.notify(f"Time column: {_columns.TIME_MODE_LABELS[self.time_mode]}", timeout=2)
+
+    def set_time_mode(self, mode: str) -> None:
+        self.time_mode = mode
+        self.config.time_mode = mode
+        self.frames.set_time_mode(mode)
+        self._update_status()
+
+    def action_set_reference(self) -> None:
+        i = self.frames.frame
+        if i is None:
+            return
+        self.view.reference = None if self.view.reference == i else i
+        self.view.touch()
+        if self.view.reference is not None and self.time_mode != "reference":
+            self.set_time_mode("reference")
+        self.frames.invalidate()
+        self.notify(f"Time reference: frame {i + 1}" if self.view.reference is not None else
+                    "Time reference cleared", timeout=2)
+
+    # -- navigation -------------------------------------------------------------------------
+    def action_goto(self) -> None:
+        n = len(self.trace)
+
+        def check(text: str) -> str | None:
+            t = text.strip().replace(",", "")
+            if not t.isdigit():
+                return "type a frame number"
+            if not 1 <= int(t) <= n:
+                return f"frames are numbered 1 to {n:,}"
+            return None
+
+        def done(text: str | None) -> None:
+            if text:
+                self.go_to_frame(int(text.strip().replace(",", "")) - 1)
+
+        self.app.push_screen(PromptScreen("Go to frame", placeholder=f"1 … {n:,}", check=check), done)
+
+    def go_to_frame(self, i: int) -> None:
+        pos = self.view.position_of(i)
+        if pos is None:
+            if not len(self.view):
+                self.notify("No frames are displayed", severity="warning")
+                return
+            pos = self.view.position_near(i)
+            self.notify(f"Frame {i + 1} is not displayed (filter or conversation); "
+                        f"showing frame {self.view.frame_at(pos) + 1}", severity="warning")
+        self.frames.go_to_position(pos)
+        self.frames.focus()
+
+    def action_mark(self) -> None:
+        i = self.frames.frame
+        if i is None:
+            return
+        marked = self.view.toggle_mark(i)
+        self.frames.invalidate()
+        self.notify(f"Frame {i + 1} {'marked' if marked else 'unmarked'} ({len(self.view.marks)} marks)", timeout=2)
+
+    def _jump_mark(self, step: int) -> None:
+        pos = self.view.next_mark(self.frames.cursor, step)
+        if pos is None:
+            self.notify("No more marks " + ("below" if step > 0 else "above") if self.view.marks else
+                        "No frames are marked (m marks one)", timeout=2)
+            return
+        self.frames.go_to_position(pos)
+
+    def action_next_mark(self) -> None:
+        self._jump_mark(1)
+
+    def action_previous_mark(self) -> None:
+        self._jump_mark(-1)
+
+    @on(Timeline.BucketSelected)
+    def _bucket(self, message: Timeline.BucketSelected) -> None:
+        rows = self.view.displayed()
+        if not len(rows):
+            return
+        ts = self.trace.index.ts[rows]
+        inside = np.flatnonzero((ts >= message.t_start) & (ts < message.t_end))
+        if len(inside):
+            pos = int(inside[0])
+        else:
+            after = np.flatnonzero(ts >= message.t_start)
+            if not len(after):
+                return
+            pos = int(after[0])
+            self.notify("No displayed frames in that slice; showing the next one", timeout=2)
+        self.frames.go_to_position(pos)
+
+    def _refresh_timeline(self) -> None:
+        tl = self.query_one(Timeline)
+        if not tl.display or not len(self.trace):
+            return
+        self._hist_gen += 1
+        rows = self.view.rows
+        self._histogram(self._hist_gen, None if rows is None else rows.copy(), tl.buckets)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="timeline")
+    def _histogram(self, gen: int, rows: np.ndarray | None, buckets: int) -> None:
+        self.post_message(m.HistogramReady(gen, histogram(self.trace, rows, buckets)))
+
+    @on(m.HistogramReady)
+    def _hist(self, message: m.HistogramReady) -> None:
+        if message.generation == self._hist_gen:
+            self.query_one(Timeline).set_histogram(message.histogram)
+
+    # -- find -------------------------------------------------------------------------------
+    def action_find(self) -> None:
+        def check(text: str) -> str | None:
+            try:
+                filter_api.compile(text, self.trace)
+            except filter_api.FilterError as e:
+                message, column, _ = filter_api.error_parts(e)
+                return f"column {column}: {message}"
+            return None
+
+        def done(text: str | None) -> None:
+            if text and text.strip():
+                self.find_text = text
+                self.find_cf = filter_api.compile(text, self.trace)
+                self._find_from(1)
+
+        self.app.push_screen(PromptScreen("Find the next frame matching (the display filter stays)",
+                                          value=self.find_text, placeholder="e.g. TCP.Flags.Reset == 1",
+                                          check=check,
+                                          help="Enter finds · then n / N for next / previous"), done)
+
+    def action_find_next(self) -> None:
+        self._find_from(1) if self.find_cf is not None else self.action_find()
+
+    def action_find_previous(self) -> None:
+        self._find_from(-1) if self.find_cf is not None else self.action_find()
+
+    def _find_from(self, step: int) -> None:
+        self.status.update_status(note=f"finding {self.find_text}…")
+        view = self.view
+        rows = None if view.rows is None else view.rows
+        self._find(self.find_cf, rows, view.in_frame_order, self.frames.cursor, step, self.frames.frame)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="find")
+    def _find(self, cf: Any, rows: np.ndarray | None, ordered: bool, pos: int, step: int,
+              start_frame: int | None) -> None:
+        trace = self.trace
+        n = len(trace) if rows is None else len(rows)
+        found: int | None = None
+        try:
+            if step > 0:
+                lo = pos + 1
+                while lo < n and found is None:
+                    hi = min(n, lo + FIND_CHUNK)
+                    found = _find_chunk(cf, trace, rows, ordered, lo, hi, first=True)
+                    lo = hi
+            else:
+                hi = pos
+                while hi > 0 and found is None:
+                    lo = max(0, hi - FIND_CHUNK)
+                    found = _find_chunk(cf, trace, rows, ordered, lo, hi, first=False)
+                    hi = lo
+        except Exception as e:  # noqa: BLE001
+            self.post_message(m.WorkNote(f"find failed: {e}"))
+            return
+        self.post_message(m.FindResult(found, step, start_frame))
+
+    @on(m.FindResult)
+    def _found(self, message: m.FindResult) -> None:
+        self.status.update_status(note="")
+        if message.position is None:
+            where = "after" if message.step > 0 else "before"
+            frame = f"frame {message.start_frame + 1}" if message.start_frame is not None else "here"
+            self.notify(f"No frame {where} {frame} matches {self.find_text}", timeout=3)
+            return
+        self.frames.go_to_position(message.position)
+
+    # -- presets ----------------------------------------------------------------------------
+    def action_presets(self) -> None:
+        def picked(name: str | None) -> None:
+            if not name:
+                return
+            preset = self.presets.get(name)
+            if preset is None:
+                return
+            self.use_preset(preset)
+
+        self.app.push_screen(PresetPickerScreen(self.presets, selected=self.preset_name or None), picked)
+
+    def use_preset(self, preset: Any) -> None:
+        if preset.columns:
+            self.set_columns(list(preset.columns), persist=False)
+        self.filter_bar.set_text(preset.expression or "")
+        if self.apply_filter(preset.expression or "", preset=preset.name):
+            self.notify(f"Preset {preset.name}", timeout=2)
+        self._update_status()
+
+    def action_save_preset(self) -> None:
+        expression = self.filter_bar.value if self.filter_bar.last.ok else self.filter_text
+
+        def done(preset: Any) -> None:
+            if preset is None:
+                return
+            try:
+                self.presets.save(preset)
+            except (filter_api.PresetError, OSError, ValueError) as e:
+                self.notify(f"Could not save the preset: {e}", severity="error")
+                return
+            self.preset_name = preset.name
+            self.load_colour_rules()
+            self._update_status()
+            self.notify(f"Saved preset {preset.name}", timeout=3)
+
+        existing = [p.name for p in self.presets.list()]
+        self.app.push_screen(SavePresetScreen(expression, self.column_names, existing, self.preset_name), done)
+
+    def action_colour_rules(self) -> None:
+        self.config.colour_rules = not self.config.colour_rules
+        self.load_colour_rules()
+        self.notify(f"Colour rules {'on' if self.config.colour_rules else 'off'}", timeout=2)
+
+    def load_colour_rules(self) -> None:
+        """Compile the presets' colour rules in a worker (the first compile warms the compiler up)."""
+        self._colour_rules(self.config.colour_rules)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="colour-rules")
+    def _colour_rules(self, enabled: bool) -> None:
+        filter_api.warm_up()
+        rules: list[tuple[Any, Style]] = []
+        if enabled:
+            try:
+                presets = list(self.presets.list())
+            except OSError:
+                presets = []
+            for p in presets:
+                if not p.color or not (p.expression or "").strip():
+                    continue
+                try:
+                    cf = filter_api.compile(p.expression, self.trace)
+                    color = Color.parse(p.color)
+                except (filter_api.FilterError, ColorParseError):
+                    continue
+                rules.append((cf, Style(color=color.rich_color, bold=True)))
+        else:
+            try:  # still compile once so the first keystroke in the filter bar is fast
+                filter_api.compile("Frame", self.trace)
+            except filter_api.FilterError:
+                pass
+        self.app.call_from_thread(self._set_colour_rules, rules)
+
+    def _set_colour_rules(self, rules: list[tuple[Any, Style]]) -> None:
+        self.colour_rules = rules
+        self.frames.row_style = self._row_style if rules else None
+        self.frames.invalidate()
+
+    def _row_style(self, i: int) -> Style | None:
+        for cf, style in self.colour_rules:
+            try:
+                if cf.matches(self.trace, i):
+                    return style
+            except Exception:  # noqa: BLE001, S112 - a rule that cannot evaluate a frame just does not colour it
+                continue
+        return None
+
+    # -- export -----------------------------------------------------------------------------
+    def action_export(self) -> None:
+        rows = self.view.displayed()
+        if not len(rows):
+            self.notify("No frames are displayed", severity="warning")
+            return
+        self.app.push_screen(ExportScreen(self.trace, rows, self.frames.columns, time_mode=self.time_mode,
+                                          reference=self.view.reference))
+
+
+def _slice(mask: np.ndarray, start: int, stop: int) -> np.ndarray:
+    out = mask[start:stop]
+    if len(out) < stop - start:
+        out = np.concatenate([out, np.zeros(stop - start - len(out), dtype=bool)])
+    return out
+
+
+def _find_chunk(cf: Any, trace: Trace, rows: np.ndarray | None, ordered: bool, lo: int, hi: int, *,
+                first: bool) -> int | None:
+    """Position in [lo, hi) of the first (or last) displayed frame matching ``cf``."""
+    if rows is None:
+        mask = filter_api.evaluate_range(cf, trace, lo, hi)
+        hits = np.flatnonzero(mask) + lo
+    elif ordered:
+        frames = rows[lo:hi]
+        start, stop = int(frames[0]), int(frames[-1]) + 1
+        mask = filter_api.evaluate_range(cf, trace, start, stop)
+        hits = np.flatnonzero(mask[frames - start]) + lo
+    else:
+        hits = np.array([lo + k for k, i in enumerate(rows[lo:hi]) if cf.matches(trace, int(i))], dtype=np.int64)
+    if not len(hits):
+        return None
+    return int(hits[0] if first else hits[-1])

@@ -1,0 +1,120 @@
+"""Netmon's conversation tree: groups of frames with counts; children computed on expand.
+
+Children come from ``conversations.children`` in a thread worker (a big trace has tens of
+thousands of address pairs), like Textual's DirectoryTree.  Selecting a node posts
+``ScopeSelected``; the screen narrows the frame list to it (combined with the display filter).
+"""
+
+from __future__ import annotations
+
+import threading
+
+from rich.text import Text
+from textual import work
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from .. import commands, conversations
+from ..conversations import Scope
+
+_LOADING = "loading…"
+
+
+class ConversationTree(Tree[Scope]):
+    BINDINGS = commands.bindings("tree")
+    DEFAULT_CSS = """
+    ConversationTree { background: $surface; }
+    """
+
+    class ScopeSelected(Message):
+        def __init__(self, scope: Scope) -> None:
+            super().__init__()
+            self.scope = scope
+
+    class _Loaded(Message):
+        def __init__(self, node: TreeNode[Scope], kids: list[Scope], generation: int) -> None:
+            super().__init__()
+            self.node = node
+            self.kids = kids
+            self.generation = generation
+
+    def __init__(self, trace: object, *, name: str | None = None, id: str | None = None,
+                 classes: str | None = None) -> None:
+        self.trace = trace
+        top = conversations.root(trace)  # type: ignore[arg-type]
+        super().__init__(self._label(top), top, name=name, id=id, classes=classes)
+        self.guide_depth = 2
+        self._loaded: set[int] = set()
+        self._open: set[tuple[str, tuple]] = {("all", ())}
+        self._generation = 0
+        self._cancel = threading.Event()
+        self.selected: Scope = top
+
+    @staticmethod
+    def _label(scope: Scope) -> Text:
+        return Text.assemble(scope.label, (f"  {scope.count:,}", "dim"))
+
+    def on_mount(self) -> None:
+        self.root.expand()
+
+    # -- lazy children ----------------------------------------------------------------------
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[Scope]) -> None:
+        event.stop()
+        node = event.node
+        if node.data is not None:
+            self._open.add((node.data.kind, node.data.key))
+        if node.id in self._loaded:
+            return
+        self._loaded.add(node.id)
+        if node.data is not None and node.data.expandable:
+            node.add_leaf(Text(_LOADING, style="italic dim"))
+            self._load(node, node.data, self._generation)
+
+    def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Scope]) -> None:
+        event.stop()
+        if event.node.data is not None:
+            self._open.discard((event.node.data.kind, event.node.data.key))
+
+    @work(thread=True, exit_on_error=False, group="conversation-children")
+    def _load(self, node: TreeNode[Scope], scope: Scope, generation: int) -> None:
+        kids = conversations.children(self.trace, scope, self._cancel)  # type: ignore[arg-type]
+        self.post_message(self._Loaded(node, kids, generation))
+
+    def on_conversation_tree__loaded(self, message: _Loaded) -> None:
+        message.stop()
+        if message.generation != self._generation:
+            return
+        node = message.node
+        node.remove_children()
+        if not message.kids:
+            node.add_leaf(Text("(nothing below)", style="italic dim"))
+        for kid in message.kids:
+            child = node.add(self._label(kid), kid, allow_expand=kid.expandable)
+            if kid.expandable and (kid.kind, kid.key) in self._open:
+                child.expand()
+
+    # -- rebuilding when the scan has read more ---------------------------------------------
+    def reload(self) -> None:
+        """Recount everything (after the scan finished); open nodes reopen as they load."""
+        self._generation += 1
+        self._cancel.set()
+        self._cancel = threading.Event()
+        self._loaded.clear()
+        top = conversations.root(self.trace)  # type: ignore[arg-type]
+        self.reset(self._label(top), top)
+        self.root.expand()
+
+    # -- selection --------------------------------------------------------------------------
+    def on_tree_node_selected(self, event: Tree.NodeSelected[Scope]) -> None:
+        event.stop()
+        scope = event.node.data
+        if scope is None or scope.kind == "more":
+            return
+        self.selected = scope
+        self.post_message(self.ScopeSelected(scope))
+
+    def action_select_all(self) -> None:
+        self.move_cursor(self.root)
+        self.selected = self.root.data  # type: ignore[assignment]
+        self.post_message(self.ScopeSelected(self.selected))

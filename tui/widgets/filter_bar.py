@@ -1,0 +1,347 @@
+"""The display-filter bar: validate on every keystroke, complete the token at the cursor, history.
+
+Validation compiles the text in process (no subprocess per keystroke, unlike termshark) and
+paints the bar green or red with the message and a caret under the offending token.  Enter
+posts ``Applied``; the screen evaluates in a worker and reports progress back through
+``show_status``.  Up/Down walk the history when no completion list is open.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from rich.text import Text
+from textual import events
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+from .. import commands, filter_api
+
+if TYPE_CHECKING:
+    from tracemon.traces.trace import Trace
+
+
+class Validation:
+    """The result of checking one filter text (what the bar shows)."""
+
+    __slots__ = ("column", "elapsed", "length", "message", "ok", "warnings")
+
+    def __init__(self, ok: bool, message: str = "", column: int = 0, length: int = 0,
+                 warnings: list[str] | None = None, elapsed: float = 0.0) -> None:
+        self.ok = ok
+        self.message = message
+        self.column = column
+        self.length = length
+        self.warnings = warnings or []
+        self.elapsed = elapsed
+
+
+def validate(text: str, trace: Trace) -> Validation:
+    t0 = time.perf_counter()
+    try:
+        cf = filter_api.compile(text, trace)
+    except filter_api.FilterError as e:
+        message, column, length = filter_api.error_parts(e)
+        hints = list(getattr(e, "hints", []) or [])
+        suggestions = list(getattr(e, "suggestions", []) or [])
+        if suggestions and "did you mean" not in message.lower():
+            message += f" (did you mean {', '.join(suggestions[:3])}?)"
+        if hints:
+            message += f" — {hints[0]}"
+        return Validation(False, message, column, length, elapsed=time.perf_counter() - t0)
+    warnings = [getattr(w, "message", str(w)) for w in getattr(cf, "warnings", [])]
+    return Validation(True, "", warnings=warnings, elapsed=time.perf_counter() - t0)
+
+
+class FilterInput(Input):
+    """The text box; keys that mean something else here than in a plain Input."""
+
+    BINDINGS = commands.bindings("filter")
+
+    def action_history(self, step: int) -> None:
+        self.parent_bar.history_step(step)
+
+    def action_complete(self) -> None:
+        self.parent_bar.accept_completion()
+
+    def action_clear(self) -> None:
+        self.parent_bar.escape()
+
+    def action_show_completions(self) -> None:
+        self.parent_bar.update_completions(force=True)
+
+    @property
+    def parent_bar(self) -> FilterBar:
+        node = self.parent
+        while node is not None and not isinstance(node, FilterBar):
+            node = node.parent
+        assert node is not None
+        return node
+
+    def _on_paste(self, event: events.Paste) -> None:  # one line: a pasted multi-line filter joins up
+        event.text = " ".join(event.text.split())
+        super()._on_paste(event)
+
+
+class CompletionList(OptionList):
+    DEFAULT_CSS = """
+    CompletionList {
+        overlay: screen;
+        position: absolute;
+        offset-y: 1;
+        width: 70;
+        max-height: 10;
+        display: none;
+        border: none;
+        padding: 0;
+    }
+    """
+    can_focus = False
+
+
+class FilterBar(Vertical):
+    DEFAULT_CSS = """
+    FilterBar { height: 2; }
+    FilterBar > Horizontal { height: 1; }
+    FilterBar #filter-label { width: 8; }
+    FilterBar FilterInput, FilterBar FilterInput:focus { border: none; height: 1; padding: 0 1; width: 1fr; }
+    FilterBar #filter-message { height: 1; }
+    """
+
+    class Applied(Message):
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    class Edited(Message):
+        """The user typed: a running filter evaluation should stop."""
+
+    def __init__(self, trace: Trace, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.trace = trace
+        self.last: Validation = Validation(True)
+        self._history_pos: int | None = None
+        self._history_draft = ""
+        self._expect: str | None = None
+        self._completion: Any = None
+        self.applied_text = ""
+        self._status = ""
+        self.on_validated: Callable[[Validation], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal():
+            yield Static(" Filter ", id="filter-label")
+            yield FilterInput(placeholder="display filter, e.g. TCP.Port == 443 AND IPv4.Address == 10.0.0.1  "
+                              "(/ to focus, Enter applies, Esc clears, p presets)", id="filter-input")
+        yield Static("", id="filter-message")
+        yield CompletionList(id="filter-completions")
+
+    @property
+    def input(self) -> FilterInput:
+        return self.query_one(FilterInput)
+
+    @property
+    def value(self) -> str:
+        return self.input.value
+
+    def set_text(self, text: str, *, apply: bool = False) -> None:
+        """Put text in the bar as if typed, without the side effects of typing (history reset,
+        completion list, cancelling a running filter)."""
+        self._expect = text if text != self.input.value else None
+        self.input.value = text
+        self.input.cursor_position = len(text)
+        self._revalidate()
+        self._hide_completions()
+        if apply:
+            self.post_message(self.Applied(text))
+
+    @property
+    def history(self) -> Any:
+        return getattr(self.app, "history", None)
+
+    @property
+    def presets(self) -> Any:
+        return getattr(self.app, "presets", None)
+
+    # -- typing -----------------------------------------------------------------------------
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if self._expect is not None and event.value == self._expect:
+            self._expect = None
+            return
+        self._expect = None
+        self._history_pos = None
+        self.post_message(self.Edited())
+        self._revalidate()
+        self.update_completions()
+
+    def _revalidate(self) -> None:
+        text = self.value
+        v = validate(text, self.trace) if text.strip() else Validation(True)
+        self.last = v
+        self.set_class(not v.ok, "-invalid")
+        self.set_class(v.ok and bool(text.strip()), "-valid")
+        self.set_class(not text.strip(), "-empty")
+        self._paint_message()
+        if self.on_validated is not None:
+            self.on_validated(v)
+
+    def _paint_message(self) -> None:
+        msg = self.query_one("#filter-message", Static)
+        v = self.last
+        label_w = 8 + 1  # label + input padding
+        if not v.ok:
+            col = max(v.column, 1) - 1 - int(self.input.scroll_x)
+            text = Text()
+            if col >= 0:
+                text.append(" " * (label_w + col))
+                text.append("^" * max(1, min(v.length, 40)), style="bold")
+                text.append(" ")
+            else:
+                text.append(" " * label_w + "◂ ")
+            text.append(v.message)
+            msg.update(text)
+            msg.set_class(True, "-error")
+            return
+        msg.set_class(False, "-error")
+        text = Text(" " * label_w)
+        if self.value.strip() and self.value != self.applied_text:
+            text.append("✓ valid — Enter applies", style="bold")
+            if v.warnings:
+                text.append("  ⚠ " + v.warnings[0])
+        elif self._status:
+            text.append(self._status)
+        elif not self.value.strip():
+            text.append("no display filter", style="dim")
+        if self.value.strip() and not filter_api.REAL:
+            text.append("  (filter language subset: tracemon.filters not installed)", style="dim")
+        msg.update(text)
+
+    def show_status(self, status: str) -> None:
+        """Match count / progress from the screen (shown while the text equals what was applied)."""
+        self._status = status
+        if self.last.ok:
+            self._paint_message()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if not self.last.ok:
+            self.app.bell()
+            return
+        self._hide_completions()
+        text = self.value
+        if self.history is not None and text.strip():
+            try:
+                self.history.add(text)
+            except OSError as e:
+                self.notify(f"Could not save the filter history: {e}", severity="warning")
+        self.post_message(self.Applied(text))
+
+    def escape(self) -> None:
+        if self._completion_visible():
+            self._hide_completions()
+            return
+        self.set_text("")
+        self.post_message(self.Applied(""))
+
+    # -- history ----------------------------------------------------------------------------
+    def history_step(self, step: int) -> None:
+        """Up (-1) goes to older filters, Down (+1) back to newer ones and finally the draft."""
+        if self._completion_visible():
+            lst = self.query_one(CompletionList)
+            if step < 0:
+                lst.action_cursor_up()
+            else:
+                lst.action_cursor_down()
+            return
+        entries = self._history_entries()  # newest first
+        if not entries:
+            return
+        if self._history_pos is None:
+            if step > 0:
+                return
+            self._history_draft = self.value
+            pos = 0
+        else:
+            pos = self._history_pos - step
+        if pos < 0:
+            self._history_pos = None
+            self.set_text(self._history_draft)
+            return
+        pos = min(pos, len(entries) - 1)
+        self.set_text(entries[pos])
+        self._history_pos = pos
+
+    def _history_entries(self) -> list[str]:
+        if self.history is None:
+            return []
+        try:
+            return list(self.history.entries())
+        except OSError:
+            return []
+
+    # -- completion -------------------------------------------------------------------------
+    def update_completions(self, force: bool = False) -> None:
+        text = self.value
+        cursor = self.input.cursor_position
+        try:
+            comp = filter_api.complete_at(text, cursor, self.trace, self.presets)
+        except Exception:  # noqa: BLE001 - completion must never break typing
+            self._hide_completions()
+            return
+        token = text[comp.start : comp.end]
+        cands = [c for c in comp.candidates if c.text != token]
+        if not cands or (not token and not force and not text[:cursor].endswith(".")):
+            self._hide_completions()
+            return
+        self._completion = comp
+        lst = self.query_one(CompletionList)
+        lst.clear_options()
+        for c in cands[:50]:
+            label = Text(c.text, style="bold")
+            extra = " ".join(x for x in (c.kind, c.type) if x)
+            if extra:
+                label.append(f"  {extra}", style="dim")
+            if c.description:
+                label.append(f"  {c.description}", style="italic dim")
+            lst.add_option(Option(label, id=None))
+        lst._cands = cands  # type: ignore[attr-defined]
+        lst.highlighted = 0
+        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 1)
+        lst.display = True
+
+    def _completion_visible(self) -> bool:
+        return bool(self.query_one(CompletionList).display)
+
+    def _hide_completions(self) -> None:
+        self.query_one(CompletionList).display = False
+
+    def accept_completion(self) -> None:
+        lst = self.query_one(CompletionList)
+        if not self._completion_visible() or lst.highlighted is None:
+            self.screen.focus_next()
+            return
+        cand = lst._cands[lst.highlighted]  # type: ignore[attr-defined]
+        comp = self._completion
+        text = self.value
+        new = text[: comp.start] + cand.text + text[comp.end :]
+        self._expect = new if new != text else None
+        self.input.value = new
+        self.input.cursor_position = comp.start + len(cand.text)
+        self._revalidate()
+        self._hide_completions()
+        if cand.text.endswith("."):
+            self.update_completions()
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        event.stop()
+        self.accept_completion()
+        self.input.focus()
+
+    def on_descendant_blur(self, event: events.DescendantBlur) -> None:
+        self._hide_completions()
