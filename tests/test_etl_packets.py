@@ -40,6 +40,13 @@ class TextPacket:
     src_mac: str | None = None
     dst_mac: str | None = None
     ip: tuple[str, int, str, int] | None = None
+    #: pktmon could not parse the Wi-Fi-typed frame ("unknown 802.11 frame type (3)"): it is
+    #: Ethernet II that PktMon mislabels, and we read it as Ethernet (packets.wifi_is_ethernet)
+    mislabelled: bool = False
+
+    @property
+    def link(self) -> int:
+        return 1 if self.ptype == "Ethernet" or self.mislabelled else 105
 
 
 def _local_ns(text: str) -> int:
@@ -64,6 +71,7 @@ def _pktmon_text() -> list[TextPacket]:
         p = TextPacket(_local_ns(m["time"]) - offset, int(m["group"]), int(m["app"]), m["dir"], m["type"],
                        int(m["comp"]), int(m["orig"]), int(m["logged"]), int(m["pid"], 16), int(m["tid"], 16))
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        p.mislabelled = "unknown 802.11 frame type (3)" in nxt
         e = ETH.match(nxt)
         if e:
             p.src_mac, p.dst_mac = e["src"], e["dst"]
@@ -99,7 +107,7 @@ def test_pktmon_packets_match_pktmon_format_text() -> None:
         assert f.meta["ComponentId"] == p.component, where
         assert (f.original_length, f.captured_length) == (p.original, p.logged), where
         assert (f.process_id, f.thread_id) == (p.pid, p.tid), where
-        assert f.link_type == {"Ethernet": 1, "WiFi": 105}[p.ptype], where
+        assert f.link_type == p.link, where
         if p.src_mac is not None:
             assert mac_text(f.first("Ethernet.SourceAddress")) == p.src_mac, where
             assert mac_text(f.first("Ethernet.DestinationAddress")) == p.dst_mac, where
@@ -112,6 +120,8 @@ def test_pktmon_packets_match_pktmon_format_text() -> None:
             assert got == p.ip, where
             checked_ip += 1
     assert checked_mac > 1000 and checked_ip > 1000
+    mislabelled = [p for p in text if p.mislabelled]
+    assert len(mislabelled) == 95 and {p.component for p in mislabelled} == {31}  # pacer.sys
 
 
 def test_pktmon_direction_and_interfaces_in_the_index() -> None:
@@ -121,7 +131,7 @@ def test_pktmon_direction_and_interfaces_in_the_index() -> None:
         pk = (idx.kind & KIND_PACKET) != 0
         assert int(np.count_nonzero(pk & ((idx.dirflags & DIR_RECEIVE) != 0))) == sum(p.direction == "Rx" for p in text)
         assert int(np.count_nonzero(pk & ((idx.dirflags & DIR_SEND) != 0))) == sum(p.direction == "Tx" for p in text)
-        comps = {(p.component, p.ptype) for p in text}
+        comps = {(p.component, p.link) for p in text}
         assert len(tr.interfaces) == len(comps)
         names = {i.options["ComponentId"]: i.name for i in tr.interfaces}
         # component names come from PktMon event 20 (the rundown at the end of the capture)

@@ -190,27 +190,32 @@ def guid_text(v: Any) -> str:
     return "{" + str(v).upper() + "}"
 
 
+def _bytes_text(value: Any) -> str:
+    b = bytes(value)
+    return b[:32].hex(" ").upper() + (" …" if len(b) > 32 else "")
+
+
+_FORMATTERS: dict[FieldType, Any] = {
+    FieldType.IPV4: ipv4_text,
+    FieldType.IPV6: ipv6_text,
+    FieldType.MAC: mac_text,
+    FieldType.GUID: guid_text,
+    FieldType.BYTES: _bytes_text,
+    FieldType.STRING: str,
+}
+
+
 def _display(fdef: FieldDef | None, value: Any) -> str:
     if fdef is None:
         return str(value)
-    t = fdef.type
     if value is None:
         return ""
-    if t is FieldType.IPV4:
-        return ipv4_text(value)
-    if t is FieldType.IPV6:
-        return ipv6_text(value)
-    if t is FieldType.MAC:
-        return mac_text(value)
-    if t is FieldType.GUID:
-        return guid_text(value)
-    if t is FieldType.BYTES:
-        b = bytes(value)
-        return b[:32].hex(" ").upper() + (" …" if len(b) > 32 else "")
-    if t is FieldType.STRING:
-        return str(value)
-    if fdef.enum is not None and isinstance(value, int) and value in fdef.enum:
-        return f"{value} ({fdef.enum[value]})"
+    fmt = _FORMATTERS.get(fdef.type)
+    if fmt is not None:
+        return fmt(value)
+    enum = fdef.enum
+    if enum is not None and isinstance(value, int) and value in enum:
+        return f"{value} ({enum[value]})"
     return str(value)
 
 

@@ -78,6 +78,8 @@ class Ctx:
     protocol_name: str = ""
     description: str = ""
     depth: int = 0
+    #: the key the last ``next()`` dispatched on (a VLAN tag learns its TPID from it)
+    dispatch_key: int = -1
     #: what ``source``/``destination`` hold: 0 nothing, ADDR_MAC, ADDR_IP (the outermost wins)
     addr_level: int = 0
     #: scratch space shared by layers (``"ip_src"``, ``"ip_dst"``, ``"l4_src_port"`` …)
@@ -133,6 +135,7 @@ class Ctx:
         if fn is None or self.depth >= MAX_DEPTH:
             payload(self, off, end)
             return False
+        self.dispatch_key = key
         self.depth += 1
         try:
             fn(self, off, end)

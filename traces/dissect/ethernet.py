@@ -117,7 +117,10 @@ def dissect_llc(ctx: Ctx, off: int, end: int) -> None:
 
 def dissect_vlan(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
-    tpid = u16(d, off - 2) if off >= 2 else 0x8100
+    # the TPID is whatever EtherType led here; it sits just before the tag after Ethernet and
+    # SNAP, but elsewhere after other link layers (SLL2 keeps it in its own header)
+    tpid = ctx.dispatch_key if ctx.dispatch_key in VLAN_TPIDS else 0x8100
+    tpid_at = off - 2 if off >= 2 and u16(d, off - 2) == tpid else -1
     if end - off < 4:
         layer = ctx.layer(VLAN, "", off, end - off)
         ctx.malformed(layer, "tag shorter than 4 bytes")
@@ -126,7 +129,7 @@ def dissect_vlan(ctx: Ctx, off: int, end: int) -> None:
     tci, etype = u16(d, off), u16(d, off + 2)
     vid = tci & 0x0FFF
     layer = ctx.layer(VLAN, f"VlanId = {vid}, Priority = {tci >> 13}", off, 4)
-    layer.add(VLAN_TPID, tpid, off - 2 if off >= 2 else -1, 2 if off >= 2 else 0, display=f"0x{tpid:04X}")
+    layer.add(VLAN_TPID, tpid, tpid_at, 2 if tpid_at >= 0 else 0, display=f"0x{tpid:04X}")
     layer.add(VLAN_PRIORITY, tci >> 13, off, 1, bits=(0, 3))
     layer.add(VLAN_DEI, (tci >> 12) & 1, off, 1, bits=(3, 1))
     layer.add(VLAN_ID, vid, off, 2, bits=(4, 12))

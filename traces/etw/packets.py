@@ -220,6 +220,18 @@ def _ndis_1003(keyword: int, rec: bytes | memoryview, p: int, end: int, ptr: int
     return _finish_ndis(info, keyword)
 
 
+#: EtherTypes that betray an Ethernet II frame logged with PktMon's Wi-Fi packet type
+ETHERNET_TYPES = (0x0800, 0x86DD, 0x0806, 0x8100)
+
+
+def wifi_is_ethernet(fc: int, ethertype: int) -> bool:
+    """PktMon types some components' frames (pacer.sys, seen in the VPN sample) as Wi-Fi although
+    they are Ethernet II: a first byte that would be an 802.11 frame of the reserved "extension"
+    type (3), followed by a common EtherType at byte 12, is read as Ethernet.  pktmon's own text
+    output calls these "unknown 802.11 frame type"."""
+    return (fc >> 2) & 3 == 3 and ethertype in ETHERNET_TYPES
+
+
 def _pktmon(event_id: int, rec: bytes | memoryview, p: int, end: int) -> PacketInfo | None:
     if p + 34 > end:
         return None
@@ -230,6 +242,8 @@ def _pktmon(event_id: int, rec: bytes | memoryview, p: int, end: int) -> PacketI
         return None
     start = p + 34
     length = min(logged, end - start)
+    if link == LINK_80211 and length >= 14 and wifi_is_ethernet(rec[start], (rec[start + 12] << 8) | rec[start + 13]):
+        link = LINK_ETHERNET
     dtext, direction = PKTMON_DIRS.get(dirtag, ("", 0))
     meta: dict[str, Any] = {"PktGroupId": group, "PktNumber": number, "AppearanceCount": appearance,
                             "Direction": dtext or str(dirtag), "PacketType": PKTMON_TYPES.get(ptype, str(ptype)),

@@ -626,6 +626,14 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         o = offs[vpm] + 0x50
         ptype = _u16(u8, o + 14)
         link = np.select([ptype == 1, ptype == 2, ptype == 3], [pk.LINK_ETHERNET, pk.LINK_80211, pk.LINK_RAW], 0)
+        wifi = np.flatnonzero((link == pk.LINK_80211) & (_u16(u8, o + 32) >= 14)
+                              & (length[vpm].astype(np.int64) >= 0x50 + 34 + 14))
+        if len(wifi):
+            fc = u8[np.minimum(o[wifi] + 34, len(u8) - 1)].astype(np.int64)
+            et = (u8[np.minimum(o[wifi] + 46, len(u8) - 1)].astype(np.int64) << 8) | \
+                u8[np.minimum(o[wifi] + 47, len(u8) - 1)].astype(np.int64)
+            eth = ((fc >> 2) & 3 == 3) & np.isin(et, pk.ETHERNET_TYPES)  # see packets.wifi_is_ethernet
+            link[wifi[eth]] = pk.LINK_ETHERNET
         keep = link != 0
         vpm, o, link = vpm[keep], o[keep], link[keep]
         dirtag = _u16(u8, o + 12)
