@@ -369,36 +369,47 @@ def parse_netevent(data: bytes) -> dict[str, Any]:
 
 
 def _provider_names(guid: uuid.UUID) -> tuple[str, str]:
-    try:
-        from .etw.naming import provider_names
-    except ImportError:
-        return str(guid), "NetEvent"
-    name, protocol = provider_names(guid, None)
-    return name, protocol
+    from .etw.naming import provider_names
+
+    return provider_names(guid, None)
+
+
+def netevent_record(data: bytes, ts_ns: int) -> Any:
+    """An ``etw.records.EventRecord`` for a Netmon NetEvent frame, so the ETW decoders read it."""
+    from .etw.records import EventRecord, ExtendedItem
+
+    ev = parse_netevent(data)
+    flags = ev["flags"]
+    pointer = 4 if flags & 0x20 else 8
+    start = ev["user_data_offset"]
+    payload = data[start : start + ev["user_data_length"]]
+    cpu_time = ev["processor_time"]
+    return EventRecord(
+        header_type=0x12 if pointer == 4 else 0x13, pointer_size=pointer, provider=ev["provider"],
+        event_id=ev["id"], version=ev["version"], channel=ev["channel"], level=ev["level"], opcode=ev["opcode"],
+        task=ev["task"], keyword=ev["keyword"], pid=ev["pid"], tid=ev["tid"], timestamp_ns=ts_ns,
+        raw_timestamp=ev["timestamp"], activity_id=ev["activity_id"], flags=flags, event_property=ev["event_property"],
+        extended=[ExtendedItem(t, off, d) for t, off, d in ev["extended"]], payload=payload, payload_offset=start,
+        record=data, hook_id=0, kind_name="EVENT_HEADER32" if pointer == 4 else "EVENT_HEADER64",
+        processor=ev["processor"], logger_id=ev["logger_id"], kernel_time=cpu_time & 0xFFFFFFFF,
+        user_time=cpu_time >> 32)
 
 
 def netevent_frame(trace: Trace, i: int, data: bytes, meta: RecordMeta) -> Frame:
-    """Decode a Netmon NetEvent frame through the ETW decoders when they are available."""
-    idx = trace.index
-    ts = int(idx.ts[i])
-    try:
-        from .etw.netmon_events import netmon_event_frame
-    except ImportError:
-        netmon_event_frame = None
-    if netmon_event_frame is not None and len(data) >= _NETEVENT.size:
-        return netmon_event_frame(trace, i, ts, data, parse_netevent(data), meta)
-    layer = Layer(trace.registry.get("NetEvent") or FRAME, "ETW event", 0, len(data))
-    description = "NetEvent:ETW event"
-    pid = tid = None
-    if len(data) >= _NETEVENT.size:
-        ev = parse_netevent(data)
-        pid, tid = ev["pid"], ev["tid"]
-        for key in ("provider", "id", "version", "level", "opcode", "task", "keyword", "pid", "tid"):
-            layer.add(None, ev[key], display=str(ev[key]), label=key)
-        description = f"NetEvent:Provider {{{ev['provider']}}}, Id {ev['id']}"
-    return Frame(index=i, timestamp_ns=ts, data=data, layers=[layer], captured_length=len(data),
-                 original_length=meta.original_length, kind="event", protocol_name="NetEvent",
-                 description=description, process_id=pid, thread_id=tid, registry=trace.registry)
+    """A Netmon NetEvent frame, decoded by the same ETW decoders as an ETL record."""
+    ts = int(trace.index.ts[i])
+    if len(data) < _NETEVENT.size:
+        layer = Layer(FRAME, f"NetEvent record too short ({len(data)} bytes)", 0, len(data))
+        return Frame(index=i, timestamp_ns=ts, data=data, layers=[layer], captured_length=len(data),
+                     original_length=meta.original_length, kind="event", protocol_name="NetEvent",
+                     description=f"NetEvent:record too short ({len(data)} bytes)", registry=trace.registry)
+    from .etw.reader import describe_event, event_frame
+
+    rec = netevent_record(data, ts)
+    ne, layers, protocol, description, extra = describe_event(trace, i, rec)
+    frame = event_frame(trace, i, rec, [ne, *layers], protocol, description, extra)
+    frame.comments = list(meta.comments)
+    return frame
 
 
 def _warn(trace: Trace, offset: int, cause: str) -> Any:

@@ -787,68 +787,13 @@ class EtlReader(Reader):
         return rec.record
 
     def frame(self, i: int) -> Frame:
-        trace = self.trace
-        idx = trace.index
         rec = self.record(i)
-        ts = rec.timestamp_ns
-        ne = netevent_layer(rec, ts)
-        layers: list[Layer] = []
-        protocol = "NetEvent"
-        description = ""
-        code = int(idx.provider[i])
-        prov = trace.providers[code] if code < len(trace.providers) else None
-        if prov is not None and prov.protocol:
-            protocol = prov.protocol
-        decode = _decoder()
-        symbol = ""
-        decode_error = ""
-        if decode is not None:
-            try:
-                dec = decode(rec, trace)
-                layers = list(dec.layers)
-                protocol = dec.protocol or protocol
-                description = dec.description or ""
-                symbol = getattr(dec, "symbol", "") or ""
-            except Exception as e:  # noqa: BLE001 — show the header and the error, never fail the row
-                decode_error = f"{type(e).__name__}: {e}"
-        if not description:
-            description = _fallback_description(rec, prov.name if prov is not None else "")
-        if not description.startswith(protocol + ":"):
-            description = f"{protocol}:{description}"
-        ne.summary = description.split(":", 1)[1] if ":" in description else ne.summary
-        meta: dict[str, Any] = {"HeaderKind": rec.kind_name}
-        if symbol:
-            meta["Symbol"] = symbol
-        if decode_error:
-            meta["DecodeError"] = decode_error
-        if int(idx.kind[i]) & KIND_PACKET:
+        ne, layers, protocol, description, meta = describe_event(self.trace, i, rec)
+        if int(self.trace.index.kind[i]) & KIND_PACKET:
             got = self._packet(i, rec)
             if got is not None:
-                return self._packet_frame(i, rec, ts, got[0], got[1], [ne, *layers], meta)
-        top = Layer(FRAME, "", 0, rec.size)
-        top.add(FRAME_NUMBER, i + 1)
-        top.add(FRAME_TIME, ts, display=format_time(ts))
-        top.add(FRAME_CAPLEN, rec.size)
-        top.add(FRAME_ORIGLEN, rec.size)
-        top.add(FRAME_MEDIA, NETEVENT_MEDIA, display=f"{NETEVENT_MEDIA} (NetEvent)")
-        top.summary = f"Number = {i + 1}, Captured Frame Length = {rec.size}, MediaType = NetEvent"
-        return Frame(
-            index=i,
-            timestamp_ns=ts,
-            data=rec.record,
-            layers=[top, ne, *layers],
-            captured_length=rec.size,
-            original_length=rec.size,
-            interface=0,
-            link_type=-1,
-            kind="event",
-            protocol_name=protocol,
-            description=description,
-            process_id=None if rec.pid == 0xFFFFFFFF else rec.pid,
-            thread_id=None if rec.tid == 0xFFFFFFFF else rec.tid,
-            meta=meta,
-            registry=trace.registry,
-        )
+                return self._packet_frame(i, rec, rec.timestamp_ns, got[0], got[1], [ne, *layers], meta)
+        return event_frame(self.trace, i, rec, [ne, *layers], protocol, description, meta)
 
     def _packet_frame(self, i: int, rec: EventRecord, ts: int, data: bytes, info: pk.PacketInfo,
                       extra: list[Layer], meta: dict[str, Any]) -> Frame:
@@ -894,6 +839,73 @@ class EtlReader(Reader):
         self.records = int(state.get("records", 0))
         self.packets = int(state.get("packets", 0))
         self.chain_damage = None  # already reported in the cached warnings
+
+
+def describe_event(trace: Any, i: int, rec: EventRecord) -> tuple[Layer, list[Layer], str, str, dict[str, Any]]:
+    """The NetEvent header layer, the decoded event layers, Protocol Name, Description and meta
+    of an event record (ETL records and Netmon NetEvent frames alike)."""
+    ts = rec.timestamp_ns
+    ne = netevent_layer(rec, ts)
+    layers: list[Layer] = []
+    protocol = "NetEvent"
+    description = ""
+    code = int(trace.index.provider[i])
+    prov = trace.providers[code] if code < len(trace.providers) else None
+    if prov is not None and prov.protocol:
+        protocol = prov.protocol
+    decode = _decoder()
+    symbol = ""
+    decode_error = ""
+    if decode is not None:
+        try:
+            dec = decode(rec, trace)
+            layers = list(dec.layers)
+            protocol = dec.protocol or protocol
+            description = dec.description or ""
+            symbol = getattr(dec, "symbol", "") or ""
+        except Exception as e:  # noqa: BLE001 — show the header and the error, never fail the row
+            decode_error = f"{type(e).__name__}: {e}"
+    if not description:
+        description = _fallback_description(rec, prov.name if prov is not None else "")
+    if not description.startswith(protocol + ":"):
+        description = f"{protocol}:{description}"
+    ne.summary = description.split(":", 1)[1] if ":" in description else ne.summary
+    meta: dict[str, Any] = {"HeaderKind": rec.kind_name}
+    if symbol:
+        meta["Symbol"] = symbol
+    if decode_error:
+        meta["DecodeError"] = decode_error
+    return ne, layers, protocol, description, meta
+
+
+def event_frame(trace: Any, i: int, rec: EventRecord, layers: list[Layer], protocol: str, description: str,
+                meta: dict[str, Any]) -> Frame:
+    """A frame for an ETW event that carries no packet: Frame layer, NetEvent, decoded layers."""
+    ts = rec.timestamp_ns
+    top = Layer(FRAME, "", 0, rec.size)
+    top.add(FRAME_NUMBER, i + 1)
+    top.add(FRAME_TIME, ts, display=format_time(ts))
+    top.add(FRAME_CAPLEN, rec.size)
+    top.add(FRAME_ORIGLEN, rec.size)
+    top.add(FRAME_MEDIA, NETEVENT_MEDIA, display=f"{NETEVENT_MEDIA} (NetEvent)")
+    top.summary = f"Number = {i + 1}, Captured Frame Length = {rec.size}, MediaType = NetEvent"
+    return Frame(
+        index=i,
+        timestamp_ns=ts,
+        data=rec.record,
+        layers=[top, *layers],
+        captured_length=rec.size,
+        original_length=rec.size,
+        interface=0,
+        link_type=-1,
+        kind="event",
+        protocol_name=protocol,
+        description=description,
+        process_id=None if rec.pid == 0xFFFFFFFF else rec.pid,
+        thread_id=None if rec.tid == 0xFFFFFFFF else rec.tid,
+        meta=meta,
+        registry=trace.registry,
+    )
 
 
 def _rebase(layer: Layer, delta: int, limit: int) -> None:
