@@ -538,6 +538,7 @@ async def test_export_displayed_frames_to_csv(tmp_path):
         assert not isinstance(app.screen, ExportScreen)
     lines = target.read_text().splitlines()
     assert lines[0].startswith("Frame Number,Time,Time Offset")
+    assert lines[1].split(",")[1].startswith("2010-07-07 03:16:")  # export keeps the date
     assert [int(x.split(",")[0]) - 1 for x in lines[1:]] == want
 
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import json
 import re
 import subprocess
 import tomllib
@@ -14,7 +12,7 @@ import pytest
 from conftest import require_tshark, sample
 from tracemon.traces import REGISTRY, open_trace
 from tracemon.tui import columns as C
-from tracemon.tui import commands, config, conversations, exporting, expressions
+from tracemon.tui import commands, config, conversations, expressions
 from tracemon.tui import themes as T
 from tracemon.tui.view import FrameView, Sort, combine, sort_rows
 
@@ -99,21 +97,22 @@ def test_config_lives_under_the_xdg_config_dir(tmp_path, monkeypatch):
 
 def test_time_text_has_netmon_resolution():
     assert C.seconds(1_234_567_891) == "1.2345678"
-    assert C.seconds(-1_500_000_000, signed=True) == "-1.5000000"
-    assert C.seconds(2_000, signed=True) == "+0.0000020"
+    assert C.seconds(-1_500_000_000) == "-1.5000000"
     assert C.time_of_day(1_278_472_579_466_743_000) == "03:16:19.4667430"
 
 
-def test_columns_resolve_titles_and_fields():
-    cols = C.columns(["Frame Number", "time offset", "TCP.SrcPort", "Frame Number"])
-    assert [c.key for c in cols] == ["number", "offset", "field:TCP.SrcPort"]
-    assert cols[2].needs_frame and not cols[0].needs_frame
+def test_columns_resolve_titles_keys_and_fields(trace):
+    cols, problems = C.columns(["Frame Number", "time offset", "TCP.SrcPort", "number", "TCP.Nonsense"], trace)
+    assert [c.key for c in cols] == ["number", "offset", "TCP.SrcPort"]
+    assert cols[2].needs_frame and not cols[0].needs_frame and cols[2].field == "TCP.SrcPort"
+    assert len(problems) == 1 and "TCP.Nonsense" in problems[0]
+    assert [c.label for c in cols] == ["Frame", "Offset", "SrcPort"]
 
 
 def test_cells_agree_with_tshark(trace):
     rows = tshark_fields(sample(PCAP), "frame.time_relative", "ip.src", "ip.dst", "ipv6.src", "eth.src")
-    cols = C.columns(["Frame Number", "Time Offset", "Source", "Destination", "IPv4.SourceAddress"])
-    ctx = C.RowContext(int(trace.index.ts[0]), None, None, "utc")
+    cols, _ = C.columns(["Frame Number", "Time Offset", "Source", "Destination", "IPv4.SourceAddress"])
+    ctx = C.context(trace, "utc", None, None)
     for i, (rel, ip_src, ip_dst, ip6_src, eth_src) in enumerate(rows):
         number, offset, source, _dest, field = C.row_cells(cols, trace, i, ctx)
         assert number == str(i + 1)
@@ -263,38 +262,3 @@ def test_bad_theme_is_reported(tmp_path):
     (tmp_path / "mine.tcss").write_text("$dark: maybe;\n$primary: #ff0000;")
     themes, problems = T.user_themes(tmp_path)
     assert themes == [] and "dark" in problems[0]
-
-
-# -- export --------------------------------------------------------------------------------
-
-def test_csv_and_json_export_the_visible_columns(trace, tmp_path):
-    rows = np.array([0, 9, 10, 178], dtype=np.uint32)
-    cols = C.columns(["Frame Number", "Source", "Destination", "Protocol Name"])
-    n = exporting.write_csv(trace, rows, cols, tmp_path / "out.csv")
-    assert n == 4
-    with open(tmp_path / "out.csv", newline="") as f:
-        got = list(csv.reader(f))
-    assert got[0] == ["Frame Number", "Source", "Destination", "Protocol Name"]
-    shark = tshark_fields(sample(PCAP), "ip.src", "ip.dst", "eth.src")
-    for line, i in zip(got[1:], rows, strict=True):
-        assert line[0] == str(i + 1)
-        ip_src, ip_dst, eth_src = shark[i]
-        if ip_src:
-            assert line[1:3] == [ip_src, ip_dst]
-        else:
-            assert line[1].replace("-", ":").lower() == eth_src
-    exporting.write_json(trace, rows, cols, tmp_path / "out.json")
-    data = json.loads((tmp_path / "out.json").read_text())
-    assert [d["Frame Number"] for d in data] == ["1", "10", "11", "179"]
-    assert [list(d.values()) for d in data] == got[1:]
-
-
-def test_export_cancel_leaves_no_file(trace, tmp_path):
-    import threading
-
-    cancel = threading.Event()
-    cancel.set()
-    with pytest.raises(exporting.ExportCancelled):
-        exporting.write_csv(trace, np.arange(len(trace), dtype=np.uint32), C.columns(["Source"]),
-                            tmp_path / "x.csv", cancel=cancel)
-    assert not list(tmp_path.iterdir())

@@ -25,6 +25,10 @@ from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.trace import TraceScreen
 
+#: what ``--theme`` accepts besides the full names
+THEME_ALIASES = {"light": "tracemon-light", "dark": "tracemon-dark", "high-contrast": "tracemon-contrast",
+                 "contrast": "tracemon-contrast", "netmon": "tracemon-light"}
+
 
 class ErrorScreen(Screen):
     """Shown when no trace could be opened: what went wrong, and how to go on."""
@@ -134,7 +138,7 @@ class TracemonApp(App[int]):
     # -- start ------------------------------------------------------------------------------
     def on_mount(self) -> None:
         self._register_themes()
-        wanted = self.theme_override or self.config.theme
+        wanted = THEME_ALIASES.get((self.theme_override or "").lower(), self.theme_override) or self.config.theme
         if wanted not in self.available_themes:
             self.problems.append(f"theme {wanted!r} does not exist; using tracemon-dark "
                                  f"(themes: {', '.join(self.tracemon_themes)})")
@@ -179,19 +183,13 @@ class TracemonApp(App[int]):
         self.push_screen("trace-0")
 
     def _open_options(self) -> tuple[dict[str, object], list[str]]:
-        """Pass manifests / symbols to the readers when this build's ``open_trace`` accepts them."""
+        """Manifests and symbol files: the command line registers them in the field registry before
+        the UI starts; they are passed on only to an ``open_trace`` that takes them itself."""
         params = inspect.signature(open_trace).parameters
-        kwargs: dict[str, object] = {}
-        notes: list[str] = []
-        for name, value in (("manifests", self.manifests), ("symbols", self.symbols)):
-            if not value:
-                continue
-            if name in params:
-                kwargs[name] = list(value)
-            else:
-                notes.append(f"--{name[:-1]} is not supported by this build's readers yet; ignored: "
-                             + ", ".join(value))
-        return kwargs, notes
+        kwargs: dict[str, object] = {name: list(value) for name, value in
+                                     (("manifests", self.manifests), ("symbols", self.symbols))
+                                     if value and name in params}
+        return kwargs, []
 
     # -- app-wide commands ------------------------------------------------------------------
     def action_help(self) -> None:

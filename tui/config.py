@@ -17,8 +17,8 @@ import platformdirs
 
 THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
 TIME_MODES = ("utc", "local", "offset", "delta", "reference")
-DEFAULT_COLUMNS = ("Frame Number", "Time", "Time Offset", "Process", "Source", "Destination",
-                   "Protocol Name", "Description")
+#: column keys (tracemon.traces.columns); titles and registry field names work too
+DEFAULT_COLUMNS = ("number", "time", "offset", "process", "source", "destination", "protocol", "description")
 
 
 def config_dir() -> Path:

@@ -19,8 +19,6 @@ from tracemon.traces.frame import ipv4_text, ipv6_text
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from tracemon.traces.protocols import MASK
 
-from .columns import process_text
-
 if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
@@ -178,7 +176,7 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
         pid = idx.pid
         ids, counts = np.unique(pid[pid != PID_UNKNOWN], return_counts=True)
         order = np.argsort(-counts, kind="stable")
-        nodes = [Scope("pid", process_text(int(p), trace), int(c), (int(p),)) for p, c in
+        nodes = [Scope("pid", f"Process {int(p)}", int(c), (int(p),)) for p, c in
                  zip(ids[order], counts[order], strict=True)]
         return _limit(nodes, "processes")
     return []

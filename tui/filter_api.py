@@ -1,9 +1,8 @@
 """The filter compiler, completion, presets and history, as the TUI uses them.
 
-Everything comes from ``tracemon.filters``, imported on first use (it pulls in pyparsing and
-the compiler: a fifth of a second the first screen should not wait for).  Until that package
-exists the TUI runs on ``_filter_fallback`` (same API, a small subset of the language);
-``REAL`` says which one is in use.
+Everything comes from ``tracemon.filters``, imported on first use: it pulls in pyparsing and the
+compiler, a fifth of a second the first screen should not wait for.  ``filter_api.FilterError``
+and friends resolve lazily (module ``__getattr__``).
 """
 
 from __future__ import annotations
@@ -21,34 +20,24 @@ if TYPE_CHECKING:
 _NAMES = ("Candidate", "CompiledFilter", "Completion", "FilterError", "History", "Preset", "PresetError",
           "PresetStore", "compile_filter", "complete")
 _lock = threading.Lock()
-_loaded: tuple[ModuleType, bool] | None = None
+_loaded: ModuleType | None = None
 
 
-def _api() -> tuple[ModuleType, bool]:
+def _api() -> ModuleType:
     global _loaded
     if _loaded is None:
         with _lock:
             if _loaded is None:
-                try:
-                    import tracemon.filters as mod
+                import tracemon.filters as mod
 
-                    missing = [n for n in _NAMES if not hasattr(mod, n)]
-                    if missing:
-                        raise ImportError(f"tracemon.filters lacks {', '.join(missing)}")
-                    _loaded = (mod, True)
-                except ImportError:
-                    from . import _filter_fallback as fallback
-
-                    _loaded = (fallback, False)
+                _loaded = mod
     return _loaded
 
 
 def __getattr__(name: str) -> Any:
     """``filter_api.FilterError``, ``filter_api.PresetStore`` … resolved on first use."""
-    if name == "REAL":
-        return _api()[1]
     if name in _NAMES:
-        return getattr(_api()[0], name)
+        return getattr(_api(), name)
     raise AttributeError(name)
 
 
@@ -58,12 +47,12 @@ def warm_up() -> None:
 
 
 def compile(text: str, trace: Trace) -> Any:
-    return _api()[0].compile_filter(text, registry=trace.registry, trace=trace)
+    return _api().compile_filter(text, registry=trace.registry, trace=trace)
 
 
 def complete_at(text: str, cursor: int, trace: Trace, presets: Any = None) -> Any:
     """Completions for the token at ``cursor`` (with presets offered when the bar is empty)."""
-    complete = _api()[0].complete
+    complete = _api().complete
     try:
         return complete(text, cursor, trace.registry, trace, limit=50, presets=presets)
     except TypeError:  # a compiler without the presets argument

@@ -82,16 +82,11 @@ class FrameView:
         after = np.flatnonzero(self.rows >= frame)
         return int(after[np.argmin(self.rows[after])]) if len(after) else n - 1
 
-    def previous_ts(self, pos: int) -> int | None:
-        if pos <= 0:
-            return None
-        return int(self.trace.index.ts[self.frame_at(pos - 1)])
+    def previous_frame(self, pos: int) -> int | None:
+        return self.frame_at(pos - 1) if pos > 0 else None
 
     def row_context(self, pos: int, time_mode: str) -> _columns.RowContext:
-        ts = self.trace.index.ts
-        first = int(ts[0]) if len(ts) else 0
-        ref = int(ts[self.reference]) if self.reference is not None and self.reference < len(ts) else None
-        return _columns.RowContext(first, self.previous_ts(pos), ref, time_mode)
+        return _columns.context(self.trace, time_mode, self.reference, self.previous_frame(pos))
 
     def displayed(self) -> np.ndarray:
         """The displayed frame indices as an array (materialised for identity views)."""
@@ -172,10 +167,10 @@ def sort_rows(trace: Trace, rows: np.ndarray | None, sort: Sort | None, *,
         rank[np.argsort(np.array([n.lower() for n in names], dtype=object), kind="stable")] = np.arange(len(names))
         key = rank[idx.top[base]]
     else:
-        col = _columns.column(sort.key[6:]) if sort.key.startswith("field:") else _columns.BY_KEY[sort.key]
+        col = _columns.column(sort.key, trace)
         keys = []
         total = len(base)
-        ctx = _columns.RowContext(0, None, None, "utc")
+        ctx = _columns.context(trace, "utc", None, None)
         for k, i in enumerate(base):
             if k % 4096 == 0:
                 if cancel is not None and cancel.is_set():

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 from tracemon.traces.fields import FieldType, Registry
+from tracemon.traces.trace import Trace
 
 from .. import columns as _columns
 from ..config import DEFAULT_COLUMNS
@@ -24,7 +25,7 @@ FIELD_LIMIT = 5000
 
 def field_items(registry: Registry, shown: Sequence[str]) -> list[Item]:
     have = {s.lower() for s in shown}
-    items = [Item(c.title, c.title, "built-in column") for c in _columns.BUILTIN if c.title.lower() not in have]
+    items = [Item(c.key, c.title, "built-in column") for c in _columns.STANDARD if c.key not in have]
     for fdef in registry:
         if fdef.name.lower() in have or (fdef.type is FieldType.PROTOCOL and "." not in fdef.name):
             continue
@@ -55,10 +56,11 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         Binding("escape", "cancel", "Cancel", id="columns.cancel"),
     ]
 
-    def __init__(self, current: Sequence[str], registry: Registry) -> None:
+    def __init__(self, current: Sequence[str], trace: Trace) -> None:
         super().__init__()
         self.names = list(current)
-        self.registry = registry
+        self.trace = trace
+        self.registry = trace.registry
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -75,7 +77,11 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
         lst = self.query_one(OptionList)
         lst.clear_options()
         for name in self.names:
-            col = _columns.column(name)
+            try:
+                col = _columns.column(name, self.trace)
+            except KeyError:
+                lst.add_option(Option(Text(f"{name}  (unknown field)", style="dim")))
+                continue
             label = Text(col.title, style="bold")
             label.append("  field" if col.field else "  built-in", style="dim")
             lst.add_option(Option(label))

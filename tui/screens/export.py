@@ -1,4 +1,4 @@
-"""Export dialog: format, file name, a progress bar; the writing runs in a thread worker."""
+"""Export dialog: format, file name, a progress bar; ``tracemon.traces.export`` writes in a worker."""
 
 from __future__ import annotations
 
@@ -14,12 +14,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, ProgressBar, RadioButton, RadioSet, Static
+from tracemon.traces import export as _export
+from tracemon.traces.columns import ColumnFormatter
+from tracemon.traces.index import KIND_PACKET
 
-from .. import exporting
 from ..columns import Column
 
 if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
+
+FORMATS = ("pcapng", "csv", "json")
 
 
 class ExportScreen(ModalScreen[str | None]):
@@ -44,40 +48,37 @@ class ExportScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "export", "Export", id="export.run"),
     ]
 
-    def __init__(self, trace: Trace, rows: np.ndarray, cols: Sequence[Column], *, time_mode: str,
-                 reference: int | None, directory: str | None = None) -> None:
+    def __init__(self, trace: Trace, rows: np.ndarray, cols: Sequence[Column], formatter: ColumnFormatter, *,
+                 directory: str | None = None) -> None:
         super().__init__()
         self.trace = trace
         self.rows = rows
         self.cols = list(cols)
-        self.time_mode = time_mode
-        self.reference = reference
+        self.formatter = formatter
         self.directory = Path(directory) if directory else Path.cwd()
         self._cancel = threading.Event()
         self._busy = False
-        self.fmt = "pcapng" if exporting.pcapng_writer() is not None else "csv"
+        packets = int(np.count_nonzero(trace.index.kind[rows] & KIND_PACKET)) if len(rows) else 0
+        self.packets = packets
+        self.fmt = "pcapng" if packets else "csv"
 
     def default_path(self, fmt: str) -> str:
         stem = Path(self.trace.path).stem
         return str(self.directory / f"{stem}-displayed.{fmt}")
 
     def compose(self) -> ComposeResult:
-        have_pcapng = exporting.pcapng_writer() is not None
         with Vertical():
             yield Static(f"Export the {len(self.rows):,} displayed frames", id="export-title")
             with RadioSet(id="export-format"):
-                yield RadioButton("pcapng (packets)", value=self.fmt == "pcapng", disabled=not have_pcapng,
-                                  id="fmt-pcapng")
+                yield RadioButton(f"pcapng ({self.packets:,} packets)", value=self.fmt == "pcapng",
+                                  disabled=not self.packets, id="fmt-pcapng")
                 yield RadioButton("CSV (visible columns)", value=self.fmt == "csv", id="fmt-csv")
                 yield RadioButton("JSON (visible columns)", value=self.fmt == "json", id="fmt-json")
             with Horizontal():
                 yield Static("File", classes="label")
                 yield Input(self.default_path(self.fmt), id="export-path")
             yield ProgressBar(total=max(1, len(self.rows)), show_eta=False, id="export-progress")
-            hint = "Enter or Ctrl+S exports · Esc cancels"
-            if not have_pcapng:
-                hint += " · pcapng export is not available in this build yet"
-            yield Static(hint, id="export-message")
+            yield Static("Enter or Ctrl+S exports · Esc cancels", id="export-message")
 
     def on_mount(self) -> None:
         self.query_one("#export-path", Input).focus()
@@ -122,26 +123,17 @@ class ExportScreen(ModalScreen[str | None]):
 
         try:
             if fmt == "pcapng":
-                writer = exporting.pcapng_writer()
-                rows = exporting.packet_rows(self.trace, self.rows)
-                if writer is None:
-                    raise RuntimeError("pcapng export is not available in this build")
-                writer(self.trace, rows, str(path), progress=progress)
-                n = len(rows)
-                skipped = len(self.rows) - n
-                note = f" ({skipped:,} ETW events without packet bytes left out)" if skipped else ""
+                result = _export.write_pcapng(self.trace, self.rows, path, progress=progress, cancel=self._cancel)
             else:
-                write = exporting.write_csv if fmt == "csv" else exporting.write_json
-                n = write(self.trace, self.rows, self.cols, path, time_mode=self.time_mode,
-                          reference=self.reference, progress=progress, cancel=self._cancel)
-                note = ""
-        except exporting.ExportCancelled:
+                result = _export.write_table(self.trace, self.rows, [c.base for c in self.cols], path, fmt,
+                                             formatter=self.formatter, progress=progress, cancel=self._cancel)
+        except InterruptedError:
             self.app.call_from_thread(self._finished, None, "Export cancelled")
             return
         except Exception as e:  # noqa: BLE001 - report any write failure in the dialog
             self.app.call_from_thread(self._finished, None, f"Export failed: {e}")
             return
-        self.app.call_from_thread(self._finished, str(path), f"Wrote {n:,} frames to {path}{note}")
+        self.app.call_from_thread(self._finished, str(path), str(result).capitalize())
 
     def _finished(self, path: str | None, message: str) -> None:
         self._busy = False

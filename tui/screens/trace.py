@@ -26,7 +26,7 @@ from tracemon.traces.trace import Progress
 from .. import columns as _columns
 from .. import commands, conversations, expressions, filter_api
 from .. import messages as m
-from ..config import TIME_MODES, Config
+from ..config import DEFAULT_COLUMNS, TIME_MODES, Config
 from ..view import FrameView, Sort, combine, sort_rows
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
@@ -96,8 +96,9 @@ class TraceScreen(Screen):
             yield ConversationTree(self.trace, id="tree")
             yield Splitter("tree", vertical=True, id="tree-splitter")
             with Vertical(id="right"):
-                yield FrameList(self.view, _columns.columns(self.column_names), time_mode=self.time_mode,
-                                id="frames")
+                cols = self._resolve_columns(self.column_names)
+                self.column_names = [c.key for c in cols]
+                yield FrameList(self.view, cols, time_mode=self.time_mode, id="frames")
                 yield Splitter("list", vertical=False, id="list-splitter")
                 with Horizontal(id="lower"):
                     yield DetailTree(id="details")
@@ -550,11 +551,19 @@ class TraceScreen(Screen):
         self.app.push_screen(PickerScreen("Sort by (pick the same column again to reverse)", items,
                                           selected=cur.key if cur else None), picked)
 
+    def _resolve_columns(self, names: list[str]) -> list[_columns.Column]:
+        cols, problems = _columns.columns(names, self.trace)
+        self.notes.extend(f"column ignored: {p}" for p in problems)
+        if not cols:
+            cols, _ = _columns.columns(list(DEFAULT_COLUMNS), self.trace)
+        return cols
+
     def set_columns(self, names: list[str], persist: bool = True) -> None:
-        self.column_names = list(names)
-        self.frames.set_columns(_columns.columns(names))
+        cols = self._resolve_columns(names)
+        self.column_names = [c.key for c in cols]
+        self.frames.set_columns(cols)
         if persist:
-            self.config.columns = list(names)
+            self.config.columns = list(self.column_names)
             self.app.save_config()  # type: ignore[attr-defined]
 
     def action_columns(self) -> None:
@@ -562,7 +571,7 @@ class TraceScreen(Screen):
             if names:
                 self.set_columns(names)
 
-        self.app.push_screen(ColumnsScreen(self.column_names, self.trace.registry), done)
+        self.app.push_screen(ColumnsScreen(self.column_names, self.trace), done)
 
     def action_time_mode(self) -> None:
         k = TIME_MODES.index(self.time_mode) if self.time_mode in TIME_MODES else 0
@@ -833,8 +842,9 @@ class TraceScreen(Screen):
         if not len(rows):
             self.notify("No frames are displayed", severity="warning")
             return
-        self.app.push_screen(ExportScreen(self.trace, rows, self.frames.columns, time_mode=self.time_mode,
-                                          reference=self.view.reference))
+        self.app.push_screen(ExportScreen(self.trace, rows, self.frames.columns,
+                                          _columns.context(self.trace, self.time_mode, self.view.reference,
+                                                           None).formatter))
 
 
 def _slice(mask: np.ndarray, start: int, stop: int) -> np.ndarray:

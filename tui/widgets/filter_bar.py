@@ -218,8 +218,6 @@ class FilterBar(Vertical):
             text.append(self._status)
         elif not self.value.strip():
             text.append("no display filter", style="dim")
-        if self.value.strip() and not filter_api.REAL:
-            text.append("  (filter language subset: tracemon.filters not installed)", style="dim")
         msg.update(text)
 
     def show_status(self, status: str) -> None:
