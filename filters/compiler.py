@@ -438,6 +438,7 @@ class _Compiler:
         self.warnings = warnings
         self.fields: set[str] = set()
         self._names: dict[int, str] = {}
+        self._guards: frozenset[str] | set[str] = frozenset()
 
     def rename(self, node: A.Node) -> str | None:
         return self._names.get(id(node))
@@ -447,7 +448,13 @@ class _Compiler:
         if isinstance(node, A.Or):
             return OrP([self.condition(x) for x in node.items])
         if isinstance(node, A.And):
-            return AndP([self.condition(x) for x in node.items])
+            # "IPv4 AND IPv4.Address != x" needs no hint about frames without IPv4
+            saved = self._guards
+            self._guards = saved | {".".join(x.parts).lower() for x in node.items if isinstance(x, A.Path)}
+            try:
+                return AndP([self.condition(x) for x in node.items])
+            finally:
+                self._guards = saved
         if isinstance(node, A.Not):
             inner = node.operand
             if isinstance(inner, (A.Compare, A.InList, A.ContainsOp)) and not inner.paren:
@@ -498,7 +505,8 @@ class _Compiler:
             check = self.make_test("==" if op in ("!=", "~=") else op, lit, operand)
             eq: Pred = Leaf(operand, check)
             if op == "!=":
-                if isinstance(operand, FieldOperand) and operand.fdef.pair:
+                if isinstance(operand, FieldOperand) and operand.fdef.pair and \
+                        operand.fdef.protocol.lower() not in self._guards:
                     self.warn(node, f"{A.to_text(node)} is true when neither side equals "
                                     f"{A.literal_text(lit)}, and for frames without {operand.fdef.protocol}",
                               f"to keep only {operand.fdef.protocol} frames: {operand.fdef.protocol} AND "
@@ -564,6 +572,8 @@ class _Compiler:
         if not isinstance(needle, A.Literal) or needle.kind not in ("string", "bytes"):
             raise self.error(needle, "the third argument of ContainsBin is a \"string\"", expected=usage)
         kind = enc.parts[0].upper()
+        if kind not in ("ASCII", "UNICODE", "UTF16", "UTF8", "HEX"):
+            raise self.error(enc, f"{enc.parts[0]} is not an encoding ContainsBin knows", expected=usage)
         self._names[id(enc)] = kind
         text = needle.value
         try:
@@ -575,15 +585,13 @@ class _Compiler:
                 data = str(text).encode("utf-16-le")
             elif kind == "UTF8":
                 data = str(text).encode("utf-8")
-            elif kind == "HEX":
-                data = bytes.fromhex(re.sub(r"[\s:-]", "", str(text)))
             else:
-                raise self.error(enc, f"{enc.parts[0]} is not an encoding ContainsBin knows", expected=usage)
+                data = bytes.fromhex(re.sub(r"[\s:-]", "", str(text)))
         except UnicodeEncodeError:
             raise self.error(needle, "ASCII search text must be plain ASCII",
                              hints=["use UNICODE for UTF-16 text"]) from None
         except ValueError:
-            raise self.error(needle, f"{needle.text} is not hex bytes", hints=["write HEX, \"0d0a\""]) from None
+            raise self.error(needle, f"{needle.text} is not hex bytes", hints=['write HEX, "0d0a"']) from None
         if not data:
             raise self.error(needle, "ContainsBin needs at least one byte to search for")
         if isinstance(where, A.Path) and ".".join(where.parts).lower() == "framedata":

@@ -3,10 +3,9 @@ TOML under platformdirs' user data dir, written atomically, never overwritten wh
 
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 
-from .presets import PresetFileError
+from .presets import PresetFileError, load_toml
 from .tomlwrite import atomic_write, dumps
 
 HEADER = "tracemon filter history, newest first (rewritten by tracemon)"
@@ -33,10 +32,7 @@ class History:
             return []
         except (OSError, UnicodeDecodeError) as e:
             raise PresetFileError(self.path, None, getattr(e, "strerror", None) or str(e)) from None
-        try:
-            doc = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as e:
-            raise PresetFileError(self.path, getattr(e, "lineno", None), f"not valid TOML: {e.msg}") from None
+        doc = load_toml(text, self.path)
         entries = doc.get("entries", [])
         if not isinstance(entries, list) or not all(isinstance(x, str) for x in entries):
             raise PresetFileError(self.path, None, "entries must be a list of strings")

@@ -184,7 +184,8 @@ class Chunk:
 
     @property
     def packets(self) -> np.ndarray:
-        return self.memo("packets", lambda: (self.col("kind") & KIND_PACKET) != 0)
+        """Frames read from a packet file (not ETW events carrying a packet)."""
+        return self.memo("packets", lambda: (self.col("kind") & (KIND_PACKET | KIND_EVENT)) == KIND_PACKET)
 
 
 # -- fast fields: registry names answered from index columns --------------------------------
@@ -351,7 +352,9 @@ class EventColumn(FastField):
 
 @dataclass(slots=True)
 class PacketColumn(FastField):
-    """A ``Frame.*`` value of packet frames kept in the index (number, length, time, interface)."""
+    """A ``Frame.*`` value of packet-file frames kept in the index (number, length, time,
+    interface).  For ETW events that carry a packet the index describes the event record, so
+    those frames are decoded."""
 
     column: str  # "frame_number" (1-based), "length", "ts", "iface"
 

@@ -39,6 +39,9 @@ SPELLINGS = {
 _ETW_SHAPE = re.compile(r"^(?:[A-Za-z0-9]+_)?Microsoft(?:_?Windows)?[A-Za-z0-9_]*$", re.IGNORECASE)
 _BY_ID = re.compile(r"^Event_\d+(?:_V\d+)?$", re.IGNORECASE)
 _etw_lock = threading.Lock()
+#: protocols whose presence bit the index never sets (packets.index_keys)
+_NOT_INDEXED: frozenset[str] = frozenset(getattr(__import__("tracemon.traces.packets", fromlist=["x"]),
+                                                 "NOT_INDEXED", ()))
 _etw_ready = False
 
 
@@ -146,7 +149,7 @@ class Resolver:
         fdef = self.lookup(name)
         if fdef is not None:
             return self.field(fdef, node)
-        if looks_etw(name):
+        if looks_etw(name) and ("." not in name or self.lookup(name.split(".")[0]) is None):
             self.warn(node, f"{name} is not a provider any bundled or loaded schema knows, so it matches nothing",
                       "load the provider's manifest (tracemon --manifest FILE.xml) if the trace has its events")
             return NeverOperand(text=name)
@@ -174,7 +177,7 @@ class Resolver:
                                 by_version=bool(event_ids) and bool(_BY_ID.match(d.leaf)))  # type: ignore[union-attr]
         root = self.registry.get(parts[0])
         rname = root.name if root is not None else parts[0]
-        if rname in MASK:
+        if rname in MASK and rname not in _NOT_INDEXED:
             return Presence(mask=MASK[rname], exact=len(parts) == 1 and fdef.type is FieldType.PROTOCOL)
         return None
 
@@ -230,7 +233,8 @@ class Resolver:
         candidates += [PSEUDO[p].name for p in pseudo if PSEUDO[p].make is not None]
         if proto is not None:
             sub = name[len(head) + 1 :]
-            return self.error(node, f"{proto.name} has no field {sub}", suggestions=candidates,
+            what = "event or field" if proto.meta and "provider" in proto.meta else "field"
+            return self.error(node, f"{proto.name} has no {what} {sub}", suggestions=candidates,
                               hints=[f"type {proto.name}. to list its fields"])
         return self.error(node, f"unknown protocol or field {name}", suggestions=candidates,
                           hints=["names follow Netmon: IPv4.SourceAddress, TCP.Port, DNS.QRecord.QuestionName"])

@@ -204,15 +204,24 @@ _HEADER_RE = re.compile(r"^[ \t]*\[\[[ \t]*preset[ \t]*\]\]", re.MULTILINE)
 _LINE_RE = re.compile(r"\(at line (\d+), column (\d+)\)")
 
 
-def parse_presets(text: str, path: Path | str = "<presets>", standard: bool = False) -> tuple[list[Preset], list[str]]:
-    """Presets and hidden standard names of a presets file; PresetFileError says where it is wrong."""
+def load_toml(text: str, path: Path | str) -> dict[str, Any]:
+    """``tomllib.loads`` with the error turned into a PresetFileError naming the line."""
     try:
-        doc = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         msg = str(e)
         m = _LINE_RE.search(msg)
         cause = _LINE_RE.sub("", msg).strip()
-        raise PresetFileError(path, int(m.group(1)) if m else None, f"not valid TOML: {cause}") from None
+        line = int(m.group(1)) if m else None
+        if line is None and "end of document" in msg:
+            line = max(1, len(text.splitlines()))
+            cause = cause.replace("(at end of document)", "at the end of the file").strip()
+        raise PresetFileError(path, line, f"not valid TOML: {cause}") from None
+
+
+def parse_presets(text: str, path: Path | str = "<presets>", standard: bool = False) -> tuple[list[Preset], list[str]]:
+    """Presets and hidden standard names of a presets file; PresetFileError says where it is wrong."""
+    doc = load_toml(text, path)
     headers = [text.count("\n", 0, m.start()) + 1 for m in _HEADER_RE.finditer(text)]
     version = doc.get("version", FILE_VERSION)
     if not isinstance(version, int) or version > FILE_VERSION:
