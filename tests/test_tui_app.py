@@ -619,6 +619,11 @@ async def test_panes_toggle_and_resize_at_80x24():
         await pilot.press("ctrl+down")
         await settle(app, pilot)
         assert screen.frames.size.height > h
+        # with the tree open at 80 columns the hex view steps aside; F4 brings it back and hides it
+        assert not screen.hex.display
+        await pilot.press("f4")
+        await settle(app, pilot)
+        assert screen.hex.display
         await pilot.press("f4")
         await settle(app, pilot)
         assert not screen.hex.display

@@ -34,7 +34,7 @@ class Command:
 
 COMMANDS: tuple[Command, ...] = (
     # -- general ----------------------------------------------------------------------------
-    Command("help", "f1,question_mark", "help", "Help", "All keys and commands", "General", "app", True),
+    Command("help", "f1,question_mark", "app.help", "Help", "All keys and commands", "General", "screen", True),
     Command("quit", "q,ctrl+q", "quit", "Quit", "Leave tracemon", "General", "app", True),
     Command("theme", "f9", "next_theme", "Theme", "Switch to the next theme (light, dark, high contrast)",
             "General", "app"),

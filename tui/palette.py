@@ -16,7 +16,7 @@ SCOPE_QUERY = {"list": "#frames", "tree": "#tree", "detail": "#details", "hex": 
 
 class CommandsProvider(Provider):
     def _target(self, command: commands.Command) -> DOMNode | None:
-        if command.scope == "app":
+        if command.scope == "app" or command.action.startswith("app."):
             return self.app
         screen = self.screen
         if command.scope == "screen":
@@ -44,7 +44,7 @@ class CommandsProvider(Provider):
         return f"{keys} · {c.help}" if keys else c.help
 
     async def _run(self, target: DOMNode, action: str) -> None:
-        await target.run_action(action)
+        await target.run_action(action.removeprefix("app."))
 
     async def discover(self) -> Hits:
         for c, target in self._entries():

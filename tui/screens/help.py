@@ -29,12 +29,13 @@ def help_table(keymap: Mapping[str, str]) -> Table:
     table.add_column("keys", style="bold", no_wrap=True, width=16)
     table.add_column("command", no_wrap=True, width=18)
     table.add_column("what", ratio=1)
+    table.add_column("id", style="dim", no_wrap=True, width=22)
     group = None
     for c in commands.COMMANDS:
         if c.group != group:
             group = c.group
-            table.add_row(Text(group, style="bold underline"), "", "")
-        table.add_row(commands.key_label(commands.keys_for(c, keymap)), c.title, Text(c.help, style="dim"))
+            table.add_row(Text(group, style="bold underline"), "", "", "")
+        table.add_row(commands.key_label(commands.keys_for(c, keymap)), c.title, Text(c.help, style="dim"), c.id)
     return table
 
 
@@ -61,8 +62,11 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 yield Static(self.table)
                 yield Static(Text("\n" + FILTER_NOTES))
-            yield Static(f"Remap keys in {config_path()} under [keys], e.g.  goto = \"ctrl+g\"   ·   Esc closes",
-                         id="help-footer")
+            yield Static(Text(f"Remap keys by id under [keys] in {config_path()}, e.g. goto = \"ctrl+g\"\n"
+                              "↑ ↓ PgUp PgDn Home End scroll · Esc closes"), id="help-footer")
+
+    def on_mount(self) -> None:
+        self.query_one("#help-body").focus()
 
     def action_close(self) -> None:
         self.dismiss(None)

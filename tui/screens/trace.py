@@ -21,6 +21,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer
 from tracemon.traces import cache as _cache
+from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.trace import Progress
 
 from .. import columns as _columns
@@ -160,7 +161,8 @@ class TraceScreen(Screen):
         if pane == "tree":
             return w >= 100
         if pane == "hex":
-            return w >= 60
+            right = w - (self.tree_width + 1 if self._shown("tree") else 0)
+            return right >= line_width(8) + 2 + 30
         if pane == "timeline":
             return h >= 20
         return True
@@ -180,8 +182,8 @@ class TraceScreen(Screen):
         self.list_percent = max(15, min(self.list_percent, 90))
         self.frames.styles.height = f"{self.list_percent}%" if lower else "1fr"
         right_w = self.size.width - (self.tree_width + 1 if tree else 0)
-        # one extra cell for the vertical scrollbar, so a line never needs a horizontal one
-        self.hex.styles.width = (line_width(16) + 1 if right_w >= line_width(16) + 40 else line_width(8) + 1) \
+        # one cell of gap and one for the vertical scrollbar, so a line never needs a horizontal one
+        self.hex.styles.width = (line_width(16) + 2 if right_w >= line_width(16) + 40 else line_width(8) + 2) \
             if details else "1fr"
         self.query_one(Timeline).display = self._shown("timeline")
 
@@ -240,6 +242,7 @@ class TraceScreen(Screen):
 
     def _scan_finished(self) -> None:
         self.frames.empty_text = "No frames in this trace" if not len(self.trace) else "No frames match"
+        self._check_empty_columns()
         self._grow()
         self.status.update_status(loading=None)
         self.query_one(ConversationTree).reload()
@@ -248,6 +251,11 @@ class TraceScreen(Screen):
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
+
+    def _check_empty_columns(self) -> None:
+        pid = self.trace.index.pid
+        empty = {"process"} if len(pid) and not np.any(pid != PID_UNKNOWN) else set()
+        self.frames.set_empty_keys(empty)
 
     def _grow(self) -> None:
         """More frames were indexed: extend the view (filter and scope included)."""

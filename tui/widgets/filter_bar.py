@@ -93,7 +93,7 @@ class CompletionList(OptionList):
     CompletionList {
         overlay: screen;
         position: absolute;
-        offset-y: 1;
+        offset-y: 2;
         width: 70;
         max-height: 10;
         display: none;
@@ -310,7 +310,7 @@ class FilterBar(Vertical):
             lst.add_option(Option(label, id=None))
         lst._cands = cands  # type: ignore[attr-defined]
         lst.highlighted = 0
-        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 1)
+        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 2)
         lst.display = True
 
     def _completion_visible(self) -> bool:

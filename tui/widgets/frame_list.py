@@ -72,6 +72,8 @@ class FrameList(ScrollView, can_focus=True):
         self._columns: list[_columns.Column] = list(cols)
         self.time_mode = time_mode
         self.row_style: RowStyle | None = None
+        #: columns with nothing to show in this trace (Process in a pcap) step aside
+        self.empty_keys: set[str] = set()
         self.empty_text = "No frames"
         self._cache: LRUCache[int, Strip] = LRUCache(1024)
         self._cache_key: tuple = ()
@@ -88,6 +90,11 @@ class FrameList(ScrollView, can_focus=True):
     def set_columns(self, cols: Sequence[_columns.Column]) -> None:
         self._columns = list(cols)
         self.invalidate()
+
+    def set_empty_keys(self, keys: set[str]) -> None:
+        if keys != self.empty_keys:
+            self.empty_keys = set(keys)
+            self.invalidate()
 
     def set_time_mode(self, mode: str) -> None:
         self.time_mode = mode
@@ -129,7 +136,7 @@ class FrameList(ScrollView, can_focus=True):
         """Column widths for the current width; on narrow terminals some time columns step aside."""
         self._layout_width = self.scrollable_content_region.width
         avail = max(self._layout_width - GUTTER, 20)
-        cols = list(self._columns)
+        cols = [c for c in self._columns if c.key not in self.empty_keys] or list(self._columns)
 
         def need(cs: list[_columns.Column]) -> int:
             return sum(c.width + 1 for c in cs if not c.flex) + sum(FLEX_MIN + 1 for c in cs if c.flex)
