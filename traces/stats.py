@@ -36,6 +36,9 @@ def protocol_counts(trace: Trace) -> dict[str, int]:
 
 def event_symbols(trace: Trace) -> dict[tuple[str, int], str]:
     """(provider guid, event id) → event symbol, from the registry's ETW names."""
+    from .etw.naming import ensure_registered
+
+    ensure_registered()  # bundled ETW names are declared on first use
     out: dict[tuple[str, int], str] = {}
     for fdef in trace.registry:
         meta = fdef.meta
@@ -80,8 +83,13 @@ def trace_stats(trace: Trace, top: int = 20) -> dict[str, Any]:
         prov = trace.providers[int(code)]
         rows = idx.provider == code
         ids, counts = np.unique(idx.event_id[rows], return_counts=True)
-        events = [{"id": int(e), "name": symbols.get((prov.guid.lower().strip("{}"), int(e)), f"Event {int(e)}"),
-                   "frames": int(c)} for e, c in sorted(zip(ids, counts, strict=True), key=lambda x: -x[1])]
+        if len(ids) == 1 and ids[0] == 0:  # classic and kernel events: the opcode tells them apart
+            ops, counts = np.unique(idx.opcode[rows], return_counts=True)
+            events = [{"opcode": int(o), "name": f"Opcode {int(o)}", "frames": int(c)}
+                      for o, c in sorted(zip(ops, counts, strict=True), key=lambda x: -x[1])]
+        else:
+            events = [{"id": int(e), "name": symbols.get((prov.guid.lower().strip("{}"), int(e)), f"Event {int(e)}"),
+                       "frames": int(c)} for e, c in sorted(zip(ids, counts, strict=True), key=lambda x: -x[1])]
         providers.append({"guid": prov.guid, "name": prov.name, "protocol": prov.protocol or prov.name,
                           "frames": int(np.count_nonzero(rows)), "events": events})
     providers.sort(key=lambda p: -p["frames"])

@@ -91,6 +91,30 @@ def message_analyzer_name(provider_name: str) -> str:
     return ident(re.sub(r"[-.\s]", "_", provider_name))
 
 
+#: classic (MOF) event classes a merged or relogged netsh/pktmon file carries besides the kernel
+#: groups (records.KERNEL_NAMES): GUIDs from evntrace.h (EventMetadataGuid) and PerfView/msquic
+#: sources (SystemConfigEx, WinSAT).  Shown as ``SystemTrace_<Class>`` like the kernel groups.
+CLASSIC_NAMES: dict[uuid.UUID, str] = {
+    uuid.UUID("9b79ee91-b5fd-41c0-a243-4248e266e9d0"): "SystemConfigEx",
+    uuid.UUID("bbccf6c1-6cd1-48c4-80ff-839482e37671"): "EventMetadata",
+    uuid.UUID("ed54dff8-c409-4cf6-bf83-05e1e61a09c4"): "WinSATAssessment",
+}
+
+
+def classic_names(guid: uuid.UUID) -> tuple[str, str] | None:
+    """Kernel groups and relogger classes: ``MSNT_SystemTrace.Process`` → ``SystemTrace_Process``."""
+    from .records import KERNEL_NAMES
+
+    name = KERNEL_NAMES.get(guid)
+    if name is not None:
+        cls = name.rsplit(".", 1)[-1]
+        return name, f"SystemTrace_{cls}"
+    cls = CLASSIC_NAMES.get(guid)
+    if cls is not None:
+        return f"MSNT_SystemTrace.{cls}", f"SystemTrace_{cls}"
+    return None
+
+
 def unknown_names(guid: uuid.UUID) -> tuple[str, str]:
     """An unknown provider: ``{guid}`` as its name, ``ETW_<32 hex>`` as a stable protocol name."""
     return "{" + str(guid) + "}", f"ETW_{guid.hex}"
@@ -119,7 +143,7 @@ def provider_names(guid: uuid.UUID | None, rec: EventRecord | None = None) -> tu
     bundled = STORE.bundled_name(guid)
     if bundled is not None:
         return bundled[0], protocol_for(bundled[0], bundled[1])
-    return unknown_names(guid)
+    return classic_names(guid) or unknown_names(guid)
 
 
 def schema_protocol(schema: ProviderSchema) -> str:
