@@ -140,14 +140,16 @@ class FrameBytes(Pred):
 
     def __post_init__(self) -> None:
         flags = re.IGNORECASE if self.ignore_case else 0
-        self._patterns = [(re.compile(b"(?=" + re.escape(n) + b")", flags), len(n)) for n in self.needles]
+        self._patterns = [re.compile(re.escape(n), flags) for n in self.needles]
 
     def vec(self, ch: Chunk) -> Tri | None:
-        return _buffer_search(ch, self._patterns)
+        return _buffer_search(ch, self.needles, self._patterns if self.ignore_case else None)
 
     def test(self, fc: FrameCtx) -> bool:
         raw = fc.raw
-        return any(p.search(raw) is not None for p, _ in self._patterns)
+        if self.ignore_case:
+            return any(p.search(raw) is not None for p in self._patterns)
+        return any(n in raw for n in self.needles)
 
 
 @dataclass(eq=False)
@@ -238,7 +240,13 @@ def _contiguous(trace: Any) -> bool:
             and getattr(trace, "buf", None) is not None)
 
 
-def _buffer_search(ch: Chunk, patterns: list[tuple[re.Pattern[bytes], int]]) -> Tri | None:
+_WINDOW = 16 << 20
+
+
+def _buffer_search(ch: Chunk, needles: list[bytes], patterns: list[re.Pattern[bytes]] | None) -> Tri | None:
+    """Search the file once (C speed: ``mmap.find`` or a compiled regex) and map the hits to
+    rows; a hit counts only if it lies inside one record's bytes.  Every start position is
+    tried (a hit that straddles two records must not hide one inside the next)."""
     if ch.n == 0 or not _contiguous(ch.trace):
         return None
     loc = ch.col("loc").astype(np.int64)
@@ -248,12 +256,33 @@ def _buffer_search(ch: Chunk, patterns: list[tuple[re.Pattern[bytes], int]]) -> 
     lo, hi = int(loc[0]), int(loc[-1] + length[-1])
     found = np.zeros(ch.n, dtype=bool)
     buf = ch.trace.buf
-    for pat, size in patterns:
-        hits = np.fromiter((m.start() for m in pat.finditer(buf, lo, hi)), dtype=np.int64)
-        if not len(hits):
+    for k, needle in enumerate(needles):
+        size = len(needle)
+        hits: list[int] = []
+        pos = lo
+        if patterns is None:
+            find = buf.find
+            while True:
+                at = find(needle, pos, hi)
+                if at < 0:
+                    break
+                hits.append(at)
+                pos = at + 1
+        else:  # ASCII case-insensitive: lower a window of the file at a time (bytes.lower is C)
+            low = needle.lower()
+            for ws in range(lo, hi, _WINDOW):
+                limit = min(hi, ws + _WINDOW)
+                piece = buf[ws : min(hi, limit + size - 1)].lower()
+                at = piece.find(low)
+                while 0 <= at and ws + at < limit:
+                    hits.append(ws + at)
+                    at = piece.find(low, at + 1)
+        if not hits:
             continue
-        row = np.searchsorted(loc, hits, side="right") - 1
-        ok = (row >= 0) & (hits + size <= loc[np.maximum(row, 0)] + length[np.maximum(row, 0)])
+        at_arr = np.array(hits, dtype=np.int64)
+        row = np.searchsorted(loc, at_arr, side="right") - 1
+        safe = np.maximum(row, 0)
+        ok = (row >= 0) & (at_arr + size <= loc[safe] + length[safe])
         found[row[ok]] = True
     return T.exact(found)
 
@@ -350,10 +379,13 @@ class CompiledFilter:
                     progress(done + k, n)
             try:
                 out[i - start] = root.test(FrameCtx(trace, i))
-            except Exception as e:  # noqa: BLE001 - one bad frame must not stop the filter
-                stats.errors += 1
-                if not stats.first_error:
-                    stats.first_error = f"frame {i + 1}: {type(e).__name__}: {e}"
+            except Exception:  # noqa: BLE001 - one bad frame must not stop the filter
+                try:  # once more: a reader's buffer cache may have been changed by another thread
+                    out[i - start] = root.test(FrameCtx(trace, i))
+                except Exception as e:  # noqa: BLE001
+                    stats.errors += 1
+                    if not stats.first_error:
+                        stats.first_error = f"frame {i + 1}: {type(e).__name__}: {e}"
             stats.decoded += 1
         if progress is not None:
             progress(n, n)

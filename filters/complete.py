@@ -160,6 +160,10 @@ def _top_level(reg: Registry, trace: Any) -> list[Candidate]:
         present |= {n.lower() for n in getattr(trace, "protocol_names", []) if n}
     protos = sorted(reg.protocols(), key=lambda f: (f.key not in present, f.name.lower()))
     out = [Candidate(f.name, "protocol", f.type.value, f.description) for f in protos]
+    known = {f.key for f in protos}
+    if trace is not None:  # providers no schema describes (ETW_<guid>) are still names in this trace
+        out = [Candidate(p.protocol, "protocol", "protocol", f"ETW provider {p.name} (no schema)")
+               for p in getattr(trace, "providers", [])[1:] if p.protocol and p.protocol.lower() not in known] + out
     out += [Candidate(d.name, "field", d.type.value, d.description) for d in PSEUDO.values()
             if "." not in d.name and d.make is not None]
     out += [Candidate(ns.capitalize() if ns != "framevariable" else "FrameVariable", "property", "", desc)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as _dt
 import ipaddress
 import re
+import threading
 from functools import lru_cache
 
 import pyparsing as pp
@@ -163,13 +164,28 @@ def _unary_action(s: str, loc: int, toks: pp.ParseResults) -> A.Node:
     return A.Unary(op, operand, start=loc, end=operand.end)
 
 
+_ARITH_PREC = {"*": 8, "/": 8, "%": 8, "+": 7, "-": 7, "<<": 6, ">>": 6, "&": 5, "^": 5, "|": 5}
+
+
 def _binary_action(s: str, loc: int, toks: pp.ParseResults) -> A.Node:
+    """``a op b op c …`` at one grammar level, grouped by precedence (left-associative)."""
     items = list(toks)
-    node = items[0]
-    for i in range(1, len(items), 2):
-        right = items[i + 1]
-        node = A.Arith(items[i], node, right, start=node.start, end=right.end)
-    return node
+    if len(items) == 1:
+        return items[0]
+    pos = 1
+
+    def climb(left: A.Node, min_prec: int) -> A.Node:
+        nonlocal pos
+        while pos < len(items) and _ARITH_PREC[items[pos]] >= min_prec:
+            op = items[pos]
+            right = items[pos + 1]
+            pos += 2
+            while pos < len(items) and _ARITH_PREC[items[pos]] > _ARITH_PREC[op]:
+                right = climb(right, _ARITH_PREC[op] + 1)
+            left = A.Arith(op, left, right, start=left.start, end=right.end)
+        return left
+
+    return climb(items[0], 0)
 
 
 def _rel_action(s: str, loc: int, toks: pp.ParseResults) -> A.Node:
@@ -244,10 +260,9 @@ def grammar() -> pp.ParserElement:
 
     unary = pp.Forward()
     unary <<= (pp.Regex(r"[-~](?!=)") + unary).set_parse_action(_unary_action) | atom
-    term = (unary + pp.ZeroOrMore(pp.Regex(r"[*/%]") + unary)).set_parse_action(_binary_action)
-    additive = (term + pp.ZeroOrMore(pp.Regex(r"[+-]") + term)).set_parse_action(_binary_action)
-    shift = (additive + pp.ZeroOrMore(pp.Regex(r"<<|>>") + additive)).set_parse_action(_binary_action)
-    bits = (shift + pp.ZeroOrMore(pp.Regex(r"&(?!&)|\|(?!\|)|\^") + shift)).set_parse_action(_binary_action)
+    # one level for all arithmetic and bitwise operators; the action groups them by precedence
+    arith_op = pp.Regex(r"<<|>>|[*/%+^-]|&(?!&)|\|(?!\|)")
+    bits = (unary + pp.ZeroOrMore(arith_op + unary)).set_parse_action(_binary_action)
 
     rel_op = pp.Regex(r"==|!=|<>|<=|>=|~=|=(?!=)|<(?![<>=])|>(?![>=])").set_parse_action(
         lambda s, loc, t: _Op(t[0], loc))
@@ -287,6 +302,9 @@ def blank_comments(text: str) -> str:
     return "".join(chars)
 
 
+_PARSE_LOCK = threading.Lock()
+
+
 def parse(text: str) -> A.Node | None:
     """Parse filter text into a syntax tree (None for an empty filter).  Raises FilterError."""
     from .diagnose import diagnose
@@ -296,7 +314,8 @@ def parse(text: str) -> A.Node | None:
     if not prepared.strip():
         return None
     try:
-        result = grammar().parse_string(prepared, parse_all=True)
+        with _PARSE_LOCK:  # pyparsing keeps per-parse state on the (shared) grammar elements
+            result = grammar().parse_string(prepared, parse_all=True)
     except LiteralError as e:
         raise FilterError(str(e), text, e.start, e.end - e.start) from None
     except pp.ParseBaseException as e:

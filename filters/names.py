@@ -98,7 +98,14 @@ class Resolver:
             fdef = reg.get(target)
             if fdef is not None:
                 return fdef
-        return self._etw_alias(name)
+        return self._etw_alias(name) or self._trace_provider(name)
+
+    def _trace_provider(self, name: str) -> FieldDef | None:
+        """A provider of this trace that no schema describes (``ETW_<guid>``): its protocol is
+        in the Protocol Name column and each of its frames has a layer of that name."""
+        if self.trace is None or "." in name:
+            return None
+        return trace_provider_def(self.trace, name)
 
     def _etw_alias(self, name: str) -> FieldDef | None:
         """``MicrosoftWindowsHyperVVmSwitch.X`` / ``Microsoft_Windows_Hyper_V_VmSwitch.X`` when the
@@ -249,6 +256,15 @@ class Resolver:
             self.warnings.append(warning_at(self.text, None, 1, message, hint))
         else:
             self.warnings.append(warning_at(self.text, node.start, max(1, node.end - node.start), message, hint))
+
+
+def trace_provider_def(trace: Any, name: str) -> FieldDef | None:
+    low = name.lower()
+    for p in getattr(trace, "providers", [])[1:]:
+        if p.protocol and p.protocol.lower() == low and p.guid:
+            return FieldDef(p.protocol, FieldType.PROTOCOL, f"ETW provider {p.name} (no schema)", origin="trace",
+                            meta={"provider": p.guid})
+    return None
 
 
 def _supported_in(ns: str) -> list[str]:

@@ -134,8 +134,8 @@ def leaves(trace: Any) -> list[str]:
     out += [f"NetEvent.Header.Descriptor.Id == {int(i)}" for i in ids[:4]]
     reg = trace.registry
     for p in trace.providers[1:]:
-        if p.protocol and reg.get(p.protocol) is not None:
-            out.append(p.protocol)
+        if p.protocol:
+            out.append(p.protocol)  # schema-less providers (ETW_<guid>) too
             out += [c.name for c in reg.children(p.protocol) if c.meta and "event_id" in c.meta][:4]
     return out
 
@@ -253,9 +253,28 @@ def test_strings_compare_case_insensitively_and_containsbin_is_exact(pcap: Any) 
     truth_lower = np.array([b"http" in pcap.raw(i) for i in range(len(pcap))])
     assert (exact == truth_exact).all() and (lower == truth_lower).all() and truth_exact.any()
     anycase = compile_filter('contains "http"', trace=pcap).evaluate(pcap)
-    assert (anycase == np.array([b"http" in pcap.raw(i).lower() for i in range(len(pcap))])).all()
+    truth_any = np.array([b"http" in pcap.raw(i).lower() or "http".encode("utf-16-le") in pcap.raw(i).lower()
+                          for i in range(len(pcap))])
+    assert (anycase == truth_any).all() and truth_any.any()
     hexed = compile_filter('ContainsBin(FrameData, HEX, "48545450")', trace=pcap).evaluate(pcap)
     assert (hexed == truth_exact).all()
+
+
+@pytest.mark.parametrize("window", [5, 64, 4096])
+def test_file_search_windows_do_not_lose_or_invent_hits(pcap: Any, window: int, monkeypatch: pytest.MonkeyPatch
+                                                        ) -> None:
+    from tracemon.filters import compiler
+
+    monkeypatch.setattr(compiler, "_WINDOW", window)
+    trace = pcap._trace  # the file itself, not the test's decoding cache: the search reads the file
+    # (filter text, the bytes it looks for)
+    for text, raw in (("akamai", b"akamai"), ("HTTP/1.1", b"http/1.1"), ("\\r\\n", b"\r\n"), ("ww", b"ww")):
+        cf = compile_filter(f'contains "{text}"', trace=trace)
+        got = cf.evaluate(trace)
+        assert cf.last_stats.decoded == 0
+        wide = raw.decode().encode("utf-16-le")
+        truth = np.array([raw in trace.raw(i).lower() or wide in trace.raw(i).lower() for i in range(len(trace))])
+        assert (got == truth).all() and truth.any(), text
 
 
 def test_frame_variables_use_netmon_units(pcap: Any) -> None:

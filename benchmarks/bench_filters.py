@@ -1,0 +1,153 @@
+"""Display-filter speed: compile time per expression, and filter throughput on a 1,000,000-frame
+pcap (and a 1,000,000-event ETL) next to ``tshark -Y`` with the equivalent filter on the same file.
+
+    python benchmarks/bench_filters.py [--frames 1000000] [--no-tshark] [--no-etl]
+
+The pcap is the deterministic synthetic trace of ``gen_traces.py`` (TCP sessions, DNS, ARP,
+IPv6, ICMP); the ETL is ``bench_etl.write_trace``'s netsh-like VmSwitch + NDIS trace.  Both are
+generated once into ``benchmarks/out/`` and indexed once (the index cache makes re-runs quick);
+indexing is not part of the filter figures.  Each filter is timed on a fresh copy of its per-trace
+state (the first evaluation, what a user waits for) and again warm.  Match counts are checked
+against tshark's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gen_traces import cached
+
+OUT = Path(__file__).resolve().parent / "out"
+
+#: (Netmon filter, tshark equivalent or None)
+PCAP_FILTERS: list[tuple[str, str | None]] = [
+    ("TCP", "tcp"),
+    ("DNS", "dns"),
+    ("!(TCP OR UDP)", "!(tcp || udp)"),
+    ("ARP OR IPv6", "arp || ipv6"),
+    ("IPv4.Address == 10.0.0.20 AND TCP.Port == 445", "ip.addr == 10.0.0.20 && tcp.port == 445"),
+    ("IPv4.SourceAddress == 192.168.0.7 AND TCP.DstPort >= 60000", "ip.src == 192.168.0.7 && tcp.dstport >= 60000"),
+    ("TCP.Flags.Syn == 1 AND TCP.Flags.Ack == 0", "tcp.flags.syn == 1 && tcp.flags.ack == 0"),
+    ("UDP.Port in [53, 67, 68]", "udp.port in {53, 67, 68}"),
+    ("IPv4.Address in 192.168.0.0/24 AND !TCP", "ip.addr == 192.168.0.0/24 && !tcp"),
+    ("FrameVariable.FrameNumber < 500000 AND TCP.Port == 80", "frame.number <= 500000 && tcp.port == 80"),
+    ('ContainsBin(FrameData, ASCII, "host17")', 'frame contains "host17"'),
+    ('contains "HOST17"', 'frame matches "(?i)host17"'),
+    ("ICMP AND IPv4.Address == 10.0.0.20", "icmp && ip.addr == 10.0.0.20"),
+    ('DNS.QRecord.QuestionName.Contains("host17.")', 'dns.qry.name contains "host17."'),
+]
+
+NOISE = ("!(VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_DELIVER OR VMSWITCH_MicrosoftWindowsHyperVVmSwitch."
+         "VM_NBL_RECEIVE OR VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_ROUTE)")
+
+ETL_FILTERS: list[tuple[str, str | None]] = [
+    (NOISE, None),
+    ("VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_INCOMING_DROP", None),
+    ("NetEvent.Header.Descriptor.Id == 1001", None),
+    ("TCP.Port == 443 AND IPv4.Address == 10.0.0.1", None),
+]
+
+#: typical filters for the compile-time table
+COMPILE = [
+    "tcp",
+    "IPv4.Address == 10.0.0.1 AND TCP.Port == 443",
+    NOISE,
+    "(ipv4.address == 10.1.2.3 AND ipv4.address == 10.4.5.6) AND (Property.TCPRetransmit == 1 OR tcp.flags.reset == 1)",
+    'dns.qrecord.questionname.Contains("contoso") OR ContainsBin(FrameData, ASCII, "contoso")',
+    "NetEvent.Header.Descriptor.Level <= 2 AND !(TCP.Port in [3389, 1494, 1503])",
+    "// multi-line\nUSBPort_MicrosoftWindowsUSBUSBPORT AND NetEvent.Header.Descriptor.Opcode == 34\nOR DNS",
+]
+
+
+def etl_path(events: int) -> Path:
+    path = OUT / f"synthetic_{events}.etl"
+    if not path.exists():
+        from bench_etl import write_trace
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_trace(tmp, events, compressed=False)
+        tmp.replace(path)
+    return path
+
+
+def tshark(path: Path, ws: str) -> tuple[float, int] | None:
+    exe = shutil.which("tshark")
+    if exe is None:
+        return None
+    t0 = time.perf_counter()
+    res = subprocess.run([exe, "-n", "-o", "ip.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE",
+                          "-r", str(path), "-Y", ws, "-T", "fields", "-e", "frame.number"],
+                         capture_output=True, text=True, check=False)
+    if res.returncode != 0:
+        return None
+    return time.perf_counter() - t0, len(res.stdout.split())
+
+
+def compile_table() -> None:
+    from tracemon.filters import compile_filter
+
+    print("\nCompile time per expression (fresh text each time; the filter bar's per-keystroke cost)")
+    print(f"{'expression':<72} {'mean ms':>8} {'max ms':>8}")
+    for e in COMPILE:
+        compile_filter(e + " ")
+        times = []
+        for k in range(50):
+            t0 = time.perf_counter()
+            compile_filter(e + " " * (k + 2))
+            times.append(time.perf_counter() - t0)
+        label = e.replace("\n", " ")
+        label = label if len(label) <= 70 else label[:67] + "..."
+        print(f"{label:<72} {1e3 * sum(times) / len(times):>8.2f} {1e3 * max(times):>8.2f}")
+
+
+def filter_table(path: Path, filters: list[tuple[str, str | None]], use_tshark: bool) -> None:
+    from tracemon.filters import compile_filter, indexed
+    from tracemon.traces import open_trace
+
+    t0 = time.perf_counter()
+    trace = open_trace(path)
+    print(f"\n{path.name}: {len(trace):,} frames, opened in {time.perf_counter() - t0:.1f} s "
+          f"({'index cache' if trace.from_cache else 'indexed'})")
+    print(f"{'filter':<58} {'matches':>9} {'decoded':>8} {'first s':>8} {'frames/s':>13} {'warm s':>8} "
+          f"{'warm frames/s':>14} {'tshark s':>9} {'tshark':>8}")
+    n = len(trace)
+    for expr, ws in filters:
+        cf = compile_filter(expr, trace=trace)
+        indexed._STATES.pop(trace, None)  # the first evaluation builds conversation arrays, properties
+        t0 = time.perf_counter()
+        hits = cf.evaluate(trace)
+        first = time.perf_counter() - t0
+        decoded = cf.last_stats.decoded
+        t0 = time.perf_counter()
+        cf.evaluate(trace)
+        warm = time.perf_counter() - t0
+        ts = tshark(path, ws) if (use_tshark and ws) else None
+        label = expr if len(expr) <= 56 else expr[:53] + "..."
+        ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
+        ts_n = f"{ts[1]:>8}" if ts else f"{'-':>8}"
+        flag = "" if ts is None or ts[1] == int(hits.sum()) else "  COUNT DIFFERS"
+        print(f"{label:<58} {int(hits.sum()):>9} {decoded:>8} {first:>8.3f} {n / first:>13,.0f} {warm:>8.3f} "
+              f"{n / warm:>14,.0f} {ts_s} {ts_n}{flag}")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=1_000_000)
+    ap.add_argument("--no-tshark", action="store_true")
+    ap.add_argument("--no-etl", action="store_true")
+    args = ap.parse_args()
+    compile_table()
+    filter_table(cached("pcap", args.frames), PCAP_FILTERS, not args.no_tshark)
+    if not args.no_etl:
+        filter_table(etl_path(args.frames), ETL_FILTERS, False)
+
+
+if __name__ == "__main__":
+    main()
