@@ -62,6 +62,13 @@ def _ip_text(family: int, v: object) -> str:
 
 def event_symbols(trace: Trace) -> dict[tuple[str, int], str]:
     """(provider guid, event id) → event symbol from the registry's ETW definitions."""
+    try:  # the bundled providers are declared on first use, not when a trace opens
+        from tracemon.traces.etw.naming import ensure_registered
+        from tracemon.traces.fields import REGISTRY
+
+        ensure_registered(REGISTRY)
+    except ImportError:
+        pass
     out: dict[tuple[str, int], str] = {}
     for fdef in trace.registry:
         meta = fdef.meta

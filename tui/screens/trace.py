@@ -141,6 +141,7 @@ class TraceScreen(Screen):
             self.status.update_status(loading=0.0)
         # paint the first screen before any worker competes for the interpreter
         self.call_after_refresh(self._painted)
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self.load_colour_rules())
 
     def _painted(self) -> None:
         if self.first_paint is not None:
@@ -803,10 +804,10 @@ class TraceScreen(Screen):
 
     def load_colour_rules(self) -> None:
         """Compile the presets' colour rules in a worker (the first compile warms the compiler up)."""
-        self._colour_rules(self.config.colour_rules)
+        self._colour_rules(self.config.colour_rules, self.app.current_theme.dark)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="colour-rules")
-    def _colour_rules(self, enabled: bool) -> None:
+    def _colour_rules(self, enabled: bool, dark_theme: bool) -> None:
         filter_api.warm_up()
         rules: list[tuple[Any, Style]] = []
         if enabled:
@@ -822,6 +823,8 @@ class TraceScreen(Screen):
                     color = Color.parse(p.color)
                 except (filter_api.FilterError, ColorParseError):
                     continue
+                if not dark_theme:  # "yellow" on white is unreadable: darken for light themes
+                    color = color.blend(Color(0, 0, 0), 0.45)
                 rules.append((cf, Style(color=color.rich_color, bold=True)))
         else:
             try:  # still compile once so the first keystroke in the filter bar is fast
