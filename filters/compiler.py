@@ -401,10 +401,16 @@ class CompiledFilter:
         return np.array([self.root.test(FrameCtx(trace, i)) for i in range(start, stop)], dtype=bool)
 
     def matches(self, trace: Any, i: int) -> bool:
-        """Whether frame ``i`` (0-based) matches, decoding it if the filter needs fields."""
+        """Whether frame ``i`` (0-based) matches: from the index when it can tell, else by
+        decoding the frame (kept in a small per-trace cache, so several colour rules testing the
+        same row decode it once)."""
         if self.tree is None:
             return True
-        return bool(self.root.test(FrameCtx(trace, i)))
+        state = state_for(trace)
+        t = self.root.vec(Chunk(trace, state, i, i + 1))
+        if t is not None and bool(t.known[0]):
+            return bool(t.val[0])
+        return bool(self.root.test(FrameCtx(trace, i, state)))
 
     def explain(self) -> list[str]:
         """How each condition is evaluated (for ``tracemon check``)."""

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -53,10 +54,29 @@ class TraceState:
     """What filters learn about one trace and keep between evaluations (conversation endpoint
     arrays, computed properties).  Tables only grow, so arrays are extended, never rebuilt."""
 
+    FRAMES = 64
+
     def __init__(self) -> None:
         self.lock = threading.RLock()
         self._conv: dict[str, _ConvArrays] = {}
         self.objects: dict[str, Any] = {}
+        self._frames: OrderedDict[int, Any] = OrderedDict()
+        self._frames_lock = threading.Lock()
+
+    def frame(self, trace: Any, i: int) -> Any:
+        """Frame ``i`` from a small LRU, so colour rules testing one row decode it once."""
+        with self._frames_lock:
+            f = self._frames.get(i)
+            if f is not None:
+                self._frames.move_to_end(i)
+                return f
+        reader = getattr(trace, "reader", None)
+        f = reader.frame(i) if reader is not None else trace.frame(i)
+        with self._frames_lock:
+            self._frames[i] = f
+            while len(self._frames) > self.FRAMES:
+                self._frames.popitem(last=False)
+        return f
 
     def conv(self, trace: Any, kind: str) -> _ConvArrays:
         table = getattr(trace, f"{kind}_conversations")

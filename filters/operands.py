@@ -25,20 +25,24 @@ from .values import Test
 class FrameCtx:
     """One frame being tested on the decoding path: the frame is decoded on first use."""
 
-    __slots__ = ("_frame", "_raw", "i", "trace")
+    __slots__ = ("_frame", "_raw", "cache", "i", "trace")
 
-    def __init__(self, trace: Any, i: int) -> None:
+    def __init__(self, trace: Any, i: int, cache: Any = None) -> None:
         self.trace = trace
         self.i = i
+        self.cache = cache  # a TraceState whose small frame LRU to use (single-frame matching)
         self._frame: Any = None
         self._raw: bytes | None = None
 
     @property
     def frame(self) -> Any:
         if self._frame is None:
-            reader = getattr(self.trace, "reader", None)
-            # the reader, not Trace.frame: its LRU belongs to the UI thread
-            self._frame = reader.frame(self.i) if reader is not None else self.trace.frame(self.i)
+            if self.cache is not None:
+                self._frame = self.cache.frame(self.trace, self.i)
+            else:
+                reader = getattr(self.trace, "reader", None)
+                # the reader, not Trace.frame: its LRU belongs to the UI thread
+                self._frame = reader.frame(self.i) if reader is not None else self.trace.frame(self.i)
         return self._frame
 
     @property

@@ -84,24 +84,32 @@ def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | No
     an.tcp = _grow(an.tcp, upto)
     an.retransmit = _grow(an.retransmit, upto)
     an.syn_retransmit = _grow(an.syn_retransmit, upto)
+    ok, seqs, flag_words, payloads = raw_segments(trace, rows)
     reader = getattr(trace, "reader", None)
     decode = reader.frame if reader is not None else trace.frame
+    ok_l, seq_l, flags_l, plen_l = ok.tolist(), seqs.tolist(), flag_words.tolist(), payloads.tolist()
+    keys_l = l4[rows - start].tolist()
+    rev_l = rev[rows - start].tolist()
+    dirs = an.dirs
     for n, i in enumerate(rows.tolist()):
-        if cancel is not None and n % 256 == 0 and cancel.is_set():
-            an.done = i
-            return
-        seg = _segment(decode(i))
-        if seg is None:
-            continue
-        seq, flags, payload = seg
-        key = (int(l4[i - start]), bool(rev[i - start]))
-        d = an.dirs.get(key)
+        if ok_l[n]:
+            seq, flags, payload = seq_l[n], flags_l[n], plen_l[n]
+        else:
+            if cancel is not None and n % 64 == 0 and cancel.is_set():
+                an.done = i
+                return
+            seg = _segment(decode(i))
+            if seg is None:
+                continue
+            seq, flags, payload = seg
+        key = (keys_l[n], rev_l[n])
+        d = dirs.get(key)
         syn, fin, rst = flags & 0x02, flags & 0x01, flags & 0x04
         if syn and d is not None and d.syn_seq >= 0 and seq != d.syn_seq:
             d = None  # a new connection on the same ports
-            an.dirs.pop((key[0], not key[1]), None)
+            dirs.pop((key[0], not key[1]), None)
         if d is None:
-            d = an.dirs[key] = _Direction()
+            d = dirs[key] = _Direction()
         an.tcp[i] = True
         length = payload + (1 if syn else 0) + (1 if fin else 0)
         if syn and d.syn_seq == seq:
@@ -117,6 +125,98 @@ def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | No
         if length and (d.next_seq < 0 or _before(d.next_seq, end)):
             d.next_seq = end
     an.done = upto
+
+
+_RAW_IP_LINKS = (101, 12, 14, 228, 229)
+_VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+
+
+def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where each row's packet bytes are: (bytes, offset of each row's first byte in them, captured
+    length).  A packet file is used in place (its records are in the mmap at ``loc``); otherwise
+    the first ``width`` bytes of each row are copied.  The length is 0 for ETW events, whose raw
+    bytes are an event record."""
+    from ..traces.index import KIND_EVENT, KIND_PACKET
+    from .compiler import _contiguous
+
+    idx = trace.index
+    n = len(rows)
+    length = idx.column("length")[rows].astype(np.int64)
+    kind = idx.column("kind")[rows]
+    length[(kind & (KIND_PACKET | KIND_EVENT)) != KIND_PACKET] = 0
+    if _contiguous(trace):
+        return np.frombuffer(trace.buf, dtype=np.uint8), idx.column("loc")[rows].astype(np.int64), length
+    heads = np.zeros(n * width, dtype=np.uint8)
+    for k in np.flatnonzero(length).tolist():
+        raw = bytes(trace.raw(int(rows[k])))[:width]
+        heads[k * width : k * width + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+    return heads, np.arange(n, dtype=np.int64) * width, np.minimum(length, width)
+
+
+def raw_segments(trace: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(usable, sequence number, flags, payload length) of the TCP header of each row, read from
+    the packet bytes for the plain shapes (Ethernet [+VLAN] / raw IP / SLL → IPv4 without
+    fragmentation or IPv6 without extension headers → TCP) with array operations.  Rows not
+    ``usable`` are decoded.  The values follow the dissector's rules (payload length from the IP
+    length), and a test checks they equal the decoded ``TCP.SequenceNumber``, ``TCP.Flags`` and
+    ``TCP.PayloadLength`` on every sample."""
+    n = len(rows)
+    zeros = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return np.zeros(n, dtype=bool), zeros, zeros, zeros
+    data, first, end = packet_heads(trace, rows)
+    last = len(data) - 1
+    idx = trace.index
+    links_table = np.array([i.link_type for i in trace.interfaces] or [-1], dtype=np.int64)
+    iface = idx.column("iface")[rows].astype(np.int64)
+    link = np.where(iface < len(links_table), links_table[np.minimum(iface, len(links_table) - 1)], -1)
+
+    def at(off: np.ndarray, size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        valid = (off >= 0) & (off + size <= end)
+        pos = np.where(valid, first + off, 0)
+        v = np.zeros(n, dtype=np.int64)
+        for k in range(size):
+            v = (v << 8) | data[np.minimum(pos + k, last)].astype(np.int64)
+        return np.where(valid, v, 0), valid
+
+    base = np.zeros(n, dtype=np.int64)
+    ip = np.full(n, -1, dtype=np.int64)
+    eth = link == 1
+    off = base + 12
+    etype, ok = at(off, 2)
+    for _ in range(2):  # up to two VLAN tags
+        tagged = eth & ok & np.isin(etype, _VLAN_TPIDS)
+        off = np.where(tagged, off + 4, off)
+        etype2, ok2 = at(off, 2)
+        etype = np.where(tagged, etype2, etype)
+        ok = np.where(tagged, ok2, ok)
+    ip = np.where(eth & ok & np.isin(etype, (0x0800, 0x86DD)), off + 2, ip)
+    ip = np.where(np.isin(link, _RAW_IP_LINKS), base, ip)
+    sll_proto, sll_ok = at(base + 14, 2)
+    ip = np.where((link == 113) & sll_ok & np.isin(sll_proto, (0x0800, 0x86DD)), base + 16, ip)
+    have = ip >= 0
+    vhl, v_ok = at(ip)
+    ver = vhl >> 4
+    # IPv4 without fragmentation
+    ihl = (vhl & 0xF) * 4
+    total, t_ok = at(ip + 2, 2)
+    frag, f_ok = at(ip + 6, 2)
+    proto, p_ok = at(ip + 9)
+    v4 = have & v_ok & (ver == 4) & (ihl >= 20) & t_ok & f_ok & p_ok & (proto == 6) & ((frag & 0x3FFF) == 0) & \
+        (total >= ihl)
+    # IPv6 without extension headers
+    nh, nh_ok = at(ip + 6)
+    plen6, pl_ok = at(ip + 4, 2)
+    v6 = have & v_ok & (ver == 6) & nh_ok & (nh == 6) & pl_ok & (plen6 > 0)
+    tcp = np.where(v4, ip + ihl, ip + 40)
+    l4_len = np.where(v4, total - ihl, plen6)
+    captured = idx.column("length")[rows].astype(np.int64)  # the header check uses the whole packet
+    data_end = np.minimum(captured, np.where(v4, ip + total, ip + 40 + plen6))
+    word, w_ok = at(tcp + 12, 2)
+    thl = (word >> 12) * 4
+    seq, s_ok = at(tcp + 4, 4)
+    usable = (v4 | v6) & w_ok & s_ok & (thl >= 20) & (tcp + thl <= data_end) & (l4_len >= thl)
+    return usable, seq, word & 0x0FFF, l4_len - thl
 
 
 def _segment(frame: Any) -> tuple[int, int, int] | None:

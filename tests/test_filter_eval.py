@@ -302,6 +302,20 @@ def test_tcp_retransmits_on_the_sample_match_wiresharks_analysis(pcap: Any) -> N
     assert (np.flatnonzero(hit) + 1).tolist() == sorted(int(x) for x in out)
 
 
+@pytest.mark.parametrize("name", [t for t in TRACES if t.endswith((".pcap", ".pcapng", ".cap"))], ids=_ids)
+def test_tcp_headers_read_from_the_file_equal_the_dissector(name: str) -> None:
+    from tracemon.filters.properties import _segment, raw_segments
+
+    trace = trace_of(name)._trace
+    rows = np.flatnonzero((trace.index.column("protos") & np.uint64(MASK["TCP"])) != 0)
+    ok, seq, flags, plen = raw_segments(trace, rows)
+    for k, i in enumerate(rows.tolist()):
+        if ok[k]:
+            assert _segment(trace.reader.frame(i)) == (seq[k], flags[k], plen[k]), i + 1
+    if len(rows):
+        assert ok.mean() > 0.5  # the plain shapes are read from the file
+
+
 def test_evaluate_ranges_cancel_and_progress(pcap: Any) -> None:
     import threading
 
@@ -317,6 +331,14 @@ def test_evaluate_ranges_cancel_and_progress(pcap: Any) -> None:
     res = cf.evaluate(pcap, cancel=stop)
     assert cf.last_stats.cancelled and len(res) == len(pcap)
     assert compile_filter("").evaluate(pcap).all()
+
+
+def test_matches_one_frame_agrees_with_evaluate(pcap: Any) -> None:
+    for expr in ("TCP.Port == 443", "IPv4.Address == 172.16.11.12", 'DNS.QRecord.QuestionName.Contains("akamai")',
+                 "Property.TCPRetransmit", "ICMP AND IPv4.Address == 10.0.0.1", "!(tcp OR udp)"):
+        cf = compile_filter(expr, trace=pcap)
+        whole = cf.evaluate(pcap)
+        assert [cf.matches(pcap, i) for i in range(len(pcap))] == whole.tolist(), expr
 
 
 def test_uses_decode_is_false_for_index_only_filters(pcap: Any) -> None:
