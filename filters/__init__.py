@@ -4,6 +4,20 @@ No UI code here (a test enforces it)::
 
     cf = compile_filter("IPv4.Address == 10.0.0.1 AND TCP.Port == 443", trace=trace)
     hits = cf.evaluate(trace)          # numpy bool array, one flag per frame
+
+The language (FILTER_LANGUAGE.md): dotted names (``TCP.SrcPort``, ``.Protocol.TLS``) from the field
+registry, case-insensitive; a bare name tests presence; ``== != <> < <= > >=`` (a single ``=``
+is read as ``==`` with a warning); ``AND OR NOT && || !``, where ``!x == y`` means ``!(x == y)``;
+``//`` and ``/* */`` comments; decimal, hex, IPv4, IPv6, MAC, GUID and quoted literals;
+``Property.*``, ``Conversation.*``, ``FrameVariable.*``, ``NetEvent.Header.*``, ``ProtocolName``,
+``Description``, ``FrameData``; ``ContainsBin(FrameData, ASCII|UNICODE|HEX, "…")`` and
+``Field.Contains("…")``.  Extensions from Message Analyzer: ``in [a, b]``, subnets
+(``10.1.0.0/16``), ``contains "…"`` / ``contains $[hex]``, ``*Address`` wildcards, ``~=``,
+``true``/``false``.
+
+Semantics: pair fields (``IPv4.Address``, ``TCP.Port``) and repeated fields match if any instance
+matches; ``!=`` is ``NOT ==`` (true when the field is missing); ordered comparisons on a missing
+field are false; text compares case-insensitively, ``ContainsBin`` byte-exactly.
 """
 
 from .compiler import CompiledFilter, compile_filter

@@ -15,6 +15,7 @@ import re
 import threading
 from typing import Any
 
+from ..traces import packets as _packets
 from ..traces.fields import REGISTRY, FieldDef, FieldType, Registry
 from ..traces.protocols import MASK
 from . import ast as A
@@ -40,8 +41,7 @@ _ETW_SHAPE = re.compile(r"^(?:[A-Za-z0-9]+_)?Microsoft(?:_?Windows)?[A-Za-z0-9_]
 _BY_ID = re.compile(r"^Event_\d+(?:_V\d+)?$", re.IGNORECASE)
 _etw_lock = threading.Lock()
 #: protocols whose presence bit the index never sets (packets.index_keys)
-_NOT_INDEXED: frozenset[str] = frozenset(getattr(__import__("tracemon.traces.packets", fromlist=["x"]),
-                                                 "NOT_INDEXED", ()))
+_NOT_INDEXED: frozenset[str] = frozenset(getattr(_packets, "NOT_INDEXED", ()))
 _etw_ready = False
 
 
