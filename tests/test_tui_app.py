@@ -193,7 +193,7 @@ async def test_filter_typo_shows_the_error_then_the_fix_applies():
         screen = screen_of(app)
         await pilot.press("slash")
         await type_text(pilot, "TCP.Prot == 443")
-        await pilot.pause(0.05)
+        await settle(app, pilot)
         bar = screen.query_one(FilterBar)
         assert bar.has_class("-invalid") and not bar.last.ok
         assert bar.last.column == 1
@@ -206,7 +206,7 @@ async def test_filter_typo_shows_the_error_then_the_fix_applies():
             await pilot.press("left")
         await pilot.press("backspace", "backspace", "backspace")  # "rot"
         await type_text(pilot, "ort")
-        await pilot.pause(0.05)
+        await settle(app, pilot)
         assert bar.value == "TCP.Port == 443" and bar.has_class("-valid")
         await pilot.press("enter")
         await settle(app, pilot)
@@ -249,7 +249,7 @@ async def test_completion_offers_fields_of_the_protocol():
         screen = screen_of(app)
         await pilot.press("slash")
         await type_text(pilot, "TCP.Src")
-        await pilot.pause(0.05)
+        await settle(app, pilot)
         lst = screen.query_one("#filter-completions")
         assert lst.display
         texts = [c.text for c in lst._cands]

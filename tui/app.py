@@ -6,6 +6,7 @@ header; the scan runs in the trace screen's worker so the first screen appears a
 
 from __future__ import annotations
 
+import gc
 import inspect
 import os
 from collections.abc import Iterable, Sequence
@@ -137,6 +138,10 @@ class TracemonApp(App[int]):
 
     # -- start ------------------------------------------------------------------------------
     def on_mount(self) -> None:
+        # Full collections walk every object (tens of ms with a big trace's tables); the UI makes
+        # little cyclic garbage, so run them 10x less often and keep startup objects out of them.
+        gc.set_threshold(700, 10, 100)
+        gc.freeze()
         self._register_themes()
         wanted = THEME_ALIASES.get((self.theme_override or "").lower(), self.theme_override) or self.config.theme
         if wanted not in self.available_themes:

@@ -40,6 +40,7 @@ class FrameView:
         self.reference: int | None = None
         #: bumped on every change; caches of rendered rows key on it
         self.generation = 0
+        self._first: tuple[int, int] = (-1, 0)
 
     # -- size and lookup --------------------------------------------------------------------
     def __len__(self) -> int:
@@ -85,8 +86,16 @@ class FrameView:
     def previous_frame(self, pos: int) -> int | None:
         return self.frame_at(pos - 1) if pos > 0 else None
 
+    @property
+    def first_ns(self) -> int:
+        """The trace's first timestamp, recomputed only when more frames were indexed."""
+        n = len(self.trace)
+        if self._first[0] != n:
+            self._first = (n, _columns.first_time(self.trace))
+        return self._first[1]
+
     def row_context(self, pos: int, time_mode: str) -> _columns.RowContext:
-        return _columns.context(self.trace, time_mode, self.reference, self.previous_frame(pos))
+        return _columns.context(self.trace, time_mode, self.reference, self.previous_frame(pos), self.first_ns)
 
     def displayed(self) -> np.ndarray:
         """The displayed frame indices as an array (materialised for identity views)."""

@@ -7,6 +7,7 @@ finding, counting) runs in thread workers that post messages; this class only re
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -15,7 +16,7 @@ import numpy as np
 from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
-from textual.color import Color, ColorParseError
+from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -27,6 +28,7 @@ from tracemon.traces.trace import Progress
 from .. import columns as _columns
 from .. import commands, conversations, expressions, filter_api
 from .. import messages as m
+from ..colour_rules import ColourRules, Rule
 from ..config import DEFAULT_COLUMNS, TIME_MODES, Config
 from ..view import FrameView, Sort, combine, sort_rows
 from ..widgets.conversation_tree import ConversationTree
@@ -85,7 +87,7 @@ class TraceScreen(Screen):
         self._warned = False
         self.scan_started = time.perf_counter()
         self.first_paint: float | None = None
-        self.colour_rules: list[tuple[Any, Style]] = []
+        self.colour_rules = ColourRules(trace, [])
         self.pane_shown: dict[str, bool | None] = {"tree": None, "details": None, "hex": None, "timeline": None}
         self.tree_width = config.tree_width
         self.list_percent = config.list_percent
@@ -142,6 +144,7 @@ class TraceScreen(Screen):
         # paint the first screen before any worker competes for the interpreter
         self.call_after_refresh(self._painted)
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.load_colour_rules())
+        self.set_interval(0.15, self._colour_tick)
 
     def _painted(self) -> None:
         if self.first_paint is not None:
@@ -242,6 +245,10 @@ class TraceScreen(Screen):
         self._scan_finished()
 
     def _scan_finished(self) -> None:
+        # Everything the scan built (conversation tables, registry names …) lives as long as the
+        # trace: keep it out of the collector's full passes, which otherwise stall a keystroke
+        # for ~80 ms on a big trace.
+        gc.freeze()
         self.frames.empty_text = "No frames in this trace" if not len(self.trace) else "No frames match"
         self._check_empty_columns()
         self._grow()
@@ -249,6 +256,8 @@ class TraceScreen(Screen):
         self.query_one(ConversationTree).reload()
         self._update_status()
         self._refresh_timeline()
+        if self.colour_rules:
+            self.load_colour_rules()
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
@@ -385,7 +394,7 @@ class TraceScreen(Screen):
             return True
         try:
             cf = filter_api.compile(text, self.trace)
-        except filter_api.FilterError as e:
+        except Exception as e:  # noqa: BLE001 - FilterError, or a compiler bug: either way, say so
             message, column, _ = filter_api.error_parts(e)
             self.notify(f"Filter error at column {column}: {message}", severity="error")
             return False
@@ -696,7 +705,7 @@ class TraceScreen(Screen):
         def check(text: str) -> str | None:
             try:
                 filter_api.compile(text, self.trace)
-            except filter_api.FilterError as e:
+            except Exception as e:  # noqa: BLE001 - FilterError, or a compiler bug
                 message, column, _ = filter_api.error_parts(e)
                 return f"column {column}: {message}"
             return None
@@ -809,7 +818,7 @@ class TraceScreen(Screen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="colour-rules")
     def _colour_rules(self, enabled: bool, dark_theme: bool) -> None:
         filter_api.warm_up()
-        rules: list[tuple[Any, Style]] = []
+        rules: list[Rule] = []
         if enabled:
             try:
                 presets = list(self.presets.list())
@@ -821,31 +830,45 @@ class TraceScreen(Screen):
                 try:
                     cf = filter_api.compile(p.expression, self.trace)
                     color = Color.parse(p.color)
-                except (filter_api.FilterError, ColorParseError):
+                except Exception:  # noqa: BLE001, S112 - a preset that does not compile here colours nothing
                     continue
                 if not dark_theme:  # "yellow" on white is unreadable: darken for light themes
                     color = color.blend(Color(0, 0, 0), 0.45)
-                rules.append((cf, Style(color=color.rich_color, bold=True)))
+                rules.append(Rule(p.name, cf, Style(color=color.rich_color, bold=True)))
         else:
             try:  # still compile once so the first keystroke in the filter bar is fast
                 filter_api.compile("Frame", self.trace)
             except filter_api.FilterError:
                 pass
-        self.app.call_from_thread(self._set_colour_rules, rules)
+        colours = ColourRules(self.trace, rules)
+        self.app.call_from_thread(self._set_colour_rules, colours)
+        if colours and colours.compute_masks():
+            self.app.call_from_thread(self._colours_changed, colours, True)
 
-    def _set_colour_rules(self, rules: list[tuple[Any, Style]]) -> None:
-        self.colour_rules = rules
-        self.frames.row_style = self._row_style if rules else None
+    def _set_colour_rules(self, colours: ColourRules) -> None:
+        self.colour_rules = colours
+        self.frames.row_style = colours.style if colours else None
         self.frames.invalidate()
 
-    def _row_style(self, i: int) -> Style | None:
-        for cf, style in self.colour_rules:
-            try:
-                if cf.matches(self.trace, i):
-                    return style
-            except Exception:  # noqa: BLE001, S112 - a rule that cannot evaluate a frame just does not colour it
-                continue
-        return None
+    def _colours_changed(self, colours: ColourRules, settled: bool = False) -> None:
+        if colours is self.colour_rules:
+            self.frames.invalidate()
+        if settled:
+            gc.freeze()  # the compiled rules and the registry names they declared live on
+
+    def _colour_tick(self) -> None:
+        """Answer decoded colour rules for rows that were painted (off the UI thread)."""
+        colours = self.colour_rules
+        if colours and colours.has_pending:
+            self._resolve_colours(colours)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="colour-decode")
+    def _resolve_colours(self, colours: ColourRules) -> None:
+        done = 0
+        while colours.has_pending and done < 2000:
+            done += colours.resolve_pending(128)
+        if done:
+            self.app.call_from_thread(self._colours_changed, colours)
 
     # -- export -----------------------------------------------------------------------------
     def action_export(self) -> None:

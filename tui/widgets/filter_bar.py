@@ -8,15 +8,18 @@ posts ``Applied``; the screen evaluates in a worker and reports progress back th
 
 from __future__ import annotations
 
+import re
+import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
@@ -45,7 +48,10 @@ def validate(text: str, trace: Trace) -> Validation:
     t0 = time.perf_counter()
     try:
         cf = filter_api.compile(text, trace)
-    except filter_api.FilterError as e:
+    except Exception as e:  # noqa: BLE001 - a compiler bug must show as a message, not kill typing
+        if not isinstance(e, filter_api.FilterError):
+            return Validation(False, f"internal error in the filter compiler: {type(e).__name__}: {e}", 1,
+                              max(1, len(text)), elapsed=time.perf_counter() - t0)
         message, column, length = filter_api.error_parts(e)
         hints = list(getattr(e, "hints", []) or [])
         suggestions = list(getattr(e, "suggestions", []) or [])
@@ -56,6 +62,44 @@ def validate(text: str, trace: Trace) -> Validation:
         return Validation(False, message, column, length, elapsed=time.perf_counter() - t0)
     warnings = [getattr(w, "message", str(w)) for w in getattr(cf, "warnings", [])]
     return Validation(True, "", warnings=warnings, elapsed=time.perf_counter() - t0)
+
+
+COMPLETION_DELAY = 0.06  # s after the last keystroke
+
+_STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?")
+_NAMES = re.compile(r"(?<![\w.:-])\.?[A-Za-z_][\w.]*(?:\s*\()?")
+_WORDS = {"and", "or", "not", "true", "false", "framedata", "ascii", "unicode", "hex", "containsbin", "contains",
+          "protocol"}
+
+
+def names_known(text: str, trace: Trace) -> bool:
+    """True when every name in ``text`` is a known field, protocol, keyword or pseudo-field.
+
+    The compiler is fast except when it meets an unknown name: then it ranks close matches among
+    thousands of names (up to a second).  Known names are validated on the spot; anything else
+    goes to the background check so typing never waits."""
+    try:
+        from tracemon.filters.pseudo import NAMESPACES, PSEUDO
+    except ImportError:  # pragma: no cover - the filter package always has them
+        NAMESPACES, PSEUDO = {}, {}
+    registry = trace.registry
+    for m in _NAMES.finditer(_STRINGS.sub(" ", text)):
+        token = m.group()
+        call = token.endswith("(")
+        name = token.rstrip("( \t").strip(".")
+        low = name.lower()
+        if not name or low in _WORDS:
+            continue
+        if low.startswith("protocol."):
+            name, low = name[9:], low[9:]
+        if call and low.endswith(".contains"):
+            name, low = name[:-9], low[:-9]
+        elif call and low in ("containsbin",):
+            continue
+        if low in PSEUDO or low.split(".", 1)[0] in NAMESPACES or registry.get(name) is not None:
+            continue
+        return False
+    return True
 
 
 class FilterInput(Input):
@@ -129,6 +173,10 @@ class FilterBar(Vertical):
         self._history_draft = ""
         self._expect: str | None = None
         self._completion: Any = None
+        self._check_lock = threading.Lock()
+        self._wanted: tuple[str, int, bool] | None = None
+        self._complete_timer: Timer | None = None
+        self._checking = False
         self.applied_text = ""
         self._status = ""
         self.on_validated: Callable[[Validation], None] | None = None
@@ -177,12 +225,85 @@ class FilterBar(Vertical):
         self._expect = None
         self._history_pos = None
         self.post_message(self.Edited())
-        self._revalidate()
-        self.update_completions()
+        text = event.value
+        if names_known(text, self.trace):
+            self._revalidate()  # compiling a filter whose names all exist takes about a millisecond
+        else:
+            self._request_check(text, self.input.cursor_position)
+        # the completion list follows once typing pauses (ranking thousands of names takes ~10 ms)
+        if self._complete_timer is not None:
+            self._complete_timer.stop()
+        self._complete_timer = self.set_timer(COMPLETION_DELAY, self._complete_later)
+
+    def _complete_later(self) -> None:
+        self._complete_timer = None
+        self._request_check(self.value, self.input.cursor_position, validate=False)
+
+    # -- checking off the UI thread ---------------------------------------------------------
+    def _request_check(self, text: str, cursor: int, validate: bool = True) -> None:
+        """Validate and complete ``text`` in a worker.  Most checks take a millisecond, but an
+        unknown name makes the compiler look for close matches among thousands of names, which
+        can take far longer: typing must never wait for that.  Requests coalesce: one check runs
+        at a time and then picks up the newest text."""
+        with self._check_lock:
+            old = self._wanted
+            if old is not None and old[0] == text and old[2]:
+                validate = True  # a completion request must not swallow a pending validation
+            self._wanted = (text, cursor, validate)
+            if self._checking:
+                return
+            self._checking = True
+        self._checker()
+
+    @work(thread=True, exit_on_error=False, group="filter-check")
+    def _checker(self) -> None:
+        try:
+            self._check_loop()
+        finally:
+            with self._check_lock:
+                self._checking = False
+
+    def _check_loop(self) -> None:
+        while True:
+            with self._check_lock:
+                wanted, self._wanted = self._wanted, None
+                if wanted is None:
+                    self._checking = False
+                    return
+            text, cursor, check = wanted
+            if check:
+                v = validate(text, self.trace) if text.strip() else Validation(True)
+                self.post_message(self._Checked(text, cursor, v, None))  # red/green first …
+            try:
+                comp = filter_api.complete_at(text, cursor, self.trace, self.presets)
+            except Exception:  # noqa: BLE001 - completion must never break typing
+                comp = None
+            self.post_message(self._Checked(text, cursor, None, comp))  # … then the completion list
+
+    class _Checked(Message):
+        def __init__(self, text: str, cursor: int, validation: Validation | None, completion: Any) -> None:
+            super().__init__()
+            self.text = text
+            self.cursor = cursor
+            self.validation = validation
+            self.completion = completion
+
+    def on_filter_bar__checked(self, message: _Checked) -> None:
+        message.stop()
+        if message.text != self.value:
+            return  # a newer keystroke is being checked
+        if message.validation is not None:
+            self._show_validation(message.validation)
+        elif message.cursor == self.input.cursor_position:
+            self._show_completions(message.completion)
 
     def _revalidate(self) -> None:
+        """Validate now, on this thread (programmatic text and Enter)."""
         text = self.value
-        v = validate(text, self.trace) if text.strip() else Validation(True)
+        self._show_validation(validate(text, self.trace) if text.strip() else Validation(True))
+
+    def _show_validation(self, v: Validation) -> None:
+        text = self.value
         self.last = v
         self.set_class(not v.ok, "-invalid")
         self.set_class(v.ok and bool(text.strip()), "-valid")
@@ -228,6 +349,7 @@ class FilterBar(Vertical):
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
+        self._revalidate()  # the worker's answer may be for an older keystroke
         if not self.last.ok:
             self.app.bell()
             return
@@ -290,8 +412,15 @@ class FilterBar(Vertical):
         try:
             comp = filter_api.complete_at(text, cursor, self.trace, self.presets)
         except Exception:  # noqa: BLE001 - completion must never break typing
+            comp = None
+        self._show_completions(comp, force)
+
+    def _show_completions(self, comp: Any, force: bool = False) -> None:
+        if comp is None:
             self._hide_completions()
             return
+        text = self.value
+        cursor = self.input.cursor_position
         token = text[comp.start : comp.end]
         cands = [c for c in comp.candidates if c.text != token]
         if not cands or (not token and not force and not text[:cursor].endswith(".")):
@@ -331,10 +460,8 @@ class FilterBar(Vertical):
         self._expect = new if new != text else None
         self.input.value = new
         self.input.cursor_position = comp.start + len(cand.text)
-        self._revalidate()
         self._hide_completions()
-        if cand.text.endswith("."):
-            self.update_completions()
+        self._request_check(new, self.input.cursor_position)
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()

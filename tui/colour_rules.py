@@ -1,0 +1,115 @@
+"""Colour rules: presets with a colour paint the rows they match (first matching preset wins).
+
+Asking every rule about every painted row would cost a page of decodes per keystroke (a TCP
+retransmit rule looks back through the conversation).  So rules that the index can answer are
+evaluated once for the whole trace into boolean masks, in a worker; rules that need decoded
+fields are asked only about rows that were painted, in a worker, and the rows are repainted
+when the answer arrives.  Until then a row shows what the index rules say.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from rich.style import Style
+    from tracemon.traces.trace import Trace
+
+#: decoded-rule answers kept (frame → first matching rule); painted rows only, so this is plenty
+KNOWN_LIMIT = 200_000
+CHUNK = 1 << 20
+
+
+@dataclass(slots=True)
+class Rule:
+    name: str
+    filter: Any  # CompiledFilter
+    style: Style
+
+    @property
+    def index_only(self) -> bool:
+        return not getattr(self.filter, "uses_decode", True)
+
+
+class ColourRules:
+    def __init__(self, trace: Trace, rules: list[Rule]) -> None:
+        self.trace = trace
+        self.rules = rules
+        self._index = [k for k, r in enumerate(rules) if r.index_only]
+        self._decode = [k for k, r in enumerate(rules) if not r.index_only]
+        #: rule number → mask over the frames indexed when it was computed
+        self.masks: dict[int, np.ndarray] = {}
+        #: frame → first matching decoded rule (len(rules) = none)
+        self._known: OrderedDict[int, int] = OrderedDict()
+        self._pending: dict[int, None] = {}
+        self._lock = threading.Lock()
+
+    def __bool__(self) -> bool:
+        return bool(self.rules)
+
+    # -- what the frame list asks -----------------------------------------------------------
+    def style(self, i: int) -> Style | None:
+        best = len(self.rules)
+        for k in self._index:
+            mask = self.masks.get(k)
+            if mask is not None and i < len(mask) and mask[i]:
+                best = k
+                break
+        if self._decode and self._decode[0] < best:
+            with self._lock:
+                known = self._known.get(i)
+                if known is None:
+                    self._pending[i] = None
+            if known is not None:
+                best = min(best, known)
+        return self.rules[best].style if best < len(self.rules) else None
+
+    @property
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    # -- worker side ------------------------------------------------------------------------
+    def compute_masks(self, cancel: threading.Event | None = None) -> bool:
+        """Evaluate the index rules over every indexed frame; False when cancelled."""
+        trace = self.trace
+        n = len(trace)
+        for k in self._index:
+            parts = []
+            for start in range(0, n, CHUNK):
+                if cancel is not None and cancel.is_set():
+                    return False
+                stop = min(n, start + CHUNK)
+                try:
+                    parts.append(np.asarray(self.rules[k].filter.evaluate(trace, start, stop), dtype=bool))
+                except Exception:  # noqa: BLE001 - a rule that cannot run just colours nothing
+                    parts = []
+                    break
+            self.masks[k] = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        return True
+
+    def resolve_pending(self, limit: int = 256) -> int:
+        """Answer the decoded rules for up to ``limit`` painted rows; returns how many were done."""
+        with self._lock:
+            frames = list(self._pending)[:limit]
+            for i in frames:
+                del self._pending[i]
+        trace = self.trace
+        for i in frames:
+            found = len(self.rules)
+            for k in self._decode:
+                try:
+                    if self.rules[k].filter.matches(trace, i):
+                        found = k
+                        break
+                except Exception:  # noqa: BLE001, S112 - an undecodable frame is not coloured
+                    continue
+            with self._lock:
+                self._known[i] = found
+                if len(self._known) > KNOWN_LIMIT:
+                    self._known.popitem(last=False)
+        return len(frames)
