@@ -67,7 +67,7 @@ def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
     hosts = 400
     gw = _mac(0xFFFFF)
     names = [f"host{i}.corp.example.com" for i in range(64)]
-    sessions: dict[int, int] = {}
+    pool: list[list[int]] = []
     for k in range(n):
         t += rnd.randint(2_000, 400_000)
         h = rnd.randrange(hosts)
@@ -75,18 +75,23 @@ def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
         src = 0x0A000000 | (h + 10)
         server = 0xC0A80000 | rnd.randrange(1, 40)
         r = rnd.random()
-        if r < 0.62:  # TCP session traffic
-            sport = 49152 + (h * 7 + (k % 5)) % 16000
-            dport = (443, 80, 445, 3389)[h % 4]
-            seq = sessions.get(sport, rnd.randrange(1 << 32))
-            phase = k % 6
-            flags = (0x02, 0x12, 0x10, 0x18, 0x18, 0x11)[phase]
-            data = b"" if phase < 3 or phase == 5 else bytes(rnd.randrange(1, 600))
-            out = phase in (0, 2, 3, 5)
+        if r < 0.62:  # TCP sessions: handshake, ~16 data segments both ways, FIN
+            if len(pool) < 1500:
+                h2 = rnd.randrange(hosts)
+                pool.append([h2, 0xC0A80000 | rnd.randrange(1, 40), 49152 + (k % 16000), (443, 80, 445, 3389)[h2 % 4],
+                             0, rnd.randrange(1 << 32)])
+            s = pool[rnd.randrange(len(pool))]
+            hs, server, sport, dport, step, seq = s
+            mac_s, src_s = _mac(hs), 0x0A000000 | (hs + 10)
+            flags = 0x02 if step == 0 else 0x12 if step == 1 else 0x10 if step == 2 else 0x11 if step >= 19 else 0x18
+            out = step in (0, 2) or step >= 19 or (step > 2 and step % 2 == 1)
+            data = bytes(rnd.randrange(1, 1400)) if flags == 0x18 else b""
             seg = _tcp(sport if out else dport, dport if out else sport, seq, seq + 1, flags, data)
-            sessions[sport] = seq + len(data) + 1
-            ip = _ipv4(src if out else server, server if out else src, 6, seg, k)
-            yield t, _eth(gw if out else mac, mac if out else gw, 0x0800, ip)
+            s[4], s[5] = step + 1, seq + len(data) + 1
+            if step >= 19:
+                pool.remove(s)
+            ip = _ipv4(src_s if out else server, server if out else src_s, 6, seg, k)
+            yield t, _eth(gw if out else mac_s, mac_s if out else gw, 0x0800, ip)
         elif r < 0.82:  # DNS
             qid = k & 0xFFFF
             name = names[k % len(names)]

@@ -231,13 +231,12 @@ class OrP(Pred):
 
 # -- the raw-bytes search over a packet file ----------------------------------------------------
 
-def _contiguous(trace: Any) -> bool:
-    """Packet files whose row ``i`` is exactly ``buf[loc:loc+length]`` in file order."""
-    from ..traces.packets import PacketReader
-
-    reader = getattr(trace, "reader", None)
-    return (isinstance(reader, PacketReader) and type(reader).raw is PacketReader.raw
-            and getattr(trace, "buf", None) is not None)
+def packet_offsets(trace: Any, rows: np.ndarray) -> np.ndarray | None:
+    """Where each row's packet bytes start in ``trace.buf``, when the reader keeps them in place."""
+    offsets = getattr(getattr(trace, "reader", None), "packet_offsets", None)
+    if offsets is None or getattr(trace, "buf", None) is None:
+        return None
+    return offsets(rows)
 
 
 _WINDOW = 16 << 20
@@ -247,9 +246,11 @@ def _buffer_search(ch: Chunk, needles: list[bytes], patterns: list[re.Pattern[by
     """Search the file once (C speed: ``mmap.find`` or a compiled regex) and map the hits to
     rows; a hit counts only if it lies inside one record's bytes.  Every start position is
     tried (a hit that straddles two records must not hide one inside the next)."""
-    if ch.n == 0 or not _contiguous(ch.trace):
+    if ch.n == 0:
         return None
-    loc = ch.col("loc").astype(np.int64)
+    loc = packet_offsets(ch.trace, np.arange(ch.start, ch.start + ch.n))
+    if loc is None:
+        return None
     length = ch.col("length").astype(np.int64)
     if ch.n > 1 and not bool(np.all(loc[1:] >= loc[:-1] + length[:-1])):
         return None

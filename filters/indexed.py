@@ -12,7 +12,7 @@ error).  A frame whose mask shows ICMP, ICMPv6, GRE or MPLS, or both IPv4 and IP
 TCP and UDP, may hold more instances of a field (an ICMP error quotes the offending packet; a
 tunnel carries a second header), and a filter field matches if *any* instance matches.  For such
 frames the outer value can only prove a match; a non-match is left unknown and the frame is
-decoded.  (IPv4-in-IPv4 and IPv6-in-IPv6 leave no mark in the mask; see ``MULTI_INSTANCE``.)
+decoded.  (Frames with nested IP headers carry the ``IPinIP`` flag; see ``MULTI_INSTANCE``.)
 """
 
 from __future__ import annotations
@@ -34,16 +34,16 @@ from ..traces.index import (
     KIND_PACKET,
     PID_UNKNOWN,
 )
-from ..traces.protocols import MASK
+from ..traces.protocols import FLAGS, MASK
 from .tri import Tri
 from .values import Test
 
-#: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header;
-#: names not (yet) in the mask are ignored, so adding e.g. "IPinIP" to protocols.py is enough
+#: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header,
+#: and flags (protocols.FLAGS) saying the same; names not in the mask are ignored
 MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN")
 _MULTI_BITS = 0
 for _name in MULTI_INSTANCE:
-    _MULTI_BITS |= MASK.get(_name, 0)
+    _MULTI_BITS |= MASK.get(_name, 0) | FLAGS.get(_name, 0)
 _V4V6 = MASK.get("IPv4", 0) | MASK.get("IPv6", 0)
 _TCPUDP = MASK.get("TCP", 0) | MASK.get("UDP", 0)
 

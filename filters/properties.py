@@ -137,15 +137,16 @@ def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.nda
     the first ``width`` bytes of each row are copied.  The length is 0 for ETW events, whose raw
     bytes are an event record."""
     from ..traces.index import KIND_EVENT, KIND_PACKET
-    from .compiler import _contiguous
+    from .compiler import packet_offsets
 
     idx = trace.index
     n = len(rows)
     length = idx.column("length")[rows].astype(np.int64)
     kind = idx.column("kind")[rows]
     length[(kind & (KIND_PACKET | KIND_EVENT)) != KIND_PACKET] = 0
-    if _contiguous(trace):
-        return np.frombuffer(trace.buf, dtype=np.uint8), idx.column("loc")[rows].astype(np.int64), length
+    offsets = packet_offsets(trace, rows)
+    if offsets is not None:
+        return np.frombuffer(trace.buf, dtype=np.uint8), offsets, length
     heads = np.zeros(n * width, dtype=np.uint8)
     for k in np.flatnonzero(length).tolist():
         raw = bytes(trace.raw(int(rows[k])))[:width]

@@ -17,7 +17,7 @@ from tracemon.traces import FieldType, Frame, open_trace
 from tracemon.traces import dissect as dissect_pkg
 from tracemon.traces.fields import FieldDef
 from tracemon.traces.packets import NOT_INDEXED, index_keys
-from tracemon.traces.protocols import CODE, MASK, PACKET_PROTOCOL_NAMES
+from tracemon.traces.protocols import CODE, FLAGS, MASK, PACKET_PROTOCOL_NAMES
 
 SAMPLE_FILES = [*samples("pcap"), *samples("pcapng"), *samples("netmon")]
 #: layers the readers add around the dissected ones (not packet protocols)
@@ -52,6 +52,8 @@ def check_frame(trace: object, frame: Frame, where: str) -> None:
     for n in names:
         if n not in NOT_INDEXED:  # Payload is everywhere: the index leaves it out
             expected |= MASK[n]
+    if sum(n in ("IPv4", "IPv6") for n in names) > 1:  # nested IP headers are flagged for filters
+        expected |= FLAGS["IPinIP"]
     assert keys.protos == expected, f"{where}: mask {keys.protos:#x}, layers {names}"
     if frame.protocol_name:
         assert frame.protocol_name in names, f"{where}: Protocol Name {frame.protocol_name} is not a layer"

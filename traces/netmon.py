@@ -297,6 +297,9 @@ class NetmonReader(PacketReader):
     def _data_offset(self, i: int) -> int:
         return int(self.trace.index.loc[i]) + (8 if self.v1 else 16)
 
+    def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
+        return self.trace.index.loc[rows].astype(np.int64) + (8 if self.v1 else 16)
+
     def raw(self, i: int) -> bytes:
         off = self._data_offset(i)
         return bytes(self.buf[off : off + int(self.trace.index.length[i])])

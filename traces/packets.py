@@ -11,11 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import dissect as _dissect
 from .fields import REGISTRY, FieldType
 from .frame import Frame, Layer
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, KIND_PACKET
-from .protocols import CODE, MASK
+from .protocols import CODE, FLAGS, MASK
 from .trace import Reader
 
 if TYPE_CHECKING:
@@ -47,6 +49,9 @@ class PacketReader(Reader):
 
     def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
         return RecordMeta(length)
+
+    def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
+        return self.trace.index.loc[rows].astype(np.int64)
 
     def raw(self, i: int) -> bytes:
         idx = self.trace.index
@@ -140,11 +145,14 @@ def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
     k = Keys()
     eth = ip = l4 = None
     after_icmp = False
+    ip_layers = 0
     for layer in layers:
         name = layer.protocol.name
         bit = MASK.get(name) if name not in NOT_INDEXED else None
         if bit is not None:
             k.protos |= bit
+        if name in ("IPv4", "IPv6"):
+            ip_layers += 1
         if name == "Ethernet" and eth is None:
             eth = layer
         elif name in ("IPv4", "IPv6") and ip is None:
@@ -153,6 +161,8 @@ def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
             l4 = layer
         elif name in _ICMP:
             after_icmp = True
+    if ip_layers > 1:
+        k.protos |= FLAGS["IPinIP"]
     k.top = CODE.get(protocol_name, 0) if protocol_name else 0
     if eth is not None:
         src = _first(eth, "Ethernet.SourceAddress")

@@ -391,6 +391,12 @@ class PcapngReader(PacketReader):
         btype, blen = struct.unpack_from(section.endian + "II", self.buf, pos)
         return pos, btype, blen, section
 
+    def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
+        loc = self.trace.index.loc[rows].astype(np.int64)
+        btype = Gather(self.buf).read(loc, "<u4")
+        btype = np.where(btype > 0xFFFF, btype >> 24, btype)  # big-endian sections read byte-swapped
+        return loc + np.where((btype == EPB) | (btype == OPB), 28, np.where(btype == SPB, 12, 0))
+
     def raw(self, i: int) -> bytes:
         pos, btype, blen, _ = self._block(i)
         if btype in (EPB, OPB):

@@ -42,5 +42,12 @@ assert len(BIT) <= 64
 MASK: dict[str, int] = {name: 1 << bit for name, bit in BIT.items()}
 
 
+#: presence bits that are not layers (not protocol names a filter can use): "IPinIP" is set when
+#: a frame holds more than one IP header (IP-in-IP, 6in4, ICMP errors), so filters know the
+#: index's outer addresses are not the only ones; it takes the top bit, clear of the protocols
+FLAGS: dict[str, int] = {"IPinIP": 1 << 63}
+assert max(MASK.values()) < min(FLAGS.values())
+
+
 def mask_names(mask: int) -> list[str]:
     return [name for name, m in MASK.items() if mask & m]

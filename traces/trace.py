@@ -89,6 +89,13 @@ class Reader:
         """The bytes the hex pane shows for row ``i`` (the packet, or the whole event record)."""
         raise NotImplementedError
 
+    def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
+        """File offsets in ``trace.buf`` where each row's packet bytes start (``length`` bytes
+        long), for readers that keep packets in place; None when they are not (ETL buffers may
+        be compressed).  Lets filters search and read packet bytes in bulk.  Rows that are not
+        packets get some offset; callers mask them by ``kind``."""
+        return None
+
     def finish(self) -> None:
         """Called once after the scan ends (ETL sorts by time here)."""
 
@@ -148,6 +155,7 @@ class Trace:
         self.scan_seconds = 0.0
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
+        self._frame_lock = threading.Lock()
         fmt = None
         head = bytes(self.buf[:128])
         for name, test, factory in _readers():
@@ -214,9 +222,10 @@ class Trace:
         if cached is not None:
             return cached
         frame = self.reader.frame(i)
-        if len(self._frame_cache) >= 512:
-            self._frame_cache.pop(next(iter(self._frame_cache)))
-        self._frame_cache[i] = frame
+        with self._frame_lock:  # the UI thread and filter/export workers share this cache
+            while len(self._frame_cache) >= 512:
+                self._frame_cache.pop(next(iter(self._frame_cache)))
+            self._frame_cache[i] = frame
         return frame
 
     def raw(self, i: int) -> bytes:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import uuid
 from collections import OrderedDict
 from collections.abc import Iterator
@@ -334,6 +335,7 @@ class EtlReader(Reader):
         self.buffers: list[BufferInfo] = []
         self.chain_damage: tuple[int, str] | None = None
         self._lru: OrderedDict[int, bytes] = OrderedDict()
+        self._lru_lock = threading.Lock()
         self._guid_codes: dict[uuid.UUID, int] = {}
         self._top_of_code: dict[int, int] = {}
         self._iface_of: dict[tuple[Any, ...], int] = {}
@@ -727,17 +729,19 @@ class EtlReader(Reader):
         info = self.buffers[number]
         if not info.compressed:
             return memoryview(self.buf)[info.file_offset : info.file_offset + min(info.disk_size, info.filled)]
-        data = self._lru.get(number)
-        if data is None:
-            try:
-                data = buffer_bytes(self.buf, info)
-            except BufferError_ as e:
-                raise TraceError(self.path, f"buffer {number}: {e}", info.file_offset) from None
+        with self._lru_lock:  # the UI thread and filter workers decode frames at the same time
+            data = self._lru.get(number)
+            if data is not None:
+                self._lru.move_to_end(number)
+                return data
+        try:
+            data = buffer_bytes(self.buf, info)
+        except BufferError_ as e:
+            raise TraceError(self.path, f"buffer {number}: {e}", info.file_offset) from None
+        with self._lru_lock:
             self._lru[number] = data
-            if len(self._lru) > CACHE_BUFFERS:
+            while len(self._lru) > CACHE_BUFFERS:
                 self._lru.popitem(last=False)
-        else:
-            self._lru.move_to_end(number)
         return data
 
     def _record_bytes(self, loc: int, length: int) -> tuple[bytes, BufferInfo]:
