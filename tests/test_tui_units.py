@@ -262,3 +262,22 @@ def test_bad_theme_is_reported(tmp_path):
     (tmp_path / "mine.tcss").write_text("$dark: maybe;\n$primary: #ff0000;")
     themes, problems = T.user_themes(tmp_path)
     assert themes == [] and "dark" in problems[0]
+
+
+def test_etw_events_group_by_switch_port_and_nic():
+    from tracemon.traces.etw.demo import demo_trace_path
+
+    t = open_trace(demo_trace_path())
+    etw = next(s for s in conversations.children(t, conversations.root(t)) if s.kind == "etw")
+    vmswitch = next(s for s in conversations.children(t, etw) if s.label.startswith("VMSWITCH_"))
+    events = conversations.children(t, vmswitch)
+    drop = next(s for s in events if s.label.startswith("VM_NBL_INCOMING_DROP"))
+    places = conversations.children(t, drop)
+    assert sum(p.count for p in places) == drop.count
+    for place in places:
+        rows = np.flatnonzero(conversations.mask(t, place))
+        assert len(rows) == place.count
+        for i in rows:
+            leaves = {f.fdef.leaf: f.display for f in t.frame(int(i)).walk() if f.fdef is not None}
+            assert place.label == f"{leaves['SwitchFName']} › {leaves['NicFName']}"
+    t.close()

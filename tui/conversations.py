@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tracemon.traces.fields import FieldType
 from tracemon.traces.frame import ipv4_text, ipv6_text
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from tracemon.traces.protocols import MASK
@@ -200,12 +201,36 @@ def _families(trace: Trace) -> np.ndarray:
     return fam
 
 
+def place_of(frame: object) -> tuple[str, ...]:
+    """Switch › port › NIC of a VmSwitch-style event: its string fields named for them, friendly
+    names (``SwitchFName``, ``NicFriendlyName``) preferred over the GUID-like ones."""
+    found: dict[str, dict[str, str]] = {}
+    for f in frame.walk():  # type: ignore[attr-defined]
+        fdef = f.fdef
+        if fdef is None or fdef.type is not FieldType.STRING or not f.display:
+            continue
+        leaf = fdef.leaf
+        m = _PLACE.search(leaf)
+        if m is None or leaf.lower().endswith(("len", "length")):
+            continue
+        kind = m.group(1).lower()
+        kind = "port" if kind == "vport" else kind
+        friendly = leaf.lower().endswith(("fname", "friendlyname"))
+        found.setdefault(kind, {})["friendly" if friendly else "name"] = f.display
+    out = []
+    for kind in ("switch", "vmname", "port", "nic", "adapter"):
+        names = found.get(kind)
+        if names:
+            out.append(names.get("friendly") or names["name"])
+    return tuple(out)
+
+
 def _places(trace: Trace, scope: Scope, cancel: threading.Event | None) -> list[Scope]:
-    """Group one ETW event's frames by its switch / port / NIC fields (decodes the frames)."""
+    """Group one ETW event's frames by switch / port / NIC (decodes the frames)."""
     code, eid = scope.key
     idx = trace.index
     rows = np.flatnonzero((idx.provider == code) & (idx.event_id == eid))[:MAX_DECODE]
-    groups: dict[str, list[int]] = {}
+    groups: dict[tuple[str, ...], list[int]] = {}
     for k, i in enumerate(rows):
         if cancel is not None and k % 1024 == 0 and cancel.is_set():
             return []
@@ -213,16 +238,11 @@ def _places(trace: Trace, scope: Scope, cancel: threading.Event | None) -> list[
             frame = trace.frame(int(i))
         except Exception:  # noqa: BLE001, S112 - an undecodable event just has no place
             continue
-        parts = []
-        for f in frame.walk():
-            if f.fdef is None or not _PLACE.search(f.fdef.leaf):
-                continue
-            if f.display:
-                parts.append(f"{f.fdef.leaf}={f.display}")
-        if parts:
-            groups.setdefault(" · ".join(parts[:3]), []).append(int(i))
-    nodes = [Scope("place", label, len(r), (code, eid, label), rows=np.asarray(r, dtype=np.uint32))
-             for label, r in groups.items()]
+        place = place_of(frame)
+        if place:
+            groups.setdefault(place, []).append(int(i))
+    nodes = [Scope("place", " › ".join(place), len(r), (code, eid, place), rows=np.asarray(r, dtype=np.uint32))
+             for place, r in groups.items()]
     nodes.sort(key=lambda s: -s.count)
     return _limit(nodes, "places")
 

@@ -36,7 +36,7 @@ class PickerScreen(ModalScreen[str | None]):
     }
     PickerScreen #picker-title { text-style: bold; height: 1; }
     PickerScreen #picker-help { color: $text-muted; height: auto; }
-    PickerScreen Input { margin: 0; }
+    PickerScreen Input { margin: 0; width: 100%; }
     PickerScreen OptionList { height: 1fr; border: none; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
