@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 FILTER_CHUNK = 1 << 18
 FIND_CHUNK = 1 << 16
 DETAIL_DELAY = 0.04  # s: details follow the cursor once paging pauses
+SCAN_UPDATE = 0.25  # s between list updates while the scan runs
 
 
 class TraceScreen(Screen):
@@ -86,6 +87,9 @@ class TraceScreen(Screen):
         self._last_progress = 0.0
         self._warned = False
         self.scan_started = time.perf_counter()
+        #: set when the screen goes away: the scan thread stops at its next batch
+        self._stop = threading.Event()
+        self._colours_started = False
         self.first_paint: float | None = None
         self.colour_rules = ColourRules(trace, [])
         self.pane_shown: dict[str, bool | None] = {"tree": None, "details": None, "hex": None, "timeline": None}
@@ -146,6 +150,10 @@ class TraceScreen(Screen):
         self.app.theme_changed_signal.subscribe(self, lambda _theme: self.load_colour_rules())
         self.set_interval(0.15, self._colour_tick)
 
+    def on_unmount(self) -> None:
+        self._stop.set()
+        self._filter_cancel.set()
+
     def _painted(self) -> None:
         if self.first_paint is not None:
             return
@@ -154,7 +162,13 @@ class TraceScreen(Screen):
             self._scan_finished()
         else:
             self._scan()
-        self.load_colour_rules()
+        # the filter compiler (imported by the colour rules) waits until the first frames are shown
+        self.set_timer(0.3, self._start_colour_rules)
+
+    def _start_colour_rules(self) -> None:
+        if not self._colours_started:
+            self._colours_started = True
+            self.load_colour_rules()
 
     # -- layout -----------------------------------------------------------------------------
     def _shown(self, pane: str) -> bool:
@@ -223,8 +237,13 @@ class TraceScreen(Screen):
             if trace.use_cache and _cache.restore(trace):
                 self.post_message(m.ScanProgress(Progress(len(trace), trace.size, trace.size, True)))
                 return
-            for progress in trace.scan(batch_seconds=0.25):
-                self.post_message(m.ScanProgress(progress))
+            # the first batch is shown at once; after that about four updates a second
+            last = 0.0
+            for progress in trace.scan(batch_seconds=0.0, cancel=self._stop):
+                now = time.perf_counter()
+                if progress.finished or now - last >= SCAN_UPDATE:
+                    last = now
+                    self.post_message(m.ScanProgress(progress))
         except Exception as e:  # noqa: BLE001 - a reader bug must show up as a warning, not kill the UI
             self.post_message(m.ScanFailed(f"{type(e).__name__}: {e}"))
 
@@ -256,7 +275,7 @@ class TraceScreen(Screen):
         self.query_one(ConversationTree).reload()
         self._update_status()
         self._refresh_timeline()
-        if self.colour_rules:
+        if self._colours_started:
             self.load_colour_rules()
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
