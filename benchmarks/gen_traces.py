@@ -15,14 +15,7 @@ import struct
 from collections.abc import Iterator
 from pathlib import Path
 
-
-def _csum(data: bytes) -> int:
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack(f"!{len(data) // 2}H", data))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
+from tracemon.traces.craft import checksum
 
 
 def _eth(dst: bytes, src: bytes, etype: int, payload: bytes) -> bytes:
@@ -31,7 +24,7 @@ def _eth(dst: bytes, src: bytes, etype: int, payload: bytes) -> bytes:
 
 def _ipv4(src: int, dst: int, proto: int, payload: bytes, ident: int) -> bytes:
     hdr = struct.pack("!BBHHHBBHII", 0x45, 0, 20 + len(payload), ident & 0xFFFF, 0x4000, 64, proto, 0, src, dst)
-    hdr = hdr[:10] + struct.pack("!H", _csum(hdr)) + hdr[12:]
+    hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
     return hdr + payload
 
 

@@ -33,6 +33,7 @@ from test_tshark_fields import (
     when,
 )
 from tracemon.traces import Frame
+from tracemon.traces.craft import checksum
 from tracemon.traces.dissect import dissect
 
 pytestmark = pytest.mark.tshark
@@ -58,15 +59,6 @@ MAC_A, MAC_B, MAC_C, MAC_D = m("00:11:22:33:44:55"), m("66:77:88:99:aa:bb"), m("
 
 def eth(etype: int, payload: bytes, dst: bytes = MAC_B, src: bytes = MAC_A) -> bytes:
     return dst + src + struct.pack("!H", etype) + payload
-
-
-def checksum(b: bytes) -> int:
-    if len(b) % 2:
-        b += b"\0"
-    s = sum(struct.unpack(f"!{len(b) // 2}H", b))
-    while s >> 16:
-        s = (s & 0xFFFF) + (s >> 16)
-    return ~s & 0xFFFF
 
 
 def ipv4(proto: int, payload: bytes, src: str = "10.0.0.1", dst: str = "10.0.0.2", *, ident: int = 0x1234,
