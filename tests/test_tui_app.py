@@ -627,3 +627,54 @@ async def test_panes_toggle_and_resize_at_80x24():
         await pilot.press("f4")
         await settle(app, pilot)
         assert not screen.hex.display
+
+
+@async_test
+async def test_filter_runs_in_the_background_with_a_count_and_a_keystroke_stops_it(million):
+    app = TracemonApp([str(million)])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        bar = screen.query_one(FilterBar)
+        # a filter that decodes every frame: seconds on a million frames
+        bar.set_text('Description.Contains("Query")', apply=True)
+        counts = []
+        for _ in range(20):
+            await pilot.pause(0.1)
+            counts.append(len(screen.view))
+            if screen._filter_running and counts[-1] > 0 and "applying" in status_text(screen):
+                break
+        assert screen._filter_running, "the filter should still be running"
+        assert "matches in" in status_text(screen) and len(screen.view) > 0
+        screen.frames.focus()  # the list stays usable meanwhile
+        before = screen.frames.cursor
+        await pilot.press("pagedown")
+        assert screen.frames.cursor > before or len(screen.view) <= screen.frames.page_rows
+        bar.input.focus()
+        await pilot.press("end", "space")  # a keystroke in the filter bar
+        await pilot.pause(0.1)
+        assert not screen._filter_running
+        assert "filter stopped" in status_text(screen)
+
+
+@async_test
+async def test_dragging_the_splitters_resizes_the_panes():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        tree = screen.query_one("#tree")
+        width = tree.size.width
+        x, y = screen.query_one("#tree-splitter").region.x, 10  # screen coordinates: the bar moves
+        await pilot.mouse_down(None, offset=(x, y))
+        await pilot.hover(None, offset=(x + 10, y))
+        await pilot.mouse_up(None, offset=(x + 10, y))
+        await settle(app, pilot)
+        assert tree.size.width == width + 10
+        height = screen.frames.size.height
+        x, y = 60, screen.query_one("#list-splitter").region.y
+        await pilot.mouse_down(None, offset=(x, y))
+        await pilot.hover(None, offset=(x, y + 6))
+        await pilot.mouse_up(None, offset=(x, y + 6))
+        await settle(app, pilot)
+        assert screen.frames.size.height > height

@@ -109,7 +109,7 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
     env = {"XDG_CONFIG_HOME": str(config_home / "config"), "XDG_DATA_HOME": str(config_home / "data"),
            "XDG_CACHE_HOME": str(config_home / "cache")}
     with Tmux(_tracemon(str(pcap)), env=env, show=show) as t:
-        s = t.wait("179 frames", label="first screen")
+        s = t.wait(lambda x: "179 frames" in x and "loading" not in x, label="first screen, file read")
         header = _lines_with(s, "Description")
         if not header or "Frame" not in header[0] or "Source" not in header[0]:
             raise WalkthroughError(f"no Netmon column header:\n{s}")

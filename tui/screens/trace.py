@@ -51,6 +51,7 @@ if TYPE_CHECKING:
 
 #: frames evaluated per filter chunk (each chunk posts a match count)
 FILTER_CHUNK = 1 << 18
+DECODE_CHUNK = 1 << 13
 FIND_CHUNK = 1 << 16
 DETAIL_DELAY = 0.04  # s: details follow the cursor once paging pauses
 SCAN_UPDATE = 0.25  # s between list updates while the scan runs
@@ -90,6 +91,7 @@ class TraceScreen(Screen):
         #: set when the screen goes away: the scan thread stops at its next batch
         self._stop = threading.Event()
         self._colours_started = False
+        self._first_shown = threading.Event()
         self.first_paint: float | None = None
         self.colour_rules = ColourRules(trace, [])
         self.pane_shown: dict[str, bool | None] = {"tree": None, "details": None, "hex": None, "timeline": None}
@@ -152,6 +154,7 @@ class TraceScreen(Screen):
 
     def on_unmount(self) -> None:
         self._stop.set()
+        self._first_shown.set()
         self._filter_cancel.set()
 
     def _painted(self) -> None:
@@ -244,6 +247,9 @@ class TraceScreen(Screen):
                 if progress.finished or now - last >= SCAN_UPDATE:
                     last = now
                     self.post_message(m.ScanProgress(progress))
+                    if not self._first_shown.is_set() and progress.frames:
+                        # let the UI paint the first frames before the scan takes the interpreter back
+                        self._first_shown.wait(0.3)
         except Exception as e:  # noqa: BLE001 - a reader bug must show up as a warning, not kill the UI
             self.post_message(m.ScanFailed(f"{type(e).__name__}: {e}"))
 
@@ -257,6 +263,9 @@ class TraceScreen(Screen):
         self._grow()
         self.status.update_status(loading=p.fraction)
         self._update_status()
+        if not self._first_shown.is_set():
+            self._check_empty_columns()
+            self.call_after_refresh(self._first_shown.set)
 
     @on(m.ScanFailed)
     def _scan_failed(self, message: m.ScanFailed) -> None:
@@ -391,7 +400,7 @@ class TraceScreen(Screen):
         if self._filter_running:
             self._filter_cancel.set()
             self._filter_running = False
-            self.status.update_status(filter_running="")
+            self.status.update_status(filter_running="", note="filter stopped (edited): Enter applies")
             self.filter_bar.show_status("stopped: the filter was edited")
 
     @on(FilterBar.Applied)
@@ -406,6 +415,7 @@ class TraceScreen(Screen):
     def apply_filter(self, text: str, preset: str = "") -> bool:
         self._filter_cancel.set()
         self._filter_running = False
+        self.status.update_status(note="")
         if not text.strip():
             self.cf, self.filter_text, self.filter_mask, self.preset_name = None, "", None, preset
             self.filter_bar.applied_text = ""
@@ -443,9 +453,11 @@ class TraceScreen(Screen):
         pending: list[np.ndarray] = []
         pos = start
         last_post = time.perf_counter()
+        # filters that decode frames run ~100x slower: smaller steps keep the count moving
+        chunk = FILTER_CHUNK if not getattr(cf, "uses_decode", True) else DECODE_CHUNK
         try:
             while pos < len(trace):
-                stop = min(len(trace), pos + FILTER_CHUNK)
+                stop = min(len(trace), pos + chunk)
                 mask = filter_api.evaluate_range(cf, trace, pos, stop, cancel=cancel)
                 if mask is None or cancel.is_set():
                     return
