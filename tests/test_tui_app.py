@@ -50,6 +50,13 @@ def tshark_frames(path: Path, display_filter: str) -> list[int]:
     return [int(x) - 1 for x in out.split()]
 
 
+def tshark_values(path: Path, display_filter: str, field: str) -> list[str]:
+    exe = require_tshark()
+    out = subprocess.run([exe, "-r", str(path), "-Y", display_filter, "-T", "fields", "-e", field],
+                         capture_output=True, text=True, check=True).stdout
+    return out.split()
+
+
 def first_ttl(path: Path) -> str:
     exe = require_tshark()
     return subprocess.run([exe, "-r", str(path), "-c", "1", "-T", "fields", "-e", "ip.ttl"],
@@ -289,6 +296,7 @@ async def test_saved_preset_is_there_after_a_restart(tmp_path):
         await settle(app, pilot)
         screen = screen_of(app)
         screen.filter_bar.set_text("IPv4.Address == 10.31.0.1", apply=True)
+        screen.set_columns(["number", "source", "ICMP.Type"], persist=False)
         await settle(app, pilot)
         await pilot.press("ctrl+s")
         await pilot.pause(0.05)
@@ -307,6 +315,28 @@ async def test_saved_preset_is_there_after_a_restart(tmp_path):
         await settle(again, pilot)
         assert screen.filter_text == "IPv4.Address == 10.31.0.1"
         assert displayed(screen) == tshark_frames(path, "ip.addr == 10.31.0.1")
+        assert screen.column_names == ["number", "source", "ICMP.Type"]  # the preset's columns
+        icmp_type = tshark_values(path, "ip.addr == 10.31.0.1", "icmp.type")
+        lines = list_text(screen)
+        x = lines[0].index("Type")
+        assert [line[x:].split()[0] for line in lines[1:3]] == icmp_type
+
+
+@async_test
+async def test_two_traces_and_f6_switches_between_them():
+    first, second = sample(PCAP), sample("pcapng/chrissanders_http_ip4and6.pcapng")
+    app = TracemonApp([str(first), str(second)])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        assert screen_of(app).trace.path == str(first)
+        await pilot.press("f6")
+        await settle(app, pilot)
+        screen = screen_of(app)
+        assert screen.trace.path == str(second)
+        assert len(screen.view) == len(tshark_frames(second, "frame"))
+        await pilot.press("f6")
+        await settle(app, pilot)
+        assert screen_of(app).trace.path == str(first)
 
 
 # -- conversations -------------------------------------------------------------------------

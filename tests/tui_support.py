@@ -71,11 +71,23 @@ def truncated_copy(src: Path, dst: Path, cut: int) -> Path:
     return dst
 
 
+async def idle_workers(app) -> None:
+    """Wait for the app's workers; a worker replaced by a newer one (exclusive) counts as done."""
+    from textual.worker import WorkerCancelled
+
+    for _ in range(50):
+        try:
+            await app.workers.wait_for_complete()
+            return
+        except WorkerCancelled:
+            continue
+
+
 async def settle(app, pilot, rounds: int = 3) -> None:
     """Wait until workers are idle and the screen has repainted."""
     for _ in range(rounds):
         await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
+        await idle_workers(app)
     await pilot.pause(0.05)
 
 
