@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from conftest import SHARED
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_etw_decode import VMS, VMSWITCH, make_record, nbl_payload, ustr
@@ -28,7 +29,7 @@ from tracemon.traces.etw.schema import (
 )
 from tracemon.traces.etw.symbols import parse_symbols
 
-MANIFESTS = Path(__file__).resolve().parent.parent.parent / "shared" / "manifests"
+MANIFESTS = SHARED / "manifests"
 REPNZ = sorted((MANIFESTS / "repnz-win10-18990").glob("*.xml")) + sorted((MANIFESTS / "repnz-win7-7600").glob("*.xml"))
 
 

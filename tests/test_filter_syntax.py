@@ -6,9 +6,9 @@ import csv
 import ipaddress
 import string
 import time
-from pathlib import Path
 
 import pytest
+from conftest import SHARED
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from tracemon.filters import FilterError, compile_filter
@@ -16,7 +16,7 @@ from tracemon.filters import ast as A
 from tracemon.filters.grammar import parse
 from tracemon.filters.lexer import tokenize
 
-REFERENCE = Path(__file__).resolve().parent.parent.parent / "shared" / "reference"
+REFERENCE = SHARED / "reference"
 
 
 def corpus_rows() -> list[dict[str, str]]:

@@ -9,7 +9,6 @@ are about what a person would see, in a real terminal with TERM=xterm-256color a
 
 from __future__ import annotations
 
-import os
 import shlex
 import shutil
 import subprocess
@@ -21,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
+from conftest import SAMPLES  # tests/ is on sys.path both as a script and under pytest
+
 ROOT = Path(__file__).resolve().parent.parent
-SAMPLES = Path(os.environ.get("TRACEMON_SAMPLES", ROOT.parent / "shared" / "samples"))
 
 
 class WalkthroughError(AssertionError):
