@@ -49,9 +49,10 @@ from .warnings import WarningsScreen
 if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
-#: frames evaluated per filter chunk (each chunk posts a match count)
-FILTER_CHUNK = 1 << 18
-DECODE_CHUNK = 1 << 13
+#: frames evaluated per filter step: the step grows or shrinks to take about CHUNK_SECONDS
+FIRST_CHUNK = 1 << 13
+MAX_CHUNK = 1 << 22
+CHUNK_SECONDS = 0.15
 FIND_CHUNK = 1 << 16
 DETAIL_DELAY = 0.04  # s: details follow the cursor once paging pauses
 SCAN_UPDATE = 0.25  # s between list updates while the scan runs
@@ -453,14 +454,18 @@ class TraceScreen(Screen):
         pending: list[np.ndarray] = []
         pos = start
         last_post = time.perf_counter()
-        # filters that decode frames run ~100x slower: smaller steps keep the count moving
-        chunk = FILTER_CHUNK if not getattr(cf, "uses_decode", True) else DECODE_CHUNK
+        # steps sized to take about CHUNK_SECONDS: index-only filters do millions of frames a step,
+        # filters that decode every frame a few thousand, so the match count keeps moving either way
+        chunk = FIRST_CHUNK
         try:
             while pos < len(trace):
                 stop = min(len(trace), pos + chunk)
+                t0 = time.perf_counter()
                 mask = filter_api.evaluate_range(cf, trace, pos, stop, cancel=cancel)
                 if mask is None or cancel.is_set():
                     return
+                spent = max(time.perf_counter() - t0, 1e-4)
+                chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, chunk * min(4.0, CHUNK_SECONDS / spent))))
                 parts.append(mask)
                 if not extend:
                     sel = mask if scope_mask is None else mask & _slice(scope_mask, pos, stop)
