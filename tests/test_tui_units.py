@@ -281,3 +281,31 @@ def test_etw_events_group_by_switch_port_and_nic():
             leaves = {f.fdef.leaf: f.display for f in t.frame(int(i)).walk() if f.fdef is not None}
             assert place.label == f"{leaves['SwitchFName']} › {leaves['NicFName']}"
     t.close()
+
+
+def test_colour_rules_paint_what_their_filters_match(trace):
+    from types import SimpleNamespace
+
+    from tracemon.tui import colour_rules, filter_api
+
+    presets = [SimpleNamespace(name="icmp", expression="ICMP", color="red"),
+               SimpleNamespace(name="dns names", expression='DNS.QRecord.QuestionName.Contains("a")',
+                               color="#00ff00"),
+               SimpleNamespace(name="no colour", expression="ARP", color=None)]
+    rules = colour_rules.from_presets(trace, presets, filter_api.compile, dark_theme=True)
+    assert [r.name for r in rules.rules] == ["icmp", "dns names"]
+    assert rules.rules[0].index_only and not rules.rules[1].index_only
+    assert rules.compute_masks()
+    n = len(trace)
+    for i in range(n):
+        rules.style(i)  # paints every row once: the decoded rule's answers are queued
+    while rules.has_pending:
+        rules.resolve_pending()
+    red = [i for i in range(n) if rules.style(i) is rules.rules[0].style]
+    green = [i for i in range(n) if rules.style(i) is rules.rules[1].style]
+    shark_icmp = [int(num) - 1 for num, proto in tshark_fields(sample(PCAP), "frame.number", "frame.protocols")
+                  if ":icmp" in proto]
+    assert red == shark_icmp and red  # first matching rule wins: ICMP errors quoting DNS stay red
+    names = tshark_fields(sample(PCAP), "frame.number", "dns.qry.name")
+    shark_dns = [int(num) - 1 for num, name in names if "a" in name and int(num) - 1 not in shark_icmp]
+    assert green == shark_dns and green

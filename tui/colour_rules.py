@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.style import Style
 
 if TYPE_CHECKING:
-    from rich.style import Style
     from tracemon.traces.trace import Trace
 
 #: decoded-rule answers kept (frame → first matching rule); painted rows only, so this is plenty
@@ -113,3 +113,23 @@ class ColourRules:
                 if len(self._known) > KNOWN_LIMIT:
                     self._known.popitem(last=False)
         return len(frames)
+
+
+def from_presets(trace: Trace, presets: list[Any], compile_filter: Any, dark_theme: bool) -> ColourRules:
+    """Rules for the presets that carry a colour (in preset order); ones that do not compile for
+    this trace are left out.  Light themes get darker shades: "yellow" on white is unreadable."""
+    from textual.color import Color
+
+    rules: list[Rule] = []
+    for p in presets:
+        if not p.color or not (p.expression or "").strip():
+            continue
+        try:
+            cf = compile_filter(p.expression, trace)
+            color = Color.parse(p.color)
+        except Exception:  # noqa: BLE001, S112 - a preset that does not compile here colours nothing
+            continue
+        if not dark_theme:
+            color = color.blend(Color(0, 0, 0), 0.45)
+        rules.append(Rule(p.name, cf, Style(color=color.rich_color, bold=True)))
+    return ColourRules(trace, rules)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -205,3 +205,27 @@ def _sort_key(text: str) -> tuple[int, float, str]:
         return (0, float(head), text.lower())
     except ValueError:
         return (1, 0.0, text.lower())
+
+
+def find_in(cf: Any, trace: Trace, rows: np.ndarray | None, ordered: bool, lo: int, hi: int, *,
+            first: bool) -> int | None:
+    """Position in ``[lo, hi)`` of the first (or last) displayed frame matching filter ``cf``.
+
+    In frame order the positions map to one frame range, evaluated in one go (index columns,
+    vectorised); a list sorted by another column asks frame by frame."""
+    from . import filter_api
+
+    if hi <= lo:
+        return None
+    if rows is None:
+        hits = np.flatnonzero(filter_api.evaluate_range(cf, trace, lo, hi)) + lo
+    elif ordered:
+        frames = rows[lo:hi].astype(np.int64)
+        start, stop = int(frames[0]), int(frames[-1]) + 1
+        mask = filter_api.evaluate_range(cf, trace, start, stop)
+        hits = np.flatnonzero(mask[frames - start]) + lo
+    else:
+        hits = np.array([lo + k for k, i in enumerate(rows[lo:hi]) if cf.matches(trace, int(i))], dtype=np.int64)
+    if not len(hits):
+        return None
+    return int(hits[0] if first else hits[-1])

@@ -13,10 +13,8 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from rich.style import Style
 from textual import on, work
 from textual.app import ComposeResult
-from textual.color import Color
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
@@ -25,12 +23,12 @@ from tracemon.traces import cache as _cache
 from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.trace import Progress
 
+from .. import colour_rules, commands, conversations, expressions, filter_api
 from .. import columns as _columns
-from .. import commands, conversations, expressions, filter_api
 from .. import messages as m
-from ..colour_rules import ColourRules, Rule
+from ..colour_rules import ColourRules
 from ..config import DEFAULT_COLUMNS, TIME_MODES, Config
-from ..view import FrameView, Sort, combine, sort_rows
+from ..view import FrameView, Sort, combine, find_in, sort_rows
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
 from ..widgets.filter_bar import FilterBar
@@ -780,13 +778,13 @@ class TraceScreen(Screen):
                 lo = pos + 1
                 while lo < n and found is None:
                     hi = min(n, lo + FIND_CHUNK)
-                    found = _find_chunk(cf, trace, rows, ordered, lo, hi, first=True)
+                    found = find_in(cf, trace, rows, ordered, lo, hi, first=True)
                     lo = hi
             else:
                 hi = pos
                 while hi > 0 and found is None:
                     lo = max(0, hi - FIND_CHUNK)
-                    found = _find_chunk(cf, trace, rows, ordered, lo, hi, first=False)
+                    found = find_in(cf, trace, rows, ordered, lo, hi, first=False)
                     hi = lo
         except Exception as e:  # noqa: BLE001
             self.post_message(m.WorkNote(f"find failed: {e}"))
@@ -853,30 +851,14 @@ class TraceScreen(Screen):
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="colour-rules")
     def _colour_rules(self, enabled: bool, dark_theme: bool) -> None:
-        filter_api.warm_up()
-        rules: list[Rule] = []
+        filter_api.warm_up()  # also makes the first keystroke in the filter bar fast
+        presets: list[Any] = []
         if enabled:
             try:
                 presets = list(self.presets.list())
             except OSError:
                 presets = []
-            for p in presets:
-                if not p.color or not (p.expression or "").strip():
-                    continue
-                try:
-                    cf = filter_api.compile(p.expression, self.trace)
-                    color = Color.parse(p.color)
-                except Exception:  # noqa: BLE001, S112 - a preset that does not compile here colours nothing
-                    continue
-                if not dark_theme:  # "yellow" on white is unreadable: darken for light themes
-                    color = color.blend(Color(0, 0, 0), 0.45)
-                rules.append(Rule(p.name, cf, Style(color=color.rich_color, bold=True)))
-        else:
-            try:  # still compile once so the first keystroke in the filter bar is fast
-                filter_api.compile("Frame", self.trace)
-            except filter_api.FilterError:
-                pass
-        colours = ColourRules(self.trace, rules)
+        colours = colour_rules.from_presets(self.trace, presets, filter_api.compile, dark_theme)
         self.app.call_from_thread(self._set_colour_rules, colours)
         if colours and colours.compute_masks():
             self.app.call_from_thread(self._colours_changed, colours, True)
@@ -922,21 +904,3 @@ def _slice(mask: np.ndarray, start: int, stop: int) -> np.ndarray:
     if len(out) < stop - start:
         out = np.concatenate([out, np.zeros(stop - start - len(out), dtype=bool)])
     return out
-
-
-def _find_chunk(cf: Any, trace: Trace, rows: np.ndarray | None, ordered: bool, lo: int, hi: int, *,
-                first: bool) -> int | None:
-    """Position in [lo, hi) of the first (or last) displayed frame matching ``cf``."""
-    if rows is None:
-        mask = filter_api.evaluate_range(cf, trace, lo, hi)
-        hits = np.flatnonzero(mask) + lo
-    elif ordered:
-        frames = rows[lo:hi]
-        start, stop = int(frames[0]), int(frames[-1]) + 1
-        mask = filter_api.evaluate_range(cf, trace, start, stop)
-        hits = np.flatnonzero(mask[frames - start]) + lo
-    else:
-        hits = np.array([lo + k for k, i in enumerate(rows[lo:hi]) if cf.matches(trace, int(i))], dtype=np.int64)
-    if not len(hits):
-        return None
-    return int(hits[0] if first else hits[-1])
