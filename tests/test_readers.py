@@ -85,7 +85,17 @@ def test_cached_reopen_skips_the_scan(tmp_path: Path, monkeypatch: pytest.Monkey
     for col, arr in first.index.columns().items():
         np.testing.assert_array_equal(arr, second.index.column(col), err_msg=col)
     assert second.frame(10).description == first.frame(10).description
-    assert len(second.ip_conversations) == len(first.ip_conversations)
+    for table in ("eth_conversations", "ip_conversations", "l4_conversations"):
+        a, b = getattr(first, table), getattr(second, table)
+        assert (a.a, a.b, a.parent, a.proto) == (b.a, b.b, b.parent, b.proto), table
+    # 128-bit IPv6 endpoints survive the cache too
+    v6 = sample("pcapng/chrissanders_http_ip4and6.pcapng")
+    fresh, cached = open_trace(v6), open_trace(v6)
+    assert cached.from_cache and any(p == 6 for p in cached.ip_conversations.proto)
+    assert cached.ip_conversations.a == fresh.ip_conversations.a
+    ip = fresh.ip_conversations
+    for cid in range(1, len(ip) + 1):  # the rebuilt key dictionary finds every conversation
+        assert cached.ip_conversations.intern((ip.proto[cid], ip.a[cid], ip.b[cid]), 0, 0) == cid
     # a changed file is scanned again
     copy = tmp_path / "copy.pcapng"
     shutil.copy(src, copy)

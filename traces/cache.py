@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 4
+CACHE_VERSION = 5
 #: files smaller than this scan faster than a cache entry loads; the env var overrides it
 DEFAULT_MIN_BYTES = 8 * 1024 * 1024
 
@@ -69,9 +69,7 @@ def restore(trace: Trace) -> bool:
 
         interfaces = [Interface(**i) for i in state["interfaces"]]
         providers = [Provider(**p) for p in state["providers"]]
-        eth = ConversationTable.from_state(state["eth"])
-        ip = ConversationTable.from_state(state["ip"])
-        l4 = ConversationTable.from_state(state["l4"])
+        eth, ip, l4 = (_load_table(entry, kind) for kind in ("eth", "ip", "l4"))
         warnings = [TraceWarning(**w) for w in state["warnings"]]
         trace.reader.restore(state["reader"])
     except (OSError, ValueError, KeyError, TypeError) as e:
@@ -102,14 +100,13 @@ def store(trace: Trace) -> Path | None:
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
         for name, arr in trace.index.columns().items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+        for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations):
+            np.savez(tmp / f"conv_{table.kind}.npz", **table.to_arrays())
         state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),
             "interfaces": [_iface_state(i) for i in trace.interfaces],
             "providers": [{"guid": p.guid, "name": p.name, "protocol": p.protocol} for p in trace.providers],
             "protocol_names": trace.protocol_names,
-            "eth": trace.eth_conversations.to_state(),
-            "ip": trace.ip_conversations.to_state(),
-            "l4": trace.l4_conversations.to_state(),
             "warnings": [{"path": w.path, "offset": w.offset, "cause": w.cause, "frames_kept": w.frames_kept}
                          for w in trace.warnings],
             "facts": _json_safe(trace.facts),
@@ -123,6 +120,11 @@ def store(trace: Trace) -> Path | None:
     except OSError as e:
         trace.facts["cache_error"] = f"could not write the index cache: {e}"
         return None
+
+
+def _load_table(entry: Path, kind: str) -> ConversationTable:
+    with np.load(entry / f"conv_{kind}.npz") as cols:
+        return ConversationTable.from_arrays(kind, {k: cols[k] for k in cols.files})
 
 
 def _iface_state(i: Any) -> dict[str, Any]:

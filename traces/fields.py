@@ -83,7 +83,7 @@ class Registry:
     _defs: dict[str, FieldDef] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _children: dict[str, set[str]] | None = None
+    _children: dict[str, list[str]] | None = None  # close_matches' index, see _levels
 
     # -- declaring -------------------------------------------------------------------------
     def define(
@@ -110,6 +110,7 @@ class Registry:
                 return old
             self._defs[key] = fdef
             self._children = None
+            _generation[0] += 1
         return fdef
 
     def protocol(self, name: str, description: str = "", **kw: object) -> FieldDef:
@@ -120,6 +121,7 @@ class Registry:
         with self._lock:
             self._aliases[alias.lower()] = target
             self._children = None
+            _generation[0] += 1
 
     # -- looking up ------------------------------------------------------------------------
     def canonical(self, name: str) -> str:
@@ -198,17 +200,52 @@ class Registry:
         return Registry(parent=self)
 
     def close_matches(self, name: str, n: int = 5) -> list[str]:
+        """Known names close to a misspelt one, found level by level: the longest prefix that
+        exists picks the names one level below it, so difflib compares a handful of names, not
+        every field of every provider (the filter bar asks on every keystroke)."""
         import difflib
 
-        names = self.names()
-        lower = {x.lower(): x for x in names}
-        hits = difflib.get_close_matches(name.lower(), list(lower), n=n, cutoff=0.6)
-        if not hits and "." in name:
-            # fall back to matching the leaf under the same protocol
-            proto, _, leaf = name.partition(".")
-            under = [x for x in lower if x.startswith(proto.lower() + ".")]
-            hits = difflib.get_close_matches(name.lower(), under, n=n, cutoff=0.4)
-        return [lower[h] for h in hits]
+        levels = self._levels()
+        parts = self.canonical(name).split(".")
+        for k in range(len(parts) - 1, -1, -1):
+            parent = ".".join(parts[:k]).lower()
+            below = levels.get(parent)
+            if not below:
+                continue
+            want = ".".join(parts[: k + 1]).lower()
+            lower = {x.lower(): x for x in below}
+            hits = difflib.get_close_matches(want, list(lower), n=n, cutoff=0.6)
+            if hits:
+                rest = parts[k + 1 :]
+                out = []
+                for h in hits:  # a misspelt provider: offer the whole name under the right one
+                    whole = ".".join([lower[h], *rest])
+                    out.append(self.get(whole).name if rest and self.get(whole) is not None else lower[h])
+                return out
+        return []
+
+    def _levels(self) -> dict[str, list[str]]:
+        """parent name (lower case, "" for the top) → the names one level below it."""
+        cached = self._children
+        stamp = _generation[0]
+        if cached is not None and cached.get("\0") == [str(stamp)]:
+            return cached  # type: ignore[return-value]
+        levels: dict[str, list[str]] = {"\0": [str(stamp)]}
+        seen: set[str] = set()
+        for fdef in self:
+            parts = fdef.name.split(".")
+            for k in range(len(parts)):
+                full = ".".join(parts[: k + 1])
+                if full.lower() in seen:
+                    continue
+                seen.add(full.lower())
+                levels.setdefault(".".join(parts[:k]).lower(), []).append(full)
+        self._children = levels  # type: ignore[assignment]
+        return levels
+
+
+#: bumped by every ``define``/``alias`` in any registry, so overlays know their caches are stale
+_generation = [0]
 
 
 #: The global registry every dissector declares into at import time.

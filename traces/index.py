@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -155,26 +155,42 @@ class FrameIndex:
             self._cols = {name: np.ascontiguousarray(arr[:n]) for name, arr in self._cols.items()}
 
 
-@dataclass(slots=True)
 class ConversationTable:
     """Direction-independent conversations: key → id (1-based) plus the two endpoints.
 
-    ``kind`` is ``"eth"`` (endpoints are MAC ints), ``"ip"`` (endpoints are ``(family, int)``)
-    or ``"l4"`` (endpoints are ports; ``parent`` is the IP conversation id and ``proto`` 6/17).
+    ``kind`` is ``"eth"`` (endpoints are MAC ints), ``"ip"`` (endpoints are address ints, the
+    family 4/6 in ``proto``) or ``"l4"`` (endpoints are ports; ``parent`` is the IP conversation
+    id and ``proto`` 6/17).  The key of a conversation follows from its columns, so a table
+    restored from the index cache rebuilds its key dictionary only if something is interned.
     """
 
-    kind: str
-    keys: dict[object, int] = field(default_factory=dict)
-    a: list[object] = field(default_factory=lambda: [None])
-    b: list[object] = field(default_factory=lambda: [None])
-    parent: list[int] = field(default_factory=lambda: [0])
-    proto: list[int] = field(default_factory=lambda: [0])
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.a: list[Any] = [None]
+        self.b: list[Any] = [None]
+        self.parent: list[int] = [0]
+        self.proto: list[int] = [0]
+        self._keys: dict[object, int] | None = {}
+
+    def _key(self, cid: int) -> object:
+        if self.kind == "eth":
+            return (self.a[cid], self.b[cid])
+        if self.kind == "ip":
+            return (self.proto[cid], self.a[cid], self.b[cid])
+        return (self.parent[cid], self.proto[cid], self.a[cid], self.b[cid])
+
+    @property
+    def keys(self) -> dict[object, int]:
+        if self._keys is None:
+            self._keys = {self._key(cid): cid for cid in range(1, len(self.a))}
+        return self._keys
 
     def intern(self, key: object, a: object, b: object, parent: int = 0, proto: int = 0) -> int:
-        cid = self.keys.get(key)
+        keys = self.keys
+        cid = keys.get(key)
         if cid is None:
             cid = len(self.a)
-            self.keys[key] = cid
+            keys[key] = cid
             self.a.append(a)
             self.b.append(b)
             self.parent.append(parent)
@@ -184,8 +200,7 @@ class ConversationTable:
     def intern_many(self, keys: list, a: list, b: list, parent: list | None = None,
                     proto: list | None = None) -> list[int]:
         """``intern`` for many keys at once (the vectorised classifier's path)."""
-        get = self.keys.get
-        ids = list(map(get, keys))
+        ids = list(map(self.keys.get, keys))
         if None in ids:
             for n, cid in enumerate(ids):
                 if cid is None:
@@ -195,32 +210,29 @@ class ConversationTable:
     def __len__(self) -> int:
         return len(self.a) - 1
 
-    def to_state(self) -> dict[str, list]:
-        return {"kind": self.kind, "a": self.a[1:], "b": self.b[1:], "parent": self.parent[1:],
-                "proto": self.proto[1:], "keys": [_jsonable(k) for k in list(self.keys)]}
+    # -- the index cache: columns as arrays (128-bit addresses as two u64 halves) ---------------
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        mask = (1 << 64) - 1
+        out: dict[str, np.ndarray] = {}
+        for name, values in (("a", self.a[1:]), ("b", self.b[1:])):
+            ints = [int(v) for v in values]
+            out[f"{name}_lo"] = np.array([v & mask for v in ints], dtype=np.uint64)
+            out[f"{name}_hi"] = np.array([v >> 64 for v in ints], dtype=np.uint64)
+        out["parent"] = np.array(self.parent[1:], dtype=np.uint32)
+        out["proto"] = np.array(self.proto[1:], dtype=np.uint16)
+        return out
 
     @classmethod
-    def from_state(cls, state: Mapping[str, list]) -> ConversationTable:
-        t = cls(str(state["kind"]))
-        for key, a, b, p, pr in zip(state["keys"], state["a"], state["b"], state["parent"], state["proto"], strict=True):
-            t.intern(_unjson(key), _unjson(a), _unjson(b), p, pr)
+    def from_arrays(cls, kind: str, cols: Mapping[str, np.ndarray]) -> ConversationTable:
+        t = cls(kind)
+        for name in ("a", "b"):
+            lo = cols[f"{name}_lo"].tolist()
+            hi = cols[f"{name}_hi"]
+            values = [(h << 64) | v for h, v in zip(hi.tolist(), lo, strict=True)] if hi.any() else lo
+            getattr(t, name).extend(values)
+        t.parent.extend(cols["parent"].tolist())
+        t.proto.extend(cols["proto"].tolist())
+        if not len(t.a) == len(t.b) == len(t.parent) == len(t.proto):
+            raise ValueError(f"{kind} conversation columns differ in length")
+        t._keys = None  # rebuilt on the first intern, if one ever comes
         return t
-
-
-def _jsonable(v: object) -> object:
-    if isinstance(v, tuple):
-        return {"t": [_jsonable(x) for x in v]}
-    if isinstance(v, int) and v > 2**53:
-        return {"i": str(v)}
-    return v
-
-
-def _unjson(v: object) -> object:
-    if isinstance(v, dict):
-        if "t" in v:
-            return tuple(_unjson(x) for x in v["t"])
-        if "i" in v:
-            return int(v["i"])
-    if isinstance(v, list):
-        return tuple(_unjson(x) for x in v)
-    return v

@@ -106,25 +106,22 @@ class Reader:
         pass
 
 
-#: (magic test, reader factory), filled by ``_readers()`` on first use
-Detector = Callable[[bytes], bool]
+#: format name → reader module, in the order their magic bytes are tried; a module is imported
+#: only when the formats before it did not match (opening a pcap never loads the ETL reader)
+READER_MODULES: tuple[tuple[str, str, str], ...] = (
+    ("pcap", "tracemon.traces.pcap", "PcapReader"),
+    ("pcapng", "tracemon.traces.pcapng", "PcapngReader"),
+    ("netmon", "tracemon.traces.netmon", "NetmonReader"),
+    ("etl", "tracemon.traces.etw.reader", "EtlReader"),
+)
 
 
-def _readers() -> list[tuple[str, Detector, Callable[[Trace], Reader]]]:
-    from . import netmon, pcap, pcapng
+def _readers() -> Iterator[tuple[str, Callable[[bytes], bool], Callable[[Trace], Reader]]]:
+    import importlib
 
-    out = [
-        ("pcap", pcap.detect, pcap.PcapReader),
-        ("pcapng", pcapng.detect, pcapng.PcapngReader),
-        ("netmon", netmon.detect, netmon.NetmonReader),
-    ]
-    try:
-        from .etw import reader as etl
-    except ImportError:  # the ETL reader lands separately
-        pass
-    else:
-        out.append(("etl", etl.detect, etl.EtlReader))
-    return out
+    for name, module_name, cls in READER_MODULES:
+        module = importlib.import_module(module_name)
+        yield name, module.detect, getattr(module, cls)
 
 
 def detect_format(head: bytes) -> str | None:
@@ -155,6 +152,7 @@ class Trace:
         self.scan_seconds = 0.0
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
+        self._span: tuple[int, int] | None = None
         self._frame_lock = threading.Lock()
         fmt = None
         head = bytes(self.buf[:128])
@@ -231,22 +229,30 @@ class Trace:
     def raw(self, i: int) -> bytes:
         return self.reader.raw(i)
 
-    def _timed(self) -> np.ndarray:
+    def time_span(self) -> tuple[int, int] | None:
+        """(first, last) timestamp of the frames that have one; computed once the scan is done."""
+        span = self._span
+        if span is not None:
+            return span
         from .index import KIND_NOTIME
 
         ts = self.index.ts
-        return ts[(self.index.kind & KIND_NOTIME) == 0]
+        ts = ts[(self.index.kind & KIND_NOTIME) == 0]
+        span = (int(ts.min()), int(ts.max())) if len(ts) else None
+        if self.complete.is_set():
+            self._span = span
+        return span
 
     @property
     def first_time_ns(self) -> int | None:
         """Time of the earliest frame that has a timestamp of its own."""
-        ts = self._timed()
-        return int(ts.min()) if len(ts) else None
+        span = self.time_span()
+        return span[0] if span else None
 
     @property
     def last_time_ns(self) -> int | None:
-        ts = self._timed()
-        return int(ts.max()) if len(ts) else None
+        span = self.time_span()
+        return span[1] if span else None
 
     def link_types(self) -> list[int]:
         return sorted({i.link_type for i in self.interfaces})
