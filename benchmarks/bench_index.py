@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gen_traces import cached  # noqa: E402
+from gen_traces import cached
 
 CHILD = r"""
 import json, os, resource, sys, time

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
+from conftest import samples
 from tracemon.traces import open_trace
 from tracemon.traces.classify import classify_scalar
 from tracemon.traces.index import KIND_PACKET
-
-from conftest import samples
 
 FILES = samples("pcap") + samples("pcapng") + samples("netmon")
 

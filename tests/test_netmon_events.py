@@ -13,7 +13,6 @@ import uuid
 from pathlib import Path
 
 import numpy as np
-
 from tracemon.traces import open_trace
 from tracemon.traces.etw.writer import VMSWITCH_GUID, names
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET

@@ -10,13 +10,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import sample, samples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from tracemon.traces import TraceError, open_trace
 from tracemon.traces.index import BYTES_PER_FRAME, KIND_NOTIME
-
-from conftest import sample, samples
 
 PACKET_FILES = samples("pcap") + samples("pcapng") + samples("netmon")
 
@@ -249,7 +247,7 @@ def test_pcapng_undefined_interface(tmp_path: Path) -> None:
 
 def test_netmon_frame_table_pointing_outside(tmp_path: Path) -> None:
     raw = bytearray(sample("netmon/DERIVED_tcpreplay_test.netmon2.cap").read_bytes())
-    ft_off, ft_len = struct.unpack_from("<II", raw, 4 + 20)
+    ft_off = struct.unpack_from("<I", raw, 4 + 20)[0]
     struct.pack_into("<I", raw, ft_off + 4 * 50, len(raw) + 1000)
     p = tmp_path / "bad.cap"
     p.write_bytes(bytes(raw))

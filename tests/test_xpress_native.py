@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
+from test_etl_xpress import BUFS
 from tracemon.traces.etw import xpress
 from tracemon.traces.etw.xpress import XpressError, compress, decompress_python
-
-from test_etl_xpress import BUFS
 
 native = xpress._native
 pytestmark = pytest.mark.skipif(native is None, reason="the C decoder was not built (no compiler)")

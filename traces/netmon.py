@@ -212,12 +212,12 @@ class NetmonReader(PacketReader):
             hdr = u8[offs[:cut, None] + np.arange(8)].reshape(-1).view("<u4").reshape(-1, 2)
             delta_ns = hdr[:, 0].astype(np.int64) * 1_000_000
             lens = hdr[:, 1].view("<u2").reshape(-1, 2)
-            orig, caplen = lens[:, 0].astype(np.int64), lens[:, 1].astype(np.int64)
+            caplen = lens[:, 1].astype(np.int64)  # [:, 0] is the original length, read per frame later
         else:
             raw = u8[offs[:cut, None] + np.arange(16)].reshape(-1)
             delta = raw.view("<u8")[::2].copy()
             words = raw.view("<u4").reshape(-1, 4)
-            orig, caplen = words[:, 2].astype(np.int64), words[:, 3].astype(np.int64)
+            caplen = words[:, 3].astype(np.int64)  # [:, 2] is the original length
             # microseconds as an unsigned value, ×10 wrapping to a signed count of 100 ns (Netmon's rule)
             delta_ns = (delta * np.uint64(10)).view(np.int64) * 100
         ends = offs[:cut] + hdr_len + caplen + self.trailer

@@ -15,8 +15,8 @@ import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
-from .gather import Gather
 from .frame import Frame, Layer
+from .gather import Gather
 from .index import DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
 from .trace import Interface

@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -283,7 +283,7 @@ class Trace:
             f.close()
             self._file = None
 
-    def __enter__(self) -> Trace:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -307,7 +307,7 @@ def _map(path: str) -> tuple[Any, Any, int, int]:
     if not stat.S_ISREG(st.st_mode):
         raise TraceError(path, "is not a regular file")
     try:
-        f = open(path, "rb")
+        f = open(path, "rb")  # noqa: SIM115 - stays open as long as the Trace maps the file
     except PermissionError:
         raise TraceError(path, "permission denied (cannot read the file)") from None
     except OSError as e:

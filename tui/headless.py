@@ -350,24 +350,20 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     if span:
         out.write(f"First:      {span['first']}\nLast:       {span['last']}\nDuration:   {span['seconds']:.6f} s\n")
     out.write("\nProtocols (frames containing each):\n")
-    for name, count in stats["protocols"].items():
-        out.write(f"  {name:<44} {count:>10}\n")
+    out.writelines(f"  {name:<44} {count:>10}\n" for name, count in stats["protocols"].items())
     if stats["providers"]:
         out.write("\nETW providers and events:\n")
         for p in stats["providers"]:
             out.write(f"  {p['protocol']:<44} {p['frames']:>10}\n")
-            for ev in p["events"]:
-                out.write(f"    {ev['name']:<42} {ev['frames']:>10}\n")
+            out.writelines(f"    {ev['name']:<42} {ev['frames']:>10}\n" for ev in p["events"])
     for title, key in (("IP conversations", "ip_conversations"), ("TCP/UDP conversations", "l4_conversations"),
                        ("Ethernet conversations", "eth_conversations")):
         if stats[key]:
             out.write(f"\n{title} (top {args.top} by frames):\n")
-            for c in stats[key]:
-                out.write(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes\n")
+            out.writelines(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes\n" for c in stats[key])
     if stats["warnings"]:
         out.write("\nWarnings:\n")
-        for w in stats["warnings"]:
-            out.write(f"  {w}\n")
+        out.writelines(f"  {w}\n" for w in stats["warnings"])
     return EXIT_OK
 
 
