@@ -314,9 +314,14 @@ class TraceScreen(Screen):
         trace = self.trace
         n = len(trace)
         span = ""
-        if n:
+        bounds: tuple[int, int] | None = None
+        if trace.complete.is_set():
+            bounds = trace.time_span()  # one pass over the index, then cached by the trace
+        elif n:  # while the scan runs: the first and last frame read so far
             ts = trace.index.ts
-            t0, t1 = (int(ts.min()), int(ts.max())) if trace.complete.is_set() else (int(ts[0]), int(ts[n - 1]))
+            bounds = (int(ts[0]), int(ts[n - 1]))
+        if bounds is not None:
+            t0, t1 = bounds
             local = self.time_mode == "local"
             span = (f"{_columns.date_time(t0, local)[:19]} – {_columns.time_of_day(t1, local)[:8]}"
                     f"{'' if local else ' UTC'} ({_columns.seconds(t1 - t0)[:-4]} s)")
