@@ -119,6 +119,19 @@ def test_corrupt_compressed_buffer(tmp_path: Path) -> None:
             tr.frame(i)
 
 
+def test_compressed_buffer_filled_below_its_header(tmp_path: Path) -> None:
+    p = _write(tmp_path / "f.etl", compressed=True)
+    whole = len(_open(p))
+    bufs = _buffers(p)
+    k = 2
+    assert bufs[k][3] & 0x40
+    _patch(p, bufs[k][0] + 0x30, struct.pack("<I", 0x10))  # FilledBytes 16 < the 0x48-byte header
+    with _open(p) as tr:
+        w = [x for x in tr.warnings if "does not inflate" in x.cause]
+        assert len(w) == 1 and f"buffer {k} " in w[0].cause and "out of range" in w[0].cause
+        assert 0 < len(tr) < whole
+
+
 def test_not_an_etl_or_cut_in_the_header(tmp_path: Path) -> None:
     p = _write(tmp_path / "h.etl", compressed=False)
     p.write_bytes(p.read_bytes()[:200])

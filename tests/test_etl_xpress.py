@@ -6,7 +6,7 @@ import struct
 
 import pytest
 from conftest import samples
-from tracemon.traces.etw.xpress import XpressError, compress, decompress
+from tracemon.traces.etw.xpress import XpressError, compress, decompress, decompress_python
 
 
 def _compressed_buffers() -> list[tuple[str, int, bytes, int]]:
@@ -60,3 +60,11 @@ def test_windows_compressed_data_round_trips_through_our_compressor() -> None:
 def test_corrupt_input_raises_and_never_allocates_without_bound(bad: bytes) -> None:
     with pytest.raises(XpressError):
         decompress(bad, 4096)
+
+
+@pytest.mark.parametrize("size", [-1, -56, (1 << 31) + 1])
+def test_output_size_out_of_range_is_refused_by_both_decoders(size: int) -> None:
+    # a compressed buffer whose FilledBytes is below the 0x48-byte header asks for a negative size
+    for fn in (decompress, decompress_python):
+        with pytest.raises(XpressError, match="out of range"):
+            fn(compress(b"abc" * 10), size)

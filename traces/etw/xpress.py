@@ -24,6 +24,8 @@ _U32 = struct.Struct("<I")
 #: match offsets are 13 bits + 1
 WINDOW = 8192
 MIN_MATCH = 3
+#: the largest output either decoder inflates to (the C decoder's limit; an ETW buffer is far smaller)
+MAX_OUT = 1 << 31
 
 
 class XpressError(ValueError):
@@ -50,6 +52,7 @@ def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
     Output never grows past ``out_size`` plus one flag word of short matches, whatever the
     input says (a 4 GiB match length is refused before anything is copied).
     """
+    _check_size(out_size)
     if _native is not None:
         try:
             return _native(src, out_size)
@@ -62,10 +65,17 @@ def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
 
 def decompress_python(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
     """The pure-Python decoder (the fallback, and the reference the C decoder is tested against)."""
+    _check_size(out_size)
     try:
         return _decompress(bytes(src), out_size)
     except IndexError:  # a length byte or nibble past the end of the input
         raise XpressError(len(src), "truncated match length") from None
+
+
+def _check_size(out_size: int) -> None:
+    """Both decoders refuse the same sizes (a damaged FilledBytes can make ``out_size`` negative)."""
+    if not 0 <= out_size <= MAX_OUT:
+        raise XpressError(0, f"output size {out_size} is out of range")
 
 
 def _decompress(src: bytes, out_size: int) -> bytes:
