@@ -1,14 +1,17 @@
 """MS-XCA "plain LZ77" (LZXpress) — the compression of ETW buffers.
 
 Windows 8+ writes relogged and merged traces (``netsh trace stop``, ``pktmon``) with every buffer
-but the first compressed on its own ([MS-XCA] §2.3/§2.4; ETW.md §1.1).  ``decompress`` is our own
-decoder: a flag word announces 32 literal-or-match items, and literal runs are copied as one
-slice, so the Python loop turns once per *match*, not once per byte.
+but the first compressed on its own ([MS-XCA] §2.3/§2.4; ETW.md §1.1).  ``decompress`` inflates
+one buffer with our own decoder: the C extension ``_xpress.c`` (built at install time when a
+compiler is there; it releases the GIL) or, without it, the pure-Python ``decompress_python``.
+Both make the same accept/reject decisions (``tests/test_xpress_native.py``); the Python one is
+the fallback and the reference the C one is tested against.  It copies literal runs as one slice,
+so its loop turns once per *match*, not once per byte.
 
 Measured against ``xpress-lz77`` (a compiled PyPI decoder, GPL-3.0) and dissect.util's
 ``lzxpress`` (AGPL-3.0) on every compressed sample buffer: byte-identical output
-(``tests/test_etl_xpress.py``).  Neither licence fits an MIT tool, so the decoder here is the
-one tracemon uses; ``benchmarks/bench_etl.py`` prints the three speeds.
+(``tests/test_etl_xpress.py``).  Neither licence fits an MIT tool, so they are test oracles only;
+``benchmarks/bench_etl.py`` prints the speeds of all four decoders.
 
 ``compress`` is a small greedy compressor for the test writer and the demo trace: a hash of the
 next 3 bytes finds the last position with the same bytes inside the 8 KiB window.
@@ -40,7 +43,7 @@ class XpressError(ValueError):
 _MASKS = tuple((1 << c) - 1 for c in range(33))
 
 
-try:  # the same decoder in C (``_xpress.c``), built when a compiler was there at install time
+try:  # the same decoder in C (``_xpress.c``): what ``decompress`` uses when it was built
     from ._xpress import decompress as _native
 except ImportError:  # pragma: no cover - depends on the build
     _native = None
