@@ -213,8 +213,8 @@ def _pcapng(blocks: list[bytes]) -> bytes:
     return shb + idb + b"".join(blocks)
 
 
-def _epb(data: bytes) -> bytes:
-    body = struct.pack("<IIIII", 0, 0, 1000, len(data), len(data)) + data + bytes((-len(data)) % 4)
+def _epb(data: bytes, iface: int = 0) -> bytes:
+    body = struct.pack("<IIIII", iface, 0, 1000, len(data), len(data)) + data + bytes((-len(data)) % 4)
     n = 12 + len(body)
     return struct.pack("<II", 6, n) + body + struct.pack("<I", n)
 
@@ -243,6 +243,65 @@ def test_pcapng_undefined_interface(tmp_path: Path) -> None:
     p.write_bytes(_pcapng([_epb(data), blk]))
     t = open_trace(p, use_cache=False)
     assert len(t) == 1 and "interface 7" in t.warnings[0].cause
+
+
+def _block(btype: int, body: bytes, endian: str = "<") -> bytes:
+    n = 12 + len(body)
+    return struct.pack(endian + "II", btype, n) + body + struct.pack(endian + "I", n)
+
+
+def _idb_with(options: bytes) -> bytes:
+    return _block(1, struct.pack("<HHI", 1, 0, 0) + options + struct.pack("<HH", 0, 0))
+
+
+def _option(code: int, value: bytes) -> bytes:
+    return struct.pack("<HH", code, len(value)) + value + bytes((-len(value)) % 4)
+
+
+@pytest.mark.parametrize(("blocks", "kept", "needle"), [
+    # packet blocks too short for their fixed fields, at the end of the file and before more blocks
+    ([_block(2, b"")], 1, "packet (obsolete) block too short (12 bytes)"),
+    ([_block(2, b""), _epb(bytes(60))], 1, "packet (obsolete) block too short (12 bytes)"),
+    ([_block(3, b"")], 1, "simple packet block too short (12 bytes)"),
+    # timestamp options (interface 1) of the wrong length or out of range: the frames still open
+    ([_idb_with(_option(9, b"")), _epb(bytes(60), 1)], 2, None),
+    ([_idb_with(_option(14, b"\xab\xcd\xef\x01")), _epb(bytes(60), 1)], 2, None),
+    ([_idb_with(_option(9, b"\x7f")), _epb(bytes(60), 1)], 2, None),
+    ([_idb_with(_option(9, b"\xff")), _epb(bytes(60), 1)], 2, None),
+    ([_idb_with(_option(14, struct.pack("<q", 2**62))), _epb(bytes(60), 1)], 1, "outside the representable range"),
+], ids=["opb-end", "opb-mid", "spb", "tsresol-empty", "tsoffset-short", "tsresol-1e-127", "tsresol-2^-127",
+        "tsoffset-huge"])
+def test_pcapng_malformed_blocks_and_options(tmp_path: Path, blocks: list[bytes], kept: int,
+                                             needle: str | None) -> None:
+    p = tmp_path / "bad.pcapng"
+    p.write_bytes(_pcapng([_epb(bytes(60)), *blocks]))
+    t = open_trace(p, use_cache=False)
+    assert len(t) == kept
+    for i in range(len(t)):
+        assert t.frame(i).description
+    if needle is None:
+        assert not t.warnings
+    else:
+        assert needle in t.warnings[0].cause
+
+
+def test_pcapng_alternating_byte_order_sections(tmp_path: Path) -> None:
+    # each section its own byte order, one interface and one packet: every block is read in its
+    # section's order, however many sections there are
+    out = b""
+    for k in range(300):
+        e = "<" if k % 2 else ">"
+        shb = struct.pack(e + "IIIHHq", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1) + struct.pack(e + "I", 28)
+        idb = _block(1, struct.pack(e + "HHI", 1, 0, 0), e)
+        data = bytes([k % 256]) * 60
+        out += shb + idb + _block(6, struct.pack(e + "IIIII", 0, 0, 1000 + k, 60, 60) + data, e)
+    p = tmp_path / "sections.pcapng"
+    p.write_bytes(out)
+    t = open_trace(p, use_cache=False)
+    assert len(t) == 300 and not t.warnings
+    assert t.index.ts.tolist() == [(1000 + k) * 1000 for k in range(300)]
+    assert [t.raw(k)[0] for k in range(300)] == [k % 256 for k in range(300)]
+    assert len(t.interfaces) == 300 and len(t.facts["sections"]) == 300
 
 
 def test_netmon_frame_table_pointing_outside(tmp_path: Path) -> None:

@@ -7,8 +7,11 @@ as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are
 
 from __future__ import annotations
 
+import bisect
+import math
 import struct
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,7 +20,7 @@ from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
 from .frame import Frame, Layer
 from .gather import Gather
-from .index import DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
+from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
 from .trace import Interface
 
@@ -38,6 +41,12 @@ DSB = 0x0000000A
 CUSTOM = (0x00000BAD, 0x40000BAD)
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
 MAX_BLOCK = 256 * 1024 * 1024
+#: the smallest packet blocks: header, fixed fields and trailing length
+MIN_PACKET_BLOCK = {EPB: 32, OPB: 32, SPB: 16}
+#: timestamps and offsets (ns) the vectorised EPB path handles: their sum stays inside int64
+VECTOR_NS_LIMIT = 2**62
+#: interfaces the index's ``iface`` column can number
+MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
 
@@ -119,16 +128,18 @@ def _option_value(name: str, value: bytes, endian: str) -> Any:
     return value.hex()
 
 
-def tsresol_scale(tsresol: int | None) -> tuple[int, int]:
-    """(multiply, divide) that turn timestamp units into ns."""
+def units_per_second(tsresol: int | None) -> int:
+    """Timestamp units per second of an interface (if_tsresol; microseconds when absent)."""
     if tsresol is None:
-        return 1000, 1
-    if tsresol & 0x80:
-        return 1_000_000_000, 1 << (tsresol & 0x7F)
+        return 1_000_000
     exp = tsresol & 0x7F
-    if exp <= 9:
-        return 10 ** (9 - exp), 1
-    return 1, 10 ** (exp - 9)
+    return 1 << exp if tsresol & 0x80 else 10**exp
+
+
+def tsresol_scale(per_second: int) -> tuple[int, int]:
+    """(multiply, divide), in lowest terms, that turn timestamp units into ns."""
+    g = math.gcd(1_000_000_000, per_second)
+    return 1_000_000_000 // g, per_second // g
 
 
 class PcapngReader(PacketReader):
@@ -190,19 +201,20 @@ class PcapngReader(PacketReader):
                 if section is None:
                     damage = DamagedRecord(pos, "block before the first section header")
                     break
-                if btype == EPB:
-                    if blen < 32:
-                        damage = DamagedRecord(pos, f"enhanced packet block too short ({blen} bytes)")
+                if btype == EPB or btype == SPB or btype == OPB:
+                    if blen < MIN_PACKET_BLOCK[btype]:
+                        damage = DamagedRecord(pos, f"{BLOCK_NAMES[btype].lower()} block too short ({blen} bytes)")
                         break
-                    epb.append(pos)
-                    rows.append((EPB, pos))
+                    if btype == EPB:
+                        epb.append(pos)
+                    rows.append((btype, pos))
                 elif btype == IDB:
                     try:
                         self._interface(section, pos, blen)
                     except DamagedRecord as e:
                         damage = e
                         break
-                elif btype in (SPB, OPB) or btype in CUSTOM or btype == JOURNAL:
+                elif btype in CUSTOM or btype == JOURNAL:
                     rows.append((btype, pos))
                 pos += blen
             if rows:
@@ -247,14 +259,18 @@ class PcapngReader(PacketReader):
         buf = self.buf
         if blen < 20:
             raise DamagedRecord(pos, f"interface description block too short ({blen} bytes)")
+        if len(self.trace.interfaces) >= MAX_INTERFACES:
+            raise DamagedRecord(pos, f"more than {MAX_INTERFACES} interface descriptions")
         link, _res, snaplen = struct.unpack_from(section.endian + "HHI", buf, pos + 8)
         opts, comments = parse_options(buf, pos + 16, pos + blen - 4, section.endian, IDB_OPTIONS)
         if comments:
             opts["comments"] = comments
-        mult, div = tsresol_scale(opts.get("if_tsresol"))
-        offset_ns = int(opts.get("if_tsoffset", 0)) * 1_000_000_000
+        # an option of the wrong length keeps its hex text (shown as is): the default applies
         resol = opts.get("if_tsresol")
-        per_second = 1_000_000 if resol is None else (1 << (resol & 0x7F) if resol & 0x80 else 10 ** (resol & 0x7F))
+        per_second = units_per_second(resol if isinstance(resol, int) else None)
+        mult, div = tsresol_scale(per_second)
+        tsoffset = opts.get("if_tsoffset", 0)
+        offset_ns = (tsoffset if isinstance(tsoffset, int) else 0) * 1_000_000_000
         iface = Interface(link, str(opts.get("if_name", "")), str(opts.get("if_description", "")), snaplen,
                           per_second, offset_ns, opts)
         self.trace.interfaces.append(iface)
@@ -301,10 +317,14 @@ class PcapngReader(PacketReader):
         glob = np.asarray(section.interfaces, dtype=np.int64)[local]
         units = (g.read(starts + 12, word).astype(np.uint64) << np.uint64(32)) | \
             g.read(starts + 16, word).astype(np.uint64)
-        scales = np.array(self.scales, dtype=np.int64).reshape(-1, 3)
-        mult, div, off = scales[glob, 0], scales[glob, 1], scales[glob, 2]
-        if np.any(div != 1) or np.any(units >= np.uint64(2**62) // np.uint64(max(1, int(mult.max())))):
-            return False  # exotic resolutions need exact integer arithmetic
+        used, which = np.unique(glob, return_inverse=True)
+        scales = [self.scales[k] for k in used.tolist()]
+        if any(div != 1 or not -VECTOR_NS_LIMIT < off < VECTOR_NS_LIMIT for _, div, off in scales):
+            return False  # exotic resolutions and offsets need exact integer arithmetic
+        mult = np.array([m for m, _, _ in scales], dtype=np.int64)[which]
+        off = np.array([o for _, _, o in scales], dtype=np.int64)[which]
+        if np.any(units >= np.uint64(VECTOR_NS_LIMIT) // mult.astype(np.uint64)):
+            return False
         batch["loc"][:] = starts
         batch["length"][:] = caplen
         batch["ts"][:] = units.astype(np.int64) * mult + off
@@ -379,10 +399,11 @@ class PcapngReader(PacketReader):
         return last_ts
 
     def _section_at(self, pos: int) -> Section:
-        for section in reversed(self.sections):
-            if section.offset <= pos:
-                return section
-        raise DamagedRecord(pos, "block before the first section header")
+        """The section a block at ``pos`` belongs to (sections are kept in file order)."""
+        k = bisect.bisect_right(self.sections, pos, key=attrgetter("offset"))
+        if k == 0:
+            raise DamagedRecord(pos, "block before the first section header")
+        return self.sections[k - 1]
 
     # -- frames -----------------------------------------------------------------------------
     def _block(self, i: int) -> tuple[int, int, int, Section]:
