@@ -61,7 +61,7 @@ def test_repnz_manifest_loads_and_every_template_compiles(path: Path) -> None:
             empty = t.decode(b"")
             assert empty.values == [] or all(v.length == 0 for v in empty.values)
             zeros = t.decode(bytes(4096))  # zero lengths and counts: every field decodes
-            assert zeros.short is None and len(zeros.values) == len(ev.fields)
+            assert zeros.stopped is None and len(zeros.values) == len(ev.fields)
 
 
 def test_manifest_maps_tasks_opcodes_keywords() -> None:
@@ -151,7 +151,7 @@ def test_source_manifest_with_structs_maps_and_messages() -> None:
     assert p.events[(6, 0)].level == 2 and p.events[(6, 0)].opcode == 2
     payload = contoso_payload()
     d = Template(ev.fields, 8, p.maps).decode(payload)
-    assert d.short is None and d.end == len(payload)
+    assert d.stopped is None and d.end == len(payload)
     v = d.by_name()
     assert v["State"].display == "2 (Down)" and v["Flags"].text == "Fast|Secure"
     assert v["Peer"].value == [{"Address": 0x0A000001, "Port": 443}, {"Address": 0xC0A80109, "Port": 80}]

@@ -240,6 +240,20 @@ def test_short_tracelogging_payload() -> None:
     assert "c" in dec.problems[0]
 
 
+def test_nested_counts_of_empty_structs_stop_at_the_value_bound() -> None:
+    """Metadata from the file can nest constant-count arrays of empty structs: no payload byte
+    bounds them, so 1000 x 1000 elements would be a million values (60000 x 60000 a hang)."""
+    meta = event_meta("Evt", meta_field("a", 24, 1, ccount=1000), meta_field("b", 24, 0, ccount=1000),
+                      meta_field("c", 8))
+    payload = bytes(1000) + struct.pack("<I", 7)
+    dec = decode_event(tl_record(meta, payload))
+    assert len(dec.problems) == 1 and "more than 131072 values" in dec.problems[0]
+    node = dec.layers[0].fields[0]
+    assert sum(c.length for c in node.children if c.start >= 0) == len(payload)  # shown as bytes
+    assert [c.label for c in node.children if c.start < 0] == ["a", "c"]  # neither decoded
+    assert node.children[-1].display == "(missing: not decoded: too many values before it)"
+
+
 @settings(max_examples=300, deadline=None)
 @given(meta=st.binary(min_size=0, max_size=80), payload=st.binary(max_size=64))
 def test_random_metadata_and_payloads_never_raise(meta: bytes, payload: bytes) -> None:

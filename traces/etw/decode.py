@@ -475,14 +475,13 @@ def _event_layer(rec: EventRecord, pdef: FieldDef, edef: FieldDef | None, node: 
     ev_field = Field(edef, True, summary, base, payload_len, node)
     ev_field.children = _fields(decoded.values, defs, base)
     rest = bytes(rec.payload[decoded.end:]) if decoded.end < payload_len else b""
-    if decoded.short is not None:
-        problems.append(f"payload ends early: {decoded.short}")
+    if decoded.stopped is not None:
+        problems.append(decoded.stopped)
         if rest:  # the start of the field that did not fit
             ev_field.children.append(Field(None, rest, binary_display(rest), base + decoded.end, len(rest),
                                            f"{decoded.missing[0].name} (partial, {len(rest)} bytes)"))
         for spec in decoded.missing:
-            ev_field.children.append(Field(None, None, "(missing: the payload ends before this field)", -1, 0,
-                                           spec.name))
+            ev_field.children.append(Field(None, None, f"(missing: {decoded.missing_note})", -1, 0, spec.name))
     elif rest:
         ev_field.children.append(Field(None, rest, binary_display(rest), base + decoded.end, len(rest),
                                        f"Trailing data ({len(rest)} bytes)"))

@@ -2,10 +2,12 @@
 
 A ``Template`` is compiled once per (provider, event id, version, pointer size) and decodes any
 number of payloads.  Decoding never raises on bad data: a payload shorter than its template
-decodes what is there and reports the first field that did not fit (``Decoded.short``); bytes
+decodes what is there and reports the first field that did not fit (``Decoded.stopped``); bytes
 after the last field are left for the caller to show as hex (``Decoded.end``).  Lengths and
-counts read from the payload are bounded by the bytes that remain, so nothing can make the
-decoder allocate without bound or loop.
+counts read from the payload are bounded by the bytes that remain, and one payload makes at most
+``MAX_VALUES`` values (elements that take no bytes — empty structs, zero-count arrays — would
+otherwise multiply through nested arrays), so nothing can make the decoder allocate without
+bound or loop.
 
 ``Value.text`` follows TDH's rendering (what ``%n`` inserts into a manifest message);
 ``Value.display`` is the detail-pane text (value plus map name).
@@ -25,6 +27,9 @@ from .schema import SCALAR_SIZE, FieldSpec, ValueMap
 
 FILETIME_EPOCH = 116444736000000000  # 1970-01-01 in 100 ns ticks since 1601
 MAX_ARRAY = 65535  # a count above this is damage, not data (TraceLogging counts are u16)
+#: values one payload may make: every value but a zero-size one takes a payload byte and a record
+#: holds less than 64 KiB, so only a damaged schema repeating zero-size elements gets here
+MAX_VALUES = 1 << 17
 
 
 @dataclass(slots=True)
@@ -43,24 +48,59 @@ class Value:
 class Decoded:
     values: list[Value]
     end: int  # offset after the last decoded byte
-    #: why decoding stopped early: "<field>: needs N bytes, M left" (None = every field decoded)
-    short: str | None = None
-    #: top-level fields that were not decoded because the payload ended
+    #: why decoding stopped early: "payload ends early: <field>: needs N bytes, M left", or too
+    #: many values (None = every field decoded)
+    stopped: str | None = None
+    #: top-level fields that were not decoded, and why (for the detail pane)
     missing: list[FieldSpec] = field(default_factory=list)
+    missing_note: str = ""
 
     def by_name(self) -> dict[str, Value]:
         return {v.spec.name: v for v in self.values}
 
 
-class _Short(Exception):
+class _Stop(Exception):
+    """Decoding cannot go on at this field: ``str(e)`` says why, ``note`` what the later fields are."""
+
+    note = ""
+
+
+class _Short(_Stop):
     """The payload ended inside a field."""
 
+    note = "the payload ends before this field"
+
     def __init__(self, spec: FieldSpec, need: int, have: int) -> None:
-        super().__init__(f"{spec.name}: needs {need} bytes, {max(have, 0)} left")
+        super().__init__(f"payload ends early: {spec.name}: needs {need} bytes, {max(have, 0)} left")
+
+
+class _TooMany(_Stop):
+    """The payload made ``MAX_VALUES`` values (zero-size elements repeated by nested counts)."""
+
+    note = "not decoded: too many values before it"
+
+    def __init__(self, spec: FieldSpec) -> None:
+        super().__init__(f"{spec.name}: more than {MAX_VALUES} values in one payload (damaged counts); "
+                         "the rest is not decoded")
 
 
 #: hook to rename values (PktMon component ids): (spec, int value) → extra text or None
 DisplayHook = Callable[[FieldSpec, int], "str | None"]
+
+
+class _Run:
+    """One ``decode`` call: its display hook and how many more values it may make."""
+
+    __slots__ = ("hook", "left")
+
+    def __init__(self, hook: DisplayHook | None) -> None:
+        self.hook = hook
+        self.left = MAX_VALUES
+
+    def count(self, spec: FieldSpec) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooMany(spec)
 
 _INT_FMT = {
     "Int8": "b", "UInt8": "B", "Int16": "h", "UInt16": "H", "Int32": "i", "UInt32": "I", "HexInt32": "I",
@@ -130,19 +170,16 @@ class Template:
         values: list[Value] = []
         scope: dict[str, int] = {}
         pos = start
-        short = None
-        missing: list[FieldSpec] = []
+        run = _Run(hook)
         for i, spec in enumerate(self.fields):
             try:
-                v, pos = self._field(spec, buf, pos, stop, scope, self.fields, i, hook)
-            except _Short as e:
-                short = str(e)
-                missing = list(self.fields[i:])
-                break
+                v, pos = self._field(spec, buf, pos, stop, scope, self.fields, i, run)
+            except _Stop as e:
+                return Decoded(values, pos, str(e), list(self.fields[i:]), e.note)
             values.append(v)
             if isinstance(v.value, int) and not isinstance(v.value, bool):
                 scope[spec.name] = v.value
-        return Decoded(values, pos, short, missing)
+        return Decoded(values, pos)
 
     # -- internals -----------------------------------------------------------------------------
     def _suffix_size(self, specs: tuple[FieldSpec, ...], i: int) -> tuple[int, int] | None:
@@ -190,9 +227,10 @@ class Template:
         return None
 
     def _field(self, spec: FieldSpec, buf: bytes, pos: int, end: int, scope: dict[str, int],
-               siblings: tuple[FieldSpec, ...], index: int, hook: DisplayHook | None) -> tuple[Value, int]:
+               siblings: tuple[FieldSpec, ...], index: int, run: _Run) -> tuple[Value, int]:
+        run.count(spec)
         if spec.count is None:
-            return self._one(spec, buf, pos, end, scope, siblings, index, hook)
+            return self._one(spec, buf, pos, end, scope, siblings, index, run)
         # arrays
         if spec.count == "*":
             if end - pos < 2:
@@ -212,7 +250,8 @@ class Template:
             raise _Short(spec, n * elem_min, end - pos)
         children: list[Value] = []
         for k in range(n):
-            v, pos = self._one(spec, buf, pos, end, scope, siblings, index, hook)
+            run.count(spec)
+            v, pos = self._one(spec, buf, pos, end, scope, siblings, index, run)
             v.index = k
             children.append(v)
         texts = [c.text for c in children]
@@ -230,7 +269,7 @@ class Template:
         return Value(spec, s, first, pos + need - first, s, s), pos + need
 
     def _one(self, spec: FieldSpec, buf: bytes, pos: int, end: int, scope: dict[str, int],
-             siblings: tuple[FieldSpec, ...], index: int, hook: DisplayHook | None) -> tuple[Value, int]:
+             siblings: tuple[FieldSpec, ...], index: int, run: _Run) -> tuple[Value, int]:
         t = spec.type
         left = end - pos
         if t == "Struct":
@@ -238,7 +277,7 @@ class Template:
             children = []
             start = pos
             for j, m in enumerate(spec.fields):
-                v, pos = self._field(m, buf, pos, end, inner, spec.fields, j, hook)
+                v, pos = self._field(m, buf, pos, end, inner, spec.fields, j, run)
                 children.append(v)
                 if isinstance(v.value, int):
                     inner[m.name] = v.value
@@ -257,7 +296,7 @@ class Template:
                 if left < size:
                     raise _Short(spec, size, left)
                 raw = st.unpack_from(buf, pos)[0]  # type: ignore[union-attr]
-            return self._scalar(spec, raw, buf, pos, size, hook), pos + size
+            return self._scalar(spec, raw, buf, pos, size, run.hook), pos + size
         if t == "GUID":
             if left < 16:
                 raise _Short(spec, 16, left)
