@@ -269,8 +269,11 @@ def _option(code: int, value: bytes) -> bytes:
     ([_idb_with(_option(9, b"\x7f")), _epb(bytes(60), 1)], 2, None),
     ([_idb_with(_option(9, b"\xff")), _epb(bytes(60), 1)], 2, None),
     ([_idb_with(_option(14, struct.pack("<q", 2**62))), _epb(bytes(60), 1)], 1, "outside the representable range"),
+    # an epb_flags option of 2 bytes instead of 4: no direction
+    ([_block(6, struct.pack("<IIIII", 0, 0, 1000, 60, 60) + bytes(60) + _option(2, b"\xab\xcd") + _option(0, b""))],
+     2, None),
 ], ids=["opb-end", "opb-mid", "spb", "tsresol-empty", "tsoffset-short", "tsresol-1e-127", "tsresol-2^-127",
-        "tsoffset-huge"])
+        "tsoffset-huge", "epb-flags-short"])
 def test_pcapng_malformed_blocks_and_options(tmp_path: Path, blocks: list[bytes], kept: int,
                                              needle: str | None) -> None:
     p = tmp_path / "bad.pcapng"

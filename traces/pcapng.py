@@ -63,6 +63,7 @@ IDB_OPTIONS = {2: "if_name", 3: "if_description", 4: "if_IPv4addr", 5: "if_IPv6a
                17: "if_rxspeed"}
 EPB_OPTIONS = {2: "epb_flags", 3: "epb_hash", 4: "epb_dropcount", 5: "epb_packetid", 6: "epb_queue",
                7: "epb_verdict"}
+OPB_OPTIONS = {2: "pack_flags", 3: "pack_hash"}
 STRING_OPTIONS = {"shb_hardware", "shb_os", "shb_userappl", "if_name", "if_description", "if_filter",
                   "if_os", "if_hardware", "comment"}
 CUSTOM_OPTION_CODES = (2988, 2989, 19372, 19373)
@@ -136,6 +137,18 @@ def units_per_second(tsresol: int | None) -> int:
     return 1 << exp if tsresol & 0x80 else 10**exp
 
 
+def epb_direction(opts: dict[str, Any]) -> int:
+    """The direction bits of an ``epb_flags`` option (1 inbound, 2 outbound); 0 when absent or
+    malformed (an option of the wrong length keeps its hex text)."""
+    flags = opts.get("epb_flags")
+    return flags & 3 if isinstance(flags, int) else 0
+
+
+#: ``epb_direction`` → the index's DIR_* bit and the Frame.Direction text
+DIRECTION_FLAGS = {1: DIR_RECEIVE, 2: DIR_SEND}
+DIRECTION_NAMES = {1: "Inbound", 2: "Outbound"}
+
+
 def tsresol_scale(per_second: int) -> tuple[int, int]:
     """(multiply, divide), in lowest terms, that turn timestamp units into ns."""
     g = math.gcd(1_000_000_000, per_second)
@@ -182,7 +195,6 @@ class PcapngReader(PacketReader):
                         break
                     endian = section.endian
                     hdr = struct.Struct(endian + "II").unpack_from
-                    btype = SHB
                 blen = hdr(buf, pos)[1]
                 if blen < 12 or blen % 4:
                     damage = DamagedRecord(pos, f"invalid block length {blen} (must be a multiple of 4, at least 12)")
@@ -334,16 +346,14 @@ class PcapngReader(PacketReader):
         links[:] = np.array([i.link_type for i in self.trace.interfaces], dtype=np.int64)[glob]
         # direction from epb_flags needs the options: only look when the block has any
         for r in np.flatnonzero(blen > 32 + ((caplen + 3) & ~3)):
-            flags = self._epb_flags(int(starts[r]), int(caplen[r]), int(blen[r]), e)
-            if flags & 3 == 1:
-                batch["dirflags"][r] |= DIR_RECEIVE
-            elif flags & 3 == 2:
-                batch["dirflags"][r] |= DIR_SEND
+            opts, _ = self._packet_options(int(starts[r]), int(caplen[r]), int(blen[r]), e, EPB_OPTIONS)
+            batch["dirflags"][r] |= DIRECTION_FLAGS.get(epb_direction(opts), 0)
         return True
 
-    def _epb_flags(self, pos: int, caplen: int, blen: int, endian: str) -> int:
-        opts, _ = parse_options(self.buf, pos + 28 + ((caplen + 3) & ~3), pos + blen - 4, endian, EPB_OPTIONS)
-        return int(opts.get("epb_flags", 0))
+    def _packet_options(self, pos: int, caplen: int, blen: int, endian: str,
+                        names: dict[int, str]) -> tuple[dict[str, Any], list[str]]:
+        """The options of an EPB/OPB: after the packet bytes, padded to 4, up to the trailing length."""
+        return parse_options(self.buf, pos + 28 + ((caplen + 3) & ~3), pos + blen - 4, endian, names)
 
     def _row_scalar(self, r: int, btype: int, pos: int, batch: dict[str, np.ndarray], data_off: np.ndarray,
                     links: np.ndarray, last_ts: int) -> int:
@@ -373,9 +383,9 @@ class PcapngReader(PacketReader):
             batch["kind"][r] = KIND_PACKET
             data_off[r] = pos + 28
             links[r] = self.trace.interfaces[g].link_type
-            if btype == EPB and blen > 32 + ((caplen + 3) & ~3):
-                flags = self._epb_flags(pos, caplen, blen, e)
-                batch["dirflags"][r] |= DIR_RECEIVE if flags & 3 == 1 else DIR_SEND if flags & 3 == 2 else 0
+            if btype == EPB and blen > 32 + ((caplen + 3) & ~3):  # the block has options
+                opts, _ = self._packet_options(pos, caplen, blen, e, EPB_OPTIONS)
+                batch["dirflags"][r] |= DIRECTION_FLAGS.get(epb_direction(opts), 0)
             return ts
         if btype == SPB:
             if not section.interfaces:
@@ -419,38 +429,35 @@ class PcapngReader(PacketReader):
         return loc + np.where((btype == EPB) | (btype == OPB), 28, np.where(btype == SPB, 12, 0))
 
     def raw(self, i: int) -> bytes:
-        pos, btype, blen, _ = self._block(i)
-        if btype in (EPB, OPB):
-            return bytes(self.buf[pos + 28 : pos + 28 + int(self.trace.index.length[i])])
-        if btype == SPB:
-            return bytes(self.buf[pos + 12 : pos + 12 + int(self.trace.index.length[i])])
+        return self._data(i, *self._block(i)[:3])
+
+    def _data(self, i: int, pos: int, btype: int, blen: int) -> bytes:
+        """Row ``i``'s bytes: the packet of a packet block, else the whole block."""
+        if btype in (EPB, OPB, SPB):
+            start = pos + (12 if btype == SPB else 28)
+            return bytes(self.buf[start : start + int(self.trace.index.length[i])])
         return bytes(self.buf[pos : pos + blen])
 
     def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
-        pos, btype, blen, section = self._block(i)
+        return self._meta(length, *self._block(i))
+
+    def _meta(self, length: int, pos: int, btype: int, blen: int, section: Section) -> RecordMeta:
         e = section.endian
-        if btype == EPB:
-            orig = struct.unpack_from(e + "I", self.buf, pos + 24)[0]
-            opts, comments = parse_options(self.buf, pos + 28 + ((length + 3) & ~3), pos + blen - 4, e, EPB_OPTIONS)
-        elif btype == OPB:
-            orig = struct.unpack_from(e + "I", self.buf, pos + 24)[0]
-            opts, comments = parse_options(self.buf, pos + 28 + ((length + 3) & ~3), pos + blen - 4, e,
-                                           {2: "pack_flags", 3: "pack_hash"})
-        else:
-            orig = struct.unpack_from(e + "I", self.buf, pos + 8)[0]
-            opts, comments = {}, []
-        flags = int(opts.get("epb_flags", 0))
-        direction = {1: "Inbound", 2: "Outbound"}.get(flags & 3, "")
-        return RecordMeta(orig, comments, opts, direction)
+        if btype not in (EPB, OPB):  # an SPB: its original length, nothing else
+            return RecordMeta(struct.unpack_from(e + "I", self.buf, pos + 8)[0])
+        orig = struct.unpack_from(e + "I", self.buf, pos + 24)[0]
+        opts, comments = self._packet_options(pos, length, blen, e, EPB_OPTIONS if btype == EPB else OPB_OPTIONS)
+        return RecordMeta(orig, comments, opts, DIRECTION_NAMES.get(epb_direction(opts), ""))
 
     def frame(self, i: int) -> Frame:
-        pos, btype, blen, section = self._block(i)
+        block = self._block(i)
+        pos, btype, blen, section = block
         idx = self.trace.index
         if btype in (EPB, OPB, SPB):
-            data = self.raw(i)
+            data = self._data(i, pos, btype, blen)
             g = int(idx.iface[i])
             link = self.trace.interfaces[g].link_type
-            meta = self.record_meta(i, pos, len(data))
+            meta = self._meta(len(data), *block)
             frame = build_packet_frame(self.trace, i, int(idx.ts[i]), data, link, g, meta)
             if btype == SPB:
                 frame.meta["timestamp"] = "none (simple packet block)"
