@@ -685,6 +685,13 @@ async def test_filter_runs_in_the_background_with_a_count_and_a_keystroke_stops_
         await pilot.pause(0.1)
         assert not screen._filter_running
         assert "filter stopped" in status_text(screen)
+        # nothing half-applied stays behind: the list shows what was applied before (no filter),
+        # and sorting it keeps every frame
+        await settle(app, pilot)
+        assert len(screen.view) == 1_000_000 and "Filter" not in status_text(screen)
+        screen.sort_by("protocol")
+        await settle(app, pilot)
+        assert len(screen.view) == 1_000_000
 
 
 @async_test

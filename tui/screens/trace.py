@@ -73,6 +73,8 @@ class TraceScreen(Screen):
         self.filter_text = ""
         self.filter_mask: np.ndarray | None = None
         self.preset_name = ""
+        #: the last filter state that was fully applied: what a stopped or failed evaluation returns to
+        self._settled: tuple[Any, str, np.ndarray | None, str] = (None, "", None, "")
         self._filter_gen = 0
         self._filter_cancel = threading.Event()
         self._filter_running = False
@@ -401,10 +403,9 @@ class TraceScreen(Screen):
 
     @on(FilterBar.Edited)
     def _edited(self) -> None:
-        if self._filter_running:
-            self._filter_cancel.set()
-            self._filter_running = False
-            self.status.update_status(filter_running="", note="filter stopped (edited): Enter applies")
+        if self._applying:  # (an evaluation over newly read frames keeps the applied filter going)
+            self._fall_back()
+            self.status.update_status(note="filter stopped (edited): Enter applies")
             self.filter_bar.show_status("stopped: the filter was edited")
 
     @on(FilterBar.Applied)
@@ -417,25 +418,47 @@ class TraceScreen(Screen):
         self.apply_filter("")
 
     def apply_filter(self, text: str, preset: str = "") -> bool:
+        cf = None
+        if text.strip():
+            try:
+                cf = filter_api.compile(text, self.trace)
+            except Exception as e:  # noqa: BLE001 - FilterError, or a compiler bug: either way, say so
+                message, column, _ = filter_api.error_parts(e)
+                self.notify(f"Filter error at column {column}: {message}", severity="error")
+                return False  # whatever runs or is shown stays as it is
         self._filter_cancel.set()
         self._filter_running = False
-        self.status.update_status(note="")
-        if not text.strip():
-            self.cf, self.filter_text, self.filter_mask, self.preset_name = None, "", None, preset
-            self.filter_bar.applied_text = ""
+        self.status.update_status(note="", filter_running="")
+        if cf is None:
+            self._set_filter(None, "", None, preset)
+            self._settle()
             self.rebuild_rows()
             return True
-        try:
-            cf = filter_api.compile(text, self.trace)
-        except Exception as e:  # noqa: BLE001 - FilterError, or a compiler bug: either way, say so
-            message, column, _ = filter_api.error_parts(e)
-            self.notify(f"Filter error at column {column}: {message}", severity="error")
-            return False
-        self.cf, self.filter_text, self.preset_name = cf, text, preset
-        self.filter_bar.applied_text = text
-        self.filter_mask = np.zeros(0, dtype=bool)
+        self._set_filter(cf, text, np.zeros(0, dtype=bool), preset)
         self._start_filter(extend=False)
         return True
+
+    def _set_filter(self, cf: Any, text: str, mask: np.ndarray | None, preset: str) -> None:
+        self.cf, self.filter_text, self.filter_mask, self.preset_name = cf, text, mask, preset
+        self.filter_bar.applied_text = text
+
+    @property
+    def _applying(self) -> bool:
+        """A newly applied filter is being evaluated (not the applied one over newly read frames)."""
+        return self._filter_running and self.cf is not self._settled[0]
+
+    def _settle(self) -> None:
+        self._settled = (self.cf, self.filter_text, self.filter_mask, self.preset_name)
+
+    def _fall_back(self) -> None:
+        """Stop the running evaluation and show the last fully applied filter again: the rows a
+        stopped evaluation found so far are no state the list, a sort or a conversation can build on."""
+        self._filter_cancel.set()
+        self._filter_running = False
+        self._partial = []
+        self.status.update_status(filter_running="")
+        self._set_filter(*self._settled)
+        self.rebuild_rows()
 
     def _start_filter(self, extend: bool) -> None:
         self._filter_gen += 1
@@ -511,6 +534,7 @@ class TraceScreen(Screen):
         self._partial = []
         base = self.filter_mask if self.filter_mask is not None and message.start else np.zeros(0, dtype=bool)
         self.filter_mask = np.concatenate([base[: message.start], message.mask])
+        self._settle()
         self.status.update_status(filter_running="")
         self.rebuild_rows()
         if len(self.filter_mask) < len(self.trace):
@@ -520,8 +544,7 @@ class TraceScreen(Screen):
     def _filter_failed(self, message: m.FilterFailed) -> None:
         if message.generation != self._filter_gen:
             return
-        self._filter_running = False
-        self.status.update_status(filter_running="")
+        self._fall_back()
         self.filter_bar.show_status(f"filter failed: {message.error}")
         self.notify(f"The filter failed while running: {message.error}", severity="error")
 
@@ -838,6 +861,8 @@ class TraceScreen(Screen):
                 self.notify(f"Could not save the preset: {e}", severity="error")
                 return
             self.preset_name = preset.name
+            if not self._filter_running:
+                self._settle()
             self.load_colour_rules()
             self._update_status()
             self.notify(f"Saved preset {preset.name}", timeout=3)
