@@ -132,6 +132,21 @@ def test_compressed_buffer_filled_below_its_header(tmp_path: Path) -> None:
         assert 0 < len(tr) < whole
 
 
+@pytest.mark.parametrize("ext_type", range(1, 19))
+def test_extended_items_shorter_than_their_type_still_show(tmp_path: Path, ext_type: int) -> None:
+    p = tmp_path / "x.etl"
+    with W.EtlWriter(p, compressed=False, buffer_size=2048, cpus=1) as w:
+        for size in (0, 4, 8, 12, 15):
+            W.vms_nbl(w, W.VM_NBL_RECEIVE, NIC, SW, 0x1000, ts_ns=w.start_ns + 1000 * (size + 1),
+                      extended=[(ext_type, bytes(range(size)))])
+    with _open(p) as tr:
+        assert len(tr) == 6 and not tr.warnings
+        for i in range(1, len(tr)):
+            frame = tr.frame(i)
+            items = [f for f in frame.layers[1].fields if f.label.startswith("ExtendedData (")]
+            assert len(items) == 1
+
+
 def test_not_an_etl_or_cut_in_the_header(tmp_path: Path) -> None:
     p = _write(tmp_path / "h.etl", compressed=False)
     p.write_bytes(p.read_bytes()[:200])

@@ -260,7 +260,8 @@ def _extended_item(layer: Layer, ext_type: int, off: int, data: bytes, ptr: int)
         node.add(NE_EXT_EVKEY if ext_type == 10 else NE_EXT_PSK, struct.unpack_from("<Q", data)[0], off, 8)
     elif ext_type in (17, 18) and n >= 8:
         node.add(NE_EXT_MATCH, struct.unpack_from("<Q", data)[0], off, 8)
-        node.add(NE_EXT_KEY, struct.unpack_from("<Q" if ext_type == 18 else "<I", data, 8)[0] if n >= 12 else 0,
+        fmt = "<Q" if ext_type == 18 else "<I"
+        node.add(NE_EXT_KEY, struct.unpack_from(fmt, data, 8)[0] if n >= 8 + struct.calcsize(fmt) else 0,
                  off + 8, n - 8)
     elif ext_type == 11:
         node.add(NE_EXT_SCHEMA, data, off, n)
