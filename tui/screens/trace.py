@@ -469,13 +469,14 @@ class TraceScreen(Screen):
             self._partial = []
             self.view.set_rows(np.zeros(0, dtype=np.uint32), self.view.sort)
             self.frames.set_view(self.view, self.frames.frame)
-        scope_mask = conversations.mask(self.trace, self.scope) if self.scope is not None else None
-        self._filter(self.cf, start, self._filter_gen, self._filter_cancel, scope_mask, extend)
+        self._filter(self.cf, start, self._filter_gen, self._filter_cancel, self.scope, extend)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="filter")
-    def _filter(self, cf: Any, start: int, gen: int, cancel: threading.Event, scope_mask: np.ndarray | None,
+    def _filter(self, cf: Any, start: int, gen: int, cancel: threading.Event, scope: conversations.Scope | None,
                 extend: bool) -> None:
         trace = self.trace
+        # the partial rows shown while a new filter runs are narrowed to the conversation here
+        scope_mask = conversations.mask(trace, scope) if scope is not None and not extend else None
         parts: list[np.ndarray] = []
         pending: list[np.ndarray] = []
         pos = start
