@@ -302,6 +302,44 @@ def test_pktmon_component_names_and_maps() -> None:
     assert fields(dec)["DirTag"].fdef.enum[4] == "Tx"
 
 
+def test_pktmon_components_of_a_scan_that_ends_while_they_are_read() -> None:
+    """A table begun while the scan runs is a partial one even if the scan ends before it is done."""
+    import threading
+
+    import numpy as np
+
+    trace = open_trace(sample("etl/pktmon_vpn_20210601.etl"), use_cache=False)
+    full = pktmon_components(trace)
+    comp_rows = [i for i in range(len(trace)) if trace.reader.record(i).event_id == 20]
+
+    class Rows:  # the index as a scan that has read the first ``n`` rows shows it
+        def __init__(self, n: int) -> None:
+            self.n = n
+
+        def __len__(self) -> int:
+            return self.n
+
+        def __getattr__(self, name: str) -> np.ndarray:
+            return getattr(trace.index, name)[: self.n]
+
+    class Reader:
+        def record(self, i: int):
+            scanning.complete.set()  # the scan finishes while the table is being read
+            return trace.reader.record(i)
+
+    class Scanning:
+        providers = trace.providers
+        complete = threading.Event()
+        index = Rows(comp_rows[len(comp_rows) // 2])
+        reader = Reader()
+
+    scanning = Scanning()
+    first = pktmon_components(scanning)
+    assert 0 < len(first) < len(full)
+    scanning.index = Rows(len(trace))
+    assert pktmon_components(scanning) == full
+
+
 def test_every_sample_event_decodes_without_error() -> None:
     for name in ("pktmon_demikernel.etl", "pktmon_gobang_nopackets.etl", "netsh_ndis_wifi_1pkt.etl",
                  "perfview_gcevents.etl"):

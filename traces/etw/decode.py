@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
+from ..errors import TraceError
 from ..fields import REGISTRY, FieldDef, FieldType, Registry
 from ..frame import Field, Layer
 from . import tracelogging as tl
@@ -108,6 +109,8 @@ class _TraceState:
     #: (index rows when built, table) while the scan is still running
     partial: tuple[int, dict[int, PktMonComponent]] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
+    #: one thread builds the component table, the others wait for it
+    components_lock: threading.Lock = field(default_factory=threading.Lock)
     #: the store generation whose user schemas are declared in ``registry``
     generation: int = 0
 
@@ -329,10 +332,26 @@ def pktmon_components(trace: Any) -> dict[int, PktMonComponent]:
     st = _state(trace)
     if st.components is not None:
         return st.components
-    index = getattr(trace, "index", None)
-    rows_now = len(index) if index is not None else 0
-    if st.partial is not None and st.partial[0] == rows_now:
-        return st.partial[1]
+    with st.components_lock:
+        if st.components is not None:
+            return st.components
+        # whether the scan is over must be known before the rows are counted: a scan that ends
+        # while the table is built leaves a table of the rows seen so far, not of all of them
+        complete = getattr(trace, "complete", None)
+        done = complete is None or complete.is_set()
+        index = getattr(trace, "index", None)
+        rows_now = len(index) if index is not None else 0
+        if not done and st.partial is not None and st.partial[0] == rows_now:
+            return st.partial[1]
+        table = _component_table(trace, index)
+        if done:
+            st.components, st.partial = table, None
+        else:  # still scanning: keep it until more rows arrive
+            st.partial = (rows_now, table)
+        return table
+
+
+def _component_table(trace: Any, index: Any) -> dict[int, PktMonComponent]:
     table: dict[int, PktMonComponent] = {}
     reader = getattr(trace, "reader", None)
     code = _provider_code(trace, PKTMON_GUID)
@@ -347,21 +366,17 @@ def pktmon_components(trace: Any) -> dict[int, PktMonComponent]:
         for row in list(rows)[:MAX_COMPONENT_EVENTS]:
             try:
                 rec = reader.record(int(row))
-            except (ValueError, IndexError, OSError):  # a damaged record: skip it, keep the others
+            except (TraceError, ValueError, IndexError, OSError):  # a damaged record: skip it, keep the others
                 rec = None
             comp = _component_from(rec, schema) if rec is not None else None
             if comp is not None:
                 table.setdefault(comp.id, comp)
-    complete = getattr(trace, "complete", None)
-    if complete is None or complete.is_set():
-        st.components = table
-    else:  # still scanning: keep it until more rows arrive
-        st.partial = (rows_now, table)
     return table
 
 
 def _component_from(rec: EventRecord, schema: ProviderSchema | None) -> PktMonComponent | None:
-    if schema is None:
+    # the rows were chosen from index columns that the end of the scan may have reordered since
+    if schema is None or rec.provider != PKTMON_GUID or rec.event_id not in PKTMON_COMPONENT_EVENTS:
         return None
     ev = schema.event(rec.event_id, rec.version)
     if ev is None:
