@@ -266,6 +266,16 @@ def test_symbol_maps() -> None:
     assert overlay.get(f"{VMS}.VM_NBL_DELIVER_REAL.NicFName") is not None
 
 
+def test_symbol_maps_reach_other_versions_and_leave_the_bundled_schema_alone() -> None:
+    store = SchemaStore()
+    assert store.get(VMSWITCH).event(58, 1).symbol == "VM_NBL_DELIVER"  # version 1 falls back to 0
+    store.add_symbols(VMSWITCH, {(58, None): "VM_NBL_DELIVER_REAL"})
+    assert store.get(VMSWITCH).event(58, 1).symbol == "VM_NBL_DELIVER_REAL"
+    assert store.get(VMSWITCH).event(58, 2).symbol == "VM_NBL_DELIVER_REAL"
+    store.clear_user()
+    assert store.get(VMSWITCH).event(58, 2).symbol == "VM_NBL_DELIVER"
+
+
 def test_bad_user_files_give_warnings_not_errors(tmp_path: Path) -> None:
     (tmp_path / "broken.xml").write_text("<instrumentationManifest><provider name='x'")
     (tmp_path / "odd.xml").write_text(MAN.replace('inType="win:UInt8" map', 'inType="win:Quux" map'))

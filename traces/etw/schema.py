@@ -167,8 +167,10 @@ class ProviderSchema:
     notes: tuple[str, ...] = ()
     #: the Netmon protocol prefix when the schema knows it (else naming.py decides)
     prefix: str | None = None
-    #: (id, version) → the definition ``event()`` fell back to (None: the id is unknown)
-    _fallback: dict[tuple[int, int], EventSchema | None] = field(default_factory=dict, repr=False, compare=False)
+    #: (id, version) → the definition ``event()`` fell back to (None: the id is unknown); not an
+    #: init field, so ``dataclasses.replace`` (the store's merged copies) starts an empty one
+    _fallback: dict[tuple[int, int], EventSchema | None] = field(default_factory=dict, init=False, repr=False,
+                                                                   compare=False)
 
     def event(self, event_id: int, version: int) -> EventSchema | None:
         """The definition for (id, version); else the nearest other version of the id.
