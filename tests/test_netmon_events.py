@@ -102,3 +102,15 @@ def test_truncated_netevent_is_shown_not_fatal(tmp_path: Path) -> None:
     trace = open_trace(path, use_cache=False)
     frame = trace.frame(0)
     assert frame.kind == "event" and "too short" in frame.description
+
+
+def test_media_types_become_interfaces_in_order_of_appearance(tmp_path: Path) -> None:
+    arp = bytes.fromhex("ffffffffffff00155d0000010806") + bytes(28)
+    event = netevent(VMSWITCH_GUID, 58, b"", pid=4, tid=8, ts_ns=T0)
+    path = tmp_path / "order.cap"
+    write_netmon(path, [(T0, 0xFFE0, event, 0xFFFFFFFF), (T0 + 1000, 1, arp, 0), (T0 + 2000, 0xFFE0, event, 0)],
+                 ("x.exe", 77), (0, "t", ""))
+    trace = open_trace(path, use_cache=False)
+    assert [i.name for i in trace.interfaces] == ["NetEvent", "Ethernet"]
+    assert trace.index.iface.tolist() == [0, 1, 0]
+    assert trace.index.pid.tolist()[1:] == [77, 4]  # the packet's from the process table, the event's own

@@ -19,7 +19,7 @@ import numpy as np
 
 from .classify import classify_packets
 from .dissect.core import LINK_TYPES, LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, LINKTYPE_RAW, Ctx, payload
-from .errors import DamagedRecord, TraceError
+from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
 from .index import KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
@@ -111,9 +111,12 @@ class NetmonReader(PacketReader):
                                    f"file ({len(buf)} bytes)", 4 + 24)
         self.frame_table = np.frombuffer(buf, dtype="<u4", count=ft_len // 4, offset=ft_off).astype(np.int64)
         self.per_frame_media = major == 2 and minor >= 1
+        #: frame record header: 1.x time delta u32 ms and two u16 lengths; 2.x u64 µs and two u32
+        self.hdr_len = 8 if self.v1 else 16
         self.trailer = 0 if not self.per_frame_media else 2 if minor == 1 else 6 if minor == 2 else 15
         self.comments: dict[int, list[str]] = {}
         self.processes: list[ProcessInfo] = []
+        self._process_of_pid: dict[int, ProcessInfo] = {}  # the first entry of each pid
         self.media_ifaces: dict[int, int] = {}
         trace.facts.update({"format": "netmon", "version": f"{major}.{minor}",
                             "capture_start": format_time(self.start_ns),
@@ -123,6 +126,9 @@ class NetmonReader(PacketReader):
             self._read_processes(pi_off, pi_count)
         if self.processes:
             trace.facts["processes"] = [f"{p.pid} {p.path}" for p in self.processes]
+            for p in self.processes:
+                if p.pid != PID_UNKNOWN:
+                    self._process_of_pid.setdefault(p.pid, p)
 
     # -- optional tables: damage there costs the table, never the frames --------------------
     def _read_comments(self, off: int, length: int) -> None:
@@ -147,7 +153,7 @@ class NetmonReader(PacketReader):
                 pos += desc_len
                 self.comments.setdefault(frame_off, []).append(f"{title}: {desc}" if desc else title)
         except (ValueError, struct.error) as e:
-            self.trace.warnings.append(_warn(self.trace, pos, f"comment table damaged ({e}); later comments skipped"))
+            self.trace.warnings.append(TraceWarning(self.path, pos, f"comment table damaged ({e}); later comments skipped"))
 
     def _read_processes(self, off: int, count: int) -> None:
         buf = self.buf
@@ -179,7 +185,7 @@ class NetmonReader(PacketReader):
                     rt = ".".join(str(b) for b in ra[:4][::-1])
                 self.processes.append(ProcessInfo(path, pid, lport, rport, bool(is6), lt, rt))
         except (ValueError, struct.error) as e:
-            self.trace.warnings.append(_warn(self.trace, pos, f"process table damaged ({e}); later entries skipped"))
+            self.trace.warnings.append(TraceWarning(self.path, pos, f"process table damaged ({e}); later entries skipped"))
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
@@ -187,13 +193,12 @@ class NetmonReader(PacketReader):
         size = len(buf)
         u8 = np.frombuffer(buf, dtype=np.uint8)
         table = self.frame_table
-        hdr_len = 8 if self.v1 else 16
         step = 4096
         i = 0
         while i < len(table):
             offs = table[i : i + step]
             i += len(offs)
-            batch, damage = self._batch(u8, offs, hdr_len, size)
+            batch, damage = self._batch(u8, offs, size)
             if len(batch["ts"]):
                 yield batch
             self.position = int(offs[-1]) if len(offs) else size
@@ -201,9 +206,9 @@ class NetmonReader(PacketReader):
                 raise damage
             step = 131072
 
-    def _batch(self, u8: np.ndarray, offs: np.ndarray, hdr_len: int, size: int
-               ) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
+    def _batch(self, u8: np.ndarray, offs: np.ndarray, size: int) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
         damage = None
+        hdr_len = self.hdr_len
         n = len(offs)
         # validate record headers in the file before gathering them
         bad = np.flatnonzero((offs < HEADER_SIZE) | (offs + hdr_len > size))
@@ -244,18 +249,24 @@ class NetmonReader(PacketReader):
         if self.per_frame_media:
             toff = data_off + caplen
             media = (u8[toff].astype(np.int64) | (u8[toff + 1].astype(np.int64) << 8))
-            if self.minor >= 2:
+            if self.minor >= 2 and self.processes:
                 pidx = u8[toff[:, None] + 2 + np.arange(4)].reshape(-1).view("<u4").astype(np.int64)
-                for r in np.flatnonzero(pidx < len(self.processes)):
-                    batch["pid"][r] = self.processes[int(pidx[r])].pid
+                known = pidx < len(self.processes)
+                pids = np.array([p.pid for p in self.processes], dtype=np.int64)
+                batch["pid"][known] = pids[pidx[known]]
             if self.minor >= 3:
                 ft = u8[toff[:, None] + 6 + np.arange(8)].reshape(-1).view("<u8").astype(np.int64)
                 batch["ts"][:] = (ft - FILETIME_EPOCH_DIFF * 10_000_000) * 100
         else:
             media = np.full(m, self.file_media, dtype=np.int64)
-        links = np.array([media_link_type(int(x)) for x in media], dtype=np.int64) if m else np.zeros(0, np.int64)
-        ifaces = np.array([self._iface(int(x)) for x in media], dtype=np.int64) if m else np.zeros(0, np.int64)
-        batch["iface"][:] = ifaces
+        # a handful of media types per file: map each distinct one, not each frame; new ones
+        # become interfaces in the order they first appear
+        kinds, first, which = np.unique(media, return_index=True, return_inverse=True)
+        order = np.argsort(first)
+        codes = np.empty(len(kinds), dtype=np.int64)
+        codes[order] = [self._iface(k) for k in kinds[order].tolist()]
+        batch["iface"][:] = codes[which]
+        links = np.array([media_link_type(k) for k in kinds.tolist()], dtype=np.int64)[which]
         is_event = media == NETMON_NET_NETEVENT
         is_record = np.isin(media, (NETMON_NET_NETWORK_INFO_EX, NETMON_NET_NETMON_FILTER))
         skip = np.isin(media, SKIPPED_MEDIA)
@@ -281,7 +292,7 @@ class NetmonReader(PacketReader):
         return code
 
     def _index_event(self, batch: dict[str, np.ndarray], r: int, off: int, length: int) -> None:
-        if length < 89:
+        if length < _NETEVENT.size:
             batch["top"][r] = self.trace.protocol_code("NetEvent")
             return
         ev = parse_netevent(bytes(self.buf[off : off + length]))
@@ -294,14 +305,11 @@ class NetmonReader(PacketReader):
         batch["pid"][r] = ev["pid"] if ev["pid"] != 0xFFFFFFFF else PID_UNKNOWN
 
     # -- frames -----------------------------------------------------------------------------
-    def _data_offset(self, i: int) -> int:
-        return int(self.trace.index.loc[i]) + (8 if self.v1 else 16)
-
     def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
-        return self.trace.index.loc[rows].astype(np.int64) + (8 if self.v1 else 16)
+        return self.trace.index.loc[rows].astype(np.int64) + self.hdr_len
 
     def raw(self, i: int) -> bytes:
-        off = self._data_offset(i)
+        off = int(self.trace.index.loc[i]) + self.hdr_len
         return bytes(self.buf[off : off + int(self.trace.index.length[i])])
 
     def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
@@ -310,12 +318,9 @@ class NetmonReader(PacketReader):
         else:
             orig = struct.unpack_from("<I", self.buf, loc + 8)[0]
         meta: dict[str, Any] = {}
-        pid = int(self.trace.index.pid[i])
-        if pid != PID_UNKNOWN:
-            for p in self.processes:
-                if p.pid == pid:
-                    meta["Process"] = f"{p.name} ({pid})"
-                    break
+        process = self._process_of_pid.get(int(self.trace.index.pid[i]))
+        if process is not None:
+            meta["Process"] = f"{process.name} ({process.pid})"
         return RecordMeta(orig, list(self.comments.get(loc, [])), meta)
 
     def frame(self, i: int) -> Frame:
@@ -413,12 +418,6 @@ def netevent_frame(trace: Trace, i: int, data: bytes, meta: RecordMeta) -> Frame
     frame = event_frame(trace, i, rec, [ne, *layers], protocol, description, extra)
     frame.comments = list(meta.comments)
     return frame
-
-
-def _warn(trace: Trace, offset: int, cause: str) -> Any:
-    from .errors import TraceWarning
-
-    return TraceWarning(trace.path, offset, cause)
 
 
 # -- Netmon's 802.11 metadata header ----------------------------------------------------------
