@@ -443,10 +443,12 @@ class SchemaStore:
             self.generation += 1
 
     def user_guids(self) -> list[uuid.UUID]:
-        return list(self._user)
+        with self._lock:
+            return list(self._user)
 
     def symbol_guids(self) -> list[uuid.UUID]:
-        return [g for g in self._symbols if g not in self._user]
+        with self._lock:
+            return [g for g in self._symbols if g not in self._user]
 
     def clear_user(self) -> None:
         with self._lock:
@@ -500,7 +502,9 @@ class SchemaStore:
     def providers(self) -> Iterator[ProviderSchema]:
         """Every provider with a schema (bundled or user)."""
         seen = set()
-        for guid in [*self.index(), *self._user, *self._symbols]:
+        with self._lock:
+            guids = [*self.index(), *self._user, *self._symbols]
+        for guid in guids:
             if guid in seen:
                 continue
             seen.add(guid)
@@ -510,12 +514,13 @@ class SchemaStore:
 
     def find_by_name(self, name: str) -> uuid.UUID | None:
         low = name.lower()
-        for guid, entry in self.index().items():
-            if entry.name.lower() == low:
-                return guid
-        for guid, p in self._user.items():
-            if p.name.lower() == low:
-                return guid
+        with self._lock:
+            for guid, entry in self.index().items():
+                if entry.name.lower() == low:
+                    return guid
+            for guid, p in self._user.items():
+                if p.name.lower() == low:
+                    return guid
         return None
 
 
