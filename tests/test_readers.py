@@ -104,6 +104,17 @@ def test_cached_reopen_skips_the_scan(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not again.from_cache and again.warnings
 
 
+def test_frame_cache_keeps_the_rows_in_use(tmp_path: Path) -> None:
+    p = tmp_path / "many.pcap"
+    p.write_bytes(_pcap_with([_rec(bytes([k % 256]) * 60) for k in range(600)]))
+    trace = open_trace(p, use_cache=False)
+    first, second = trace.frame(0), trace.frame(1)
+    for i in range(2, 600):  # a row the UI keeps asking for stays decoded while others come and go
+        trace.frame(i)
+        assert trace.frame(0) is first
+    assert trace.frame(1) is not second  # one not asked for again did go
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def _expect_open_error(path: Path, *needles: str) -> str:
@@ -159,6 +170,16 @@ def test_unreadable_file(tmp_path: Path) -> None:
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(trace_module, "open", denied, raising=False)
         _expect_open_error(p, "permission denied")
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc/self/fd")
+def test_a_refused_header_leaves_no_file_open(tmp_path: Path) -> None:
+    p = tmp_path / "short.pcap"
+    p.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(10))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(5):
+        _expect_open_error(p, "truncated pcap file header")
+    assert len(os.listdir("/proc/self/fd")) == before
 
 
 def _truncated_copy(src: Path, tmp_path: Path, keep: int) -> Path:

@@ -22,7 +22,7 @@ from . import cache as _cache
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .fields import REGISTRY, Registry
 from .frame import Frame
-from .index import ConversationTable, FrameIndex
+from .index import KIND_NOTIME, ConversationTable, FrameIndex
 from .protocols import PACKET_PROTOCOL_NAMES
 
 
@@ -124,11 +124,21 @@ def _readers() -> Iterator[tuple[str, Callable[[bytes], bool], Callable[[Trace],
         yield name, module.detect, getattr(module, cls)
 
 
-def detect_format(head: bytes) -> str | None:
-    for name, test, _ in _readers():
+def _reader_for(head: bytes) -> tuple[str, Callable[[Trace], Reader]] | None:
+    """The format whose magic ``head`` starts with, and its reader class."""
+    for name, test, factory in _readers():
         if test(head):
-            return name
+            return name, factory
     return None
+
+
+def detect_format(head: bytes) -> str | None:
+    found = _reader_for(head)
+    return found[0] if found is not None else None
+
+
+#: decoded frames ``Trace.frame`` keeps (least recently used go first)
+FRAME_CACHE_SIZE = 512
 
 
 class Trace:
@@ -154,19 +164,19 @@ class Trace:
         self._frame_cache: dict[int, Frame] = {}
         self._span: tuple[int, int] | None = None
         self._frame_lock = threading.Lock()
-        fmt = None
         head = bytes(self.buf[:128])
-        for name, test, factory in _readers():
-            if test(head):
-                fmt = name
-                self.reader: Reader = factory(self)
-                break
-        if fmt is None:
+        found = _reader_for(head)
+        if found is None:
             self.close()
             shown = head[:8].hex(" ")
             raise TraceError(self.path, f"unknown file format (first bytes {shown}); expected pcap, pcapng, "
                                         "Netmon .cap or ETL", 0)
-        self.format = fmt
+        self.format, factory = found
+        try:
+            self.reader: Reader = factory(self)
+        except BaseException:  # a header the reader refuses: do not leave the file mapped
+            self.close()
+            raise
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self, batch_seconds: float = 0.25, cancel: threading.Event | None = None) -> Iterator[Progress]:
@@ -216,14 +226,17 @@ class Trace:
         n = len(self.index)
         if not 0 <= i < n:
             raise IndexError(f"frame {i + 1} is not in this trace ({n} frames)")
-        cached = self._frame_cache.get(i)
-        if cached is not None:
-            return cached
-        frame = self.reader.frame(i)
+        cache = self._frame_cache
         with self._frame_lock:  # the UI thread and filter/export workers share this cache
-            while len(self._frame_cache) >= 512:
-                self._frame_cache.pop(next(iter(self._frame_cache)))
-            self._frame_cache[i] = frame
+            cached = cache.pop(i, None)
+            if cached is not None:
+                cache[i] = cached  # now the most recently used
+                return cached
+        frame = self.reader.frame(i)
+        with self._frame_lock:
+            while len(cache) >= FRAME_CACHE_SIZE:
+                cache.pop(next(iter(cache)))
+            cache[i] = frame
         return frame
 
     def raw(self, i: int) -> bytes:
@@ -234,8 +247,6 @@ class Trace:
         span = self._span
         if span is not None:
             return span
-        from .index import KIND_NOTIME
-
         ts = self.index.ts
         ts = ts[(self.index.kind & KIND_NOTIME) == 0]
         span = (int(ts.min()), int(ts.max())) if len(ts) else None
@@ -253,9 +264,6 @@ class Trace:
     def last_time_ns(self) -> int | None:
         span = self.time_span()
         return span[1] if span else None
-
-    def link_types(self) -> list[int]:
-        return sorted({i.link_type for i in self.interfaces})
 
     def provider_code(self, guid: str, name: str, protocol: str) -> int:
         for code, p in enumerate(self.providers):
