@@ -259,10 +259,10 @@ async def test_completion_offers_fields_of_the_protocol():
         await settle(app, pilot)
         lst = screen.query_one("#filter-completions")
         assert lst.display
-        texts = [c.text for c in lst._cands]
+        bar = screen.query_one(FilterBar)
+        texts = [c.text for c in bar.candidates]
         assert any(t.endswith("SrcPort") for t in texts), texts
         await pilot.press("tab")
-        bar = screen.query_one(FilterBar)
         assert bar.value.lower().startswith("tcp.srcport")
 
 

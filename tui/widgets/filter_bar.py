@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import re
 import threading
-import time
-from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
@@ -29,29 +28,26 @@ if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
 
+@dataclass(slots=True)
 class Validation:
     """The result of checking one filter text (what the bar shows)."""
 
-    __slots__ = ("column", "elapsed", "length", "message", "ok", "warnings")
-
-    def __init__(self, ok: bool, message: str = "", column: int = 0, length: int = 0,
-                 warnings: list[str] | None = None, elapsed: float = 0.0) -> None:
-        self.ok = ok
-        self.message = message
-        self.column = column
-        self.length = length
-        self.warnings = warnings or []
-        self.elapsed = elapsed
+    ok: bool
+    message: str = ""
+    column: int = 0
+    length: int = 0
+    warnings: list[str] = field(default_factory=list)
 
 
 def validate(text: str, trace: Trace) -> Validation:
-    t0 = time.perf_counter()
+    if not text.strip():
+        return Validation(True)
     try:
         cf = filter_api.compile(text, trace)
     except Exception as e:  # noqa: BLE001 - a compiler bug must show as a message, not kill typing
         if not isinstance(e, filter_api.FilterError):
             return Validation(False, f"internal error in the filter compiler: {type(e).__name__}: {e}", 1,
-                              max(1, len(text)), elapsed=time.perf_counter() - t0)
+                              max(1, len(text)))
         message, column, length = filter_api.error_parts(e)
         hints = list(getattr(e, "hints", []) or [])
         suggestions = list(getattr(e, "suggestions", []) or [])
@@ -59,9 +55,8 @@ def validate(text: str, trace: Trace) -> Validation:
             message += f" (did you mean {', '.join(suggestions[:3])}?)"
         if hints:
             message += f" — {hints[0]}"
-        return Validation(False, message, column, length, elapsed=time.perf_counter() - t0)
-    warnings = [getattr(w, "message", str(w)) for w in getattr(cf, "warnings", [])]
-    return Validation(True, "", warnings=warnings, elapsed=time.perf_counter() - t0)
+        return Validation(False, message, column, length)
+    return Validation(True, "", warnings=[w.message for w in cf.warnings])
 
 
 COMPLETION_DELAY = 0.06  # s after the last keystroke
@@ -78,10 +73,8 @@ def names_known(text: str, trace: Trace) -> bool:
     The compiler is fast except when it meets an unknown name: then it ranks close matches among
     thousands of names (up to a second).  Known names are validated on the spot; anything else
     goes to the background check so typing never waits."""
-    try:
-        from tracemon.filters.pseudo import NAMESPACES, PSEUDO
-    except ImportError:  # pragma: no cover - the filter package always has them
-        NAMESPACES, PSEUDO = {}, {}
+    from tracemon.filters.pseudo import NAMESPACES, PSEUDO
+
     registry = trace.registry
     for m in _NAMES.finditer(_STRINGS.sub(" ", text)):
         token = m.group()
@@ -173,13 +166,14 @@ class FilterBar(Vertical):
         self._history_draft = ""
         self._expect: str | None = None
         self._completion: Any = None
+        #: the completions on show, in the list's order
+        self.candidates: list[Any] = []
         self._check_lock = threading.Lock()
         self._wanted: tuple[str, int, bool] | None = None
         self._complete_timer: Timer | None = None
         self._checking = False
         self.applied_text = ""
         self._status = ""
-        self.on_validated: Callable[[Validation], None] | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
@@ -259,9 +253,12 @@ class FilterBar(Vertical):
     def _checker(self) -> None:
         try:
             self._check_loop()
-        finally:
+        except BaseException:
+            # (on a normal exit the loop clears the flag itself, under the lock: clearing it again
+            # here could clear it for a checker that a newer keystroke has started meanwhile)
             with self._check_lock:
                 self._checking = False
+            raise
 
     def _check_loop(self) -> None:
         while True:
@@ -272,7 +269,7 @@ class FilterBar(Vertical):
                     return
             text, cursor, check = wanted
             if check:
-                v = validate(text, self.trace) if text.strip() else Validation(True)
+                v = validate(text, self.trace)
                 self.post_message(self._Checked(text, cursor, v, None))  # red/green first …
             try:
                 comp = filter_api.complete_at(text, cursor, self.trace, self.presets)
@@ -299,8 +296,7 @@ class FilterBar(Vertical):
 
     def _revalidate(self) -> None:
         """Validate now, on this thread (programmatic text and Enter)."""
-        text = self.value
-        self._show_validation(validate(text, self.trace) if text.strip() else Validation(True))
+        self._show_validation(validate(self.value, self.trace))
 
     def _show_validation(self, v: Validation) -> None:
         text = self.value
@@ -309,8 +305,6 @@ class FilterBar(Vertical):
         self.set_class(v.ok and bool(text.strip()), "-valid")
         self.set_class(not text.strip(), "-empty")
         self._paint_message()
-        if self.on_validated is not None:
-            self.on_validated(v)
 
     def _paint_message(self) -> None:
         msg = self.query_one("#filter-message", Static)
@@ -437,7 +431,7 @@ class FilterBar(Vertical):
             if c.description:
                 label.append(f"  {c.description}", style="italic dim")
             lst.add_option(Option(label, id=None))
-        lst._cands = cands  # type: ignore[attr-defined]
+        self.candidates = cands
         lst.highlighted = 0
         lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 2)
         lst.display = True
@@ -453,7 +447,7 @@ class FilterBar(Vertical):
         if not self._completion_visible() or lst.highlighted is None:
             self.screen.focus_next()
             return
-        cand = lst._cands[lst.highlighted]  # type: ignore[attr-defined]
+        cand = self.candidates[lst.highlighted]
         comp = self._completion
         text = self.value
         new = text[: comp.start] + cand.text + text[comp.end :]
