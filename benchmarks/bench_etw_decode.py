@@ -18,11 +18,10 @@ import time
 import uuid
 from pathlib import Path
 
-from tracemon.traces.etw.records import EventRecord, parse_record
+from tracemon.traces.etw.records import EVENT_HEADER_LAYOUT, EventRecord, parse_record
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT.parent / "shared" / "samples" / "etl"
-EVH = struct.Struct("<HBBHHIIq16sHBBBBHQII16s")
 
 
 def fresh(code: str) -> float:
@@ -31,9 +30,8 @@ def fresh(code: str) -> float:
 
 
 def record(provider: uuid.UUID, eid: int, payload: bytes, keyword: int = 0) -> EventRecord:
-
-    size = EVH.size + len(payload)
-    head = EVH.pack(size, 0x13, 0xC0, 0, 0, 1, 2, 0, provider.bytes_le, eid, 0, 0, 4, 0, 0, keyword, 0, 0, bytes(16))
+    size = EVENT_HEADER_LAYOUT.size + len(payload)
+    head = EVENT_HEADER_LAYOUT.pack(size, 0x13, 0xC0, 0, 0, 1, 2, 0, provider.bytes_le, eid, 0, 0, 4, 0, 0, keyword, 0, 0, bytes(16))
     return parse_record(head + payload)
 
 

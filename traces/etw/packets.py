@@ -64,7 +64,10 @@ PACKET_EVENTS = {(NDIS_GUID, NDIS_FRAGMENT), (NDIS_GUID, NDIS_VMSWITCH_FRAGMENT)
                  (PKTMON_GUID, PKTMON_DROP)}
 SIDE_EVENTS = {(NDIS_GUID, NDIS_METADATA), (PKTMON_GUID, PKTMON_COMPONENT)}
 
-_PKTMON = struct.Struct("<QHHHHHHHIIHH")
+#: the fixed fields of PktMon 160/170 before the payload bytes: PktGroupId, PktNumber,
+#: AppearanceCount, DirTag, PacketType, ComponentId, EdgeId, FilterId, DropReason, DropLocation,
+#: OriginalPayloadSize, LoggedPayloadSize
+PKTMON_PACKET_LAYOUT = struct.Struct("<QHHHHHHHIIHH")
 
 
 @dataclass(slots=True)
@@ -233,14 +236,14 @@ def wifi_is_ethernet(fc: int, ethertype: int) -> bool:
 
 
 def _pktmon(event_id: int, rec: bytes | memoryview, p: int, end: int) -> PacketInfo | None:
-    if p + 34 > end:
+    if p + PKTMON_PACKET_LAYOUT.size > end:
         return None
     (group, number, appearance, dirtag, ptype, comp, edge, filt, drop_reason, drop_loc, orig,
-     logged) = _PKTMON.unpack_from(rec, p)
+     logged) = PKTMON_PACKET_LAYOUT.unpack_from(rec, p)
     link = PKTMON_LINKS.get(ptype)
     if link is None:
         return None
-    start = p + 34
+    start = p + PKTMON_PACKET_LAYOUT.size
     length = min(logged, end - start)
     if link == LINK_80211 and length >= 14 and wifi_is_ethernet(rec[start], (rec[start + 12] << 8) | rec[start + 13]):
         link = LINK_ETHERNET

@@ -48,10 +48,13 @@ from ..trace import Interface, Reader
 from . import packets as pk
 from .records import (
     BUFFER_HEADER,
+    BUFFER_HEADER_LAYOUT,
     EXT_TYPES,
     FLAG_COMPRESSED,
     KERNEL_NAMES,
     KINDS,
+    LOGFILE_HEADER_LAYOUT,
+    LOGFILE_TAIL_LAYOUT,
     BufferError_,
     BufferInfo,
     Clock,
@@ -369,9 +372,9 @@ class EtlReader(Reader):
         raw0, = struct.unpack_from("<q", buf, 0x48 + 0x10)
         h = 0x48 + 0x20
         (bsize, version, build, ncpu, end_ft, timer_res, max_size, mode, written, _start_buffers, psize,
-         lost, cpu_mhz) = struct.unpack_from("<IIIIqIIIIIIII", buf, h)
+         lost, cpu_mhz) = LOGFILE_HEADER_LAYOUT.unpack_from(buf, h)
         tail = h + (0xF8 if ptr == 8 else 0xF0)
-        boot_ft, perf_freq, start_ft, clock_type, buffers_lost = struct.unpack_from("<qqqII", buf, tail)
+        boot_ft, perf_freq, start_ft, clock_type, buffers_lost = LOGFILE_TAIL_LAYOUT.unpack_from(buf, tail)
         names_at = tail + 0x20
         rec_end = 0x48 + rec_size
         logger_name, pos = pk.utf16z(buf, names_at, min(rec_end, self.size))
@@ -421,13 +424,13 @@ class EtlReader(Reader):
         buf, size = self.buf, self.size
         off = 0
         lost_flags = 0
-        hdr = struct.Struct("<I36xHHIIHH")
         while off < size and len(self.buffers) < MAX_BUFFERS:
             if off + BUFFER_HEADER > size:
                 self.chain_damage = (off, (f"buffer {len(self.buffers)}: truncated buffer header "
                                           f"({size - off} of {BUFFER_HEADER} bytes at the end of the file)"))
                 break
-            bsize, proc, _logger, _state, filled, flags, _btype = hdr.unpack_from(buf, off)
+            (bsize, _saved, _current, _refs, _ts, _seq, _clock, proc, _logger, _state, filled, flags, _btype,
+             _union) = BUFFER_HEADER_LAYOUT.unpack_from(buf, off)
             n = len(self.buffers)
             if bsize < BUFFER_HEADER:
                 self.chain_damage = (off, (f"buffer {n}: buffer size {bsize} is smaller than a buffer header; "

@@ -183,8 +183,25 @@ class RecordError(ValueError):
     """A record whose header does not fit (reported with its buffer and offset by the caller)."""
 
 
-_EVH = struct.Struct("<HBBHHIIq16sHBBBBHQII16s")
-_SYS = struct.Struct("<HBBHHIIq")
+# -- layouts (the reader parses them, the test writer packs them) -------------------------------
+#: the packed EVENT_HEADER (0x50 bytes, ETW.md §1.4): Size, HeaderType, MarkerFlags, Flags,
+#: EventProperty, ThreadId, ProcessId, TimeStamp, ProviderId, EVENT_DESCRIPTOR {Id, Version,
+#: Channel, Level, Opcode, Task, Keyword}, KernelTime, UserTime, ActivityId
+EVENT_HEADER_LAYOUT = struct.Struct("<HBBHHIIq16sHBBBBHQII16s")
+#: the part of SYSTEM_TRACE_HEADER that full and compact headers share: Version, HeaderType,
+#: MarkerFlags, Size, HookId, ThreadId, ProcessId, TimeStamp (full headers add KernelTime, UserTime)
+SYSTEM_HEADER_LAYOUT = struct.Struct("<HBBHHIIq")
+#: WMI_BUFFER_HEADER (0x48 bytes, ETW.md §1.1): BufferSize, SavedOffset, CurrentOffset,
+#: ReferenceCount, TimeStamp, SequenceNumber, ClockType/Frequency, ProcessorIndex, LoggerId, State,
+#: Offset (FilledBytes), BufferFlag, BufferType, ReferenceTime union
+BUFFER_HEADER_LAYOUT = struct.Struct("<IIIIqqQHHIIHH16s")
+#: TRACE_LOGFILE_HEADER (ETW.md §1.2) up to CpuSpeedInMHz: BufferSize, Version, ProviderVersion,
+#: NumberOfProcessors, EndTime, TimerResolution, MaximumFileSize, LogFileMode, BuffersWritten,
+#: StartBuffers, PointerSize, EventsLost, CpuSpeedInMHz
+LOGFILE_HEADER_LAYOUT = struct.Struct("<IIIIqIIIIIIII")
+#: … and after the two name pointers and the time zone: BootTime, PerfFreq, StartTime,
+#: ReservedFlags (the clock type), BuffersLost
+LOGFILE_TAIL_LAYOUT = struct.Struct("<qqqII")
 _PERF = struct.Struct("<HBBHHq")
 _FULL = struct.Struct("<HBBBBHIIq16sII")
 _MSG = struct.Struct("<HBBHH")
@@ -257,13 +274,13 @@ def parse_record(rec: bytes, to_ns: object = None, processor: int = 0, logger_id
     fam = kind.family
     if fam == "event":
         (_, _, _, flags, prop, tid, pid, raw, guid, event_id, version, channel, level, opcode, task, keyword,
-         ktime, utime, act) = _EVH.unpack_from(rec, 0)
+         ktime, utime, act) = EVENT_HEADER_LAYOUT.unpack_from(rec, 0)
         provider = uuid.UUID(bytes_le=guid)
         activity = uuid.UUID(bytes_le=act)
         if flags & FLAG_EXTENDED_INFO:
             extended, payload_at = parse_extended(rec, 0x50, size)
     elif fam == "system":
-        ver, _, _, _, hook, tid, pid, raw = _SYS.unpack_from(rec, 0)
+        ver, _, _, _, hook, tid, pid, raw = SYSTEM_HEADER_LAYOUT.unpack_from(rec, 0)
         version = ver & 0xFF
         opcode = hook & 0xFF
         provider = kernel_guid(hook)
@@ -372,7 +389,7 @@ class Clock:
 
 
 # -- scanning buffers into index columns -----------------------------------------------------------
-BUFFER_HEADER = 0x48
+BUFFER_HEADER = BUFFER_HEADER_LAYOUT.size  # 0x48
 PADDING_MARKER = 0xFFFFFFFF
 #: ``marker >> 16`` → minimum record size, by where the size is stored
 _SIZE_AT_0: dict[int, int] = {}
@@ -602,8 +619,9 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         side.append((int(r), guids[int(gcol[r])], int(event_id[r]), bytes(blob[o : o + int(length[r])])))
     # fixed layouts, no extended items: array operations
     v1001 = np.flatnonzero(is_ndis & (event_id == pk.NDIS_FRAGMENT) & ~ext & (length >= 0x5C))
+    head = pk.PKTMON_PACKET_LAYOUT.size  # PktMon's fixed fields before the packet bytes
     vpm = np.flatnonzero(is_pmon & ((event_id == pk.PKTMON_PACKET) | (event_id == pk.PKTMON_DROP)) & ~ext
-                         & (length >= 0x50 + 34))
+                         & (length >= 0x50 + head))
     parts: list[dict[str, Any]] = []
     if len(v1001):
         o = offs[v1001]
@@ -627,11 +645,11 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         ptype = _u16(u8, o + 14)
         link = np.select([ptype == 1, ptype == 2, ptype == 3], [pk.LINK_ETHERNET, pk.LINK_80211, pk.LINK_RAW], 0)
         wifi = np.flatnonzero((link == pk.LINK_80211) & (_u16(u8, o + 32) >= 14)
-                              & (length[vpm].astype(np.int64) >= 0x50 + 34 + 14))
+                              & (length[vpm].astype(np.int64) >= 0x50 + head + 14))
         if len(wifi):
-            fc = u8[np.minimum(o[wifi] + 34, len(u8) - 1)].astype(np.int64)
-            et = (u8[np.minimum(o[wifi] + 46, len(u8) - 1)].astype(np.int64) << 8) | \
-                u8[np.minimum(o[wifi] + 47, len(u8) - 1)].astype(np.int64)
+            fc = u8[np.minimum(o[wifi] + head, len(u8) - 1)].astype(np.int64)
+            et = (u8[np.minimum(o[wifi] + head + 12, len(u8) - 1)].astype(np.int64) << 8) | \
+                u8[np.minimum(o[wifi] + head + 13, len(u8) - 1)].astype(np.int64)
             eth = ((fc >> 2) & 3 == 3) & np.isin(et, pk.ETHERNET_TYPES)  # see packets.wifi_is_ethernet
             link[wifi[eth]] = pk.LINK_ETHERNET
         keep = link != 0
@@ -639,8 +657,8 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         dirtag = _u16(u8, o + 12)
         n = len(vpm)
         parts.append({
-            "rows": vpm, "start": np.full(n, 0x50 + 34), "length": np.minimum(
-                _u16(u8, o + 32).astype(np.int64), length[vpm].astype(np.int64) - 0x50 - 34),
+            "rows": vpm, "start": np.full(n, 0x50 + head), "length": np.minimum(
+                _u16(u8, o + 32).astype(np.int64), length[vpm].astype(np.int64) - 0x50 - head),
             "link": link, "direction": np.select([(dirtag == 3) | (dirtag == 1), (dirtag == 4) | (dirtag == 2)],
                                                  [pk.RECEIVE, pk.SEND], 0),
             "first": np.ones(n, dtype=bool), "last": np.ones(n, dtype=bool),

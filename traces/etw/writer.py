@@ -32,13 +32,21 @@ from .packets import (
     KW_WIRELESS_WAN,
     NDIS_GUID,
     PKTMON_GUID,
+    PKTMON_PACKET_LAYOUT,
     VMSWITCH_GUID,
 )
-from .records import BUFFER_HEADER, FILETIME_EPOCH, FLAG_COMPRESSED
+from .records import (
+    BUFFER_HEADER,
+    BUFFER_HEADER_LAYOUT,
+    EVENT_HEADER_LAYOUT,
+    FILETIME_EPOCH,
+    FLAG_COMPRESSED,
+    LOGFILE_HEADER_LAYOUT,
+    LOGFILE_TAIL_LAYOUT,
+    SYSTEM_HEADER_LAYOUT,
+)
 from .xpress import compress
 
-_EVH = struct.Struct("<HBBHHIIq16sHBBBBHQII16s")
-_BUF = struct.Struct("<IIIIqqQHHIIHH16s")
 _U32 = struct.Struct("<I")
 
 BUFFER_FLAG_FLUSH = 0x1
@@ -101,7 +109,7 @@ class EtlWriter:
         size = 0x50 + len(ext) + len(payload)
         if size > 0xFFFF:
             raise ValueError(f"event of {size} bytes does not fit a record")
-        hdr = _EVH.pack(size, 0x12 if header32 else 0x13, 0xC0, 1 if ext else 0, 0, tid, pid,
+        hdr = EVENT_HEADER_LAYOUT.pack(size, 0x12 if header32 else 0x13, 0xC0, 1 if ext else 0, 0, tid, pid,
                         self.raw_timestamp(ts_ns), provider.bytes_le, event_id, version, channel, level, opcode,
                         task, keyword, 0, 0, (activity or uuid.UUID(int=0)).bytes_le)
         self._last_ns = max(self._last_ns, ts_ns)
@@ -159,18 +167,18 @@ class EtlWriter:
         end_ft = self._last_ns // 100 + FILETIME_EPOCH
         mode = 0x00000001 | (LOGFILE_COMPRESSED_MODE if self.compressed else 0)
         lh = bytearray()
-        lh += struct.pack("<IIIIqIIII", self.buffer_size, 0x0A | (0 << 8) | (1 << 16) | (5 << 24), self.build,
-                          self.cpus, end_ft, 156250, 0, mode, self._buffers)
-        lh += struct.pack("<IIII", 1, ptr, 0, self.cpu_mhz)
+        lh += LOGFILE_HEADER_LAYOUT.pack(self.buffer_size, 0x0A | (0 << 8) | (1 << 16) | (5 << 24), self.build,
+                                         self.cpus, end_ft, 156250, 0, mode, self._buffers, 1, ptr, 0, self.cpu_mhz)
         lh += b"\0" * (2 * ptr)  # LoggerName / LogFileName pointers (meaningless in a file)
         tz = bytearray(0xAC)
         name = "Coordinated Universal Time".encode("utf-16-le")[:62]
         tz[4 : 4 + len(name)] = name
         lh += tz + b"\0" * 4
-        lh += struct.pack("<qqqII", ft - 10_000_000_000, self.perf_freq, ft, 1, 0)
+        lh += LOGFILE_TAIL_LAYOUT.pack(ft - 10_000_000_000, self.perf_freq, ft, 1, 0)
         names = (self.logger_name + "\0").encode("utf-16-le") + (self.log_file_name + "\0").encode("utf-16-le")
         size = 0x20 + len(lh) + len(names)
-        sys_hdr = struct.pack("<HBBHHIIqII", 2, 0x02 if ptr == 8 else 0x01, 0xC0, size, 0, 0, 0, self.qpc_start, 0, 0)
+        sys_hdr = (SYSTEM_HEADER_LAYOUT.pack(2, 0x02 if ptr == 8 else 0x01, 0xC0, size, 0, 0, 0, self.qpc_start)
+                   + bytes(8))  # KernelTime, UserTime
         rec = sys_hdr + bytes(lh) + names
         rec += b"\0" * (-len(rec) & 7)
         filled = BUFFER_HEADER + len(rec)
@@ -187,7 +195,7 @@ class EtlWriter:
 
 
 def _buffer_header(disk: int, filled: int, raw_ts: int, seq: int, cpu: int, flags: int, btype: int) -> bytes:
-    return _BUF.pack(disk, filled, filled, 0, raw_ts, seq, 0, cpu, 0, 3, filled, flags, btype, b"\0" * 16)
+    return BUFFER_HEADER_LAYOUT.pack(disk, filled, filled, 0, raw_ts, seq, 0, cpu, 0, 3, filled, flags, btype, b"\0" * 16)
 
 
 # -- payloads -----------------------------------------------------------------------------------------
@@ -322,6 +330,6 @@ def pktmon_component(w: EtlWriter, component: int, ctype: int, name: str, descri
 def pktmon_packet(w: EtlWriter, frame: bytes, *, group: int, component: int, send: bool, packet_type: int = 1,
                   appearance: int = 1, edge: int = 1, drop_reason: int = 0, **kw: object) -> None:
     """PktMon 160 (or 170 when ``drop_reason`` is set)."""
-    payload = struct.pack("<QHHHHHHHIIHH", group, 1, appearance, 4 if send else 3, packet_type, component, edge, 0,
-                          drop_reason, 0, len(frame), len(frame)) + frame
+    payload = PKTMON_PACKET_LAYOUT.pack(group, 1, appearance, 4 if send else 3, packet_type, component, edge, 0,
+                                        drop_reason, 0, len(frame), len(frame)) + frame
     w.event(PKTMON_GUID, 170 if drop_reason else 160, payload, **kw)  # type: ignore[arg-type]
