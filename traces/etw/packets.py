@@ -50,7 +50,15 @@ LINK_80211 = 105
 
 SEND = 1
 RECEIVE = 2
+DIRECTION_TEXT = {SEND: "Outbound", RECEIVE: "Inbound"}
 
+#: NDIS keyword bit → medium, the first that is set wins (etl2pcapng); Ethernet when none is.
+#: ``ndis_link`` reads one keyword, the index pass (``records._packet_rows``) a column of them.
+NDIS_LINK_BITS = ((KW_NATIVE_802_11, LINK_80211), (KW_WIRELESS_WAN, LINK_RAW))
+#: NDIS keyword bit → direction, the same way
+NDIS_DIRECTION_BITS = ((KW_SEND, SEND), (KW_RECEIVE, RECEIVE))
+
+#: PktMon PacketType → link type (other types carry no frame we dissect)
 PKTMON_LINKS = {1: LINK_ETHERNET, 2: LINK_80211, 3: LINK_RAW}
 PKTMON_TYPES = {0: "Unknown", 1: "Ethernet", 2: "WiFi", 3: "IP", 4: "HTTP", 5: "TCP", 6: "UDP", 7: "ARP",
                 8: "ICMP", 9: "ESP", 10: "AH", 11: "L4Payload"}
@@ -104,20 +112,26 @@ def utf16z(data: bytes | memoryview, pos: int, end: int) -> tuple[str, int]:
     return data[pos:i].decode("utf-16-le", "replace"), i + 2
 
 
-def ndis_direction(keyword: int) -> tuple[str, int]:
-    if keyword & KW_SEND:
-        return "Outbound", SEND
-    if keyword & KW_RECEIVE:
-        return "Inbound", RECEIVE
-    return "", 0
+def ndis_direction(keyword: int) -> int:
+    for bit, direction in NDIS_DIRECTION_BITS:
+        if keyword & bit:
+            return direction
+    return 0
 
 
 def ndis_link(keyword: int) -> int:
-    if keyword & KW_NATIVE_802_11:
-        return LINK_80211
-    if keyword & KW_WIRELESS_WAN:
-        return LINK_RAW
+    for bit, link in NDIS_LINK_BITS:
+        if keyword & bit:
+            return link
     return LINK_ETHERNET
+
+
+def ndis_bounds(keyword: int) -> tuple[bool, bool]:
+    """(first, last): PacketStart / PacketEnd of a multi-event packet; an event with neither bit
+    is a whole packet (Windows 8.1 and later)."""
+    if not keyword & (KW_PACKET_START | KW_PACKET_END):
+        return True, True
+    return bool(keyword & KW_PACKET_START), bool(keyword & KW_PACKET_END)
 
 
 def locate(provider: uuid.UUID, event_id: int, keyword: int, rec: bytes | memoryview, payload_at: int,
@@ -137,15 +151,16 @@ def locate(provider: uuid.UUID, event_id: int, keyword: int, rec: bytes | memory
     return None
 
 
-def _finish_ndis(info: PacketInfo, keyword: int) -> PacketInfo:
-    info.first = bool(keyword & KW_PACKET_START) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
-    info.last = bool(keyword & KW_PACKET_END) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
-    text, info.direction = ndis_direction(keyword)
-    if text:
-        info.meta["Direction"] = text
-    if keyword & KW_TRUNCATED:
-        info.meta["Truncated"] = True
+def _finish_ndis(info: PacketInfo, keyword: int, detail: bool = True) -> PacketInfo:
+    """What the keyword says of an NDIS packet event (``detail``: also the frame view's meta)."""
+    info.first, info.last = ndis_bounds(keyword)
+    info.direction = ndis_direction(keyword)
     info.clear_protected = info.link_type == LINK_80211
+    if detail:
+        if info.direction:
+            info.meta["Direction"] = DIRECTION_TEXT[info.direction]
+        if keyword & KW_TRUNCATED:
+            info.meta["Truncated"] = True
     return info
 
 
@@ -209,11 +224,7 @@ def _ndis_1003(keyword: int, rec: bytes | memoryview, p: int, end: int, ptr: int
     link = ndis_link(keyword)
     key = ("vnic", lower, port, vlan, nic_type, port_name)
     if not detail:
-        info = PacketInfo(start, length, link, 0, key, mini)
-        info.first = bool(keyword & KW_PACKET_START) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
-        info.last = bool(keyword & KW_PACKET_END) or not (keyword & (KW_PACKET_START | KW_PACKET_END))
-        info.direction = SEND if keyword & KW_SEND else RECEIVE if keyword & KW_RECEIVE else 0
-        return info
+        return _finish_ndis(PacketInfo(start, length, link, 0, key, mini), keyword, detail=False)
     meta: dict[str, Any] = {"MiniportIfIndex": mini, "LowerIfIndex": lower, "SourcePortId": port,
                             "SourcePortName": port_name, "SourceNicName": nic_name,
                             "SourceNicType": nic_type, "VlanId": vlan, "DestinationCount": dcount}

@@ -819,7 +819,7 @@ class EtlReader(Reader):
             if comp:
                 opts["Component"] = comp[0]
         orig = info.original_length or pk.original_length(data, info.link_type, len(data))
-        direction = {pk.SEND: "Outbound", pk.RECEIVE: "Inbound"}.get(info.direction, "")
+        direction = pk.DIRECTION_TEXT.get(info.direction, "")
         # the header and event layers describe the record; keep byte ranges that fall in the packet
         for layer in extra:
             _rebase(layer, info.start, len(data))

@@ -626,15 +626,16 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
     if len(v1001):
         o = offs[v1001]
         kw = keyword[v1001]
-        link = np.where(kw & np.uint64(pk.KW_NATIVE_802_11), pk.LINK_80211,
-                        np.where(kw & np.uint64(pk.KW_WIRELESS_WAN), pk.LINK_RAW, pk.LINK_ETHERNET))
-        bounds = np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)
-        neither = (kw & bounds) == 0
+
+        def bits(table: tuple[tuple[int, int], ...], default: int) -> Any:  # packets.ndis_link / ndis_direction
+            return np.select([(kw & np.uint64(bit)) != 0 for bit, _ in table], [v for _, v in table], default)
+
+        link = bits(pk.NDIS_LINK_BITS, pk.LINK_ETHERNET)
+        neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0  # packets.ndis_bounds
         parts.append({
             "rows": v1001, "start": np.full(len(v1001), 0x5C), "length": np.minimum(
                 _u32(u8, o + 0x58).astype(np.int64), length[v1001].astype(np.int64) - 0x5C),
-            "link": link, "direction": np.where(kw & np.uint64(pk.KW_SEND), pk.SEND,
-                                                np.where(kw & np.uint64(pk.KW_RECEIVE), pk.RECEIVE, 0)),
+            "link": link, "direction": bits(pk.NDIS_DIRECTION_BITS, 0),
             "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
             "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0),
             "ident": ("ndis", _u32(u8, o + 0x54).astype(np.int64)), "miniport": _u32(u8, o + 0x50).astype(np.int64),
@@ -643,7 +644,7 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
     if len(vpm):
         o = offs[vpm] + 0x50
         ptype = _u16(u8, o + 14)
-        link = np.select([ptype == 1, ptype == 2, ptype == 3], [pk.LINK_ETHERNET, pk.LINK_80211, pk.LINK_RAW], 0)
+        link = np.select([ptype == t for t in pk.PKTMON_LINKS], list(pk.PKTMON_LINKS.values()), 0)
         wifi = np.flatnonzero((link == pk.LINK_80211) & (_u16(u8, o + 32) >= 14)
                               & (length[vpm].astype(np.int64) >= 0x50 + head + 14))
         if len(wifi):
@@ -659,8 +660,8 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         parts.append({
             "rows": vpm, "start": np.full(n, 0x50 + head), "length": np.minimum(
                 _u16(u8, o + 32).astype(np.int64), length[vpm].astype(np.int64) - 0x50 - head),
-            "link": link, "direction": np.select([(dirtag == 3) | (dirtag == 1), (dirtag == 4) | (dirtag == 2)],
-                                                 [pk.RECEIVE, pk.SEND], 0),
+            "link": link, "direction": np.select([dirtag == t for t in pk.PKTMON_DIRS],
+                                                 [d for _, d in pk.PKTMON_DIRS.values()], 0),
             "first": np.ones(n, dtype=bool), "last": np.ones(n, dtype=bool),
             "ident": ("pktmon", _u16(u8, o + 16).astype(np.int64)), "miniport": np.zeros(n, dtype=np.int64),
             "clear": np.zeros(n, dtype=bool),
