@@ -19,11 +19,11 @@ import csv
 import json
 import re
 import sys
-import uuid
 from dataclasses import replace
 from pathlib import Path
 
 from .manifest import load_manifest
+from .packets import PKTMON_GUID, VMSWITCH_GUID
 from .schema import EventSchema, FieldSpec, ProviderSchema, ValueMap, provider_to_json
 
 OUT_DIR = Path(__file__).resolve().parent / "schemas"
@@ -445,8 +445,7 @@ PKTMON_FROM_TEXT = {20, 30, 40, 60, 65, 66, 70, 75, 80, 90, 160}  # seen in the 
 def pktmon(src: Path) -> ProviderSchema:
     path = src / "jdu2600-tsv" / "Microsoft-Windows-PktMon.tsv"
     rows = read_jdu_tsv(path)
-    p = ProviderSchema("Microsoft-Windows-PktMon", uuid.UUID("4d4f80d9-c8bd-4d73-bb5b-19c90402c5ac"),
-                       prefix="PktMon")
+    p = ProviderSchema("Microsoft-Windows-PktMon", PKTMON_GUID, prefix="PktMon")
     p.keywords = dict(PKTMON_KEYWORDS)
     p.maps = {name: ValueMap(name, False, entries) for name, entries in PKTMON_MAPS.items()}
     p.maps.update({name: ValueMap(name, True, entries) for name, entries in PKTMON_BITMAPS.items()})
@@ -499,7 +498,6 @@ def pktmon(src: Path) -> ProviderSchema:
 
 # -- Hyper-V VmSwitch --------------------------------------------------------------------------------
 
-VMSWITCH_GUID = uuid.UUID("67dc0d66-3695-47c0-9642-33f76f7bd7ad")
 VMSWITCH_POINTERS = {"BufferAddress", "OffloadHandle", "TeamNic", "Aggregator", "OldAggregator", "NewAggregator",
                      "Receiver"}
 VMSWITCH_STATUS = {"Status", "NdisStatus", "OidFailureStatus"}

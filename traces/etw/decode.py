@@ -40,13 +40,13 @@ from .naming import (
     registration_name,
     schema_protocol,
 )
+from .packets import PKTMON_GUID
 from .payload import Decoded, Template, Value, binary_display
 from .schema import STORE, EventSchema, FieldSpec, ProviderSchema, field_type
 
 if TYPE_CHECKING:
     from .records import EventRecord
 
-PKTMON_GUID = uuid.UUID("4d4f80d9-c8bd-4d73-bb5b-19c90402c5ac")
 PKTMON_COMPONENT_EVENTS = (20, 270, 280)
 MAX_COMPONENT_EVENTS = 100_000
 

@@ -23,9 +23,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .records import FILETIME_EPOCH, sid_text
 from .schema import SCALAR_SIZE, FieldSpec, ValueMap
 
-FILETIME_EPOCH = 116444736000000000  # 1970-01-01 in 100 ns ticks since 1601
 MAX_ARRAY = 65535  # a count above this is damage, not data (TraceLogging counts are u16)
 #: values one payload may make: every value but a zero-size one takes a payload byte and a record
 #: holds less than 64 KiB, so only a damaged schema repeating zero-size elements gets here
@@ -123,15 +123,6 @@ def time_text(ns: int, utc: bool = True) -> str:
     except OverflowError:
         return f"{ns} ns"
     return d.strftime("%Y-%m-%d %H:%M:%S") + f".{rem // 100:07d}" + (" UTC" if utc else "")
-
-
-def sid_text(data: bytes) -> str:
-    if len(data) < 8:
-        return data.hex()
-    rev, count = data[0], data[1]
-    auth = int.from_bytes(data[2:8], "big")
-    subs = struct.unpack_from(f"<{count}I", data, 8) if len(data) >= 8 + 4 * count else ()
-    return "S-" + "-".join([str(rev), str(auth), *map(str, subs)])
 
 
 def sockaddr_text(data: bytes) -> str:

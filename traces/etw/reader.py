@@ -50,6 +50,7 @@ from .records import (
     BUFFER_HEADER,
     BUFFER_HEADER_LAYOUT,
     EXT_TYPES,
+    FILETIME_EPOCH,
     FLAG_COMPRESSED,
     KERNEL_NAMES,
     KINDS,
@@ -64,6 +65,7 @@ from .records import (
     buffer_bytes,
     parse_record,
     scan_job,
+    sid_text,
 )
 
 if TYPE_CHECKING:
@@ -248,7 +250,7 @@ def _extended_item(layer: Layer, ext_type: int, off: int, data: bytes, ptr: int)
     if ext_type in (1, 14, 16) and n >= 16:  # related activity id, control guid, container id
         node.add(NE_EXT_RELATED if ext_type == 1 else NE_EXT_GUID, uuid.UUID(bytes_le=data[:16]), off, 16)
     elif ext_type == 2 and n >= 8:
-        node.add(NE_EXT_SID, _sid_text(data), off, n)
+        node.add(NE_EXT_SID, sid_text(data), off, n)
     elif ext_type == 3 and n >= 4:
         node.add(NE_EXT_TSID, struct.unpack_from("<I", data)[0], off, 4)
     elif ext_type in (5, 6) and n >= 8:
@@ -274,15 +276,6 @@ def _extended_item(layer: Layer, ext_type: int, off: int, data: bytes, ptr: int)
         node.add(NE_EXT_TRAITS, data, off, n)
     else:
         node.add(NE_EXT_DATA, data, off, n)
-
-
-def _sid_text(b: bytes) -> str:
-    if len(b) < 8:
-        return b.hex()
-    rev, count = b[0], b[1]
-    auth = int.from_bytes(b[2:8], "big")
-    subs = [struct.unpack_from("<I", b, 8 + 4 * i)[0] for i in range(count) if 12 + 4 * i <= len(b)]
-    return "S-" + "-".join(str(x) for x in (rev, auth, *subs))
 
 
 # -- the decoding helper's modules, when present ----------------------------------------------------
@@ -946,11 +939,7 @@ def _fallback_description(rec: EventRecord, provider_name: str) -> str:
 
 
 def _ft_text(ft: int) -> str:
-    from ..packets import format_time as fmt
-
-    if ft <= 0:
-        return ""
-    return fmt((ft - 116444736000000000) * 100)
+    return format_time((ft - FILETIME_EPOCH) * 100) if ft > 0 else ""
 
 
 def _start_pool() -> Any:

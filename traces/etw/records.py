@@ -109,6 +109,18 @@ KERNEL_NAMES: dict[uuid.UUID, str] = {uuid.UUID(s): f"MSNT_SystemTrace.{n}" for 
 NULL_GUID = uuid.UUID(int=0)
 
 
+def sid_text(data: bytes) -> str:
+    """A security id as text (``S-1-5-32-544``): extended item 2 and ``win:SID`` payload fields.
+    A SID cut short shows the sub-authorities that are there."""
+    if len(data) < 8:
+        return data.hex()
+    rev, count = data[0], data[1]
+    auth = int.from_bytes(data[2:8], "big")
+    count = min(count, (len(data) - 8) // 4)
+    subs = struct.unpack_from(f"<{count}I", data, 8)
+    return "S-" + "-".join([str(rev), str(auth), *map(str, subs)])
+
+
 def kernel_guid(hook_id: int) -> uuid.UUID:
     """The provider GUID of a system/perfinfo event (group 3 opcode 10 is an image load)."""
     group = hook_id >> 8
