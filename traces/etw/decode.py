@@ -471,7 +471,7 @@ def _generic(rec: EventRecord, st: _TraceState, provider_name: str, proto: str, 
              problems: list[str] | None = None) -> DecodedEvent:
     task, opcode, level, kws = _names_for(schema, rec, None)
     pdef = _protocol_def(st, proto, provider_name, rec.provider)
-    if rec.header_type in (0x12, 0x13):
+    if rec.family == "event":
         summary = f"Event {rec.event_id}"
     elif rec.hook_id:  # kernel (system/perfinfo) records: the hook names the event
         summary = f"Hook 0x{rec.hook_id:04X}, Opcode {rec.opcode}"

@@ -10,8 +10,8 @@ inflated by our own MS-XCA decoder in a process pool (buffers are independent); 
 is scanned in this process so a UI gets frames at once.  Inflated buffers are not kept: ``frame(i)``
 inflates the one it needs again (small LRU), which also works after an index cache restore.
 
-Each frame gets a ``NetEvent`` layer (the EVENT_HEADER fields, Netmon's names) and, when the
-decoding module is present, the decoded event layers (``decode.decode_event``).  Packet events
+Each frame gets a ``NetEvent`` layer (the EVENT_HEADER fields, Netmon's names) and the decoded
+event layers (``decode.decode_event``, imported on the first frame).  Packet events
 (NDIS-PacketCapture 1001/1003, PktMon 160/170) become packet frames that dissect like pcap frames.
 """
 
@@ -56,6 +56,8 @@ from .records import (
     KINDS,
     LOGFILE_HEADER_LAYOUT,
     LOGFILE_TAIL_LAYOUT,
+    SYSTEM32,
+    SYSTEM64,
     BufferError_,
     BufferInfo,
     Clock,
@@ -162,13 +164,12 @@ def _guid_text(g: uuid.UUID | None) -> str:
 
 def netevent_layer(rec: EventRecord, ts_ns: int) -> Layer:
     """The NetEvent layer: every header field with its byte range inside ``rec.record``."""
-    kind = KINDS.get(rec.header_type)
-    fam = kind.family if kind is not None else "event"
+    kind = KINDS[rec.header_type]
+    fam = kind.family
     layer = Layer(NETEVENT, "", 0, len(rec.record))
     hdr = layer.add(NE_HEADER, True, 0, min(rec.payload_offset, len(rec.record)), display="",
                     label="Header")
-    size_at = 4 if kind is not None and kind.size_at == 4 else 0
-    hdr.add(NE_SIZE, rec.size, size_at, 2)
+    hdr.add(NE_SIZE, rec.size, kind.size_at, 2)
     hdr.add(NE_TYPE, rec.header_type, 2, 1, display=f"0x{rec.header_type:02X} ({rec.kind_name})")
     if fam == "event":
         hdr.add(NE_FLAGS, rec.flags, 4, 2, display=f"0x{rec.flags:04X}")
@@ -201,7 +202,7 @@ def netevent_layer(rec: EventRecord, ts_ns: int) -> Layer:
         d.add(NE_ID, rec.event_id, -1, 0)
         d.add(NE_VERSION, rec.version, 0, 1)
         d.add(NE_OPCODE, rec.opcode, 6, 1)
-        if rec.header_type in (0x01, 0x02):
+        if rec.header_type in (SYSTEM32, SYSTEM64):
             hdr.add(NE_KTIME, rec.kernel_time, 0x18, 4)
             hdr.add(NE_UTIME, rec.user_time, 0x1C, 4)
     elif fam == "classic":
@@ -278,40 +279,15 @@ def _extended_item(layer: Layer, ext_type: int, off: int, data: bytes, ptr: int)
         node.add(NE_EXT_DATA, data, off, n)
 
 
-# -- the decoding helper's modules, when present ----------------------------------------------------
-def _decoder() -> Any:
-    try:
-        from .decode import decode_event
-    except ImportError:
-        return None
-    return decode_event
-
-
-def _naming() -> Any:
-    try:
-        from .naming import provider_names
-    except ImportError:
-        return None
-    return provider_names
-
-
+# -- names ---------------------------------------------------------------------------------------------
 def _provider_names(guid: uuid.UUID, rec: EventRecord | None, errors: list[str]) -> tuple[str, str]:
-    fn = _naming()
-    if fn is not None:
-        try:
-            name, proto = fn(guid, rec)
-        except Exception as e:  # noqa: BLE001 — a naming bug must not stop the index pass
-            errors.append(f"provider_names({guid}): {type(e).__name__}: {e}")
-        else:
-            kernel = KERNEL_NAMES.get(guid)
-            if kernel is not None and name == "{" + str(guid) + "}":  # unknown to the naming table
-                return kernel, str(proto)
-            if name and proto:
-                return str(name), str(proto)
-    kernel = KERNEL_NAMES.get(guid)
-    if kernel is not None:
-        return kernel, "NetEvent"
-    return str(guid), "NetEvent"
+    from .naming import provider_names  # with the schema store: imported when the first batch is named
+
+    try:
+        return provider_names(guid, rec)
+    except Exception as e:  # noqa: BLE001 — a naming bug must not stop the index pass
+        errors.append(f"provider_names({guid}): {type(e).__name__}: {e}")
+    return KERNEL_NAMES.get(guid, str(guid)), "NetEvent"
 
 
 # -- the reader -------------------------------------------------------------------------------------
@@ -854,18 +830,18 @@ def describe_event(trace: Any, i: int, rec: EventRecord) -> tuple[Layer, list[La
     prov = trace.providers[code] if code < len(trace.providers) else None
     if prov is not None and prov.protocol:
         protocol = prov.protocol
-    decode = _decoder()
+    from .decode import decode_event
+
     symbol = ""
     decode_error = ""
-    if decode is not None:
-        try:
-            dec = decode(rec, trace)
-            layers = list(dec.layers)
-            protocol = dec.protocol or protocol
-            description = dec.description or ""
-            symbol = getattr(dec, "symbol", "") or ""
-        except Exception as e:  # noqa: BLE001 — show the header and the error, never fail the row
-            decode_error = f"{type(e).__name__}: {e}"
+    try:
+        dec = decode_event(rec, trace)
+        layers = dec.layers
+        protocol = dec.protocol or protocol
+        description = dec.description
+        symbol = dec.symbol or ""
+    except Exception as e:  # noqa: BLE001 — show the header and the error, never fail the row
+        decode_error = f"{type(e).__name__}: {e}"
     if not description:
         description = _fallback_description(rec, prov.name if prov is not None else "")
     if not description.startswith(protocol + ":"):
@@ -931,9 +907,9 @@ def _rebase(layer: Layer, delta: int, limit: int) -> None:
 
 def _fallback_description(rec: EventRecord, provider_name: str) -> str:
     who = provider_name or (_guid_text(rec.provider) if rec.provider else "WPP")
-    if rec.kind_name.startswith(("SYSTEM", "COMPACT", "PERFINFO")):
+    if rec.family in ("system", "perfinfo"):
         return f"{who} Opcode = {rec.opcode} (hook 0x{rec.hook_id:04X})"
-    if rec.kind_name.startswith(("FULL", "INSTANCE")):
+    if rec.family == "classic":
         return f"{who} Type = {rec.opcode}, Version = {rec.version}"
     return f"{who} Id = {rec.event_id}, Version = {rec.version}, Opcode = {rec.opcode}, Task = {rec.task}"
 
@@ -952,7 +928,6 @@ def _start_pool() -> Any:
     """
     try:
         import multiprocessing as mp
-        import threading
         from concurrent.futures import ProcessPoolExecutor
 
         methods = mp.get_all_start_methods()

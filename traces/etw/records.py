@@ -190,6 +190,11 @@ class EventRecord:
     def size(self) -> int:
         return len(self.record)
 
+    @property
+    def family(self) -> str:
+        """The header family: "event", "system", "perfinfo", "classic" or "message" (``Kind.family``)."""
+        return KINDS[self.header_type].family
+
 
 class RecordError(ValueError):
     """A record whose header does not fit (reported with its buffer and offset by the caller)."""
