@@ -188,6 +188,35 @@ async def test_demo_trace_opens_without_arguments():
         assert "ETW events" in labels and "Processes" in labels
 
 
+PROBE_MANIFEST = """<?xml version="1.0" encoding="UTF-8"?>
+<instrumentationManifest xmlns="http://schemas.microsoft.com/win/2004/08/events">
+ <instrumentation><events>
+  <provider name="Tracemon-Tui-Probe" guid="{5c0ffee0-0000-4000-8000-000000000001}" symbol="TUIPROBE">
+   <events><event value="7" symbol="PROBE_SEEN"/></events>
+  </provider>
+ </events></instrumentation>
+</instrumentationManifest>
+"""
+
+
+@async_test
+async def test_manifests_given_on_the_command_line_are_loaded(tmp_path):
+    manifest = tmp_path / "probe.xml"
+    manifest.write_text(PROBE_MANIFEST)
+    app = TracemonApp([str(sample(PCAP))], manifests=[str(manifest), str(tmp_path / "missing.xml")])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        assert isinstance(app.screen, WarningsScreen)  # the manifest that is not there
+        assert "missing.xml: no such file" in str(app.screen.query_one("#warnings-body").render())
+        await pilot.press("escape")
+        screen = screen_of(app)
+        from tracemon.tui import filter_api
+
+        # the provider's events are names now (unknown ones do not compile); this pcap just has none
+        cf = filter_api.compile("TracemonTuiProbe.PROBE_SEEN", screen.trace)
+        assert all("matches nothing in this trace" in w.message for w in cf.warnings)
+
+
 # -- filter bar ----------------------------------------------------------------------------
 
 @async_test

@@ -7,7 +7,6 @@ header; the scan runs in the trace screen's worker so the first screen appears a
 from __future__ import annotations
 
 import gc
-import inspect
 import os
 import sys
 from collections.abc import Iterable, Sequence
@@ -23,6 +22,7 @@ from tracemon.traces import TraceError, open_trace
 from . import commands, filter_api
 from . import config as _config
 from . import themes as _themes
+from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.trace import TraceScreen
@@ -169,11 +169,13 @@ class TracemonApp(App[int]):
                 self.push_screen(ErrorScreen("No trace to show", [why]))
                 return
             paths = [demo]
-        kwargs, notes = self._open_options()
+        # the user's ETW manifests and symbol maps, registered before any trace is read (as the
+        # headless commands do); a file that would not load is a warning on every trace
+        notes = load_schemas(self.manifests, self.symbols)
         for path in paths:
             try:
                 # the index cache is restored by the screen's worker: a big cache entry takes seconds
-                trace = open_trace(path, load=False, use_cache=False, **kwargs)
+                trace = open_trace(path, load=False, use_cache=False)
                 trace.use_cache = True
             except TraceError as e:
                 errors.append(e.message)
@@ -190,15 +192,6 @@ class TracemonApp(App[int]):
         for k, screen in enumerate(self.trace_screens):
             self.install_screen(screen, name=f"trace-{k}")
         self.push_screen("trace-0")
-
-    def _open_options(self) -> tuple[dict[str, object], list[str]]:
-        """Manifests and symbol files: the command line registers them in the field registry before
-        the UI starts; they are passed on only to an ``open_trace`` that takes them itself."""
-        params = inspect.signature(open_trace).parameters
-        kwargs: dict[str, object] = {name: list(value) for name, value in
-                                     (("manifests", self.manifests), ("symbols", self.symbols))
-                                     if value and name in params}
-        return kwargs, []
 
     # -- app-wide commands ------------------------------------------------------------------
     def action_help(self) -> None:
