@@ -34,9 +34,7 @@ def dissect_arp(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 8:
-        layer = ctx.layer(ARP, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, an ARP header needs 8")
-        payload(ctx, off, end)
+        ctx.header_missing(ARP, off, end, f"{avail} bytes, an ARP header needs 8")
         return
     htype, ptype, hlen, plen, op = _HEADER.unpack_from(d, off)
     size = 8 + 2 * (hlen + plen)

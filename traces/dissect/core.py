@@ -49,6 +49,9 @@ LINKTYPE_LINUX_SLL2 = 276
 LINKTYPE_RAW_12 = 12
 LINKTYPE_RAW_14 = 14
 
+#: IP version (the first nibble of the header) → its EtherType, for links that only say "IP"
+IP_VERSION_ETHER_TYPES = {4: 0x0800, 6: 0x86DD}
+
 LINK_TYPE_NAMES = {
     LINKTYPE_NULL: "NULL/Loopback",
     LINKTYPE_ETHERNET: "Ethernet",
@@ -92,6 +95,15 @@ class Ctx:
         self.layers.append(layer)
         self.protocol_name = proto.name
         self.description = f"{proto.name}:{summary}" if summary else proto.name
+        return layer
+
+    def header_missing(self, proto: FieldDef, off: int, end: int, why: str, *, short: bool = False) -> Layer:
+        """A header that does not fit in ``off:end``: an empty layer, marked as ``short`` says
+        (``ctx.short`` where a capture may have cut it, else ``ctx.malformed``), and the bytes
+        kept as payload.  Returns the layer for the few fields that can still be read."""
+        layer = self.layer(proto, "", off, max(0, end - off))
+        (self.short if short else self.malformed)(layer, why)
+        payload(self, off, end)
         return layer
 
     def addresses(self, source: str, destination: str, level: int) -> None:
@@ -144,6 +156,7 @@ class Ctx:
         return True
 
     def call(self, fn: Dissector, off: int, end: int) -> None:
+        """Run ``fn`` one level deeper; raw payload instead when the nesting is too deep."""
         if self.depth >= MAX_DEPTH:
             payload(self, off, end)
             return

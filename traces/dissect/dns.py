@@ -357,8 +357,9 @@ def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, 
         add(f["ResponsibleMailbox"], rname, p, q - p)
         if q + 20 > stop:
             raise _Short("SOA record cut short")
-        for i, leaf in enumerate(("SerialNumber", "RefreshInterval", "RetryInterval", "ExpireLimit", "MinimumTTL")):
-            add(f[leaf], int.from_bytes(d[q + 4 * i : q + 4 * i + 4], "big"), q + 4 * i, 4)
+        leaves = ("SerialNumber", "RefreshInterval", "RetryInterval", "ExpireLimit", "MinimumTTL")
+        for i, (leaf, value) in enumerate(zip(leaves, _SOA.unpack_from(d, q), strict=True)):
+            add(f[leaf], value, q + 4 * i, 4)
         return mname
     if rtype == 33 and n >= 7:
         prio, weight, port = _SRV.unpack_from(d, pos)

@@ -46,6 +46,7 @@ def u16(b: bytes, o: int) -> int:
 
 
 def mac(b: bytes, o: int) -> int:
+    """The MAC address at ``b[o : o + 6]`` as an int."""
     return int.from_bytes(b[o : o + 6], "big")
 
 
@@ -57,9 +58,7 @@ def ethertype_text(t: int) -> str:
 def dissect_ethernet(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if end - off < 14:
-        layer = ctx.layer(ETHERNET, "", off, max(0, end - off))
-        ctx.malformed(layer, f"{end - off} bytes, an Ethernet header needs 14")
-        payload(ctx, off, end)
+        ctx.header_missing(ETHERNET, off, end, f"{end - off} bytes, an Ethernet header needs 14")
         return
     dst_b, src_b = d[off : off + 6], d[off + 6 : off + 12]
     dst, src, etype = int.from_bytes(dst_b, "big"), int.from_bytes(src_b, "big"), u16(d, off + 12)
@@ -122,9 +121,7 @@ def dissect_vlan(ctx: Ctx, off: int, end: int) -> None:
     tpid = ctx.dispatch_key if ctx.dispatch_key in VLAN_TPIDS else 0x8100
     tpid_at = off - 2 if off >= 2 and u16(d, off - 2) == tpid else -1
     if end - off < 4:
-        layer = ctx.layer(VLAN, "", off, end - off)
-        ctx.malformed(layer, "tag shorter than 4 bytes")
-        payload(ctx, off, end)
+        ctx.header_missing(VLAN, off, end, "tag shorter than 4 bytes")
         return
     tci, etype = u16(d, off), u16(d, off + 2)
     vid = tci & 0x0FFF

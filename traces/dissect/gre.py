@@ -27,9 +27,7 @@ ACK = R.define("GRE.AcknowledgementNumber", FieldType.UINT, "Acknowledgement num
 def dissect_gre(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if end - off < 4:
-        layer = ctx.layer(GRE, "", off, max(0, end - off))
-        ctx.short(layer, "header shorter than 4 bytes")
-        payload(ctx, off, end)
+        ctx.header_missing(GRE, off, end, "header shorter than 4 bytes", short=True)
         return
     flags = (d[off] << 8) | d[off + 1]
     proto = (d[off + 2] << 8) | d[off + 3]
@@ -59,7 +57,8 @@ def dissect_gre(ctx: Ctx, off: int, end: int) -> None:
             add(PAYLOAD_LENGTH, (d[p] << 8) | d[p + 1], p, 2)
             add(CALL_ID, (d[p + 2] << 8) | d[p + 3], p + 2, 2)
         else:
-            add(KEY, int.from_bytes(d[p : p + 4], "big"), p, 4, display=f"0x{int.from_bytes(d[p : p + 4], 'big'):08X}")
+            key = int.from_bytes(d[p : p + 4], "big")
+            add(KEY, key, p, 4, display=f"0x{key:08X}")
         p += 4
     if s:
         add(SEQUENCE, int.from_bytes(d[p : p + 4], "big"), p, 4)

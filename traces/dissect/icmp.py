@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import struct
 
-from ..fields import REGISTRY, FieldType
+from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Layer, ipv4_text
 from .core import IP_PROTOCOLS, Ctx, Dissector, payload
 from .ipv4 import dissect_ipv4
@@ -61,8 +61,15 @@ _WORDS = struct.Struct("!HH")
 _TS = struct.Struct("!III")
 
 
-def quoted_packet(ctx: Ctx, dissector: Dissector, off: int, end: int) -> None:
-    """Dissect the packet an error message quotes; the error stays the frame's Protocol Name."""
+def quoted_packet(ctx: Ctx, layer: Layer, node: FieldDef, dissector: Dissector, version: int, header: int,
+                  off: int, end: int) -> None:
+    """The packet an error message quotes at ``off:end``: dissected as layers under a ``node``
+    field of the error's layer when it starts with an IPv``version`` header of ``header`` bytes,
+    else payload.  The error stays the frame's Protocol Name."""
+    if end - off < header or ctx.data[off] >> 4 != version:
+        payload(ctx, off, end)
+        return
+    layer.add(node, True, off, end - off, display=f"{end - off} bytes")
     name, desc = ctx.protocol_name, ctx.description
     notes = ctx.notes
     notes["in_error"] = int(notes.get("in_error", 0)) + 1  # type: ignore[call-overload]
@@ -77,9 +84,7 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 4:
-        layer = ctx.layer(ICMP, "", off, max(0, avail))
-        ctx.short(layer, f"{avail} bytes, an ICMP header needs 4")
-        payload(ctx, off, end)
+        ctx.header_missing(ICMP, off, end, f"{avail} bytes, an ICMP header needs 4", short=True)
         return
     typ, code, csum = _HEAD.unpack_from(d, off)
     layer = ctx.layer(ICMP, "", off, min(8, avail))
@@ -136,15 +141,7 @@ def dissect_icmp(ctx: Ctx, off: int, end: int) -> None:
         add(UNUSED, int.from_bytes(d[off + 4 : off + 8], "big"), off + 4, 4)
         summary += f", {code_name or code}"
     ctx.set_summary(layer, f"{summary}, From {src} To {dst}")
-    _quote(ctx, layer, body, end)
-
-
-def _quote(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
-    if end - off >= 20 and ctx.data[off] >> 4 == 4:
-        layer.add(ERROR_PACKET, True, off, end - off, display=f"{end - off} bytes")
-        quoted_packet(ctx, dissect_ipv4, off, end)
-    else:
-        payload(ctx, off, end)
+    quoted_packet(ctx, layer, ERROR_PACKET, dissect_ipv4, 4, 20, body, end)
 
 
 IP_PROTOCOLS[1] = dissect_icmp

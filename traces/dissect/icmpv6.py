@@ -9,7 +9,7 @@ from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer, ipv6_text, mac_text
 from .core import IP_PROTOCOLS, Ctx, payload
 from .icmp import quoted_packet
-from .ipv6 import dissect_ipv6
+from .ipv6 import address, dissect_ipv6
 
 R = REGISTRY
 TYPE_NAMES = {
@@ -79,17 +79,11 @@ _ND_FIXED = {133: 8, 134: 16, 135: 24, 136: 24, 137: 40}
 MAX_OPTIONS = 64
 
 
-def _addr(d: bytes, o: int) -> int:
-    return int.from_bytes(d[o : o + 16], "big")
-
-
 def dissect_icmpv6(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 4:
-        layer = ctx.layer(ICMPV6, "", off, max(0, avail))
-        ctx.short(layer, f"{avail} bytes, an ICMPv6 header needs 4")
-        payload(ctx, off, end)
+        ctx.header_missing(ICMPV6, off, end, f"{avail} bytes, an ICMPv6 header needs 4", short=True)
         return
     typ, code, csum = _HEAD.unpack_from(d, off)
     kind = TYPE_NAMES.get(typ, f"Type {typ}")
@@ -124,16 +118,12 @@ def dissect_icmpv6(ctx: Ctx, off: int, end: int) -> None:
         else:
             add(UNUSED, word, off + 4, 4)
         ctx.set_summary(layer, f"{text}, From {src} To {dst}")
-        if end - off - 8 >= 40 and d[off + 8] >> 4 == 6:
-            layer.add(ERROR_PACKET, True, off + 8, end - off - 8, display=f"{end - off - 8} bytes")
-            quoted_packet(ctx, dissect_ipv6, off + 8, end)
-        else:
-            payload(ctx, off + 8, end)
+        quoted_packet(ctx, layer, ERROR_PACKET, dissect_ipv6, 6, 40, off + 8, end)
         return
     if typ in (130, 131, 132):
         delay = int.from_bytes(d[off + 4 : off + 6], "big")
         add(MAX_RESPONSE, delay, off + 4, 2)
-        group = _addr(d, off + 8)
+        group = address(d, off + 8)
         add(MULTICAST, group, off + 8, 16)
         layer.length = 24
         ctx.set_summary(layer, f"{kind}, Multicast Address = {ipv6_text(group)}")
@@ -164,7 +154,7 @@ def _mldv2_records(ctx: Ctx, layer: Layer, pos: int, end: int, count: int) -> No
         if pos + size > end:
             ctx.short(layer, "multicast address record cut short")
             break
-        group = _addr(d, pos + 4)
+        group = address(d, pos + 4)
         layer.add(MULTICAST, group, pos + 4, 16)
         groups.append(ipv6_text(group))
         pos += size
@@ -194,11 +184,11 @@ def _neighbor_discovery(ctx: Ctx, layer: Layer, typ: int, off: int, end: int, ki
             f.add(FLAG_ROUTER, flags >> 7, off + 4, 1, bits=(0, 1))
             f.add(FLAG_SOLICITED, (flags >> 6) & 1, off + 4, 1, bits=(1, 1))
             f.add(FLAG_OVERRIDE, (flags >> 5) & 1, off + 4, 1, bits=(2, 1))
-        target = _addr(d, off + 8)
+        target = address(d, off + 8)
         add(TARGET, target, off + 8, 16)
         text += f", Target = {ipv6_text(target)}"
         if typ == 137:
-            dest = _addr(d, off + 24)
+            dest = address(d, off + 24)
             add(REDIRECT_DEST, dest, off + 24, 16)
             text += f", Destination = {ipv6_text(dest)}"
     pos = off + _ND_FIXED[typ]
@@ -240,7 +230,7 @@ def _option(d: bytes, layer: Layer, pos: int) -> str:
         node.add(OPT_AUTONOMOUS, (flags >> 6) & 1, pos + 3, 1, bits=(1, 1))
         node.add(OPT_VALID, valid, pos + 4, 4)
         node.add(OPT_PREFERRED, preferred, pos + 8, 4)
-        node.add(OPT_PREFIX, _addr(d, pos + 16), pos + 16, 16)
+        node.add(OPT_PREFIX, address(d, pos + 16), pos + 16, 16)
         return ""
     if otype == 5 and n == 8:
         node.add(OPT_MTU, int.from_bytes(d[pos + 4 : pos + 8], "big"), pos + 4, 4)
@@ -249,7 +239,7 @@ def _option(d: bytes, layer: Layer, pos: int) -> str:
         node.add(OPT_LIFETIME, int.from_bytes(d[pos + 4 : pos + 8], "big"), pos + 4, 4)
         a = pos + 8
         while a + 16 <= pos + n:
-            node.add(OPT_DNS, _addr(d, a), a, 16)
+            node.add(OPT_DNS, address(d, a), a, 16)
             a += 16
         return ""
     if n > 2:

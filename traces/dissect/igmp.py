@@ -6,7 +6,7 @@ import struct
 
 from ..fields import REGISTRY, FieldType
 from ..frame import ipv4_text
-from .core import IP_PROTOCOLS, Ctx, payload
+from .core import IP_PROTOCOLS, Ctx
 
 R = REGISTRY
 TYPE_NAMES = {0x11: "Membership Query", 0x12: "Membership Report v1", 0x16: "Membership Report v2",
@@ -36,9 +36,7 @@ def dissect_igmp(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 8:
-        layer = ctx.layer(IGMP, "", off, max(0, avail))
-        ctx.short(layer, f"{avail} bytes, an IGMP message needs 8")
-        payload(ctx, off, end)
+        ctx.header_missing(IGMP, off, end, f"{avail} bytes, an IGMP message needs 8", short=True)
         return
     typ, mrt, csum, group = _HEAD.unpack_from(d, off)
     kind = TYPE_NAMES.get(typ, f"Type 0x{typ:02X}")

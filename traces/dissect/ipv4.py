@@ -58,11 +58,9 @@ def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 20:
-        layer = ctx.layer(IPV4, "", off, max(0, avail))
+        layer = ctx.header_missing(IPV4, off, end, f"{avail} bytes, an IPv4 header needs 20", short=True)
         if avail >= 1:
             layer.add(VERSION, d[off] >> 4, off, 1, bits=(0, 4))
-        ctx.short(layer, f"{avail} bytes, an IPv4 header needs 20")
-        payload(ctx, off, end)
         return
     vhl, tos, total, ident, frag, ttl, proto, csum, src, dst = _HEADER.unpack_from(d, off)
     hl = (vhl & 15) * 4

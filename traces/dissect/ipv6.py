@@ -60,7 +60,8 @@ _EXT_NODES = {0: HOP_BY_HOP, 43: ROUTING, 44: FRAGMENT, 60: DEST_OPTIONS, 51: AU
 MAX_EXTENSIONS = 16  # a longer chain is garbage; stop instead of walking it
 
 
-def _addr(d: bytes, o: int) -> int:
+def address(d: bytes, o: int) -> int:
+    """The IPv6 address at ``d[o : o + 16]`` as an int."""
     return int.from_bytes(d[o : o + 16], "big")
 
 
@@ -68,11 +69,9 @@ def dissect_ipv6(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 40:
-        layer = ctx.layer(IPV6, "", off, max(0, avail))
+        layer = ctx.header_missing(IPV6, off, end, f"{avail} bytes, an IPv6 header needs 40", short=True)
         if avail >= 1:
             layer.add(VERSION, d[off] >> 4, off, 1, bits=(0, 4))
-        ctx.short(layer, f"{avail} bytes, an IPv6 header needs 40")
-        payload(ctx, off, end)
         return
     vtf, plen, nxt, hlim = _HEADER.unpack_from(d, off)
     src_b, dst_b = d[off + 8 : off + 24], d[off + 24 : off + 40]
@@ -190,7 +189,7 @@ def _routing(d: bytes, node: Field, pos: int, size: int) -> None:
         for _ in range(count):
             if a + 16 > pos + size:
                 break
-            node.add(ROUTING_ADDRESS, _addr(d, a), a, 16)
+            node.add(ROUTING_ADDRESS, address(d, a), a, 16)
             a += 16
 
 

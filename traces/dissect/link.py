@@ -13,6 +13,7 @@ from ..frame import Layer, mac_text
 from .core import (
     ADDR_MAC,
     ETHER_TYPES,
+    IP_VERSION_ETHER_TYPES,
     LINK_TYPES,
     LINKTYPE_IPV4,
     LINKTYPE_IPV6,
@@ -46,7 +47,6 @@ AF_NAMES = {2: "IPv4", 24: "IPv6", 28: "IPv6", 30: "IPv6", 7: "OSI", 23: "IPX"}
 LOOPBACK_FAMILY = R.define("Loopback.Family", FieldType.UINT, "Address family of the payload (AF_*)",
                            enum=AF_NAMES)
 
-ETH_P_802_3 = 0x0001  # Novell raw 802.3: IPX right after the header
 ETH_P_802_2 = 0x0004  # 802.2 LLC header follows
 ARPHRD_NETLINK = 824
 
@@ -72,15 +72,13 @@ def _sll_next(ctx: Ctx, proto: int, hatype: int, off: int, end: int) -> None:
         ctx.call(dissect_llc, off, end)
     elif proto >= 0x0600:
         ctx.next(ETHER_TYPES, proto, off, end)
-    else:
+    else:  # other Linux ETH_P_* values (0x0001 Novell raw 802.3 …): no dissector
         payload(ctx, off, end)
 
 
 def dissect_sll(ctx: Ctx, off: int, end: int) -> None:
     if end - off < 16:
-        layer = ctx.layer(SLL, "", off, max(0, end - off))
-        ctx.malformed(layer, f"{end - off} bytes, an SLL header needs 16")
-        payload(ctx, off, end)
+        ctx.header_missing(SLL, off, end, f"{end - off} bytes, an SLL header needs 16")
         return
     ptype, hatype, alen, _addr, proto = _SLL.unpack_from(ctx.data, off)
     layer = ctx.layer(SLL, "", off, 16)
@@ -96,9 +94,7 @@ def dissect_sll(ctx: Ctx, off: int, end: int) -> None:
 
 def dissect_sll2(ctx: Ctx, off: int, end: int) -> None:
     if end - off < 20:
-        layer = ctx.layer(SLL, "", off, max(0, end - off))
-        ctx.malformed(layer, f"{end - off} bytes, an SLL2 header needs 20")
-        payload(ctx, off, end)
+        ctx.header_missing(SLL, off, end, f"{end - off} bytes, an SLL2 header needs 20")
         return
     proto, _reserved, ifindex, hatype, ptype, alen, _addr = _SLL2.unpack_from(ctx.data, off)
     layer = ctx.layer(SLL, "", off, 20, label="SLL2")
@@ -121,7 +117,15 @@ def _sll_summary(ctx: Ctx, layer: Layer, ptype: int, proto: int, src: str) -> No
     ctx.set_summary(layer, text)
 
 
-def _loopback(ctx: Ctx, off: int, end: int, family: int) -> None:
+def _loopback(ctx: Ctx, off: int, end: int, host_order: bool) -> None:
+    """The 4-byte address family header of BSD NULL (``host_order``) and OpenBSD LOOP links."""
+    if end - off < 4:
+        ctx.header_missing(LOOPBACK, off, end, "header shorter than 4 bytes")
+        return
+    raw = ctx.data[off : off + 4]
+    family = int.from_bytes(raw, "little" if host_order else "big")
+    if family & 0xFFFF0000:  # a big-endian host wrote it: the small value sits in the last bytes
+        family = int.from_bytes(raw, "big")
     layer = ctx.layer(LOOPBACK, f"Family = {AF_NAMES.get(family, family)}", off, 4)
     layer.add(LOOPBACK_FAMILY, family, off, 4)
     if family == 2:
@@ -134,36 +138,21 @@ def _loopback(ctx: Ctx, off: int, end: int, family: int) -> None:
 
 def dissect_null(ctx: Ctx, off: int, end: int) -> None:
     """LINKTYPE_NULL: the family is in the *capturing* host's byte order, so guess it as tshark does."""
-    if end - off < 4:
-        layer = ctx.layer(LOOPBACK, "", off, max(0, end - off))
-        ctx.malformed(layer, "header shorter than 4 bytes")
-        payload(ctx, off, end)
-        return
-    family = int.from_bytes(ctx.data[off : off + 4], "little")
-    if family & 0xFFFF0000:  # a big-endian host wrote it: the small value sits in the last bytes
-        family = int.from_bytes(ctx.data[off : off + 4], "big")
-    _loopback(ctx, off, end, family)
+    _loopback(ctx, off, end, host_order=True)
 
 
 def dissect_loop(ctx: Ctx, off: int, end: int) -> None:
     """LINKTYPE_LOOP (OpenBSD): the family is always in network byte order."""
-    if end - off < 4:
-        layer = ctx.layer(LOOPBACK, "", off, max(0, end - off))
-        ctx.malformed(layer, "header shorter than 4 bytes")
-        payload(ctx, off, end)
-        return
-    _loopback(ctx, off, end, int.from_bytes(ctx.data[off : off + 4], "big"))
+    _loopback(ctx, off, end, host_order=False)
 
 
 def dissect_raw(ctx: Ctx, off: int, end: int) -> None:
     """Raw IP: the version nibble says IPv4 or IPv6."""
-    version = ctx.data[off] >> 4 if off < end else 0
-    if version == 4:
-        ctx.next(ETHER_TYPES, 0x0800, off, end)
-    elif version == 6:
-        ctx.next(ETHER_TYPES, 0x86DD, off, end)
-    else:
+    etype = IP_VERSION_ETHER_TYPES.get(ctx.data[off] >> 4) if off < end else None
+    if etype is None:
         payload(ctx, off, end)
+    else:
+        ctx.next(ETHER_TYPES, etype, off, end)
 
 
 def dissect_raw_ipv4(ctx: Ctx, off: int, end: int) -> None:

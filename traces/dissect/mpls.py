@@ -7,7 +7,7 @@ IPv4/IPv6; 0 is a pseudowire control word followed by an Ethernet frame (Etherne
 from __future__ import annotations
 
 from ..fields import REGISTRY, FieldType
-from .core import ETHER_TYPES, Ctx, payload
+from .core import ETHER_TYPES, IP_VERSION_ETHER_TYPES, Ctx, payload
 from .ethernet import dissect_ethernet
 
 R = REGISTRY
@@ -29,9 +29,7 @@ def dissect_mpls(ctx: Ctx, off: int, end: int) -> None:
     layer = None
     for _ in range(MAX_LABELS):
         if end - off < 4:
-            layer = ctx.layer(MPLS, "", off, max(0, end - off))
-            ctx.malformed(layer, "label stack entry shorter than 4 bytes")
-            payload(ctx, off, end)
+            ctx.header_missing(MPLS, off, end, "label stack entry shorter than 4 bytes")
             return
         entry = int.from_bytes(d[off : off + 4], "big")
         label, tc, bottom, ttl = entry >> 12, (entry >> 9) & 7, (entry >> 8) & 1, entry & 0xFF
@@ -52,10 +50,8 @@ def dissect_mpls(ctx: Ctx, off: int, end: int) -> None:
     if off >= end:
         return
     nibble = d[off] >> 4
-    if nibble == 4:
-        ctx.next(ETHER_TYPES, 0x0800, off, end)
-    elif nibble == 6:
-        ctx.next(ETHER_TYPES, 0x86DD, off, end)
+    if nibble in IP_VERSION_ETHER_TYPES:
+        ctx.next(ETHER_TYPES, IP_VERSION_ETHER_TYPES[nibble], off, end)
     elif nibble == 0 and end - off >= 4 + _MIN_ETHERNET and layer is not None:
         cw = int.from_bytes(d[off : off + 4], "big")
         node = layer.add(CONTROL_WORD, cw, off, 4, display=f"0x{cw:08X}")

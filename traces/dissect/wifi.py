@@ -23,7 +23,7 @@ from .core import (
     Ctx,
     payload,
 )
-from .ethernet import dissect_llc
+from .ethernet import dissect_llc, mac
 
 R = REGISTRY
 FRAME_TYPES = {0: "Management", 1: "Control", 2: "Data", 3: "Extension"}
@@ -102,9 +102,7 @@ def dissect_radiotap(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     avail = end - off
     if avail < 8:
-        layer = ctx.layer(RADIOTAP, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, a radiotap header needs 8")
-        payload(ctx, off, end)
+        ctx.header_missing(RADIOTAP, off, end, f"{avail} bytes, a radiotap header needs 8")
         return
     version, _pad, length, present = _RT_HEAD.unpack_from(d, off)
     layer = ctx.layer(RADIOTAP, "", off, min(length, avail))
@@ -173,10 +171,6 @@ def dissect_radiotap(ctx: Ctx, off: int, end: int) -> None:
     ctx.call(dissect_80211, hdr_end, end)
 
 
-def _mac(d: bytes, o: int) -> int:
-    return int.from_bytes(d[o : o + 6], "big")
-
-
 def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if ctx.notes.pop("wifi_fcs", False) and end - off >= 4 + 10:
@@ -186,9 +180,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
         fcs_at = -1
     avail = end - off
     if avail < 10:
-        layer = ctx.layer(WIFI, "", off, max(0, avail))
-        ctx.malformed(layer, f"{avail} bytes, an 802.11 header needs at least 10")
-        payload(ctx, off, end)
+        ctx.header_missing(WIFI, off, end, f"{avail} bytes, an 802.11 header needs at least 10")
         return
     fc0, fc1 = d[off], d[off + 1]
     ftype, subtype = (fc0 >> 2) & 3, fc0 >> 4
@@ -205,7 +197,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
                       (FC_MORE_DATA, 5), (FC_PROTECTED, 6), (FC_ORDER, 7)):
         f.add(fdef, (fc1 >> bit) & 1, off + 1, 1, bits=(7 - bit, 1))
     add(DURATION, d[off + 2] | (d[off + 3] << 8), off + 2, 2)
-    a1 = _mac(d, off + 4)
+    a1 = mac(d, off + 4)
     add(RECEIVER, a1, off + 4, 6)
     if fcs_at >= 0:
         fcs = int.from_bytes(d[fcs_at : fcs_at + 4], "little")
@@ -217,7 +209,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
         ctx.malformed(layer, f"{avail} bytes, this 802.11 header needs 24")
         payload(ctx, off + 10, end)
         return
-    a2, a3 = _mac(d, off + 10), _mac(d, off + 16)
+    a2, a3 = mac(d, off + 10), mac(d, off + 16)
     add(TRANSMITTER, a2, off + 10, 6)
     seqctl = d[off + 22] | (d[off + 23] << 8)
     pos = off + 24
@@ -227,7 +219,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
             ctx.malformed(layer, "4-address header cut short")
             payload(ctx, off + 24, end)
             return
-        a4 = _mac(d, pos)
+        a4 = mac(d, pos)
         pos += 6
     # (destination, source, bssid) with the offsets their bytes sit at
     if ftype != 2 or (not to_ds and not from_ds):
@@ -299,7 +291,7 @@ def _control(ctx: Ctx, layer: Layer, subtype: int, off: int, end: int, a1: int) 
     d = ctx.data
     has_ta = subtype in (4, 5, 8, 9, 10, 11, 14, 15)
     if has_ta and end - off >= 16:
-        a2 = _mac(d, off + 10)
+        a2 = mac(d, off + 10)
         layer.add(TRANSMITTER, a2, off + 10, 6)
         layer.length = 16
         ctx.addresses(mac_text(a2), mac_text(a1), ADDR_MAC)
