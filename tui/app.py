@@ -49,11 +49,8 @@ class ErrorScreen(Screen):
 
 
 def _demo_path() -> tuple[str | None, str]:
-    try:
-        from tracemon.traces.etw.demo import demo_trace_path
-    except ImportError:
-        return None, ("The built-in demo trace is not available in this build yet "
-                      "(tracemon.traces.etw.demo is missing). Open a file instead: tracemon FILE.etl")
+    from tracemon.traces.etw.demo import demo_trace_path
+
     try:
         return os.fspath(demo_trace_path()), ""
     except Exception as e:  # noqa: BLE001 - report why the demo could not be made

@@ -42,14 +42,6 @@ class Scope:
     #: explicit frame indices for groups the index cannot express (switch / port / NIC)
     rows: np.ndarray | None = field(default=None, compare=False)
 
-    @property
-    def selects_all(self) -> bool:
-        return self.kind == "all"
-
-    def describe(self) -> str:
-        """Short text for the status line (``Conversation: 10.0.0.1 ↔ 10.0.0.2``)."""
-        return self.label
-
 
 def root(trace: Trace) -> Scope:
     return Scope("all", "All Traffic", len(trace), expandable=True)
@@ -63,13 +55,10 @@ def _ip_text(family: int, v: object) -> str:
 
 def event_symbols(trace: Trace) -> dict[tuple[str, int], str]:
     """(provider guid, event id) → event symbol from the registry's ETW definitions."""
-    try:  # the bundled providers are declared on first use, not when a trace opens
-        from tracemon.traces.etw.naming import ensure_registered
-        from tracemon.traces.fields import REGISTRY
+    from tracemon.traces.etw.naming import ensure_registered
+    from tracemon.traces.fields import REGISTRY
 
-        ensure_registered(REGISTRY)
-    except ImportError:
-        pass
+    ensure_registered(REGISTRY)  # the bundled providers are declared on first use, not when a trace opens
     out: dict[tuple[str, int], str] = {}
     for fdef in trace.registry:
         meta = fdef.meta

@@ -52,11 +52,7 @@ def compile(text: str, trace: Trace) -> Any:
 
 def complete_at(text: str, cursor: int, trace: Trace, presets: Any = None) -> Any:
     """Completions for the token at ``cursor`` (with presets offered when the bar is empty)."""
-    complete = _api().complete
-    try:
-        return complete(text, cursor, trace.registry, trace, limit=50, presets=presets)
-    except TypeError:  # a compiler without the presets argument
-        return complete(text, cursor, trace.registry, trace, limit=50)
+    return _api().complete(text, cursor, trace.registry, trace, limit=50, presets=presets)
 
 
 def evaluate_range(cf: Any, trace: Trace, start: int, stop: int, *,
@@ -66,12 +62,9 @@ def evaluate_range(cf: Any, trace: Trace, start: int, stop: int, *,
     mask = cf.evaluate(trace, start=start, stop=stop, cancel=cancel, progress=progress)
     if cancel is not None and cancel.is_set():
         return None
-    mask = np.asarray(mask, dtype=bool)
-    if len(mask) == stop - start:
-        return mask
-    if len(mask) >= stop:  # a whole-trace mask
-        return mask[start:stop]
-    raise ValueError(f"filter mask has {len(mask)} rows for frames {start}..{stop}")
+    if len(mask) != stop - start:
+        raise ValueError(f"filter mask has {len(mask)} rows for frames {start}..{stop}")
+    return mask
 
 
 def error_parts(err: Any) -> tuple[str, int, int]:

@@ -49,7 +49,6 @@ class ConversationTree(Tree[Scope]):
         self._open: set[tuple[str, tuple]] = {("all", ())}
         self._generation = 0
         self._cancel = threading.Event()
-        self.selected: Scope = top
 
     @staticmethod
     def _label(scope: Scope) -> Text:
@@ -111,10 +110,8 @@ class ConversationTree(Tree[Scope]):
         scope = event.node.data
         if scope is None or scope.kind == "more":
             return
-        self.selected = scope
         self.post_message(self.ScopeSelected(scope))
 
     def action_select_all(self) -> None:
         self.move_cursor(self.root)
-        self.selected = self.root.data  # type: ignore[assignment]
-        self.post_message(self.ScopeSelected(self.selected))
+        self.post_message(self.ScopeSelected(self.root.data))  # type: ignore[arg-type]
