@@ -508,7 +508,7 @@ def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list
 def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     """Index columns for every record in ``spans`` (see ``walk`` for the record chain)."""
     import numpy as np
-
+    from numpy.lib.stride_tricks import sliding_window_view
 
     offs_list, counts, damage = walk(blob, spans)
     n = len(offs_list)
@@ -519,10 +519,14 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     numbers = np.repeat(np.array([sp.number for sp in spans], dtype=np.uint64), counts)
     procs = np.repeat(np.array([sp.processor for sp in spans], dtype=np.uint16), counts)
     loc = (numbers << np.uint64(32)) | (offs - bases).astype(np.uint64)
+    # every header column lies in a record's first 0x50 bytes: one row of them per record (a short
+    # record at the very end reads zeros past the blob)
     width = 0x50
-    idx = offs[:, None] + np.arange(width, dtype=np.int64)
-    np.minimum(idx, len(u8) - 1, out=idx)
-    h = u8[idx] if n else np.zeros((0, width), dtype=np.uint8)
+    if n:
+        padded = u8 if int(offs.max()) + width <= len(u8) else np.concatenate([u8, np.zeros(width, dtype=np.uint8)])
+        h = sliding_window_view(padded, width)[offs]
+    else:
+        h = np.zeros((0, width), dtype=np.uint8)
 
     def col(a: int, b: int, dt: str) -> Any:
         return np.ascontiguousarray(h[:, a:b]).view(dt).reshape(n)
