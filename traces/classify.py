@@ -17,6 +17,7 @@ from .packets import scalar_rows
 if TYPE_CHECKING:
     from .trace import Trace
 
+#: the columns classification fills (the fields of ``packets.Keys``)
 KEY_COLUMNS = ("protos", "top", "tcpflags", "dirflags", "eth_conv", "ip_conv", "l4_conv")
 
 
@@ -42,15 +43,9 @@ def classify_packets(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray],
 
 def classify_scalar(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
                     rows: np.ndarray, offs: np.ndarray) -> None:
-    loc = offs
+    """The general path: dissect each of ``rows`` and write its ``KEY_COLUMNS``."""
     length = batch["length"]
-    datas = [u8[int(loc[i]) : int(loc[i]) + int(length[i])].tobytes() for i in rows]
+    datas = [u8[int(offs[i]) : int(offs[i]) + int(length[i])].tobytes() for i in rows]
     keys = scalar_rows(trace, datas, [int(links[i]) for i in rows])
-    for i, k in zip(rows, keys, strict=True):
-        batch["protos"][i] = k.protos
-        batch["top"][i] = k.top
-        batch["tcpflags"][i] = k.tcpflags
-        batch["dirflags"][i] = k.dirflags
-        batch["eth_conv"][i] = k.eth_conv
-        batch["ip_conv"][i] = k.ip_conv
-        batch["l4_conv"][i] = k.l4_conv
+    for col in KEY_COLUMNS:
+        batch[col][rows] = [getattr(k, col) for k in keys]

@@ -12,8 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import numpy as np
-
 from .frame import Frame, display_value
 from .index import KIND_NOTIME, PID_UNKNOWN
 
@@ -135,20 +133,3 @@ class ColumnFormatter:
     def row(self, cols: Sequence[Column], i: int, prev: int | None = None) -> list[str]:
         frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None
         return [self.text(c, i, prev, frame) for c in cols]
-
-
-def sort_key(trace: Trace, col: Column, rows: np.ndarray) -> np.ndarray:
-    """Order of ``rows`` by a column: index columns sort in arrays, others decode each row."""
-    idx = trace.index
-    if col.key == "number":
-        return np.argsort(rows, kind="stable")
-    if col.key in ("time", "offset", "delta"):
-        return np.argsort(idx.ts[rows], kind="stable")
-    if col.key == "process":
-        return np.argsort(idx.pid[rows], kind="stable")
-    if col.key == "protocol":
-        names = np.array(trace.protocol_names, dtype=object)
-        return np.argsort(names[idx.top[rows]].astype(str), kind="stable")
-    fmt = ColumnFormatter(trace)
-    values = [fmt.text(col, int(r)) for r in rows]
-    return np.argsort(np.array(values, dtype=object).astype(str), kind="stable")

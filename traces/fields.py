@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import enum
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 
@@ -162,20 +162,8 @@ class Registry:
                     yield fdef
             reg = reg.parent
 
-    def names(self) -> list[str]:
-        return [f.name for f in self]
-
     def protocols(self) -> list[FieldDef]:
         return [f for f in self if f.type is FieldType.PROTOCOL and "." not in f.name]
-
-    def aliases(self) -> dict[str, str]:
-        out: dict[str, str] = {}
-        reg: Registry | None = self
-        while reg is not None:
-            for k, v in reg._aliases.items():
-                out.setdefault(k, v)
-            reg = reg.parent
-        return out
 
     def children(self, prefix: str) -> list[FieldDef]:
         """The names one level below ``prefix`` (``"TCP"`` → ``TCP.SrcPort``, ``TCP.Flags`` …)."""
@@ -250,7 +238,3 @@ _generation = [0]
 
 #: The global registry every dissector declares into at import time.
 REGISTRY = Registry()
-
-
-def define_all(items: Iterable[tuple[str, FieldType, str]], registry: Registry = REGISTRY) -> list[FieldDef]:
-    return [registry.define(n, t, d) for n, t, d in items]

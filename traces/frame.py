@@ -50,7 +50,9 @@ class Field:
         label: str = "",
         bits: tuple[int, int] | None = None,
     ) -> Field:
-        f = Field(fdef, value, _display(fdef, value) if display is None else display, start, length, label, bits=bits)
+        """Append a child field; ``display`` defaults to the text its type gives ``value``."""
+        f = Field(fdef, value, display_value(fdef, value) if display is None else display, start, length, label,
+                  bits=bits)
         self.children.append(f)
         return f
 
@@ -80,7 +82,9 @@ class Layer:
         label: str = "",
         bits: tuple[int, int] | None = None,
     ) -> Field:
-        f = Field(fdef, value, _display(fdef, value) if display is None else display, start, length, label, bits=bits)
+        """Append a top-level field of the layer (as ``Field.add``)."""
+        f = Field(fdef, value, display_value(fdef, value) if display is None else display, start, length, label,
+                  bits=bits)
         self.fields.append(f)
         return f
 
@@ -205,7 +209,8 @@ _FORMATTERS: dict[FieldType, Any] = {
 }
 
 
-def _display(fdef: FieldDef | None, value: Any) -> str:
+def display_value(fdef: FieldDef | None, value: Any) -> str:
+    """The text a field's value is shown with (also what "add to filter" writes)."""
     if fdef is None:
         return str(value)
     if value is None:
@@ -217,8 +222,3 @@ def _display(fdef: FieldDef | None, value: Any) -> str:
     if enum is not None and isinstance(value, int) and value in enum:
         return f"{value} ({enum[value]})"
     return str(value)
-
-
-def display_value(fdef: FieldDef | None, value: Any) -> str:
-    """The text a field's value is shown with (also what "add to filter" writes)."""
-    return _display(fdef, value)

@@ -45,9 +45,6 @@ class Gather:
                 out[sel] = self._view(dtype, k)[(pos[sel] - k) // width]
         return out
 
-    def u8_at(self, pos: np.ndarray) -> np.ndarray:
-        return self.read(pos, "u1")
-
     def be16(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, ">u2")
 

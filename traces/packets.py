@@ -16,7 +16,7 @@ import numpy as np
 from . import dissect as _dissect
 from .fields import REGISTRY, FieldType
 from .frame import Frame, Layer
-from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, KIND_PACKET
+from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
 from .protocols import CODE, FLAGS, MASK
 from .trace import Reader
 
@@ -222,6 +222,3 @@ def scalar_rows(trace: Trace, datas: list[bytes], links: list[int]) -> list[Keys
         ctx = _dissect.dissect(data, link, trace.registry)
         out.append(index_keys(trace, ctx.layers, ctx.protocol_name))
     return out
-
-
-PACKET_KIND = KIND_PACKET

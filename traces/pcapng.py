@@ -40,6 +40,8 @@ JOURNAL = 0x00000009
 DSB = 0x0000000A
 CUSTOM = (0x00000BAD, 0x40000BAD)
 BYTE_ORDER_MAGIC = 0x1A2B3C4D
+#: the byte-order magic as a section header stores it → that section's struct byte order
+SECTION_ENDIAN = {struct.pack("<I", BYTE_ORDER_MAGIC): "<", struct.pack(">I", BYTE_ORDER_MAGIC): ">"}
 MAX_BLOCK = 256 * 1024 * 1024
 #: the smallest packet blocks: header, fixed fields and trailing length
 MIN_PACKET_BLOCK = {EPB: 32, OPB: 32, SPB: 16}
@@ -70,7 +72,7 @@ CUSTOM_OPTION_CODES = (2988, 2989, 19372, 19373)
 
 
 def detect(head: bytes) -> bool:
-    return head[:4] == b"\x0a\x0d\x0d\x0a" and head[8:12] in (b"\x4d\x3c\x2b\x1a", b"\x1a\x2b\x3c\x4d")
+    return head[:4] == b"\x0a\x0d\x0d\x0a" and head[8:12] in SECTION_ENDIAN
 
 
 @dataclass(slots=True)
@@ -245,11 +247,8 @@ class PcapngReader(PacketReader):
         if pos + 28 > len(buf):
             raise DamagedRecord(pos, "truncated section header block")
         magic = bytes(buf[pos + 8 : pos + 12])
-        if magic == b"\x4d\x3c\x2b\x1a":
-            endian = "<"
-        elif magic == b"\x1a\x2b\x3c\x4d":
-            endian = ">"
-        else:
+        endian = SECTION_ENDIAN.get(magic)
+        if endian is None:
             raise DamagedRecord(pos + 8, f"bad byte-order magic {magic.hex()} in section header")
         blen = struct.unpack_from(endian + "I", buf, pos + 4)[0]
         if blen < 28 or blen % 4 or pos + blen > len(buf):

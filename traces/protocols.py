@@ -47,7 +47,3 @@ MASK: dict[str, int] = {name: 1 << bit for name, bit in BIT.items()}
 #: index's outer addresses are not the only ones; it takes the top bit, clear of the protocols
 FLAGS: dict[str, int] = {"IPinIP": 1 << 63}
 assert max(MASK.values()) < min(FLAGS.values())
-
-
-def mask_names(mask: int) -> list[str]:
-    return [name for name, m in MASK.items() if mask & m]

@@ -15,12 +15,6 @@ if TYPE_CHECKING:
     from .index import ConversationTable
     from .trace import Trace
 
-#: display depth of packet protocols in the hierarchy (link → network → transport → application)
-DEPTH = {"Ethernet": 0, "SLL": 0, "WiFi": 0, "Radiotap": 0, "Loopback": 0, "NetEvent": 0,
-         "VLAN": 1, "MPLS": 1, "LLC": 1, "SNAP": 2, "ARP": 1, "IPv4": 1, "IPv6": 1, "GRE": 2,
-         "ICMP": 2, "ICMPv6": 2, "IGMP": 2, "TCP": 2, "UDP": 2}
-
-
 def protocol_counts(trace: Trace) -> dict[str, int]:
     protos = trace.index.protos
     out: dict[str, int] = {}
