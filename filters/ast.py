@@ -11,7 +11,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from .lexer import escape
+from ..traces.frame import guid_text, mac_text
+from .lexer import ARITH_PREC, escape
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,9 +143,6 @@ class Unary(Node):
 
 # -- printing -------------------------------------------------------------------------------
 
-_ARITH_PREC = {"|": 5, "^": 5, "&": 5, "<<": 6, ">>": 6, "+": 7, "-": 7, "*": 8, "/": 8, "%": 8}
-
-
 def precedence(node: Node) -> int:
     if isinstance(node, Or):
         return 1
@@ -155,7 +153,7 @@ def precedence(node: Node) -> int:
     if isinstance(node, (Compare, InList, ContainsOp)):
         return 4
     if isinstance(node, Arith):
-        return _ARITH_PREC[node.op]
+        return ARITH_PREC[node.op]
     if isinstance(node, Unary):
         return 9
     return 10
@@ -205,7 +203,7 @@ def _print(node: Node, pr: _Printer) -> str:
         needle = pr.print(node.needle)
         return f"contains {needle}" if node.left is None else f"{pr.wrap(node.left, 5)} contains {needle}"
     if isinstance(node, Arith):
-        p = _ARITH_PREC[node.op]
+        p = ARITH_PREC[node.op]
         # left-associative: the right operand needs parentheses at equal precedence
         return f"{pr.wrap(node.left, p)} {node.op} {pr.wrap(node.right, p + 1)}"
     if isinstance(node, Unary):
@@ -244,10 +242,9 @@ def literal_text(lit: Literal) -> str:
     if k in ("subnet4", "subnet6"):
         return str(v)
     if k == "mac":
-        n = int(v)  # type: ignore[call-overload]
-        return "-".join(f"{(n >> s) & 255:02X}" for s in range(40, -8, -8))
+        return mac_text(int(v))  # type: ignore[call-overload]
     if k == "guid":
-        return "{" + str(v).upper() + "}"
+        return guid_text(v)
     if k == "bytes":
         return "$[" + bytes(v).hex().upper() + "]"  # type: ignore[arg-type]
     if k == "time":

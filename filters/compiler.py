@@ -14,7 +14,6 @@ missing); ordered comparisons on a missing field are false; text compares case-i
 
 from __future__ import annotations
 
-import operator
 import re
 import threading
 import time
@@ -44,7 +43,7 @@ from .operands import (
     UnaryOperand,
 )
 from .tri import Tri
-from .values import MIRROR, AnyOf, Cmp, Contains, Test, TypeProblem, literal_accepts, make_test
+from .values import MIRROR, OPS, AnyOf, Cmp, Contains, Test, TypeProblem, literal_accepts, make_test
 
 CHUNK = 1 << 20
 
@@ -96,11 +95,6 @@ class Exists(Pred):
         return bool(self.operand.values(fc))
 
 
-_REL: dict[str, Callable[[Any, Any], bool]] = {
-    "==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
-}
-
-
 @dataclass(eq=False)
 class Relation(Pred):
     """``left op right`` between two operands that are not both literals (field vs field)."""
@@ -117,7 +111,7 @@ class Relation(Pred):
         return Tri(np.zeros(ch.n, dtype=bool), ~present)
 
     def test(self, fc: FrameCtx) -> bool:
-        fn = _REL[self.op]
+        fn = OPS[self.op]
         rights = [v.casefold() if isinstance(v, str) else v for v in self.right.values(fc)]
         for a in self.left.values(fc):
             if isinstance(a, str):

@@ -164,24 +164,22 @@ def _unary_action(s: str, loc: int, toks: pp.ParseResults) -> A.Node:
     return A.Unary(op, operand, start=loc, end=operand.end)
 
 
-_ARITH_PREC = {"*": 8, "/": 8, "%": 8, "+": 7, "-": 7, "<<": 6, ">>": 6, "&": 5, "^": 5, "|": 5}
-
-
 def _binary_action(s: str, loc: int, toks: pp.ParseResults) -> A.Node:
     """``a op b op c …`` at one grammar level, grouped by precedence (left-associative)."""
     items = list(toks)
     if len(items) == 1:
         return items[0]
     pos = 1
+    prec = L.ARITH_PREC
 
     def climb(left: A.Node, min_prec: int) -> A.Node:
         nonlocal pos
-        while pos < len(items) and _ARITH_PREC[items[pos]] >= min_prec:
+        while pos < len(items) and prec[items[pos]] >= min_prec:
             op = items[pos]
             right = items[pos + 1]
             pos += 2
-            while pos < len(items) and _ARITH_PREC[items[pos]] > _ARITH_PREC[op]:
-                right = climb(right, _ARITH_PREC[op] + 1)
+            while pos < len(items) and prec[items[pos]] > prec[op]:
+                right = climb(right, prec[op] + 1)
             left = A.Arith(op, left, right, start=left.start, end=right.end)
         return left
 

@@ -39,7 +39,9 @@ SMART_QUOTES = {"\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2018": "'", "\u2
 _OPS = ["==", "!=", "<>", "<=", ">=", "~=", "&&", "||", "<<", ">>",
         "=", "<", ">", "!", "~", "&", "|", "^", "+", "-", "*", "/", "%", "(", ")", "[", "]", ","]
 REL_OPS = {"==", "!=", "<>", "<=", ">=", "~=", "=", "<", ">"}
-ARITH_OPS = {"&", "|", "^", "+", "-", "*", "/", "%", "<<", ">>"}
+#: arithmetic and bitwise operators by precedence, higher binds tighter (NPL's order; grammar and printer)
+ARITH_PREC = {"*": 8, "/": 8, "%": 8, "+": 7, "-": 7, "<<": 6, ">>": 6, "&": 5, "^": 5, "|": 5}
+ARITH_OPS = set(ARITH_PREC)
 
 _LITERALS = [
     ("time", re.compile(DATETIME)),

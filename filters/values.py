@@ -11,7 +11,7 @@ from __future__ import annotations
 import ipaddress
 import operator
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +20,8 @@ import numpy as np
 from ..traces.fields import FieldDef, FieldType
 from . import ast as A
 
-_OPS: dict[str, Callable[[Any, Any], bool]] = {
+#: the ordered comparisons (``!=`` and ``~=`` are built from ``==``)
+OPS: dict[str, Callable[[Any, Any], bool]] = {
     "==": operator.eq, "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
 }
 MIRROR = {"==": "==", "!=": "!=", "~=": "~=", "<": ">", "<=": ">=", ">": "<", ">=": "<="}
@@ -61,7 +62,7 @@ class Cmp(Test):
         if isinstance(v, str):
             v = v.casefold()
         try:
-            return bool(_OPS[self.op](v, self.value))
+            return bool(OPS[self.op](v, self.value))
         except TypeError:
             return False
 
@@ -74,7 +75,7 @@ class Cmp(Test):
         if isinstance(val, int) and val < 0 and arr.dtype.kind == "u":
             # every unsigned value is greater than a negative one
             return np.full(len(arr), self.op in (">", ">="), dtype=bool)
-        return np.asarray(_OPS[self.op](arr, val), dtype=bool)
+        return np.asarray(OPS[self.op](arr, val), dtype=bool)
 
     def text(self) -> str:
         return f"{self.op} {self.shown or self.value}"
@@ -280,6 +281,3 @@ def literal_accepts(lit: A.Literal, fdef: FieldDef) -> bool:
         return False
     return True
 
-
-def any_match(test: Test, values: Sequence[Any]) -> bool:
-    return any(test.py(v) for v in values)
