@@ -75,14 +75,6 @@ class DecodedEvent:
     #: what went wrong while decoding (short payload, damaged TraceLogging metadata …)
     problems: list[str] = field(default_factory=list)
 
-    def field(self, name: str) -> Field | None:
-        """The first field whose label or registry leaf is ``name`` (for frame builders)."""
-        for layer in self.layers:
-            for f in layer.walk():
-                if f.label == name or (f.fdef is not None and f.fdef.leaf == name):
-                    return f
-        return None
-
 
 # -- per-trace state ---------------------------------------------------------------------------
 

@@ -67,11 +67,6 @@ PKTMON_DIRS = {1: ("In", RECEIVE), 2: ("Out", SEND), 3: ("Rx", RECEIVE), 4: ("Tx
 DOT11_PHY_TYPES = ("Unknown", "Fhss", "Dsss", "IrBaseband", "802.11a", "802.11b", "802.11g", "802.11n",
                    "802.11ac", "802.11ad", "802.11ax")
 
-#: (provider, event id) pairs the scanner hands to this module
-PACKET_EVENTS = {(NDIS_GUID, NDIS_FRAGMENT), (NDIS_GUID, NDIS_VMSWITCH_FRAGMENT), (PKTMON_GUID, PKTMON_PACKET),
-                 (PKTMON_GUID, PKTMON_DROP)}
-SIDE_EVENTS = {(NDIS_GUID, NDIS_METADATA), (PKTMON_GUID, PKTMON_COMPONENT)}
-
 #: the fixed fields of PktMon 160/170 before the payload bytes: PktGroupId, PktNumber,
 #: AppearanceCount, DirTag, PacketType, ComponentId, EdgeId, FilterId, DropReason, DropLocation,
 #: OriginalPayloadSize, LoggedPayloadSize

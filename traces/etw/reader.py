@@ -647,11 +647,10 @@ class EtlReader(Reader):
             rec = parse_record(rec_bytes)
         except RecordError:
             return
-        body = rec_bytes
         if prov == pk.NDIS_GUID and eid == pk.NDIS_METADATA:
-            self._pending_wifi = pk.wifi_metadata(body, rec.payload_offset)
+            self._pending_wifi = pk.wifi_metadata(rec_bytes, rec.payload_offset)
         elif prov == pk.PKTMON_GUID and eid == pk.PKTMON_COMPONENT:
-            comp = pk.pktmon_component(body, rec.payload_offset)
+            comp = pk.pktmon_component(rec_bytes, rec.payload_offset)
             if comp is None:
                 return
             cid, _ctype, name, desc = comp

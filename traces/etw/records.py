@@ -3,8 +3,8 @@
 A record starts with a 4-byte marker: byte 3 is the marker flags (0xC0 for trace headers, 0x90
 for WPP ``TraceMessage`` records), byte 2 the header type, and the low 16 bits the record size
 (EVENT_HEADER, EVENT_TRACE_HEADER, MESSAGE) or the version (system headers, whose size is at +4)
-— ETW.md §1.3.  ``KINDS`` describes each header type once; the scanner (``scan.py``) and
-``parse_record`` below both read it.
+— ETW.md §1.3.  ``KINDS`` describes each header type once; the index pass (``walk``/``scan``
+below) and ``parse_record`` both read it.
 
 Kernel-logger events (system/perfinfo headers) carry no GUID, only a hook id whose high byte is
 an event *group*; ``GROUP_GUIDS`` maps the group to the kernel provider GUID Windows consumers
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import struct
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -121,12 +122,13 @@ def sid_text(data: bytes) -> str:
     return "S-" + "-".join([str(rev), str(auth), *map(str, subs)])
 
 
+#: hook group 3 (Process) opcode 10 is an image load, reported under the ImageLoad group's GUID
+IMAGE_LOAD_HOOK = 0x030A
+
+
 def kernel_guid(hook_id: int) -> uuid.UUID:
-    """The provider GUID of a system/perfinfo event (group 3 opcode 10 is an image load)."""
-    group = hook_id >> 8
-    if group == 0x03 and (hook_id & 0xFF) == 10:
-        group = 0x14
-    return GROUP_GUIDS.get(group, NULL_GUID)
+    """The provider GUID of a system/perfinfo event."""
+    return GROUP_GUIDS.get(0x14 if hook_id == IMAGE_LOAD_HOOK else hook_id >> 8, NULL_GUID)
 
 
 # -- extended data items --------------------------------------------------------------------
@@ -224,19 +226,6 @@ _FULL = struct.Struct("<HBBBBHIIq16sII")
 _MSG = struct.Struct("<HBBHH")
 _EXT = struct.Struct("<HHHH")
 _U32 = struct.Struct("<I")
-_U64 = struct.Struct("<Q")
-
-
-def record_size(data: bytes | memoryview, off: int = 0) -> int:
-    """The size of the record at ``off`` (raises ``RecordError`` for an unknown marker)."""
-    marker = _U32.unpack_from(data, off)[0]
-    htype = MARKER_TYPES.get(marker >> 16)
-    if htype is None:
-        raise RecordError(f"unknown record marker 0x{marker:08X}")
-    kind = KINDS[htype]
-    if kind.size_at == 4:
-        return int(struct.unpack_from("<H", data, off + 4)[0])
-    return marker & 0xFFFF
 
 
 def system_extra_bytes(version: int) -> int:
@@ -262,7 +251,8 @@ def parse_extended(rec: bytes, start: int, end: int) -> tuple[list[ExtendedItem]
     return items, min(pos, end)
 
 
-def parse_record(rec: bytes, to_ns: object = None, processor: int = 0, logger_id: int = 0) -> EventRecord:
+def parse_record(rec: bytes, to_ns: Callable[[int], int] | None = None, processor: int = 0,
+                 logger_id: int = 0) -> EventRecord:
     """Decode the header of one whole record (``rec`` = exactly the record's bytes).
 
     ``to_ns`` converts a raw timestamp to UTC ns (``Clock.to_ns``); without it ``timestamp_ns``
@@ -278,7 +268,6 @@ def parse_record(rec: bytes, to_ns: object = None, processor: int = 0, logger_id
     size = len(rec)
     if size < kind.header_size:
         raise RecordError(f"{kind.name} record of {size} bytes is shorter than its {kind.header_size}-byte header")
-    conv = to_ns if callable(to_ns) else (lambda raw: 0)
     provider: uuid.UUID | None = None
     event_id = version = channel = level = opcode = task = keyword = 0
     pid = tid = 0xFFFFFFFF
@@ -351,7 +340,7 @@ def parse_record(rec: bytes, to_ns: object = None, processor: int = 0, logger_id
         keyword=keyword,
         pid=pid,
         tid=tid,
-        timestamp_ns=conv(raw) if raw or fam != "message" else 0,
+        timestamp_ns=to_ns(raw) if to_ns is not None and (raw or fam != "message") else 0,
         raw_timestamp=raw,
         activity_id=activity,
         flags=flags,
@@ -445,16 +434,13 @@ _GROUP_TABLE: Any = None
 
 
 def _group_table() -> Any:
-    """(256, 16) uint8: bytes_le of the kernel GUID of each hook group (index 0x1F: group 3/op 10)."""
+    """(257, 16) uint8: bytes_le of ``kernel_guid`` for each hook group, row 256 for an image load."""
     global _GROUP_TABLE
     if _GROUP_TABLE is None:
         import numpy as np
 
-        t = np.zeros((257, 16), dtype=np.uint8)
-        for g in range(256):
-            t[g] = np.frombuffer(GROUP_GUIDS.get(g, NULL_GUID).bytes_le, dtype=np.uint8)
-        t[256] = np.frombuffer(GROUP_GUIDS[0x14].bytes_le, dtype=np.uint8)
-        _GROUP_TABLE = t
+        hooks = [g << 8 for g in range(256)] + [IMAGE_LOAD_HOOK]
+        _GROUP_TABLE = np.array([np.frombuffer(kernel_guid(h).bytes_le, dtype=np.uint8) for h in hooks])
     return _GROUP_TABLE
 
 
@@ -531,7 +517,6 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     def col(a: int, b: int, dt: str) -> Any:
         return np.ascontiguousarray(h[:, a:b]).view(dt).reshape(n)
 
-    marker_hi = col(2, 4, "<u2")
     htype = h[:, 2].copy()
     is_msg = h[:, 3] == MESSAGE_FLAGS
     htype[is_msg] = MESSAGE
@@ -539,8 +524,7 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     is_perf = (htype == PERFINFO32) | (htype == PERFINFO64)
     is_sys = (htype <= COMPACT64) | is_perf
     is_classic = ~(is_ev | is_sys | is_msg)
-    size4 = is_sys
-    length = np.where(size4, col(4, 6, "<u2"), col(0, 2, "<u2")).astype(np.uint32)
+    length = np.where(is_sys, col(4, 6, "<u2"), col(0, 2, "<u2")).astype(np.uint32)  # Kind.size_at
     raw = np.where(is_perf, col(8, 16, "<i8"), col(16, 24, "<i8"))
     pid = np.where(is_perf | is_msg, np.uint32(0xFFFFFFFF), col(12, 16, "<u4"))
     event_id = np.where(is_ev, col(40, 42, "<u2"), np.where(is_msg, col(4, 6, "<u2"), 0)).astype(np.uint16)
@@ -549,20 +533,18 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     keyword = np.where(is_ev, col(48, 56, "<u8"), np.uint64(0))
     guid = h[:, 24:40].copy()
     if is_sys.any():
-        group = h[:, 7].astype(np.int64)
-        group[(group == 3) & (h[:, 6] == 10)] = 256
-        guid[is_sys] = _group_table()[group[is_sys]]
-    del marker_hi
+        hook = col(6, 8, "<u2")
+        row = np.where(hook == IMAGE_LOAD_HOOK, 256, hook >> 8)
+        guid[is_sys] = _group_table()[row[is_sys]]
     # WPP messages: optional fields decide where the GUID, timestamp and ids are
     if is_msg.any():
-        last_raw = 0
         for r in np.flatnonzero(is_msg):
             o = int(offs[r])
             rec = parse_record(bytes(blob[o : o + int(length[r])]))
             if rec.raw_timestamp:
                 raw[r] = rec.raw_timestamp
             else:  # no timestamp of its own: the previous record's time
-                raw[r] = raw[r - 1] if r else last_raw
+                raw[r] = raw[r - 1] if r else 0
             pid[r] = rec.pid
             guid[r] = np.frombuffer((rec.provider or NULL_GUID).bytes_le, dtype=np.uint8)
     ts = clock.to_ns_array(raw) if n else np.zeros(0, dtype=np.int64)
@@ -746,10 +728,6 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
         data[offset[wifi] + 1] &= 0xBF  # ndiscap logs decrypted frames: clear Protected (etl2pcapng does)
     return PacketRows(cat["rows"], cat["start"], offset, lens, cat["link"], cat["direction"].astype(np.uint8),
                       cat["first"], cat["last"], cat["key"], cat["miniport"], procs[cat["rows"]], keys, data), side
-
-
-#: where the user payload starts in an EVENT_HEADER record without extended items
-BUFFER_PAYLOAD = 0x50
 
 
 # -- one batch of buffers, in this process or a worker ---------------------------------------------

@@ -70,10 +70,6 @@ STANDARD_OPCODES: dict[int, str] = {
     0: "Info", 1: "Start", 2: "Stop", 3: "DC_Start", 4: "DC_Stop", 5: "Extension", 6: "Reply",
     7: "Resume", 8: "Suspend", 9: "Send", 240: "Receive",
 }
-STANDARD_CHANNELS: dict[int, str] = {8: "System", 9: "Application", 10: "Security", 11: "TraceLogging"}
-
-#: how sure we are of an event's symbol
-SYMBOL_ORIGINS = ("manifest", "symbols", "npl", "dump", "inferred", "tracelogging", "")
 
 
 @dataclass(slots=True, frozen=True)
@@ -93,14 +89,6 @@ class FieldSpec:
     count: int | str | None = None
     fields: tuple[FieldSpec, ...] = ()
     note: str = ""
-
-    @property
-    def is_struct(self) -> bool:
-        return self.type == "Struct"
-
-    @property
-    def is_array(self) -> bool:
-        return self.count is not None
 
 
 @dataclass(slots=True, frozen=True)
@@ -207,9 +195,6 @@ class ProviderSchema:
 
     def keyword_names(self, keyword: int) -> list[str]:
         return [name for mask, name in sorted(self.keywords.items()) if mask and keyword & mask == mask]
-
-    def channel_name(self, channel: int) -> str | None:
-        return self.channels.get(channel) or STANDARD_CHANNELS.get(channel)
 
 
 # -- field types in the registry ---------------------------------------------------------------
