@@ -49,9 +49,13 @@ from . import packets as pk
 from .records import (
     BUFFER_HEADER,
     BUFFER_HEADER_LAYOUT,
+    BUFFER_TYPE_HEADER,
+    EVENT_TRACE_COMPRESSED_MODE,
     EXT_TYPES,
     FILETIME_EPOCH,
+    FLAG_BUFFER_LOST,
     FLAG_COMPRESSED,
+    FLAG_EVENTS_LOST,
     KERNEL_NAMES,
     KINDS,
     LOGFILE_HEADER_LAYOUT,
@@ -76,7 +80,6 @@ if TYPE_CHECKING:
 # -- detection ------------------------------------------------------------------------------------
 #: the log header event: SYSTEM_TRACE_HEADER marker of a 32- or 64-bit session, hook 0
 _HEADER_MARKERS = (0xC0010002, 0xC0020002)
-BUFFER_TYPE_HEADER = 4
 
 
 def detect(head: bytes) -> bool:
@@ -376,7 +379,7 @@ class EtlReader(Reader):
             "events_lost": lost,
             "buffers_lost": buffers_lost,
             "log_file_mode": f"0x{mode:08X}",
-            "compressed": bool(mode & 0x04000000),
+            "compressed": bool(mode & EVENT_TRACE_COMPRESSED_MODE),
             "timer_resolution": timer_res,
             "maximum_file_size_mb": max_size,
             "logger_name": logger_name,
@@ -408,7 +411,7 @@ class EtlReader(Reader):
             if filled > max(bsize, 1 << 26) or (filled > bsize and not flags & FLAG_COMPRESSED):
                 self.chain_damage = (off, f"buffer {n}: {filled} filled bytes in a {bsize}-byte buffer")
                 break
-            if flags & 0x6:
+            if flags & (FLAG_EVENTS_LOST | FLAG_BUFFER_LOST):
                 lost_flags += 1
             self.buffers.append(BufferInfo(n, off, bsize, filled, flags, proc))
             if off + bsize > size:

@@ -731,7 +731,15 @@ def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword
 
 
 # -- one batch of buffers, in this process or a worker ---------------------------------------------
+#: WMI_BUFFER_HEADER.BufferFlag bits (ETW.md §1.1) and the BufferType of the first buffer
+FLAG_FLUSH_MARKER = 0x01
+FLAG_EVENTS_LOST = 0x02
+FLAG_BUFFER_LOST = 0x04
+FLAG_PROC_INDEX = 0x20
 FLAG_COMPRESSED = 0x40
+BUFFER_TYPE_HEADER = 4
+#: TRACE_LOGFILE_HEADER.LogFileMode bit of a session that compresses its buffers
+EVENT_TRACE_COMPRESSED_MODE = 0x04000000
 
 
 @dataclass(slots=True, frozen=True)

@@ -38,9 +38,13 @@ from .packets import (
 from .records import (
     BUFFER_HEADER,
     BUFFER_HEADER_LAYOUT,
+    BUFFER_TYPE_HEADER,
     EVENT_HEADER_LAYOUT,
+    EVENT_TRACE_COMPRESSED_MODE,
     FILETIME_EPOCH,
     FLAG_COMPRESSED,
+    FLAG_FLUSH_MARKER,
+    FLAG_PROC_INDEX,
     LOGFILE_HEADER_LAYOUT,
     LOGFILE_TAIL_LAYOUT,
     SYSTEM_HEADER_LAYOUT,
@@ -48,11 +52,6 @@ from .records import (
 from .xpress import compress
 
 _U32 = struct.Struct("<I")
-
-BUFFER_FLAG_FLUSH = 0x1
-BUFFER_FLAG_PROC_INDEX = 0x20
-BUFFER_TYPE_HEADER = 4
-LOGFILE_COMPRESSED_MODE = 0x04000000
 
 
 @dataclass(slots=True)
@@ -134,7 +133,7 @@ class EtlWriter:
             return
         filled = BUFFER_HEADER + len(buf.records)
         body = bytes(buf.records)
-        flags = BUFFER_FLAG_PROC_INDEX
+        flags = FLAG_PROC_INDEX
         if self.compressed:
             packed = compress(body)
             if len(packed) < len(body):
@@ -165,7 +164,7 @@ class EtlWriter:
         ptr = self.pointer_size
         ft = self.start_ns // 100 + FILETIME_EPOCH
         end_ft = self._last_ns // 100 + FILETIME_EPOCH
-        mode = 0x00000001 | (LOGFILE_COMPRESSED_MODE if self.compressed else 0)
+        mode = 0x00000001 | (EVENT_TRACE_COMPRESSED_MODE if self.compressed else 0)
         lh = bytearray()
         lh += LOGFILE_HEADER_LAYOUT.pack(self.buffer_size, 0x0A | (0 << 8) | (1 << 16) | (5 << 24), self.build,
                                          self.cpus, end_ft, 156250, 0, mode, self._buffers, 1, ptr, 0, self.cpu_mhz)
@@ -184,7 +183,7 @@ class EtlWriter:
         filled = BUFFER_HEADER + len(rec)
         if filled > self._header_size:
             raise ValueError("logger and file names too long for the header buffer")
-        header = _buffer_header(self._header_size, filled, 0, 0, 0, BUFFER_FLAG_FLUSH, BUFFER_TYPE_HEADER)
+        header = _buffer_header(self._header_size, filled, 0, 0, 0, FLAG_FLUSH_MARKER, BUFFER_TYPE_HEADER)
         return (header + rec).ljust(self._header_size, b"\xff")
 
     def __enter__(self) -> EtlWriter:  # noqa: PYI034
