@@ -435,8 +435,9 @@ def decode_event(rec: EventRecord, trace: Any = None) -> DecodedEvent:
                 st.generation = STORE.generation
     if rec.provider is None:
         return _generic(rec, st, "", "NetEvent", None)
-    if rec.extended and tl.is_tracelogging(rec):
-        return _decode_tracelogging(rec, st)
+    raw_meta = tl.extended_data(rec, tl.EXT_EVENT_SCHEMA_TL) if rec.extended else None
+    if raw_meta is not None:
+        return _decode_tracelogging(rec, st, raw_meta)
     schema = STORE.get(rec.provider)
     if schema is None:
         name, proto = provider_names(rec.provider, rec)
@@ -536,18 +537,17 @@ def _decode_manifest(rec: EventRecord, st: _TraceState, schema: ProviderSchema, 
                         {v.spec.name: v.value for v in values}, problems)
 
 
-def _decode_tracelogging(rec: EventRecord, st: _TraceState) -> DecodedEvent:
+def _decode_tracelogging(rec: EventRecord, st: _TraceState, raw_meta: bytes) -> DecodedEvent:
+    """A TraceLogging event: ``raw_meta`` is its EVENT_SCHEMA_TL item (parsed once per distinct bytes)."""
     traits = tl.provider_traits(rec)
     if traits is not None and traits.name:
         provider_name, proto = traits.name, protocol_for(traits.name)
     else:
         provider_name, proto = provider_names(rec.provider)
     try:
-        meta = tl.event_metadata(rec)
+        meta = tl.parse_event_metadata(raw_meta)
     except ValueError as e:
         return _generic(rec, st, provider_name, proto, None, [f"damaged TraceLogging metadata: {e}"])
-    if meta is None:
-        return _generic(rec, st, provider_name, proto, None)
     reg = st.registry
     node = ident(meta.name) if meta.name else f"Event_{rec.event_id}"
     pdef = _protocol_def(st, proto, provider_name, rec.provider)
@@ -556,7 +556,6 @@ def _decode_tracelogging(rec: EventRecord, st: _TraceState) -> DecodedEvent:
     if edef is None or edef.type is not FieldType.PROTOCOL:
         edef = define(reg, f"{proto}.{node}", FieldType.PROTOCOL, "TraceLogging event", origin=f"etw:{provider_name}",
                       meta={"provider": guid, "tracelogging": True})
-    raw_meta = next(bytes(i.data) for i in rec.extended if i.ext_type == tl.EXT_EVENT_SCHEMA_TL)
     key = ("tl", raw_meta, rec.pointer_size)
     template = _template(key, meta.fields, rec.pointer_size, None)
     decoded = template.decode(bytes(rec.payload))

@@ -180,7 +180,8 @@ def _nest(flat: list[tuple[FieldSpec, int]], i: int, stop: int, depth: int) -> t
     return out, i
 
 
-def _ext(rec: EventRecord, ext_type: int) -> bytes | None:
+def extended_data(rec: EventRecord, ext_type: int) -> bytes | None:
+    """The data of the record's first extended item of ``ext_type`` (None when it has none)."""
     for item in rec.extended or ():
         if item.ext_type == ext_type:
             return bytes(item.data)
@@ -188,7 +189,7 @@ def _ext(rec: EventRecord, ext_type: int) -> bytes | None:
 
 
 def provider_traits(rec: EventRecord) -> ProviderTraits | None:
-    data = _ext(rec, EXT_PROV_TRAITS)
+    data = extended_data(rec, EXT_PROV_TRAITS)
     if data is None:
         return None
     try:
@@ -196,15 +197,3 @@ def provider_traits(rec: EventRecord) -> ProviderTraits | None:
     except ValueError:
         return None
 
-
-def event_metadata(rec: EventRecord) -> TlEvent | None:
-    """The event's TraceLogging schema; None when the event has none.  Raises ValueError when the
-    metadata is damaged (the caller shows the payload as hex with that message)."""
-    data = _ext(rec, EXT_EVENT_SCHEMA_TL)
-    if data is None:
-        return None
-    return parse_event_metadata(data)
-
-
-def is_tracelogging(rec: EventRecord) -> bool:
-    return any(item.ext_type == EXT_EVENT_SCHEMA_TL for item in rec.extended or ())
