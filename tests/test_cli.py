@@ -5,13 +5,17 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 from conftest import require_tshark, sample
 from tracemon.traces import open_trace
+from tracemon.traces.columns import STANDARD
+from tracemon.traces.export import write_pcapng, write_table
 
 PCAP = "pcap/tcpreplay_test.pcap"
 
@@ -118,3 +122,26 @@ def test_export_csv(tmp_path: Path) -> None:
     tracemon("export", str(sample(PCAP)), str(dst), "--columns", "number,time,protocol")
     rows = list(csv.reader(dst.open()))
     assert rows[0] == ["Frame Number", "Time", "Protocol Name"] and len(rows) == 180
+
+
+def test_time_offset_counts_from_a_first_frame_at_the_epoch(tmp_path: Path) -> None:
+    frame = bytes.fromhex("ffffffffffff0011223344550806") + bytes(28)
+    path = tmp_path / "epoch.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)
+                     + b"".join(struct.pack("<IIII", sec, 0, len(frame), len(frame)) + frame for sec in (0, 5)))
+    rows = list(csv.reader(io.StringIO(tracemon("list", str(path), "--format", "csv", "--columns",
+                                                "number,offset").stdout)))
+    assert rows[1:] == [["1", "0.0000000"], ["2", "5.0000000"]]
+
+
+def test_a_cancelled_export_leaves_no_file(tmp_path: Path) -> None:
+    trace = open_trace(sample(PCAP))
+    cancel = threading.Event()
+    cancel.set()
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(InterruptedError):
+        write_pcapng(trace, range(len(trace)), out / "x.pcapng", cancel=cancel)
+    with pytest.raises(InterruptedError):
+        write_table(trace, range(len(trace)), [STANDARD["number"]], out / "x.csv", cancel=cancel)
+    assert list(out.iterdir()) == []

@@ -8,7 +8,7 @@ reads the same everywhere.  Time columns come from the index alone; the others d
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -102,14 +102,13 @@ class ColumnFormatter:
         key = col.key
         if key == "number":
             return str(i + 1)
-        notime = bool(int(idx.kind[i]) & KIND_NOTIME)
         if key in ("time", "offset", "delta"):
-            if notime:
+            if int(idx.kind[i]) & KIND_NOTIME:
                 return ""
             ts = int(idx.ts[i])
             if key == "offset" or (key == "time" and self.mode.kind == "offset"):
-                first = self.trace.first_time_ns or ts
-                return format_seconds(ts - first)
+                first = self.trace.first_time_ns
+                return format_seconds(ts - (ts if first is None else first))
             if key == "delta" or (key == "time" and self.mode.kind == "delta"):
                 return format_seconds(ts - int(idx.ts[prev])) if prev is not None else format_seconds(0)
             if key == "time" and self.mode.kind == "reference" and self.mode.reference_ns is not None:
@@ -133,3 +132,11 @@ class ColumnFormatter:
     def row(self, cols: Sequence[Column], i: int, prev: int | None = None) -> list[str]:
         frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None
         return [self.text(c, i, prev, frame) for c in cols]
+
+    def rows(self, cols: Sequence[Column], rows: Iterable[int]) -> Iterator[list[str]]:
+        """``row`` for each of ``rows`` in turn, Time Delta counting from the row listed before."""
+        prev: int | None = None
+        for i in rows:
+            i = int(i)
+            yield self.row(cols, i, prev)
+            prev = i

@@ -13,7 +13,8 @@ import os
 import struct
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -50,9 +51,18 @@ def _block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
 
 
-def _atomic(path: Path, mode: str) -> tuple[IO, str]:
+@contextmanager
+def _atomic(path: Path, mode: str) -> Iterator[IO]:
+    """A file written under a temporary name beside ``path``, renamed to it once complete and
+    removed if anything (an error, a cancel) stops the writing."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    return os.fdopen(fd, mode, newline="" if "b" not in mode else None), tmp
+    try:
+        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as out:
+            yield out
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    os.replace(tmp, path)
 
 
 def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *,
@@ -61,25 +71,22 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
     target = Path(path)
     rows = np.asarray(rows, dtype=np.int64)
     idx = trace.index
-    kinds = idx.kind[rows]
-    packets = rows[(kinds & KIND_PACKET) != 0]
+    kind, iface, loc, timestamps, dirflags = idx.kind, idx.iface, idx.loc, idx.ts, idx.dirflags
+    packets = rows[(kind[rows] & KIND_PACKET) != 0]
     skipped = len(rows) - len(packets)
-    out, tmp = _atomic(target, "wb")
-    try:
+    with _atomic(target, "wb") as out:
         shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _opt(4, b"tracemon") + _opt(0, b"")
         out.write(_block(0x0A0D0D0A, shb))
         ids: dict[int, int] = {}
         total = len(packets)
-        for n, i in enumerate(packets):
-            i = int(i)
+        for n, i in enumerate(packets.tolist()):
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("export cancelled")
-            g = int(idx.iface[i])
+            g = int(iface[i])
             if g not in ids:
                 ids[g] = len(ids)
                 out.write(_block(1, _idb(trace, g)))
-            event = bool(int(idx.kind[i]) & KIND_EVENT)
-            if event:
+            if int(kind[i]) & KIND_EVENT:
                 frame = trace.frame(i)
                 data, orig = frame.data, frame.original_length
                 comments = [f"PID={frame.process_id} TID={frame.thread_id}"] if frame.process_id is not None else []
@@ -87,12 +94,12 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
                                                                                   "SrcPortName", "Component", "DropReason")]
             else:
                 data = trace.raw(i)
-                orig = trace.reader.record_meta(i, int(idx.loc[i]), len(data)).original_length \
+                orig = trace.reader.record_meta(i, int(loc[i]), len(data)).original_length \
                     if hasattr(trace.reader, "record_meta") else len(data)
                 comments = []
-            ts = int(idx.ts[i])
+            ts = int(timestamps[i])
             opts = b""
-            flags = int(idx.dirflags[i])
+            flags = int(dirflags[i])
             if flags & DIR_SEND:
                 opts += _opt(2, struct.pack("<I", 2))
             elif flags & DIR_RECEIVE:
@@ -107,12 +114,6 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
             out.write(_block(6, body))
             if progress is not None and (n % 4096 == 0 or n + 1 == total):
                 progress(n + 1, total)
-        out.close()
-        os.replace(tmp, target)
-    except BaseException:
-        out.close()
-        os.unlink(tmp)
-        raise
     return ExportResult(target, len(packets), skipped)
 
 
@@ -140,20 +141,16 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
     fmtr = formatter or ColumnFormatter(trace)
     rows = np.asarray(rows, dtype=np.int64)
     total = len(rows)
-    out, tmp = _atomic(target, "w")
-    try:
+    with _atomic(target, "w") as out:
         titles = [c.title for c in columns]
         writer = csv.writer(out) if fmt == "csv" else None
         if writer is not None:
             writer.writerow(titles)
         else:
             out.write("[\n")
-        prev: int | None = None
-        for n, i in enumerate(rows):
+        for n, values in enumerate(fmtr.rows(columns, rows)):
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("export cancelled")
-            values = fmtr.row(columns, int(i), prev)
-            prev = int(i)
             if writer is not None:
                 writer.writerow(values)
             else:
@@ -162,10 +159,4 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
                 progress(n + 1, total)
         if writer is None:
             out.write("]\n")
-        out.close()
-        os.replace(tmp, target)
-    except BaseException:
-        out.close()
-        os.unlink(tmp)
-        raise
     return ExportResult(target, total, 0)

@@ -235,31 +235,24 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     rows = select_rows(trace, args.filter)
     if args.limit > 0:
         rows = rows[: args.limit]
-    mode = TimeMode("absolute", local=True) if args.time == "local" else TimeMode(
-        args.time if args.time != "absolute" else "absolute")
-    fmt = ColumnFormatter(trace, mode)
-    prev: int | None = None
+    mode = TimeMode("absolute", local=True) if args.time == "local" else TimeMode(args.time)
+    lines = ColumnFormatter(trace, mode).rows(cols, rows)
+    titles = [c.title for c in cols]
     if args.format == "csv":
         import csv
 
         w = csv.writer(out)
-        w.writerow([c.title for c in cols])
-        for i in rows:
-            w.writerow(fmt.row(cols, int(i), prev))
-            prev = int(i)
+        w.writerow(titles)
+        w.writerows(lines)
     elif args.format == "json":
         out.write("[")
-        for n, i in enumerate(rows):
-            obj = dict(zip([c.title for c in cols], fmt.row(cols, int(i), prev), strict=True))
-            out.write(("," if n else "") + "\n" + json.dumps(obj))
-            prev = int(i)
+        out.writelines(("," if n else "") + "\n" + json.dumps(dict(zip(titles, values, strict=True)))
+                       for n, values in enumerate(lines))
         out.write("\n]\n")
     else:
         widths = [max(c.width, len(c.title)) if c.width else 0 for c in cols]
-        out.write(_line([c.title for c in cols], widths, cols) + "\n")
-        for i in rows:
-            out.write(_line(fmt.row(cols, int(i), prev), widths, cols) + "\n")
-            prev = int(i)
+        out.write(_line(titles, widths, cols) + "\n")
+        out.writelines(_line(values, widths, cols) + "\n" for values in lines)
     return EXIT_OK
 
 
