@@ -40,16 +40,15 @@ KNOWN_PROVIDERS: tuple[tuple[str, str, str | None, str], ...] = (
     ("9f2660ea-cfe7-428f-9850-aeca612619b0", "Microsoft-Windows-Hyper-V-VfpExt", None, "ETW.md §4.1"),
 )
 
-#: prefixes attested for providers whose GUID we do not ship (matched by name)
+#: attested prefixes by provider name (lower case): for providers whose GUID we do not ship, and
+#: for a TraceLogging or user-manifest provider that names one of ours
 KNOWN_PREFIXES: dict[str, str] = {
     "microsoft-windows-usb-usbport": "USBPort",
     "microsoft-windows-usb-usbhub": "USBHub",
     "microsoft-windows-wlan-autoconfig": "WLAN",
     "microsoft-windows-nwifi": "N802",
     "microsoft-windows-onex": "ONEX",
-    "microsoft-windows-winsock-afd": "Wscore",
-    "microsoft-windows-pktmon": "PktMon",
-    "microsoft-windows-hyper-v-vmswitch": "VMSWITCH",
+    **{name.lower(): prefix for _, name, prefix, _ in KNOWN_PROVIDERS if prefix},
 }
 
 _BY_GUID: dict[uuid.UUID, tuple[str, str | None]] = {uuid.UUID(g): (n, p) for g, n, p, _ in KNOWN_PROVIDERS}
