@@ -92,28 +92,28 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         ver = v.b(o[r]) >> 4
         etype[r] = np.where(ver == 4, 0x0800, np.where(ver == 6, 0x86DD, -1))
         l3[r] = o[r]
+    known_link = is_eth | raw  # rows whose link header this pass has read
     for lt, et in ((_core.LINKTYPE_IPV4, 0x0800), (_core.LINKTYPE_IPV6, 0x86DD)):
         m = (link == lt) & (end > o)
         etype[m] = et
         l3[m] = o[m]
+        known_link |= m
     for lt, hdr, at in ((_core.LINKTYPE_LINUX_SLL, 16, 14), (_core.LINKTYPE_LINUX_SLL2, 20, 0)):
         m = (link == lt) & (end - o >= hdr)
+        known_link |= m
         if m.any():
             s = np.flatnonzero(m)
             etype[s] = v.be16(o[s] + at)
             l3[s] = o[s] + hdr
             protos[s] |= np.uint64(SLL)
-    known_link = is_eth | raw | np.isin(link, (_core.LINKTYPE_IPV4, _core.LINKTYPE_IPV6)) | (
-        (link == _core.LINKTYPE_LINUX_SLL) & (end - o >= 16)) | ((link == _core.LINKTYPE_LINUX_SLL2) & (end - o >= 20))
     fallback |= ~known_link
     # only EtherTypes this pass understands, and only when no one re-registered them
     handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES]
     fallback |= ~np.isin(etype, handled_types)
 
-    top = np.zeros(n, dtype=np.int64)
-    top[:] = np.where(protos & np.uint64(SLL), CODE["SLL"], np.where(protos & np.uint64(VLAN), CODE["VLAN"],
-                                                                      np.where(protos & np.uint64(ETH),
-                                                                               CODE["Ethernet"], 0)))
+    # the Protocol Name so far: the innermost link layer read
+    top = np.select([(protos & np.uint64(bit)) != 0 for bit in (SLL, VLAN, ETH)],
+                    [CODE["SLL"], CODE["VLAN"], CODE["Ethernet"]], 0).astype(np.int64)
 
     # -- ARP ---------------------------------------------------------------------------------
     arp = ~fallback & (etype == 0x0806)
