@@ -304,8 +304,9 @@ def _string_table(root: ET.Element) -> dict[str, str]:
     return strings
 
 
-def _as_text(data: bytes) -> str:
-    """Bytes → str by BOM (PowerShell's ``>`` writes UTF-16 while the declaration says UTF-8)."""
+def as_text(data: bytes) -> str:
+    """Bytes → str by BOM (PowerShell's ``>`` writes UTF-16 while the declaration says UTF-8), else by
+    the XML declaration's encoding, else UTF-8 (undecodable bytes replaced).  Symbol maps too."""
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         return data.decode("utf-16")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -322,7 +323,7 @@ def _as_text(data: bytes) -> str:
 def load_manifest_text(text: str | bytes, path: Path | str = "<manifest>") -> tuple[list[ProviderSchema], list[str]]:
     p = Path(path)
     if isinstance(text, bytes):
-        text = _as_text(text)
+        text = as_text(text)
     try:
         root = ET.fromstring(text)
     except ET.ParseError as e:

@@ -82,13 +82,10 @@ def parse_symbols(text: str, source: str = "<symbols>") -> tuple[str | None, dic
 
 def load_symbols(path: Path | str, store: SchemaStore | None = None
                  ) -> tuple[uuid.UUID | None, dict[tuple[int, int | None], str], list[str]]:
+    from .manifest import as_text
+
     p = Path(path)
-    raw = p.read_bytes()
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = raw.decode("utf-16")
-    else:
-        text = raw.decode("utf-8-sig", "replace")
-    provider, table, warnings = parse_symbols(text, str(p))
+    provider, table, warnings = parse_symbols(as_text(p.read_bytes()), str(p))
     if provider is None:
         name = p.name
         for suffix in (".symbols.tsv", ".symbols.txt", ".tsv", ".txt"):
