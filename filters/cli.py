@@ -125,11 +125,8 @@ def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
 
     registry = None
     if getattr(args, "manifest", None) or getattr(args, "symbols", None):
-        try:
-            from ..traces.etw.schema import load_user_schemas
-        except ImportError:
-            print("tracemon: --manifest/--symbols need the ETW decoder", file=err)
-            return None
+        from ..traces.etw.schema import load_user_schemas
+
         registry = REGISTRY.overlay()
         for w in load_user_schemas([Path(p) for p in [*args.manifest, *args.symbols]], registry):
             print(f"tracemon: warning: {w}", file=err)

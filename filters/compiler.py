@@ -347,8 +347,7 @@ class CompiledFilter:
         done = 0
         for s in range(start, stop, CHUNK):
             e = min(stop, s + CHUNK)
-            ch = Chunk(trace, state, s, e)
-            ch.cancel = cancel  # type: ignore[attr-defined]
+            ch = Chunk(trace, state, s, e, cancel)
             t = self.root.vec(ch)
             if cancel is not None and cancel.is_set():
                 stats.cancelled = True
@@ -699,10 +698,10 @@ class _Compiler:
         return node
 
     def warn(self, node: A.Node, message: str, hint: str = "") -> None:
-        self.warnings.append(warning_at(self.text, node.start, max(1, node.end - node.start), message, hint))
+        self.resolver.warn(node, message, hint)
 
     def error(self, node: A.Node, message: str, **kw: Any) -> FilterError:
-        return FilterError(message, self.text, node.start, max(1, node.end - node.start), **kw)
+        return self.resolver.error(node, message, **kw)
 
 
 def _text_encodings(s: str) -> list[bytes]:

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..traces.fields import FieldDef, FieldType, Registry
+from ..traces.fields import FieldType, Registry
 from ..traces.frame import mac_text
 from . import ast as A
 from .errors import FilterError
@@ -25,7 +25,7 @@ from .indexed import Chunk, state_for
 from .lexer import REL_OPS, tokenize
 from .names import Resolver, default_registry, ensure_etw
 from .operands import FrameCtx, Operand
-from .pseudo import NAMESPACES, PSEUDO
+from .pseudo import NAMESPACES, supported
 
 KINDS = ("protocol", "field", "property", "function", "keyword", "value", "preset")
 
@@ -93,7 +93,7 @@ def complete(text: str, cursor: int, registry: Registry | None = None, trace: An
     if not text.strip() and presets is not None:
         cands = _presets(presets) + cands
         return Completion(0, len(text), cands[:limit])
-    return Completion(wstart, wend, _rank(cands, word.lstrip("*"), limit, trace))
+    return Completion(wstart, wend, _rank(cands, word.lstrip("*"), limit))
 
 
 def _scan_right(text: str, i: int, chars: re.Pattern[str]) -> int:
@@ -129,7 +129,7 @@ def _value_context(text: str, cursor: int) -> tuple[int, str] | None:
     return None
 
 
-def _rank(cands: list[Candidate], word: str, limit: int, trace: Any = None) -> list[Candidate]:
+def _rank(cands: list[Candidate], word: str, limit: int) -> list[Candidate]:
     w = word.lower()
     if not w:
         return cands[:limit]
@@ -146,12 +146,6 @@ def _keywords(after: bool) -> list[Candidate]:
     return [Candidate("NOT", "keyword", "", "The condition does not hold")]
 
 
-def _kind_of(fdef: FieldDef, top: bool) -> str:
-    if top and fdef.type is FieldType.PROTOCOL:
-        return "protocol"
-    return "field"
-
-
 def _top_level(reg: Registry, trace: Any) -> list[Candidate]:
     ensure_etw()
     present: set[str] = set()
@@ -164,8 +158,7 @@ def _top_level(reg: Registry, trace: Any) -> list[Candidate]:
     if trace is not None:  # providers no schema describes (ETW_<guid>) are still names in this trace
         out = [Candidate(p.protocol, "protocol", "protocol", f"ETW provider {p.name} (no schema)")
                for p in getattr(trace, "providers", [])[1:] if p.protocol and p.protocol.lower() not in known] + out
-    out += [Candidate(d.name, "field", d.type.value, d.description) for d in PSEUDO.values()
-            if "." not in d.name and d.make is not None]
+    out += [Candidate(d.name, "field", d.type.value, d.description) for d in supported() if "." not in d.name]
     out += [Candidate(ns.capitalize() if ns != "framevariable" else "FrameVariable", "property", "", desc)
             for ns, desc in NAMESPACES.items() if ns in ("property", "conversation", "framevariable")]
     out += FUNCTIONS + _keywords(after=False)
@@ -184,13 +177,13 @@ def _children(parent: str, reg: Registry) -> list[Candidate]:
         low = parent.lower()
     if low in ("property", "conversation", "framevariable"):
         return [Candidate(d.name.split(".", 1)[1], "property", d.type.value, d.description)
-                for d in PSEUDO.values() if d.make is not None and d.name.lower().startswith(low + ".")]
+                for d in supported() if d.name.lower().startswith(low + ".")]
     if low.startswith(("netevent", "microsoft")) or "_" in low.split(".")[0]:
         ensure_etw()
     resolver = Resolver(reg, None, parent, [])
     fdef = resolver.lookup(parent)
     name = fdef.name if fdef is not None else parent
-    out = [Candidate(c.leaf, _kind_of(c, False), c.type.value, c.description) for c in reg.children(name)]
+    out = [Candidate(c.leaf, "field", c.type.value, c.description) for c in reg.children(name)]
     if fdef is not None and fdef.type in (FieldType.STRING, FieldType.BYTES):
         out.append(Candidate('Contains("")', "function", "bool", "Text contains a string (any case)"))
     return out

@@ -50,6 +50,12 @@ _TCPUDP = MASK.get("TCP", 0) | MASK.get("UDP", 0)
 
 # -- per-trace state -----------------------------------------------------------------------------
 
+def decoder(trace: Any) -> Callable[[int], Any]:
+    """How filters decode a frame: through the reader, not ``Trace.frame``, whose LRU is the UI's."""
+    reader = getattr(trace, "reader", None)
+    return reader.frame if reader is not None else trace.frame
+
+
 class TraceState:
     """What filters learn about one trace and keep between evaluations (conversation endpoint
     arrays, computed properties).  Tables only grow, so arrays are extended, never rebuilt."""
@@ -70,8 +76,7 @@ class TraceState:
             if f is not None:
                 self._frames.move_to_end(i)
                 return f
-        reader = getattr(trace, "reader", None)
-        f = reader.frame(i) if reader is not None else trace.frame(i)
+        f = decoder(trace)(i)
         with self._frames_lock:
             self._frames[i] = f
             while len(self._frames) > self.FRAMES:
@@ -162,12 +167,15 @@ def _fits(v: Any) -> bool:
 class Chunk:
     """Rows ``start:stop`` of a trace's index, with lazily sliced columns."""
 
-    def __init__(self, trace: Any, state: TraceState, start: int, stop: int) -> None:
+    def __init__(self, trace: Any, state: TraceState, start: int, stop: int,
+                 cancel: threading.Event | None = None) -> None:
         self.trace = trace
         self.state = state
         self.start = start
         self.stop = stop
         self.n = stop - start
+        #: set when the evaluation is abandoned (long per-trace analyses stop early)
+        self.cancel = cancel
         self._cols: dict[str, np.ndarray] = {}
         self._memo: dict[object, Any] = {}
 
@@ -395,8 +403,8 @@ class PacketColumn(FastField):
         return Tri(pk.copy(), pk)
 
 
-_FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "reset": 0x04, "psh": 0x08, "push": 0x08,
-              "ack": 0x10, "urg": 0x20, "urgent": 0x20, "ece": 0x40, "cwr": 0x80}
+# (the Netmon spellings, TCP.Flags.Reset …, are registry aliases of these names)
+_FLAG_BITS = {"fin": 0x01, "syn": 0x02, "rst": 0x04, "psh": 0x08, "ack": 0x10, "urg": 0x20, "ece": 0x40, "cwr": 0x80}
 
 #: registry names (lower case) the index answers, mirroring ``packets.index_keys``
 FAST_FIELDS: dict[str, FastField] = {

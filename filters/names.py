@@ -15,33 +15,30 @@ import re
 import threading
 from typing import Any
 
-from ..traces import packets as _packets
 from ..traces.fields import REGISTRY, FieldDef, FieldType, Registry
+from ..traces.packets import NOT_INDEXED
 from ..traces.protocols import MASK
 from . import ast as A
 from .errors import FilterError, FilterWarning, warning_at
 from .indexed import FAST_FIELDS, Presence, provider_codes, state_for
 from .operands import FieldOperand, MultiOperand, NeverOperand, Operand
-from .pseudo import NAMESPACES, PROPERTY_ALIASES, PSEUDO, UNSUPPORTED_NAMESPACES
+from .pseudo import NAMESPACES, PROPERTY_ALIASES, PSEUDO, UNSUPPORTED_NAMESPACES, supported
 
-#: Netmon and Message Analyzer spellings of names the dissectors declare otherwise
+#: Netmon and Message Analyzer spellings of names the dissectors declare otherwise (spellings the
+#: dissectors declare as registry aliases, TCP.Flags.Reset or IPv4.TTL, resolve before this table)
 SPELLINGS = {
-    "tcp.flags.reset": "TCP.Flags.Rst", "tcp.flags.push": "TCP.Flags.Psh", "tcp.flags.urgent": "TCP.Flags.Urg",
-    "tcp.flags.acknowledgment": "TCP.Flags.Ack", "tcp.flags.acknowledgement": "TCP.Flags.Ack",
+    "tcp.flags.acknowledgment": "TCP.Flags.Ack",
     "tcp.sourceport": "TCP.SrcPort", "tcp.destinationport": "TCP.DstPort",
     "udp.sourceport": "UDP.SrcPort", "udp.destinationport": "UDP.DstPort",
     "tcp.syn": "TCP.Flags.Syn", "tcp.ack": "TCP.Flags.Ack", "tcp.fin": "TCP.Flags.Fin", "tcp.rst": "TCP.Flags.Rst",
     "tcp.psh": "TCP.Flags.Psh", "tcp.urg": "TCP.Flags.Urg",
     "tcp.segment.flags.syn": "TCP.Flags.Syn",
-    "ipv4.protocol": "IPv4.NextProtocol", "ipv4.ttl": "IPv4.TimeToLive",
+    "ipv4.protocol": "IPv4.NextProtocol",
     "ipv6.nextheader": "IPv6.NextProtocol",
-    "netevent.header.descriptor.keywords": "NetEvent.Header.Descriptor.Keyword",
 }
 _ETW_SHAPE = re.compile(r"^(?:[A-Za-z0-9]+_)?Microsoft(?:_?Windows)?[A-Za-z0-9_]*$", re.IGNORECASE)
 _BY_ID = re.compile(r"^Event_\d+(?:_V\d+)?$", re.IGNORECASE)
 _etw_lock = threading.Lock()
-#: protocols whose presence bit the index never sets (packets.index_keys)
-_NOT_INDEXED: frozenset[str] = frozenset(getattr(_packets, "NOT_INDEXED", ()))
 _etw_ready = False
 
 
@@ -58,13 +55,10 @@ def ensure_etw() -> None:
     with _etw_lock:
         if _etw_ready:
             return
-        try:
-            from ..traces.etw import reader  # noqa: F401  (declares NetEvent.*)
-            from ..traces.etw.naming import ensure_registered
-        except ImportError:
-            pass
-        else:
-            ensure_registered(REGISTRY)
+        from ..traces.etw import reader  # noqa: F401  (declares NetEvent.*)
+        from ..traces.etw.naming import ensure_registered
+
+        ensure_registered(REGISTRY)
         _etw_ready = True
 
 
@@ -184,7 +178,7 @@ class Resolver:
                                 by_version=bool(event_ids) and bool(_BY_ID.match(d.leaf)))  # type: ignore[union-attr]
         root = self.registry.get(parts[0])
         rname = root.name if root is not None else parts[0]
-        if rname in MASK and rname not in _NOT_INDEXED:
+        if rname in MASK and rname not in NOT_INDEXED:  # (bits the index never sets)
             return Presence(mask=MASK[rname], exact=len(parts) == 1 and fdef.type is FieldType.PROTOCOL)
         return None
 
@@ -268,7 +262,7 @@ def trace_provider_def(trace: Any, name: str) -> FieldDef | None:
 
 
 def _supported_in(ns: str) -> list[str]:
-    return [d.name for d in PSEUDO.values() if d.make is not None and d.name.lower().startswith(ns + ".")]
+    return [d.name for d in supported() if d.name.lower().startswith(ns + ".")]
 
 
 def _provider_events(trace: Any) -> set[int]:

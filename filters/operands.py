@@ -17,7 +17,7 @@ import numpy as np
 
 from ..traces.fields import FieldDef, FieldType
 from . import tri as T
-from .indexed import Chunk, FastField, Presence
+from .indexed import Chunk, FastField, Presence, decoder
 from .tri import Tri
 from .values import Test
 
@@ -40,9 +40,7 @@ class FrameCtx:
             if self.cache is not None:
                 self._frame = self.cache.frame(self.trace, self.i)
             else:
-                reader = getattr(self.trace, "reader", None)
-                # the reader, not Trace.frame: its LRU belongs to the UI thread
-                self._frame = reader.frame(self.i) if reader is not None else self.trace.frame(self.i)
+                self._frame = decoder(self.trace)(self.i)
         return self._frame
 
     @property

@@ -21,9 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from ..traces.index import PID_UNKNOWN
+from ..traces.dissect.core import (
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IPV4,
+    LINKTYPE_IPV6,
+    LINKTYPE_LINUX_SLL,
+    LINKTYPE_RAW,
+    LINKTYPE_RAW_12,
+    LINKTYPE_RAW_14,
+)
+from ..traces.dissect.ethernet import VLAN_TPIDS
+from ..traces.index import DIR_L4_REVERSED, KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from ..traces.protocols import MASK
-from .indexed import TraceState
+from .indexed import TraceState, decoder
 
 _TCP = MASK["TCP"]
 _WRAP = 1 << 32
@@ -79,14 +89,13 @@ def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | No
     start = an.done
     protos = idx.column("protos")[start:upto]
     l4 = idx.column("l4_conv")[start:upto]
-    rev = (idx.column("dirflags")[start:upto] & 4) != 0  # DIR_L4_REVERSED
+    rev = (idx.column("dirflags")[start:upto] & DIR_L4_REVERSED) != 0
     rows = np.flatnonzero(((protos & np.uint64(_TCP)) != 0) & (l4 != 0)) + start
     an.tcp = _grow(an.tcp, upto)
     an.retransmit = _grow(an.retransmit, upto)
     an.syn_retransmit = _grow(an.syn_retransmit, upto)
     ok, seqs, flag_words, payloads = raw_segments(trace, rows)
-    reader = getattr(trace, "reader", None)
-    decode = reader.frame if reader is not None else trace.frame
+    decode = decoder(trace)
     ok_l, seq_l, flags_l, plen_l = ok.tolist(), seqs.tolist(), flag_words.tolist(), payloads.tolist()
     keys_l = l4[rows - start].tolist()
     rev_l = rev[rows - start].tolist()
@@ -127,8 +136,7 @@ def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | No
     an.done = upto
 
 
-_RAW_IP_LINKS = (101, 12, 14, 228, 229)
-_VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
+_RAW_IP_LINKS = (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6)
 
 
 def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -136,7 +144,6 @@ def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.nda
     length).  A packet file is used in place (its records are in the mmap at ``loc``); otherwise
     the first ``width`` bytes of each row are copied.  The length is 0 for ETW events, whose raw
     bytes are an event record."""
-    from ..traces.index import KIND_EVENT, KIND_PACKET
     from .compiler import packet_offsets
 
     idx = trace.index
@@ -182,11 +189,11 @@ def raw_segments(trace: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
 
     base = np.zeros(n, dtype=np.int64)
     ip = np.full(n, -1, dtype=np.int64)
-    eth = link == 1
+    eth = link == LINKTYPE_ETHERNET
     off = base + 12
     etype, ok = at(off, 2)
     for _ in range(2):  # up to two VLAN tags
-        tagged = eth & ok & np.isin(etype, _VLAN_TPIDS)
+        tagged = eth & ok & np.isin(etype, VLAN_TPIDS)
         off = np.where(tagged, off + 4, off)
         etype2, ok2 = at(off, 2)
         etype = np.where(tagged, etype2, etype)
@@ -194,7 +201,7 @@ def raw_segments(trace: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     ip = np.where(eth & ok & np.isin(etype, (0x0800, 0x86DD)), off + 2, ip)
     ip = np.where(np.isin(link, _RAW_IP_LINKS), base, ip)
     sll_proto, sll_ok = at(base + 14, 2)
-    ip = np.where((link == 113) & sll_ok & np.isin(sll_proto, (0x0800, 0x86DD)), base + 16, ip)
+    ip = np.where((link == LINKTYPE_LINUX_SLL) & sll_ok & np.isin(sll_proto, (0x0800, 0x86DD)), base + 16, ip)
     have = ip >= 0
     vhl, v_ok = at(ip)
     ver = vhl >> 4
@@ -340,7 +347,7 @@ def syn_unanswered(trace: Any, state: TraceState) -> tuple[np.ndarray, np.ndarra
     conv = idx.column("l4_conv").astype(np.int64)
     conv = np.where(conv < arrays.n, conv, 0)
     tcp = ((idx.column("protos") & np.uint64(_TCP)) != 0) & (conv != 0) & (arrays.proto[conv] == 6)
-    rev = ((idx.column("dirflags") & 4) != 0).astype(np.int64)  # DIR_L4_REVERSED
+    rev = ((idx.column("dirflags") & DIR_L4_REVERSED) != 0).astype(np.int64)
     seen = np.zeros(2 * max(arrays.n, 1), dtype=bool)
     seen[(conv * 2 + rev)[tcp]] = True
     syn = tcp & ((idx.column("tcpflags") & 0x12) == 0x02)

@@ -21,6 +21,8 @@ from ..traces.protocols import MASK
 from .indexed import Chunk, state_for
 from .operands import FrameCtx, Operand, PseudoOperand
 from .properties import frame_pids, name_values, process_names, syn_unanswered, tcp_analysis
+from .tri import Tri, exact
+from .values import Test
 
 FILETIME_UNIX = 116_444_736_000_000_000  # 100 ns ticks from 1601-01-01 to 1970-01-01
 
@@ -149,7 +151,7 @@ def _payload_length(fc: FrameCtx) -> list[Any]:
 
 def _retransmit(which: str) -> Callable[[], Operand]:
     def column(ch: Chunk) -> tuple[np.ndarray, np.ndarray]:
-        an = tcp_analysis(ch.trace, ch.state, ch.stop, getattr(ch, "cancel", None))
+        an = tcp_analysis(ch.trace, ch.state, ch.stop, ch.cancel)
         upto = min(an.done, ch.stop)
         flags = np.zeros(ch.n, dtype=np.uint8)
         present = np.zeros(ch.n, dtype=bool)
@@ -249,25 +251,20 @@ def _name_codes(ch: Chunk) -> tuple[np.ndarray, list[str], np.ndarray]:
     return codes, labels, np.ones(ch.n, dtype=bool)
 
 
-def _process_name_operand() -> Operand:
-    op = PseudoOperand("Conversation.ProcessName", FieldType.STRING, _name_one, text_codes=_name_codes)
+class _ProcessNameOperand(PseudoOperand):
+    """A frame whose process has no name has no value; a name matches by path or executable."""
 
-    # a frame whose process has no name has no value: test by path / executable name
-    def test_vec(ch: Chunk, test: Any) -> Any:
-        from .tri import Tri
-
+    def test_vec(self, ch: Chunk, test: Test) -> Tri | None:
         codes, labels, _ = _name_codes(ch)
         ok = np.array([False] + [any(test.py(v) for v in name_values(x)) for x in labels[1:]], dtype=bool)
         return Tri(ok[codes], np.ones(ch.n, dtype=bool))
 
-    def exists_vec(ch: Chunk) -> Any:
-        from .tri import exact
-
+    def exists_vec(self, ch: Chunk) -> Tri | None:
         return exact(_name_codes(ch)[0] != 0)
 
-    op.test_vec = test_vec  # type: ignore[method-assign]
-    op.exists_vec = exists_vec  # type: ignore[method-assign]
-    return op
+
+def _process_name_operand() -> Operand:
+    return _ProcessNameOperand("Conversation.ProcessName", FieldType.STRING, _name_one, text_codes=_name_codes)
 
 
 CONVERSATION = [
@@ -297,4 +294,5 @@ UNSUPPORTED_NAMESPACES = {
 
 
 def supported() -> list[PseudoDef]:
+    """The pseudo-fields tracemon computes (the others are named only to say so)."""
     return [d for d in PSEUDO.values() if d.make is not None]
