@@ -266,8 +266,10 @@ def test_symbol_maps() -> None:
     assert overlay.get(f"{VMS}.VM_NBL_DELIVER_REAL.NicFName") is not None
     # PowerShell's ">" writes UTF-16 with a BOM
     STORE.clear_user()
-    assert _load_text("56\tVM_NBL_IN_16\n".encode("utf-16"), "Microsoft-Windows-Hyper-V-VmSwitch.symbols.tsv") == []
-    assert decode_event(make_record(VMSWITCH, 56, nbl_payload(1))).symbol == "VM_NBL_IN_16"
+    overlay = REGISTRY.overlay()
+    assert _load_text("56\tVM_NBL_IN_16\n".encode("utf-16"), "Microsoft-Windows-Hyper-V-VmSwitch.symbols.tsv",
+                      overlay) == []
+    assert decode_event(make_record(VMSWITCH, 56, nbl_payload(1)), FakeTrace(overlay)).symbol == "VM_NBL_IN_16"
 
 
 def test_symbol_maps_reach_other_versions_and_leave_the_bundled_schema_alone() -> None:
