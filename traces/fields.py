@@ -83,7 +83,8 @@ class Registry:
     _defs: dict[str, FieldDef] = field(default_factory=dict)
     _aliases: dict[str, str] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
-    _children: dict[str, list[str]] | None = None  # close_matches' index, see _levels
+    #: close_matches' index (see _levels) and the ``_generation`` it was built at
+    _levels_cache: tuple[int, dict[str, list[str]]] | None = None
 
     # -- declaring -------------------------------------------------------------------------
     def define(
@@ -109,7 +110,6 @@ class Registry:
                     raise ValueError(f"field {name!r} declared twice ({old!r} vs {fdef!r})")
                 return old
             self._defs[key] = fdef
-            self._children = None
             _generation[0] += 1
         return fdef
 
@@ -120,7 +120,6 @@ class Registry:
         """Make ``alias`` (and anything under ``alias.``) resolve as ``target``."""
         with self._lock:
             self._aliases[alias.lower()] = target
-            self._children = None
             _generation[0] += 1
 
     # -- looking up ------------------------------------------------------------------------
@@ -173,12 +172,14 @@ class Registry:
         out: dict[str, FieldDef] = {}
         for fdef in self:
             key = fdef.key
-            if key.startswith(want) and key.count(".") == depth:
-                out.setdefault(key, fdef)
-        # intermediate nodes that are not declared themselves (``TCP.Flags`` when only ``TCP.Flags.Syn`` is)
-        for fdef in self:
-            key = fdef.key
-            if key.startswith(want) and key.count(".") > depth:
+            if not key.startswith(want):
+                continue
+            dots = key.count(".")
+            if dots == depth:
+                out[key] = fdef  # a declared node wins over one implied by a deeper name
+            elif dots > depth:
+                # an intermediate node that is not declared itself (``TCP.Flags`` when only
+                # ``TCP.Flags.Syn`` is)
                 head = ".".join(fdef.name.split(".")[: depth + 1])
                 out.setdefault(head.lower(), FieldDef(head, FieldType.PROTOCOL, "", origin="implied"))
         return sorted(out.values(), key=lambda f: f.name.lower())
@@ -214,11 +215,11 @@ class Registry:
 
     def _levels(self) -> dict[str, list[str]]:
         """parent name (lower case, "" for the top) → the names one level below it."""
-        cached = self._children
+        cached = self._levels_cache
         stamp = _generation[0]
-        if cached is not None and cached.get("\0") == [str(stamp)]:
-            return cached  # type: ignore[return-value]
-        levels: dict[str, list[str]] = {"\0": [str(stamp)]}
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        levels: dict[str, list[str]] = {}
         seen: set[str] = set()
         for fdef in self:
             parts = fdef.name.split(".")
@@ -228,7 +229,7 @@ class Registry:
                     continue
                 seen.add(full.lower())
                 levels.setdefault(".".join(parts[:k]).lower(), []).append(full)
-        self._children = levels  # type: ignore[assignment]
+        self._levels_cache = (stamp, levels)
         return levels
 
 
