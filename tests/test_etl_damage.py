@@ -23,16 +23,21 @@ def _write(path: Path, *, compressed: bool, n: int = 200, cpus: int = 2) -> Path
     return path
 
 
-def _buffers(path: Path) -> list[tuple[int, int, int, int]]:
-    """(file offset, BufferSize, FilledBytes, flags) of every buffer."""
-    data = path.read_bytes()
+def buffer_chain(data: bytes) -> list[tuple[int, int, int, int]]:
+    """(file offset, BufferSize, FilledBytes, flags) of every buffer, read here without the reader."""
     out, off = [], 0
     while off + 0x48 <= len(data):
         size, = struct.unpack_from("<I", data, off)
         filled, flags = struct.unpack_from("<IH", data, off + 0x30)
+        if size == 0:
+            break
         out.append((off, size, filled, flags))
         off += size
     return out
+
+
+def _buffers(path: Path) -> list[tuple[int, int, int, int]]:
+    return buffer_chain(path.read_bytes())
 
 
 def _patch(path: Path, off: int, value: bytes) -> None:

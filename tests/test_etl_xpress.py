@@ -6,6 +6,7 @@ import struct
 
 import pytest
 from conftest import samples
+from test_etl_damage import buffer_chain
 from tracemon.traces.etw.xpress import XpressError, compress, decompress, decompress_python
 
 
@@ -13,15 +14,9 @@ def _compressed_buffers() -> list[tuple[str, int, bytes, int]]:
     out = []
     for path in samples("etl", ".etl"):
         data = path.read_bytes()
-        off = 0
-        while off + 0x48 <= len(data):
-            size, = struct.unpack_from("<I", data, off)
-            filled, flags = struct.unpack_from("<IH", data, off + 0x30)
-            if size == 0:
-                break
+        for off, size, filled, flags in buffer_chain(data):
             if flags & 0x40:
                 out.append((path.name, off, data[off + 0x48 : off + min(size, filled)], filled - 0x48))
-            off += size
     return out
 
 
