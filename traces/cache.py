@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -104,11 +105,11 @@ def store(trace: Trace) -> Path | None:
             np.savez(tmp / f"conv_{table.kind}.npz", **table.to_arrays())
         state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),
-            "interfaces": [_iface_state(i) for i in trace.interfaces],
-            "providers": [{"guid": p.guid, "name": p.name, "protocol": p.protocol} for p in trace.providers],
+            # each record as its dataclass fields, so restore() rebuilds it with Class(**fields)
+            "interfaces": [{**asdict(i), "options": _json_safe(i.options)} for i in trace.interfaces],
+            "providers": [asdict(p) for p in trace.providers],
             "protocol_names": trace.protocol_names,
-            "warnings": [{"path": w.path, "offset": w.offset, "cause": w.cause, "frames_kept": w.frames_kept}
-                         for w in trace.warnings],
+            "warnings": [asdict(w) for w in trace.warnings],
             "facts": _json_safe(trace.facts),
             "reader": trace.reader.state(),
         }
@@ -125,11 +126,6 @@ def store(trace: Trace) -> Path | None:
 def _load_table(entry: Path, kind: str) -> ConversationTable:
     with np.load(entry / f"conv_{kind}.npz") as cols:
         return ConversationTable.from_arrays(kind, {k: cols[k] for k in cols.files})
-
-
-def _iface_state(i: Any) -> dict[str, Any]:
-    return {"link_type": i.link_type, "name": i.name, "description": i.description, "snaplen": i.snaplen,
-            "ts_per_second": i.ts_per_second, "ts_offset": i.ts_offset, "options": _json_safe(i.options)}
 
 
 def _json_safe(v: Any) -> Any:

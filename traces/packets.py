@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dissect as _dissect
+from .dissect.core import LINK_TYPE_NAMES
 from .fields import REGISTRY, FieldType
 from .frame import Frame, Layer
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
@@ -78,8 +79,6 @@ def build_packet_frame(trace: Trace, i: int, ts: int, data: bytes, link: int, if
     top.add(FRAME_TIME, ts, display=format_time(ts))
     top.add(FRAME_CAPLEN, len(data))
     top.add(FRAME_ORIGLEN, meta.original_length)
-    from .dissect.core import LINK_TYPE_NAMES
-
     top.add(FRAME_MEDIA, link, display=f"{link} ({LINK_TYPE_NAMES.get(link, 'unknown')})")
     top.add(FRAME_IFACE, iface_no)
     if meta.direction:

@@ -8,12 +8,12 @@ lengths are then gathered for the whole batch with NumPy and the frames are clas
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .classify import classify_packets
-from .errors import DamagedRecord
+from .errors import DamagedRecord, TraceError
 from .gather import Gather
 from .index import KIND_PACKET, empty_batch
 from .packets import PacketReader, RecordMeta
@@ -49,7 +49,7 @@ class PcapReader(PacketReader):
         super().__init__(trace)
         buf = self.buf
         if len(buf) < HEADER:
-            raise _short(trace.path, len(buf))
+            raise TraceError(trace.path, f"truncated pcap file header ({len(buf)} of {HEADER} bytes)", 0)
         self.endian, self.ns_scale = MAGICS[bytes(buf[:4])]
         major, minor, zone, _sigfigs, snaplen, network = struct.unpack_from(self.endian + "HHiIII", buf, 4)
         self.link_type = network & 0x03FFFFFF
@@ -136,12 +136,3 @@ class PcapReader(PacketReader):
     def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
         orig = struct.unpack_from(self.endian + "I", self.buf, loc - 4)[0]
         return RecordMeta(orig)
-
-    def state(self) -> dict[str, Any]:
-        return {}
-
-
-def _short(path: str, n: int) -> Exception:
-    from .errors import TraceError
-
-    return TraceError(path, f"truncated pcap file header ({n} of 24 bytes)", 0)
