@@ -56,12 +56,15 @@ def arp(op: int, smac: str, sip: str, tmac: str, tip: str) -> bytes:
     return struct.pack("!HHBBH", 1, 0x0800, 6, 4, op) + bytes.fromhex(smac) + _ip(sip) + bytes.fromhex(tmac) + _ip(tip)
 
 
+def _dns_question(name: str) -> bytes:
+    """``name`` as DNS labels, asking for its A record (class IN)."""
+    return b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
+
+
 def dns_query(ident: int, name: str) -> bytes:
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
-    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + q
+    return struct.pack("!HHHHHH", ident, 0x0100, 1, 0, 0, 0) + _dns_question(name)
 
 
 def dns_answer(ident: int, name: str, addr: str) -> bytes:
-    q = b"".join(bytes([len(p)]) + p.encode() for p in name.split(".")) + b"\0" + struct.pack("!HH", 1, 1)
-    a = struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + _ip(addr)
-    return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + q + a
+    a = struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + _ip(addr)  # the answer's name points at the question's
+    return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + _dns_question(name) + a
