@@ -606,7 +606,6 @@ class EtlReader(Reader):
                 self._side_event(prov, eid, rec)
                 continue
             here = int(loc[pr.rows[j]])
-            frag = bytes(pr.data[pr.offset[j] : pr.offset[j] + pr.length[j]])
             if not (pr.first[j] and pr.last[j]):
                 key = (int(pr.processor[j]), pr.keys[int(pr.key[j])])
                 if pr.first[j]:
@@ -614,6 +613,7 @@ class EtlReader(Reader):
                 parts = self._pending.get(key)
                 if parts is None:  # a continuation without its start: it stays an event
                     continue
+                frag = bytes(pr.data[pr.offset[j] : pr.offset[j] + pr.length[j]])
                 parts.append((here, int(pr.start[j]), int(pr.length[j]), frag))
                 if not pr.last[j]:
                     continue
