@@ -21,6 +21,7 @@ from test_tshark_fields import (
     Check,
     boolean,
     field,
+    frame_problems,
     ip4,
     ip6,
     known_checks,
@@ -500,12 +501,7 @@ def test_synthetic_frames_match_tshark(case: str, tmp_path: Path) -> None:
     for i, (data, row) in enumerate(zip(frames, rows, strict=True)):
         ctx = dissect(data, link)
         frame = Frame(i, 0, data, ctx.layers, len(data), len(data), link_type=link)
-        for c, cell in zip(checks, row[2:], strict=True):
-            want = [c.convert(v) for v in cell.split(",")] if cell else []
-            got = c.ours(frame)
-            if got is not None and got != want:
-                problems.append(f"{case} frame {i + 1} {c.tshark}: tshark {want!r}, ours {got!r} "
-                                f"({' > '.join(frame.protocols)})")
+        problems += frame_problems(frame, checks, row[2:], f"{case} frame {i + 1}")
     assert not problems, "\n".join(problems)
 
 

@@ -249,6 +249,17 @@ def epoch_ns(s: str) -> int:
     return int(sec) * 1_000_000_000 + int((frac + "000000000")[:9])
 
 
+def frame_problems(frame: Frame, checks: Sequence[Check], cells: Sequence[str], where: str) -> list[str]:
+    """Each check whose values in ``frame`` differ from tshark's ``cells`` (one per check)."""
+    problems = []
+    for c, cell in zip(checks, cells, strict=True):
+        want = [c.convert(v) for v in cell.split(",")] if cell else []
+        got = c.ours(frame)
+        if got is not None and got != want:
+            problems.append(f"{where} {c.tshark}: tshark {want!r}, ours {got!r} ({' > '.join(frame.protocols)})")
+    return problems
+
+
 def compare(path: Path, checks: Sequence[Check], *, max_report: int = 40) -> list[str]:
     """All differences between tshark and us on ``path`` (empty when they agree)."""
     rows = tshark_rows(str(path), tuple(c.tshark for c in checks))
@@ -259,13 +270,7 @@ def compare(path: Path, checks: Sequence[Check], *, max_report: int = 40) -> lis
         for i, row in enumerate(rows):
             if row[1] and int(trace.index.ts[i]) != epoch_ns(row[1]):
                 problems.append(f"frame {i + 1}: timestamp {int(trace.index.ts[i])} ns, tshark {row[1]}")
-            frame = trace.frame(i)
-            for c, cell in zip(checks, row[2:], strict=False):
-                want = [c.convert(v) for v in cell.split(",")] if cell else []
-                got = c.ours(frame)
-                if got is not None and got != want:
-                    problems.append(f"frame {i + 1} {c.tshark}: tshark {want!r}, ours {got!r} "
-                                    f"({' > '.join(frame.protocols)})")
+            problems += frame_problems(trace.frame(i), checks, row[2:], f"frame {i + 1}")
             if len(problems) >= max_report:
                 break
     return problems
