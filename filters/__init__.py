@@ -21,7 +21,7 @@ field are false; text compares case-insensitively, ``ContainsBin`` byte-exactly.
 """
 
 from .compiler import CompiledFilter, compile_filter
-from .complete import Candidate, Completion, complete
+from .complete import Candidate, Completion, complete, format_value
 from .errors import FilterError, FilterWarning
 from .history import History
 from .presets import Preset, PresetError, PresetFileError, PresetStore
@@ -39,4 +39,5 @@ __all__ = [
     "PresetStore",
     "compile_filter",
     "complete",
+    "format_value",
 ]

@@ -9,7 +9,6 @@ columns, functions and NOT.  After ``Proto.``: the names one level below (fields
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import uuid
 from dataclasses import dataclass, field
@@ -18,7 +17,6 @@ from typing import Any
 import numpy as np
 
 from ..traces.fields import FieldType, Registry
-from ..traces.frame import mac_text
 from . import ast as A
 from .errors import FilterError
 from .indexed import Chunk, state_for
@@ -259,16 +257,21 @@ def _decoded_values(op: Operand, trace: Any, limit: int) -> list[Any]:
     return found
 
 
+#: field type → the literal that writes its values (with the Python type such a value has)
+_LITERALS: dict[FieldType, tuple[str, type | tuple[type, ...]]] = {
+    FieldType.IPV4: ("ipv4", int), FieldType.IPV6: ("ipv6", int), FieldType.MAC: ("mac", int),
+    FieldType.GUID: ("guid", uuid.UUID), FieldType.FLOAT: ("float", (int, float)),
+    FieldType.BYTES: ("bytes", (bytes, bytearray, memoryview)),
+}
+
+
 def format_value(t: FieldType, v: Any) -> str:
-    """A value as filter text (what the user would type)."""
-    if t is FieldType.IPV4 and isinstance(v, int):
-        return str(ipaddress.IPv4Address(v))
-    if t is FieldType.IPV6 and isinstance(v, int):
-        return str(ipaddress.IPv6Address(v))
-    if t is FieldType.MAC and isinstance(v, int):
-        return mac_text(v)
-    if t is FieldType.GUID and isinstance(v, uuid.UUID):
-        return "{" + str(v) + "}"
+    """A value of a field of type ``t`` as filter text (what the user would type).  Written by the
+    syntax tree's literal printer, so the text always parses back to the value (strings escaped,
+    floats without exponents, bytes as $[…])."""
+    kind, py_type = _LITERALS.get(t, ("", ()))
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    return str(v)
+        kind = "string"
+    elif not kind or isinstance(v, bool) or not isinstance(v, py_type):
+        return str(v)
+    return A.literal_text(A.Literal(kind, v))

@@ -10,7 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 from conftest import require_tshark, sample
-from tracemon.traces import REGISTRY, open_trace
+from tracemon.traces import (
+    REGISTRY,
+    dissect,  # noqa: F401 - the dissectors declare the names REGISTRY holds
+    open_trace,
+)
 from tracemon.tui import columns as C
 from tracemon.tui import commands, config, conversations, expressions
 from tracemon.tui import themes as T
@@ -215,6 +219,16 @@ def test_clause_writes_netmon_literals():
     assert expressions.clause(REGISTRY.get("DNS.QRecord.QuestionName"), 'a"b') == \
         'DNS.QRecord.QuestionName == "a\\"b"'
     assert expressions.clause(REGISTRY.get("TCP"), True) == "TCP"
+
+
+def test_clause_values_parse_back_to_the_value():
+    from tracemon.filters import compile_filter
+
+    for name, value in (("DNS.QRecord.QuestionName", 'two\nlines\tand "quotes" \\ too'),
+                        ("Payload.Data", b"\x00\x01\xfe"), ("IPv6.SourceAddress", 1),
+                        ("Ethernet.SourceAddress", 0x00155D000001)):
+        text = expressions.clause(REGISTRY.get(name), value)
+        assert compile_filter(text).tree.right.value == value, text
 
 
 def test_join_keeps_precedence():

@@ -2,7 +2,8 @@
 
 Netmon's "Add Selected Value to Display Filter" writes the value as displayed (hex stays hex);
 addresses are unquoted literals, strings are double-quoted.  A protocol or structure node adds
-its bare name (an existence test).
+its bare name (an existence test).  The literals themselves are the filter package's
+(``format_value``), so what is written always parses back to the value.
 """
 
 from __future__ import annotations
@@ -11,33 +12,20 @@ import re
 from typing import Any
 
 from tracemon.traces.fields import FieldDef, FieldType
-from tracemon.traces.frame import guid_text, ipv4_text, ipv6_text, mac_text
 
+from . import filter_api
 
-def quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+#: types whose values are written as their own kind of literal (addresses, GUIDs, text, bytes, floats)
+_LITERAL_TYPES = {FieldType.IPV4, FieldType.IPV6, FieldType.MAC, FieldType.GUID, FieldType.STRING,
+                  FieldType.BYTES, FieldType.FLOAT}
 
 
 def literal(fdef: FieldDef, value: Any, display: str = "") -> str | None:
     """The filter literal for a field value, or None when the value has no literal form."""
     t = fdef.type
-    if value is None:
+    if value is None or (t is FieldType.BYTES and not value):
         return None
-    if t is FieldType.IPV4:
-        return ipv4_text(int(value))
-    if t is FieldType.IPV6:
-        return ipv6_text(int(value))
-    if t is FieldType.MAC:
-        return mac_text(int(value))
-    if t is FieldType.GUID:
-        return guid_text(value)
-    if t is FieldType.STRING:
-        return quote(str(value))
-    if t is FieldType.BYTES:
-        return "0x" + bytes(value).hex().upper() if value else None
-    if t is FieldType.FLOAT:
-        return repr(float(value))
-    if t.is_numeric and isinstance(value, int):
+    if t.is_numeric and t is not FieldType.FLOAT and isinstance(value, int):
         head = display.split(" ", 1)[0]
         if head.lower().startswith("0x"):
             try:
@@ -46,8 +34,10 @@ def literal(fdef: FieldDef, value: Any, display: str = "") -> str | None:
             except ValueError:
                 pass
         return str(int(value))
-    if isinstance(value, str):
-        return quote(value)
+    if t is FieldType.STRING:
+        value = str(value)
+    if t in _LITERAL_TYPES or isinstance(value, str):
+        return filter_api.format_value(t, value)
     return None
 
 

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
 _NAMES = ("Candidate", "CompiledFilter", "Completion", "FilterError", "History", "Preset", "PresetError",
-          "PresetStore", "compile_filter", "complete")
+          "PresetStore", "compile_filter", "complete", "format_value")
 _lock = threading.Lock()
 _loaded: ModuleType | None = None
 
