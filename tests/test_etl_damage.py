@@ -152,6 +152,26 @@ def test_extended_items_shorter_than_their_type_still_show(tmp_path: Path, ext_t
             assert len(items) == 1
 
 
+def test_a_new_provider_guid_in_every_record_stops_at_the_provider_limit(tmp_path: Path) -> None:
+    import uuid
+
+    from tracemon.traces.etw.reader import MAX_PROVIDERS
+
+    p = tmp_path / "g.etl"
+    n = MAX_PROVIDERS + 500
+    with W.EtlWriter(p, compressed=False, buffer_size=64 * 1024, cpus=1) as w:
+        for i in range(n):
+            w.event(uuid.UUID(int=i * 7919 + 12345), 1, b"x", ts_ns=w.start_ns + i + 1)
+    with _open(p) as tr:
+        assert len(tr) == n + 1  # every record is indexed
+        w = [x for x in tr.warnings if "distinct provider GUIDs" in x.cause]
+        assert len(w) == 1
+        assert len(tr.providers) == MAX_PROVIDERS + 1  # code 0 = no provider
+        assert int(tr.index.provider.max()) == MAX_PROVIDERS
+        assert int((tr.index.provider == 0).sum()) == n + 1 - MAX_PROVIDERS
+        assert tr.frame(len(tr) - 1).description.startswith("ETW_")  # still decoded by its GUID
+
+
 def test_not_an_etl_or_cut_in_the_header(tmp_path: Path) -> None:
     p = _write(tmp_path / "h.etl", compressed=False)
     p.write_bytes(p.read_bytes()[:200])

@@ -300,6 +300,10 @@ POOL_MIN_COMPRESSED = 1 << 20  # compressed bytes worth starting worker processe
 POOL_MIN_BYTES = 16 << 20  # uncompressed buffer bytes worth it (scanning in two workers: ~1.5x)
 MAX_BUFFERS = 1 << 24
 CACHE_BUFFERS = 64
+#: distinct provider GUIDs indexed with a provider code: real captures have tens to hundreds; a
+#: damaged file with a new GUID in every record would otherwise make the provider and protocol
+#: tables grow with every record (and overflow the 16-bit index columns)
+MAX_PROVIDERS = 4096
 
 
 class EtlReader(Reader):
@@ -523,6 +527,10 @@ class EtlReader(Reader):
         tops = np.zeros(len(result.guids), dtype=np.uint16)
         for j, guid in enumerate(result.guids):
             code = self._guid_codes.get(guid)
+            if code is None and len(self._guid_codes) >= MAX_PROVIDERS:
+                self._too_many_providers()  # indexed without a provider (code 0), shown as NetEvent
+                tops[j] = trace.protocol_code("NetEvent")
+                continue
             if code is None:
                 sample = None
                 try:
@@ -547,6 +555,13 @@ class EtlReader(Reader):
         if result.packets or result.side:
             self._packets(result, batch)
         return batch
+
+    def _too_many_providers(self) -> None:
+        if not self.trace.facts.get("providers_over_limit"):
+            self.trace.warnings.append(TraceWarning(
+                self.path, None, f"more than {MAX_PROVIDERS} distinct provider GUIDs (damaged records?): the "
+                                 "records of the others are indexed without a provider"))
+        self.trace.facts["providers_over_limit"] = self.trace.facts.get("providers_over_limit", 0) + 1
 
     def _packets(self, result: ScanResult, batch: dict[str, np.ndarray]) -> None:
         """File packet events: interfaces, direction, multi-event assembly, then classification."""
