@@ -115,6 +115,44 @@ def test_frame_cache_keeps_the_rows_in_use(tmp_path: Path) -> None:
     assert trace.frame(1) is not second  # one not asked for again did go
 
 
+def test_index_read_while_appended_never_shows_unwritten_rows() -> None:
+    """A UI thread reads the index while the scan appends to it (and grows its arrays)."""
+    import sys
+    import threading
+
+    from tracemon.traces.index import FrameIndex, empty_batch
+
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: make any bad interleaving likely
+    try:
+        seen_zero = 0
+        for _ in range(500):
+            idx = FrameIndex(4)
+            stop = threading.Event()
+            zeros: list[int] = []
+
+            def reader(idx: FrameIndex = idx, stop: threading.Event = stop, zeros: list[int] = zeros) -> None:
+                while not stop.is_set() and not zeros:
+                    ts = idx.ts
+                    if not ts.all():  # every appended row has ts > 0
+                        zeros.append(len(ts))
+
+            t = threading.Thread(target=reader)
+            t.start()
+            k = 1
+            for size in (3, 3, 3, 7, 11, 21, 45, 90, 181, 363):  # each append past a doubling
+                batch = empty_batch(size)
+                batch["ts"][:] = np.arange(k, k + size)
+                k += size
+                idx.append(batch)
+            stop.set()
+            t.join()
+            seen_zero += bool(zeros)
+    finally:
+        sys.setswitchinterval(switch)
+    assert seen_zero == 0
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def _expect_open_error(path: Path, *needles: str) -> str:

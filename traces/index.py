@@ -2,7 +2,8 @@
 
 One NumPy array per column, never one Python object per frame.  Readers append batches (dicts of
 arrays) while a UI reads the first ``len(index)`` rows; arrays grow by doubling and are swapped in
-before the length is published, so a reader thread never sees a half-written row.
+before the length is published, and every read takes the length before the arrays, so a reader
+thread never sees a half-written row.
 
 Columns (57 bytes a frame):
 
@@ -99,14 +100,20 @@ class FrameIndex:
     def __len__(self) -> int:
         return self._n
 
+    # Reads take ``_n`` first: ``append`` swaps grown arrays in before it publishes a larger
+    # ``_n``, so the arrays read after it hold every row it counts (the other order could pair
+    # the old, smaller arrays with the new length: rows missing, or zeros never written).
     def __getattr__(self, name: str) -> np.ndarray:
-        cols = self.__dict__.get("_cols")
+        d = self.__dict__
+        n = d.get("_n", 0)
+        cols = d.get("_cols")
         if cols is not None and name in cols:
-            return cols[name][: self._n]
+            return cols[name][:n]
         raise AttributeError(name)
 
     def column(self, name: str) -> np.ndarray:
-        return self._cols[name][: self._n]
+        n = self._n
+        return self._cols[name][:n]
 
     def columns(self) -> dict[str, np.ndarray]:
         n = self._n
@@ -114,7 +121,8 @@ class FrameIndex:
 
     @property
     def nbytes(self) -> int:
-        return sum(arr[: self._n].nbytes for arr in self._cols.values())
+        n = self._n
+        return sum(arr[:n].nbytes for arr in self._cols.values())
 
     def append(self, batch: Mapping[str, np.ndarray]) -> None:
         m = len(batch["ts"])
