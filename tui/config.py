@@ -1,24 +1,25 @@
 """The user's settings: ``config.toml`` under platformdirs' ``user_config_dir("tracemon")``.
 
 Small and forgiving on purpose: a bad value is reported (``Config.problems``) and replaced by
-the default instead of stopping the program during an incident.  Written back with a tiny TOML
-writer (the file only holds strings, numbers, booleans, string lists and one level of tables).
+the default instead of stopping the program during an incident.  Written back atomically with
+the presets' TOML writer (``tracemon.filters.tomlwrite``).
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import platformdirs
+from tracemon.traces.columns import DEFAULT_COLUMNS
 
 THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
 TIME_MODES = ("utc", "local", "offset", "delta", "reference")
-#: column keys (tracemon.traces.columns); titles and registry field names work too
-DEFAULT_COLUMNS = ("number", "time", "offset", "process", "source", "destination", "protocol", "description")
+#: the settings written back, in this order (``keys`` follows as a table)
+SAVED = ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent")
+HEADER = "tracemon settings (written by tracemon; comments are not kept)"
 
 
 def config_dir() -> Path:
@@ -44,15 +45,11 @@ class Config:
     path: Path | None = None
 
     def save(self, path: Path | None = None) -> None:
+        from tracemon.filters.tomlwrite import atomic_write
+
         target = path or self.path or config_path()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_suffix(".toml.tmp")
-        tmp.write_text(dumps(self), "utf-8")
-        os.replace(tmp, target)
+        atomic_write(target, dumps(self))
         self.path = target
-
-
-_SIMPLE = {f.name for f in fields(Config)} - {"keys", "problems", "path"}
 
 
 def load(path: Path | None = None) -> Config:
@@ -77,7 +74,7 @@ def load(path: Path | None = None) -> Config:
                 cfg.keys = {str(k): v for k, v in value.items()}
             else:
                 cfg.problems.append(f"{target}: [keys] must map command ids to key strings")
-        elif key in _SIMPLE:
+        elif key in SAVED:
             problem = _set(cfg, key, value)
             if problem:
                 cfg.problems.append(f"{target}: {problem}")
@@ -107,35 +104,10 @@ def _set(cfg: Config, key: str, value: Any) -> str | None:
 
 
 def dumps(cfg: Config) -> str:
-    lines = ["# tracemon settings (written by tracemon; comments are not kept)"]
-    for name in ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent"):
-        lines.append(f"{name} = {_value(getattr(cfg, name))}")
+    from tracemon.filters import tomlwrite  # (the filter package loads after the first screen)
+
+    text = tomlwrite.dumps({name: getattr(cfg, name) for name in SAVED}, header=HEADER)
     if cfg.keys:
-        lines += ["", "[keys]"]
-        lines += [f"{_string(k)} = {_string(v)}" for k, v in sorted(cfg.keys.items())]
-    return "\n".join(lines) + "\n"
-
-
-def _value(v: Any) -> str:
-    if isinstance(v, bool):
-        return "true" if v else "false"
-    if isinstance(v, int):
-        return str(v)
-    if isinstance(v, str):
-        return _string(v)
-    if isinstance(v, list):
-        return "[" + ", ".join(_value(x) for x in v) + "]"
-    raise TypeError(f"cannot write {type(v).__name__} to config.toml")
-
-
-def _string(s: str) -> str:
-    out = ['"']
-    for ch in s:
-        if ch in '"\\':
-            out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ch == "\x7f":
-            out.append(f"\\u{ord(ch):04x}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+        text += "\n[keys]\n" + "".join(f"{tomlwrite.key(k)} = {tomlwrite.string(v)}\n"
+                                       for k, v in sorted(cfg.keys.items()))
+    return text
