@@ -172,6 +172,26 @@ def test_a_new_provider_guid_in_every_record_stops_at_the_provider_limit(tmp_pat
         assert tr.frame(len(tr) - 1).description.startswith("ETW_")  # still decoded by its GUID
 
 
+def test_packets_beyond_the_interface_limit_stay_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+    from tracemon.traces.etw import reader
+    from tracemon.traces.index import KIND_PACKET
+
+    monkeypatch.setattr(reader, "MAX_INTERFACES", 8)
+    p = tmp_path / "i.etl"
+    frame = bytes.fromhex("00155d010203" "00155d040506" "0806") + bytes(28)
+    with W.EtlWriter(p, compressed=False, buffer_size=64 * 1024, cpus=1) as w:
+        for i in range(20):  # a new LowerIfIndex in every packet event
+            W.ndis_packet(w, frame, miniport=7, lower=100 + i, send=True, ts_ns=w.start_ns + i + 1)
+    with _open(p) as tr:
+        assert len(tr) == 21 and len(tr.interfaces) == 8
+        packets = np.flatnonzero(tr.index.kind & KIND_PACKET)
+        assert len(packets) == 8 and sorted(int(tr.index.iface[r]) for r in packets) == list(range(8))
+        assert len([x for x in tr.warnings if "more than 8 interfaces" in x.cause]) == 1
+        for i in range(len(tr)):
+            tr.frame(i)
+
+
 def test_not_an_etl_or_cut_in_the_header(tmp_path: Path) -> None:
     p = _write(tmp_path / "h.etl", compressed=False)
     p.write_bytes(p.read_bytes()[:200])

@@ -304,6 +304,8 @@ CACHE_BUFFERS = 64
 #: damaged file with a new GUID in every record would otherwise make the provider and protocol
 #: tables grow with every record (and overflow the 16-bit index columns)
 MAX_PROVIDERS = 4096
+#: interfaces the 16-bit index column can number; packets of further ones stay plain events
+MAX_INTERFACES = 1 << 16
 
 
 class EtlReader(Reader):
@@ -528,7 +530,9 @@ class EtlReader(Reader):
         for j, guid in enumerate(result.guids):
             code = self._guid_codes.get(guid)
             if code is None and len(self._guid_codes) >= MAX_PROVIDERS:
-                self._too_many_providers()  # indexed without a provider (code 0), shown as NetEvent
+                # indexed without a provider (code 0), shown as NetEvent
+                self._over_limit("providers_over_limit", f"more than {MAX_PROVIDERS} distinct provider GUIDs "
+                                 "(damaged records?): the records of the others are indexed without a provider")
                 tops[j] = trace.protocol_code("NetEvent")
                 continue
             if code is None:
@@ -556,12 +560,12 @@ class EtlReader(Reader):
             self._packets(result, batch)
         return batch
 
-    def _too_many_providers(self) -> None:
-        if not self.trace.facts.get("providers_over_limit"):
-            self.trace.warnings.append(TraceWarning(
-                self.path, None, f"more than {MAX_PROVIDERS} distinct provider GUIDs (damaged records?): the "
-                                 "records of the others are indexed without a provider"))
-        self.trace.facts["providers_over_limit"] = self.trace.facts.get("providers_over_limit", 0) + 1
+    def _over_limit(self, fact: str, warning: str) -> None:
+        """Count what went over a limit in ``facts[fact]``; warn the first time."""
+        facts = self.trace.facts
+        if not facts.get(fact):
+            self.trace.warnings.append(TraceWarning(self.path, None, warning))
+        facts[fact] = facts.get(fact, 0) + 1
 
     def _packets(self, result: ScanResult, batch: dict[str, np.ndarray]) -> None:
         """File packet events: interfaces, direction, multi-event assembly, then classification."""
@@ -578,15 +582,20 @@ class EtlReader(Reader):
                     if eid == pk.NDIS_METADATA:
                         self._side_event(prov, eid, rec)
             return
-        ifaces = np.array([self._interface(key, int(pr.link[np.argmax(pr.key == k)]),
-                                           int(pr.miniport[np.argmax(pr.key == k)]))
-                           for k, key in enumerate(pr.keys)], dtype=np.int64)
+        # each interface key's first packet names it (one pass, not one scan of the rows per key)
+        first = np.full(len(pr.keys), -1, dtype=np.int64)
+        used, at = np.unique(pr.key, return_index=True)
+        first[used] = at
+        ifaces = np.array([self._interface(key, int(pr.link[i]), int(pr.miniport[i])) if i >= 0 else -1
+                           for key, i in zip(pr.keys, first.tolist(), strict=True)], dtype=np.int64)
         single = pr.first & pr.last
         if bool(single.all()) and not wifi_meta and not self._pending:
             keep = np.arange(len(pr.rows))
         else:
             keep = self._sequential(result, pr, batch)
+        keep = keep[ifaces[pr.key[keep]] >= 0]  # packets on interfaces over the limit stay events
         if not len(keep):
+            self._assembled = {}
             return
         rows = pr.rows[keep]
         self.packets += len(rows)
@@ -681,6 +690,10 @@ class EtlReader(Reader):
         n = self._iface_of.get(key)
         if n is not None:
             return n
+        if len(self.trace.interfaces) >= MAX_INTERFACES:
+            self._over_limit("interfaces_over_limit", f"more than {MAX_INTERFACES} interfaces (damaged records?): "
+                             "the packets of the others are indexed as plain events")
+            return -1
         name, desc = pk.interface_name(key, link, self.components)
         if key[0] != "pktmon" and miniport and key[1] != miniport:
             desc = (f"LWF over IfIndex {miniport}" + (f" {desc}" if desc else "")).strip()
