@@ -6,7 +6,8 @@ Writes two synthetic netsh-like traces with the test writer (VmSwitch NBL datapa
 NDIS-PacketCapture 1001/1003 packets, lifecycle events; 4 CPUs) into a temp dir, indexes each in
 a fresh interpreter (so ru_maxrss belongs to that run) and prints a table.  dissect.etl is far
 slower: it runs on a time budget and its rate is extrapolated (said so in the table).  Also times
-the three MS-XCA decoders on the compressed file's buffers.
+the MS-XCA decoders on the compressed file's buffers: ours (C extension and the pure-Python
+fallback), xpress-lz77 and dissect.util's lzxpress when installed.
 """
 
 from __future__ import annotations
