@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -90,32 +90,14 @@ def _limit(nodes: list[Scope], what: str) -> list[Scope]:
 def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) -> list[Scope]:
     """The child nodes of ``scope`` over the frames indexed so far, biggest first."""
     idx = trace.index
-    n = len(idx)
     kind = scope.kind
     if kind == "all":
-        out: list[Scope] = []
-        ip_conv = idx.ip_conv
-        fam = _families(trace)
-        fam_of_frame = fam[ip_conv[:n]] if n else np.zeros(0, np.uint8)
-        for f, label in ((4, "IPv4"), (6, "IPv6")):
-            c = int(np.count_nonzero(fam_of_frame == f))
-            if c:
-                out.append(Scope("family", label, c, (f,), True))
-        arp = (idx.protos & np.uint64(MASK["ARP"])) != 0
-        c = int(np.count_nonzero(arp))
-        if c:
-            out.append(Scope("arp", "ARP", c))
-        packet = (idx.kind & KIND_PACKET) != 0
-        c = int(np.count_nonzero(packet & (ip_conv == 0) & ~arp))
-        if c:
-            out.append(Scope("other", "Other packets", c))
-        c = int(np.count_nonzero((idx.kind & KIND_EVENT) != 0))
-        if c:
-            out.append(Scope("etw", "ETW events", c, (), True))
-        c = int(np.count_nonzero(idx.pid != PID_UNKNOWN))
-        if c:
-            out.append(Scope("processes", "Processes", c, (), True))
-        return out
+        # counted through mask(), the one definition of each group's frames
+        groups = (Scope("family", "IPv4", 0, (4,), True), Scope("family", "IPv6", 0, (6,), True),
+                  Scope("arp", "ARP", 0), Scope("other", "Other packets", 0),
+                  Scope("etw", "ETW events", 0, (), True), Scope("processes", "Processes", 0, (), True))
+        counted = (replace(g, count=int(np.count_nonzero(mask(trace, g)))) for g in groups)
+        return [g for g in counted if g.count]
     if kind == "family":
         f = scope.key[0]
         fam = _families(trace)
