@@ -33,6 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))  # the repository root: tests.tui_support
 
 FILTERS = (
     "IPv4.Address == 10.0.0.11 AND TCP.Port == 443",
@@ -213,17 +214,6 @@ class AnonMemory:
         return max(self.peak, self.now())
 
 
-async def _idle(app) -> None:
-    from textual.worker import WorkerCancelled
-
-    for _ in range(50):
-        try:
-            await app.workers.wait_for_complete()
-            return
-        except WorkerCancelled:
-            continue
-
-
 async def _press_latency(app, key: str, presses: int, gap: float) -> list[float]:
     """Time from a key event entering the app to the first screen update that follows it."""
     from textual import events
@@ -264,6 +254,8 @@ async def pilot_run(path: Path, presses: int) -> dict[str, object]:
     from tracemon.tui.screens.trace import TraceScreen
     from tracemon.tui.widgets.filter_bar import FilterBar, names_known, validate
 
+    from tests.tui_support import idle_workers
+
     res: dict[str, object] = {}
     app = TracemonApp([str(path)])
     async with app.run_test(size=(160, 50)) as pilot:
@@ -271,9 +263,9 @@ async def pilot_run(path: Path, presses: int) -> dict[str, object]:
         while not isinstance(app.screen, TraceScreen) or not app.screen.trace.complete.is_set():
             await asyncio.sleep(0.05)
         res["scan_seconds"] = time.perf_counter() - t0
-        await _idle(app)
+        await idle_workers(app)
         await asyncio.sleep(1.0)  # let the post-scan workers (tree, timeline, colour masks) settle
-        await _idle(app)
+        await idle_workers(app)
         screen = app.screen
         res["frames"] = len(screen.trace)
         res["index_bytes"] = screen.trace.index.nbytes
@@ -297,7 +289,7 @@ async def pilot_run(path: Path, presses: int) -> dict[str, object]:
             if not screen._filter_running and screen.filter_mask is not None and \
                     len(screen.filter_mask) == len(screen.trace):
                 break
-        await _idle(app)
+        await idle_workers(app)
         res["filter_apply"] = time.perf_counter() - t
         res["filter_first_rows"] = first_partial or 0.0
         res["filter_matches"] = len(screen.view)
