@@ -9,12 +9,15 @@ the same decoders as an ETL file.
 from __future__ import annotations
 
 import struct
+import subprocess
 import uuid
 from pathlib import Path
 
 import numpy as np
+from conftest import require_tshark
 from tracemon.traces import open_trace
 from tracemon.traces.etw.writer import VMSWITCH_GUID, names
+from tracemon.traces.export import write_pcapng
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET
 
 FILETIME_1970 = 116444736000000000
@@ -114,3 +117,27 @@ def test_media_types_become_interfaces_in_order_of_appearance(tmp_path: Path) ->
     assert [i.name for i in trace.interfaces] == ["NetEvent", "Ethernet"]
     assert trace.index.iface.tolist() == [0, 1, 0]
     assert trace.index.pid.tolist()[1:] == [77, 4]  # the packet's from the process table, the event's own
+
+
+def test_netmon_wifi_frames_export_as_plain_802_11(tmp_path: Path) -> None:
+    """Netmon 802.11 frames carry a metadata header no pcap link type has: the export drops it."""
+    sa, da, bssid = bytes.fromhex("00155d000001"), bytes.fromhex("00155d000002"), bytes.fromhex("00155d0000aa")
+    ip = bytes.fromhex("4500001c00010000401100000a0000010a000002") + bytes.fromhex("0035d43100080000")
+    wifi = b"\x08\x01\x2c\x00" + bssid + sa + da + b"\x10\x00" + b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ip
+    meta = bytes([2]) + struct.pack("<H", 32) + bytes(29)  # version, header length, radio facts
+    path = tmp_path / "wifi.cap"
+    write_netmon(path, [(T0, 6, meta + wifi, 0)], ("x.exe", 1), (0, "t", ""))
+    trace = open_trace(path, use_cache=False)
+    source = trace.frame(0)
+    assert source.protocol_name == "UDP" and source.first("WiFi.SourceAddress") == int.from_bytes(sa, "big")
+    out = tmp_path / "wifi.pcapng"
+    write_pcapng(trace, [0], out)
+    copy = open_trace(out, use_cache=False)
+    assert copy.interfaces[0].link_type == 105
+    assert copy.raw(0) == wifi
+    frame = copy.frame(0)
+    assert frame.protocols[1:] == source.protocols[1:]  # all but the Frame layer
+    exe = require_tshark()
+    sa_text = subprocess.run([exe, "-r", str(out), "-T", "fields", "-e", "wlan.sa", "-e", "udp.srcport"],
+                             capture_output=True, text=True, check=True).stdout.split()
+    assert sa_text == ["00:15:5d:00:00:01", "53"]

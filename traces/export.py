@@ -22,7 +22,9 @@ from typing import IO, TYPE_CHECKING
 import numpy as np
 
 from .columns import Column, ColumnFormatter
+from .dissect.core import LINKTYPE_IEEE802_11
 from .index import DIR_RECEIVE, DIR_SEND, KIND_EVENT, KIND_PACKET
+from .netmon import LINKTYPE_NETMON_80211, netmon_80211_header_length
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -97,6 +99,9 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
                 orig = trace.reader.record_meta(i, int(loc[i]), len(data)).original_length \
                     if hasattr(trace.reader, "record_meta") else len(data)
                 comments = []
+                if _link_type(trace, g) == LINKTYPE_NETMON_80211:  # no pcap link type: plain 802.11
+                    cut = netmon_80211_header_length(data)
+                    data, orig = data[cut:], max(0, orig - cut)
             ts = int(timestamps[i])
             opts = b""
             flags = int(dirflags[i])
@@ -117,9 +122,15 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
     return ExportResult(target, len(packets), skipped)
 
 
+def _link_type(trace: Trace, g: int) -> int:
+    return trace.interfaces[g].link_type if g < len(trace.interfaces) else -1
+
+
 def _idb(trace: Trace, g: int) -> bytes:
     iface = trace.interfaces[g] if g < len(trace.interfaces) else None
-    link = iface.link_type if iface is not None and iface.link_type >= 0 else 1
+    link = _link_type(trace, g)
+    # Netmon's 802.11 frames are written without their metadata header; no dissector: Ethernet
+    link = LINKTYPE_IEEE802_11 if link == LINKTYPE_NETMON_80211 else link if link >= 0 else 1
     snap = iface.snaplen if iface is not None else 0
     body = struct.pack("<HHI", link & 0xFFFF, 0, snap)
     if iface is not None and iface.name:

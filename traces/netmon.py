@@ -422,17 +422,21 @@ def netevent_frame(trace: Trace, i: int, data: bytes, meta: RecordMeta) -> Frame
 
 # -- Netmon's 802.11 metadata header ----------------------------------------------------------
 
-def _dissect_netmon_80211(ctx: Ctx, off: int, end: int) -> None:
-    """Netmon 802.11: a metadata header (version u8, length u16 LE, radio facts) before the frame."""
+def netmon_80211_header_length(data: bytes, off: int = 0, end: int | None = None) -> int:
+    """Length of the metadata header (version u8, length u16 LE, radio facts) in front of a
+    Netmon 802.11 frame at ``data[off:end]``; 0 when there is no valid one."""
+    end = len(data) if end is None else end
     if end - off < 3:
-        payload(ctx, off, end)
-        return
-    hlen = ctx.data[off + 1] | (ctx.data[off + 2] << 8)
-    if hlen < 3 or off + hlen > end:
-        payload(ctx, off, end)
-        return
+        return 0
+    hlen = data[off + 1] | (data[off + 2] << 8)
+    return hlen if 3 <= hlen <= end - off else 0
+
+
+def _dissect_netmon_80211(ctx: Ctx, off: int, end: int) -> None:
+    """Netmon 802.11: the metadata header, then an IEEE 802.11 frame."""
+    hlen = netmon_80211_header_length(ctx.data, off, end)
     wifi = LINK_TYPES.get(LINKTYPE_IEEE802_11)
-    if wifi is None:
+    if not hlen or wifi is None:
         payload(ctx, off, end)
         return
     ctx.call(wifi, off + hlen, end)
