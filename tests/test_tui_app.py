@@ -540,6 +540,19 @@ async def test_sort_by_clicking_a_header():
 
 
 @async_test
+async def test_going_back_to_frame_order_wins_over_a_sort_still_running(tmp_path):
+    path = write_udp_pcap(tmp_path / "sort.pcap", 50_000)
+    app = TracemonApp([str(path)])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        screen.sort_by("source")  # decodes every frame: still running …
+        screen.sort_by("number")  # … when the user goes back to frame order
+        await settle(app, pilot)
+        assert screen.view.sort is None and displayed(screen) == list(range(50_000))
+
+
+@async_test
 async def test_timeline_click_jumps_to_that_time():
     app = TracemonApp([str(sample(PCAP))])
     async with app.run_test(size=BIG) as pilot:

@@ -82,6 +82,7 @@ class TraceScreen(Screen):
         # scope, sort, find
         self.scope: conversations.Scope | None = None
         self._rows_gen = 0
+        self._rows_cancel = threading.Event()
         self.find_cf: Any = None
         self.find_text = ""
         self._hist_gen = 0
@@ -553,27 +554,32 @@ class TraceScreen(Screen):
     def rebuild_rows(self, keep_frame: int | None = None) -> None:
         keep = self.frames.frame if keep_frame is None else keep_frame
         sort = self.view.sort
+        # a sort still running for an older request stops, and its answer no longer counts
+        self._rows_gen += 1
+        self._rows_cancel.set()
         if self.filter_mask is None and self.scope is None and sort is None:
+            self.status.update_status(note="")
             self.view.set_rows(None, None)
             self._rows_ready(None, None, keep)
             return
-        self._rows_gen += 1
-        self._rows(self._rows_gen, self.filter_mask, self.scope, sort, keep)
+        self._rows_cancel = threading.Event()
+        self._rows(self._rows_gen, self.filter_mask, self.scope, sort, keep, self._rows_cancel)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
     def _rows(self, gen: int, filter_mask: np.ndarray | None, scope: Any, sort: Sort | None,
-              keep: int | None) -> None:
+              keep: int | None, cancel: threading.Event) -> None:
         trace = self.trace
         n = len(trace) if filter_mask is None else len(filter_mask)
         scope_mask = conversations.mask(trace, scope) if scope is not None else None
         rows = combine(n, filter_mask, scope_mask)
         if sort is not None:
-            cancel = threading.Event()
-
             def progress(done: int, total: int) -> None:
-                self.post_message(m.WorkNote(f"sorting {done * 100 // max(total, 1)}%"))
+                if not cancel.is_set():
+                    self.post_message(m.WorkNote(f"sorting {done * 100 // max(total, 1)}%"))
 
             rows = sort_rows(trace, rows, sort, cancel=cancel, progress=progress)
+            if cancel.is_set():
+                return
             self.post_message(m.WorkNote(""))
         self.post_message(m.RowsReady(gen, rows, sort, keep))
 
