@@ -141,3 +141,19 @@ def test_netmon_wifi_frames_export_as_plain_802_11(tmp_path: Path) -> None:
     sa_text = subprocess.run([exe, "-r", str(out), "-T", "fields", "-e", "wlan.sa", "-e", "udp.srcport"],
                              capture_output=True, text=True, check=True).stdout.split()
     assert sa_text == ["00:15:5d:00:00:01", "53"]
+
+
+def test_netevent_providers_are_bounded_like_the_etl_reader(tmp_path: Path) -> None:
+    from tracemon.traces.etw.reader import MAX_PROVIDERS
+
+    n = MAX_PROVIDERS + 3  # each event from a provider of its own: damage, most likely
+    frames = [(T0 + k, 0xFFE0, netevent(uuid.UUID(int=k + 1), 1, b"", pid=4, tid=8, ts_ns=T0 + k), 0xFFFFFFFF)
+              for k in range(n)]
+    path = tmp_path / "providers.cap"
+    write_netmon(path, frames, ("x.exe", 1), (0, "t", ""))
+    trace = open_trace(path, use_cache=False)
+    assert len(trace) == n
+    assert len(trace.providers) == MAX_PROVIDERS + 1  # code 0 is "not ETW"
+    assert trace.index.provider.tolist()[-3:] == [0, 0, 0] and trace.facts["providers_over_limit"] == 3
+    assert "more than" in trace.warnings[0].cause
+    assert trace.frame(n - 1).kind == "event"

@@ -117,6 +117,8 @@ class NetmonReader(PacketReader):
         self.comments: dict[int, list[str]] = {}
         self.processes: list[ProcessInfo] = []
         self._process_of_pid: dict[int, ProcessInfo] = {}  # the first entry of each pid
+        #: NetEvent provider GUID → (provider code, Protocol Name code), named once per provider
+        self._event_codes: dict[uuid.UUID, tuple[int, int]] = {}
         self.media_ifaces: dict[int, int] = {}
         trace.facts.update({"format": "netmon", "version": f"{major}.{minor}",
                             "capture_start": format_time(self.start_ns),
@@ -296,13 +298,30 @@ class NetmonReader(PacketReader):
             batch["top"][r] = self.trace.protocol_code("NetEvent")
             return
         ev = parse_netevent(bytes(self.buf[off : off + length]))
-        provider, protocol = _provider_names(ev["provider"])
-        batch["provider"][r] = self.trace.provider_code(str(ev["provider"]), provider, protocol)
-        batch["top"][r] = self.trace.protocol_code(protocol)
+        codes = self._event_codes.get(ev["provider"]) or self._provider(ev["provider"])
+        batch["provider"][r], batch["top"][r] = codes
         batch["event_id"][r] = ev["id"]
         batch["level"][r] = ev["level"]
         batch["opcode"][r] = ev["opcode"]
         batch["pid"][r] = ev["pid"] if ev["pid"] != 0xFFFFFFFF else PID_UNKNOWN
+
+    def _provider(self, guid: uuid.UUID) -> tuple[int, int]:
+        """Codes for a provider not seen before; past the ETL reader's limit (damage, most likely)
+        events are indexed without a provider, as NetEvent, and counted."""
+        from .etw.reader import MAX_PROVIDERS
+
+        if len(self._event_codes) >= MAX_PROVIDERS:
+            facts = self.trace.facts
+            if not facts.get("providers_over_limit"):
+                self.trace.warnings.append(TraceWarning(
+                    self.path, None, f"more than {MAX_PROVIDERS} distinct provider GUIDs (damaged records?): the "
+                                     "events of the others are indexed without a provider"))
+            facts["providers_over_limit"] = facts.get("providers_over_limit", 0) + 1
+            return 0, self.trace.protocol_code("NetEvent")
+        name, protocol = _provider_names(guid)
+        codes = self._event_codes[guid] = (self.trace.provider_code(str(guid), name, protocol),
+                                           self.trace.protocol_code(protocol))
+        return codes
 
     # -- frames -----------------------------------------------------------------------------
     def packet_offsets(self, rows: np.ndarray) -> np.ndarray | None:
