@@ -240,6 +240,22 @@ def test_short_tracelogging_payload() -> None:
     assert "c" in dec.problems[0]
 
 
+def test_fields_keep_their_registry_names_after_the_schema_caches_evict_them() -> None:
+    from tracemon.traces.etw import decode
+    from tracemon.traces.etw import tracelogging as tl
+
+    meta = event_meta("Evt", meta_field("a", 8), meta_field("s", 1))
+    rec = tl_record(meta, struct.pack("<I", 5) + "xy\0".encode("utf-16-le"))
+    first = decode_event(rec)  # kept: a frame the UI still shows holds the old field specs
+    before = [(c.label, c.fdef) for c in first.layers[0].fields[0].children]
+    assert all(fdef is not None for _, fdef in before)
+    tl.parse_event_metadata.cache_clear()  # what thousands of other TraceLogging schemas would do
+    with decode._templates.lock:
+        decode._templates.data.clear()
+    after = [(c.label, c.fdef) for c in decode_event(rec).layers[0].fields[0].children]
+    assert after == before
+
+
 def test_nested_counts_of_empty_structs_stop_at_the_value_bound() -> None:
     """Metadata from the file can nest constant-count arrays of empty structs: no payload byte
     bounds them, so 1000 x 1000 elements would be a million values (60000 x 60000 a hang)."""

@@ -93,8 +93,10 @@ class PktMonComponent:
 @dataclass(slots=True)
 class _TraceState:
     registry: Registry
-    #: template key → {id(spec): FieldDef | None}
-    defs: dict[tuple[Any, ...], dict[Any, FieldDef | None]] = field(default_factory=dict)
+    #: template key → (the specs it was made for, {id(spec): FieldDef | None}); holding the specs
+    #: keeps their ids from being reused while the table exists
+    defs: dict[tuple[Any, ...], tuple[tuple[FieldSpec, ...], dict[Any, FieldDef | None]]] = field(
+        default_factory=dict)
     #: template key → (protocol def, event def)
     nodes: dict[tuple[Any, ...], tuple[FieldDef, FieldDef | None]] = field(default_factory=dict)
     components: dict[int, PktMonComponent] | None = None
@@ -229,13 +231,19 @@ def _one_line(text: str) -> str:
 
 def _resolve_defs(st: _TraceState, key: tuple[Any, ...], prefix: str, specs: tuple[FieldSpec, ...],
                   origin: str, maps: Any, define_missing: bool, meta: dict[str, object] | None) -> dict[Any, FieldDef | None]:
+    """Registry names of a template's fields, by ``id`` of the specs its values carry.
+
+    ``specs`` must be the template's own (``Template.fields``): a template rebuilt after its
+    cache entry was evicted (or a TraceLogging schema parsed again) has new spec objects, and the
+    table is made again for them.
+    """
     got = st.defs.get(key)
-    if got is not None:
-        return got
+    if got is not None and got[0] is specs:
+        return got[1]
     with st.lock:
         got = st.defs.get(key)
-        if got is not None:
-            return got
+        if got is not None and got[0] is specs:
+            return got[1]
         reg = st.registry
         if define_missing:
             register_fields(reg, prefix, specs, origin, maps, meta)
@@ -254,7 +262,7 @@ def _resolve_defs(st: _TraceState, key: tuple[Any, ...], prefix: str, specs: tup
                     walk(name, s.fields)
 
         walk(prefix, specs)
-        st.defs[key] = table
+        st.defs[key] = (specs, table)
         return table
 
 
@@ -522,7 +530,7 @@ def _decode_manifest(rec: EventRecord, st: _TraceState, schema: ProviderSchema, 
     template = _template(key, ev.fields, rec.pointer_size, schema.maps)
     hook = _pktmon_hook(trace) if schema.guid == PKTMON_GUID else None
     decoded = template.decode(bytes(rec.payload), hook=hook)
-    defs = _resolve_defs(st, key, f"{proto}.{node}", ev.fields, f"etw:{provider_name}", schema.maps,
+    defs = _resolve_defs(st, key, f"{proto}.{node}", template.fields, f"etw:{provider_name}", schema.maps,
                          schema.origin != "bundled", None)
     values = decoded.values
     message = None
@@ -559,7 +567,7 @@ def _decode_tracelogging(rec: EventRecord, st: _TraceState, raw_meta: bytes) -> 
     key = ("tl", raw_meta, rec.pointer_size)
     template = _template(key, meta.fields, rec.pointer_size, None)
     decoded = template.decode(bytes(rec.payload))
-    defs = _resolve_defs(st, (proto, *key), f"{proto}.{node}", meta.fields, f"etw:{provider_name}", None, True,
+    defs = _resolve_defs(st, (proto, *key), f"{proto}.{node}", template.fields, f"etw:{provider_name}", None, True,
                          {"provider": guid, "tracelogging": True})
     problems: list[str] = []
     summary = meta.name or f"Event {rec.event_id}"
