@@ -246,14 +246,15 @@ def test_fields_keep_their_registry_names_after_the_schema_caches_evict_them() -
 
     meta = event_meta("Evt", meta_field("a", 8), meta_field("s", 1))
     rec = tl_record(meta, struct.pack("<I", 5) + "xy\0".encode("utf-16-le"))
-    first = decode_event(rec)  # kept: a frame the UI still shows holds the old field specs
-    before = [(c.label, c.fdef) for c in first.layers[0].fields[0].children]
+    before = [(c.label, c.fdef) for c in decode_event(rec).layers[0].fields[0].children]
     assert all(fdef is not None for _, fdef in before)
+    old = tl.parse_event_metadata(meta)  # alive, so the schema parsed again gets new objects (and ids)
     tl.parse_event_metadata.cache_clear()  # what thousands of other TraceLogging schemas would do
     with decode._templates.lock:
         decode._templates.data.clear()
     after = [(c.label, c.fdef) for c in decode_event(rec).layers[0].fields[0].children]
     assert after == before
+    assert tl.parse_event_metadata(meta) is not old
 
 
 def test_nested_counts_of_empty_structs_stop_at_the_value_bound() -> None:
