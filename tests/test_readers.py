@@ -153,6 +153,32 @@ def test_index_read_while_appended_never_shows_unwritten_rows() -> None:
     assert seen_zero == 0
 
 
+def test_a_damaged_or_unwritable_cache_never_fails_the_open(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    from tracemon.traces import cache
+    from tracemon.traces.pcap import PcapReader
+
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    src = tmp_path / "t.pcap"
+    shutil.copy(sample("pcap/tcpreplay_test.pcap"), src)
+    # a reader state JSON cannot hold: no entry, no temporary directory left, the open succeeds
+    monkeypatch.setattr(PcapReader, "state", lambda self: {"not json": object()}, raising=False)
+    trace = open_trace(src)
+    assert len(trace) == 179 and "could not write the index cache" in trace.facts["cache_error"]
+    assert not any(cache.cache_root().glob(".tmp-*"))
+    monkeypatch.undo()
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    # an entry whose state.json has the wrong shape is dropped and the file scanned again
+    assert not open_trace(src).from_cache and open_trace(src).from_cache
+    state_file = cache.cache_root() / cache.key_for(open_trace(src, load=False)) / "state.json"
+    state = json.loads(state_file.read_text("utf-8"))
+    state["facts"] = 5
+    state_file.write_text(json.dumps(state), "utf-8")
+    again = open_trace(src)
+    assert not again.from_cache and len(again) == 179 and "damaged index cache entry" in again.facts["cache_error"]
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def _expect_open_error(path: Path, *needles: str) -> str:

@@ -72,6 +72,7 @@ def restore(trace: Trace) -> bool:
         providers = [Provider(**p) for p in state["providers"]]
         eth, ip, l4 = (_load_table(entry, kind) for kind in ("eth", "ip", "l4"))
         warnings = [TraceWarning(**w) for w in state["warnings"]]
+        protocol_names, facts = list(state["protocol_names"]), dict(state["facts"])
         trace.reader.restore(state["reader"])
     except (OSError, ValueError, KeyError, TypeError) as e:
         # a damaged entry is dropped and the file is scanned again
@@ -81,10 +82,10 @@ def restore(trace: Trace) -> bool:
     trace.index = index
     trace.interfaces = interfaces
     trace.providers = providers
-    trace.protocol_names = list(state["protocol_names"])
+    trace.protocol_names = protocol_names
     trace.eth_conversations, trace.ip_conversations, trace.l4_conversations = eth, ip, l4
     trace.warnings = warnings
-    trace.facts.update(state["facts"])
+    trace.facts.update(facts)
     trace.from_cache = True
     trace.complete.set()
     return True
@@ -96,6 +97,7 @@ def store(trace: Trace) -> Path | None:
         return None
     root = cache_root()
     entry = root / key_for(trace)
+    tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
@@ -118,7 +120,9 @@ def store(trace: Trace) -> Path | None:
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
         return entry
-    except OSError as e:
+    except (OSError, TypeError, ValueError) as e:  # full disk, read-only dir, state JSON cannot hold
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)  # no half-written directory left behind
         trace.facts["cache_error"] = f"could not write the index cache: {e}"
         return None
 
