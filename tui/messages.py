@@ -73,8 +73,10 @@ class HistogramReady(Message):
 
 
 class FindResult(Message):
-    def __init__(self, position: int | None, step: int, start_frame: int | None) -> None:
+    """The frame a find stopped at (None: no match that way)."""
+
+    def __init__(self, frame: int | None, step: int, start_frame: int | None) -> None:
         super().__init__()
-        self.position = position
+        self.frame = frame
         self.step = step
         self.start_frame = start_frame

@@ -824,17 +824,23 @@ class TraceScreen(Screen):
         except Exception as e:  # noqa: BLE001
             self.post_message(m.WorkNote(f"find failed: {e}"))
             return
-        self.post_message(m.FindResult(found, step, start_frame))
+        # a frame, not a position: the list may show other rows by the time the answer arrives
+        frame = None if found is None else found if rows is None else int(rows[found])
+        self.post_message(m.FindResult(frame, step, start_frame))
 
     @on(m.FindResult)
     def _found(self, message: m.FindResult) -> None:
         self.status.update_status(note="")
-        if message.position is None:
+        if message.frame is None:
             where = "after" if message.step > 0 else "before"
             frame = f"frame {message.start_frame + 1}" if message.start_frame is not None else "here"
             self.notify(f"No frame {where} {frame} matches {self.find_text}", timeout=3)
             return
-        self.frames.go_to_position(message.position)
+        pos = self.view.position_of(message.frame)
+        if pos is None:
+            self.notify(f"Frame {message.frame + 1} matches {self.find_text} but is no longer displayed", timeout=3)
+            return
+        self.frames.go_to_position(pos)
 
     # -- presets ----------------------------------------------------------------------------
     def action_presets(self) -> None:
