@@ -130,8 +130,9 @@ def date_time(ns: int, local: bool = False) -> str:
 # -- cell text -----------------------------------------------------------------------------
 
 class Formatter(shared.ColumnFormatter):
-    """The shared formatter with the trace's first timestamp computed once, not per cell
-    (``Trace.first_time_ns`` scans the whole index: 15 ms a call on 10 M frames)."""
+    """The shared formatter with the trace's first timestamp given, not read per cell (until the
+    scan is done ``Trace.first_time_ns`` passes over the whole index: 15 ms a call on 10 M
+    frames), and "from reference" counting from the first frame while no reference is set."""
 
     def __init__(self, trace: Trace, mode: shared.TimeMode, first_ns: int) -> None:
         super().__init__(trace, mode)
