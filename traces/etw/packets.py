@@ -95,14 +95,20 @@ class PacketInfo:
     clear_protected: bool = False
 
 
+def utf16_nul(data: bytes, pos: int, end: int) -> int:
+    """Where the NUL that ends a UTF-16LE string at ``pos`` is (-1: none before ``end``)."""
+    i = data.find(b"\0\0", pos, end)
+    while i >= 0 and (i - pos) & 1:  # a NUL pair straddling two characters: keep looking
+        i = data.find(b"\0\0", i + 1, end)
+    return i
+
+
 def utf16z(data: bytes | memoryview, pos: int, end: int) -> tuple[str, int]:
     """A NUL-terminated UTF-16LE string at ``pos``; returns it and the position after the NUL."""
     if not isinstance(data, bytes):
         data = bytes(data[:end])
-    i = data.find(b"\0\0", pos, end)
-    while i >= 0 and (i - pos) & 1:  # a NUL pair straddling two characters: keep looking
-        i = data.find(b"\0\0", i + 1, end)
-    if i < 0 or i + 2 > end:
+    i = utf16_nul(data, pos, end)
+    if i < 0:
         return data[pos:end].decode("utf-16-le", "replace"), end
     return data[pos:i].decode("utf-16-le", "replace"), i + 2
 

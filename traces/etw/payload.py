@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from .packets import utf16_nul
 from .records import FILETIME_EPOCH, sid_text
 from .schema import SCALAR_SIZE, FieldSpec, ValueMap
 
@@ -390,9 +391,7 @@ class Template:
                 raw = buf[pos:pos + nbytes]
                 after = pos + nbytes
             elif wide:
-                k = buf.find(b"\x00\x00", pos, end)
-                while k >= 0 and (k - pos) & 1:  # a NUL pair across two characters: look on
-                    k = buf.find(b"\x00\x00", k + 1, end)
+                k = utf16_nul(buf, pos, end)
                 if k < 0:  # no terminator: the rest (an odd last byte is dropped)
                     if end - pos < 2:
                         raise _Short(spec, 2, end - pos)
