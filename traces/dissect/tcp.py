@@ -153,7 +153,7 @@ def _short(ctx: Ctx, off: int, end: int) -> None:
         ctx.set_summary(layer, text)
     if not ctx.notes.get("in_error"):
         ctx.short(layer, f"{avail} bytes, a TCP header needs 20")
-    payload(ctx, off + min(avail, 8 if avail >= 8 else 4 if avail >= 4 else 0), end)
+    payload(ctx, off + (8 if avail >= 8 else 4 if avail >= 4 else 0), end)  # after the fields read
 
 
 def _options(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
