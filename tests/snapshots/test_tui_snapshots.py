@@ -15,10 +15,10 @@ import pytest
 from conftest import sample
 from textual.widgets import Input
 from tracemon.tui.app import TracemonApp
+from tracemon.tui.config import THEMES
 from tui_support import settle
 
 PCAP = "pcap/tcpreplay_test.pcap"
-THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
 SIZES = ((80, 24), (160, 50))
 
 
