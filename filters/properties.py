@@ -31,6 +31,7 @@ from ..traces.dissect.core import (
     LINKTYPE_RAW_14,
 )
 from ..traces.dissect.ethernet import VLAN_TPIDS
+from ..traces.gather import Gather
 from ..traces.index import DIR_L4_REVERSED, KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from ..traces.protocols import MASK
 from .indexed import TraceState, decoder
@@ -137,6 +138,7 @@ def _extend(trace: Any, an: TcpAnalysis, upto: int, cancel: threading.Event | No
 
 
 _RAW_IP_LINKS = (LINKTYPE_RAW, LINKTYPE_RAW_12, LINKTYPE_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6)
+_BIG_ENDIAN = {1: "u1", 2: ">u2", 4: ">u4"}
 
 
 def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -173,18 +175,16 @@ def raw_segments(trace: Any, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, 
     if n == 0:
         return np.zeros(n, dtype=bool), zeros, zeros, zeros
     data, first, end = packet_heads(trace, rows)
-    last = len(data) - 1
+    gather = Gather(data)
     idx = trace.index
     links_table = np.array([i.link_type for i in trace.interfaces] or [-1], dtype=np.int64)
     iface = idx.column("iface")[rows].astype(np.int64)
     link = np.where(iface < len(links_table), links_table[np.minimum(iface, len(links_table) - 1)], -1)
 
     def at(off: np.ndarray, size: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """The big-endian value of ``size`` bytes at ``off`` in each row's packet, and where it lies inside."""
         valid = (off >= 0) & (off + size <= end)
-        pos = np.where(valid, first + off, 0)
-        v = np.zeros(n, dtype=np.int64)
-        for k in range(size):
-            v = (v << 8) | data[np.minimum(pos + k, last)].astype(np.int64)
+        v = gather.read(np.where(valid, first + off, 0), _BIG_ENDIAN[size])
         return np.where(valid, v, 0), valid
 
     base = np.zeros(n, dtype=np.int64)
