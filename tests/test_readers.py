@@ -179,6 +179,25 @@ def test_a_damaged_or_unwritable_cache_never_fails_the_open(tmp_path: Path, monk
     assert not again.from_cache and len(again) == 179 and "damaged index cache entry" in again.facts["cache_error"]
 
 
+def test_a_scan_stopped_early_goes_on_where_it_stopped(tmp_path: Path) -> None:
+    import threading
+
+    p = tmp_path / "batches.pcap"
+    p.write_bytes(_pcap_with([_rec(k.to_bytes(4, "big") + bytes(56)) for k in range(10_000)]))  # several batches
+    trace = open_trace(p, load=False, use_cache=False)
+    cancel = threading.Event()
+    cancel.set()
+    list(trace.scan(batch_seconds=0.0, cancel=cancel))  # stops after the first batch
+    first = len(trace)
+    assert 0 < first < 10_000 and not trace.complete.is_set()
+    for _ in trace.scan(batch_seconds=0.0):  # the consumer leaves the loop after one more batch
+        break
+    assert first < len(trace) <= 10_000 and not trace.complete.is_set()
+    trace.load(use_cache=False)
+    assert len(trace) == 10_000 and not trace.warnings
+    assert [int.from_bytes(trace.raw(i)[:4], "big") for i in range(0, 10_000, 997)] == list(range(0, 10_000, 997))
+
+
 # -- bad input ------------------------------------------------------------------------------
 
 def _expect_open_error(path: Path, *needles: str) -> str:

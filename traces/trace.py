@@ -164,6 +164,8 @@ class Trace:
         self._frame_cache: dict[int, Frame] = {}
         self._span: tuple[int, int] | None = None
         self._frame_lock = threading.Lock()
+        #: the reader's batches, kept so that a scan stopped early resumes where it stopped
+        self._batches: Iterator[dict[str, np.ndarray]] | None = None
         head = bytes(self.buf[:128])
         found = _reader_for(head)
         if found is None:
@@ -180,15 +182,18 @@ class Trace:
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self, batch_seconds: float = 0.25, cancel: threading.Event | None = None) -> Iterator[Progress]:
-        """Read the file, yielding progress about every ``batch_seconds``; safe to stop early."""
+        """Read the file, yielding progress about every ``batch_seconds``; safe to stop early
+        (``cancel``, or leaving the loop): the next ``scan()`` or ``load()`` goes on from there."""
         if self.complete.is_set():
             yield Progress(len(self.index), self.size, self.size, True)
             return
         t0 = time.perf_counter()
         last = t0
         reader = self.reader
+        if self._batches is None:
+            self._batches = reader.scan()
         try:
-            for batch in reader.scan():
+            for batch in self._batches:
                 self.index.append(batch)
                 now = time.perf_counter()
                 if now - last >= batch_seconds:
