@@ -144,13 +144,13 @@ BY_ID: dict[str, Command] = {c.id: c for c in COMMANDS}
 assert len(BY_ID) == len(COMMANDS), "command ids must be unique"
 
 
-def bindings(scope: str) -> list[Binding]:
-    """The ``BINDINGS`` of the node that owns ``scope``."""
-    return [c.binding() for c in COMMANDS if c.scope == scope]
-
-
 def in_scope(scope: str) -> Iterable[Command]:
     return (c for c in COMMANDS if c.scope == scope)
+
+
+def bindings(scope: str) -> list[Binding]:
+    """The ``BINDINGS`` of the node that owns ``scope``."""
+    return [c.binding() for c in in_scope(scope)]
 
 
 def keys_for(command: Command, keymap: Mapping[str, str]) -> str:

@@ -560,7 +560,7 @@ class TraceScreen(Screen):
         if self.filter_mask is None and self.scope is None and sort is None:
             self.status.update_status(note="")
             self.view.set_rows(None, None)
-            self._rows_ready(None, None, keep)
+            self._rows_ready(keep)
             return
         self._rows_cancel = threading.Event()
         self._rows(self._rows_gen, self.filter_mask, self.scope, sort, keep, self._rows_cancel)
@@ -588,9 +588,9 @@ class TraceScreen(Screen):
         if message.generation != self._rows_gen:
             return
         self.view.set_rows(message.rows, message.sort)
-        self._rows_ready(message.rows, message.sort, message.keep_frame)
+        self._rows_ready(message.keep_frame)
 
-    def _rows_ready(self, rows: np.ndarray | None, sort: Sort | None, keep: int | None) -> None:
+    def _rows_ready(self, keep: int | None) -> None:
         self.frames.set_view(self.view, keep)
         self._update_status()
         self._refresh_timeline()
@@ -799,8 +799,7 @@ class TraceScreen(Screen):
     def _find_from(self, step: int) -> None:
         self.status.update_status(note=f"finding {self.find_text}…")
         view = self.view
-        rows = None if view.rows is None else view.rows
-        self._find(self.find_cf, rows, view.in_frame_order, self.frames.cursor, step, self.frames.frame)
+        self._find(self.find_cf, view.rows, view.in_frame_order, self.frames.cursor, step, self.frames.frame)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="find")
     def _find(self, cf: Any, rows: np.ndarray | None, ordered: bool, pos: int, step: int,
