@@ -115,6 +115,12 @@ class FrameIndex:
         n = self._n
         return self._cols[name][:n]
 
+    def row(self, i: int, *names: str) -> tuple[int, ...]:
+        """Several columns of one row read from one set of arrays, so a concurrent ``reorder``
+        (ETL's final time sort) can never pair one row's offset with another row's length."""
+        cols = self._cols
+        return tuple(int(cols[name][i]) for name in names)
+
     def columns(self) -> dict[str, np.ndarray]:
         n = self._n
         return {name: arr[:n] for name, arr in self._cols.items()}

@@ -163,6 +163,7 @@ class Trace:
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
         self._span: tuple[int, int] | None = None
+        self._codes: dict[str, tuple[list[Any], dict[Any, int]]] = {}
         self._frame_lock = threading.Lock()
         #: the reader's batches, kept so that a scan stopped early resumes where it stopped
         self._batches: Iterator[dict[str, np.ndarray]] | None = None
@@ -271,18 +272,10 @@ class Trace:
         return span[1] if span else None
 
     def provider_code(self, guid: str, name: str, protocol: str) -> int:
-        for code, p in enumerate(self.providers):
-            if p.guid == guid:
-                return code
-        self.providers.append(Provider(guid, name, protocol))
-        return len(self.providers) - 1
+        return _code(self, "providers", guid, lambda: Provider(guid, name, protocol), lambda p: p.guid)
 
     def protocol_code(self, name: str) -> int:
-        try:
-            return self.protocol_names.index(name)
-        except ValueError:
-            self.protocol_names.append(name)
-            return len(self.protocol_names) - 1
+        return _code(self, "protocol_names", name, lambda: name, lambda x: x)
 
     def close(self) -> None:
         buf, self.buf = getattr(self, "buf", None), b""
@@ -304,6 +297,22 @@ class Trace:
 
     def __repr__(self) -> str:
         return f"<Trace {self.format} {self.path!r} frames={len(self)}>"
+
+
+def _code(trace: Trace, table: str, key: Any, make: Callable[[], Any], key_of: Callable[[Any], Any]) -> int:
+    """The position of ``key`` in one of the trace's code tables, appending it when new.  A dict
+    beside the list keeps this O(1) (an ETL file may name thousands of providers); it is rebuilt
+    when the list was replaced (a cache restore) or grew behind its back."""
+    values = getattr(trace, table)
+    codes = trace._codes.get(table)
+    if codes is None or codes[0] is not values or len(codes[1]) != len(values):
+        codes = (values, {key_of(v): c for c, v in enumerate(values)})
+        trace._codes[table] = codes
+    code = codes[1].get(key)
+    if code is None:
+        values.append(make())
+        code = codes[1][key] = len(values) - 1
+    return code
 
 
 def _map(path: str) -> tuple[Any, Any, int, int]:

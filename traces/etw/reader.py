@@ -756,11 +756,10 @@ class EtlReader(Reader):
 
     def record(self, i: int) -> EventRecord:
         """The record of index row ``i`` with its header fields decoded."""
-        idx = self.trace.index
-        loc, length = int(idx.loc[i]), int(idx.length[i])
+        loc, length, ts = self.trace.index.row(i, "loc", "length", "ts")
         rec, info = self._record_bytes(loc, length)
         r = parse_record(rec, self.clock.to_ns, info.processor)
-        r.timestamp_ns = int(idx.ts[i])
+        r.timestamp_ns = ts
         return r
 
     def _packet(self, i: int, rec: EventRecord) -> tuple[bytes, pk.PacketInfo] | None:
