@@ -274,8 +274,10 @@ def test_theme_files_are_valid_textual_css():
 
 def test_bad_theme_is_reported(tmp_path):
     (tmp_path / "mine.tcss").write_text("$dark: maybe;\n$primary: #ff0000;")
+    (tmp_path / "paint.tcss").write_text("$primary: #ff0000;\n$tm-header-bg: notacolour;")
     themes, problems = T.user_themes(tmp_path)
     assert themes == [] and "dark" in problems[0]
+    assert "tm-header-bg" in problems[1] and "notacolour" in problems[1]
 
 
 def test_etw_events_group_by_switch_port_and_nic():

@@ -11,6 +11,7 @@ import re
 from importlib import resources
 from pathlib import Path
 
+from textual.color import Color, ColorParseError
 from textual.theme import Theme
 
 BASE = ("primary", "secondary", "warning", "error", "success", "accent", "foreground", "background", "surface",
@@ -36,6 +37,12 @@ def parse(name: str, text: str) -> Theme:
     if dark not in ("true", "false"):
         raise ThemeError(f"theme {name}: $dark must be true or false, not {dark!r}")
     base = {k: decls.pop(k) for k in BASE if k in decls}
+    # a colour Textual cannot parse would only fail when the theme is shown, taking the app down
+    for key, value in [*base.items(), *((k, v) for k, v in decls.items() if k.startswith("tm-"))]:
+        try:
+            Color.parse(value)
+        except ColorParseError:
+            raise ThemeError(f"theme {name}: ${key} {value!r} is not a colour") from None
     return Theme(name=name, dark=dark == "true", variables=decls, **base)
 
 
