@@ -17,7 +17,6 @@ import argparse
 import json
 import sys
 import time
-from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_FILTER = 0, 1, 2, 3
@@ -121,17 +120,14 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
 
 
 def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
-    from ..traces import REGISTRY, TraceError, open_trace
+    from ..traces import TraceError, open_trace
+    from ..traces.etw.schema import load_schemas
 
-    registry = None
-    if getattr(args, "manifest", None) or getattr(args, "symbols", None):
-        from ..traces.etw.schema import load_user_schemas
-
-        registry = REGISTRY.overlay()
-        for w in load_user_schemas([Path(p) for p in [*args.manifest, *args.symbols]], registry):
-            print(f"tracemon: warning: {w}", file=err)
+    # the same names as every other command: the manifests folder, then --manifest/--symbols
+    for w in load_schemas(getattr(args, "manifest", None) or (), getattr(args, "symbols", None) or ()):
+        print(f"tracemon: warning: {w}", file=err)
     try:
-        trace = open_trace(path, registry=registry)
+        trace = open_trace(path)
     except TraceError as e:
         print(f"tracemon: {e}", file=err)
         return None

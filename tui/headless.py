@@ -169,15 +169,10 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
 
 
 def load_schemas(manifests: Sequence[str], symbols: Sequence[str]) -> list[str]:
-    """Register the user's ETW manifests and symbol maps (the manifests folder under the user data
-    dir, then ``--manifest``/``--symbols``) so decoding, filters and completion see them."""
-    from tracemon.traces import REGISTRY
-    from tracemon.traces.etw.schema import load_default_user_schemas, load_user_schemas
+    """Register the user's ETW manifests and symbol maps (see ``etw.schema.load_schemas``)."""
+    from tracemon.traces.etw.schema import load_schemas as load
 
-    warnings = load_default_user_schemas(REGISTRY)
-    if manifests or symbols:
-        warnings += load_user_schemas([*manifests, *symbols], REGISTRY)
-    return warnings
+    return load(manifests, symbols)
 
 
 def select_rows(trace: Any, expr: str | None) -> np.ndarray:

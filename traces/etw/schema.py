@@ -580,6 +580,21 @@ def _looks_like_xml(path: Path) -> bool:
     return head.lstrip().startswith(b"<")
 
 
+def load_schemas(manifests: Iterable[Path | str] = (), symbols: Iterable[Path | str] = (),
+                 registry: Any = None) -> list[str]:
+    """The user's ETW manifests and symbol maps as every entry point loads them: the manifests
+    folder under the user data dir, then the files given (``--manifest``/``--symbols``), all
+    registered into the global registry (or ``registry``) so decoding, filters and completion
+    see the same names whichever command opened the trace."""
+    if registry is None:
+        from ..fields import REGISTRY as registry
+    warnings = load_default_user_schemas(registry)
+    files = [*manifests, *symbols]
+    if files:
+        warnings += load_user_schemas(files, registry)
+    return warnings
+
+
 def load_default_user_schemas(registry: Any = None, store: SchemaStore | None = None) -> list[str]:
     """Load the manifests folder under the user data dir, if it exists."""
     folder = user_manifest_dir()
