@@ -178,17 +178,28 @@ class PcapngReader(PacketReader):
         pos = 0
         endian = "<"
         hdr = struct.Struct("<II").unpack_from
+        trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
         section: Section | None = None
         while pos < size:
-            epb: list[int] = []  # block offsets of EPBs in this batch (fast path)
-            rows: list[tuple[int, int]] = []  # (block type, block offset) in file order
+            starts: list[int] = []  # block offsets of this batch's rows, in file order
+            append = starts.append
+            others: dict[int, int] = {}  # row → block type, for the rows that are not EPBs
             damage: DamagedRecord | None = None
-            while pos < size and len(rows) < want:
+            n = 0
+            while pos < size and n < want:
                 if pos + 12 > size:
                     damage = DamagedRecord(pos, f"truncated block header ({size - pos} bytes left)")
                     break
-                btype = hdr(buf, pos)[0]
+                btype, blen = hdr(buf, pos)
+                end = pos + blen
+                # the common case first: a well-formed Enhanced Packet Block in a known section
+                if (btype == EPB and 32 <= blen <= MAX_BLOCK and not blen & 3 and end <= size
+                        and section is not None and trail(buf, end - 4)[0] == blen):
+                    append(pos)
+                    n += 1
+                    pos = end
+                    continue
                 if btype == SHB:
                     try:
                         section = self._section(pos)
@@ -197,42 +208,25 @@ class PcapngReader(PacketReader):
                         break
                     endian = section.endian
                     hdr = struct.Struct(endian + "II").unpack_from
-                blen = hdr(buf, pos)[1]
-                if blen < 12 or blen % 4:
-                    damage = DamagedRecord(pos, f"invalid block length {blen} (must be a multiple of 4, at least 12)")
+                    trail = struct.Struct(endian + "I").unpack_from
+                    btype, blen = hdr(buf, pos)
+                damage = self._check_block(pos, btype, blen, size, trail, section)
+                if damage is not None:
                     break
-                if blen > MAX_BLOCK:
-                    damage = DamagedRecord(pos, f"block length {blen} is larger than any block (limit {MAX_BLOCK})")
-                    break
-                if pos + blen > size:
-                    damage = DamagedRecord(pos, f"truncated {BLOCK_NAMES.get(btype, 'unknown')} block: "
-                                                f"{blen} bytes announced, {size - pos} left in the file")
-                    break
-                if struct.unpack_from(endian + "I", buf, pos + blen - 4)[0] != blen:
-                    damage = DamagedRecord(pos, f"block length {blen} does not match the trailing length "
-                                                f"{struct.unpack_from(endian + 'I', buf, pos + blen - 4)[0]}")
-                    break
-                if section is None:
-                    damage = DamagedRecord(pos, "block before the first section header")
-                    break
-                if btype == EPB or btype == SPB or btype == OPB:
-                    if blen < MIN_PACKET_BLOCK[btype]:
-                        damage = DamagedRecord(pos, f"{BLOCK_NAMES[btype].lower()} block too short ({blen} bytes)")
-                        break
-                    if btype == EPB:
-                        epb.append(pos)
-                    rows.append((btype, pos))
+                if btype in (EPB, SPB, OPB, JOURNAL) or btype in CUSTOM:
+                    others[n] = btype
+                    append(pos)
+                    n += 1
                 elif btype == IDB:
                     try:
-                        self._interface(section, pos, blen)
+                        self._interface(section, pos, blen)  # type: ignore[arg-type]
                     except DamagedRecord as e:
                         damage = e
                         break
-                elif btype in CUSTOM or btype == JOURNAL:
-                    rows.append((btype, pos))
                 pos += blen
-            if rows:
-                batch, bad = self._batch(u8, rows, epb, section)
+            if starts:
+                rows = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
+                batch, bad = self._batch(u8, starts, rows, section)
                 if len(batch["ts"]):
                     yield batch
                 if bad is not None:
@@ -241,6 +235,25 @@ class PcapngReader(PacketReader):
             if damage is not None:
                 raise damage
             want = BATCH
+
+    def _check_block(self, pos: int, btype: int, blen: int, size: int, trail: Any,
+                     section: Section | None) -> DamagedRecord | None:
+        """Why the block at ``pos`` cannot be used (None when it can)."""
+        if blen < 12 or blen % 4:
+            return DamagedRecord(pos, f"invalid block length {blen} (must be a multiple of 4, at least 12)")
+        if blen > MAX_BLOCK:
+            return DamagedRecord(pos, f"block length {blen} is larger than any block (limit {MAX_BLOCK})")
+        if pos + blen > size:
+            return DamagedRecord(pos, f"truncated {BLOCK_NAMES.get(btype, 'unknown')} block: "
+                                      f"{blen} bytes announced, {size - pos} left in the file")
+        tail = trail(self.buf, pos + blen - 4)[0]
+        if tail != blen:
+            return DamagedRecord(pos, f"block length {blen} does not match the trailing length {tail}")
+        if section is None:
+            return DamagedRecord(pos, "block before the first section header")
+        if btype in MIN_PACKET_BLOCK and blen < MIN_PACKET_BLOCK[btype]:
+            return DamagedRecord(pos, f"{BLOCK_NAMES[btype].lower()} block too short ({blen} bytes)")
+        return None
 
     def _section(self, pos: int) -> Section:
         buf = self.buf
@@ -288,20 +301,23 @@ class PcapngReader(PacketReader):
         self.scales.append((mult, div, offset_ns))
         section.interfaces.append(len(self.trace.interfaces) - 1)
 
-    def _batch(self, u8: np.ndarray, rows: list[tuple[int, int]], epb: list[int],
+    def _batch(self, u8: np.ndarray, starts: list[int], rows: list[tuple[int, int]] | None,
                section: Section | None) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
-        """Index rows for a batch of blocks; damage inside it keeps the rows before it."""
-        n = len(rows)
+        """Index rows for a batch of blocks (``rows`` = (type, offset) pairs, None when all are
+        EPBs); damage inside the batch keeps the rows before it."""
+        n = len(starts)
         batch = empty_batch(n)
         data_off = np.zeros(n, dtype=np.int64)
         links = np.full(n, -1, dtype=np.int64)
         damage: DamagedRecord | None = None
         done = False
-        if section is not None and len(epb) == n and rows[0][1] > section.offset:
-            done = self._epb_vector(u8, np.array(epb, dtype=np.int64), section, batch, data_off, links)
+        if rows is None and section is not None and starts[0] > section.offset:
+            done = self._epb_vector(u8, np.array(starts, dtype=np.int64), section, batch, data_off, links)
+        if not done and rows is None:
+            rows = [(EPB, p) for p in starts]
         if not done:
             last_ts = 0
-            for r, (btype, pos) in enumerate(rows):
+            for r, (btype, pos) in enumerate(rows or ()):
                 try:
                     last_ts = self._row_scalar(r, btype, pos, batch, data_off, links, last_ts)
                 except DamagedRecord as e:
