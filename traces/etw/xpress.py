@@ -244,15 +244,10 @@ def compress(data: bytes | bytearray | memoryview) -> bytes:
             table[data[j : j + MIN_MATCH]] = j
             j += step
         i = end
-    # the unused flag bits are ones: the decoder sees a match with no input and stops
-    if nflags == 32:
-        _U32.pack_into(out, flag_pos, flags)
-        flag_pos = len(out)
-        out.extend(b"\0\0\0\0")
-        flags = 0
-        nflags = 0
+    # the unused flag bits are ones: the decoder sees a match with no input and stops (a full
+    # last word gets one more word, so that at least one such bit follows the data)
+    put_flag(1)
     while nflags < 32:
-        flags = (flags << 1) | 1
-        nflags += 1
+        put_flag(1)
     _U32.pack_into(out, flag_pos, flags)
     return bytes(out)
