@@ -85,6 +85,11 @@ class FrameIndex:
         self._cols: dict[str, np.ndarray] = {n: np.zeros(capacity, dtype=dt) for n, dt in COLUMNS.items()}
         self._n = 0
         self._lock = threading.Lock()
+        #: bumped by every ``reorder``: whatever is keyed by row number (decoded frames, rendered
+        #: rows, filter masks, marks) was made for another order when it has changed
+        self.order_generation = 0
+        #: ``moved[old_row]`` is the row a frame moved to in the last ``reorder`` (None: never moved)
+        self.moved: np.ndarray | None = None
 
     @classmethod
     def from_columns(cls, cols: Mapping[str, np.ndarray]) -> FrameIndex:
@@ -160,7 +165,29 @@ class FrameIndex:
         """Permute all rows (ETL: merge per-CPU buffers into time order)."""
         with self._lock:
             n = self._n
+            order = np.asarray(order)
+            if len(order) != n:
+                raise ValueError(f"reorder needs {n} positions, got {len(order)}")
+            moved = np.empty(n, dtype=np.int64)
+            moved[order] = np.arange(n, dtype=np.int64)
             self._cols = {name: arr[:n][order] for name, arr in self._cols.items()}
+            self.moved = moved
+            self.order_generation += 1
+
+    def remap(self, rows: np.ndarray, since: int) -> np.ndarray:
+        """Rows numbered in the order of generation ``since``, renumbered for the current order.
+        Only the last reorder is remembered (a trace reorders once, at the end of its scan)."""
+        moved = self.moved
+        if since == self.order_generation or moved is None:
+            return rows
+        if since != self.order_generation - 1:
+            raise ValueError(f"rows from order generation {since} cannot be renumbered "
+                             f"(now {self.order_generation})")
+        rows = np.asarray(rows, dtype=np.int64)
+        inside = (rows >= 0) & (rows < len(moved))
+        out = rows.copy()
+        out[inside] = moved[rows[inside]]
+        return out
 
     def trim(self) -> None:
         """Drop spare capacity once the scan is complete."""

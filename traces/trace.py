@@ -162,6 +162,7 @@ class Trace:
         self.scan_seconds = 0.0
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
+        self._frame_cache_generation = 0
         self._span: tuple[int, int] | None = None
         self._codes: dict[str, tuple[list[Any], dict[Any, int]]] = {}
         self._frame_lock = threading.Lock()
@@ -228,25 +229,43 @@ class Trace:
         return len(self.index)
 
     def frame(self, i: int) -> Frame:
-        """Decode frame ``i`` (0-based).  Small LRU: the UI asks for the same rows repeatedly."""
-        n = len(self.index)
-        if not 0 <= i < n:
-            raise IndexError(f"frame {i + 1} is not in this trace ({n} frames)")
+        """Decode frame ``i`` (0-based).  Small LRU: the UI asks for the same rows repeatedly.
+
+        The cache is keyed by row, so it is emptied whenever the index is reordered (ETL's final
+        time sort), and a decode that raced with a reorder is done again: the row it read may
+        have been another record's by the time it finished (seqlock on ``order_generation``)."""
+        index = self.index
         cache = self._frame_cache
-        with self._frame_lock:  # the UI thread and filter/export workers share this cache
-            cached = cache.pop(i, None)
-            if cached is not None:
-                cache[i] = cached  # now the most recently used
-                return cached
-        frame = self.reader.frame(i)
-        with self._frame_lock:
-            while len(cache) >= FRAME_CACHE_SIZE:
-                cache.pop(next(iter(cache)))
-            cache[i] = frame
-        return frame
+        while True:
+            gen = index.order_generation
+            n = len(index)
+            if not 0 <= i < n:
+                raise IndexError(f"frame {i + 1} is not in this trace ({n} frames)")
+            with self._frame_lock:  # the UI thread and filter/export workers share this cache
+                if self._frame_cache_generation != gen:
+                    cache.clear()
+                    self._frame_cache_generation = gen
+                cached = cache.pop(i, None)
+                if cached is not None:
+                    cache[i] = cached  # now the most recently used
+                    return cached
+            frame = self.reader.frame(i)
+            with self._frame_lock:
+                if index.order_generation != gen:
+                    continue  # reordered while decoding: row i now names another record
+                while len(cache) >= FRAME_CACHE_SIZE:
+                    cache.pop(next(iter(cache)))
+                cache[i] = frame
+            return frame
 
     def raw(self, i: int) -> bytes:
-        return self.reader.raw(i)
+        """The bytes of row ``i`` (read again, like ``frame``, if a reorder happened meanwhile)."""
+        index = self.index
+        while True:
+            gen = index.order_generation
+            data = self.reader.raw(i)
+            if index.order_generation == gen:
+                return data
 
     def time_span(self) -> tuple[int, int] | None:
         """(first, last) timestamp of the frames that have one; computed once the scan is done."""

@@ -111,6 +111,17 @@ class FrameView:
     def touch(self) -> None:
         self.generation += 1
 
+    def renumber(self, since: int) -> None:
+        """The trace's rows were reordered (ETL's final time sort) after generation ``since`` of
+        the index order: frames kept by row number (marks, the reference) follow their records.
+        The rows themselves are rebuilt by the screen."""
+        index = self.trace.index
+        if self.marks:
+            self.marks = set(index.remap(np.fromiter(self.marks, dtype=np.int64), since).tolist())
+        if self.reference is not None:
+            self.reference = int(index.remap(np.array([self.reference]), since)[0])
+        self.generation += 1
+
     # -- marks ------------------------------------------------------------------------------
     def toggle_mark(self, frame: int) -> bool:
         if frame in self.marks:

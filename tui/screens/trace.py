@@ -66,6 +66,8 @@ class TraceScreen(Screen):
         self.config = config
         self.notes = list(notes or [])
         self.view = FrameView(trace)
+        #: the index order the rows on screen were numbered in (ETL re-sorts once, at the end)
+        self._order_generation = trace.index.order_generation
         self.time_mode = config.time_mode
         self.column_names = list(config.columns)
         # filter state
@@ -281,7 +283,8 @@ class TraceScreen(Screen):
         gc.freeze()
         self.frames.empty_text = "No frames in this trace" if not len(self.trace) else "No frames match"
         self._check_empty_columns()
-        self._grow()
+        if not self._renumbered():
+            self._grow()
         self.status.update_status(loading=None)
         self.query_one(ConversationTree).reload()
         self._update_status()
@@ -291,6 +294,31 @@ class TraceScreen(Screen):
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
+
+    def _renumbered(self) -> bool:
+        """After the scan's final time sort (ETL) every row number names another record: the
+        selected frame, marks and reference follow their records, and rendered rows, filter
+        matches and the details are made again.  False when the order did not change."""
+        index = self.trace.index
+        since = self._order_generation
+        if index.order_generation == since:
+            return False
+        self._order_generation = index.order_generation
+        keep = self.frames.frame
+        if keep is not None:
+            keep = int(index.remap(np.array([keep]), since)[0])
+        self.view.renumber(since)
+        self.frames.invalidate()
+        if self.cf is not None:
+            # matches were found by row number: carry the settled ones over for a fall-back, and
+            # evaluate again (a filter may name frame numbers, which the sort changed)
+            self._settled = (*self._settled[:2], _renumber_mask(index, self._settled[2], since), self._settled[3])
+            self.filter_mask = _renumber_mask(index, self.filter_mask, since)
+            self._start_filter(extend=False)
+        else:
+            self.rebuild_rows(keep_frame=keep)
+        self._show_frame(keep)
+        return True
 
     def _check_empty_columns(self) -> None:
         pid = self.trace.index.pid
@@ -939,6 +967,15 @@ class TraceScreen(Screen):
         self.app.push_screen(ExportScreen(self.trace, rows, self.frames.columns,
                                           _columns.context(self.trace, self.time_mode, self.view.reference,
                                                            None).formatter))
+
+
+def _renumber_mask(index: Any, mask: np.ndarray | None, since: int) -> np.ndarray | None:
+    """A per-row match mask of the pre-sort order, moved to the rows its records hold now."""
+    if mask is None:
+        return None
+    out = np.zeros(len(index), dtype=bool)
+    out[index.remap(np.flatnonzero(mask), since)] = True
+    return out
 
 
 def _slice(mask: np.ndarray, start: int, stop: int) -> np.ndarray:
