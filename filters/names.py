@@ -23,6 +23,7 @@ from .errors import FilterError, FilterWarning, warning_at
 from .indexed import FAST_FIELDS, Presence, provider_codes, state_for
 from .operands import FieldOperand, MultiOperand, NeverOperand, Operand
 from .pseudo import NAMESPACES, PROPERTY_ALIASES, PSEUDO, UNSUPPORTED_NAMESPACES, supported
+from .wireshark_names import netmon_name_for
 
 #: Netmon and Message Analyzer spellings of names the dissectors declare otherwise (spellings the
 #: dissectors declare as registry aliases, TCP.Flags.Reset or IPv4.TTL, resolve before this table)
@@ -228,6 +229,11 @@ class Resolver:
         low = name.lower()
         if low in ("nothing", "true", "false"):
             return self.error(node, f"{name} is not a condition")
+        netmon = netmon_name_for(name, self._known)
+        if netmon is not None:
+            return self.error(node, f"{name} is a Wireshark name",
+                              suggestions=[netmon],
+                              hints=[f"write {netmon} (tracemon speaks Network Monitor's filter language)"])
         proto = self.lookup(head) if "." in name else None
         candidates = self.registry.close_matches(name, 5)
         pseudo = difflib.get_close_matches(low, list(PSEUDO), n=3, cutoff=0.75)
@@ -239,6 +245,9 @@ class Resolver:
                               hints=[f"type {proto.name}. to list its fields"])
         return self.error(node, f"unknown protocol or field {name}", suggestions=candidates,
                           hints=["names follow Netmon: IPv4.SourceAddress, TCP.Port, DNS.QRecord.QuestionName"])
+
+    def _known(self, name: str) -> bool:
+        return self.lookup(name) is not None or name.lower() in PSEUDO
 
     def error(self, node: A.Node, message: str, *, suggestions: list[str] | None = None,
               hints: list[str] | None = None, expected: list[str] | None = None) -> FilterError:
