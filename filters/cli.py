@@ -29,7 +29,8 @@ def add_arguments(subparsers: Any) -> None:
         description="Print how many frames of FILE match EXPR.  Exit 0 if some do, 1 if none, "
                     "2 if FILE cannot be read, 3 if EXPR does not compile.")
     c.add_argument("file", metavar="FILE")
-    c.add_argument("expression", metavar="EXPR", help="Network Monitor display filter")
+    c.add_argument("expression", metavar="EXPR", nargs="?", default=None,
+                   help="Network Monitor display filter (none: count every frame)")
     c.add_argument("-v", "--verbose", action="store_true", help="also print timing and how the filter ran (stderr)")
     _schema_options(c)
 
@@ -58,6 +59,8 @@ def add_arguments(subparsers: Any) -> None:
     sv.add_argument("--columns", help="comma-separated column keys (number,time,source,…, or field names)")
     sv.add_argument("--color", help="colour for the frame list's colour rules (red, orange …)")
     sv.add_argument("--description", default="")
+    sv.add_argument("--force", action="store_true",
+                    help="save even if a name is unknown here (a provider whose manifest is not loaded)")
     sv.add_argument("--category", default="")
     rn = ps.add_parser("rename", help="rename a user preset")
     rn.add_argument("old")
@@ -93,6 +96,9 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         return EXIT_USAGE
     from .compiler import compile_filter
 
+    if args.expression is None or not args.expression.strip():
+        print(len(trace), file=out)
+        return EXIT_OK if len(trace) else EXIT_NO_MATCH
     t0 = time.perf_counter()
     try:
         cf = compile_filter(args.expression, registry=trace.registry, trace=trace)
@@ -117,6 +123,21 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     if st.errors:
         print(f"tracemon: warning: {st.errors} frames could not be decoded ({st.first_error})", file=err)
     return EXIT_OK if n else EXIT_NO_MATCH
+
+
+def _check_names(expression: str) -> None:
+    """Compile ``expression`` against every name this machine knows (bundled and user manifests):
+    a preset that can never apply is refused at save time, not found out during an incident."""
+    from ..traces.etw.schema import load_schemas
+    from .compiler import compile_filter
+    from .errors import FilterError
+
+    load_schemas()
+    try:
+        compile_filter(expression)
+    except FilterError as e:
+        e.hints = [*e.hints, "save it anyway with --force (e.g. a provider whose manifest is loaded elsewhere)"]
+        raise
 
 
 def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
@@ -233,6 +254,8 @@ def run_presets(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
                     print(f"{k}: {', '.join(v) if isinstance(v, list) else v}", file=out)
             return EXIT_OK
         if action == "save":
+            if not getattr(args, "force", False):
+                _check_names(args.expression)
             cols = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
             p = store.save(Preset(args.name, args.expression, cols, args.color, args.description, args.category))
             print(f"saved {p.name!r} in {store.path}", file=out)
@@ -264,8 +287,10 @@ def run_presets(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         print(f"tracemon: {e}", file=err)
         return EXIT_USAGE
     except FilterError as e:
-        print(f"tracemon: the expression does not parse: {e}", file=err)
+        print(f"tracemon: the expression does not compile: {e}", file=err)
         print(e.caret(), file=err)
+        for h in e.hints:
+            print(f"hint: {h}", file=err)
         return EXIT_FILTER
     print(f"tracemon: unknown presets action {action!r}", file=err)
     return EXIT_USAGE

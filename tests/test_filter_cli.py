@@ -97,3 +97,20 @@ def test_list_with_filter_uses_the_compiler() -> None:
     want = subprocess.run([exe, "-n", "-r", str(PCAP), "-Y", 'dns && frame contains "akamai"', "-T", "fields", "-e",
                            "frame.number"], check=False, capture_output=True, text=True).stdout.split()
     assert numbers == [int(x) for x in want] and numbers
+
+
+def test_count_without_an_expression_counts_every_frame() -> None:
+    exe = require_tshark()
+    want = subprocess.run([exe, "-n", "-r", str(PCAP), "-T", "fields", "-e", "frame.number"], check=False,
+                          capture_output=True, text=True).stdout.split()
+    r = run("count", str(PCAP))
+    assert r.returncode == 0 and r.stdout.strip() == str(len(want))
+
+
+def test_presets_save_refuses_a_filter_that_names_nothing() -> None:
+    r = run("presets", "save", "typo", "TCP.Prot == 443")
+    assert r.returncode == 3 and "TCP has no field Prot" in r.stderr and "--force" in r.stderr
+    assert run("presets", "show", "typo").returncode == 2
+    r = run("presets", "save", "later", "Contoso_MyProvider.MyEvent", "--force")
+    assert r.returncode == 0
+    assert "expression: Contoso_MyProvider.MyEvent" in run("presets", "show", "later").stdout
