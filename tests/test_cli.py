@@ -35,12 +35,22 @@ def test_list_text_json_csv() -> None:
     assert len(text) == 4 and text[1].split()[0] == "1"
     rows = json.loads(tracemon("list", path, "--format", "json").stdout)
     assert len(rows) == 179
-    assert rows[0]["Frame Number"] == "1" and rows[0]["Time"].startswith("2010-07-07 03:16:19.4667430")
+    assert rows[0]["Frame Number"] == 1 and rows[0]["Time"].startswith("2010-07-07 03:16:19.4667430")
+    assert rows[0]["Process"] is None and rows[1]["Time Offset"] == 0.000722
     table = list(csv.reader(io.StringIO(tracemon("list", path, "--format", "csv", "--columns",
                                                  "number,protocol,Ethernet.SourceAddress").stdout)))
     assert table[0] == ["Frame Number", "Protocol Name", "Ethernet.SourceAddress"]
     trace = open_trace(sample(PCAP))
     assert table[1][2] == trace.frame(0).fields("Ethernet.SourceAddress")[0].display
+
+
+def test_json_numbers_are_numbers_and_repeated_fields_lists() -> None:
+    rows = json.loads(tracemon("list", str(sample(PCAP)), "--format", "json", "--limit", "2", "--columns",
+                               "number,IPv4.TimeToLive,TCP.Flags.Syn,IPv4.Address,Ethernet.SourceAddress").stdout)
+    first = rows[0]
+    assert first["Frame Number"] == 1 and first["IPv4.TimeToLive"] == 64 and first["TCP.Flags.Syn"] == 0
+    assert first["IPv4.Address"] == ["172.16.11.12", "74.125.19.17"]
+    assert isinstance(first["Ethernet.SourceAddress"], str)
 
 
 def test_list_unknown_column_names_close_matches() -> None:

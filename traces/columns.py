@@ -12,11 +12,16 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .fields import FieldType
 from .frame import Frame, display_value
 from .index import KIND_NOTIME, PID_UNKNOWN
 
 if TYPE_CHECKING:
     from .trace import Trace
+
+JsonValue = int | float | str | list["JsonValue"] | None
+#: field types whose values JSON gets as numbers (addresses and times keep their text)
+_JSON_NUMBERS = frozenset({FieldType.UINT, FieldType.INT, FieldType.BOOL, FieldType.FLOAT})
 
 
 @dataclass(slots=True, frozen=True)
@@ -128,6 +133,42 @@ class ColumnFormatter:
             return frame.description
         found = frame.fields(key)
         return ", ".join(f.display if f.display else display_value(f.fdef, f.value) for f in found)
+
+    def value(self, col: Column, i: int, prev: int | None = None, frame: Frame | None = None) -> JsonValue:
+        """The cell as JSON wants it: frame numbers, process ids, time offsets (seconds) and
+        numeric fields as numbers, absent values as null, repeated fields as lists; the rest
+        (times of day, addresses, names) as the text the list shows."""
+        key = col.key
+        if key == "number":
+            return i + 1
+        if key == "process":
+            pid = int(self.trace.index.pid[i])
+            return None if pid == PID_UNKNOWN else pid
+        if key in ("offset", "delta") or (key == "time" and self.mode.kind != "absolute"):
+            text = self.text(col, i, prev, frame)
+            return float(text) if text else None
+        if key in STANDARD:
+            return self.text(col, i, prev, frame) or None
+        frame = frame if frame is not None else self.trace.frame(i)
+        found = frame.fields(key)
+        values: list[JsonValue] = []
+        for f in found:
+            if f.fdef.type in _JSON_NUMBERS and isinstance(f.value, int | float):
+                values.append(f.value)
+            else:
+                values.append(f.display if f.display else display_value(f.fdef, f.value))
+        if not values:
+            return None
+        return values[0] if len(values) == 1 else values
+
+    def values(self, cols: Sequence[Column], rows: Iterable[int]) -> Iterator[list[JsonValue]]:
+        """``value`` of each column for each of ``rows``, like ``rows``."""
+        prev: int | None = None
+        for i in rows:
+            i = int(i)
+            frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None
+            yield [self.value(c, i, prev, frame) for c in cols]
+            prev = i
 
     def row(self, cols: Sequence[Column], i: int, prev: int | None = None) -> list[str]:
         frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None

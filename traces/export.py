@@ -159,7 +159,8 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
             writer.writerow(titles)
         else:
             out.write("[\n")
-        for n, values in enumerate(fmtr.rows(columns, rows)):
+        cells = fmtr.rows(columns, rows) if writer is not None else fmtr.values(columns, rows)
+        for n, values in enumerate(cells):
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("export cancelled")
             if writer is not None:

@@ -231,7 +231,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     if args.limit > 0:
         rows = rows[: args.limit]
     mode = TimeMode("absolute", local=True) if args.time == "local" else TimeMode(args.time)
-    lines = ColumnFormatter(trace, mode).rows(cols, rows)
+    formatter = ColumnFormatter(trace, mode)
+    lines = formatter.rows(cols, rows)
     titles = [c.title for c in cols]
     if args.format == "csv":
         import csv
@@ -242,7 +243,7 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     elif args.format == "json":
         out.write("[")
         out.writelines(("," if n else "") + "\n" + json.dumps(dict(zip(titles, values, strict=True)))
-                       for n, values in enumerate(lines))
+                       for n, values in enumerate(formatter.values(cols, rows)))
         out.write("\n]\n")
     else:
         widths = [max(c.width, len(c.title)) if c.width else 0 for c in cols]
