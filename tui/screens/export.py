@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
 FORMATS = ("pcapng", "csv", "json")
+#: a typed file name's extension decides the format (the radio buttons follow it)
+EXTENSION_FORMATS = {".csv": "csv", ".json": "json", ".pcapng": "pcapng", ".pcap": "pcapng", ".cap": "pcapng"}
 
 
 class ExportScreen(ModalScreen[str | None]):
@@ -110,9 +112,17 @@ class ExportScreen(ModalScreen[str | None]):
         if not path.parent.is_dir():
             self._message(f"{path.parent} is not a directory", True)
             return
+        fmt = EXTENSION_FORMATS.get(path.suffix.lower(), self.fmt)
+        if fmt == "pcapng" and not self.packets:
+            self._message(f"{path.name} names a packet file, but none of the displayed frames is a packet: "
+                          "choose .csv or .json", True)
+            return
+        if fmt != self.fmt:  # the name the user typed wins over the radio button, as in the CLI
+            self.query_one(f"#fmt-{fmt}", RadioButton).value = True
+            self.fmt = fmt
         self._busy = True
         self._message(f"Writing {path} …")
-        self._write(path, self.fmt)
+        self._write(path, fmt)
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="export")
     def _write(self, path: Path, fmt: str) -> None:
