@@ -63,12 +63,25 @@ def resolve(name: str, trace: Trace | None = None) -> Column:
     if registry is None:
         from .fields import REGISTRY as registry
     fdef = registry.get(key)
+    if fdef is None and _looks_etw(key):
+        # ETW providers declare their names on first use (the filter compiler does the same)
+        from .etw import reader  # noqa: F401  (declares NetEvent.*)
+        from .etw.naming import ensure_registered
+        from .fields import REGISTRY
+
+        ensure_registered(REGISTRY)
+        fdef = registry.get(key)
     if fdef is None:
         close = registry.close_matches(key, 3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown column {name!r}: not a standard column ({', '.join(STANDARD)}) "
                        f"or a known field{hint}")
     return Column(fdef.name, fdef.name, 16)
+
+
+def _looks_etw(name: str) -> bool:
+    head = name.split(".", 1)[0].lower()
+    return "_" in head or head.startswith(("netevent", "microsoft"))
 
 
 @dataclass(slots=True)
