@@ -17,6 +17,7 @@ from .frame import Frame, display_value
 from .index import KIND_NOTIME, PID_UNKNOWN
 
 if TYPE_CHECKING:
+    from .timezone import CaptureZone
     from .trace import Trace
 
 JsonValue = int | float | str | list["JsonValue"] | None
@@ -91,12 +92,19 @@ class TimeMode:
     kind: str = "absolute"  # "absolute" | "offset" | "delta" | "reference"
     local: bool = False
     reference_ns: int | None = None
+    #: with ``local``: the capture host's zone (None: the viewer's own)
+    zone: CaptureZone | None = None
 
 
-def format_abs(ts_ns: int, local: bool = False) -> str:
+def format_abs(ts_ns: int, local: bool = False, zone: CaptureZone | None = None) -> str:
+    """``YYYY-MM-DD hh:mm:ss.fffffff`` in UTC, or ``local``: in ``zone`` (the capture host's
+    clock) or, without one, in the viewer's own zone."""
     secs, ns = divmod(ts_ns, 1_000_000_000)
     try:
-        t = _dt.datetime.fromtimestamp(secs, None if local else _dt.UTC)
+        if local and zone is not None:
+            t = _dt.datetime.fromtimestamp(secs, _dt.UTC) + _dt.timedelta(minutes=zone.offset_minutes(ts_ns))
+        else:
+            t = _dt.datetime.fromtimestamp(secs, None if local else _dt.UTC)
     except (OverflowError, OSError, ValueError):
         return str(ts_ns)
     return t.strftime("%Y-%m-%d %H:%M:%S") + f".{ns // 100:07d}"
@@ -131,7 +139,7 @@ class ColumnFormatter:
                 return format_seconds(ts - int(idx.ts[prev])) if prev is not None else format_seconds(0)
             if key == "time" and self.mode.kind == "reference" and self.mode.reference_ns is not None:
                 return format_seconds(ts - self.mode.reference_ns)
-            return format_abs(ts, self.mode.local)
+            return format_abs(ts, self.mode.local, self.mode.zone)
         if key == "process":
             pid = int(idx.pid[i])
             return "" if pid == PID_UNKNOWN else str(pid)

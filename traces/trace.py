@@ -24,6 +24,7 @@ from .fields import REGISTRY, Registry
 from .frame import Frame
 from .index import KIND_NOTIME, ConversationTable, FrameIndex
 from .protocols import PACKET_PROTOCOL_NAMES
+from .timezone import CaptureZone
 
 
 @dataclass(slots=True)
@@ -157,6 +158,8 @@ class Trace:
         self.l4_conversations = ConversationTable("l4")
         self.warnings: list[TraceWarning] = []
         self.facts: dict[str, Any] = {}
+        #: the capture host's time zone when the file records it (ETL log header)
+        self.time_zone: CaptureZone | None = None
         self.from_cache = False
         self.use_cache = True
         self.scan_seconds = 0.0

@@ -17,6 +17,7 @@ from tracemon.traces.index import KIND_NOTIME
 
 if TYPE_CHECKING:
     from tracemon.traces.frame import Frame
+    from tracemon.traces.timezone import CaptureZone
     from tracemon.traces.trace import Trace
 
 #: header label and list width per standard column key (the shared widths are for text output)
@@ -101,15 +102,34 @@ def columns(names: Sequence[str], trace: Trace | None = None) -> tuple[list[Colu
 TIME_MODE_LABELS = {
     "utc": "Time (UTC)",
     "local": "Time (local)",
+    "viewer": "Time (this machine)",
     "offset": "Time (offset)",
     "delta": "Time (delta)",
     "reference": "Time (from ref)",
 }
 
 
-def time_mode(mode: str, reference_ns: int | None) -> shared.TimeMode:
-    if mode in ("utc", "local"):
-        return shared.TimeMode("absolute", local=mode == "local")
+def time_label(mode: str, trace: Trace | None) -> str:
+    """The Time column's header: "local" names the capture host's zone when the trace has one."""
+    zone = getattr(trace, "time_zone", None)
+    if mode == "local" and zone is not None:
+        first = trace.first_time_ns if trace is not None else None
+        return f"Time (host {zone.label(first or 0)})"
+    return TIME_MODE_LABELS.get(mode, "Time")
+
+
+def time_modes(trace: Trace | None) -> tuple[str, ...]:
+    """The modes ``t`` steps through: "viewer" only when "local" means another machine's clock."""
+    from .config import TIME_MODES
+
+    if getattr(trace, "time_zone", None) is None:
+        return tuple(m for m in TIME_MODES if m != "viewer")
+    return TIME_MODES
+
+
+def time_mode(mode: str, reference_ns: int | None, zone: CaptureZone | None = None) -> shared.TimeMode:
+    if mode in ("utc", "local", "viewer"):
+        return shared.TimeMode("absolute", local=mode != "utc", zone=zone if mode == "local" else None)
     if mode == "reference":
         return shared.TimeMode("reference", reference_ns=reference_ns)
     return shared.TimeMode(mode)
@@ -119,12 +139,12 @@ def seconds(ns: int) -> str:
     return shared.format_seconds(ns)
 
 
-def time_of_day(ns: int, local: bool = False) -> str:
-    return shared.format_abs(ns, local)[11:]
+def time_of_day(ns: int, local: bool = False, zone: CaptureZone | None = None) -> str:
+    return shared.format_abs(ns, local, zone)[11:]
 
 
-def date_time(ns: int, local: bool = False) -> str:
-    return shared.format_abs(ns, local)
+def date_time(ns: int, local: bool = False, zone: CaptureZone | None = None) -> str:
+    return shared.format_abs(ns, local, zone)
 
 
 # -- cell text -----------------------------------------------------------------------------
@@ -154,7 +174,7 @@ class Formatter(shared.ColumnFormatter):
         if kind == "reference":
             ref = self.mode.reference_ns if self.mode.reference_ns is not None else self.first_ns
             return seconds(ts - ref)
-        return shared.format_abs(ts, self.mode.local)
+        return shared.format_abs(ts, self.mode.local, self.mode.zone)
 
 
 def first_time(trace: Trace) -> int:
@@ -174,7 +194,7 @@ def context(trace: Trace, mode: str, reference: int | None, previous: int | None
     first = first_time(trace) if first_ns is None else first_ns
     ts = trace.index.ts
     ref = int(ts[reference]) if reference is not None and reference < len(ts) else None
-    return RowContext(Formatter(trace, time_mode(mode, ref), first), previous)
+    return RowContext(Formatter(trace, time_mode(mode, ref, trace.time_zone), first), previous)
 
 
 def decode(trace: Trace, i: int) -> tuple[Frame | None, str]:
@@ -190,7 +210,7 @@ def cell(col: Column, trace: Trace, i: int, frame: Frame | None, ctx: RowContext
     if col.key == "time" and fmt.mode.kind == "absolute":
         if int(trace.index.kind[i]) & KIND_NOTIME:
             return ""
-        return time_of_day(int(trace.index.ts[i]), fmt.mode.local)
+        return time_of_day(int(trace.index.ts[i]), fmt.mode.local, fmt.mode.zone)
     if col.needs_frame and frame is None:
         return ""
     return fmt.text(col.base, i, ctx.previous, frame)

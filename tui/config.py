@@ -16,7 +16,8 @@ import platformdirs
 from tracemon.traces.columns import DEFAULT_COLUMNS
 
 THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
-TIME_MODES = ("utc", "local", "offset", "delta", "reference")
+#: "local" is the capture host's clock when the trace records its zone, "viewer" this machine's
+TIME_MODES = ("utc", "local", "viewer", "offset", "delta", "reference")
 #: the settings written back, in this order (``keys`` follows as a table)
 SAVED = ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent")
 HEADER = "tracemon settings (written by tracemon; comments are not kept)"

@@ -107,8 +107,9 @@ def _parser() -> argparse.ArgumentParser:
     ls.add_argument("--columns", "-c", metavar="COLS",
                     help="comma-separated columns: number,time,offset,delta,process,source,destination,protocol,"
                          "description or any field name (IPv4.TTL)")
-    ls.add_argument("--time", choices=("absolute", "local", "offset", "delta"), default="absolute",
-                    help="how the Time column reads")
+    ls.add_argument("--time", choices=("absolute", "local", "viewer", "offset", "delta"), default="absolute",
+                    help="how the Time column reads: absolute (UTC), local (the capture host's clock where the "
+                         "file records its time zone, else this machine's), viewer (this machine's), offset, delta")
     ls.add_argument("--limit", type=int, default=0, metavar="N", help="stop after N frames")
     _add_schema_options(ls)
 
@@ -230,7 +231,10 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     rows = select_rows(trace, args.filter)
     if args.limit > 0:
         rows = rows[: args.limit]
-    mode = TimeMode("absolute", local=True) if args.time == "local" else TimeMode(args.time)
+    if args.time in ("local", "viewer"):  # local: the capture host's clock when the file records its zone
+        mode = TimeMode("absolute", local=True, zone=trace.time_zone if args.time == "local" else None)
+    else:
+        mode = TimeMode(args.time)
     formatter = ColumnFormatter(trace, mode)
     lines = formatter.rows(cols, rows)
     titles = [c.title for c in cols]
@@ -338,6 +342,9 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     span = stats["time_span"]
     if span:
         out.write(f"First:      {span['first']}\nLast:       {span['last']}\nDuration:   {span['seconds']:.6f} s\n")
+    zone = trace.facts.get("time_zone")
+    if zone:
+        out.write(f"Time zone:  {zone} (the capture host's; --time local shows its clock)\n")
     out.write("\nProtocols (frames containing each):\n")
     out.writelines(f"  {name:<44} {count:>10}\n" for name, count in stats["protocols"].items())
     if stats["providers"]:

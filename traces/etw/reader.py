@@ -44,6 +44,7 @@ from ..packets import (
     format_time,
 )
 from ..protocols import MASK
+from ..timezone import parse_time_zone, start_ft_ns, zone_description
 from ..trace import Interface, Reader
 from . import packets as pk
 from .records import (
@@ -391,6 +392,11 @@ class EtlReader(Reader):
             "logger_name": logger_name,
             "log_file_name": logfile_name,
         }
+        # TIME_ZONE_INFORMATION sits right before BootTime (after the two name pointers)
+        zone = parse_time_zone(buf, tail - 0xB0)
+        self.trace.time_zone = zone
+        if zone is not None:
+            self.facts_header["time_zone"] = zone_description(zone, start_ft_ns(start_ft))
         self.trace.facts.update(self.facts_header)
         if lost:
             self.trace.warnings.append(TraceWarning(path, None, f"the session lost {lost} events while capturing"))

@@ -27,7 +27,7 @@ from .. import colour_rules, commands, conversations, expressions, filter_api
 from .. import columns as _columns
 from .. import messages as m
 from ..colour_rules import ColourRules
-from ..config import DEFAULT_COLUMNS, TIME_MODES, Config
+from ..config import DEFAULT_COLUMNS, Config
 from ..view import FrameView, Sort, combine, find_in, sort_rows
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
@@ -353,9 +353,11 @@ class TraceScreen(Screen):
             bounds = (int(ts[0]), int(ts[n - 1]))
         if bounds is not None:
             t0, t1 = bounds
-            local = self.time_mode == "local"
-            span = (f"{_columns.date_time(t0, local)[:19]} – {_columns.time_of_day(t1, local)[:8]}"
-                    f"{'' if local else ' UTC'} ({_columns.seconds(t1 - t0)[:-4]} s)")
+            local = self.time_mode in ("local", "viewer")
+            zone = trace.time_zone if self.time_mode == "local" else None
+            where = zone.label(t0) if zone is not None else "" if local else "UTC"
+            span = (f"{_columns.date_time(t0, local, zone)[:19]} – {_columns.time_of_day(t1, local, zone)[:8]}"
+                    f"{' ' + where if where else ''} ({_columns.seconds(t1 - t0)[:-4]} s)")
         warnings = [w.message for w in trace.warnings] + self.notes
         self.status.update_status(displayed=len(self.view), total=n, filter=self.filter_text, preset=self.preset_name,
                                   scope="" if self.scope is None or self.scope.kind == "all" else self.scope.label,
@@ -689,9 +691,10 @@ class TraceScreen(Screen):
         self.app.push_screen(ColumnsScreen(self.column_names, self.trace), done)
 
     def action_time_mode(self) -> None:
-        k = TIME_MODES.index(self.time_mode) if self.time_mode in TIME_MODES else 0
-        self.set_time_mode(TIME_MODES[(k + 1) % len(TIME_MODES)])
-        self.notify(f"Time column: {_columns.TIME_MODE_LABELS[self.time_mode]}", timeout=2)
+        modes = _columns.time_modes(self.trace)
+        k = modes.index(self.time_mode) if self.time_mode in modes else 0
+        self.set_time_mode(modes[(k + 1) % len(modes)])
+        self.notify(f"Time column: {_columns.time_label(self.time_mode, self.trace)}", timeout=2)
 
     def set_time_mode(self, mode: str) -> None:
         self.time_mode = mode

@@ -209,7 +209,7 @@ class FrameList(ScrollView, can_focus=True):
         for c, w in zip(self._visible, self._widths, strict=False):
             label = c.label
             if c.key == "time":
-                label = _columns.TIME_MODE_LABELS.get(self.time_mode, label)
+                label = _columns.time_label(self.time_mode, self.view.trace)
             is_sorted = sort is not None and sort.key == c.key
             if is_sorted:
                 label = label + (" ▼" if sort.descending else " ▲")
