@@ -126,6 +126,10 @@ COMMANDS: tuple[Command, ...] = (
             "Frame details", "detail", True),
     Command("field_copy_line", "Y", "copy('line')", "Copy line", "Copy 'Field: value'", "Frame details",
             "detail"),
+    Command("field_expand_all", "asterisk,E", "expand_everything", "Expand all",
+            "Open every layer and field of the frame (kept for the next frames)", "Frame details", "detail"),
+    Command("field_collapse_all", "X", "collapse_everything", "Collapse all",
+            "Close every layer and field of the frame", "Frame details", "detail"),
     # -- hex --------------------------------------------------------------------------------
     Command("hex_left", "left,h", "move(-1)", "Byte left", "Previous byte", "Hex", "hex", palette=False),
     Command("hex_right", "right,l", "move(1)", "Byte right", "Next byte", "Hex", "hex", palette=False),

@@ -161,6 +161,21 @@ class DetailTree(Tree[DetailNode]):
             text.append(nd.display)
         return text
 
+    def action_expand_everything(self) -> None:
+        """Open every node; the paths are remembered, so the next frames open the same way."""
+        stack = list(self.root.children)
+        while stack:
+            node = stack.pop()
+            if node.data is not None and node.allow_expand:
+                self._open.add(node.data.path)
+            stack.extend(node.children)
+        self.root.expand_all()
+
+    def action_collapse_everything(self) -> None:
+        self._open.clear()
+        for node in self.root.children:
+            node.collapse_all()
+
     # -- remembering open nodes -------------------------------------------------------------
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[DetailNode]) -> None:
         if not self._restoring and event.node.data is not None:

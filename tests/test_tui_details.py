@@ -1,0 +1,50 @@
+"""Frame details: expand and collapse everything with one key, kept for the next frames (issue 11)."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import sample
+from tracemon.tui.app import TracemonApp
+from tracemon.tui.screens.trace import TraceScreen
+from tui_support import async_test, settle
+
+
+@pytest.fixture(autouse=True)
+def _own_config(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+def _all_nodes(tree):
+    stack, out = list(tree.root.children), []
+    while stack:
+        n = stack.pop()
+        out.append(n)
+        stack.extend(n.children)
+    return out
+
+
+@async_test
+async def test_expand_all_opens_every_node_and_the_next_frame_opens_the_same_way():
+    app = TracemonApp([str(sample("pcap/tcpreplay_test.pcap"))])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        details = screen.details
+        expandable = [n for n in _all_nodes(details) if n.allow_expand]
+        assert expandable and not all(n.is_expanded for n in expandable)
+        details.focus()
+        await pilot.press("asterisk")
+        await settle(app, pilot)
+        assert all(n.is_expanded for n in _all_nodes(details) if n.allow_expand)
+        screen.frames.focus()
+        await pilot.press("down")
+        await settle(app, pilot)
+        assert details.frame is not None and details.frame.index == 1
+        nodes = [n for n in _all_nodes(details) if n.allow_expand]
+        assert nodes and all(n.is_expanded for n in nodes)
+        details.focus()
+        await pilot.press("X")
+        await settle(app, pilot)
+        assert not any(n.is_expanded for n in _all_nodes(details) if n.allow_expand)
