@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 5
+CACHE_VERSION = 6
 #: files smaller than this scan faster than a cache entry loads; the env var overrides it
 DEFAULT_MIN_BYTES = 8 * 1024 * 1024
 

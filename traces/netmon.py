@@ -1,10 +1,19 @@
 """Microsoft Network Monitor 1.x (``RTSS``) and 2.x (``GMBU``) capture files.
 
-The file header points at a frame table (one u32 file offset per frame); each record is a small
-header, the frame bytes and, from 2.1 on, a trailer with the frame's media type (2.2: an index
-into the process table; 2.3: a UTC FILETIME).  Media type 0xFFE0 frames are ETW events
-(NetEvent: a user-mode EVENT_HEADER, buffer context and extended data, then the payload).
-Layout as documented in Netmon 3.x's help and implemented by Wireshark's wiretap/netmon.c.
+The file header (CAPTUREFILE_HEADER_VALUES, 72 bytes; Wireshark pads its own files to 128, so
+the first frame sits at 72 in files Netmon 3.4 or Message Analyzer wrote and at 128 in others)
+points at a frame table: one u32 file offset per frame, written at the end of the capture.  Each
+record is a small header (1.x: time delta u32 ms, lengths u16; 2.x: u64 µs, lengths u32), the
+frame bytes and, from 2.1 on, a trailer: the frame's media type (2.2: and an index into the
+process table; 2.3: and a UTC FILETIME and a time zone index).  Media type 0xFFE0 frames are ETW
+events (``netevent.py``); the comment and process tables are in ``netmon_tables.py``.
+
+The frame table is the only list of frames, so a file cut short (a capture copied while it was
+written, a partial download) has none: then the records are walked from the header, each checked
+before it is kept, and the walk stops at the first one that does not fit.  A table entry that
+points at no valid record is skipped (entries are independent) and reported.
+
+Layout as documented in Netmon 3.x's help and read by Wireshark's wiretap/netmon.c.
 """
 
 from __future__ import annotations
@@ -12,27 +21,46 @@ from __future__ import annotations
 import calendar
 import struct
 import uuid
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .classify import classify_packets
-from .dissect.core import LINK_TYPES, LINKTYPE_ETHERNET, LINKTYPE_IEEE802_11, LINKTYPE_RAW, Ctx, payload
+from .dissect.core import (
+    LINK_TYPE_NAMES,
+    LINK_TYPES,
+    LINKTYPE_ETHERNET,
+    LINKTYPE_IEEE802_11,
+    LINKTYPE_RAW,
+    Ctx,
+    payload,
+)
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
 from .index import KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
+from .netmon_tables import ProcessInfo, TableDamage, read_comments, read_processes
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
+from .protocols import MASK
 from .trace import Interface
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
-
     from .trace import Trace
 
-HEADER_SIZE = 128
+#: CAPTUREFILE_HEADER_VALUES: magic, version, media type, SYSTEMTIME and 12 u32 offsets/lengths
+HEADER_SIZE = 72
+#: Wireshark (and Netmon 1.x) pad the header to this size
+PADDED_HEADER_SIZE = 128
+#: the part of it every version has (Wireshark writes and reads these 64 bytes; the last two
+#: fields, ConversationStatsOffset/Length, are unused)
+_HEADER = struct.Struct("<4sBBH8HIIIIIIIIII")
 MAX_FRAME = 256 * 1024  # Wireshark's WTAP_MAX_PACKET_SIZE_STANDARD
+MAX_TABLE_ENTRIES = 512 * 1024 * 1024  # Wireshark's bound: a 4 GiB file of 8-byte records
 FILETIME_EPOCH_DIFF = 11644473600  # seconds from 1601-01-01 to 1970-01-01
+#: FILETIMEs a walked 2.3 record may carry (1980 … 2200): anything else is not a record
+_FT_MIN = (315532800 + FILETIME_EPOCH_DIFF) * 10_000_000
+_FT_MAX = (7258118400 + FILETIME_EPOCH_DIFF) * 10_000_000
+WALK_BATCH = 65536
 
 #: our link type for Netmon's 802.11 frames, which start with a Netmon metadata header
 LINKTYPE_NETMON_80211 = 0x10006
@@ -45,6 +73,7 @@ NETMON_NET_DNS_CACHE = 0xFFFE
 NETMON_NET_NETMON_FILTER = 0xFFFF
 #: media types Netmon writes only for its own bookkeeping; Wireshark skips them too
 SKIPPED_MEDIA = (NETMON_NET_PAYLOAD_HEADER, NETMON_NET_NETWORK_INFO, NETMON_NET_DNS_CACHE)
+_SPECIAL_MEDIA = frozenset({NETMON_NET_NETEVENT, NETMON_NET_NETWORK_INFO_EX, *SKIPPED_MEDIA, NETMON_NET_NETMON_FILTER})
 
 # Netmon media type → pcap link type (-1: no dissector; shown as payload)
 MEDIA_LINK = {0: LINKTYPE_ETHERNET, 1: LINKTYPE_ETHERNET, 2: 6, 3: 10, 4: -1, 5: -1,
@@ -52,6 +81,10 @@ MEDIA_LINK = {0: LINKTYPE_ETHERNET, 1: LINKTYPE_ETHERNET, 2: 6, 3: 10, 4: -1, 5:
 MEDIA_NAMES = {0: "Ethernet", 1: "Ethernet", 2: "Token Ring", 3: "FDDI", 4: "ATM/WAN", 5: "IP over 1394",
                6: "WiFi", 7: "Tunnel", 8: "Wireless WAN", 9: "Raw IP", NETMON_NET_NETEVENT: "NetEvent",
                NETMON_NET_NETWORK_INFO_EX: "NetworkInfoEx", NETMON_NET_NETMON_FILTER: "NetmonFilter"}
+_NETEVENT_BIT = np.uint64(MASK.get("NetEvent", 0))
+_NETEVENT_HEADER = 89  # netevent.HEADER_SIZE (not imported: the index pass needs no ETW decoder)
+
+LINK_TYPE_NAMES.setdefault(LINKTYPE_NETMON_80211, "Netmon 802.11 (WiFi)")
 
 
 def detect(head: bytes) -> bool:
@@ -64,19 +97,9 @@ def media_link_type(media: int) -> int:
     return MEDIA_LINK.get(media, -1)
 
 
-@dataclass(slots=True)
-class ProcessInfo:
-    path: str
-    pid: int
-    local_port: int
-    remote_port: int
-    ipv6: bool
-    local_address: str
-    remote_address: str
-
-    @property
-    def name(self) -> str:
-        return self.path.replace("\\", "/").rsplit("/", 1)[-1]
+def known_media(media: int) -> bool:
+    """A media type some Netmon version writes (what a walked record's trailer must hold)."""
+    return media in MEDIA_LINK or media in _SPECIAL_MEDIA or (media & 0xF000) == NETMON_NET_PCAP_BASE and media <= 0xE08A
 
 
 class NetmonReader(PacketReader):
@@ -86,12 +109,12 @@ class NetmonReader(PacketReader):
         super().__init__(trace)
         buf = self.buf
         path = trace.path
-        if len(buf) < HEADER_SIZE:
-            raise TraceError(path, f"truncated Netmon header ({len(buf)} of {HEADER_SIZE} bytes)", 0)
-        self.v1 = bytes(buf[:4]) == b"RTSS"
-        (minor, major, network, year, month, _dow, day, hour, minute, sec, msec, ft_off, ft_len,
-         _ud_off, _ud_len, cm_off, cm_len, pi_off, pi_count, _ni_off, _ni_len) = struct.unpack_from(
-            "<BBH8HIIIIIIIIII", buf, 4)
+        size = len(buf)
+        if size < _HEADER.size:
+            raise TraceError(path, f"truncated Netmon header ({size} of {_HEADER.size} bytes)", 0)
+        (magic, minor, major, network, year, month, _dow, day, hour, minute, sec, msec, ft_off, ft_len,
+         ud_off, _ud_len, cm_off, cm_len, pi_off, pi_count, ni_off, _ni_len) = _HEADER.unpack_from(buf, 0)
+        self.v1 = magic == b"RTSS"
         self.major, self.minor = major, minor
         if major not in (1, 2):
             raise TraceError(path, f"unsupported Netmon format version {major}.{minor}", 4)
@@ -104,160 +127,211 @@ class NetmonReader(PacketReader):
         if not 1601 <= year <= 2200 or not -(2**62) < self.start_ns < 2**62:
             raise TraceError(path, f"invalid capture start year {year} in the file header", 8)
         self.file_media = network
-        if ft_len % 4 or ft_len == 0:
-            raise TraceError(path, f"frame table length {ft_len} is not a positive multiple of 4", 4 + 28)
-        if ft_off + ft_len > len(buf):
-            raise TraceError(path, f"frame table ({ft_len} bytes at offset {ft_off}) runs past the end of the "
-                                   f"file ({len(buf)} bytes)", 4 + 24)
-        self.frame_table = np.frombuffer(buf, dtype="<u4", count=ft_len // 4, offset=ft_off).astype(np.int64)
         self.per_frame_media = major == 2 and minor >= 1
         #: frame record header: 1.x time delta u32 ms and two u16 lengths; 2.x u64 µs and two u32
         self.hdr_len = 8 if self.v1 else 16
         self.trailer = 0 if not self.per_frame_media else 2 if minor == 1 else 6 if minor == 2 else 15
+        #: where a walk of the records must stop: the first table written after them
+        self._table_offsets = [o for o in (ft_off, ud_off, cm_off, pi_off, ni_off) if o >= HEADER_SIZE]
+        self.frame_table: np.ndarray | None = None
+        self.table_problem = self._check_frame_table(ft_off, ft_len, size)
+        if self.table_problem is None:
+            self.frame_table = np.frombuffer(buf, dtype="<u4", count=ft_len // 4, offset=ft_off).astype(np.int64)
         self.comments: dict[int, list[str]] = {}
         self.processes: list[ProcessInfo] = []
         self._process_of_pid: dict[int, ProcessInfo] = {}  # the first entry of each pid
+        #: problems in the optional tables, reported when the scan ends (after any lost frames)
+        self._table_damage: list[TableDamage] = []
         #: NetEvent provider GUID → (provider code, Protocol Name code), named once per provider
-        self._event_codes: dict[uuid.UUID, tuple[int, int]] = {}
+        self._event_codes: dict[bytes, tuple[int, int]] = {}
         self.media_ifaces: dict[int, int] = {}
         trace.facts.update({"format": "netmon", "version": f"{major}.{minor}",
                             "capture_start": format_time(self.start_ns),
                             "media_type": MEDIA_NAMES.get(network, str(network))})
         if major == 2 and minor >= 2:
-            self._read_comments(cm_off, cm_len)
-            self._read_processes(pi_off, pi_count)
+            self._read_tables(cm_off, cm_len, pi_off, pi_count)
+
+    @staticmethod
+    def _check_frame_table(off: int, length: int, size: int) -> str | None:
+        """Why the frame table cannot be used (None when it can)."""
+        if length == 0:
+            return "the file header lists no frame table"
+        if length % 4:
+            return f"frame table length {length} is not a multiple of 4"
+        if length // 4 > MAX_TABLE_ENTRIES:
+            return f"frame table length {length} is larger than any frame table"
+        if off < HEADER_SIZE:
+            return f"frame table offset {off} is inside the file header"
+        if off + length > size:
+            return (f"frame table ({length} bytes at offset {off}) is past the end of the file ({size} bytes; "
+                    "the file was cut short?)")
+        return None
+
+    # -- optional tables: damage there costs the table, never the frames --------------------
+    def _read_tables(self, cm_off: int, cm_len: int, pi_off: int, pi_count: int) -> None:
+        comments = read_comments(self.buf, cm_off, cm_len)
+        self.comments = {off: [c.text() for c in entries] for off, entries in comments.by_offset.items()}
+        if comments.damage is not None:
+            self._table_damage.append(comments.damage)
+        self.processes, damage = read_processes(self.buf, pi_off, pi_count)
+        if damage is not None:
+            self._table_damage.append(damage)
         if self.processes:
-            trace.facts["processes"] = [f"{p.pid} {p.path}" for p in self.processes]
+            self.trace.facts["processes"] = [f"{p.pid} {p.path}" for p in self.processes]
             for p in self.processes:
                 if p.pid != PID_UNKNOWN:
                     self._process_of_pid.setdefault(p.pid, p)
 
-    # -- optional tables: damage there costs the table, never the frames --------------------
-    def _read_comments(self, off: int, length: int) -> None:
-        buf = self.buf
-        if length == 0:
-            return
-        end = min(off + length, len(buf))
-        pos = off
-        try:
-            while pos + 12 <= end:
-                _n, frame_off, title_len = struct.unpack_from("<III", buf, pos)
-                pos += 12
-                if title_len == 0 or pos + title_len + 4 > end:
-                    raise ValueError(f"comment title length {title_len}")
-                title = bytes(buf[pos : pos + title_len]).decode("utf-16-le", "replace").rstrip("\x00")
-                pos += title_len
-                desc_len = struct.unpack_from("<I", buf, pos)[0]
-                pos += 4
-                if pos + desc_len > end:
-                    raise ValueError(f"comment description length {desc_len}")
-                desc = bytes(buf[pos : pos + desc_len]).decode("latin-1", "replace").rstrip("\x00")
-                pos += desc_len
-                self.comments.setdefault(frame_off, []).append(f"{title}: {desc}" if desc else title)
-        except (ValueError, struct.error) as e:
-            self.trace.warnings.append(TraceWarning(self.path, pos, f"comment table damaged ({e}); later comments skipped"))
-
-    def _read_processes(self, off: int, count: int) -> None:
-        buf = self.buf
-        if not off or not count:
-            return
-        pos = off + 2  # version
-        try:
-            for _ in range(min(count, 512 * 1024)):
-                path_len = struct.unpack_from("<I", buf, pos)[0]
-                if path_len > 65536 or pos + 4 + path_len > len(buf):
-                    raise ValueError(f"process path length {path_len}")
-                path = bytes(buf[pos + 4 : pos + 4 + path_len]).decode("utf-16-le", "replace").split("\x00")[0]
-                pos += 4 + path_len
-                icon = struct.unpack_from("<I", buf, pos)[0]
-                if pos + 4 + icon > len(buf):
-                    raise ValueError(f"process icon size {icon}")
-                pos += 4 + icon
-                pid, lport, _p1, rport, _p2, is6 = struct.unpack_from("<IHHHHI", buf, pos)
-                pos += 16
-                la = bytes(buf[pos : pos + 16])
-                ra = bytes(buf[pos + 16 : pos + 32])
-                pos += 32
-                if is6:
-                    import ipaddress
-
-                    lt, rt = str(ipaddress.IPv6Address(la)), str(ipaddress.IPv6Address(ra))
-                else:
-                    lt = ".".join(str(b) for b in la[:4][::-1])
-                    rt = ".".join(str(b) for b in ra[:4][::-1])
-                self.processes.append(ProcessInfo(path, pid, lport, rport, bool(is6), lt, rt))
-        except (ValueError, struct.error) as e:
-            self.trace.warnings.append(TraceWarning(self.path, pos, f"process table damaged ({e}); later entries skipped"))
+    def finish(self) -> None:
+        for d in self._table_damage:
+            what = "comment" if "comment" in d.cause else "process"
+            self.trace.warnings.append(TraceWarning(self.path, d.offset, f"{d.cause}; the rest of the {what} table "
+                                                                         "was skipped"))
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
-        buf = self.buf
-        size = len(buf)
-        u8 = np.frombuffer(buf, dtype=np.uint8)
+        u8 = np.frombuffer(self.buf, dtype=np.uint8)
+        if self.frame_table is not None:
+            yield from self._scan_table(u8)
+        else:
+            yield from self._walk(u8)
+
+    def _scan_table(self, u8: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
         table = self.frame_table
+        assert table is not None
+        size = len(u8)
         step = 4096
         i = 0
+        skipped = 0
+        first: tuple[int, int, str] | None = None  # (entry, offset, cause) of the first bad entry
         while i < len(table):
             offs = table[i : i + step]
+            batch, bad, cause = self._batch(u8, offs, size)
+            if len(bad):
+                skipped += len(bad)
+                if first is None:
+                    first = (i + int(bad[0]), int(offs[bad[0]]), cause)
             i += len(offs)
-            batch, damage = self._batch(u8, offs, size)
             if len(batch["ts"]):
                 yield batch
-            self.position = int(offs[-1]) if len(offs) else size
-            if damage is not None:
-                raise damage
+            self.position = min(int(offs[-1]), size)
             step = 131072
+        if first is not None:
+            entry, off, cause = first
+            more = f" ({skipped} entries skipped, the first is entry {entry})" if skipped > 1 else \
+                f" (entry {entry} skipped)"
+            self.trace.warnings.append(TraceWarning(self.path, off, f"frame table entry {entry}: {cause}{more}"))
 
-    def _batch(self, u8: np.ndarray, offs: np.ndarray, size: int) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
-        damage = None
-        hdr_len = self.hdr_len
-        n = len(offs)
-        # validate record headers in the file before gathering them
-        bad = np.flatnonzero((offs < HEADER_SIZE) | (offs + hdr_len > size))
-        cut = int(bad[0]) if len(bad) else n
+    def _walk(self, u8: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
+        """The frames of a file whose frame table is missing, record after record from the header."""
+        size = len(u8)
+        start = HEADER_SIZE
+        ok, _end, _why = self._record_at(start, size)
+        if not ok and size > PADDED_HEADER_SIZE and self._record_at(PADDED_HEADER_SIZE, size)[0]:
+            start = PADDED_HEADER_SIZE  # a header padded to 128 bytes (Wireshark, Netmon 1.x)
+        limit = min([o for o in self._table_offsets if o > start] or [size])
+        pos, found, cause = start, 0, ""
+        offsets: list[int] = []
+        while pos < limit:
+            ok, end, why = self._record_at(pos, size)
+            if not ok or end > limit:
+                cause = why if not ok else f"the record at offset {pos} runs into the table at offset {limit}"
+                break
+            offsets.append(pos)
+            pos = end
+            if len(offsets) >= WALK_BATCH or pos >= limit:
+                batch, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
+                found += len(offsets)
+                offsets.clear()
+                self.position = pos
+                yield batch
+        if offsets:
+            batch, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
+            found += len(offsets)
+            self.position = pos
+            yield batch
+        stopped = f"; the walk stopped at a record that does not fit ({cause})" if cause else ""
+        raise DamagedRecord(pos, f"{self.table_problem}: {found} frames found by walking the records from offset "
+                                 f"{start}{stopped}")
+
+    def _record_at(self, pos: int, size: int) -> tuple[bool, int, str]:
+        """(plausible, end, why not) for a walked record at ``pos``: it fits in the file, its
+        lengths are sane, and a 2.1+ trailer names a known media type (2.3: a FILETIME in range)."""
+        buf = self.buf
+        if pos + self.hdr_len > size:
+            return False, pos, f"{size - pos} bytes left, less than a record header"
         if self.v1:
-            hdr = u8[offs[:cut, None] + np.arange(8)].reshape(-1).view("<u4").reshape(-1, 2)
-            delta_ns = hdr[:, 0].astype(np.int64) * 1_000_000
-            lens = hdr[:, 1].view("<u2").reshape(-1, 2)
-            caplen = lens[:, 1].astype(np.int64)  # [:, 0] is the original length, read per frame later
+            orig, caplen = struct.unpack_from("<HH", buf, pos + 4)
         else:
-            raw = u8[offs[:cut, None] + np.arange(16)].reshape(-1)
-            delta = raw.view("<u8")[::2].copy()
-            words = raw.view("<u4").reshape(-1, 4)
-            caplen = words[:, 3].astype(np.int64)  # [:, 2] is the original length
+            orig, caplen = struct.unpack_from("<II", buf, pos + 8)
+        if caplen == 0 or caplen > MAX_FRAME or orig < caplen:
+            return False, pos, f"implausible lengths (captured {caplen}, original {orig})"
+        end = pos + self.hdr_len + caplen + self.trailer
+        if end > size:
+            return False, pos, f"truncated frame: {caplen} bytes announced, {size - pos - self.hdr_len} left in the file"
+        if self.per_frame_media:
+            t = pos + self.hdr_len + caplen
+            media, = struct.unpack_from("<H", buf, t)
+            if not known_media(media):
+                return False, pos, f"unknown media type {media:#x}"
+            if self.minor >= 3:
+                ft, = struct.unpack_from("<Q", buf, t + 6)
+                if not _FT_MIN <= ft <= _FT_MAX:
+                    return False, pos, f"time stamp {ft} out of range"
+        return True, end, ""
+
+    def _batch(self, u8: np.ndarray, offs: np.ndarray, size: int) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+        """The index rows of the records at ``offs``, the positions of the entries that point at
+        no record that fits (left out), and why the first of those does not."""
+        hdr_len = self.hdr_len
+        outside = (offs < HEADER_SIZE) | (offs + hdr_len > size)
+        safe = np.where(outside, HEADER_SIZE, offs)
+        raw = u8[np.minimum(safe[:, None] + np.arange(hdr_len), size - 1)]  # (n, hdr_len), contiguous
+        if self.v1:
+            delta_ns = np.ascontiguousarray(raw[:, 0:4]).view("<u4").ravel().astype(np.int64) * 1_000_000
+            caplen = np.ascontiguousarray(raw[:, 6:8]).view("<u2").ravel().astype(np.int64)
+        else:
+            delta = np.ascontiguousarray(raw[:, 0:8]).view("<u8").ravel()
+            caplen = np.ascontiguousarray(raw[:, 12:16]).view("<u4").ravel().astype(np.int64)
             # microseconds as an unsigned value, ×10 wrapping to a signed count of 100 ns (Netmon's rule)
             delta_ns = (delta * np.uint64(10)).view(np.int64) * 100
-        ends = offs[:cut] + hdr_len + caplen + self.trailer
-        over = np.flatnonzero((caplen > MAX_FRAME) | (ends > size))
-        if len(over) and int(over[0]) < cut:
-            cut = int(over[0])
-        if cut < n:
-            o = int(offs[cut])
-            if o < HEADER_SIZE or o + hdr_len > size:
-                damage = DamagedRecord(o, f"frame table entry {cut} points outside the file (offset {o})")
-            elif caplen[cut] > MAX_FRAME:
-                damage = DamagedRecord(o, f"frame length {int(caplen[cut])} is larger than any frame "
-                                          f"(limit {MAX_FRAME})")
+        ends = safe + hdr_len + caplen + self.trailer
+        huge = ~outside & (caplen > MAX_FRAME)
+        cut = ~outside & ~huge & (ends > size)
+        bad = np.flatnonzero(outside | huge | cut)
+        cause = ""
+        if len(bad):
+            b = int(bad[0])
+            o = int(offs[b])
+            if outside[b]:
+                cause = f"points outside the file (offset {o})" if o >= HEADER_SIZE else \
+                    f"points into the file header (offset {o})"
+            elif huge[b]:
+                cause = f"frame length {int(caplen[b])} is larger than any frame (limit {MAX_FRAME})"
             else:
-                damage = DamagedRecord(o, f"truncated frame: {int(caplen[cut])} bytes announced, "
-                                          f"{size - o - hdr_len} left in the file")
-        offs, caplen, delta_ns = offs[:cut], caplen[:cut], delta_ns[:cut]
+                cause = f"truncated frame: {int(caplen[b])} bytes announced, {size - o - hdr_len} left in the file"
+            keep = np.ones(len(offs), dtype=bool)
+            keep[bad] = False
+            offs, caplen, delta_ns = offs[keep], caplen[keep], delta_ns[keep]
+        return self._rows(u8, offs, caplen, delta_ns), bad, cause
+
+    def _rows(self, u8: np.ndarray, offs: np.ndarray, caplen: np.ndarray, delta_ns: np.ndarray) -> dict[str, np.ndarray]:
         m = len(offs)
         batch = empty_batch(m)
         batch["loc"][:] = offs
         batch["length"][:] = caplen
         batch["ts"][:] = self.start_ns + delta_ns
-        data_off = offs + hdr_len
+        data_off = offs + self.hdr_len
         if self.per_frame_media:
             toff = data_off + caplen
             media = (u8[toff].astype(np.int64) | (u8[toff + 1].astype(np.int64) << 8))
             if self.minor >= 2 and self.processes:
-                pidx = u8[toff[:, None] + 2 + np.arange(4)].reshape(-1).view("<u4").astype(np.int64)
+                pidx = _gather_u(u8, toff + 2, 4)
                 known = pidx < len(self.processes)
                 pids = np.array([p.pid for p in self.processes], dtype=np.int64)
                 batch["pid"][known] = pids[pidx[known]]
             if self.minor >= 3:
-                ft = u8[toff[:, None] + 6 + np.arange(8)].reshape(-1).view("<u8").astype(np.int64)
+                ft = _gather_u(u8, toff + 6, 8)
                 batch["ts"][:] = (ft - FILETIME_EPOCH_DIFF * 10_000_000) * 100
         else:
             media = np.full(m, self.file_media, dtype=np.int64)
@@ -278,12 +352,13 @@ class NetmonReader(PacketReader):
         packets = np.flatnonzero(batch["kind"] & KIND_PACKET)
         if len(packets):
             classify_packets(self.trace, u8, batch, links, rows=packets, data_off=data_off)
-        for r in np.flatnonzero(is_event):
-            self._index_event(batch, int(r), int(data_off[r]), int(caplen[r]))
+        events = np.flatnonzero(is_event)
+        if len(events):
+            self._index_events(u8, batch, events, data_off[events], caplen[events])
         if skip.any():
             keep = ~skip
             batch = {k: v[keep] for k, v in batch.items()}
-        return batch, damage
+        return batch
 
     def _iface(self, media: int) -> int:
         code = self.media_ifaces.get(media)
@@ -293,21 +368,32 @@ class NetmonReader(PacketReader):
             code = self.media_ifaces[media] = len(self.trace.interfaces) - 1
         return code
 
-    def _index_event(self, batch: dict[str, np.ndarray], r: int, off: int, length: int) -> None:
-        if length < _NETEVENT.size:
-            batch["top"][r] = self.trace.protocol_code("NetEvent")
+    def _index_events(self, u8: np.ndarray, batch: dict[str, np.ndarray], rows: np.ndarray, data_off: np.ndarray,
+                      length: np.ndarray) -> None:
+        """Provider, event id, level, opcode and process of NetEvent rows, from their headers."""
+        batch["protos"][rows] |= _NETEVENT_BIT
+        short = length < _NETEVENT_HEADER
+        if short.any():
+            batch["top"][rows[short]] = self.trace.protocol_code("NetEvent")
+        rows, off = rows[~short], data_off[~short]
+        if not len(rows):
             return
-        ev = parse_netevent(bytes(self.buf[off : off + length]))
-        codes = self._event_codes.get(ev["provider"]) or self._provider(ev["provider"])
-        batch["provider"][r], batch["top"][r] = codes
-        batch["event_id"][r] = ev["id"]
-        batch["level"][r] = ev["level"]
-        batch["opcode"][r] = ev["opcode"]
-        batch["pid"][r] = ev["pid"] if ev["pid"] != 0xFFFFFFFF else PID_UNKNOWN
+        hdr = u8[off[:, None] + np.arange(_NETEVENT_HEADER)]
+        guids = np.ascontiguousarray(hdr[:, 24:40])
+        batch["event_id"][rows] = _le(hdr[:, 40:42])
+        batch["level"][rows] = hdr[:, 44]
+        batch["opcode"][rows] = hdr[:, 45]
+        pid = _le(hdr[:, 12:16])
+        batch["pid"][rows] = pid  # 0xFFFFFFFF (none) is PID_UNKNOWN
+        keys, which = np.unique(guids.view("V16").ravel(), return_inverse=True)
+        codes = np.array([self._event_codes.get(bytes(k)) or self._provider(bytes(k)) for k in keys], dtype=np.int64)
+        batch["provider"][rows] = codes[which, 0]
+        batch["top"][rows] = codes[which, 1]
 
-    def _provider(self, guid: uuid.UUID) -> tuple[int, int]:
+    def _provider(self, raw: bytes) -> tuple[int, int]:
         """Codes for a provider not seen before; past the ETL reader's limit (damage, most likely)
         events are indexed without a provider, as NetEvent, and counted."""
+        from .etw.naming import provider_names
         from .etw.reader import MAX_PROVIDERS
 
         if len(self._event_codes) >= MAX_PROVIDERS:
@@ -318,9 +404,10 @@ class NetmonReader(PacketReader):
                                      "events of the others are indexed without a provider"))
             facts["providers_over_limit"] = facts.get("providers_over_limit", 0) + 1
             return 0, self.trace.protocol_code("NetEvent")
-        name, protocol = _provider_names(guid)
-        codes = self._event_codes[guid] = (self.trace.provider_code(str(guid), name, protocol),
-                                           self.trace.protocol_code(protocol))
+        guid = uuid.UUID(bytes_le=raw)
+        name, protocol = provider_names(guid, None)
+        codes = self._event_codes[raw] = (self.trace.provider_code(str(guid), name, protocol),
+                                          self.trace.protocol_code(protocol))
         return codes
 
     # -- frames -----------------------------------------------------------------------------
@@ -340,6 +427,7 @@ class NetmonReader(PacketReader):
         process = self._process_of_pid.get(int(self.trace.index.pid[i]))
         if process is not None:
             meta["Process"] = f"{process.name} ({process.pid})"
+            meta["ProcessPath"] = process.path
         return RecordMeta(orig, list(self.comments.get(loc, [])), meta)
 
     def frame(self, i: int) -> Frame:
@@ -350,6 +438,8 @@ class NetmonReader(PacketReader):
         kind = int(idx.kind[i])
         meta = self.record_meta(i, loc, len(data))
         if kind & KIND_EVENT:
+            from .netevent import netevent_frame
+
             return netevent_frame(self.trace, i, data, meta)
         if kind & KIND_PACKET:
             link = self.trace.interfaces[g].link_type
@@ -362,7 +452,8 @@ class NetmonReader(PacketReader):
         layer = Layer(FRAME, f"Netmon {name} record, {len(data)} bytes", 0, len(data))
         return Frame(index=i, timestamp_ns=int(idx.ts[i]), data=data, layers=[layer], captured_length=len(data),
                      original_length=meta.original_length, kind="record", protocol_name=name,
-                     description=f"{name}:{len(data)} bytes", registry=self.trace.registry)
+                     description=f"{name}:{len(data)} bytes", comments=list(meta.comments),
+                     registry=self.trace.registry)
 
     def state(self) -> dict[str, Any]:
         return {"media_ifaces": {str(k): v for k, v in self.media_ifaces.items()}}
@@ -371,72 +462,17 @@ class NetmonReader(PacketReader):
         self.media_ifaces = {int(k): v for k, v in state["media_ifaces"].items()}
 
 
-# -- NetEvent frames ------------------------------------------------------------------------
-
-_NETEVENT = struct.Struct("<HHHHIIq16sHBBBBHQQ16sBBHHHB")
-
-
-def parse_netevent(data: bytes) -> dict[str, Any]:
-    """The user-mode EVENT_HEADER + ETW_BUFFER_CONTEXT Netmon stores for an ETW event frame."""
-    (size, htype, flags, prop, tid, pid, ts, guid, eid, ver, chan, level, opcode, task, keyword, cpu_time,
-     activity, cpu, _align, logger, ext_count, user_len, _reass) = _NETEVENT.unpack_from(data, 0)
-    pos = _NETEVENT.size
-    extended = []
-    for _ in range(min(ext_count, 64)):
-        if pos + 8 > len(data):
-            break
-        _res, ext_type, _link, ext_size = struct.unpack_from("<HHHH", data, pos)
-        extended.append((ext_type, pos + 8, data[pos + 8 : pos + 8 + ext_size]))
-        pos += 8 + ext_size
-    return {"size": size, "header_type": htype, "flags": flags, "event_property": prop, "tid": tid, "pid": pid,
-            "timestamp": ts, "provider": uuid.UUID(bytes_le=guid), "id": eid, "version": ver, "channel": chan,
-            "level": level, "opcode": opcode, "task": task, "keyword": keyword, "processor_time": cpu_time,
-            "activity_id": uuid.UUID(bytes_le=activity), "processor": cpu, "logger_id": logger,
-            "extended": extended, "user_data_offset": pos, "user_data_length": min(user_len, max(0, len(data) - pos))}
+def _gather_u(u8: np.ndarray, offs: np.ndarray, width: int) -> np.ndarray:
+    """Little-endian unsigned integers of ``width`` bytes at each of ``offs`` (as int64; a u64
+    wraps as two's complement)."""
+    raw = np.ascontiguousarray(u8[offs[:, None] + np.arange(width)])
+    return raw.view(f"<u{width}").ravel().astype(np.int64)
 
 
-def _provider_names(guid: uuid.UUID) -> tuple[str, str]:
-    from .etw.naming import provider_names
-
-    return provider_names(guid, None)
-
-
-def netevent_record(data: bytes, ts_ns: int) -> Any:
-    """An ``etw.records.EventRecord`` for a Netmon NetEvent frame, so the ETW decoders read it."""
-    from .etw.records import EventRecord, ExtendedItem
-
-    ev = parse_netevent(data)
-    flags = ev["flags"]
-    pointer = 4 if flags & 0x20 else 8
-    start = ev["user_data_offset"]
-    payload = data[start : start + ev["user_data_length"]]
-    cpu_time = ev["processor_time"]
-    return EventRecord(
-        header_type=0x12 if pointer == 4 else 0x13, pointer_size=pointer, provider=ev["provider"],
-        event_id=ev["id"], version=ev["version"], channel=ev["channel"], level=ev["level"], opcode=ev["opcode"],
-        task=ev["task"], keyword=ev["keyword"], pid=ev["pid"], tid=ev["tid"], timestamp_ns=ts_ns,
-        raw_timestamp=ev["timestamp"], activity_id=ev["activity_id"], flags=flags, event_property=ev["event_property"],
-        extended=[ExtendedItem(t, off, d) for t, off, d in ev["extended"]], payload=payload, payload_offset=start,
-        record=data, hook_id=0, kind_name="EVENT_HEADER32" if pointer == 4 else "EVENT_HEADER64",
-        processor=ev["processor"], logger_id=ev["logger_id"], kernel_time=cpu_time & 0xFFFFFFFF,
-        user_time=cpu_time >> 32)
-
-
-def netevent_frame(trace: Trace, i: int, data: bytes, meta: RecordMeta) -> Frame:
-    """A Netmon NetEvent frame, decoded by the same ETW decoders as an ETL record."""
-    ts = int(trace.index.ts[i])
-    if len(data) < _NETEVENT.size:
-        layer = Layer(FRAME, f"NetEvent record too short ({len(data)} bytes)", 0, len(data))
-        return Frame(index=i, timestamp_ns=ts, data=data, layers=[layer], captured_length=len(data),
-                     original_length=meta.original_length, kind="event", protocol_name="NetEvent",
-                     description=f"NetEvent:record too short ({len(data)} bytes)", registry=trace.registry)
-    from .etw.reader import describe_event, event_frame
-
-    rec = netevent_record(data, ts)
-    ne, layers, protocol, description, extra = describe_event(trace, i, rec)
-    frame = event_frame(trace, i, rec, [ne, *layers], protocol, description, extra)
-    frame.comments = list(meta.comments)
-    return frame
+def _le(cols: np.ndarray) -> np.ndarray:
+    """The little-endian unsigned integers held by the rows of a (n, width) byte matrix."""
+    width = cols.shape[1]
+    return np.ascontiguousarray(cols).view(f"<u{width}").ravel()
 
 
 # -- Netmon's 802.11 metadata header ----------------------------------------------------------
@@ -462,3 +498,5 @@ def _dissect_netmon_80211(ctx: Ctx, off: int, end: int) -> None:
 
 
 LINK_TYPES[LINKTYPE_NETMON_80211] = _dissect_netmon_80211
+
+__all__ = ["NetmonReader", "ProcessInfo", "detect", "media_link_type", "netmon_80211_header_length"]
