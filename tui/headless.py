@@ -242,14 +242,24 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         w.writerows(lines)
     elif args.format == "json":
         out.write("[")
-        out.writelines(("," if n else "") + "\n" + json.dumps(dict(zip(titles, values, strict=True)))
-                       for n, values in enumerate(formatter.values(cols, rows)))
+        out.writelines(("," if n else "") + "\n" + json.dumps(_json_row(trace, int(i), titles, values))
+                       for n, (i, values) in enumerate(zip(rows, formatter.values(cols, rows), strict=False)))
         out.write("\n]\n")
     else:
         widths = [max(c.width, len(c.title)) if c.width else 0 for c in cols]
         out.write(_line(titles, widths, cols) + "\n")
         out.writelines(_line(values, widths, cols) + "\n" for values in lines)
     return EXIT_OK
+
+
+def _json_row(trace: Any, i: int, titles: list[str], values: list[Any]) -> dict[str, Any]:
+    """One ``list --format json`` row: the columns, and the frame's comments in full (decoded only
+    for the frames the reader says have one)."""
+    from tracemon.traces.comments import has_comment
+
+    row: dict[str, Any] = dict(zip(titles, values, strict=True))
+    row["comments"] = [] if has_comment(trace, i) is False else list(trace.frame(i).comments)
+    return row
 
 
 def _line(values: list[str], widths: list[int], cols: list[Any]) -> str:
