@@ -301,31 +301,6 @@ def frame_pids(trace: Any, state: TraceState, start: int, stop: int) -> np.ndarr
     return pid
 
 
-def process_names(trace: Any) -> dict[int, str]:
-    """pid → executable path, from what the reader recorded (Netmon process table, ETW …)."""
-    out: dict[int, str] = {}
-    reader = getattr(trace, "reader", None)
-    for p in getattr(reader, "processes", None) or []:
-        pid, path = getattr(p, "pid", None), getattr(p, "path", None) or getattr(p, "name", None)
-        if isinstance(pid, int) and path:
-            out.setdefault(pid, str(path))
-    facts = getattr(trace, "facts", {}) or {}
-    table = facts.get("processes")
-    if isinstance(table, dict):
-        for k, v in table.items():
-            try:
-                out.setdefault(int(k), str(v))
-            except (TypeError, ValueError):
-                continue
-    elif isinstance(table, list):
-        for entry in table:
-            if isinstance(entry, str) and " " in entry:
-                head, _, path = entry.partition(" ")
-                if head.isdigit():
-                    out.setdefault(int(head), path)
-    return out
-
-
 def name_values(path: str) -> list[str]:
     """A process matches by executable name (``chrome.exe``) or full path."""
     base = ntpath.basename(path.replace("/", "\\"))

@@ -15,12 +15,14 @@ from typing import Any
 
 import numpy as np
 
+from ..traces.comments import comment_mask
 from ..traces.fields import FieldType
 from ..traces.index import PID_UNKNOWN
+from ..traces.processes import process_names
 from ..traces.protocols import MASK
 from .indexed import Chunk, state_for
 from .operands import FrameCtx, Operand, PseudoOperand
-from .properties import frame_pids, name_values, process_names, syn_unanswered, tcp_analysis
+from .properties import frame_pids, name_values, syn_unanswered, tcp_analysis
 from .tri import Tri, exact
 from .values import Test
 
@@ -276,8 +278,46 @@ CONVERSATION = [
               _process_name_operand),
 ]
 
+# -- frame comments ----------------------------------------------------------------------------
+
+class _CommentOperand(PseudoOperand):
+    """Frame comments: the readers know which frames have one while they scan, so frames without
+    are answered from that (absent: false) and only the commented few are decoded for their text."""
+
+    def exists_vec(self, ch: Chunk) -> Tri | None:
+        m = self.possible(ch)
+        return None if m is None else exact(m)
+
+
+def _comment_possible(ch: Chunk) -> np.ndarray | None:
+    return ch.memo("comments", lambda: comment_mask(ch.trace, ch.start, ch.stop))
+
+
+def _comment_titles(fc: FrameCtx) -> list[Any]:
+    """Netmon's comment title: what precedes ": " in a Netmon comment ("Title: text"); the first
+    line of a comment from elsewhere (pcapng comments have no title of their own)."""
+    netmon = getattr(fc.trace, "format", "") == "netmon"
+    out = []
+    for c in fc.frame.comments:
+        first = (c.splitlines() or [""])[0]
+        out.append(c.partition(": ")[0] if netmon else first)
+    return out
+
+
+COMMENTS = [
+    PseudoDef("Frame.Comment", FieldType.STRING,
+              "The frame's comment (pcapng opt_comment; Netmon \"Title: text\"); bare: the frame has one",
+              lambda: _CommentOperand("Frame.Comment", FieldType.STRING, lambda fc: list(fc.frame.comments),
+                                      possible_fn=_comment_possible)),
+    # Netmon 3.4 exposes the comment title to filters and colour rules under this name
+    PseudoDef("FrameVariable.CommentTitle", FieldType.STRING, "Title of the frame's comment (Netmon's name)",
+              lambda: _CommentOperand("FrameVariable.CommentTitle", FieldType.STRING, _comment_titles,
+                                      possible_fn=_comment_possible)),
+]
+
 #: every pseudo-field by lower-case name
-PSEUDO: dict[str, PseudoDef] = {d.name.lower(): d for d in FRAME_VARIABLES + COLUMNS + PROPERTIES + CONVERSATION}
+PSEUDO: dict[str, PseudoDef] = {d.name.lower(): d for d in
+                                FRAME_VARIABLES + COLUMNS + PROPERTIES + CONVERSATION + COMMENTS}
 #: namespaces that belong to Netmon's pseudo-fields, with what they are
 NAMESPACES = {
     "property": "Frame properties computed by parsers (Property.TCPRetransmit …)",

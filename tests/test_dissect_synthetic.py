@@ -301,6 +301,11 @@ def wifi_frames() -> list[bytes]:
         b"\xb4\x00" + b"\x10\x00" + MAC_B + MAC_A,  # RTS
         b"\x48\x11" + b"\x2c\x00" + MAC_B + MAC_A + MAC_B + seq,  # null data, power save
         b"\xc8\x01" + b"\x2c\x00" + MAC_B + MAC_A + MAC_B + seq + b"\x00\x00",  # QoS null
+        # extension frames (type 3) have one address: a DMG beacon's BSSID (then 20 bytes of fixed
+        # fields and the elements), an S1G beacon's source, none known for the other subtypes
+        b"\x0c\x00" + b"\x00\x00" + MAC_B + struct.pack("<Q", 123456) + bytes(12) + b"\x00\x04Test",
+        b"\x1c\x00" + b"\x00\x00" + MAC_A + struct.pack("<I", 1000) + b"\x05" + b"\x00\x03s1g",
+        b"\x2c\x00" + b"\x00\x00" + MAC_A + MAC_B + bytes(10),
     ]
 
 
@@ -317,7 +322,39 @@ def radiotap_frames() -> list[bytes]:
     present2 = (1 << 31) | (1 << 1) | (1 << 19)
     fields2 = bytes([0x00]) + bytes([0x07, 0x00, 7])
     hdr2 = struct.pack("<BBHII", 0, 0, 12 + len(fields2), present2, 0) + fields2
-    return [hdr + data + fcs, hdr2 + data]
+    # three presence words, the radiotap namespace restarting in each (bit 29): per-antenna
+    # signal and antenna after the first word's fields, each aligned from the header start
+    w3 = ((1 << 0) | (1 << 1) | (1 << 2) | (1 << 3) | (1 << 5) | (1 << 14) | (1 << 29) | (1 << 31),
+          (1 << 5) | (1 << 11) | (1 << 29) | (1 << 31), (1 << 5) | (1 << 11))
+    fields3 = struct.pack("<Q", 0x1122334455) + bytes([0x00, 12]) + struct.pack("<HH", 5180, 0x0140) + bytes(
+        [0xC4]) + b"\0" + struct.pack("<H", 0) + bytes([0xC2, 0, 0xC6, 1])
+    hdr3 = struct.pack("<BBH3I", 0, 0, 16 + len(fields3), *w3) + fields3
+    # a vendor namespace (bit 30) between two radiotap ones: its 6-byte header, then skip_length
+    # bytes of vendor data, then the radiotap namespace again
+    w4 = ((1 << 1) | (1 << 30) | (1 << 31), (1 << 0) | (1 << 29) | (1 << 31), (1 << 5) | (1 << 11))
+    fields4 = b"\x00\x00" + bytes([0x00, 0x11, 0x22, 3]) + struct.pack("<H", 5) + b"VVVVV" + bytes([0xB0, 2])
+    hdr4 = struct.pack("<BBH3I", 0, 0, 16 + len(fields4), *w4) + fields4
+    # a second word continuing the radiotap namespace (bits 32-63: none defined)
+    hdr5 = struct.pack("<BBHII", 0, 0, 13, (1 << 5) | (1 << 31), 0) + b"\xbb"
+    return [hdr + data + fcs, hdr2 + data, hdr3 + data, hdr4 + data, hdr5 + data]
+
+
+PRISM_DIDS = ((1, 0, 100), (2, 0, 200), (3, 0, 6), (4, 0, 0x1234), (5, 1, 0), (6, 0, 0xFFFFFFC0),
+              (7, 0, 0xFFFFFFA0), (8, 0, 22), (9, 0, 1), (10, 0, 52))
+
+
+def prism(endian: str, msgcode: int = 0x44, dev: bytes = b"wlan0") -> bytes:
+    """A Prism monitor header in either byte order; msgcode 0x41 uses the other DID numbering."""
+    did = (lambda n: n << 16 | 0x44) if msgcode == 0x44 else (lambda n: n << 12 | 0x41)
+    items = b"".join(struct.pack(endian + "IHHI", did(n), status, 4, v) for n, status, v in PRISM_DIDS)
+    return struct.pack(endian + "II", msgcode, 144) + dev.ljust(16, b"\0") + items
+
+
+def prism_frames() -> list[bytes]:
+    data = b"\x08\x01" + b"\x2c\x00" + MAC_B + MAC_A + MAC_D + struct.pack("<H", 7 << 4) + (
+        b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ipv4(17, udp(1, 2, b"pr")))
+    return [prism("<") + data, prism(">", dev=b"ath0") + data, prism("<", 0x41) + data,
+            data]  # no header at all: plain 802.11, as tshark reads it
 
 
 def sll(proto: int, payload: bytes, ptype: int = 0) -> bytes:
@@ -372,6 +409,20 @@ RADIOTAP_CHECKS = [
     field("radiotap.dbm_antsignal", "Radiotap.AntennaSignal"), field("radiotap.dbm_antnoise", "Radiotap.AntennaNoise"),
     field("radiotap.antenna", "Radiotap.Antenna"), field("radiotap.mcs.index", "Radiotap.MCSIndex"),
     field("wlan.fcs", "WiFi.FCS"),
+    field("radiotap.present.word", "Radiotap.Present"),
+    field("radiotap.vendor_oui", "Radiotap.VendorNamespace.OUI"),
+    field("radiotap.vendor_subns", "Radiotap.VendorNamespace.SubNamespace"),
+    field("radiotap.vendor_data_len", "Radiotap.VendorNamespace.SkipLength"),
+]
+PRISM_CHECKS = [
+    field("prism.msgcode", "Prism.MessageCode"), field("prism.msglen", "Prism.MessageLength"),
+    field("prism.devname", "Prism.DeviceName", text), field("prism.did.type", "Prism.DID"),
+    field("prism.did.status", "Prism.DID.Status"), field("prism.did.length", "Prism.DID.Length"),
+    field("prism.did.hosttime", "Prism.HostTime"), field("prism.did.mactime", "Prism.MacTime"),
+    field("prism.did.channel", "Prism.Channel"), field("prism.did.rssi", "Prism.RSSI"),
+    field("prism.did.sq", "Prism.SignalQuality"), field("prism.did.signal", "Prism.Signal"),
+    field("prism.did.noise", "Prism.Noise"), field("prism.did.rate", "Prism.DataRate"),
+    field("prism.did.istx", "Prism.IsTx"), field("prism.did.frmlen", "Prism.FrameLength"),
 ]
 
 
@@ -479,6 +530,7 @@ CASES = {
     "ipv6": (229, lambda: [ipv6(17, udp(1, 53, dns_query(7, "v6.example")))], IP_CHECKS),
     "wifi": (105, wifi_frames, [*IP_CHECKS, *WIFI_CHECKS]),
     "radiotap": (127, radiotap_frames, [*IP_CHECKS, *WIFI_CHECKS, *RADIOTAP_CHECKS]),
+    "prism": (119, prism_frames, [*IP_CHECKS, *WIFI_CHECKS, *PRISM_CHECKS]),
 }
 
 

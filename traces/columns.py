@@ -12,9 +12,11 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from .comments import has_comment
 from .fields import FieldType
 from .frame import Frame, display_value
 from .index import KIND_NOTIME, PID_UNKNOWN
+from .processes import executable, process_names
 
 if TYPE_CHECKING:
     from .timezone import CaptureZone
@@ -44,7 +46,10 @@ STANDARD: dict[str, Column] = {c.key: c for c in (
     Column("destination", "Destination", 22),
     Column("protocol", "Protocol Name", 14),
     Column("description", "Description", 0),
+    Column("comment", "Comment", 30),
 )}
+#: the Process column of a trace that knows its processes' names (Netmon: "svchost.exe (1234)")
+PROCESS_NAMED = Column("process", "Process", 24, needs_frame=False)
 DEFAULT_COLUMNS: tuple[str, ...] = ("number", "time", "offset", "process", "source", "destination", "protocol",
                                     "description")
 ALIASES = {"frame number": "number", "frame": "number", "no": "number", "time offset": "offset",
@@ -55,6 +60,8 @@ def resolve(name: str, trace: Trace | None = None) -> Column:
     """A standard column by key/title, or a registry field (``IPv4.TTL``) as a column."""
     key = name.strip()
     low = ALIASES.get(key.lower(), key.lower())
+    if low == "process" and trace is not None and process_names(trace):
+        return PROCESS_NAMED  # the trace names its processes: room for the executable
     if low in STANDARD:
         return STANDARD[low]
     for c in STANDARD.values():
@@ -116,12 +123,19 @@ def format_seconds(delta_ns: int) -> str:
     return f"{sign}{secs}.{ns // 100:07d}"
 
 
+def comment_text(comments: list[str]) -> str:
+    """A frame's comments on one line (a cell cannot hold line breaks or tabs): lines joined by " / ",
+    runs of white space as one space, comments by " | "."""
+    return " | ".join(" / ".join(" ".join(line.split()) for line in c.splitlines() if line.strip()) for c in comments)
+
+
 class ColumnFormatter:
     """Text of any column for any row; ``prev`` gives the previous *displayed* row for Time Delta."""
 
     def __init__(self, trace: Trace, mode: TimeMode | None = None) -> None:
         self.trace = trace
         self.mode = mode or TimeMode()
+        self._names: dict[int, str] | None = None
 
     def text(self, col: Column, i: int, prev: int | None = None, frame: Frame | None = None) -> str:
         idx = self.trace.index
@@ -141,8 +155,12 @@ class ColumnFormatter:
                 return format_seconds(ts - self.mode.reference_ns)
             return format_abs(ts, self.mode.local, self.mode.zone)
         if key == "process":
-            pid = int(idx.pid[i])
-            return "" if pid == PID_UNKNOWN else str(pid)
+            return self.process(int(idx.pid[i]))
+        if key == "comment":
+            if frame is None and has_comment(self.trace, i) is False:
+                return ""  # known without decoding: most frames have none
+            frame = frame if frame is not None else self.trace.frame(i)
+            return comment_text(frame.comments)
         frame = frame if frame is not None else self.trace.frame(i)
         if key == "source":
             return frame.source
@@ -190,6 +208,16 @@ class ColumnFormatter:
             frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None
             yield [self.value(c, i, prev, frame) for c in cols]
             prev = i
+
+    def process(self, pid: int) -> str:
+        """The Process cell: the executable and pid where the trace names the process, else the pid."""
+        if pid == PID_UNKNOWN:
+            return ""
+        names = self._names
+        if names is None:
+            names = self._names = {p: executable(path) for p, path in process_names(self.trace).items()}
+        name = names.get(pid)
+        return f"{name} ({pid})" if name else str(pid)
 
     def row(self, cols: Sequence[Column], i: int, prev: int | None = None) -> list[str]:
         frame = self.trace.frame(i) if any(c.needs_frame for c in cols) else None

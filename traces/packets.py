@@ -31,7 +31,12 @@ FRAME_CAPLEN = REGISTRY.define("Frame.CapturedFrameLength", FieldType.UINT, "Byt
 FRAME_ORIGLEN = REGISTRY.define("Frame.FrameLength", FieldType.UINT, "Bytes on the wire")
 FRAME_MEDIA = REGISTRY.define("Frame.MediaType", FieldType.UINT, "pcap link type of the frame")
 FRAME_IFACE = REGISTRY.define("Frame.Interface", FieldType.UINT, "Capture interface number")
-FRAME_COMMENT = REGISTRY.define("Frame.Comment", FieldType.STRING, "Comment stored with the frame")
+FRAME_IFACE_NAME = REGISTRY.define("Frame.Interface.Name", FieldType.STRING,
+                                   "Capture interface name (pcapng if_name)")
+FRAME_IFACE_DESCRIPTION = REGISTRY.define("Frame.Interface.Description", FieldType.STRING,
+                                          "Capture interface description (pcapng if_description)")
+FRAME_COMMENT = REGISTRY.define("Frame.Comment", FieldType.STRING,
+                                "Comment stored with the frame (pcapng opt_comment, Netmon \"Title: text\")")
 FRAME_DIRECTION = REGISTRY.define("Frame.Direction", FieldType.STRING, "Inbound / Outbound when the capture says")
 
 
@@ -43,6 +48,8 @@ class RecordMeta:
     comments: list[str] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
     direction: str = ""
+    #: why the record has no timestamp of its own ("simple packet block"); "" when it has one
+    no_timestamp: str = ""
 
 
 class PacketReader(Reader):
@@ -76,15 +83,17 @@ def build_packet_frame(trace: Trace, i: int, ts: int, data: bytes, link: int, if
     ctx = _dissect.dissect(data, link, trace.registry)
     top = Layer(FRAME, "", 0, len(data))
     top.add(FRAME_NUMBER, i + 1)
-    top.add(FRAME_TIME, ts, display=format_time(ts))
+    if meta.no_timestamp:  # the index repeats the previous time to keep the order; that is not this frame's
+        top.add(None, None, display=f"(none: {meta.no_timestamp})", label="TimeStamp")
+    else:
+        top.add(FRAME_TIME, ts, display=format_time(ts))
     top.add(FRAME_CAPLEN, len(data))
     top.add(FRAME_ORIGLEN, meta.original_length)
     top.add(FRAME_MEDIA, link, display=f"{link} ({LINK_TYPE_NAMES.get(link, 'unknown')})")
-    top.add(FRAME_IFACE, iface_no)
+    add_interface(top, trace, iface_no)
     if meta.direction:
         top.add(FRAME_DIRECTION, meta.direction)
-    for c in meta.comments:
-        top.add(FRAME_COMMENT, c)
+    add_comments(top, meta.comments)
     for k, v in meta.options.items():
         top.add(None, v, display=str(v), label=k)
     media = LINK_TYPE_NAMES.get(link, f"link type {link}")
@@ -105,9 +114,36 @@ def build_packet_frame(trace: Trace, i: int, ts: int, data: bytes, link: int, if
         protocol_name=ctx.protocol_name,
         description=ctx.description,
         comments=list(meta.comments),
-        meta=dict(meta.options),
+        meta={**meta.options, "no_timestamp": meta.no_timestamp} if meta.no_timestamp else dict(meta.options),
         registry=trace.registry,
     )
+
+
+def add_interface(top: Layer, trace: Trace, iface_no: int) -> None:
+    """The Interface node: its number, with the name and description the capture gave it."""
+    iface = trace.interfaces[iface_no] if 0 <= iface_no < len(trace.interfaces) else None
+    name = iface.name if iface is not None else ""
+    node = top.add(FRAME_IFACE, iface_no, display=f"{iface_no} ({one_line(name)})" if name else str(iface_no))
+    if name:
+        node.add(FRAME_IFACE_NAME, name, display=one_line(name))
+    if iface is not None and iface.description:
+        node.add(FRAME_IFACE_DESCRIPTION, iface.description, display=one_line(iface.description))
+
+
+def one_line(text: str) -> str:
+    """``text`` for a one-line label: line breaks written as ``\\n`` (names may hold them)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def add_comments(top: Layer, comments: list[str]) -> None:
+    """One Comment node per comment; a comment of several lines shows its first line and has one
+    child per line (a tree line cannot hold a line break)."""
+    for text in comments:
+        lines = text.splitlines() or [""]
+        node = top.add(FRAME_COMMENT, text, display=lines[0] + (" …" if len(lines) > 1 else ""))
+        if len(lines) > 1:
+            for line in lines:
+                node.add(None, line, display="", label=line)
 
 
 def format_time(ts_ns: int) -> str:

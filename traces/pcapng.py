@@ -21,7 +21,7 @@ from .errors import DamagedRecord, TraceError
 from .frame import Frame, Layer
 from .gather import Gather
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
-from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
+from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
 from .trace import Interface
 
 if TYPE_CHECKING:
@@ -167,6 +167,8 @@ class PcapngReader(PacketReader):
         self.sections: list[Section] = []
         #: per global interface: (multiply, divide, offset ns) for timestamps
         self.scales: list[tuple[int, int, int]] = []
+        #: block offsets of the packet blocks that carry an opt_comment (None: not known, an old cache)
+        self.comment_locs: list[int] | None = []
         trace.facts["format"] = "pcapng"
         trace.facts["sections"] = []
 
@@ -361,14 +363,20 @@ class PcapngReader(PacketReader):
         links[:] = np.array([i.link_type for i in self.trace.interfaces], dtype=np.int64)[glob]
         # direction from epb_flags needs the options: only look when the block has any
         for r in np.flatnonzero(blen > 32 + ((caplen + 3) & ~3)):
-            opts, _ = self._packet_options(int(starts[r]), int(caplen[r]), int(blen[r]), e, EPB_OPTIONS)
+            opts, comments = self._packet_options(int(starts[r]), int(caplen[r]), int(blen[r]), e, EPB_OPTIONS)
             batch["dirflags"][r] |= DIRECTION_FLAGS.get(epb_direction(opts), 0)
+            self._note_comments(int(starts[r]), comments)
         return True
 
     def _packet_options(self, pos: int, caplen: int, blen: int, endian: str,
                         names: dict[int, str]) -> tuple[dict[str, Any], list[str]]:
         """The options of an EPB/OPB: after the packet bytes, padded to 4, up to the trailing length."""
         return parse_options(self.buf, pos + 28 + ((caplen + 3) & ~3), pos + blen - 4, endian, names)
+
+    def _note_comments(self, pos: int, comments: list[str]) -> None:
+        """Remember that the block at ``pos`` has a comment (``Frame.Comment`` filters without decoding)."""
+        if comments and self.comment_locs is not None:
+            self.comment_locs.append(pos)
 
     def _row_scalar(self, r: int, btype: int, pos: int, batch: dict[str, np.ndarray], data_off: np.ndarray,
                     links: np.ndarray, last_ts: int) -> int:
@@ -398,9 +406,11 @@ class PcapngReader(PacketReader):
             batch["kind"][r] = KIND_PACKET
             data_off[r] = pos + 28
             links[r] = self.trace.interfaces[g].link_type
-            if btype == EPB and blen > 32 + ((caplen + 3) & ~3):  # the block has options
-                opts, _ = self._packet_options(pos, caplen, blen, e, EPB_OPTIONS)
-                batch["dirflags"][r] |= DIRECTION_FLAGS.get(epb_direction(opts), 0)
+            if blen > 32 + ((caplen + 3) & ~3):  # the block has options
+                opts, comments = self._packet_options(pos, caplen, blen, e, EPB_OPTIONS if btype == EPB else OPB_OPTIONS)
+                if btype == EPB:
+                    batch["dirflags"][r] |= DIRECTION_FLAGS.get(epb_direction(opts), 0)
+                self._note_comments(pos, comments)
             return ts
         if btype == SPB:
             if not section.interfaces:
@@ -458,8 +468,8 @@ class PcapngReader(PacketReader):
 
     def _meta(self, length: int, pos: int, btype: int, blen: int, section: Section) -> RecordMeta:
         e = section.endian
-        if btype not in (EPB, OPB):  # an SPB: its original length, nothing else
-            return RecordMeta(struct.unpack_from(e + "I", self.buf, pos + 8)[0])
+        if btype not in (EPB, OPB):  # an SPB: its original length, nothing else (not even a time)
+            return RecordMeta(struct.unpack_from(e + "I", self.buf, pos + 8)[0], no_timestamp="simple packet block")
         orig = struct.unpack_from(e + "I", self.buf, pos + 24)[0]
         opts, comments = self._packet_options(pos, length, blen, e, EPB_OPTIONS if btype == EPB else OPB_OPTIONS)
         return RecordMeta(orig, comments, opts, DIRECTION_NAMES.get(epb_direction(opts), ""))
@@ -473,10 +483,7 @@ class PcapngReader(PacketReader):
             g = int(idx.iface[i])
             link = self.trace.interfaces[g].link_type
             meta = self._meta(len(data), *block)
-            frame = build_packet_frame(self.trace, i, int(idx.ts[i]), data, link, g, meta)
-            if btype == SPB:
-                frame.meta["timestamp"] = "none (simple packet block)"
-            return frame
+            return build_packet_frame(self.trace, i, int(idx.ts[i]), data, link, g, meta)
         data = bytes(self.buf[pos : pos + blen])
         name = BLOCK_NAMES.get(btype, f"block type 0x{btype:08X}")
         layer = Layer(FRAME, f"{name} block, {blen} bytes", 0, blen)
@@ -486,14 +493,16 @@ class PcapngReader(PacketReader):
         return Frame(index=i, timestamp_ns=int(idx.ts[i]), data=data, layers=[layer], captured_length=blen,
                      original_length=blen, kind="record", protocol_name="PCAPNG",
                      description=f"PCAPNG:{name} block", registry=self.trace.registry,
-                     meta={"block_type": f"0x{btype:08X}", "time": format_time(int(idx.ts[i]))})
+                     meta={"block_type": f"0x{btype:08X}", "no_timestamp": f"{name.lower()} block"})
 
     def state(self) -> dict[str, Any]:
         return {"sections": [{"endian": s.endian, "offset": s.offset, "interfaces": s.interfaces,
                               "options": s.options} for s in self.sections],
-                "scales": self.scales}
+                "scales": self.scales, "comment_locs": self.comment_locs}
 
     def restore(self, state: dict[str, Any]) -> None:
         self.sections = [Section(s["endian"], s["offset"], list(s["interfaces"]), dict(s["options"]))
                          for s in state["sections"]]
         self.scales = [tuple(s) for s in state["scales"]]  # type: ignore[misc]
+        locs = state.get("comment_locs")
+        self.comment_locs = [int(x) for x in locs] if isinstance(locs, list) else None

@@ -66,6 +66,17 @@ def top_conversations(trace: Trace, column: str, table: ConversationTable, top: 
              "frames": int(frames[c]), "bytes": int(nbytes[c])} for c in order if frames[c]]
 
 
+def interface_list(trace: Trace) -> list[dict[str, Any]]:
+    """The capture interfaces with their names (pcapng if_name/if_description) and frame counts."""
+    from .dissect.core import LINK_TYPE_NAMES
+
+    counts = np.bincount(trace.index.iface, minlength=len(trace.interfaces)) if len(trace) else []
+    return [{"number": n, "name": iface.name, "description": iface.description, "link_type": iface.link_type,
+             "media": LINK_TYPE_NAMES.get(iface.link_type, f"link type {iface.link_type}"),
+             "frames": int(counts[n]) if n < len(counts) else 0}
+            for n, iface in enumerate(trace.interfaces)]
+
+
 def trace_stats(trace: Trace, top: int = 20) -> dict[str, Any]:
     idx = trace.index
     first, last = trace.first_time_ns, trace.last_time_ns
@@ -93,6 +104,7 @@ def trace_stats(trace: Trace, top: int = 20) -> dict[str, Any]:
         "frames": len(trace),
         "time_span": {"first": format_time(first), "last": format_time(last), "seconds": (last - first) / 1e9}
         if first is not None and last is not None else None,
+        "interfaces": interface_list(trace),
         "protocols": protocol_counts(trace),
         "providers": providers,
         "ip_conversations": top_conversations(trace, "ip_conv", trace.ip_conversations, top),

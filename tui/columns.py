@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from tracemon.traces import columns as shared
+from tracemon.traces.comments import has_comment
 from tracemon.traces.index import KIND_NOTIME
 
 if TYPE_CHECKING:
@@ -31,7 +32,12 @@ _UI = {
     "destination": ("Destination", 17),
     "protocol": ("Protocol", 12),
     "description": ("Description", 40),
+    "comment": ("Comment", 40),
 }
+#: the Process column's width when the trace names its processes ("svchost.exe (1234)")
+NAMED_PROCESS_WIDTH = 18
+#: drawn before the Frame number of a frame that carries a comment (Wireshark marks them too)
+COMMENT_MARK = "✎"
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +73,8 @@ class Column:
 
 def ui(base: shared.Column) -> Column:
     label, width = _UI.get(base.key, (base.title.rsplit(".", 1)[-1], 0))
+    if base is shared.PROCESS_NAMED:
+        width = NAMED_PROCESS_WIDTH
     if not width:
         width = max(10, min(24, len(label) + 2))
     return Column(base, label, width)
@@ -207,6 +215,15 @@ def decode(trace: Trace, i: int) -> tuple[Frame | None, str]:
 
 def cell(col: Column, trace: Trace, i: int, frame: Frame | None, ctx: RowContext) -> str:
     fmt = ctx.formatter
+    if col.key == "number":
+        number = str(i + 1)
+        if not commented(trace, i, frame):
+            return number
+        # the mark never costs a digit: it loses its space first, then itself, in a narrow column
+        for text in (f"{COMMENT_MARK} {number}", f"{COMMENT_MARK}{number}"):
+            if len(text) <= col.width:
+                return text
+        return number
     if col.key == "time" and fmt.mode.kind == "absolute":
         if int(trace.index.kind[i]) & KIND_NOTIME:
             return ""
@@ -214,6 +231,15 @@ def cell(col: Column, trace: Trace, i: int, frame: Frame | None, ctx: RowContext
     if col.needs_frame and frame is None:
         return ""
     return fmt.text(col.base, i, ctx.previous, frame)
+
+
+def commented(trace: Trace, i: int, frame: Frame | None) -> bool:
+    """Whether frame ``i`` has a comment: from what the reader learned while scanning, or from the
+    decoded frame when the reader cannot tell."""
+    known = has_comment(trace, i)
+    if known is None:
+        return frame is not None and bool(frame.comments)
+    return known
 
 
 def row_cells(cols: Sequence[Column], trace: Trace, i: int, ctx: RowContext) -> list[str]:

@@ -246,14 +246,24 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         w.writerows(lines)
     elif args.format == "json":
         out.write("[")
-        out.writelines(("," if n else "") + "\n" + json.dumps(dict(zip(titles, values, strict=True)))
-                       for n, values in enumerate(formatter.values(cols, rows)))
+        out.writelines(("," if n else "") + "\n" + json.dumps(_json_row(trace, int(i), titles, values))
+                       for n, (i, values) in enumerate(zip(rows, formatter.values(cols, rows), strict=False)))
         out.write("\n]\n")
     else:
         widths = [max(c.width, len(c.title)) if c.width else 0 for c in cols]
         out.write(_line(titles, widths, cols) + "\n")
         out.writelines(_line(values, widths, cols) + "\n" for values in lines)
     return EXIT_OK
+
+
+def _json_row(trace: Any, i: int, titles: list[str], values: list[Any]) -> dict[str, Any]:
+    """One ``list --format json`` row: the columns, and the frame's comments in full (decoded only
+    for the frames the reader says have one)."""
+    from tracemon.traces.comments import has_comment
+
+    row: dict[str, Any] = dict(zip(titles, values, strict=True))
+    row["comments"] = [] if has_comment(trace, i) is False else list(trace.frame(i).comments)
+    return row
 
 
 def _line(values: list[str], widths: list[int], cols: list[Any]) -> str:
@@ -291,7 +301,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def _tree(f: Any, depth: int, out: TextIO) -> None:
     where = f"  [{f.start}:{f.start + f.length}]" if f.start >= 0 and f.length else ""
-    out.write(f"{'  ' * depth}{f.title}: {f.display}{where}\n")
+    line = f"{f.title}: {f.display}" if f.display else f.title  # a comment's lines have no value
+    out.write(f"{'  ' * depth}{line}{where}\n")
     for c in f.children:
         _tree(c, depth + 1, out)
 
@@ -316,12 +327,15 @@ def frame_to_json(frame: Any, with_hex: bool = True) -> dict[str, Any]:
         return d
 
     obj: dict[str, Any] = {
-        "number": frame.number, "timestamp_ns": frame.timestamp_ns, "source": frame.source,
+        "number": frame.number, "source": frame.source,
         "destination": frame.destination, "protocol": frame.protocol_name, "description": frame.description,
         "captured_length": frame.captured_length, "original_length": frame.original_length,
         "layers": [{"protocol": layer.protocol.name, "summary": layer.summary,
                     "fields": [field(f) for f in layer.fields]} for layer in frame.layers],
     }
+    # a record without a time of its own (pcapng SPB): the index's borrowed time is not this frame's
+    obj["timestamp_ns"] = None if frame.meta.get("no_timestamp") else frame.timestamp_ns
+    obj["comments"] = list(frame.comments)
     if frame.process_id is not None:
         obj["process_id"] = frame.process_id
     if with_hex:
@@ -345,6 +359,13 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     zone = trace.facts.get("time_zone")
     if zone:
         out.write(f"Time zone:  {zone} (the capture host's; --time local shows its clock)\n")
+    named = [i for i in stats["interfaces"] if i["name"] or i["description"]]
+    if named:
+        out.write("\nInterfaces:\n")
+        from tracemon.traces.packets import one_line
+
+        out.writelines(f"  {i['number']:>3}  {one_line(i['name']) or '-':<20} {i['media']:<24} {i['frames']:>10} "
+                       f"frames{'  ' + one_line(i['description']) if i['description'] else ''}\n" for i in named)
     out.write("\nProtocols (frames containing each):\n")
     out.writelines(f"  {name:<44} {count:>10}\n" for name, count in stats["protocols"].items())
     if stats["providers"]:

@@ -19,6 +19,8 @@ from . import (  # noqa: F401
     ipv6,
     link,
     mpls,
+    prism,
+    radiotap,
     tcp,
     udp,
     wifi,

@@ -1,4 +1,4 @@
-"""IEEE 802.11 (Netmon's ``WiFi``) and the radiotap header in front of it.
+"""IEEE 802.11 (Netmon's ``WiFi``); the radio headers in front of it are in ``radiotap``/``prism``.
 
 Data frames (plain, QoS, 4-address) continue into LLC/SNAP and the EtherType table unless the
 Protected bit says the body is encrypted (and the body does not start with an LLC/SNAP header:
@@ -11,15 +11,12 @@ says which address is which.
 
 from __future__ import annotations
 
-import struct
-
 from ..fields import REGISTRY, FieldType
 from ..frame import Layer, mac_text
 from .core import (
     ADDR_MAC,
     LINK_TYPES,
     LINKTYPE_IEEE802_11,
-    LINKTYPE_IEEE802_11_RADIOTAP,
     Ctx,
     payload,
 )
@@ -39,6 +36,7 @@ SUBTYPES = {
         5: "CF-Ack", 6: "CF-Poll", 7: "CF-Ack + CF-Poll", 8: "QoS Data", 9: "QoS Data + CF-Ack",
         10: "QoS Data + CF-Poll", 11: "QoS Data + CF-Ack + CF-Poll", 12: "QoS Null", 14: "QoS CF-Poll",
         15: "QoS CF-Ack + CF-Poll"},
+    3: {0: "DMG Beacon", 1: "S1G Beacon"},
 }
 
 WIFI = R.protocol("WiFi", "IEEE 802.11 MAC header")
@@ -70,106 +68,10 @@ QOS_AMSDU = R.define("WiFi.QoSControl.AMSDUPresent", FieldType.BOOL, "Body is an
 HT_CONTROL = R.define("WiFi.HTControl", FieldType.UINT, "HT control field")
 SSID = R.define("WiFi.SSID", FieldType.STRING, "Network name (beacon, probe, association)")
 FCS = R.define("WiFi.FCS", FieldType.UINT, "Frame check sequence")
-
-RADIOTAP = R.protocol("Radiotap", "Radiotap capture header (radio information)")
-RT_VERSION = R.define("Radiotap.Version", FieldType.UINT, "Header revision (0)")
-RT_LENGTH = R.define("Radiotap.Length", FieldType.UINT, "Header length in bytes")
-RT_PRESENT = R.define("Radiotap.Present", FieldType.UINT, "First presence bitmap")
-RT_TSFT = R.define("Radiotap.TSFT", FieldType.UINT, "MAC timestamp in µs")
-RT_FLAGS = R.define("Radiotap.Flags", FieldType.UINT, "Frame flags")
-RT_FLAG_FCS = R.define("Radiotap.Flags.FCS", FieldType.BOOL, "Frame ends with a 4-byte FCS")
-RT_FLAG_BAD_FCS = R.define("Radiotap.Flags.BadFCS", FieldType.BOOL, "FCS check failed")
-RT_RATE = R.define("Radiotap.DataRate", FieldType.UINT, "Legacy data rate in 500 kb/s units")
-RT_FREQ = R.define("Radiotap.ChannelFrequency", FieldType.UINT, "Channel frequency in MHz")
-RT_CHANNEL_FLAGS = R.define("Radiotap.ChannelFlags", FieldType.UINT, "Channel flags")
-RT_SIGNAL = R.define("Radiotap.AntennaSignal", FieldType.INT, "Antenna signal in dBm")
-RT_NOISE = R.define("Radiotap.AntennaNoise", FieldType.INT, "Antenna noise in dBm")
-RT_ANTENNA = R.define("Radiotap.Antenna", FieldType.UINT, "Antenna index")
-RT_MCS = R.define("Radiotap.MCSIndex", FieldType.UINT, "HT MCS index")
-
-_RT_HEAD = struct.Struct("<BBHI")
-#: radiotap field number → (alignment, size); fields must be read in order, so stop at an unknown one
-_RT_FIELDS = {
-    0: (8, 8), 1: (1, 1), 2: (1, 1), 3: (2, 4), 4: (1, 2), 5: (1, 1), 6: (1, 1), 7: (2, 2), 8: (2, 2),
-    9: (2, 2), 10: (1, 1), 11: (1, 1), 12: (1, 1), 13: (1, 1), 14: (2, 2), 15: (2, 2), 16: (1, 1),
-    17: (1, 1), 18: (4, 8), 19: (1, 3), 20: (4, 8), 21: (2, 12), 22: (8, 12), 23: (2, 12), 24: (2, 12),
-    25: (2, 6), 26: (1, 1), 27: (2, 4),
-}
-RT_FLAG_HAS_FCS = 0x10
-
-
-def dissect_radiotap(ctx: Ctx, off: int, end: int) -> None:
-    d = ctx.data
-    avail = end - off
-    if avail < 8:
-        ctx.header_missing(RADIOTAP, off, end, f"{avail} bytes, a radiotap header needs 8")
-        return
-    version, _pad, length, present = _RT_HEAD.unpack_from(d, off)
-    layer = ctx.layer(RADIOTAP, "", off, min(length, avail))
-    add = layer.add
-    add(RT_VERSION, version, off, 1)
-    add(RT_LENGTH, length, off + 2, 2)
-    add(RT_PRESENT, present, off + 4, 4, display=f"0x{present:08X}")
-    if length < 8 or length > avail:
-        ctx.malformed(layer, f"header length {length} with {avail} bytes captured")
-        payload(ctx, off + 8, end)
-        return
-    hdr_end = off + length
-    # further presence words follow while bit 31 is set; the fields come after all of them
-    p = off + 8
-    word = present
-    while word & 0x80000000:
-        if p + 4 > hdr_end:
-            ctx.malformed(layer, "presence bitmaps run past the header")
-            payload(ctx, hdr_end, end)
-            return
-        word = int.from_bytes(d[p : p + 4], "little")
-        p += 4
-    flags = 0
-    parts: list[str] = []
-    for bit in range(28):
-        if not present & (1 << bit):
-            continue
-        spec = _RT_FIELDS.get(bit)
-        if spec is None:
-            break
-        align, size = spec
-        p = off + (p - off + align - 1) // align * align  # alignment is relative to the header start
-        if p + size > hdr_end:
-            ctx.malformed(layer, f"field {bit} runs past the header")
-            break
-        if bit == 0:
-            add(RT_TSFT, int.from_bytes(d[p : p + 8], "little"), p, 8)
-        elif bit == 1:
-            flags = d[p]
-            f = add(RT_FLAGS, flags, p, 1, display=f"0x{flags:02X}")
-            f.add(RT_FLAG_FCS, (flags >> 4) & 1, p, 1, bits=(3, 1))
-            f.add(RT_FLAG_BAD_FCS, (flags >> 6) & 1, p, 1, bits=(1, 1))
-        elif bit == 2:
-            add(RT_RATE, d[p], p, 1, display=f"{d[p] / 2:g} Mb/s")
-            parts.append(f"Rate = {d[p] / 2:g} Mb/s")
-        elif bit == 3:
-            freq = int.from_bytes(d[p : p + 2], "little")
-            add(RT_FREQ, freq, p, 2, display=f"{freq} MHz")
-            cflags = int.from_bytes(d[p + 2 : p + 4], "little")
-            add(RT_CHANNEL_FLAGS, cflags, p + 2, 2, display=f"0x{cflags:04X}")
-            parts.insert(0, f"Channel = {freq} MHz")
-        elif bit in (5, 6):
-            v = d[p] - 256 if d[p] > 127 else d[p]
-            add(RT_SIGNAL if bit == 5 else RT_NOISE, v, p, 1, display=f"{v} dBm")
-            if bit == 5:
-                parts.append(f"Signal = {v} dBm")
-        elif bit == 11:
-            add(RT_ANTENNA, d[p], p, 1)
-        elif bit == 19 and d[p] & 0x02:  # MCS index known
-            add(RT_MCS, d[p + 2], p + 2, 1)
-            parts.append(f"MCS = {d[p + 2]}")
-        p += size
-    ctx.set_summary(layer, ", ".join(parts) if parts else f"Length = {length}")
-    if flags & RT_FLAG_HAS_FCS:
-        ctx.notes["wifi_fcs"] = True
-    ctx.call(dissect_80211, hdr_end, end)
-
+S1G_NEXT_TBTT = R.define("WiFi.FrameControl.NextTBTTPresent", FieldType.BOOL, "S1G beacon: Next TBTT field present")
+S1G_COMPRESSED_SSID = R.define("WiFi.FrameControl.CompressedSSIDPresent", FieldType.BOOL,
+                               "S1G beacon: Compressed SSID field present")
+S1G_ANO = R.define("WiFi.FrameControl.ANOPresent", FieldType.BOOL, "S1G beacon: ANO field present")
 
 def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
@@ -193,9 +95,10 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
     f.add(FC_VERSION, fc0 & 3, off, 1, bits=(6, 2))
     f.add(FC_TYPE, ftype, off, 1, bits=(4, 2))
     f.add(FC_SUBTYPE, subtype, off, 1, display=f"{subtype} ({kind})", bits=(0, 4))
-    for fdef, bit in ((FC_TO_DS, 0), (FC_FROM_DS, 1), (FC_MORE_FRAG, 2), (FC_RETRY, 3), (FC_POWER, 4),
-                      (FC_MORE_DATA, 5), (FC_PROTECTED, 6), (FC_ORDER, 7)):
-        f.add(fdef, (fc1 >> bit) & 1, off + 1, 1, bits=(7 - bit, 1))
+    if (ftype, subtype) != (3, 1):  # an S1G beacon's second byte holds other flags (below)
+        for fdef, bit in ((FC_TO_DS, 0), (FC_FROM_DS, 1), (FC_MORE_FRAG, 2), (FC_RETRY, 3), (FC_POWER, 4),
+                          (FC_MORE_DATA, 5), (FC_PROTECTED, 6), (FC_ORDER, 7)):
+            f.add(fdef, (fc1 >> bit) & 1, off + 1, 1, bits=(7 - bit, 1))
     add(DURATION, d[off + 2] | (d[off + 3] << 8), off + 2, 2)
     a1 = mac(d, off + 4)
     add(RECEIVER, a1, off + 4, 6)
@@ -204,6 +107,9 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
         add(FCS, fcs, fcs_at, 4, display=f"0x{fcs:08X}")
     if ftype == 1:
         _control(ctx, layer, subtype, off, end, a1)
+        return
+    if ftype == 3:
+        _extension(ctx, layer, subtype, off, end, a1)
         return
     if avail < 24:
         ctx.malformed(layer, f"{avail} bytes, this 802.11 header needs 24")
@@ -265,7 +171,7 @@ def dissect_80211(ctx: Ctx, off: int, end: int) -> None:
     if protected:
         summary += ", Protected bit set but the body is in clear"
     if ftype == 0:
-        ssid = _ssid(d, layer, subtype, pos, end)
+        ssid = _mgmt_ssid(d, layer, subtype, pos, end)
         ctx.set_summary(layer, summary + (f", SSID = {ssid}" if ssid is not None else ""))
         payload(ctx, pos, end)
         return
@@ -304,14 +210,48 @@ def _control(ctx: Ctx, layer: Layer, subtype: int, off: int, end: int, a1: int) 
         payload(ctx, off + 10, end)
 
 
+def _extension(ctx: Ctx, layer: Layer, subtype: int, off: int, end: int, a1: int) -> None:
+    """Extension frames (type 3) have one address and no sequence control (802.11-2020 §9.3.4):
+    a DMG beacon's is the BSSID, an S1G beacon's the sender's; the others are reserved."""
+    d = ctx.data
+    fc1 = d[off + 1]
+    layer.length = 10
+    summary = layer.summary
+    if subtype == 0:
+        layer.add(BSSID, a1, off + 4, 6)
+        ctx.addresses("", mac_text(a1), ADDR_MAC)
+        # timestamp 8, sector sweep 3, beacon interval 2, beacon interval control 6, DMG parameters 1
+        ssid = _ssid(d, layer, 20, off + 10, end)
+        summary += f", BSSID = {mac_text(a1)}"
+    elif subtype == 1:
+        for fdef, bit, what in ((S1G_NEXT_TBTT, 0, "Next TBTT"), (S1G_COMPRESSED_SSID, 1, "Compressed SSID"),
+                                (S1G_ANO, 2, "ANO")):
+            layer.fields[0].add(fdef, (fc1 >> bit) & 1, off + 1, 1, bits=(7 - bit, 1), label=f"{what} Present")
+        layer.add(SOURCE, a1, off + 4, 6)
+        ctx.addresses(mac_text(a1), "", ADDR_MAC)
+        # timestamp 4, change sequence 1, then the optional fields the frame control announces
+        fixed = 5 + (3 if fc1 & 1 else 0) + (4 if fc1 & 2 else 0) + (1 if fc1 & 4 else 0)
+        ssid = _ssid(d, layer, fixed, off + 10, end)
+        summary += f", SA = {mac_text(a1)}"
+    else:
+        ssid = None
+        ctx.addresses("", mac_text(a1), ADDR_MAC)
+        summary += f", RA = {mac_text(a1)}"
+    ctx.set_summary(layer, summary + (f", SSID = {ssid}" if ssid is not None else ""))
+    payload(ctx, off + 10, end)
+
+
 #: fixed fields before the information elements of management frames that carry an SSID
 _MGMT_FIXED = {0: 4, 2: 10, 4: 0, 5: 12, 8: 12}
 
 
-def _ssid(d: bytes, layer: Layer, subtype: int, pos: int, end: int) -> str | None:
+def _mgmt_ssid(d: bytes, layer: Layer, subtype: int, pos: int, end: int) -> str | None:
     fixed = _MGMT_FIXED.get(subtype)
-    if fixed is None:
-        return None
+    return None if fixed is None else _ssid(d, layer, fixed, pos, end)
+
+
+def _ssid(d: bytes, layer: Layer, fixed: int, pos: int, end: int) -> str | None:
+    """The SSID element when it is the first element after ``fixed`` bytes of fixed fields."""
     p = pos + fixed
     if p + 2 <= end and d[p] == 0 and p + 2 + d[p + 1] <= end:
         raw = d[p + 2 : p + 2 + d[p + 1]]
@@ -322,4 +262,3 @@ def _ssid(d: bytes, layer: Layer, subtype: int, pos: int, end: int) -> str | Non
 
 
 LINK_TYPES[LINKTYPE_IEEE802_11] = dissect_80211
-LINK_TYPES[LINKTYPE_IEEE802_11_RADIOTAP] = dissect_radiotap

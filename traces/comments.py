@@ -1,0 +1,80 @@
+"""Which frames carry a comment, known without decoding them.
+
+Frame comments (pcapng ``opt_comment``, Netmon 2.x's comment table) are few and wanted fast: the
+list marks commented frames and ``Frame.Comment`` filters find them among millions.  The readers
+learn where comments are while they scan (pcapng: the offsets of the blocks with a comment
+option; Netmon: the frame offsets its comment table names), so the rows are the index rows whose
+``loc`` is one of those offsets: one ``np.isin`` per trace, cached until the index grows.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from .trace import Trace
+
+#: formats whose records never carry a comment
+NO_COMMENTS = ("pcap", "etl")
+
+_CACHE: weakref.WeakKeyDictionary[Any, tuple[tuple[int, int], np.ndarray]] = weakref.WeakKeyDictionary()
+_LOCK = threading.Lock()
+
+
+def comment_offsets(trace: Trace) -> list[int] | None:
+    """File offsets (index ``loc`` values) of the records with a comment; None when the reader
+    cannot tell without decoding (an unknown reader, an index cache written before it could)."""
+    if trace.format in NO_COMMENTS:
+        return []
+    reader = trace.reader
+    locs = getattr(reader, "comment_locs", None)
+    if isinstance(locs, list):
+        return locs
+    table = getattr(reader, "comments", None)  # Netmon: frame offset → comments
+    if isinstance(table, dict):
+        return list(table)
+    return None
+
+
+def comment_rows(trace: Trace) -> np.ndarray | None:
+    """Sorted row numbers of the frames with a comment (None: unknown, decode to find out)."""
+    locs = comment_offsets(trace)
+    if locs is None:
+        return None
+    n = len(trace.index)
+    stamp = (n, len(locs))
+    with _LOCK:
+        hit = _CACHE.get(trace)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+    if not locs or not n:
+        rows = np.zeros(0, dtype=np.int64)
+    else:
+        rows = np.flatnonzero(np.isin(trace.index.loc[:n], np.array(locs, dtype=np.uint64)))
+    with _LOCK:
+        _CACHE[trace] = (stamp, rows)
+    return rows
+
+
+def comment_mask(trace: Trace, start: int, stop: int) -> np.ndarray | None:
+    """Rows ``start:stop`` as a bool mask, True where the frame has a comment (None: unknown)."""
+    rows = comment_rows(trace)
+    if rows is None:
+        return None
+    mask = np.zeros(max(0, stop - start), dtype=bool)
+    lo, hi = np.searchsorted(rows, [start, stop])
+    mask[rows[lo:hi] - start] = True
+    return mask
+
+
+def has_comment(trace: Trace, i: int) -> bool | None:
+    """Whether row ``i`` has a comment (None: unknown)."""
+    rows = comment_rows(trace)
+    if rows is None:
+        return None
+    k = int(np.searchsorted(rows, i))
+    return k < len(rows) and int(rows[k]) == i
