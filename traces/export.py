@@ -25,6 +25,7 @@ from .columns import Column, ColumnFormatter
 from .dissect.core import LINKTYPE_IEEE802_11
 from .index import DIR_RECEIVE, DIR_SEND, KIND_EVENT, KIND_PACKET
 from .netmon import LINKTYPE_NETMON_80211, netmon_80211_header_length
+from .text import csv_cell
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -156,14 +157,14 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
         titles = [c.title for c in columns]
         writer = csv.writer(out) if fmt == "csv" else None
         if writer is not None:
-            writer.writerow(titles)
+            writer.writerow([csv_cell(t) for t in titles])
         else:
             out.write("[\n")
         for n, values in enumerate(fmtr.rows(columns, rows)):
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("export cancelled")
             if writer is not None:
-                writer.writerow(values)
+                writer.writerow([csv_cell(v) for v in values])
             else:
                 out.write(("," if n else "") + json.dumps(dict(zip(titles, values, strict=True))) + "\n")
             if progress is not None and (n % 4096 == 0 or n + 1 == total):
