@@ -180,3 +180,65 @@ def test_preset_names_and_filter_text_are_escaped(capsys: pytest.CaptureFixture[
     assert code == 0 and _clean(out) and "evil␛]0;owned" in out
     code, out, err = _run(["check", "DNS.QRecord.QuestionName == \"" + OSC52 + "\" AND ("], capsys)
     assert code == 3 and _clean(out) and _clean(err)
+
+
+# -- the TUI --------------------------------------------------------------------------------
+
+def _screen_text(app: object) -> str:
+    """What the terminal would be sent: every cell of every strip of the composed screen."""
+    strips = app.screen._compositor.render_strips()  # type: ignore[attr-defined]
+    return "\n".join(strip.text for strip in strips)
+
+
+def _open_all(tree: object) -> None:
+    stack = list(tree.root.children)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        node.expand()
+        stack.extend(node.children)
+
+
+@pytest.mark.parametrize("frame", [1, 2])
+def test_tui_shows_trace_text_escaped(hostile_pcap: Path, frame: int) -> None:
+    from tracemon.tui.app import TracemonApp
+    from tracemon.tui.screens.trace import TraceScreen
+    from tracemon.tui.widgets.conversation_tree import ConversationTree
+    from tui_support import async_test, settle
+
+    @async_test
+    async def run() -> None:
+        app = TracemonApp([str(hostile_pcap)])
+        async with app.run_test(size=(200, 60)) as pilot:
+            await settle(app, pilot)
+            screen = app.screen
+            assert isinstance(screen, TraceScreen)
+            screen.frames.cursor = frame - 1
+            await settle(app, pilot)
+            _open_all(screen.details)
+            _open_all(screen.query_one(ConversationTree))
+            await settle(app, pilot)
+            shown = _screen_text(app)
+            assert _clean(shown), [line for line in shown.splitlines() if not _clean(line)]
+            assert "␛]52;c;" in shown  # the text is there, made visible
+            # the field as a notification ("copy value") goes through the same escaping
+            screen.details.focus()
+            node = next(n for n in _walk(screen.details)
+                        if n.data is not None and isinstance(n.data.value, str) and "52;c;" in n.data.value)
+            screen.details.move_cursor(node, animate=False)
+            await settle(app, pilot)
+            screen.details.action_copy("value")
+            await settle(app, pilot)
+            messages = [n.message for n in app._notifications]  # type: ignore[attr-defined]
+            assert any(m.startswith("Copied: ") and "␛]52;c;" in m for m in messages), messages
+            assert all(_clean(m) for m in messages)
+
+    run()
+
+
+def _walk(tree: object) -> list:
+    out, stack = [], list(tree.root.children)  # type: ignore[attr-defined]
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out

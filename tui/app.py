@@ -12,12 +12,15 @@ import sys
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 from tracemon.traces import TraceError, open_trace
+from tracemon.traces.text import visible, visible_lines
 
 from . import commands, filter_api
 from . import config as _config
@@ -43,8 +46,9 @@ class ErrorScreen(Screen):
         self.lines = list(lines)
 
     def compose(self) -> ComposeResult:
-        body = "\n".join(f"• {line}" for line in self.lines)
-        yield Static(f"[b]{self.title_text}[/b]\n\n{body}\n\n[dim]q quits[/dim]", markup=True)
+        # file names and reader messages are shown as they are: no markup, controls made visible
+        body = "\n".join(f"• {visible_lines(line)}" for line in self.lines)
+        yield Static(Text.assemble((visible(self.title_text), "bold"), f"\n\n{body}\n\n", ("q quits", "dim")))
         yield Footer()
 
 
@@ -89,6 +93,13 @@ class TracemonApp(App[int]):
         if self._history is None:
             self._history = filter_api.History()
         return self._history
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every message goes out without markup and with control characters made visible: they
+        carry file names, filters, preset names and field values from the trace."""
+        super().notify(visible_lines(message), title=visible(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     # -- themes -----------------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
