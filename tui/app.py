@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
@@ -20,6 +21,7 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 from tracemon.traces import TraceError, open_trace
+from tracemon.traces.safefile import remove_partial
 from tracemon.traces.text import visible, visible_lines
 
 from . import commands, filter_api
@@ -231,5 +233,11 @@ def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequenc
         theme: str | None = None) -> int:
     """Run the UI on ``paths`` (the demo trace when empty); returns the process exit status."""
     app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme)
+
+    def terminate(signum: int, frame: object) -> None:  # an export's temporary file goes with us
+        remove_partial()
+        app.exit(128 + signum, return_code=128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     app.run()
     return int(app.return_code or 0)

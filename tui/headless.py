@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -33,6 +34,7 @@ def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
+            _exit_cleanly_on_sigterm()
             return _subcommand(argv)
         return _tui(argv)
     except CliError as e:
@@ -43,6 +45,18 @@ def main(argv: Sequence[str]) -> int:
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (so an export removes its temporary file) instead of killing
+    the process where it stands."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (tests call main() from workers)
+        pass
 
 
 # -- the TUI -----------------------------------------------------------------------------------
