@@ -19,6 +19,8 @@ import sys
 import time
 from typing import Any, TextIO
 
+from ..traces.text import visible, visible_lines
+
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_FILTER = 0, 1, 2, 3
 
 
@@ -103,14 +105,14 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
     try:
         cf = compile_filter(args.expression, registry=trace.registry, trace=trace)
     except FilterError as e:
-        print(f"tracemon: filter error: {e}", file=err)
-        print(e.caret(), file=err)
+        print(f"tracemon: filter error: {visible(str(e))}", file=err)
+        print(visible_lines(e.caret()), file=err)
         for h in e.hints:
-            print(f"hint: {h}", file=err)
+            print(f"hint: {visible(h)}", file=err)
         return EXIT_FILTER
     t1 = time.perf_counter()
     for w in cf.warnings:
-        print(f"tracemon: filter warning: {w}", file=err)
+        print(f"tracemon: filter warning: {visible(str(w))}", file=err)
     hits = cf.evaluate(trace)
     t2 = time.perf_counter()
     n = int(hits.sum())
@@ -121,7 +123,7 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         print(f"{n} of {len(trace)} frames match {cf.canonical!r}; compile {1e3 * (t1 - t0):.2f} ms, "
               f"evaluate {1e3 * (t2 - t1):.1f} ms ({rate:,.0f} frames/s), {st.decoded} frames decoded", file=err)
     if st.errors:
-        print(f"tracemon: warning: {st.errors} frames could not be decoded ({st.first_error})", file=err)
+        print(f"tracemon: warning: {st.errors} frames could not be decoded ({visible(str(st.first_error))})", file=err)
     return EXIT_OK if n else EXIT_NO_MATCH
 
 
@@ -146,14 +148,14 @@ def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
 
     # the same names as every other command: the manifests folder, then --manifest/--symbols
     for w in load_schemas(getattr(args, "manifest", None) or (), getattr(args, "symbols", None) or ()):
-        print(f"tracemon: warning: {w}", file=err)
+        print(f"tracemon: warning: {visible(w)}", file=err)
     try:
         trace = open_trace(path)
     except TraceError as e:
-        print(f"tracemon: {e}", file=err)
+        print(f"tracemon: {visible(str(e))}", file=err)
         return None
     for w in trace.warnings:
-        print(f"tracemon: warning: {getattr(w, 'message', w)}", file=err)
+        print(f"tracemon: warning: {visible(str(getattr(w, 'message', w)))}", file=err)
     return trace
 
 
@@ -179,7 +181,7 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             json.dump({"valid": False, "error": _error_json(e)}, out, indent=2)
             out.write("\n")
         elif not args.quiet:
-            print(e.explain(), file=err)
+            print(visible_lines(e.explain()), file=err)
         return EXIT_FILTER
     ms = 1e3 * (time.perf_counter() - t0)
     if args.json:
@@ -195,13 +197,13 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         }, out, indent=2)
         out.write("\n")
     elif not args.quiet:
-        print(f"valid: {cf.canonical or '(empty filter: every frame)'}", file=out)
+        print(f"valid: {visible(cf.canonical) or '(empty filter: every frame)'}", file=out)
         for line in cf.explain():
-            print(f"  {line}", file=out)
+            print(f"  {visible(line)}", file=out)
         for w in cf.warnings:
-            print(f"warning: {w}", file=out)
+            print(f"warning: {visible(str(w))}", file=out)
             if w.offset is not None:
-                print(w.caret(), file=out)
+                print(visible_lines(w.caret()), file=out)
     if args.strict and cf.warnings:
         return EXIT_NO_MATCH
     return EXIT_OK
@@ -226,7 +228,8 @@ def run_presets(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
         if action == "list":
             items = store.list()
             if store.problem is not None:
-                print(f"tracemon: warning: {store.problem} (showing the standard presets only)", file=err)
+                print(f"tracemon: warning: {visible(str(store.problem))} (showing the standard presets only)",
+                      file=err)
             cat = getattr(args, "category", None)
             if cat:
                 items = [p for p in items if p.category.casefold() == cat.casefold()]
@@ -236,29 +239,29 @@ def run_presets(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
                            for p in items], out, indent=2)
                 out.write("\n")
             else:
-                width = max((len(p.name) for p in items), default=0)
+                width = max((len(visible(p.name)) for p in items), default=0)
                 for p in items:
                     mark = "*" if p.standard else " "
-                    print(f"{mark} {p.name:<{width}}  {p.expression}", file=out)
+                    print(f"{mark} {visible(p.name):<{width}}  {visible(p.expression)}", file=out)
             return EXIT_OK
         if action == "show":
             p = store.get(args.name)
             if p is None:
-                print(f"tracemon: no preset named {args.name!r}", file=err)
+                print(f"tracemon: no preset named {visible(repr(args.name))}", file=err)
                 return EXIT_USAGE
-            print(f"name: {p.name}{' (standard)' if p.standard else ''}", file=out)
-            print(f"expression: {p.expression}", file=out)
+            print(f"name: {visible(p.name)}{' (standard)' if p.standard else ''}", file=out)
+            print(f"expression: {visible(p.expression)}", file=out)
             for k in ("columns", "color", "description", "category"):
                 v = getattr(p, k)
                 if v:
-                    print(f"{k}: {', '.join(v) if isinstance(v, list) else v}", file=out)
+                    print(f"{k}: {visible(', '.join(v) if isinstance(v, list) else v)}", file=out)
             return EXIT_OK
         if action == "save":
             if not getattr(args, "force", False):
                 _check_names(args.expression)
             cols = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
             p = store.save(Preset(args.name, args.expression, cols, args.color, args.description, args.category))
-            print(f"saved {p.name!r} in {store.path}", file=out)
+            print(visible(f"saved {p.name!r} in {store.path}"), file=out)
             return EXIT_OK
         if action == "rename":
             store.rename(args.old, args.new)
@@ -271,26 +274,26 @@ def run_presets(args: argparse.Namespace, out: TextIO | None = None, err: TextIO
             return EXIT_OK
         if action == "import":
             names = store.import_file(args.file)
-            print(f"imported {len(names)} presets: {', '.join(names)}", file=out)
+            print(visible(f"imported {len(names)} presets: {', '.join(names)}"), file=out)
             return EXIT_OK
         if action == "export":
             names = store.export_file(args.file, args.names or None)
-            print(f"exported {len(names)} presets to {args.file}", file=out)
+            print(visible(f"exported {len(names)} presets to {args.file}"), file=out)
             return EXIT_OK
         if action == "path":
             print(store.path, file=out)
             return EXIT_OK
     except PresetFileError as e:
-        print(f"tracemon: damaged presets file: {e}", file=err)
+        print(f"tracemon: damaged presets file: {visible(str(e))}", file=err)
         return EXIT_USAGE
     except PresetError as e:
-        print(f"tracemon: {e}", file=err)
+        print(f"tracemon: {visible(str(e))}", file=err)
         return EXIT_USAGE
     except FilterError as e:
-        print(f"tracemon: the expression does not compile: {e}", file=err)
-        print(e.caret(), file=err)
+        print(f"tracemon: the expression does not compile: {visible(str(e))}", file=err)
+        print(visible_lines(e.caret()), file=err)
         for h in e.hints:
-            print(f"hint: {h}", file=err)
+            print(f"hint: {visible(h)}", file=err)
         return EXIT_FILTER
     print(f"tracemon: unknown presets action {action!r}", file=err)
     return EXIT_USAGE

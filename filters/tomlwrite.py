@@ -7,12 +7,12 @@ filter text (quotes, backslashes, newlines of a multi-line filter) round-trips t
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from ..traces.safefile import open_output
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -71,18 +71,8 @@ def dumps(top: Mapping[str, Any], tables: Mapping[str, Sequence[Mapping[str, Any
 
 def atomic_write(path: Path, text: str) -> None:
     """Write ``text`` to a temporary file beside ``path`` and rename it into place, so a crash
-    leaves either the old file or the new one, never half of one."""
+    leaves either the old file or the new one, never half of one (``safefile``: a symlink stays
+    a link, the file keeps its mode)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    with open_output(path, "w", fsync=True) as f:
+        f.write(text)

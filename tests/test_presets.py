@@ -16,7 +16,7 @@ from tracemon.filters import (
     PresetStore,
     compile_filter,
 )
-from tracemon.filters.presets import default_path, parse_presets, render
+from tracemon.filters.presets import PresetWriteError, default_path, parse_presets, render
 
 
 def test_default_location_is_the_user_config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,10 +126,11 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", fail)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(PresetWriteError, match="disk full"):
         store.save(Preset("two", "udp"))
     assert path.read_bytes() == before
-    assert [p.name for p in tmp_path.iterdir()] == ["presets.toml"]  # no temporary file left behind
+    # no temporary file left behind (the lock file stays, empty, for the next save)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["presets.toml", "presets.toml.lock"]
 
 
 def test_import_and_export(tmp_path: Path) -> None:

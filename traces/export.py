@@ -1,8 +1,9 @@
 """Export frames: packet frames to pcapng (etl2pcapng's conventions for ETW packets), and the
 visible columns to CSV or JSON.
 
-Files are written to a temporary name beside the target and renamed when complete, so an
-interrupted export never leaves a half-written file under the chosen name.
+Files are written through ``safefile.open_output``: to a temporary name beside the target,
+renamed when complete (an interrupted export never leaves a half-written file under the chosen
+name); ``-`` is standard output and a device or FIFO is written in place.
 """
 
 from __future__ import annotations
@@ -11,13 +12,11 @@ import csv
 import json
 import os
 import struct
-import tempfile
 import threading
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -25,6 +24,8 @@ from .columns import Column, ColumnFormatter
 from .dissect.core import LINKTYPE_IEEE802_11
 from .index import DIR_RECEIVE, DIR_SEND, KIND_EVENT, KIND_PACKET
 from .netmon import LINKTYPE_NETMON_80211, netmon_80211_header_length
+from .safefile import is_stdout, open_output
+from .text import csv_cell
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -40,7 +41,8 @@ class ExportResult:
 
     def __str__(self) -> str:
         extra = f", {self.skipped} non-packet frames skipped" if self.skipped else ""
-        return f"wrote {self.written} frames to {self.path}{extra}"
+        where = "standard output" if is_stdout(self.path) else self.path
+        return f"wrote {self.written} frames to {where}{extra}"
 
 
 def _opt(code: int, value: bytes) -> bytes:
@@ -53,20 +55,6 @@ def _block(btype: int, body: bytes) -> bytes:
     return struct.pack("<II", btype, total) + body + struct.pack("<I", total)
 
 
-@contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO]:
-    """A file written under a temporary name beside ``path``, renamed to it once complete and
-    removed if anything (an error, a cancel) stops the writing."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or ".")
-    try:
-        with os.fdopen(fd, mode, newline="" if "b" not in mode else None) as out:
-            yield out
-    except BaseException:
-        os.unlink(tmp)
-        raise
-    os.replace(tmp, path)
-
-
 def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.PathLike[str], *,
                  progress: Progress | None = None, cancel: threading.Event | None = None) -> ExportResult:
     """Write the packet frames among ``rows`` (0-based) to a pcapng file."""
@@ -76,7 +64,7 @@ def write_pcapng(trace: Trace, rows: Sequence[int] | np.ndarray, path: str | os.
     kind, iface, loc, timestamps, dirflags = idx.kind, idx.iface, idx.loc, idx.ts, idx.dirflags
     packets = rows[(kind[rows] & KIND_PACKET) != 0]
     skipped = len(rows) - len(packets)
-    with _atomic(target, "wb") as out:
+    with open_output(target, "wb") as out:
         shb = struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1) + _opt(4, b"tracemon") + _opt(0, b"")
         out.write(_block(0x0A0D0D0A, shb))
         ids: dict[int, int] = {}
@@ -152,11 +140,11 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
     fmtr = formatter or ColumnFormatter(trace)
     rows = np.asarray(rows, dtype=np.int64)
     total = len(rows)
-    with _atomic(target, "w") as out:
+    with open_output(target, "w") as out:
         titles = [c.title for c in columns]
         writer = csv.writer(out) if fmt == "csv" else None
         if writer is not None:
-            writer.writerow(titles)
+            writer.writerow([csv_cell(t) for t in titles])
         else:
             out.write("[\n")
         cells = fmtr.rows(columns, rows) if writer is not None else fmtr.values(columns, rows)
@@ -164,7 +152,7 @@ def write_table(trace: Trace, rows: Sequence[int] | np.ndarray, columns: Sequenc
             if cancel is not None and cancel.is_set():
                 raise InterruptedError("export cancelled")
             if writer is not None:
-                writer.writerow(values)
+                writer.writerow([csv_cell(v) for v in values])
             else:
                 out.write(("," if n else "") + json.dumps(dict(zip(titles, values, strict=True))) + "\n")
             if progress is not None and (n % 4096 == 0 or n + 1 == total):

@@ -8,16 +8,21 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Iterable, Sequence
 from typing import ClassVar
 
+from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 from tracemon.traces import TraceError, open_trace
+from tracemon.traces.safefile import remove_partial
+from tracemon.traces.text import visible, visible_lines
 
 from . import commands, filter_api
 from . import config as _config
@@ -43,8 +48,9 @@ class ErrorScreen(Screen):
         self.lines = list(lines)
 
     def compose(self) -> ComposeResult:
-        body = "\n".join(f"• {line}" for line in self.lines)
-        yield Static(f"[b]{self.title_text}[/b]\n\n{body}\n\n[dim]q quits[/dim]", markup=True)
+        # file names and reader messages are shown as they are: no markup, controls made visible
+        body = "\n".join(f"• {visible_lines(line)}" for line in self.lines)
+        yield Static(Text.assemble((visible(self.title_text), "bold"), f"\n\n{body}\n\n", ("q quits", "dim")))
         yield Footer()
 
 
@@ -89,6 +95,13 @@ class TracemonApp(App[int]):
         if self._history is None:
             self._history = filter_api.History()
         return self._history
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = False) -> None:
+        """Every message goes out without markup and with control characters made visible: they
+        carry file names, filters, preset names and field values from the trace."""
+        super().notify(visible_lines(message), title=visible(title), severity=severity, timeout=timeout,
+                       markup=markup)
 
     # -- themes -----------------------------------------------------------------------------
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -220,5 +233,11 @@ def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequenc
         theme: str | None = None) -> int:
     """Run the UI on ``paths`` (the demo trace when empty); returns the process exit status."""
     app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme)
+
+    def terminate(signum: int, frame: object) -> None:  # an export's temporary file goes with us
+        remove_partial()
+        app.exit(128 + signum, return_code=128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)
     app.run()
     return int(app.return_code or 0)

@@ -62,12 +62,18 @@ def load(path: Path | None = None) -> Config:
     except FileNotFoundError:
         return cfg
     except OSError as e:
-        cfg.problems.append(f"{target}: cannot read: {e.strerror or e}")
+        cfg.problems.append(f"{target}: cannot read: {e.strerror or e}; using the defaults")
+        return cfg
+    except UnicodeDecodeError as e:
+        cfg.problems.append(f"{target}: not UTF-8 text ({e.reason} at byte {e.start}); using the defaults")
         return cfg
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         cfg.problems.append(f"{target}: not valid TOML ({e}); using the defaults")
+        return cfg
+    except RecursionError:  # tomllib recurses per nesting level
+        cfg.problems.append(f"{target}: not valid TOML (nested too deeply); using the defaults")
         return cfg
     for key, value in data.items():
         if key == "keys":

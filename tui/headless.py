@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
 import numpy as np
+from tracemon.traces.text import csv_cell, visible, visible_lines
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_FILTER = 0, 1, 2, 3
 SUBCOMMANDS = ("list", "show", "stats", "export", "count", "check", "presets")
@@ -32,16 +34,29 @@ def main(argv: Sequence[str]) -> int:
     argv = list(argv)
     try:
         if argv and argv[0] in SUBCOMMANDS:
+            _exit_cleanly_on_sigterm()
             return _subcommand(argv)
         return _tui(argv)
     except CliError as e:
-        print(f"tracemon: {e}", file=sys.stderr)
+        print(f"tracemon: {visible_lines(str(e))}", file=sys.stderr)
         return e.code
     except BrokenPipeError:  # `tracemon list big.etl | head`
         sys.stderr.close()
         return EXIT_OK
     except KeyboardInterrupt:
         return 130
+
+
+def _exit_cleanly_on_sigterm() -> None:
+    """SIGTERM unwinds like Ctrl-C (so an export removes its temporary file) instead of killing
+    the process where it stands."""
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    try:
+        signal.signal(signal.SIGTERM, stop)
+    except ValueError:  # not the main thread (tests call main() from workers)
+        pass
 
 
 # -- the TUI -----------------------------------------------------------------------------------
@@ -159,13 +174,13 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
     from tracemon.traces import TraceError, open_trace
 
     for w in load_schemas(getattr(args, "manifest", []) or [], getattr(args, "symbols", []) or []):
-        print(f"tracemon: warning: {w}", file=sys.stderr)
+        print(f"tracemon: warning: {visible(w)}", file=sys.stderr)
     try:
         trace = open_trace(path)
     except TraceError as e:
         raise CliError(e.message) from None
     for w in trace.warnings:
-        print(f"tracemon: warning: {w.message}", file=sys.stderr)
+        print(f"tracemon: warning: {visible(w.message)}", file=sys.stderr)
     return trace
 
 
@@ -190,7 +205,7 @@ def select_rows(trace: Any, expr: str | None) -> np.ndarray:
     except FilterError as e:
         raise CliError(f"filter error: {e}\n{e.caret()}", EXIT_FILTER) from None
     for w in cf.warnings:
-        print(f"tracemon: filter warning: {w.message}", file=sys.stderr)
+        print(f"tracemon: filter warning: {visible(w.message)}", file=sys.stderr)
     return np.flatnonzero(cf.evaluate(trace))
 
 
@@ -242,8 +257,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
         import csv
 
         w = csv.writer(out)
-        w.writerow(titles)
-        w.writerows(lines)
+        w.writerow([csv_cell(t) for t in titles])
+        w.writerows([csv_cell(v) for v in values] for values in lines)
     elif args.format == "json":
         out.write("[")
         out.writelines(("," if n else "") + "\n" + json.dumps(_json_row(trace, int(i), titles, values))
@@ -269,6 +284,7 @@ def _json_row(trace: Any, i: int, titles: list[str], values: list[Any]) -> dict[
 def _line(values: list[str], widths: list[int], cols: list[Any]) -> str:
     parts = []
     for v, w, c in zip(values, widths, cols, strict=True):
+        v = visible(v)
         if not w:
             parts.append(v)
         elif c.align_right:
@@ -288,10 +304,10 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         json.dump(frame_to_json(frame, with_hex=not args.no_hex), out, indent=1)
         out.write("\n")
         return EXIT_OK
-    out.write(f"Frame {frame.number}: {frame.description}\n")
+    out.write(f"Frame {frame.number}: {visible(frame.description)}\n")
     for layer in frame.layers:
         label = layer.label or layer.protocol.name
-        out.write(f"+ {label}: {layer.summary}\n")
+        out.write(f"+ {visible(label)}: {visible(layer.summary)}\n")
         for f in layer.fields:
             _tree(f, 1, out)
     if not args.no_hex:
@@ -301,7 +317,7 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
 
 def _tree(f: Any, depth: int, out: TextIO) -> None:
     where = f"  [{f.start}:{f.start + f.length}]" if f.start >= 0 and f.length else ""
-    line = f"{f.title}: {f.display}" if f.display else f.title  # a comment's lines have no value
+    line = f"{visible(f.title)}: {visible(f.display)}" if f.display else visible(f.title)  # comment lines: no value
     out.write(f"{'  ' * depth}{line}{where}\n")
     for c in f.children:
         _tree(c, depth + 1, out)
@@ -352,7 +368,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         json.dump(stats, out, indent=1)
         out.write("\n")
         return EXIT_OK
-    out.write(f"File:       {stats['file']}\nFormat:     {stats['format']}\nFrames:     {stats['frames']}\n")
+    out.write(f"File:       {visible(str(stats['file']))}\nFormat:     {stats['format']}\nFrames:     {stats['frames']}\n")
     span = stats["time_span"]
     if span:
         out.write(f"First:      {span['first']}\nLast:       {span['last']}\nDuration:   {span['seconds']:.6f} s\n")
@@ -371,8 +387,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     if stats["providers"]:
         out.write("\nETW providers and events:\n")
         for p in stats["providers"]:
-            out.write(f"  {p['protocol']:<44} {p['frames']:>10}\n")
-            out.writelines(f"    {ev['name']:<42} {ev['frames']:>10}\n" for ev in p["events"])
+            out.write(f"  {visible(p['protocol']):<44} {p['frames']:>10}\n")
+            out.writelines(f"    {visible(ev['name']):<42} {ev['frames']:>10}\n" for ev in p["events"])
     for title, key in (("IP conversations", "ip_conversations"), ("TCP/UDP conversations", "l4_conversations"),
                        ("Ethernet conversations", "eth_conversations")):
         if stats[key]:
@@ -380,7 +396,7 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
             out.writelines(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes\n" for c in stats[key])
     if stats["warnings"]:
         out.write("\nWarnings:\n")
-        out.writelines(f"  {w}\n" for w in stats["warnings"])
+        out.writelines(f"  {visible(w)}\n" for w in stats["warnings"])
     return EXIT_OK
 
 
@@ -397,5 +413,5 @@ def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
             result = write_table(trace, rows, _columns(trace, args.columns), args.output, fmt)
     except OSError as e:
         raise CliError(f"{args.output}: {e.strerror or e}") from None
-    print(f"tracemon: {result}", file=sys.stderr)
+    print(f"tracemon: {visible(str(result))}", file=sys.stderr)
     return EXIT_OK

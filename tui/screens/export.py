@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +18,7 @@ from textual.widgets import Input, ProgressBar, RadioButton, RadioSet, Static
 from tracemon.traces import export as _export
 from tracemon.traces.columns import ColumnFormatter
 from tracemon.traces.index import KIND_PACKET
+from tracemon.traces.text import visible_lines
 
 from ..columns import Column
 
@@ -100,7 +102,7 @@ class ExportScreen(ModalScreen[str | None]):
     def _message(self, text: str, error: bool = False) -> None:
         msg = self.query_one("#export-message", Static)
         msg.set_class(error, "-error")
-        msg.update(text)
+        msg.update(Text(visible_lines(text)))  # paths and OS messages: no markup, no controls
 
     def action_export(self) -> None:
         if self._busy:

@@ -15,6 +15,7 @@ from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+from tracemon.traces.text import visible
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +83,9 @@ class PickerScreen(ModalScreen[str | None]):
             shown = list(self.items)
         self._shown = shown
         for item in shown:
-            label = Text(item.label, style="bold")
+            label = Text(visible(item.label), style="bold")  # preset names and filters: user text
             if item.detail:
-                label.append("\n  " + item.detail, style="dim")
+                label.append("\n  " + visible(item.detail), style="dim")
             lst.add_option(Option(label))
         if shown:
             lst.highlighted = 0

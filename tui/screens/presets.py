@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Checkbox, Input, Static
+from tracemon.traces.text import visible, visible_lines
 
 from .. import filter_api
 from .picker import Item, PickerScreen
@@ -136,8 +138,8 @@ class SavePresetScreen(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("Save the current filter as a preset", id="save-title")
-            yield Static(" ".join(self.expression.split()) or "(no filter: the preset only sets columns)",
-                         id="save-expression")
+            yield Static(Text(visible(" ".join(self.expression.split())) or
+                              "(no filter: the preset only sets columns)"), id="save-expression")
             with Horizontal():
                 yield Static("Name", classes="label")
                 yield Input(self.initial, placeholder="e.g. Drops on vSwitch1", id="save-name")
@@ -161,7 +163,7 @@ class SavePresetScreen(ModalScreen[Any]):
     def _error(self, text: str) -> None:
         msg = self.query_one("#save-message", Static)
         msg.set_class(True, "-error")
-        msg.update(text)
+        msg.update(Text(visible_lines(text)))
 
     def action_save(self) -> None:
         name = self.query_one("#save-name", Input).value.strip()

@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import ClassVar
 
+from rich.markup import escape as escape_markup
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
+from tracemon.traces.text import visible_lines
 
 Check = Callable[[str], str | None]  # returns an error message, or None when the text is acceptable
 
@@ -51,7 +54,7 @@ class PromptScreen(ModalScreen[str | None]):
         error = self.check(event.value) if self.check and event.value.strip() else None
         msg = self.query_one("#prompt-message", Static)
         msg.set_class(error is not None, "-error")
-        msg.update(error or self.help_text)
+        msg.update(Text(visible_lines(error)) if error else self.help_text)
 
     @on(Input.Submitted)
     def _submit(self, event: Input.Submitted) -> None:
@@ -61,7 +64,7 @@ class PromptScreen(ModalScreen[str | None]):
             self.app.bell()
             msg = self.query_one("#prompt-message", Static)
             msg.set_class(True, "-error")
-            msg.update(error)
+            msg.update(Text(visible_lines(error)))
             return
         self.dismiss(text)
 
@@ -88,7 +91,8 @@ class ConfirmScreen(ModalScreen[bool]):
         self.question = question
 
     def compose(self) -> ComposeResult:
-        yield Static(f"{self.question}\n\n[b]Enter[/b]/[b]y[/b] yes · [b]Esc[/b]/[b]n[/b] no")
+        question = escape_markup(visible_lines(self.question))  # it names presets and files
+        yield Static(f"{question}\n\n[b]Enter[/b]/[b]y[/b] yes · [b]Esc[/b]/[b]n[/b] no")
 
     def action_answer(self, yes: bool) -> None:
         self.dismiss(yes)

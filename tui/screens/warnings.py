@@ -11,6 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+from tracemon.traces.text import visible, visible_lines
 
 
 class WarningsScreen(ModalScreen[None]):
@@ -34,13 +35,13 @@ class WarningsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(f"⚠ {self.title_text}", id="warnings-title")
+            yield Static(Text(f"⚠ {visible(self.title_text)}"), id="warnings-title")
             with VerticalScroll():
                 body = Text()
                 for k, line in enumerate(self.lines):
                     if k:
                         body.append("\n")
-                    body.append("• " + line)
+                    body.append("• " + visible_lines(line))
                 if self.kept:
                     body.append("\n\n" + self.kept, style="bold")
                 yield Static(body, id="warnings-body")

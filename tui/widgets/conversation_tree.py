@@ -14,6 +14,7 @@ from textual import work
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
+from tracemon.traces.text import visible
 
 from .. import commands, conversations
 from ..conversations import Scope
@@ -52,7 +53,7 @@ class ConversationTree(Tree[Scope]):
 
     @staticmethod
     def _label(scope: Scope) -> Text:
-        return Text.assemble(scope.label, (f"  {scope.count:,}", "dim"))
+        return Text.assemble(visible(scope.label), (f"  {scope.count:,}", "dim"))
 
     def on_mount(self) -> None:
         self.root.expand()

@@ -15,6 +15,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 from tracemon.traces.fields import FieldDef
 from tracemon.traces.frame import Field, Frame, Layer
+from tracemon.traces.text import visible
 
 from .. import commands, expressions
 
@@ -79,7 +80,7 @@ class DetailTree(Tree[DetailNode]):
         self.clear()
         if frame is None:
             if message:
-                self.root.add_leaf(Text(message, style="italic"))
+                self.root.add_leaf(Text(visible(message), style="italic"))
             self._restoring = False
             return
         data = frame.data
@@ -121,7 +122,7 @@ class DetailTree(Tree[DetailNode]):
         title = layer.label or layer.name
         path = (layer.name,)
         node_data = DetailNode(path, layer.protocol, True, layer.summary, layer.start, layer.length, None, title)
-        label = Text.assemble((title, "bold"), (": " + layer.summary if layer.summary else "", ""))
+        label = Text.assemble((visible(title), "bold"), (": " + visible(layer.summary) if layer.summary else "", ""))
         node = self.root.add(label, node_data, expand=path in self._open, allow_expand=bool(layer.fields))
         self._add_fields(node, layer.fields, path, data)
         return node
@@ -155,10 +156,10 @@ class DetailTree(Tree[DetailNode]):
                 for b in range(width)
             )
             text.append(f"({pattern}) ", style="dim")
-        text.append(nd.title, style="bold" if nd.fdef is not None else "")
+        text.append(visible(nd.title), style="bold" if nd.fdef is not None else "")
         if nd.display:
             text.append(": ")
-            text.append(nd.display)
+            text.append(visible(nd.display))
         return text
 
     def action_expand_everything(self) -> None:

@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
+from tracemon.traces.text import visible
 
 from .. import commands, filter_api
 
@@ -319,7 +320,7 @@ class FilterBar(Vertical):
                 text.append(" ")
             else:
                 text.append(" " * label_w + "◂ ")
-            text.append(v.message)
+            text.append(visible(v.message))
             msg.update(text)
             msg.set_class(True, "-error")
             return
@@ -328,9 +329,9 @@ class FilterBar(Vertical):
         if self.value.strip() and self.value != self.applied_text:
             text.append("✓ valid — Enter applies", style="bold")
             if v.warnings:
-                text.append("  ⚠ " + v.warnings[0])
+                text.append("  ⚠ " + visible(v.warnings[0]))
         elif self._status:
-            text.append(self._status)
+            text.append(visible(self._status))
         elif not self.value.strip():
             text.append("no display filter", style="dim")
         msg.update(text)

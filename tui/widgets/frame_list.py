@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from tracemon.traces.text import visible
 
 from .. import columns as _columns
 from .. import commands
@@ -320,9 +321,11 @@ def _overlay(strip: Strip, style: Style) -> Strip:
 
 
 def _fit(text: str, width: int, right: bool = False) -> str:
-    """Pad or cut ``text`` to ``width`` cells (cut text ends with an ellipsis)."""
+    """Pad or cut ``text`` to ``width`` cells (cut text ends with an ellipsis); trace text is data,
+    so any other control character is shown (``visible``), never sent to the terminal."""
     if "\n" in text or "\r" in text or "\t" in text:
         text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    text = visible(text)
     n = cell_len(text)
     if n > width:
         return set_cell_size(text, width - 1) + "…" if width > 1 else set_cell_size(text, width)

@@ -10,6 +10,7 @@ from typing import ClassVar
 from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual.widget import Widget
+from tracemon.traces.text import visible
 
 SEP = " │ "
 
@@ -66,13 +67,13 @@ class StatusLine(Widget):
             n = len(s.warnings)
             out.append((1, Text(f"⚠ {n} warning{'s' if n != 1 else ''} (w)", style=warn)))
         if s.preset:
-            out.append((2, Text.assemble("Preset ", (s.preset, key))))
+            out.append((2, Text.assemble("Preset ", (visible(s.preset), key))))
         if s.filter:
-            out.append((3, Text.assemble("Filter ", (" ".join(s.filter.split()), key))))
+            out.append((3, Text.assemble("Filter ", (visible(" ".join(s.filter.split())), key))))
         if s.scope:
-            out.append((3, Text.assemble("Conversation ", (s.scope, key))))
+            out.append((3, Text.assemble("Conversation ", (visible(s.scope), key))))
         if s.span:
-            out.append((4, Text(s.span)))
+            out.append((4, Text(visible(s.span))))
         return out
 
     def render(self) -> Text:
