@@ -51,6 +51,8 @@ VECTOR_NS_LIMIT = 2**62
 MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
+#: sections described one by one in ``facts["sections"]``; the rest are only counted
+MAX_SECTION_FACTS = 1024
 
 BLOCK_NAMES = {SHB: "Section Header", IDB: "Interface Description", OPB: "Packet (obsolete)",
                SPB: "Simple Packet", NRB: "Name Resolution", ISB: "Interface Statistics",
@@ -181,6 +183,8 @@ class PcapngReader(PacketReader):
         trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
         section: Section | None = None
+        rows = 0  # rows of the batches before this one
+        section_rows = 0  # rows before the current section began
         while pos < size:
             starts: list[int] = []  # block offsets of this batch's rows, in file order
             append = starts.append
@@ -201,6 +205,12 @@ class PcapngReader(PacketReader):
                     pos = end
                     continue
                 if btype == SHB:
+                    if (section is not None and rows + n == section_rows and not section.interfaces
+                            and self.sections and self.sections[-1] is section):
+                        # nothing refers to a section without rows or interfaces: forget it, so
+                        # a file of empty section headers costs no memory per section
+                        self.sections.pop()
+                    section_rows = rows + n
                     try:
                         section = self._section(pos)
                     except DamagedRecord as e:
@@ -224,9 +234,10 @@ class PcapngReader(PacketReader):
                         damage = e
                         break
                 pos += blen
+            rows += n
             if starts:
-                rows = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
-                batch, bad = self._batch(u8, starts, rows, section)
+                kinds = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
+                batch, bad = self._batch(u8, starts, kinds, section)
                 if len(batch["ts"]):
                     yield batch
                 if bad is not None:
@@ -274,9 +285,11 @@ class PcapngReader(PacketReader):
         if comments:
             opts["comments"] = comments
         self.sections.append(section)
-        self.trace.facts["sections"].append({"offset": pos, "version": f"{major}.{minor}",
-                                             "byte_order": "little-endian" if endian == "<" else "big-endian",
-                                             **opts})
+        facts = self.trace.facts
+        facts["section_count"] = facts.get("section_count", 0) + 1
+        if len(facts["sections"]) < MAX_SECTION_FACTS:
+            facts["sections"].append({"offset": pos, "version": f"{major}.{minor}",
+                                      "byte_order": "little-endian" if endian == "<" else "big-endian", **opts})
         return section
 
     def _interface(self, section: Section, pos: int, blen: int) -> None:
