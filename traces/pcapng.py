@@ -2,7 +2,8 @@
 
 The scan loop only chains block headers; Enhanced Packet Blocks (nearly every block of a real
 capture) are then decoded for the whole batch with NumPy.  Custom blocks become record frames,
-as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are skipped.
+as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are skipped with a
+warning naming their offset and type.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .classify import classify_packets
-from .errors import DamagedRecord, TraceError
+from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
 from .gather import Gather
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
@@ -51,6 +52,8 @@ VECTOR_NS_LIMIT = 2**62
 MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
+#: unknown blocks reported one by one; the rest are counted in ``facts["unknown_blocks"]``
+MAX_BLOCK_WARNINGS = 20
 #: sections described one by one in ``facts["sections"]``; the rest are only counted
 MAX_SECTION_FACTS = 1024
 
@@ -233,6 +236,8 @@ class PcapngReader(PacketReader):
                     except DamagedRecord as e:
                         damage = e
                         break
+                elif btype not in BLOCK_NAMES:
+                    self._unknown_block(pos, btype, blen)
                 pos += blen
             rows += n
             if starts:
@@ -246,6 +251,21 @@ class PcapngReader(PacketReader):
             if damage is not None:
                 raise damage
             want = BATCH
+
+    def _unknown_block(self, pos: int, btype: int, blen: int) -> None:
+        """A block of a type this reader does not know (a damaged type field, or a new or local
+        block type) is skipped, never silently: each of the first ``MAX_BLOCK_WARNINGS`` gets a
+        warning naming its offset and type, and ``facts["unknown_blocks"]`` counts them all."""
+        facts = self.trace.facts
+        count = facts.get("unknown_blocks", 0) + 1
+        facts["unknown_blocks"] = count
+        if count > MAX_BLOCK_WARNINGS:
+            return
+        local = " (a local-use type)" if btype & 0x80000000 else ""
+        more = ("; further unknown blocks are only counted (facts['unknown_blocks'])"
+                if count == MAX_BLOCK_WARNINGS else "")
+        self.trace.warnings.append(TraceWarning(
+            self.trace.path, pos, f"skipped a block of unknown type 0x{btype:08X}{local}, {blen} bytes{more}"))
 
     def _check_block(self, pos: int, btype: int, blen: int, size: int, trail: Any,
                      section: Section | None) -> DamagedRecord | None:

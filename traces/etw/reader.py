@@ -523,6 +523,7 @@ class EtlReader(Reader):
                     res = fut.result()
                 except Exception:  # noqa: BLE001 — worker died (memory, signal): redo it here
                     broken = True
+                    self.trace.check_file_during_scan()  # unless it died of the file shrinking (SIGBUS)
                     res = scan_job(self.buf, rest[done], self.clock)
                 yield res
                 done += 1
