@@ -464,12 +464,18 @@ def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list
         off = sp.base + BUFFER_HEADER
         end = sp.end
         n0 = len(offs)
-        stop = n0 + sp.max_records if sp.max_records is not None else -1
+        cap = sp.max_records
+        # records are at least 8 bytes: ``cap - count`` more cannot end before ``check_at``, so
+        # the count is looked at a few times per buffer, not once per record
+        check_at = end if cap is None else off + cap * 8
         while off + 8 <= end:
-            if len(offs) == stop:
-                damage.append((sp.number, off - sp.base, (f"more than {sp.max_records} records, more than its "
-                                                         "compressed bytes can encode (the rest is skipped)")))
-                break
+            if off >= check_at:
+                count = len(offs) - n0
+                if count >= cap:  # type: ignore[operator]
+                    damage.append((sp.number, off - sp.base, (f"more than {cap} records, more than its compressed "
+                                                             "bytes can encode (the rest is skipped)")))
+                    break
+                check_at = off + (cap - count) * 8  # type: ignore[operator]
             m = u32(blob, off)[0]
             if m == PADDING_MARKER:
                 break
