@@ -237,8 +237,9 @@ def _dead_pid() -> int:
 def test_temporary_directories_of_interrupted_writes_are_removed(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
     root = cache.cache_root()
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True)
     dead = root / f".tmp-{_dead_pid()}-abc"  # its writer was killed (SIGKILL, SIGTERM, power cut)
     live = root / f".tmp-{os.getppid()}-def"  # another tracemon still writing
     old_style = root / ".tmp-xyz"  # no pid in the name, older than this process
