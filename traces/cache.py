@@ -1,9 +1,18 @@
 """The index cache: a finished scan saved under the user cache dir, keyed by path + size + mtime.
 
-Each entry is a directory of ``.npy`` column files (memory-mapped on load, so a re-open of a
-multi-GB trace costs milliseconds) and a ``state.json`` with the tables the reader built
-(interfaces, providers, conversations, warnings, facts).  Entries are written to a temporary
-directory and renamed into place, so a crash never leaves a half-written entry that loads.
+Each entry is a directory of ``.npy`` column files (memory-mapped on load) and a ``state.json``
+with the tables the reader built (interfaces, providers, conversations, warnings, facts).
+
+The cache must never answer for a file it does not describe, nor stop the program:
+
+* entries are written to a temporary directory and renamed into place; the last file written
+  is ``manifest.json`` (fsynced), which records every other file's length and CRC-32 and the
+  trace's fingerprint.  An entry without it, or whose files do not match it (an empty or
+  truncated ``.npy``, bit rot), is dropped with a warning and the trace is indexed again;
+* the fingerprint (``fingerprint``: inode, ctime and a hash of the file's first and last
+  blocks) catches a trace rewritten with the same size and modification time;
+* temporary directories of interrupted writes (Ctrl-C, SIGTERM, SIGKILL) carry their writer's
+  pid and are removed by the next ``store`` once that process is gone.
 """
 
 from __future__ import annotations
@@ -13,6 +22,9 @@ import json
 import os
 import shutil
 import tempfile
+import time
+import zipfile
+import zlib
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +38,13 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 6
+CACHE_VERSION = 7
+#: written last: every other file's length and CRC-32, and the trace's fingerprint
+MANIFEST = "manifest.json"
+#: bytes hashed at each end of the trace for its fingerprint
+FINGERPRINT_BLOCK = 64 * 1024
+#: prefix of the directories an entry is written in before it is renamed into place
+TMP_PREFIX = ".tmp-"
 #: files smaller than this scan faster than a cache entry loads; the env var overrides it
 DEFAULT_MIN_BYTES = 8 * 1024 * 1024
 
@@ -59,11 +77,11 @@ def restore(trace: Trace) -> bool:
     if not _enabled(trace):
         return False
     entry = cache_root() / key_for(trace)
-    state_file = entry / "state.json"
-    if not state_file.is_file():
+    if not entry.is_dir():
         return False
     try:
-        state = json.loads(state_file.read_text("utf-8"))
+        _verify(entry, trace)
+        state = json.loads((entry / "state.json").read_text("utf-8"))
         cols = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in COLUMNS}
         index = FrameIndex.from_columns(cols)
         from .trace import Interface, Provider
@@ -74,10 +92,11 @@ def restore(trace: Trace) -> bool:
         warnings = [TraceWarning(**w) for w in state["warnings"]]
         protocol_names, facts = list(state["protocol_names"]), dict(state["facts"])
         trace.reader.restore(state["reader"])
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        # a damaged entry is dropped and the file is scanned again
-        trace.facts["cache_error"] = f"ignored a damaged index cache entry: {e}"
-        shutil.rmtree(entry, ignore_errors=True)
+    except StaleEntry as e:  # the trace changed behind an unchanged size and mtime
+        _drop(trace, entry, f"ignored an index cache entry made for other contents of this file: {e}")
+        return False
+    except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError, zipfile.BadZipFile) as e:
+        _drop(trace, entry, f"ignored a damaged index cache entry: {e}")
         return False
     trace.index = index
     trace.interfaces = interfaces
@@ -100,7 +119,8 @@ def store(trace: Trace) -> Path | None:
     tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=root))
+        remove_stale_temporaries(root)
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
         for name, arr in trace.index.columns().items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations):
@@ -111,20 +131,24 @@ def store(trace: Trace) -> Path | None:
             "interfaces": [{**asdict(i), "options": _json_safe(i.options)} for i in trace.interfaces],
             "providers": [asdict(p) for p in trace.providers],
             "protocol_names": trace.protocol_names,
-            "warnings": [asdict(w) for w in trace.warnings],
+            # warnings about the trace, not about a cache entry dropped before this scan
+            "warnings": [asdict(w) for w in trace.warnings if w.path == trace.path],
             "facts": _json_safe(trace.facts),
             "reader": trace.reader.state(),
         }
         (tmp / "state.json").write_text(json.dumps(state), "utf-8")
+        _write_manifest(tmp, trace)
         if entry.exists():
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
+        tmp = None
         return entry
     except (OSError, TypeError, ValueError) as e:  # full disk, read-only dir, state JSON cannot hold
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)  # no half-written directory left behind
         trace.facts["cache_error"] = f"could not write the index cache: {e}"
         return None
+    finally:  # also on Ctrl-C: no half-written directory left behind
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _load_table(entry: Path, kind: str) -> ConversationTable:
@@ -142,3 +166,125 @@ def _json_safe(v: Any) -> Any:
     if isinstance(v, (str, int, float, bool)) or v is None:
         return v
     return str(v)
+
+
+# -- integrity ------------------------------------------------------------------------------------
+class StaleEntry(ValueError):
+    """The entry was made for other contents of the trace's path."""
+
+
+def fingerprint(trace: Trace) -> dict[str, Any]:
+    """What identifies the trace's contents cheaply: inode, ctime (a rewrite changes it even when
+    the size and mtime are set back) and a hash of its first and last blocks."""
+    f = trace._file
+    st = os.fstat(f.fileno()) if f is not None else os.stat(trace.path)
+    h = hashlib.sha256()
+    block = FINGERPRINT_BLOCK
+    h.update(os.pread(f.fileno(), block, 0) if f is not None else b"")
+    if f is not None and trace.size > block:
+        h.update(os.pread(f.fileno(), block, max(block, trace.size - block)))
+    return {"inode": st.st_ino, "device": st.st_dev, "ctime_ns": st.st_ctime_ns, "size": trace.size,
+            "mtime_ns": trace.mtime_ns, "ends_sha256": h.hexdigest()}
+
+
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
+def _write_manifest(tmp: Path, trace: Trace) -> None:
+    files = {p.name: [p.stat().st_size, _crc(p)] for p in sorted(tmp.iterdir()) if p.is_file()}
+    for name in files:  # the data reaches the disk before the manifest that vouches for it
+        _fsync(tmp / name)
+    manifest = {"version": CACHE_VERSION, "files": files, "fingerprint": fingerprint(trace)}
+    with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
+        json.dump(manifest, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _verify(entry: Path, trace: Trace) -> None:
+    """Raise unless every file of the entry is as the manifest recorded and the trace is the one
+    it was made for (``StaleEntry``)."""
+    try:
+        manifest = json.loads((entry / MANIFEST).read_text("utf-8"))
+    except FileNotFoundError:
+        raise ValueError("no manifest (the entry was never completed)") from None
+    if manifest.get("version") != CACHE_VERSION:
+        raise ValueError(f"cache version {manifest.get('version')}, expected {CACHE_VERSION}")
+    for name, (size, crc) in manifest["files"].items():
+        path = entry / name
+        if path.stat().st_size != size:
+            raise ValueError(f"{name} has {path.stat().st_size} bytes, the manifest says {size}")
+        if _crc(path) != crc:
+            raise ValueError(f"{name} does not match its checksum")
+    want, have = manifest["fingerprint"], fingerprint(trace)
+    changed = [k for k in have if want.get(k) != have[k]]
+    if changed:
+        raise StaleEntry(f"{', '.join(changed)} differ")
+
+
+def _drop(trace: Trace, entry: Path, message: str) -> None:
+    """Forget an entry that cannot be used: the caller indexes the trace again."""
+    shutil.rmtree(entry, ignore_errors=True)
+    trace.facts["cache_error"] = message
+    trace.warnings.append(TraceWarning(str(entry), None, message + "; the trace was indexed again"))
+
+
+def remove_stale_temporaries(root: Path) -> int:
+    """Remove the temporary directories of cache writes that were interrupted (their writer is
+    gone, or, for names without a pid, they are older than this process); returns how many."""
+    removed = 0
+    started = _process_start()
+    try:
+        candidates = [p for p in root.iterdir() if p.name.startswith(TMP_PREFIX)]
+    except OSError:
+        return 0
+    for path in candidates:
+        pid_text = path.name[len(TMP_PREFIX):].split("-", 1)[0]
+        try:
+            if pid_text.isdigit():
+                if int(pid_text) == os.getpid() or _alive(int(pid_text)):
+                    continue
+            elif path.stat().st_mtime >= started:
+                continue
+        except OSError:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        removed += 1
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: someone else's live process
+        return True
+    return True
+
+
+_STARTED = time.time()
+
+
+def _process_start() -> float:
+    """When this process started (the import time of this module where /proc cannot tell)."""
+    try:
+        ticks = int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return _STARTED

@@ -2,7 +2,8 @@
 
 The scan loop only chains block headers; Enhanced Packet Blocks (nearly every block of a real
 capture) are then decoded for the whole batch with NumPy.  Custom blocks become record frames,
-as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are skipped.
+as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are skipped with a
+warning naming their offset and type.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .classify import classify_packets
-from .errors import DamagedRecord, TraceError
+from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
 from .gather import Gather
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
@@ -51,6 +52,10 @@ VECTOR_NS_LIMIT = 2**62
 MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
+#: unknown blocks reported one by one; the rest are counted in ``facts["unknown_blocks"]``
+MAX_BLOCK_WARNINGS = 20
+#: sections described one by one in ``facts["sections"]``; the rest are only counted
+MAX_SECTION_FACTS = 1024
 
 BLOCK_NAMES = {SHB: "Section Header", IDB: "Interface Description", OPB: "Packet (obsolete)",
                SPB: "Simple Packet", NRB: "Name Resolution", ISB: "Interface Statistics",
@@ -183,6 +188,8 @@ class PcapngReader(PacketReader):
         trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
         section: Section | None = None
+        rows = 0  # rows of the batches before this one
+        section_rows = 0  # rows before the current section began
         while pos < size:
             starts: list[int] = []  # block offsets of this batch's rows, in file order
             append = starts.append
@@ -203,6 +210,12 @@ class PcapngReader(PacketReader):
                     pos = end
                     continue
                 if btype == SHB:
+                    if (section is not None and rows + n == section_rows and not section.interfaces
+                            and self.sections and self.sections[-1] is section):
+                        # nothing refers to a section without rows or interfaces: forget it, so
+                        # a file of empty section headers costs no memory per section
+                        self.sections.pop()
+                    section_rows = rows + n
                     try:
                         section = self._section(pos)
                     except DamagedRecord as e:
@@ -225,10 +238,13 @@ class PcapngReader(PacketReader):
                     except DamagedRecord as e:
                         damage = e
                         break
+                elif btype not in BLOCK_NAMES:
+                    self._unknown_block(pos, btype, blen)
                 pos += blen
+            rows += n
             if starts:
-                rows = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
-                batch, bad = self._batch(u8, starts, rows, section)
+                kinds = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
+                batch, bad = self._batch(u8, starts, kinds, section)
                 if len(batch["ts"]):
                     yield batch
                 if bad is not None:
@@ -237,6 +253,21 @@ class PcapngReader(PacketReader):
             if damage is not None:
                 raise damage
             want = BATCH
+
+    def _unknown_block(self, pos: int, btype: int, blen: int) -> None:
+        """A block of a type this reader does not know (a damaged type field, or a new or local
+        block type) is skipped, never silently: each of the first ``MAX_BLOCK_WARNINGS`` gets a
+        warning naming its offset and type, and ``facts["unknown_blocks"]`` counts them all."""
+        facts = self.trace.facts
+        count = facts.get("unknown_blocks", 0) + 1
+        facts["unknown_blocks"] = count
+        if count > MAX_BLOCK_WARNINGS:
+            return
+        local = " (a local-use type)" if btype & 0x80000000 else ""
+        more = ("; further unknown blocks are only counted (facts['unknown_blocks'])"
+                if count == MAX_BLOCK_WARNINGS else "")
+        self.trace.warnings.append(TraceWarning(
+            self.trace.path, pos, f"skipped a block of unknown type 0x{btype:08X}{local}, {blen} bytes{more}"))
 
     def _check_block(self, pos: int, btype: int, blen: int, size: int, trail: Any,
                      section: Section | None) -> DamagedRecord | None:
@@ -276,9 +307,11 @@ class PcapngReader(PacketReader):
         if comments:
             opts["comments"] = comments
         self.sections.append(section)
-        self.trace.facts["sections"].append({"offset": pos, "version": f"{major}.{minor}",
-                                             "byte_order": "little-endian" if endian == "<" else "big-endian",
-                                             **opts})
+        facts = self.trace.facts
+        facts["section_count"] = facts.get("section_count", 0) + 1
+        if len(facts["sections"]) < MAX_SECTION_FACTS:
+            facts["sections"].append({"offset": pos, "version": f"{major}.{minor}",
+                                      "byte_order": "little-endian" if endian == "<" else "big-endian", **opts})
         return section
 
     def _interface(self, section: Section, pos: int, blen: int) -> None:

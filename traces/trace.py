@@ -73,6 +73,16 @@ class Reader:
 
     format_name = "?"
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Every reader's ``frame``/``raw``/``packet_offsets`` first checks that the mapped file did
+        not shrink (``Trace.check_file``): touching a page past the new end would kill the process
+        with SIGBUS instead of reporting the change."""
+        super().__init_subclass__(**kwargs)
+        for name in _GUARDED:
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "_guarded", False):
+                setattr(cls, name, _guard(fn))
+
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
         self.buf = trace.buf
@@ -105,6 +115,22 @@ class Reader:
 
     def restore(self, state: dict[str, Any]) -> None:
         pass
+
+
+#: the Reader methods that read the mapped file on a caller's behalf
+_GUARDED = ("frame", "raw", "packet_offsets")
+
+
+def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
+    import functools
+
+    @functools.wraps(fn)
+    def guarded(self: Reader, *args: Any, **kwargs: Any) -> Any:
+        self.trace.check_file()
+        return fn(self, *args, **kwargs)
+
+    guarded._guarded = True  # type: ignore[attr-defined]
+    return guarded
 
 
 #: format name → reader module, in the order their magic bytes are tried; a module is imported
@@ -200,6 +226,7 @@ class Trace:
         try:
             for batch in self._batches:
                 self.index.append(batch)
+                self.check_file_during_scan()
                 now = time.perf_counter()
                 if now - last >= batch_seconds:
                     last = now
@@ -269,6 +296,30 @@ class Trace:
             data = self.reader.raw(i)
             if index.order_generation == gen:
                 return data
+
+    def check_file(self) -> None:
+        """Raise ``TraceError`` when the file is now shorter than when it was opened (a capture
+        still being written and restarted, a file truncated or rewritten in place): the pages past
+        its new end are gone, and reading them would kill the process with SIGBUS.  A file that
+        grew is fine: the mapping covers what was there.  One ``fstat``, so callers check before
+        every access that may reach the end (readers do it in ``frame``/``raw``/``packet_offsets``)."""
+        f = self._file
+        if f is None or not self.size:
+            return
+        try:
+            now = os.fstat(f.fileno()).st_size
+        except (OSError, ValueError):  # closed under us: the mapping is gone too
+            return
+        if now < self.size:
+            raise TraceError(self.path, f"the file shrank from {self.size} to {now} bytes while it was open "
+                                        "(truncated or rewritten in place); open it again", now)
+
+    def check_file_during_scan(self) -> None:
+        """``check_file`` between batches, as damage: the scan stops and keeps what it read."""
+        try:
+            self.check_file()
+        except TraceError as e:
+            raise DamagedRecord(e.offset or 0, e.cause) from None
 
     def time_span(self) -> tuple[int, int] | None:
         """(first, last) timestamp of the frames that have one; computed once the scan is done."""
@@ -356,6 +407,7 @@ def _map(path: str) -> tuple[Any, Any, int, int]:
         raise TraceError(path, "permission denied (cannot read the file)") from None
     except OSError as e:
         raise TraceError(path, e.strerror or str(e)) from None
+    st = os.fstat(f.fileno())  # the file opened, not the one stat() saw (it may have been replaced)
     if st.st_size == 0:
         f.close()
         raise TraceError(path, "the file is empty", 0)

@@ -47,6 +47,7 @@ from ..protocols import MASK
 from ..timezone import parse_time_zone, start_ft_ns, zone_description
 from ..trace import Interface, Reader
 from . import packets as pk
+from .buffers import MAX_SESSION_BUFFER, refusal, session_limit
 from .records import (
     BUFFER_HEADER,
     BUFFER_HEADER_LAYOUT,
@@ -316,6 +317,9 @@ class EtlReader(Reader):
         super().__init__(trace)
         self.size = len(self.buf)
         self.buffers: list[BufferInfo] = []
+        #: numbers of the compressed buffers whose claims ``buffers.refusal`` does not believe
+        self.refused: set[int] = set()
+        self.session_limit = MAX_SESSION_BUFFER
         self.chain_damage: tuple[int, str] | None = None
         self._lru: OrderedDict[int, bytes] = OrderedDict()
         self._lru_lock = threading.Lock()
@@ -368,6 +372,7 @@ class EtlReader(Reader):
             freq = 10_000_000
         self.clock = Clock(start_ft, raw0, freq, system_time=clock_type == 2)
         self.pointer_size = ptr
+        self.session_limit = session_limit(bsize)
         self.facts_header = {
             "format": "ETL (Event Trace Log)",
             "pointer_size": psize or ptr,
@@ -420,12 +425,18 @@ class EtlReader(Reader):
                 self.chain_damage = (off, (f"buffer {n}: buffer size {bsize} is smaller than a buffer header; "
                                           "the buffers after it cannot be found"))
                 break
-            if filled > max(bsize, 1 << 26) or (filled > bsize and not flags & FLAG_COMPRESSED):
+            if filled > bsize and not flags & FLAG_COMPRESSED:
                 self.chain_damage = (off, f"buffer {n}: {filled} filled bytes in a {bsize}-byte buffer")
                 break
             if flags & (FLAG_EVENTS_LOST | FLAG_BUFFER_LOST):
                 lost_flags += 1
-            self.buffers.append(BufferInfo(n, off, bsize, filled, flags, proc))
+            info = BufferInfo(n, off, bsize, filled, flags, proc)
+            self.buffers.append(info)
+            why = refusal(info, self.session_limit)
+            if why is not None:  # kept in the table (numbers stay file order), never inflated
+                self.refused.add(n)
+                self.trace.warnings.append(TraceWarning(self.path, off, f"compressed buffer {n} (file offset "
+                                                                        f"{off}) {why}: it is skipped"))
             if off + bsize > size:
                 self.chain_damage = (off, (f"buffer {n}: {bsize}-byte buffer runs past the end of the file "
                                           f"({size - off} bytes left)"))
@@ -444,6 +455,8 @@ class EtlReader(Reader):
         cur: list[BufferInfo] = []
         acc = 0
         for b in self.buffers:
+            if b.number in self.refused:
+                continue
             cur.append(b)
             acc += max(b.filled, 0)
             limit = FIRST_BATCH_BUFFERS if not out else None
@@ -456,10 +469,10 @@ class EtlReader(Reader):
 
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
         batches = self._batches()
-        compressed = sum(min(b.disk_size, b.filled) for b in self.buffers if b.compressed)
+        compressed = sum(min(b.disk_size, b.filled) for batch in batches for b in batch if b.compressed)
         pool = None
         results: Iterator[tuple[ScanResult, int]]
-        filled = sum(b.filled for b in self.buffers)
+        filled = sum(b.filled for batch in batches for b in batch)
         worth = compressed >= POOL_MIN_COMPRESSED or filled >= POOL_MIN_BYTES
         if len(batches) > 1 and worth and (os.cpu_count() or 1) > 1:
             pool = _start_pool()
@@ -516,6 +529,7 @@ class EtlReader(Reader):
                     res = fut.result()
                 except Exception:  # noqa: BLE001 — worker died (memory, signal): redo it here
                     broken = True
+                    self.trace.check_file_during_scan()  # unless it died of the file shrinking (SIGBUS)
                     res = scan_job(self.buf, rest[done], self.clock)
                 yield res
                 done += 1
@@ -736,6 +750,9 @@ class EtlReader(Reader):
     # -- random access ------------------------------------------------------------------------
     def _buffer(self, number: int) -> bytes | memoryview:
         info = self.buffers[number]
+        if number in self.refused:  # no index row points here; a damaged cache row might
+            raise TraceError(self.path, f"buffer {number} was refused (implausible compressed size)",
+                             info.file_offset)
         if not info.compressed:
             return memoryview(self.buf)[info.file_offset : info.file_offset + min(info.disk_size, info.filled)]
         with self._lru_lock:  # the UI thread and filter workers decode frames at the same time

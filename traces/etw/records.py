@@ -412,6 +412,8 @@ class BufferSpan:
     base: int  # where the buffer header starts in the blob
     end: int  # base + FilledBytes, clipped to what exists
     processor: int = 0
+    #: records the buffer may hold (``buffers.max_records``); None = as many as fit
+    max_records: int | None = None
 
 
 @dataclass(slots=True)
@@ -462,7 +464,18 @@ def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list
         off = sp.base + BUFFER_HEADER
         end = sp.end
         n0 = len(offs)
+        cap = sp.max_records
+        # records are at least 8 bytes: ``cap - count`` more cannot end before ``check_at``, so
+        # the count is looked at a few times per buffer, not once per record
+        check_at = end if cap is None else off + cap * 8
         while off + 8 <= end:
+            if off >= check_at:
+                count = len(offs) - n0
+                if count >= cap:  # type: ignore[operator]
+                    damage.append((sp.number, off - sp.base, (f"more than {cap} records, more than its compressed "
+                                                             "bytes can encode (the rest is skipped)")))
+                    break
+                check_at = off + (cap - count) * 8  # type: ignore[operator]
             m = u32(blob, off)[0]
             if m == PADDING_MARKER:
                 break
@@ -804,6 +817,8 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
     Returns the scan result and the number of inflated bytes.  Unreadable buffers become damage
     entries and are skipped.
     """
+    from .buffers import max_records
+
     if isinstance(src, str):
         src = _source(src)
     parts: list[bytes] = []
@@ -819,7 +834,7 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
             continue
         if info.compressed:
             inflated += len(data)
-        spans.append(BufferSpan(info.number, pos, pos + len(data), info.processor))
+        spans.append(BufferSpan(info.number, pos, pos + len(data), info.processor, max_records(info)))
         parts.append(data)
         pos += len(data)
         pad = -pos & 7
