@@ -167,7 +167,8 @@ def test_a_damaged_or_unwritable_cache_never_fails_the_open(tmp_path: Path, monk
     trace = open_trace(src)
     assert len(trace) == 179 and "could not write the index cache" in trace.facts["cache_error"]
     assert not any(cache.cache_root().glob(".tmp-*"))
-    monkeypatch.undo()
+    monkeypatch.undo()  # (also undoes conftest's isolation: keep this test out of the user's cache)
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
     # an entry whose state.json has the wrong shape is dropped and the file scanned again
     assert not open_trace(src).from_cache and open_trace(src).from_cache

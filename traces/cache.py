@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import cache_space
 from .errors import TraceWarning
 from .index import COLUMNS, ConversationTable, FrameIndex
 
@@ -69,7 +70,8 @@ def key_for(trace: Trace) -> str:
 
 
 def _enabled(trace: Trace) -> bool:
-    return os.environ.get("TRACEMON_NO_CACHE") is None and trace.size >= min_bytes()
+    return (os.environ.get("TRACEMON_NO_CACHE") is None and trace.size >= min_bytes()
+            and cache_space.limit_bytes() > 0)
 
 
 def restore(trace: Trace) -> bool:
@@ -107,6 +109,7 @@ def restore(trace: Trace) -> bool:
     trace.facts.update(facts)
     trace.from_cache = True
     trace.complete.set()
+    cache_space.touch(entry)  # recently used: the last to be evicted
     return True
 
 
@@ -142,6 +145,7 @@ def store(trace: Trace) -> Path | None:
             shutil.rmtree(entry, ignore_errors=True)
         os.replace(tmp, entry)
         tmp = None
+        cache_space.evict(root, keep=entry)
         return entry
     except (OSError, TypeError, ValueError) as e:  # full disk, read-only dir, state JSON cannot hold
         trace.facts["cache_error"] = f"could not write the index cache: {e}"

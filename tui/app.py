@@ -72,6 +72,7 @@ class TracemonApp(App[int]):
     def __init__(self, paths: Sequence[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
                  theme: str | None = None, config: _config.Config | None = None) -> None:
         self.config = config if config is not None else _config.load()
+        _config.apply_cache_limit(self.config)
         super().__init__()
         self.paths = [os.fspath(p) for p in paths]
         self.manifests = list(manifests)

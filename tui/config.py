@@ -19,7 +19,7 @@ THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
 #: "local" is the capture host's clock when the trace records its zone, "viewer" this machine's
 TIME_MODES = ("utc", "local", "viewer", "offset", "delta", "reference")
 #: the settings written back, in this order (``keys`` follows as a table)
-SAVED = ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent")
+SAVED = ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent", "cache_limit")
 HEADER = "tracemon settings (written by tracemon; comments are not kept)"
 
 
@@ -40,6 +40,8 @@ class Config:
     #: conversation tree width in cells, frame list share of the right side in percent
     tree_width: int = 34
     list_percent: int = 55
+    #: how much disk the index cache may use ("4G", "500M"; "0" turns it off); oldest entries go first
+    cache_limit: str = "4G"
     #: binding id → keys ("goto" = "ctrl+g,g"); see tracemon.tui.commands
     keys: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -98,6 +100,14 @@ def _set(cfg: Config, key: str, value: Any) -> str | None:
     elif key == "time_mode":
         if value not in TIME_MODES:
             return f"time_mode {value!r} is not one of {', '.join(TIME_MODES)}"
+    elif key == "cache_limit":
+        from tracemon.traces.cache_space import parse_size
+
+        try:
+            parse_size(str(value))
+        except ValueError as e:
+            return f"cache_limit: {e}"
+        value = str(value)
     elif key == "columns":
         if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
             return "columns must be a non-empty list of column names"
@@ -118,3 +128,13 @@ def dumps(cfg: Config) -> str:
         text += "\n[keys]\n" + "".join(f"{tomlwrite.key(k)} = {tomlwrite.string(v)}\n"
                                        for k, v in sorted(cfg.keys.items()))
     return text
+
+
+def apply_cache_limit(cfg: Config) -> None:
+    """Hand the configured index-cache limit to the cache (the environment variable still wins)."""
+    from tracemon.traces.cache_space import parse_size, set_limit
+
+    try:
+        set_limit(parse_size(cfg.cache_limit))
+    except ValueError:
+        set_limit(None)

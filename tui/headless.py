@@ -21,7 +21,7 @@ import numpy as np
 from tracemon.traces.text import csv_cell, visible, visible_lines
 
 EXIT_OK, EXIT_NO_MATCH, EXIT_USAGE, EXIT_FILTER = 0, 1, 2, 3
-SUBCOMMANDS = ("list", "show", "stats", "export", "count", "check", "presets")
+SUBCOMMANDS = ("list", "show", "stats", "export", "count", "check", "presets", "cache")
 
 
 class CliError(Exception):
@@ -149,6 +149,16 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--columns", "-c", metavar="COLS")
     _add_schema_options(ex)
 
+    ca = sub.add_parser("cache", help="list or clear the index cache",
+                        description="Indexes of large traces are kept so that they reopen at once; the oldest go "
+                                    "first once the cache_limit setting (default 4G, TRACEMON_CACHE_MAX) is reached.")
+    cs = ca.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    cl = cs.add_parser("list", help="entries, most recently used first")
+    cl.add_argument("--json", action="store_true")
+    cc = cs.add_parser("clear", help="remove every entry, or those of one trace file")
+    cc.add_argument("file", nargs="?", help="only this trace's entries")
+    cs.add_parser("path", help="print where the cache lives")
+
     try:
         from tracemon.filters import cli as filter_cli
     except ImportError:
@@ -160,6 +170,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def _subcommand(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
+    from . import config as _config
+
+    _config.apply_cache_limit(_config.load())
+    if args.command == "cache":
+        return cmd_cache(args, sys.stdout)
     if args.command in ("count", "check", "presets"):
         from tracemon.filters import cli as filter_cli
 
@@ -398,6 +413,43 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         out.write("\nWarnings:\n")
         out.writelines(f"  {visible(w)}\n" for w in stats["warnings"])
     return EXIT_OK
+
+
+def cmd_cache(args: argparse.Namespace, out: TextIO) -> int:
+    import datetime as dt
+
+    from tracemon.traces import cache_space
+    from tracemon.traces.cache import cache_root
+
+    root = cache_root()
+    if args.cache_command == "path":
+        out.write(visible(str(root)) + "\n")
+        return EXIT_OK
+    if args.cache_command == "clear":
+        removed = cache_space.clear(root, args.file)
+        freed = sum(e.size for e in removed)
+        out.write(f"removed {len(removed)} entries ({_bytes(freed)})\n")
+        return EXIT_OK
+    listed = cache_space.entries(root)
+    if args.json:
+        json.dump([{"trace": e.trace_path, "bytes": e.size, "frames": e.frames, "last_used": e.last_used,
+                    "entry": str(e.directory)} for e in listed], out, indent=1)
+        out.write("\n")
+        return EXIT_OK
+    total = sum(e.size for e in listed)
+    out.write(f"{len(listed)} entries, {_bytes(total)} of {_bytes(cache_space.limit_bytes())} in {visible(str(root))}\n")
+    for e in listed:
+        when = dt.datetime.fromtimestamp(e.last_used).strftime("%Y-%m-%d %H:%M")
+        out.write(f"  {_bytes(e.size):>9}  {e.frames:>12,} frames  {when}  {visible(e.trace_path or '?')}\n")
+    return EXIT_OK
+
+
+def _bytes(n: int) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GiB"
 
 
 def cmd_export(args: argparse.Namespace, out: TextIO) -> int:
