@@ -72,14 +72,7 @@ def dissect_ipv4(ctx: Ctx, off: int, end: int) -> None:
     ds.children += (new(DSCP, tos >> 2, str(tos >> 2), off + 1, 1, (0, 6)),
                     new(ECN, tos & 3, _ECN_TEXT[tos & 3], off + 1, 1, (6, 2)))
     put(ds)
-    if total == 0 and avail >= 20:
-        # TCP segmentation offload: the NIC fills the length in later, so the capture says 0.
-        # Like Wireshark, the value is the length the frame really carries (filters such as
-        # TotalLength > 500 select these big segments); the display says what the bytes hold.
-        put(new(TOTAL_LENGTH, avail, f"{avail} (0 in the header: TCP segmentation offload, the length "
-                                     "of the captured datagram is used)", off + 2, 2))
-    else:
-        put(new(TOTAL_LENGTH, total, str(total), off + 2, 2))
+    put(new(TOTAL_LENGTH, total, str(total), off + 2, 2))
     put(new(IDENTIFICATION, ident, f"0x{ident:04X} ({ident})", off + 4, 2))
     flags = frag >> 13
     frag_units = frag & 0x1FFF
