@@ -241,9 +241,15 @@ def test_sample_valued_forms_select_what_tshark_selects() -> None:
     pairs = _pairs_with_sample_values()
     assert len(pairs) > 40
     nonempty = 0
+    # TCP segmentation offload frames carry IPv4 length 0: tracemon reads the 0 (as Netmon does),
+    # tshark presumes the captured length; their ip.len answers are not comparable
+    tso = set(ours("IPv4.TotalLength == 0"))
     for expr, ws in pairs:
         want = tshark_frames(ws)
         got = ours(expr)
+        if "totallength" in expr.lower():
+            want = [f for f in want if f not in tso]
+            got = [f for f in got if f not in tso]
         assert got == want, (expr, ws, sorted(set(got) ^ set(want))[:10])
         nonempty += bool(want)
     assert nonempty > len(pairs) // 2  # the values really occur
