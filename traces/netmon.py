@@ -84,7 +84,7 @@ MEDIA_NAMES = {0: "Ethernet", 1: "Ethernet", 2: "Token Ring", 3: "FDDI", 4: "ATM
 _NETEVENT_BIT = np.uint64(MASK.get("NetEvent", 0))
 _NETEVENT_HEADER = 89  # netevent.HEADER_SIZE (not imported: the index pass needs no ETW decoder)
 
-LINK_TYPE_NAMES.setdefault(LINKTYPE_NETMON_80211, "Netmon 802.11 (WiFi)")
+LINK_TYPE_NAMES.setdefault(LINKTYPE_NETMON_80211, "Netmon 802.11 / WiFi")
 
 
 def detect(head: bytes) -> bool:
