@@ -56,7 +56,7 @@ def comment_rows(trace: Trace) -> np.ndarray | None:
     else:
         # a handful of offsets against millions of rows: binary search beats isin's sort of both
         loc = trace.index.loc[:n]
-        wanted = np.unique(np.array(locs, dtype=np.uint64))
+        wanted = np.array(sorted(set(locs)), dtype=np.uint64)  # (np.unique imports a module: 60 ms)
         at = np.minimum(np.searchsorted(wanted, loc), len(wanted) - 1)
         rows = np.flatnonzero(wanted[at] == loc)
     with _LOCK:
