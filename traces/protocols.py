@@ -34,6 +34,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "NetEvent",
     "GRE",
     "Prism",
+    "AVS",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
