@@ -85,6 +85,9 @@ TRANSFORMS: dict[str, Callable[[bytes], int]] = {
     "ICMPv6.Option.Length": lambda b: b[0] * 8,
     "WiFi.SequenceNumber": lambda b: int.from_bytes(b, "little") >> 4,
     "Radiotap.VendorNamespace.OUI": lambda b: int.from_bytes(b, "big"),  # an OUI reads as written
+    # 100 kb/s units, or b/s already when the value is that large (as Wireshark reads it)
+    "AVS.Version": lambda b: int.from_bytes(b, "big") - 0x80211000,  # the magic cookie's revision
+    "AVS.DataRate": lambda b: int.from_bytes(b, "big") * (100000 if int.from_bytes(b, "big") < 100000 else 1),
 }
 #: facts derived from bytes rather than read from them, and host-byte-order values
 DERIVED = {"Ethernet.Broadcast", "Loopback.Family"}

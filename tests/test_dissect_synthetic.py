@@ -354,7 +354,26 @@ def prism_frames() -> list[bytes]:
     data = b"\x08\x01" + b"\x2c\x00" + MAC_B + MAC_A + MAC_D + struct.pack("<H", 7 << 4) + (
         b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ipv4(17, udp(1, 2, b"pr")))
     return [prism("<") + data, prism(">", dev=b"ath0") + data, prism("<", 0x41) + data,
-            data]  # no header at all: plain 802.11, as tshark reads it
+            data,  # no header at all: plain 802.11, as tshark reads it
+            *avs_frames()[:2]]  # an AVS header on a Prism link
+
+
+def avs(revision: int, phy: int = 4, channel: int = 6, rate: int = 110, ssi: int = 2, signal: int = 0xFFFFFFC0,
+        noise: int = 0xFFFFFFA0) -> bytes:
+    """An AVS WLAN capture header (big-endian), revision 1 (64 bytes) or 2 (80 bytes)."""
+    body = struct.pack(">QQIIIIIIIIII", 123456789, 987654321, phy, channel, rate, 1, 0, ssi, signal, noise, 1, 0)
+    if revision == 2:
+        body += struct.pack(">II", 7, 3) + MAC_C + b"\0\0"
+    return struct.pack(">II", 0x80211000 + revision, 8 + len(body)) + body
+
+
+def avs_frames() -> list[bytes]:
+    data = b"\x08\x02" + b"\x2c\x00" + MAC_A + MAC_B + MAC_D + struct.pack("<H", 9 << 4) + (
+        b"\xaa\xaa\x03\x00\x00\x00\x08\x00" + ipv4(17, udp(3, 4, b"avs")))
+    return [avs(1) + data,  # channel number, rate in 100 kb/s, dBm signal and noise
+            avs(2, channel=2437, rate=54_000_000, ssi=1, signal=50, noise=0xFFFFFFFF) + data,  # MHz, b/s
+            avs(2, phy=1, ssi=3, signal=80, noise=10) + data,  # FHSS hops, raw RSSI
+            avs(1, channel=5_180_000, ssi=0) + data]  # kHz, no signal
 
 
 def sll(proto: int, payload: bytes, ptype: int = 0) -> bytes:
@@ -413,6 +432,24 @@ RADIOTAP_CHECKS = [
     field("radiotap.vendor_oui", "Radiotap.VendorNamespace.OUI"),
     field("radiotap.vendor_subns", "Radiotap.VendorNamespace.SubNamespace"),
     field("radiotap.vendor_data_len", "Radiotap.VendorNamespace.SkipLength"),
+]
+AVS_CHECKS = [
+    field("wlancap.version", "AVS.Version"), field("wlancap.length", "AVS.Length"),
+    field("wlancap.mactime", "AVS.MacTime"), field("wlancap.hosttime", "AVS.HostTime"),
+    field("wlancap.phytype", "AVS.PhyType"), field("wlancap.channel", "AVS.Channel"),
+    field("wlancap.channel_frequency", "AVS.ChannelFrequency"), field("wlancap.data_rate", "AVS.DataRate"),
+    field("wlancap.antenna", "AVS.Antenna"), field("wlancap.priority", "AVS.Priority"),
+    field("wlancap.ssi_type", "AVS.SSIType"), field("wlancap.dbm_antsignal", "AVS.SignalDBm"),
+    field("wlancap.dbm_antnoise", "AVS.NoiseDBm"),
+    # tshark names an RSSI by its kind (SSI type 1 normalized, 3 raw); ours is one field beside SSIType
+    when(field("wlancap.normrssi_antsignal", "AVS.SignalRSSI"), "AVS.SSIType", 1),
+    when(field("wlancap.normrssi_antnoise", "AVS.NoiseRSSI"), "AVS.SSIType", 1),
+    when(field("wlancap.rawrssi_antsignal", "AVS.SignalRSSI"), "AVS.SSIType", 3),
+    when(field("wlancap.rawrssi_antnoise", "AVS.NoiseRSSI"), "AVS.SSIType", 3),
+    field("wlancap.fhss.hop_set", "AVS.HopSet"), field("wlancap.fhss.hop_pattern", "AVS.HopPattern"),
+    field("wlancap.fhss.hop_index", "AVS.HopIndex"), field("wlancap.preamble", "AVS.Preamble"),
+    field("wlancap.encoding", "AVS.Encoding"), field("wlancap.sequence", "AVS.Sequence"),
+    field("wlancap.drops", "AVS.Drops"), field("wlancap.receiver_addr", "AVS.ReceiverAddress", mac),
 ]
 PRISM_CHECKS = [
     field("prism.msgcode", "Prism.MessageCode"), field("prism.msglen", "Prism.MessageLength"),
@@ -530,7 +567,8 @@ CASES = {
     "ipv6": (229, lambda: [ipv6(17, udp(1, 53, dns_query(7, "v6.example")))], IP_CHECKS),
     "wifi": (105, wifi_frames, [*IP_CHECKS, *WIFI_CHECKS]),
     "radiotap": (127, radiotap_frames, [*IP_CHECKS, *WIFI_CHECKS, *RADIOTAP_CHECKS]),
-    "prism": (119, prism_frames, [*IP_CHECKS, *WIFI_CHECKS, *PRISM_CHECKS]),
+    "prism": (119, prism_frames, [*IP_CHECKS, *WIFI_CHECKS, *PRISM_CHECKS, *AVS_CHECKS]),
+    "avs": (163, avs_frames, [*IP_CHECKS, *WIFI_CHECKS, *AVS_CHECKS]),
 }
 
 

@@ -92,8 +92,8 @@ def test_show_and_list_carry_the_comments() -> None:
     obj = json.loads(tracemon("show", path, "6", "--format", "json", "--no-hex").stdout)
     assert len(obj["comments"]) == 1 and obj["comments"][0].startswith("Title\tExample 2 Task 1. Figure 18.")
     text = tracemon("show", path, "6", "--no-hex").stdout
-    assert "\n  Comment: Title\tExample 2 Task 1. Figure 18. Step 1 SMB2 Negotiate request …\n" in text
-    assert "\n    Author\tMicrosoft Corporation\n" in text  # one tree line per comment line
+    assert "\n  Comment: Title   Example 2 Task 1. Figure 18. Step 1 SMB2 Negotiate request …\n" in text
+    assert "\n    Author  Microsoft Corporation\n" in text  # one tree line per comment line, tabs expanded
     rows = json.loads(tracemon("list", path, "--limit", "7", "--format", "json").stdout)
     assert [len(r["comments"]) for r in rows] == [0, 0, 0, 0, 0, 1, 1]
     assert rows[5]["comments"] == obj["comments"]

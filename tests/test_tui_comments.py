@@ -39,8 +39,15 @@ async def test_commented_frames_are_marked_shown_and_found():
         frame_node = screen.details.root.children[0]
         comment = next(n for n in frame_node.children if n.data.title == "Comment")
         text = screen.trace.frame(want[0]).comments[0]
-        assert [c.data.title for c in comment.children] == text.splitlines()
-        assert comment.data.display.startswith("Title\tExample 2 Task 1.")
+        assert [c.data.title for c in comment.children] == [line.expandtabs(8) for line in text.splitlines()]
+        assert comment.data.display.startswith("Title   Example 2 Task 1.")
+        frame_node.expand()
+        comment.expand()
+        screen.details.move_cursor(comment.children[1])
+        await settle(app, pilot)
+        shown = [screen.details.render_line(y).text for y in range(screen.details.size.height)]
+        assert any("Author  Microsoft Corporation" in line for line in shown)
+        assert not any("\t" in line for line in shown)  # a tab would move the terminal's cursor
 
         # the filter, bare and with Contains, and the column
         assert screen.apply_filter("Frame.Comment")

@@ -4,7 +4,7 @@ Frame comments (pcapng ``opt_comment``, Netmon 2.x's comment table) are few and 
 list marks commented frames and ``Frame.Comment`` filters find them among millions.  The readers
 learn where comments are while they scan (pcapng: the offsets of the blocks with a comment
 option; Netmon: the frame offsets its comment table names), so the rows are the index rows whose
-``loc`` is one of those offsets: one ``np.isin`` per trace, cached until the index grows.
+``loc`` is one of those offsets: one binary search per row, once per trace, cached until the index grows.
 """
 
 from __future__ import annotations
@@ -54,7 +54,11 @@ def comment_rows(trace: Trace) -> np.ndarray | None:
     if not locs or not n:
         rows = np.zeros(0, dtype=np.int64)
     else:
-        rows = np.flatnonzero(np.isin(trace.index.loc[:n], np.array(locs, dtype=np.uint64)))
+        # a handful of offsets against millions of rows: binary search beats isin's sort of both
+        loc = trace.index.loc[:n]
+        wanted = np.array(sorted(set(locs)), dtype=np.uint64)  # (np.unique imports a module: 60 ms)
+        at = np.minimum(np.searchsorted(wanted, loc), len(wanted) - 1)
+        rows = np.flatnonzero(wanted[at] == loc)
     with _LOCK:
         _CACHE[trace] = (stamp, rows)
     return rows

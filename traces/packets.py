@@ -139,7 +139,8 @@ def add_comments(top: Layer, comments: list[str]) -> None:
     """One Comment node per comment; a comment of several lines shows its first line and has one
     child per line (a tree line cannot hold a line break)."""
     for text in comments:
-        lines = text.splitlines() or [""]
+        # tabs expanded: a terminal moves to its next tab stop, which no cell width accounts for
+        lines = [line.expandtabs(8) for line in text.splitlines()] or [""]
         node = top.add(FRAME_COMMENT, text, display=lines[0] + (" …" if len(lines) > 1 else ""))
         if len(lines) > 1:
             for line in lines:

@@ -33,6 +33,8 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "Payload",
     "NetEvent",
     "GRE",
+    "Prism",
+    "AVS",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

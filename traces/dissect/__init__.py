@@ -8,6 +8,7 @@ from ..fields import REGISTRY, Registry
 # read at dissection time, so the order of these imports does not matter).
 from . import (  # noqa: F401
     arp,
+    avs,
     dhcp,
     dns,
     ethernet,

@@ -6,6 +6,7 @@ prepend 144 bytes: a message code, the message length, a 16-byte device name and
 message code (0x44, or 0x41 for the home.martin.cc DID numbering) tells which order it is; a
 frame whose first word is neither is plain 802.11 without a header, as Wireshark reads it.  A
 status of 0 means the driver supplied the value.  The 802.11 frame that follows has no FCS.
+A frame that starts with the AVS magic cookie has an AVS header instead (``avs``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import struct
 
 from ..fields import REGISTRY, FieldType
 from ..frame import Layer
+from .avs import dissect_avs, is_avs
 from .core import LINK_TYPE_NAMES, LINK_TYPES, Ctx
 from .wifi import dissect_80211
 
@@ -62,6 +64,9 @@ def dissect_prism(ctx: Ctx, off: int, end: int) -> None:
     d = ctx.data
     if end - off < 4:
         ctx.call(dissect_80211, off, end)
+        return
+    if is_avs(d, off, end):  # some Prism-link captures carry the AVS header instead
+        ctx.call(dissect_avs, off, end)
         return
     if int.from_bytes(d[off : off + 4], "big") in MSGCODES:
         e = ">"
