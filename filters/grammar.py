@@ -306,11 +306,13 @@ _PARSE_LOCK = threading.Lock()
 
 #: the longest filter text read at all (a filter is typed or pasted; 64 KiB is far past any real one)
 MAX_FILTER_CHARS = 64 * 1024
-#: the longest number literal: 128-bit values take 39 digits, 0x and 32 hex digits
+#: the longest whole-number literal: 128-bit values take 39 digits, 0x and 32 hex digits
 MAX_NUMBER_CHARS = 64
+#: the longest decimal fraction: the language has no exponent, so 1e-300 takes ~300 digits
+MAX_FLOAT_CHARS = 1024
 #: the longest string or $[bytes] literal
 MAX_STRING_CHARS = 4096
-_NUMBER_KINDS = {"int", "hex", "float"}
+_NUMBER_LIMITS = {"int": MAX_NUMBER_CHARS, "hex": MAX_NUMBER_CHARS, "float": MAX_FLOAT_CHARS}
 _STRING_KINDS = {"string", "smartstring", "bytes"}
 
 
@@ -330,9 +332,10 @@ def check_limits(text: str) -> None:
                           f"{MAX_FILTER_CHARS:,}", head, 0, len(head))
     for tok in L.tokenize(text):
         size = tok.end - tok.start
-        if tok.kind in _NUMBER_KINDS and size > MAX_NUMBER_CHARS:
+        limit = _NUMBER_LIMITS.get(tok.kind)
+        if limit is not None and size > limit:
             raise FilterError(f"the number {_snippet(tok.text)} has {size:,} characters; no field holds "
-                              f"a number longer than {MAX_NUMBER_CHARS}", text, tok.start, size)
+                              f"a number longer than {limit:,}", text, tok.start, size)
         if tok.kind in _STRING_KINDS and size > MAX_STRING_CHARS:
             raise FilterError(f"this literal is {size:,} characters long; the limit is {MAX_STRING_CHARS:,}",
                               text, tok.start, size)

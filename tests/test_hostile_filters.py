@@ -12,7 +12,7 @@ from tracemon.filters.grammar import MAX_FILTER_CHARS, MAX_NUMBER_CHARS, MAX_STR
 from tracemon.tui.headless import main
 
 
-@pytest.mark.parametrize("literal", ["9" * 4301, "9" * 60_000, "0x" + "f" * 5000, "1." + "5" * 5000],
+@pytest.mark.parametrize("literal", ["9" * 4301, "9" * 60_000, "0x" + "f" * 5000, "1." + "5" * 1100],
                          ids=["4301-digits", "60k-digits", "hex", "float"])
 def test_a_huge_number_is_a_filter_error(literal: str) -> None:
     with pytest.raises(FilterError) as e:
