@@ -55,10 +55,12 @@ def make_literal(text: str, kind: str, start: int) -> A.Literal:
     end = start + len(text)
     if kind == "string":
         return A.Literal("string", L.unescape(text[1:-1]), text, start=start, end=end)
-    if kind == "int":
-        return A.Literal("int", int(text), text, start=start, end=end)
-    if kind == "hex":
-        return A.Literal("int", int(text, 16), text, start=start, end=end)
+    if kind in ("int", "hex"):
+        try:
+            value = int(text, 16) if kind == "hex" else int(text)
+        except ValueError:  # past Python's 4,300-digit limit (check_limits stops these first)
+            raise LiteralError(f"the number {_snippet(text)} is too long", start, end) from None
+        return A.Literal("int", value, text, start=start, end=end)
     if kind == "float":
         return A.Literal("float", float(text), text, start=start, end=end)
     if kind == "ipv4":
@@ -302,11 +304,48 @@ def blank_comments(text: str) -> str:
 
 _PARSE_LOCK = threading.Lock()
 
+#: the longest filter text read at all (a filter is typed or pasted; 64 KiB is far past any real one)
+MAX_FILTER_CHARS = 64 * 1024
+#: the longest whole-number literal: 128-bit values take 39 digits, 0x and 32 hex digits
+MAX_NUMBER_CHARS = 64
+#: the longest decimal fraction: the language has no exponent, so 1e-300 takes ~300 digits
+MAX_FLOAT_CHARS = 1024
+#: the longest string or $[bytes] literal
+MAX_STRING_CHARS = 4096
+_NUMBER_LIMITS = {"int": MAX_NUMBER_CHARS, "hex": MAX_NUMBER_CHARS, "float": MAX_FLOAT_CHARS}
+_STRING_KINDS = {"string", "smartstring", "bytes"}
+
+
+def _snippet(text: str, n: int = 12) -> str:
+    return text if len(text) <= 2 * n else f"{text[:n]}…{text[-4:]}"
+
+
+def check_limits(text: str) -> None:
+    """Refuse filter text and literals too long to mean anything, before pyparsing sees them.
+
+    Without this a 5,000-digit number reached ``int()`` (Python refuses 4,301 digits and more,
+    a ValueError traceback) and a 1 MB string literal took 512 MB to parse.
+    """
+    if len(text) > MAX_FILTER_CHARS:
+        head = text[:60]
+        raise FilterError(f"the filter is {len(text):,} characters long; tracemon reads filters of up to "
+                          f"{MAX_FILTER_CHARS:,}", head, 0, len(head))
+    for tok in L.tokenize(text):
+        size = tok.end - tok.start
+        limit = _NUMBER_LIMITS.get(tok.kind)
+        if limit is not None and size > limit:
+            raise FilterError(f"the number {_snippet(tok.text)} has {size:,} characters; no field holds "
+                              f"a number longer than {limit:,}", text, tok.start, size)
+        if tok.kind in _STRING_KINDS and size > MAX_STRING_CHARS:
+            raise FilterError(f"this literal is {size:,} characters long; the limit is {MAX_STRING_CHARS:,}",
+                              text, tok.start, size)
+
 
 def parse(text: str) -> A.Node | None:
     """Parse filter text into a syntax tree (None for an empty filter).  Raises FilterError."""
     from .diagnose import diagnose
 
+    check_limits(text)
     prepared, _ = L.normalise_quotes(text)
     prepared = blank_comments(prepared)
     if not prepared.strip():

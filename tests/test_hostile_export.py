@@ -152,3 +152,31 @@ def test_sigterm_during_an_export_leaves_no_temporary_file(tmp_path: Path) -> No
             proc.wait()
     assert code == 128 + signal.SIGTERM
     assert os.listdir(out) == []
+
+
+@pytest.mark.parametrize("name", ["-", "/dev/tty", "/dev/stdout"])
+def test_the_tui_does_not_export_onto_its_own_terminal(small: Path, tmp_path: Path, name: str,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracemon.tui.app import TracemonApp
+    from tracemon.tui.screens.export import ExportScreen, _is_terminal
+    from tui_support import async_test, settle
+
+    monkeypatch.chdir(tmp_path)
+    if name != "-" and not _is_terminal(Path(name)):
+        pytest.skip(f"{name} is not a character device here")
+
+    @async_test
+    async def run() -> None:
+        app = TracemonApp([str(small)])
+        async with app.run_test(size=(120, 40)) as pilot:
+            await settle(app, pilot)
+            await pilot.press("e")
+            assert isinstance(app.screen, ExportScreen)
+            app.screen.query_one("#export-path").value = name
+            await pilot.press("ctrl+s")
+            await settle(app, pilot)
+            assert isinstance(app.screen, ExportScreen)  # refused: the dialog stays with a message
+            assert "terminal" in str(app.screen.query_one("#export-message").render())
+
+    run()
+    assert os.listdir(tmp_path) == []

@@ -389,14 +389,15 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"First:      {span['first']}\nLast:       {span['last']}\nDuration:   {span['seconds']:.6f} s\n")
     zone = trace.facts.get("time_zone")
     if zone:
-        out.write(f"Time zone:  {zone} (the capture host's; --time local shows its clock)\n")
+        out.write(f"Time zone:  {visible(str(zone))} (the capture host's; --time local shows its clock)\n")
     named = [i for i in stats["interfaces"] if i["name"] or i["description"]]
     if named:
         out.write("\nInterfaces:\n")
         from tracemon.traces.packets import one_line
 
-        out.writelines(f"  {i['number']:>3}  {one_line(i['name']) or '-':<20} {i['media']:<24} {i['frames']:>10} "
-                       f"frames{'  ' + one_line(i['description']) if i['description'] else ''}\n" for i in named)
+        out.writelines(f"  {i['number']:>3}  {visible(one_line(i['name'])) or '-':<20} {i['media']:<24} "
+                       f"{i['frames']:>10} frames"
+                       f"{'  ' + visible(one_line(i['description'])) if i['description'] else ''}\n" for i in named)
     out.write("\nProtocols (frames containing each):\n")
     out.writelines(f"  {name:<44} {count:>10}\n" for name, count in stats["protocols"].items())
     if stats["providers"]:

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 from tracemon.traces.fields import FieldType, Registry
+from tracemon.traces.text import visible
 from tracemon.traces.trace import Trace
 
 from .. import columns as _columns
@@ -80,9 +81,9 @@ class ColumnsScreen(ModalScreen[list[str] | None]):
             try:
                 col = _columns.column(name, self.trace)
             except KeyError:
-                lst.add_option(Option(Text(f"{name}  (unknown field)", style="dim")))
+                lst.add_option(Option(Text(f"{visible(name)}  (unknown field)", style="dim")))
                 continue
-            label = Text(col.title, style="bold")
+            label = Text(visible(col.title), style="bold")
             label.append("  field" if col.field else "  built-in", style="dim")
             lst.add_option(Option(label))
         if self.names:

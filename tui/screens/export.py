@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -114,6 +116,9 @@ class ExportScreen(ModalScreen[str | None]):
         if not path.parent.is_dir():
             self._message(f"{path.parent} is not a directory", True)
             return
+        if _is_terminal(path):
+            self._message(f"{path} is the terminal this screen is drawn on; give a file name", True)
+            return
         fmt = EXTENSION_FORMATS.get(path.suffix.lower(), self.fmt)
         if fmt == "pcapng" and not self.packets:
             self._message(f"{path.name} names a packet file, but none of the displayed frames is a packet: "
@@ -162,3 +167,15 @@ class ExportScreen(ModalScreen[str | None]):
             self._cancel.set()
             return
         self.dismiss(None)
+
+
+def _is_terminal(path: Path) -> bool:
+    """``-`` (standard output) or a character device other than /dev/null: writing a trace there
+    would send its bytes to the terminal (``tracemon export`` on the command line may do that)."""
+    if str(path) == "-":
+        return True
+    try:
+        st = path.stat()
+    except OSError:
+        return False
+    return stat.S_ISCHR(st.st_mode) and os.path.realpath(path) != os.devnull

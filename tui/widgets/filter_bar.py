@@ -425,12 +425,12 @@ class FilterBar(Vertical):
         lst = self.query_one(CompletionList)
         lst.clear_options()
         for c in cands[:50]:
-            label = Text(c.text, style="bold")
+            label = Text(visible(c.text), style="bold")  # names from manifests and TraceLogging events
             extra = " ".join(x for x in (c.kind, c.type) if x)
             if extra:
                 label.append(f"  {extra}", style="dim")
             if c.description:
-                label.append(f"  {c.description}", style="italic dim")
+                label.append(f"  {visible(c.description)}", style="italic dim")
             lst.add_option(Option(label, id=None))
         self.candidates = cands
         lst.highlighted = 0
