@@ -56,9 +56,18 @@ _OPEN = textwrap.dedent("""
 """)
 
 
-def _peak(path: Path) -> tuple[dict, float]:
+#: opens argv[1] like ``_OPEN`` and then decodes one frame of every ETL buffer
+_BROWSE = _OPEN.replace("print(", """rows = {}
+for i, loc in enumerate(t.index.loc.tolist()):
+    rows.setdefault(loc >> 32, i)
+for i in rows.values():
+    t.frame(i)
+print(""")
+
+
+def _peak(path: Path, script: str = _OPEN) -> tuple[dict, float]:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-c", _WRAPPER, _OPEN, str(path)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", _WRAPPER, script, str(path)], capture_output=True, text=True,
                        env=env, timeout=600, check=True)
     report = json.loads(r.stdout)
     assert report["rc"] == 0, report["err"]
@@ -98,6 +107,16 @@ def test_records_are_bounded_by_what_the_compressed_bytes_can_encode(tmp_path: P
         assert any("compressed bytes can encode" in w.cause and "buffer 1 (file offset 1024)" in w.message
                    for w in t.warnings)
         t.frame(len(t) - 1)
+
+
+def test_inflated_buffers_kept_for_browsing_are_bounded_in_bytes(tmp_path: Path) -> None:
+    # a header declaring 64 MiB buffers, sixteen 32 KiB buffers inflating to 32 MiB each (under the
+    # ratio limit; their rows capped): browsing one frame of each kept all sixteen (647 MB peak; now 230)
+    claim = 1 << 25
+    bomb = etl_bomb(tmp_path / "lru.etl", 16, claim=claim, session=1 << 26, pad=claim // MAX_INFLATE_RATIO)
+    found, peak_mb = _peak(bomb, _BROWSE)
+    assert found["frames"] > 16 * (claim // MAX_INFLATE_RATIO)
+    assert peak_mb < 330, f"peak RSS {peak_mb:.0f} MB"
 
 
 @pytest.mark.parametrize("path", [p for p in samples("etl", ".etl")], ids=lambda p: p.name)
