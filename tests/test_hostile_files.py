@@ -56,9 +56,18 @@ _OPEN = textwrap.dedent("""
 """)
 
 
-def _peak(path: Path) -> tuple[dict, float]:
+#: opens argv[1] like ``_OPEN`` and then decodes one frame of every ETL buffer
+_BROWSE = _OPEN.replace("print(", """rows = {}
+for i, loc in enumerate(t.index.loc.tolist()):
+    rows.setdefault(loc >> 32, i)
+for i in rows.values():
+    t.frame(i)
+print(""")
+
+
+def _peak(path: Path, script: str = _OPEN) -> tuple[dict, float]:
     env = {**os.environ, "OPENBLAS_NUM_THREADS": "1"}
-    r = subprocess.run([sys.executable, "-c", _WRAPPER, _OPEN, str(path)], capture_output=True, text=True,
+    r = subprocess.run([sys.executable, "-c", _WRAPPER, script, str(path)], capture_output=True, text=True,
                        env=env, timeout=600, check=True)
     report = json.loads(r.stdout)
     assert report["rc"] == 0, report["err"]
@@ -98,6 +107,16 @@ def test_records_are_bounded_by_what_the_compressed_bytes_can_encode(tmp_path: P
         assert any("compressed bytes can encode" in w.cause and "buffer 1 (file offset 1024)" in w.message
                    for w in t.warnings)
         t.frame(len(t) - 1)
+
+
+def test_inflated_buffers_kept_for_browsing_are_bounded_in_bytes(tmp_path: Path) -> None:
+    # a header declaring 64 MiB buffers, sixteen 32 KiB buffers inflating to 32 MiB each (under the
+    # ratio limit; their rows capped): browsing one frame of each kept all sixteen (647 MB peak; now 230)
+    claim = 1 << 25
+    bomb = etl_bomb(tmp_path / "lru.etl", 16, claim=claim, session=1 << 26, pad=claim // MAX_INFLATE_RATIO)
+    found, peak_mb = _peak(bomb, _BROWSE)
+    assert found["frames"] > 16 * (claim // MAX_INFLATE_RATIO)
+    assert peak_mb < 330, f"peak RSS {peak_mb:.0f} MB"
 
 
 @pytest.mark.parametrize("path", [p for p in samples("etl", ".etl")], ids=lambda p: p.name)
@@ -322,6 +341,36 @@ def test_a_trace_that_shrinks_while_open_is_reported_not_a_crash(tmp_path: Path,
                        check=False)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])  # -7 was SIGBUS
     assert "error:" in r.stdout and "shrank from" in r.stdout, r.stdout
+
+
+_RACE = textwrap.dedent("""
+    import os, sys
+    import numpy as np
+    from tracemon.traces import TraceError, open_trace
+    t = open_trace(sys.argv[1], use_cache=False)
+    os.truncate(sys.argv[1], 1000)
+    # reads that no size check precedes (the race after a check, a bulk NumPy gather)
+    tail = bytes(t.buf[-16:])
+    total = int(np.frombuffer(t.buf, dtype=np.uint8)[-20000:].sum())
+    try:
+        t.check_file()
+    except TraceError as e:
+        print("zeros" if tail == bytes(16) and total == 0 else "data", "then error:", e)
+    t.close()
+""")
+
+
+def test_reads_racing_a_shrinking_file_see_zeros_and_the_next_check_reports_it(tmp_path: Path) -> None:
+    from tracemon.traces import trace
+
+    if trace._mapguard is None:
+        pytest.skip("the SIGBUS safety net (_mapguard.c) was not built (no compiler)")
+    p = tmp_path / "t.pcapng"
+    p.write_bytes(sample("pcapng/chrissanders_arppoison.pcapng").read_bytes())
+    r = subprocess.run([sys.executable, "-c", _RACE, str(p)], capture_output=True, text=True, timeout=120,
+                       check=False)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])  # -7 was SIGBUS
+    assert r.stdout.startswith("zeros then error:") and "shrank from 67860 to 1000" in r.stdout, r.stdout
 
 
 def test_a_trace_that_shrinks_during_the_scan_keeps_what_was_read(tmp_path: Path) -> None:

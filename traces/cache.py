@@ -11,8 +11,9 @@ The cache must never answer for a file it does not describe, nor stop the progra
   truncated ``.npy``, bit rot), is dropped with a warning and the trace is indexed again;
 * the fingerprint (``fingerprint``: inode, ctime and a hash of the file's first and last
   blocks) catches a trace rewritten with the same size and modification time;
-* temporary directories of interrupted writes (Ctrl-C, SIGTERM, SIGKILL) carry their writer's
-  pid and are removed by the next ``store`` once that process is gone.
+* an interrupted write (Ctrl-C) removes its temporary directory; those of writers killed by a
+  signal (SIGTERM, SIGKILL) carry the writer's pid and are removed on the next start (the first
+  cache use of a process) once that process is gone.
 """
 
 from __future__ import annotations
@@ -78,6 +79,7 @@ def restore(trace: Trace) -> bool:
     """Load a cached index into ``trace``; False when there is none (or it is unusable)."""
     if not _enabled(trace):
         return False
+    _sweep_once(cache_root())
     entry = cache_root() / key_for(trace)
     if not entry.is_dir():
         return False
@@ -122,7 +124,7 @@ def store(trace: Trace) -> Path | None:
     tmp: Path | None = None
     try:
         root.mkdir(parents=True, exist_ok=True)
-        remove_stale_temporaries(root)
+        _sweep_once(root)
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
         for name, arr in trace.index.columns().items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
@@ -244,6 +246,16 @@ def _drop(trace: Trace, entry: Path, message: str) -> None:
     shutil.rmtree(entry, ignore_errors=True)
     trace.facts["cache_error"] = message
     trace.warnings.append(TraceWarning(str(entry), None, message + "; the trace was indexed again"))
+
+
+_swept: set[Path] = set()
+
+
+def _sweep_once(root: Path) -> None:
+    """``remove_stale_temporaries`` on the first cache use of this process (the next start)."""
+    if root not in _swept:
+        _swept.add(root)
+        remove_stale_temporaries(root)
 
 
 def remove_stale_temporaries(root: Path) -> int:

@@ -26,6 +26,11 @@ from .index import KIND_NOTIME, ConversationTable, FrameIndex
 from .protocols import PACKET_PROTOCOL_NAMES
 from .timezone import CaptureZone
 
+try:  # the SIGBUS safety net (_mapguard.c), built at install time when a compiler is there
+    from . import _mapguard
+except ImportError:  # pragma: no cover - depends on the build
+    _mapguard = None
+
 
 @dataclass(slots=True)
 class Interface:
@@ -174,6 +179,8 @@ class Trace:
     def __init__(self, path: str | os.PathLike[str], *, registry: Registry | None = None) -> None:
         self.path = os.fspath(path)
         self._file, self.buf, self.size, self.mtime_ns = _map(self.path)
+        #: the mapping's address in ``_mapguard`` (0: not guarded)
+        self._guarded = _mapguard.watch(self.buf) if _mapguard is not None else 0
         self.registry = (registry or REGISTRY).overlay()
         self.index = FrameIndex()
         self.interfaces: list[Interface] = []
@@ -310,6 +317,11 @@ class Trace:
             now = os.fstat(f.fileno()).st_size
         except (OSError, ValueError):  # closed under us: the mapping is gone too
             return
+        if now >= self.size and self._guarded and _mapguard is not None and _mapguard.faults(self._guarded):
+            now = -1  # shrank and grew back: what was read past the short end was zeros
+        if now < 0:
+            raise TraceError(self.path, "the file shrank while it was open and grew again; reads in between saw "
+                                        "zeros where its end had been; open it again")
         if now < self.size:
             raise TraceError(self.path, f"the file shrank from {self.size} to {now} bytes while it was open "
                                         "(truncated or rewritten in place); open it again", now)
@@ -351,6 +363,9 @@ class Trace:
         return _code(self, "protocol_names", name, lambda: name, lambda x: x)
 
     def close(self) -> None:
+        if getattr(self, "_guarded", 0) and _mapguard is not None:
+            _mapguard.unwatch(self._guarded)
+            self._guarded = 0
         buf, self.buf = getattr(self, "buf", None), b""
         if isinstance(buf, mmap.mmap):
             try:

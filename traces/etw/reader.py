@@ -302,6 +302,9 @@ POOL_MIN_COMPRESSED = 1 << 20  # compressed bytes worth starting worker processe
 POOL_MIN_BYTES = 16 << 20  # uncompressed buffer bytes worth it (scanning in two workers: ~1.5x)
 MAX_BUFFERS = 1 << 24
 CACHE_BUFFERS = 64
+#: inflated bytes those buffers may hold together (64 buffers of a pktmon session's 16 MiB, or of
+#: a crafted header's 64 MiB, would otherwise keep gigabytes for a small file)
+CACHE_BYTES = 64 << 20
 #: distinct provider GUIDs indexed with a provider code: real captures have tens to hundreds; a
 #: damaged file with a new GUID in every record would otherwise make the provider and protocol
 #: tables grow with every record (and overflow the 16-bit index columns)
@@ -322,6 +325,7 @@ class EtlReader(Reader):
         self.session_limit = MAX_SESSION_BUFFER
         self.chain_damage: tuple[int, str] | None = None
         self._lru: OrderedDict[int, bytes] = OrderedDict()
+        self._lru_bytes = 0
         self._lru_lock = threading.Lock()
         self._guid_codes: dict[uuid.UUID, int] = {}
         self._top_of_code: dict[int, int] = {}
@@ -765,9 +769,11 @@ class EtlReader(Reader):
         except BufferError_ as e:
             raise TraceError(self.path, f"buffer {number}: {e}", info.file_offset) from None
         with self._lru_lock:
-            self._lru[number] = data
-            while len(self._lru) > CACHE_BUFFERS:
-                self._lru.popitem(last=False)
+            if number not in self._lru:
+                self._lru[number] = data
+                self._lru_bytes += len(data)
+            while len(self._lru) > 1 and (len(self._lru) > CACHE_BUFFERS or self._lru_bytes > CACHE_BYTES):
+                self._lru_bytes -= len(self._lru.popitem(last=False)[1])
         return data
 
     def _record_bytes(self, loc: int, length: int) -> tuple[bytes, BufferInfo]:
