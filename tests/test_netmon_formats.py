@@ -197,7 +197,7 @@ def test_process_table_fills_the_process_column_and_details(tmp_path: Path) -> N
     trace = open_trace(path, use_cache=False)
     assert not trace.warnings
     fmt = ColumnFormatter(trace)
-    assert [fmt.text(STANDARD["process"], i) for i in range(4)] == ["1234", "4321", "", ""]
+    assert [fmt.text(STANDARD["process"], i) for i in range(4)] == ["svchost.exe (1234)", "client.exe (4321)", "", ""]
     assert trace.frame(0).meta["Process"] == "svchost.exe (1234)" and trace.frame(0).process_id == 1234
     assert trace.frame(1).meta["ProcessPath"] == "C:\\Program Files\\app\\client.exe"
     assert "Process" not in trace.frame(2).meta and trace.frame(2).process_id is None
