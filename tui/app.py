@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -31,6 +32,7 @@ from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.trace import TraceScreen
+from .typeahead import TypeAhead
 
 #: what ``--theme`` accepts besides the full names
 THEME_ALIASES = {"light": "tracemon-light", "dark": "tracemon-dark", "high-contrast": "tracemon-contrast",
@@ -83,6 +85,9 @@ class TracemonApp(App[int]):
         self.trace_screens: list[TraceScreen] = []
         self.problems: list[str] = list(self.config.problems)
         self.failed = False
+        self.typeahead = TypeAhead(self, self.on_event)
+        #: True while a key read from the terminal is dispatched (not for palette commands)
+        self.reading_key = False
 
     @property
     def presets(self) -> object:
@@ -203,6 +208,29 @@ class TracemonApp(App[int]):
         for k, screen in enumerate(self.trace_screens):
             self.install_screen(screen, name=f"trace-{k}")
         self.push_screen("trace-0")
+
+    # -- keys -------------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            if await self.typeahead.hold(event):
+                return
+            self.reading_key = True  # (priority bindings run now: see TraceScreen.check_action)
+            try:
+                await super().on_event(event)
+            finally:
+                self.reading_key = False
+            return
+        await super().on_event(event)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().push_screen(*args, **kwargs)
+        self.typeahead.hold_for(self.screen)
+        return result
+
+    def switch_screen(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().switch_screen(*args, **kwargs)
+        self.typeahead.hold_for(self.screen)
+        return result
 
     # -- app-wide commands ------------------------------------------------------------------
     def action_help(self) -> None:

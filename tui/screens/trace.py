@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from tracemon.traces import cache as _cache
 from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.trace import Progress
@@ -430,7 +430,15 @@ class TraceScreen(Screen):
 
     # -- filter -----------------------------------------------------------------------------
     def action_focus_filter(self) -> None:
-        self.filter_bar.input.focus()
+        # at once, not through Widget.focus's call_later: the keys typed after "/" are already
+        # queued and go to whatever has focus when each is read (see tracemon.tui.typeahead)
+        self.set_focus(self.filter_bar.input)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # typeahead commands are priority bindings; in the filter bar their keys are text ("/" in
+        # 10.0.0.0/8).  Only keys read from the terminal: the palette runs them wherever focus is.
+        typing = getattr(self.app, "reading_key", False) and isinstance(self.focused, Input)
+        return not (typing and action in commands.TYPEAHEAD_ACTIONS)
 
     @on(FilterBar.Edited)
     def _edited(self) -> None:
