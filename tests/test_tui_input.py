@@ -36,18 +36,30 @@ def burst(app: TracemonApp, *keys: str, text: str = "") -> None:
         app.post_message(events.Key(key, {"slash": "/", "space": " "}.get(key)))
     for ch in text:
         app.post_message(events.Key(_character_to_key(ch), ch))
+    app.keys_sent = getattr(app, "keys_sent", 0) + len(keys) + len(text)  # type: ignore[attr-defined]
+
+
+async def typed(app: TracemonApp, pilot) -> None:
+    """Wait until every key queued has been handled, then for the workers and a repaint."""
+    sent = getattr(app, "keys_sent", 0)
+    for _ in range(2000):  # (a bound so that a stuck queue fails the test instead of hanging it)
+        if app.keys.read_count >= sent and app.keys.idle:
+            break
+        await pilot.pause(0.01)
+    assert app.keys.idle, f"{len(app.keys.pending)} keys still waiting"
+    await settle(app, pilot)
 
 
 @async_test
 async def test_keys_typed_right_after_slash_land_in_the_filter_bar():
     app = TracemonApp([str(sample(PCAP))])
     async with app.run_test(size=BIG) as pilot:
-        await settle(app, pilot)
+        await typed(app, pilot)
         screen = screen_of(app)
         before = (screen.frames.cursor, screen.time_mode, screen.view.reference, set(screen.view.marks))
         # "TCP.Port == 443": T, C, P would be commands (time mode, columns, presets) in the list
         burst(app, "slash", text="TCP.Port == 443")
-        await settle(app, pilot)
+        await typed(app, pilot)
         assert screen.filter_bar.value == "TCP.Port == 443"
         assert app.screen is screen, "a command opened a dialog"
         assert (screen.frames.cursor, screen.time_mode, screen.view.reference, set(screen.view.marks)) == before
@@ -57,12 +69,12 @@ async def test_keys_typed_right_after_slash_land_in_the_filter_bar():
 async def test_command_letters_and_slash_typed_in_the_bar_are_text():
     app = TracemonApp([str(sample(PCAP))])
     async with app.run_test(size=BIG) as pilot:
-        await settle(app, pilot)
+        await typed(app, pilot)
         screen = screen_of(app)
         # g p s c e are commands that open dialogs (priority bindings): in the bar they are letters
         text = 'IPv4.Address == 172.16.11.12 AND Property.x == "g/p s/c e"'
         burst(app, "slash", text=text)
-        await settle(app, pilot)
+        await typed(app, pilot)
         assert app.screen is screen
         assert screen.filter_bar.value == text
 
@@ -71,13 +83,69 @@ async def test_command_letters_and_slash_typed_in_the_bar_are_text():
 async def test_keys_typed_ahead_of_a_dialog_wait_for_it():
     app = TracemonApp([str(sample(PCAP))])
     async with app.run_test(size=BIG) as pilot:
-        await settle(app, pilot)
+        await typed(app, pilot)
         screen = screen_of(app)
         burst(app, "g", "1", "5", "0", "enter")  # go to frame 150, typed in one burst
-        await settle(app, pilot)
+        await typed(app, pilot)
         assert app.screen is screen
         assert screen.frames.frame == 149
         burst(app, "slash", text="TCP.Port == 443")
         burst(app, "enter")
-        await settle(app, pilot)
+        await typed(app, pilot)
         assert screen.filter_text == "TCP.Port == 443" and len(screen.view) == 9
+
+
+@async_test
+async def test_tab_in_the_filter_bar_only_completes():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        bar = screen.filter_bar
+        burst(app, "slash", text="TCP.Port == 443")
+        await typed(app, pilot)
+        assert not bar.candidates, "no completion list after a number"
+        # Tab with nothing to complete, then letters that are commands in the list (r, t, m)
+        burst(app, "tab", text=" rtm")
+        await typed(app, pilot)
+        assert app.focused is bar.input
+        assert bar.value == "TCP.Port == 443 rtm"
+        assert screen.view.reference is None and screen.time_mode == "utc" and not screen.view.marks
+        # Tab on a word with one completion completes it at once
+        burst(app, "ctrl+u")
+        burst(app, text="TCP.SrcPo")
+        burst(app, "tab")
+        await typed(app, pilot)
+        assert bar.value == "TCP.SrcPort" and app.focused is bar.input
+
+
+@async_test
+async def test_escape_leaves_the_bar_and_keeps_the_applied_filter():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        bar = screen.filter_bar
+        burst(app, "slash", text="TCP.Port == 443")
+        burst(app, "enter")
+        await typed(app, pilot)
+        assert len(screen.view) == 9
+        burst(app, text=" AND IPv4.Address == 10.0.0.9")
+        burst(app, "escape")
+        await typed(app, pilot)
+        # the applied filter stays, its text is back, the list has focus, the draft is in the history
+        assert screen.filter_text == "TCP.Port == 443" and len(screen.view) == 9
+        assert bar.value == "TCP.Port == 443"
+        assert app.focused is screen.frames
+        assert app.history.entries()[:2] == ["TCP.Port == 443 AND IPv4.Address == 10.0.0.9", "TCP.Port == 443"]
+        # removing the filter is explicit: Ctrl+U empties the bar, Enter applies that
+        burst(app, "slash", "ctrl+u", "enter")
+        await typed(app, pilot)
+        assert screen.filter_text == "" and len(screen.view) == 179
+        # … or Ctrl+L from the list
+        burst(app, "escape", "slash", "up", "up", "enter")
+        await typed(app, pilot)
+        assert screen.filter_text == "TCP.Port == 443" and len(screen.view) == 9
+        burst(app, "escape", "ctrl+l")
+        await typed(app, pilot)
+        assert screen.filter_text == "" and len(screen.view) == 179 and bar.value == ""

@@ -32,7 +32,7 @@ from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.trace import TraceScreen
-from .typeahead import TypeAhead
+from .typeahead import KeyHandled, KeyQueue
 
 #: what ``--theme`` accepts besides the full names
 THEME_ALIASES = {"light": "tracemon-light", "dark": "tracemon-dark", "high-contrast": "tracemon-contrast",
@@ -85,7 +85,7 @@ class TracemonApp(App[int]):
         self.trace_screens: list[TraceScreen] = []
         self.problems: list[str] = list(self.config.problems)
         self.failed = False
-        self.typeahead = TypeAhead(self, self.on_event)
+        self.keys = KeyQueue(self, self._dispatch_key)
         #: True while a key read from the terminal is dispatched (not for palette commands)
         self.reading_key = False
 
@@ -212,24 +212,29 @@ class TracemonApp(App[int]):
     # -- keys -------------------------------------------------------------------------------
     async def on_event(self, event: events.Event) -> None:
         if isinstance(event, events.Key) and not event.is_forwarded:
-            if await self.typeahead.hold(event):
-                return
-            self.reading_key = True  # (priority bindings run now: see TraceScreen.check_action)
-            try:
-                await super().on_event(event)
-            finally:
-                self.reading_key = False
+            await self.keys.read(event)  # in order, one at a time: see tracemon.tui.typeahead
             return
         await super().on_event(event)
 
+    async def _dispatch_key(self, event: events.Key) -> None:
+        self.reading_key = True  # (priority bindings run now: see TraceScreen.check_action)
+        try:
+            await super().on_event(event)
+        finally:
+            self.reading_key = False
+
+    async def on_key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        await self.keys.handled(message)
+
     def push_screen(self, *args: Any, **kwargs: Any) -> Any:
         result = super().push_screen(*args, **kwargs)
-        self.typeahead.hold_for(self.screen)
+        self.keys.screen_shown(self.screen)
         return result
 
     def switch_screen(self, *args: Any, **kwargs: Any) -> Any:
         result = super().switch_screen(*args, **kwargs)
-        self.typeahead.hold_for(self.screen)
+        self.keys.screen_shown(self.screen)
         return result
 
     # -- app-wide commands ------------------------------------------------------------------

@@ -147,6 +147,7 @@ class TraceScreen(Screen):
     def on_mount(self) -> None:
         self.frames.empty_text = "Reading the trace…"
         self.frames.focus()
+        self.filter_bar.leave_to = self.frames
         self._apply_layout()
         self._update_status()
         if not self.trace.complete.is_set():

@@ -4,6 +4,10 @@ Validation compiles the text in process (no subprocess per keystroke, unlike ter
 paints the bar green or red with the message and a caret under the offending token.  Enter
 posts ``Applied``; the screen evaluates in a worker and reports progress back through
 ``show_status``.  Up/Down walk the history when no completion list is open.
+
+Keys here never leave the bar by accident: Tab only completes, Esc puts the applied filter's
+text back and moves focus to ``leave_to`` (the frame list).  Removing the filter is an
+explicit action: Ctrl+U empties the bar and Enter applies that, or Ctrl+L from anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from tracemon.traces.text import visible
@@ -107,8 +112,15 @@ class FilterInput(Input):
     def action_complete(self) -> None:
         self.parent_bar.accept_completion()
 
-    def action_clear(self) -> None:
+    def action_leave(self) -> None:
         self.parent_bar.escape()
+
+    def action_erase(self) -> None:
+        """Empty the bar (as typing would: Enter then applies no filter)."""
+        self.value = ""
+
+    def action_completion_up(self) -> None:
+        self.parent_bar.move_completion(-1)
 
     def action_show_completions(self) -> None:
         self.parent_bar.update_completions(force=True)
@@ -175,12 +187,14 @@ class FilterBar(Vertical):
         self._checking = False
         self.applied_text = ""
         self._status = ""
+        #: where Esc sends focus (the screen sets it: the frame list)
+        self.leave_to: Widget | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(" Filter ", id="filter-label")
             yield FilterInput(placeholder="display filter, e.g. TCP.Port == 443 AND IPv4.Address == 10.0.0.1  "
-                              "(/ to focus, Enter applies, Esc clears, p presets)", id="filter-input")
+                              "(/ to focus, Enter applies, Esc leaves, p presets)", id="filter-input")
         yield Static("", id="filter-message")
         yield CompletionList(id="filter-completions")
 
@@ -350,29 +364,35 @@ class FilterBar(Vertical):
             return
         self._hide_completions()
         text = self.value
+        self._remember(text)
+        self.post_message(self.Applied(text))
+
+    def escape(self) -> None:
+        """Close the completion list; else leave the bar with the applied filter's text back in it.
+        What was typed and not applied goes into the history (Up brings it back)."""
+        if self._completion_visible():
+            self._hide_completions()
+            return
+        typed = self.value
+        if typed.strip() and typed.strip() != self.applied_text.strip():
+            self._remember(typed)
+        self._history_pos = None
+        self.set_text(self.applied_text)
+        # at once: the keys after Esc are for the list (see tracemon.tui.typeahead)
+        self.screen.set_focus(self.leave_to)
+
+    def _remember(self, text: str) -> None:
         if self.history is not None and text.strip():
             try:
                 self.history.add(text)
             except OSError as e:
                 self.notify(f"Could not save the filter history: {e}", severity="warning")
-        self.post_message(self.Applied(text))
-
-    def escape(self) -> None:
-        if self._completion_visible():
-            self._hide_completions()
-            return
-        self.set_text("")
-        self.post_message(self.Applied(""))
 
     # -- history ----------------------------------------------------------------------------
     def history_step(self, step: int) -> None:
         """Up (-1) goes to older filters, Down (+1) back to newer ones and finally the draft."""
         if self._completion_visible():
-            lst = self.query_one(CompletionList)
-            if step < 0:
-                lst.action_cursor_up()
-            else:
-                lst.action_cursor_down()
+            self.move_completion(step)
             return
         entries = self._history_entries()  # newest first
         if not entries:
@@ -442,11 +462,25 @@ class FilterBar(Vertical):
 
     def _hide_completions(self) -> None:
         self.query_one(CompletionList).display = False
+        self.candidates = []
+
+    def move_completion(self, step: int) -> None:
+        if self._completion_visible():
+            lst = self.query_one(CompletionList)
+            if step < 0:
+                lst.action_cursor_up()
+            else:
+                lst.action_cursor_down()
 
     def accept_completion(self) -> None:
+        """Tab: take the highlighted completion; with no list open, complete the word at the cursor
+        (at once when only one name fits, else show the list).  Focus always stays in the bar."""
         lst = self.query_one(CompletionList)
-        if not self._completion_visible() or lst.highlighted is None:
-            self.screen.focus_next()
+        if not self._completion_visible():
+            self.update_completions(force=True)
+            if len(self.candidates) != 1 or not self._completion_visible():
+                return
+        if lst.highlighted is None:
             return
         cand = self.candidates[lst.highlighted]
         comp = self._completion
