@@ -149,3 +149,77 @@ async def test_escape_leaves_the_bar_and_keeps_the_applied_filter():
         burst(app, "escape", "ctrl+l")
         await typed(app, pilot)
         assert screen.filter_text == "" and len(screen.view) == 179 and bar.value == ""
+
+
+@async_test
+async def test_q_asks_before_quitting():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=SMALL) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        burst(app, "q", "x")  # a stray q, then anything else: stay
+        await typed(app, pilot)
+        assert app.screen is screen and app.return_code is None
+        burst(app, "q", "q")
+        await typed(app, pilot)
+    assert app.return_code == 0
+
+
+@async_test
+async def test_time_mode_is_remembered(tmp_path):
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        burst(app, "t")  # UTC → local
+        await typed(app, pilot)
+        burst(app, "r")  # a reference switches the column to "from reference" without saving it
+        await typed(app, pilot)
+        assert screen_of(app).time_mode == "reference"
+    again = TracemonApp([str(sample(PCAP))])
+    async with again.run_test(size=BIG) as pilot:
+        await typed(again, pilot)
+        assert screen_of(again).time_mode == "local"
+        assert "Time (local)" in screen_of(again).frames.render_line(0).text
+
+
+@async_test
+async def test_only_tracemon_themes_are_offered():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=SMALL) as pilot:
+        await typed(app, pilot)
+        assert set(app.available_themes) == {"tracemon-dark", "tracemon-light", "tracemon-contrast"}
+        app.theme = "tracemon-light"  # (what the palette's theme list does)
+        await typed(app, pilot)
+        assert app.config.theme == "tracemon-light"
+
+
+@async_test
+async def test_a_resize_through_a_tiny_size_gives_the_tree_its_width_back():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        tree = screen_of(app).query_one("#tree")
+        wide = tree.size.width
+        assert wide >= 30
+        await pilot.resize_terminal(50, 20)
+        await typed(app, pilot)
+        await pilot.resize_terminal(*BIG)
+        await typed(app, pilot)
+        assert tree.size.width == wide
+
+
+@async_test
+async def test_no_stale_counts_in_the_tree_before_the_scan_ends(tmp_path):
+    from tui_support import write_udp_pcap
+
+    path = write_udp_pcap(tmp_path / "big.pcap", 300_000)
+    app = TracemonApp([str(path)])
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.pause()
+        screen = screen_of(app)
+        tree = screen.query_one("#tree")
+        if not screen.trace.complete.is_set():  # (the first paint usually comes long before the end)
+            assert "All Traffic  0" not in str(tree.root.label)
+            assert "reading" in str(tree.root.label)
+        await typed(app, pilot)
+        assert str(tree.root.label) == "All Traffic  300,000"

@@ -31,6 +31,7 @@ from . import themes as _themes
 from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
+from .screens.quit import QuitScreen
 from .screens.trace import TraceScreen
 from .typeahead import KeyHandled, KeyQueue
 
@@ -122,6 +123,15 @@ class TracemonApp(App[int]):
             self.register_theme(t)
         self.problems += problems
 
+    def _drop_foreign_themes(self) -> None:
+        """Textual's own themes lack tracemon's colours (the panes kept tracemon-dark's over, say,
+        a light background) and got saved: the palette's theme list offers tracemon's and the
+        user's only."""
+        keep = set(self.tracemon_themes)
+        for name in list(self.available_themes):
+            if name not in keep:
+                self.unregister_theme(name)
+
     @property
     def tracemon_themes(self) -> list[str]:
         return [name for name in self.available_themes if name.startswith("tracemon-")] + [
@@ -169,6 +179,7 @@ class TracemonApp(App[int]):
                                  f"(themes: {', '.join(self.tracemon_themes)})")
             wanted = "tracemon-dark"
         self.theme = wanted
+        self._drop_foreign_themes()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._apply_keymap()
         self._open_all()
@@ -253,6 +264,18 @@ class TracemonApp(App[int]):
         nxt = self.trace_screens[k]
         self.switch_screen(f"trace-{k}")
         self.notify(nxt.trace.path, timeout=2)
+
+    def action_confirm_quit(self) -> None:
+        if isinstance(self.screen, QuitScreen):
+            return
+        n = len(self.trace_screens)
+        what = "(closes the trace)" if n == 1 else f"(closes {n} traces)" if n else ""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(1 if self.failed else 0, return_code=1 if self.failed else 0)
+
+        self.push_screen(QuitScreen(what), answered)
 
     async def action_quit(self) -> None:
         code = 1 if self.failed else 0

@@ -38,7 +38,9 @@ class Command:
 COMMANDS: tuple[Command, ...] = (
     # -- general ----------------------------------------------------------------------------
     Command("help", "f1,question_mark", "app.help", "Help", "All keys and commands", "General", "screen", True),
-    Command("quit", "q,ctrl+q", "quit", "Quit", "Leave tracemon", "General", "app", True),
+    Command("quit", "q", "confirm_quit", "Quit", "Leave tracemon (asks first: q, y or Enter again quits)",
+            "General", "app", True),
+    Command("quit_now", "ctrl+q", "quit", "Quit now", "Leave tracemon without asking", "General", "app"),
     Command("theme", "f9", "next_theme", "Theme", "Switch to the next theme (light, dark, high contrast)",
             "General", "app"),
     Command("warnings", "w", "warnings", "Warnings", "Show what the reader could not read, and what was kept",

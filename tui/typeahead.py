@@ -28,7 +28,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 
 POLL = 0.02  # s between checks while keys wait
-#: polls of a mounted screen with nothing focused before keys go to it anyway (a help screen)
+#: polls of a mounted screen with something to focus but nothing focused before keys go to it anyway
 SETTLE_POLLS = 5
 #: a marker that never comes back (its widget was removed mid-bubble) stops waiting after this
 IN_FLIGHT_LIMIT = 2.0  # s
@@ -94,6 +94,7 @@ class KeyQueue:
             return True
         app = self.app
         if (screen not in app.screen_stack or app.screen is not screen or screen.focused is not None
+                or (screen.is_mounted and not screen.focus_chain)  # nothing to focus: keys go to the screen
                 or self._settle >= SETTLE_POLLS or time.monotonic() - self._screen_since > SCREEN_LIMIT):
             self._screen = None
             return True

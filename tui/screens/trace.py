@@ -187,7 +187,7 @@ class TraceScreen(Screen):
         if pane == "tree":
             return w >= 100
         if pane == "hex":
-            right = w - (self.tree_width + 1 if self._shown("tree") else 0)
+            right = w - (self._tree_shown_width() + 1 if self._shown("tree") else 0)
             return right >= line_width(8) + 2 + 30
         if pane == "timeline":
             return h >= 20
@@ -197,8 +197,8 @@ class TraceScreen(Screen):
         tree = self._shown("tree")
         self.query_one("#tree").display = tree
         self.query_one("#tree-splitter").display = tree
-        self.tree_width = max(12, min(self.tree_width, max(12, self.size.width - 40)))
-        self.query_one("#tree").styles.width = self.tree_width
+        tree_w = self._tree_shown_width()
+        self.query_one("#tree").styles.width = tree_w
         details, hexp = self._shown("details"), self._shown("hex")
         self.query_one("#details").display = details
         self.query_one("#hex").display = hexp
@@ -207,11 +207,16 @@ class TraceScreen(Screen):
         self.query_one("#list-splitter").display = lower
         self.list_percent = max(15, min(self.list_percent, 90))
         self.frames.styles.height = f"{self.list_percent}%" if lower else "1fr"
-        right_w = self.size.width - (self.tree_width + 1 if tree else 0)
+        right_w = self.size.width - (tree_w + 1 if tree else 0)
         # one cell of gap and one for the vertical scrollbar, so a line never needs a horizontal one
         self.hex.styles.width = (line_width(16) + 2 if right_w >= line_width(16) + 40 else line_width(8) + 2) \
             if details else "1fr"
         self.query_one(Timeline).display = self._shown("timeline")
+
+    def _tree_shown_width(self) -> int:
+        """The tree's width now: the chosen ``tree_width``, narrowed while the terminal is small (the
+        choice itself stays, so a resize through a tiny size gives it back)."""
+        return max(12, min(self.tree_width, max(12, self.size.width - 40)))
 
     def on_resize(self) -> None:
         self._apply_layout()
@@ -226,7 +231,7 @@ class TraceScreen(Screen):
         if target == "tree":
             if not self._shown("tree"):
                 self.pane_shown["tree"] = True
-            self.tree_width += delta
+            self.tree_width = max(12, self._tree_shown_width() + delta)
         else:
             h = max(1, self.query_one("#right").size.height)
             self.list_percent += round(delta * 100 / h) or (1 if delta > 0 else -1)
@@ -702,14 +707,17 @@ class TraceScreen(Screen):
     def action_time_mode(self) -> None:
         modes = _columns.time_modes(self.trace)
         k = modes.index(self.time_mode) if self.time_mode in modes else 0
-        self.set_time_mode(modes[(k + 1) % len(modes)])
+        self.set_time_mode(modes[(k + 1) % len(modes)], persist=True)
         self.notify(f"Time column: {_columns.time_label(self.time_mode, self.trace)}", timeout=2)
 
-    def set_time_mode(self, mode: str) -> None:
+    def set_time_mode(self, mode: str, persist: bool = False) -> None:
+        """``persist``: the user chose it (saved like the theme); setting a reference only borrows it."""
         self.time_mode = mode
-        self.config.time_mode = mode
         self.frames.set_time_mode(mode)
         self._update_status()
+        if persist and self.config.time_mode != mode:
+            self.config.time_mode = mode
+            self.app.save_config()  # type: ignore[attr-defined]
 
     def action_set_reference(self) -> None:
         i = self.frames.frame

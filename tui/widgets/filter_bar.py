@@ -181,6 +181,8 @@ class FilterBar(Vertical):
         self._completion: Any = None
         #: the completions on show, in the list's order
         self.candidates: list[Any] = []
+        #: (text, cursor) the completion list on show was made for
+        self._shown_for: tuple[str, int] | None = None
         self._check_lock = threading.Lock()
         self._wanted: tuple[str, int, bool] | None = None
         self._complete_timer: Timer | None = None
@@ -442,6 +444,7 @@ class FilterBar(Vertical):
             self._hide_completions()
             return
         self._completion = comp
+        self._shown_for = (text, cursor)
         lst = self.query_one(CompletionList)
         lst.clear_options()
         for c in cands[:50]:
@@ -476,7 +479,8 @@ class FilterBar(Vertical):
         """Tab: take the highlighted completion; with no list open, complete the word at the cursor
         (at once when only one name fits, else show the list).  Focus always stays in the bar."""
         lst = self.query_one(CompletionList)
-        if not self._completion_visible():
+        # a list shown for an older text (it follows typing only once typing pauses) is redone first
+        if not self._completion_visible() or self._shown_for != (self.value, self.input.cursor_position):
             self.update_completions(force=True)
             if len(self.candidates) != 1 or not self._completion_visible():
                 return
