@@ -42,11 +42,12 @@ def burst(app: TracemonApp, *keys: str, text: str = "") -> None:
 async def typed(app: TracemonApp, pilot) -> None:
     """Wait until every key queued has been handled, then for the workers and a repaint."""
     sent = getattr(app, "keys_sent", 0)
+    queue = app.keys
     for _ in range(2000):  # (a bound so that a stuck queue fails the test instead of hanging it)
-        if app.keys.read_count >= sent and app.keys.idle:
+        if queue.read_count >= sent and queue.idle:
             break
         await pilot.pause(0.01)
-    assert app.keys.idle, f"{len(app.keys.pending)} keys still waiting"
+    assert queue.idle, f"{len(queue.pending)} keys still waiting"
     await settle(app, pilot)
 
 

@@ -10,7 +10,8 @@ after ``/`` went to the frame list and ran as commands, and ``…443⏎t`` appli
 ``KeyQueue`` restores the terminal's order: the app dispatches one key at a time, the next only
 once the previous one has been fully handled (a marker message posted behind it has bubbled
 the same way up to the app), and none to a screen that was just shown until it has focused a
-widget.  Commands that open somewhere to type (``Command.typeahead``) are priority bindings, so
+widget.  Text typed into a text box is the exception: the box consumes it in its own queue's
+order, so a burst of text does not wait key by key.  Commands that open somewhere to type (``Command.typeahead``) are priority bindings, so
 they run while their key is dispatched; ``/`` then focuses the bar synchronously.  Nothing is
 dropped: the safety limits below only let a key go on without waiting, never discard it.
 """
@@ -26,6 +27,7 @@ from textual.app import App
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
+from textual.widgets import Input
 
 POLL = 0.02  # s between checks while keys wait
 #: polls of a mounted screen with something to focus but nothing focused before keys go to it anyway
@@ -113,11 +115,16 @@ class KeyQueue:
             while self.pending and not self._busy():
                 key = self.pending.popleft()
                 await self._dispatch(key)
+                target = self.app.focused
+                if key.is_printable and isinstance(target, Input):
+                    # text for a text box: it consumes the key itself, in its own queue's order, so
+                    # the next key need not wait (a burst of text goes as fast as before)
+                    continue
                 # behind the key, on the same way: the widget that got it (if it still has focus)
                 self._serial += 1
                 self._in_flight = self._serial
                 self._sent_at = time.monotonic()
-                (self.app.focused or self.app.screen).post_message(KeyHandled(self._serial))
+                (target or self.app.screen).post_message(KeyHandled(self._serial))
         finally:
             self._pumping = False
         self._watch(bool(self.pending))

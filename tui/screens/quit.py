@@ -21,6 +21,7 @@ class QuitScreen(ModalScreen[bool]):
         width: auto; max-width: 90%; height: auto;
         border: round $warning; background: $panel; padding: 0 2;
     }
+    QuitScreen Static { width: auto; }
     QuitScreen #quit-title { text-style: bold; }
     QuitScreen #quit-keys { color: $text-muted; }
     """
