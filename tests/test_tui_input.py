@@ -3,6 +3,9 @@ what was applied, quitting asks first, and the TUI's command line opens a trace 
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 from conftest import sample
 from textual import events
@@ -224,3 +227,56 @@ async def test_no_stale_counts_in_the_tree_before_the_scan_ends(tmp_path):
             assert "reading" in str(tree.root.label)
         await typed(app, pilot)
         assert str(tree.root.label) == "All Traffic  300,000"
+
+
+# -- the TUI's command line ----------------------------------------------------------------
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "tracemon.tui.cli", *args], check=False, capture_output=True,
+                          text=True, timeout=60, stdin=subprocess.DEVNULL)
+
+
+@pytest.mark.parametrize(("args", "code", "message"), [
+    (["-Y", "TCP.Prot == 443"], 3, "tracemon: -Y/--filter: column 1: TCP has no field Prot"),
+    (["--filter", "TCP.Port =="], 3, "tracemon: -Y/--filter: column 12: expected a value after =="),
+    (["--goto", "0"], 2, "tracemon: --goto 0: frame numbers start at 1"),
+    (["--preset", "tcp reset"], 2, "tracemon: --preset 'tcp reset': no such preset (did you mean 'TCP resets'?"),
+    (["--columns", "number,Bogus.Field"], 2, "tracemon: --columns: unknown column 'Bogus.Field'"),
+])
+def test_bad_command_line_values_are_one_line_errors(args, code, message):
+    r = run_cli(*args, str(sample(PCAP)))
+    assert r.returncode == code
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(message), r.stderr
+
+
+def test_preset_and_filter_combine():
+    from tracemon.tui.startup import start_options
+
+    opts = start_options(filter="TCP.Port == 443", preset="TCP resets", columns=None, goto=7,
+                         first_file=str(sample(PCAP)))
+    assert opts.filter.endswith("AND (TCP.Port == 443)") and opts.preset == "" and opts.goto == 7
+    opts = start_options(filter=None, preset="TCP resets", columns="number,description", goto=None,
+                         first_file=None)
+    assert opts.preset == "TCP resets" and opts.columns == ["number", "description"]
+
+
+@async_test
+async def test_command_line_filter_columns_and_goto_are_shown():
+    from tracemon.tui.startup import StartOptions
+
+    start = StartOptions(filter="TCP.Port == 443", columns=["number", "protocol", "IPv4.TTL"], goto=150)
+    app = TracemonApp([str(sample(PCAP))], start=start)
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        assert screen.filter_text == "TCP.Port == 443" and len(screen.view) == 9
+        assert screen.filter_bar.value == "TCP.Port == 443"
+        assert screen.column_names == ["number", "protocol", "IPv4.TimeToLive"]
+        assert app.config.columns != screen.column_names, "a run's columns are not saved"
+        # frame 150 is not displayed under the filter: the nearest one is selected, with a note
+        assert screen.frames.frame is not None
+    app = TracemonApp([str(sample(PCAP))], start=StartOptions(goto=150))
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        assert screen_of(app).frames.frame == 149

@@ -33,6 +33,7 @@ from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.quit import QuitScreen
 from .screens.trace import TraceScreen
+from .startup import StartOptions
 from .typeahead import KeyHandled, KeyQueue
 
 #: what ``--theme`` accepts besides the full names
@@ -73,7 +74,8 @@ class TracemonApp(App[int]):
     COMMANDS = App.COMMANDS | {CommandsProvider}
 
     def __init__(self, paths: Sequence[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
-                 theme: str | None = None, config: _config.Config | None = None) -> None:
+                 theme: str | None = None, config: _config.Config | None = None,
+                 start: StartOptions | None = None) -> None:
         self.config = config if config is not None else _config.load()
         _config.apply_cache_limit(self.config)
         super().__init__()
@@ -81,6 +83,7 @@ class TracemonApp(App[int]):
         self.manifests = list(manifests)
         self.symbols = list(symbols)
         self.theme_override = theme
+        self.start = start
         self._presets: object | None = None
         self._history: object | None = None
         self.trace_screens: list[TraceScreen] = []
@@ -210,7 +213,7 @@ class TracemonApp(App[int]):
             except OSError as e:
                 errors.append(f"{path}: {e.strerror or e}")
                 continue
-            self.trace_screens.append(TraceScreen(trace, self.config,
+            self.trace_screens.append(TraceScreen(trace, self.config, start=self.start,
                                                   notes=[*notes, *(f"not opened: {e}" for e in errors)]))
         if not self.trace_screens:
             self.failed = True
@@ -287,9 +290,9 @@ def _is_user_theme(theme: Theme) -> bool:
 
 
 def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
-        theme: str | None = None) -> int:
+        theme: str | None = None, start: StartOptions | None = None) -> int:
     """Run the UI on ``paths`` (the demo trace when empty); returns the process exit status."""
-    app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme)
+    app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme, start=start)
 
     def terminate(signum: int, frame: object) -> None:  # an export's temporary file goes with us
         remove_partial()

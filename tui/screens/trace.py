@@ -23,11 +23,12 @@ from tracemon.traces import cache as _cache
 from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.trace import Progress
 
-from .. import colour_rules, commands, conversations, expressions, filter_api
+from .. import colour_rules, commands, conversations, expressions, filter_api, startup
 from .. import columns as _columns
 from .. import messages as m
 from ..colour_rules import ColourRules
 from ..config import DEFAULT_COLUMNS, Config
+from ..startup import StartOptions
 from ..view import FrameView, Sort, combine, find_in, sort_rows
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
@@ -60,7 +61,7 @@ class TraceScreen(Screen):
     BINDINGS = commands.bindings("screen")
 
     def __init__(self, trace: Trace, config: Config, *, notes: list[str] | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, start: StartOptions | None = None) -> None:
         super().__init__(name=name)
         self.trace = trace
         self.config = config
@@ -69,7 +70,10 @@ class TraceScreen(Screen):
         #: the index order the rows on screen were numbered in (ETL re-sorts once, at the end)
         self._order_generation = trace.index.order_generation
         self.time_mode = config.time_mode
-        self.column_names = list(config.columns)
+        #: what the command line asked for (applied once the file is read)
+        self.start = start if start is not None and not start.empty else None
+        self.column_names = list(start.columns if start is not None and start.columns else config.columns)
+        self.goto_when_filtered: int | None = None
         # filter state
         self.cf: Any = None
         self.filter_text = ""
@@ -297,6 +301,9 @@ class TraceScreen(Screen):
         self._refresh_timeline()
         if self._colours_started:
             self.load_colour_rules()
+        if self.start is not None:
+            opts, self.start = self.start, None
+            startup.apply(self, opts)
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
@@ -638,6 +645,9 @@ class TraceScreen(Screen):
         self.frames.set_view(self.view, keep)
         self._update_status()
         self._refresh_timeline()
+        if self.goto_when_filtered is not None and not self._filter_running:
+            i, self.goto_when_filtered = self.goto_when_filtered, None
+            self.go_to_frame(i)
 
     @on(m.WorkNote)
     def _note(self, message: m.WorkNote) -> None:
