@@ -280,3 +280,20 @@ async def test_command_line_filter_columns_and_goto_are_shown():
     async with app.run_test(size=BIG) as pilot:
         await typed(app, pilot)
         assert screen_of(app).frames.frame == 149
+
+
+# -- what the screen says ------------------------------------------------------------------
+
+@async_test
+async def test_the_file_name_is_on_screen_with_two_traces_open():
+    first, second = sample(PCAP), sample("pcapng/chrissanders_http_ip4and6.pcapng")
+    app = TracemonApp([str(first), str(second)])
+    async with app.run_test(size=SMALL) as pilot:
+        await typed(app, pilot)
+        line = screen_of(app).status.render().plain
+        assert line.lstrip().startswith("1/2 tcpreplay_test.pcap │ 179 frames"), line
+        burst(app, "f6")
+        await typed(app, pilot)
+        line = screen_of(app).status.render().plain
+        # 80 columns: the long name is cut in the middle, its start and extension stay
+        assert line.lstrip().startswith("2/2 chrissand") and ".pcapng │" in line, line

@@ -8,6 +8,7 @@ finding, counting) runs in thread workers that post messages; this class only re
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -372,7 +373,8 @@ class TraceScreen(Screen):
             span = (f"{_columns.date_time(t0, local, zone)[:19]} – {_columns.time_of_day(t1, local, zone)[:8]}"
                     f"{' ' + where if where else ''} ({_columns.seconds(t1 - t0)[:-4]} s)")
         warnings = [w.message for w in trace.warnings] + self.notes
-        self.status.update_status(displayed=len(self.view), total=n, filter=self.filter_text, preset=self.preset_name,
+        self.status.update_status(file=self.file_label, displayed=len(self.view), total=n,
+                                  filter=self.filter_text, preset=self.preset_name,
                                   scope="" if self.scope is None or self.scope.kind == "all" else self.scope.label,
                                   span=span, warnings=warnings)
         if not self._filter_running:
@@ -380,6 +382,13 @@ class TraceScreen(Screen):
                 self.filter_bar.show_status(f"{len(self.view):,} of {n:,} frames match")
             else:
                 self.filter_bar.show_status("")
+
+    @property
+    def file_label(self) -> str:
+        """The file's name, numbered when several traces are open (F6 goes round them)."""
+        name = os.path.basename(self.trace.path)
+        screens = getattr(self.app, "trace_screens", [])
+        return f"{screens.index(self) + 1}/{len(screens)} {name}" if len(screens) > 1 and self in screens else name
 
     def action_warnings(self) -> None:
         lines = [w.message for w in self.trace.warnings] + self.notes
