@@ -297,3 +297,47 @@ async def test_the_file_name_is_on_screen_with_two_traces_open():
         line = screen_of(app).status.render().plain
         # 80 columns: the long name is cut in the middle, its start and extension stay
         assert line.lstrip().startswith("2/2 chrissand") and ".pcapng │" in line, line
+
+
+@async_test
+async def test_filter_errors_wrap_at_80_columns():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=SMALL) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        burst(app, "slash", text="IPv4.Adress == 10.0.0.1 AND TCP.Port == 443")
+        await typed(app, pilot)
+        bar = screen.filter_bar
+        assert not bar.last.ok
+        msg = bar.query_one("#filter-message")
+        shown = " ".join(msg.render_line(y).text.strip() for y in range(msg.size.height))
+        assert msg.size.height >= 2
+        # every word of the message is on screen (at 80 columns it was cut after "did you mean")
+        assert " ".join(bar.last.message.split()) in shown, (bar.last.message, shown)
+
+
+@async_test
+async def test_help_reads_at_80x24():
+    from tracemon.tui import commands
+    from tracemon.tui.screens.help import HelpScreen
+
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=SMALL) as pilot:
+        await typed(app, pilot)
+        burst(app, "f1")
+        await typed(app, pilot)
+        assert isinstance(app.screen, HelpScreen)
+        body = app.screen.query_one("#help-table")
+        lines = [body.render_line(y).text.rstrip() for y in range(body.size.height)]
+        text = " ".join(" ".join(line.split()) for line in lines)
+        for c in commands.COMMANDS:  # each command's title, help and id, whole
+            assert f"{c.title} — {' '.join(c.help.split())} [{c.id}]" in text, c.id
+        # a description wraps onto a line or two, not one word per line
+        groups = {c.group for c in commands.COMMANDS}
+        lone = [line for line in lines if len(line.split()) == 1 and line.strip() not in groups
+                and not line.strip().startswith("[")]
+        assert not lone, lone
+        # it scrolls to the end
+        burst(app, "end")
+        await typed(app, pilot)
+        assert app.screen.query_one("#help-body").scroll_y > 0

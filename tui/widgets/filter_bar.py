@@ -66,6 +66,36 @@ def validate(text: str, trace: Trace) -> Validation:
 
 
 COMPLETION_DELAY = 0.06  # s after the last keystroke
+MESSAGE_LINES = 4  # an error wraps onto at most this many lines under the bar
+
+
+def error_lines(lead: Text, message: str, width: int, indent: int) -> Text:
+    """The caret line ``lead`` followed by ``message``, wrapped to ``width`` with the lines after
+    the first indented to the text box, at most MESSAGE_LINES (the last one ends in "…" if cut).
+    At 80 columns a message after a caret far to the right would otherwise be cut after a word."""
+    import textwrap
+
+    first = width - lead.cell_len - 1
+    words = message.split()
+    lines: list[str] = []
+    if first >= 16:
+        head = textwrap.wrap(message, first)
+        if head:
+            lines.append(head[0])
+            words = message[len(head[0]):].split()
+    rest_w = max(16, width - indent - 1)
+    lines += textwrap.wrap(" ".join(words), rest_w) if words else []
+    cut = len(lines) > MESSAGE_LINES
+    lines = lines[:MESSAGE_LINES]
+    if cut:
+        lines[-1] = lines[-1][: rest_w - 1] + "…"
+    out = Text()
+    out.append_text(lead)
+    if first >= 16 and lines:
+        out.append(lines.pop(0))
+    for line in lines:
+        out.append("\n" + " " * indent + line)
+    return out
 
 _STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?")
 _NAMES = re.compile(r"(?<![\w.:-])\.?[A-Za-z_][\w.]*(?:\s*\()?")
@@ -156,11 +186,11 @@ class CompletionList(OptionList):
 
 class FilterBar(Vertical):
     DEFAULT_CSS = """
-    FilterBar { height: 2; }
+    FilterBar { height: auto; }
     FilterBar > Horizontal { height: 1; }
     FilterBar #filter-label { width: 8; }
     FilterBar FilterInput, FilterBar FilterInput:focus { border: none; height: 1; padding: 0 1; width: 1fr; }
-    FilterBar #filter-message { height: 1; }
+    FilterBar #filter-message { height: auto; max-height: 4; }
     """
 
     class Applied(Message):
@@ -329,15 +359,14 @@ class FilterBar(Vertical):
         label_w = 8 + 1  # label + input padding
         if not v.ok:
             col = max(v.column, 1) - 1 - int(self.input.scroll_x)
-            text = Text()
             if col >= 0:
-                text.append(" " * (label_w + col))
-                text.append("^" * max(1, min(v.length, 40)), style="bold")
-                text.append(" ")
+                lead = Text(" " * (label_w + col))
+                lead.append("^" * max(1, min(v.length, 40)), style="bold")
+                lead.append(" ")
             else:
-                text.append(" " * label_w + "◂ ")
-            text.append(visible(v.message))
-            msg.update(text)
+                lead = Text(" " * label_w + "◂ ")
+            # (the message quotes the filter text: controls are shown escaped)
+            msg.update(error_lines(lead, visible(v.message), self.size.width or 80, label_w))
             msg.set_class(True, "-error")
             return
         msg.set_class(False, "-error")
@@ -351,6 +380,9 @@ class FilterBar(Vertical):
         elif not self.value.strip():
             text.append("no display filter", style="dim")
         msg.update(text)
+
+    def on_resize(self) -> None:
+        self._paint_message()  # (an error wraps to the width)
 
     def show_status(self, status: str) -> None:
         """Match count / progress from the screen (shown while the text equals what was applied)."""
@@ -457,7 +489,8 @@ class FilterBar(Vertical):
             lst.add_option(Option(label, id=None))
         self.candidates = cands
         lst.highlighted = 0
-        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 2)
+        below = 1 + max(1, self.query_one("#filter-message", Static).size.height)
+        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), below)
         lst.display = True
 
     def _completion_visible(self) -> bool:
