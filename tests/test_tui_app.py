@@ -249,7 +249,10 @@ async def test_filter_typo_shows_the_error_then_the_fix_applies():
         assert displayed(screen) == want
         assert f"{len(want)} of 179 frames" in status_text(screen)
         assert "TCP.Port == 443" in status_text(screen)
-        await pilot.press("escape")  # clears
+        await pilot.press("escape")  # leaves the bar; the filter stays
+        await settle(app, pilot)
+        assert displayed(screen) == want and bar.value == "TCP.Port == 443"
+        await pilot.press("ctrl+l")  # clears
         await settle(app, pilot)
         assert len(screen.view) == 179 and bar.value == ""
 

@@ -103,6 +103,14 @@ def _list_rows(screen: str) -> list[str]:
     return out
 
 
+def _quit(t: Tmux) -> None:
+    """q asks first; y confirms."""
+    t.keys("q")
+    t.wait("Quit tracemon?", label="quit asks first")
+    t.keys("y")
+    t.wait("[exit 0]", label="clean exit")
+
+
 def walk_pcap(config_home: Path, show: bool = False) -> None:
     """Open, read, filter with a typo, fix it, go to a frame, help, quit — at 160×50."""
     pcap = SAMPLES / "pcap" / "tcpreplay_test.pcap"
@@ -117,9 +125,9 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
             raise WalkthroughError(f"frames or conversation tree missing:\n{s}")
         if "Process" in header[0]:
             raise WalkthroughError("a pcap has no process ids: the Process column should step aside")
-        # a filter with a typo: red bar, a caret under the name, the list unchanged
-        t.keys("/")
-        t.keys("TCP.Prot == 443", literal=True)
+        # a filter with a typo: red bar, a caret under the name, the list unchanged.  "/" and the text
+        # go in one write, as over SSH: every key must land in the bar, whatever the machine's load
+        t.keys("/TCP.Prot == 443", literal=True)
         s = t.wait(lambda x: "^^^^^^^^" in x, label="caret under the bad name")
         caret = _lines_with(s, "^^^^")[0]
         bar = _lines_with(s, "TCP.Prot == 443")[0]
@@ -137,8 +145,9 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
         rows = _list_rows(s)
         if len(rows) != 9 or any(" TCP " not in r for r in rows):
             raise WalkthroughError(f"the list does not look filtered:\n{s}")
-        # Esc clears, Ctrl+G goes to a frame, the details follow
+        # Esc leaves the bar and keeps the filter; Ctrl+L clears it; Ctrl+G goes to a frame, the details follow
         t.keys("Escape")
+        t.keys("C-l")
         t.wait(lambda x: " 179 frames" in x and "of 179" not in x, label="filter cleared")
         t.keys("C-g")
         t.wait("Go to frame", label="go-to prompt")
@@ -155,8 +164,7 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
             if expected not in s:
                 raise WalkthroughError(f"help does not list {expected!r}:\n{s}")
         t.keys("Escape")
-        t.keys("q")
-        t.wait("[exit 0]", label="clean exit")
+        _quit(t)
 
 
 def walk_small_terminal(config_home: Path, show: bool = False) -> None:
@@ -178,8 +186,7 @@ def walk_small_terminal(config_home: Path, show: bool = False) -> None:
             raise WalkthroughError(f"filter bar or footer missing:\n{s}")
         t.keys("F2")
         t.wait("All Traffic", label="tree shown with F2")
-        t.keys("q")
-        t.wait("[exit 0]", label="clean exit")
+        _quit(t)
 
 
 def walk_demo(config_home: Path, show: bool = False) -> None:
@@ -190,8 +197,7 @@ def walk_demo(config_home: Path, show: bool = False) -> None:
         s = t.wait(lambda x: "ETW events" in x and " frames" in x, timeout=40, label="demo trace")
         if "VMSWITCH" not in s:
             raise WalkthroughError(f"no VmSwitch events in the demo:\n{s}")
-        t.keys("q")
-        t.wait("[exit 0]", label="clean exit")
+        _quit(t)
 
 
 WALKS = (walk_pcap, walk_small_terminal, walk_demo)

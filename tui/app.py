@@ -11,9 +11,10 @@ import os
 import signal
 import sys
 from collections.abc import Iterable, Sequence
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
@@ -30,7 +31,10 @@ from . import themes as _themes
 from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
+from .screens.quit import QuitScreen
 from .screens.trace import TraceScreen
+from .startup import StartOptions
+from .typeahead import KeyHandled, KeyQueue
 
 #: what ``--theme`` accepts besides the full names
 THEME_ALIASES = {"light": "tracemon-light", "dark": "tracemon-dark", "high-contrast": "tracemon-contrast",
@@ -70,7 +74,8 @@ class TracemonApp(App[int]):
     COMMANDS = App.COMMANDS | {CommandsProvider}
 
     def __init__(self, paths: Sequence[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
-                 theme: str | None = None, config: _config.Config | None = None) -> None:
+                 theme: str | None = None, config: _config.Config | None = None,
+                 start: StartOptions | None = None) -> None:
         self.config = config if config is not None else _config.load()
         _config.apply_cache_limit(self.config)
         super().__init__()
@@ -78,11 +83,15 @@ class TracemonApp(App[int]):
         self.manifests = list(manifests)
         self.symbols = list(symbols)
         self.theme_override = theme
+        self.start = start
         self._presets: object | None = None
         self._history: object | None = None
         self.trace_screens: list[TraceScreen] = []
         self.problems: list[str] = list(self.config.problems)
         self.failed = False
+        self.keys = KeyQueue(self, self._dispatch_key)
+        #: True while a key read from the terminal is dispatched (not for palette commands)
+        self.reading_key = False
 
     @property
     def presets(self) -> object:
@@ -116,6 +125,15 @@ class TracemonApp(App[int]):
         for t in extra:
             self.register_theme(t)
         self.problems += problems
+
+    def _drop_foreign_themes(self) -> None:
+        """Textual's own themes lack tracemon's colours (the panes kept tracemon-dark's over, say,
+        a light background) and got saved: the palette's theme list offers tracemon's and the
+        user's only."""
+        keep = set(self.tracemon_themes)
+        for name in list(self.available_themes):
+            if name not in keep:
+                self.unregister_theme(name)
 
     @property
     def tracemon_themes(self) -> list[str]:
@@ -164,6 +182,7 @@ class TracemonApp(App[int]):
                                  f"(themes: {', '.join(self.tracemon_themes)})")
             wanted = "tracemon-dark"
         self.theme = wanted
+        self._drop_foreign_themes()
         self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._apply_keymap()
         self._open_all()
@@ -194,7 +213,7 @@ class TracemonApp(App[int]):
             except OSError as e:
                 errors.append(f"{path}: {e.strerror or e}")
                 continue
-            self.trace_screens.append(TraceScreen(trace, self.config,
+            self.trace_screens.append(TraceScreen(trace, self.config, start=self.start,
                                                   notes=[*notes, *(f"not opened: {e}" for e in errors)]))
         if not self.trace_screens:
             self.failed = True
@@ -203,6 +222,34 @@ class TracemonApp(App[int]):
         for k, screen in enumerate(self.trace_screens):
             self.install_screen(screen, name=f"trace-{k}")
         self.push_screen("trace-0")
+
+    # -- keys -------------------------------------------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        if isinstance(event, events.Key) and not event.is_forwarded:
+            await self.keys.read(event)  # in order, one at a time: see tracemon.tui.typeahead
+            return
+        await super().on_event(event)
+
+    async def _dispatch_key(self, event: events.Key) -> None:
+        self.reading_key = True  # (priority bindings run now: see TraceScreen.check_action)
+        try:
+            await super().on_event(event)
+        finally:
+            self.reading_key = False
+
+    async def on_key_handled(self, message: KeyHandled) -> None:
+        message.stop()
+        await self.keys.handled(message)
+
+    def push_screen(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().push_screen(*args, **kwargs)
+        self.keys.screen_shown(self.screen)
+        return result
+
+    def switch_screen(self, *args: Any, **kwargs: Any) -> Any:
+        result = super().switch_screen(*args, **kwargs)
+        self.keys.screen_shown(self.screen)
+        return result
 
     # -- app-wide commands ------------------------------------------------------------------
     def action_help(self) -> None:
@@ -221,6 +268,18 @@ class TracemonApp(App[int]):
         self.switch_screen(f"trace-{k}")
         self.notify(nxt.trace.path, timeout=2)
 
+    def action_confirm_quit(self) -> None:
+        if isinstance(self.screen, QuitScreen):
+            return
+        n = len(self.trace_screens)
+        what = "(closes the trace)" if n == 1 else f"(closes {n} traces)" if n else ""
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit(1 if self.failed else 0, return_code=1 if self.failed else 0)
+
+        self.push_screen(QuitScreen(what), answered)
+
     async def action_quit(self) -> None:
         code = 1 if self.failed else 0
         self.exit(code, return_code=code)
@@ -231,9 +290,9 @@ def _is_user_theme(theme: Theme) -> bool:
 
 
 def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequence[str] = (),
-        theme: str | None = None) -> int:
+        theme: str | None = None, start: StartOptions | None = None) -> int:
     """Run the UI on ``paths`` (the demo trace when empty); returns the process exit status."""
-    app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme)
+    app = TracemonApp(list(paths), manifests=manifests, symbols=symbols, theme=theme, start=start)
 
     def terminate(signum: int, frame: object) -> None:  # an export's temporary file goes with us
         remove_partial()

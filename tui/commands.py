@@ -26,37 +26,44 @@ class Command:
     footer: bool = False
     #: shown in the command palette (False for plain cursor movement)
     palette: bool = True
+    #: opens somewhere to type: the keys typed right after it go there (see ``tracemon.tui.typeahead``).
+    #: Such a command is a priority binding, so it runs as soon as its key is read.
+    typeahead: bool = False
 
     def binding(self) -> Binding:
         return Binding(self.keys, self.action, self.title, show=self.footer, id=self.id,
-                       tooltip=self.help)
+                       tooltip=self.help, priority=self.typeahead)
 
 
 COMMANDS: tuple[Command, ...] = (
     # -- general ----------------------------------------------------------------------------
     Command("help", "f1,question_mark", "app.help", "Help", "All keys and commands", "General", "screen", True),
-    Command("quit", "q,ctrl+q", "quit", "Quit", "Leave tracemon", "General", "app", True),
+    Command("quit", "q", "confirm_quit", "Quit", "Leave tracemon (asks first: q, y or Enter again quits)",
+            "General", "app", True),
+    Command("quit_now", "ctrl+q", "quit", "Quit now", "Leave tracemon without asking", "General", "app"),
     Command("theme", "f9", "next_theme", "Theme", "Switch to the next theme (light, dark, high contrast)",
             "General", "app"),
     Command("warnings", "w", "warnings", "Warnings", "Show what the reader could not read, and what was kept",
             "General"),
     Command("next_trace", "f6", "next_trace", "Next trace", "Switch to the next open trace file", "General", "app"),
     # -- filter -----------------------------------------------------------------------------
-    Command("focus_filter", "slash", "focus_filter", "Filter", "Type a display filter (Enter applies, Esc clears)",
-            "Filter", footer=True),
-    Command("presets", "p", "presets", "Presets", "Pick a saved or standard filter preset", "Filter", footer=True),
+    Command("focus_filter", "slash", "focus_filter", "Filter",
+            "Type a display filter (Enter applies, Esc leaves the bar)", "Filter", footer=True, typeahead=True),
+    Command("presets", "p", "presets", "Presets", "Pick a saved or standard filter preset", "Filter", footer=True,
+            typeahead=True),
     Command("save_preset", "ctrl+s", "save_preset", "Save preset",
-            "Save the current filter and columns as a named preset", "Filter"),
+            "Save the current filter and columns as a named preset", "Filter", typeahead=True),
     Command("clear_filter", "ctrl+l", "clear_filter", "Clear filter",
-            "Remove the display filter and the conversation selection", "Filter"),
+            "Remove the display filter and the conversation selection (also from the bar)", "Filter"),
     Command("find", "ctrl+f", "find", "Find", "Find a frame matching an expression (the display filter stays)",
-            "Filter", footer=True),
+            "Filter", footer=True, typeahead=True),
     Command("find_next", "n", "find_next", "Find next", "Next frame matching the find expression", "Filter"),
     Command("find_previous", "N", "find_previous", "Find previous",
             "Previous frame matching the find expression", "Filter"),
     Command("colour_rules", "C", "colour_rules", "Colour rules", "Colour rows by preset colours (on/off)", "Filter"),
     # -- navigate ---------------------------------------------------------------------------
-    Command("goto", "ctrl+g,g", "goto", "Go to", "Go to a frame number", "Navigate", footer=True),
+    Command("goto", "ctrl+g,g", "goto", "Go to", "Go to a frame number", "Navigate", footer=True,
+            typeahead=True),
     Command("mark", "m", "mark", "Mark", "Mark or unmark the selected frame", "Navigate", footer=True),
     Command("next_mark", "right_square_bracket", "next_mark", "Next mark", "Jump to the next marked frame",
             "Navigate"),
@@ -68,8 +75,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("set_reference", "r", "set_reference", "Reference", "Make the selected frame the time reference",
             "View"),
     Command("columns", "c", "columns", "Columns", "Add, remove and reorder frame list columns", "View",
-            footer=True),
-    Command("sort", "s", "sort", "Sort", "Sort the frame list by a column", "View"),
+            footer=True, typeahead=True),
+    Command("sort", "s", "sort", "Sort", "Sort the frame list by a column", "View", typeahead=True),
     Command("toggle_tree", "f2", "toggle_pane('tree')", "Conversations", "Show or hide the conversation tree",
             "View"),
     Command("toggle_details", "f3", "toggle_pane('details')", "Details", "Show or hide frame details", "View"),
@@ -85,14 +92,20 @@ COMMANDS: tuple[Command, ...] = (
             "Give the details and hex more rows", "View"),
     # -- export -----------------------------------------------------------------------------
     Command("export", "e", "export", "Export", "Save the displayed frames as pcapng, CSV or JSON", "Export",
-            footer=True),
+            footer=True, typeahead=True),
     # -- filter bar -------------------------------------------------------------------------
     Command("filter_apply", "enter", "submit", "Apply filter", "Apply the filter (runs in the background)",
             "Filter bar", "filter", palette=False),
-    Command("filter_clear", "escape", "clear", "Clear", "Close the completion list, or clear the filter",
+    Command("filter_leave", "escape", "leave", "Leave the bar",
+            "Close the completion list, or go back to the list; the applied filter stays (its text comes "
+            "back, what you typed goes into the history)", "Filter bar", "filter", palette=False),
+    Command("filter_erase", "ctrl+u", "erase", "Erase", "Empty the bar (then Enter removes the filter)",
             "Filter bar", "filter", palette=False),
-    Command("filter_complete", "tab", "complete", "Complete", "Accept the highlighted completion",
+    Command("filter_complete", "tab", "complete", "Complete",
+            "Complete the word at the cursor, or accept the highlighted completion (never leaves the bar)",
             "Filter bar", "filter", palette=False),
+    Command("filter_completion_up", "shift+tab", "completion_up", "Previous completion",
+            "Highlight the previous completion (never leaves the bar)", "Filter bar", "filter", palette=False),
     Command("filter_completions", "ctrl+space", "show_completions", "Completions",
             "Show completions for the word at the cursor", "Filter bar", "filter", palette=False),
     Command("filter_history_back", "up", "history(-1)", "Older filter", "Previous filter from the history",
@@ -146,6 +159,8 @@ COMMANDS: tuple[Command, ...] = (
 
 BY_ID: dict[str, Command] = {c.id: c for c in COMMANDS}
 assert len(BY_ID) == len(COMMANDS), "command ids must be unique"
+#: the actions of typeahead commands (their keys are text while a text box has focus)
+TYPEAHEAD_ACTIONS: frozenset[str] = frozenset(c.action for c in COMMANDS if c.typeahead)
 
 
 def in_scope(scope: str) -> Iterable[Command]:

@@ -71,13 +71,18 @@ def _tui(argv: list[str]) -> int:
     p.add_argument("files", nargs="*", metavar="FILE", help="trace files to open")
     _add_schema_options(p)
     p.add_argument("--theme", help="colour theme (light, dark, high-contrast); remembered for next time")
+    from .cli import add_start_options, parse_start_options
+
+    add_start_options(p)
     p.add_argument("--version", action="version", version=f"tracemon {_version()}")
     args = p.parse_args(argv)
     for f in args.files:
         _check_readable(f)
+    start = parse_start_options(args)
     from .app import run  # the only place the headless path imports Textual
 
-    return run(list(args.files), manifests=list(args.manifest), symbols=list(args.symbols), theme=args.theme)
+    return run(list(args.files), manifests=list(args.manifest), symbols=list(args.symbols), theme=args.theme,
+               start=start)
 
 
 def _version() -> str:

@@ -24,18 +24,33 @@ FILTER_NOTES = (
 )
 
 
-def help_table(keymap: Mapping[str, str]) -> Table:
+#: below this many cells the help reads as two columns: keys, then title, help and id wrapped together
+WIDE = 100
+
+
+def help_table(keymap: Mapping[str, str], width: int = WIDE) -> Table:
+    """Every command with its keys.  Wide: keys, title, help, id side by side.  Narrow (80 columns
+    over SSH): the help text would get a few cells and read one word per line, so title, help and
+    id share one wrapped column."""
     table = Table(box=None, expand=True, show_header=False, padding=(0, 1))
-    table.add_column("keys", style="bold", no_wrap=True, width=16)
-    table.add_column("command", no_wrap=True, width=18)
-    table.add_column("what", ratio=1)
-    table.add_column("id", style="dim", no_wrap=True, width=22)
+    wide = width >= WIDE
+    table.add_column("keys", style="bold", no_wrap=True, width=16 if wide else 14)
+    if wide:
+        table.add_column("command", no_wrap=True, width=18)
+        table.add_column("what", ratio=1)
+        table.add_column("id", style="dim", no_wrap=True, width=22)
+    else:
+        table.add_column("what", ratio=1)
     group = None
     for c in commands.COMMANDS:
         if c.group != group:
             group = c.group
-            table.add_row(Text(group, style="bold underline"), "", "", "")
-        table.add_row(commands.key_label(commands.keys_for(c, keymap)), c.title, Text(c.help, style="dim"), c.id)
+            table.add_row(Text(group, style="bold underline"), *([""] * (3 if wide else 1)))
+        keys = commands.key_label(commands.keys_for(c, keymap))
+        if wide:
+            table.add_row(keys, c.title, Text(c.help, style="dim"), c.id)
+        else:
+            table.add_row(keys, Text.assemble((c.title, "bold"), " — ", (c.help, "dim"), "  ", (f"[{c.id}]", "dim")))
     return table
 
 
@@ -48,25 +63,38 @@ class HelpScreen(ModalScreen[None]):
     }
     HelpScreen #help-title { text-style: bold; }
     HelpScreen #help-footer { color: $text-muted; height: auto; }
+    HelpScreen #help-table { height: auto; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape,q,f1,question_mark", "close", "Close", id="help.close")]
 
     def __init__(self, keymap: Mapping[str, str]) -> None:
         super().__init__()
         self.keymap = dict(keymap)
+        self._wide: bool | None = None
         self.table = help_table(self.keymap)
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static("tracemon — keys and commands (Ctrl+P searches them)", id="help-title")
             with VerticalScroll(id="help-body"):
-                yield Static(self.table)
+                yield Static(id="help-table")
                 yield Static(Text("\n" + FILTER_NOTES))
             yield Static(Text(f"Remap keys by id under [keys] in {config_path()}, e.g. goto = \"ctrl+g\"\n"
                               "↑ ↓ PgUp PgDn Home End scroll · Esc closes"), id="help-footer")
 
     def on_mount(self) -> None:
+        self._layout()
         self.query_one("#help-body").focus()
+
+    def on_resize(self) -> None:
+        self._layout()
+
+    def _layout(self) -> None:
+        width = self.app.size.width
+        if (width >= WIDE) != self._wide:
+            self._wide = width >= WIDE
+            self.table = help_table(self.keymap, width)
+            self.query_one("#help-table", Static).update(self.table)
 
     def action_close(self) -> None:
         self.dismiss(None)

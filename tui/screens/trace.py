@@ -8,6 +8,7 @@ finding, counting) runs in thread workers that post messages; this class only re
 from __future__ import annotations
 
 import gc
+import os
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -18,16 +19,17 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from tracemon.traces import cache as _cache
 from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.trace import Progress
 
-from .. import colour_rules, commands, conversations, expressions, filter_api
+from .. import colour_rules, commands, conversations, expressions, filter_api, startup
 from .. import columns as _columns
 from .. import messages as m
 from ..colour_rules import ColourRules
 from ..config import DEFAULT_COLUMNS, Config
+from ..startup import StartOptions
 from ..view import FrameView, Sort, combine, find_in, sort_rows
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
@@ -60,7 +62,7 @@ class TraceScreen(Screen):
     BINDINGS = commands.bindings("screen")
 
     def __init__(self, trace: Trace, config: Config, *, notes: list[str] | None = None,
-                 name: str | None = None) -> None:
+                 name: str | None = None, start: StartOptions | None = None) -> None:
         super().__init__(name=name)
         self.trace = trace
         self.config = config
@@ -69,7 +71,10 @@ class TraceScreen(Screen):
         #: the index order the rows on screen were numbered in (ETL re-sorts once, at the end)
         self._order_generation = trace.index.order_generation
         self.time_mode = config.time_mode
-        self.column_names = list(config.columns)
+        #: what the command line asked for (applied once the file is read)
+        self.start = start if start is not None and not start.empty else None
+        self.column_names = list(start.columns if start is not None and start.columns else config.columns)
+        self.goto_when_filtered: int | None = None
         # filter state
         self.cf: Any = None
         self.filter_text = ""
@@ -147,6 +152,7 @@ class TraceScreen(Screen):
     def on_mount(self) -> None:
         self.frames.empty_text = "Reading the trace…"
         self.frames.focus()
+        self.filter_bar.leave_to = self.frames
         self._apply_layout()
         self._update_status()
         if not self.trace.complete.is_set():
@@ -186,7 +192,7 @@ class TraceScreen(Screen):
         if pane == "tree":
             return w >= 100
         if pane == "hex":
-            right = w - (self.tree_width + 1 if self._shown("tree") else 0)
+            right = w - (self._tree_shown_width() + 1 if self._shown("tree") else 0)
             return right >= line_width(8) + 2 + 30
         if pane == "timeline":
             return h >= 20
@@ -196,8 +202,8 @@ class TraceScreen(Screen):
         tree = self._shown("tree")
         self.query_one("#tree").display = tree
         self.query_one("#tree-splitter").display = tree
-        self.tree_width = max(12, min(self.tree_width, max(12, self.size.width - 40)))
-        self.query_one("#tree").styles.width = self.tree_width
+        tree_w = self._tree_shown_width()
+        self.query_one("#tree").styles.width = tree_w
         details, hexp = self._shown("details"), self._shown("hex")
         self.query_one("#details").display = details
         self.query_one("#hex").display = hexp
@@ -206,11 +212,16 @@ class TraceScreen(Screen):
         self.query_one("#list-splitter").display = lower
         self.list_percent = max(15, min(self.list_percent, 90))
         self.frames.styles.height = f"{self.list_percent}%" if lower else "1fr"
-        right_w = self.size.width - (self.tree_width + 1 if tree else 0)
+        right_w = self.size.width - (tree_w + 1 if tree else 0)
         # one cell of gap and one for the vertical scrollbar, so a line never needs a horizontal one
         self.hex.styles.width = (line_width(16) + 2 if right_w >= line_width(16) + 40 else line_width(8) + 2) \
             if details else "1fr"
         self.query_one(Timeline).display = self._shown("timeline")
+
+    def _tree_shown_width(self) -> int:
+        """The tree's width now: the chosen ``tree_width``, narrowed while the terminal is small (the
+        choice itself stays, so a resize through a tiny size gives it back)."""
+        return max(12, min(self.tree_width, max(12, self.size.width - 40)))
 
     def on_resize(self) -> None:
         self._apply_layout()
@@ -225,7 +236,7 @@ class TraceScreen(Screen):
         if target == "tree":
             if not self._shown("tree"):
                 self.pane_shown["tree"] = True
-            self.tree_width += delta
+            self.tree_width = max(12, self._tree_shown_width() + delta)
         else:
             h = max(1, self.query_one("#right").size.height)
             self.list_percent += round(delta * 100 / h) or (1 if delta > 0 else -1)
@@ -291,6 +302,9 @@ class TraceScreen(Screen):
         self._refresh_timeline()
         if self._colours_started:
             self.load_colour_rules()
+        if self.start is not None:
+            opts, self.start = self.start, None
+            startup.apply(self, opts)
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
@@ -359,7 +373,8 @@ class TraceScreen(Screen):
             span = (f"{_columns.date_time(t0, local, zone)[:19]} – {_columns.time_of_day(t1, local, zone)[:8]}"
                     f"{' ' + where if where else ''} ({_columns.seconds(t1 - t0)[:-4]} s)")
         warnings = [w.message for w in trace.warnings] + self.notes
-        self.status.update_status(displayed=len(self.view), total=n, filter=self.filter_text, preset=self.preset_name,
+        self.status.update_status(file=self.file_label, displayed=len(self.view), total=n,
+                                  filter=self.filter_text, preset=self.preset_name,
                                   scope="" if self.scope is None or self.scope.kind == "all" else self.scope.label,
                                   span=span, warnings=warnings)
         if not self._filter_running:
@@ -367,6 +382,13 @@ class TraceScreen(Screen):
                 self.filter_bar.show_status(f"{len(self.view):,} of {n:,} frames match")
             else:
                 self.filter_bar.show_status("")
+
+    @property
+    def file_label(self) -> str:
+        """The file's name, numbered when several traces are open (F6 goes round them)."""
+        name = os.path.basename(self.trace.path)
+        screens = getattr(self.app, "trace_screens", [])
+        return f"{screens.index(self) + 1}/{len(screens)} {name}" if len(screens) > 1 and self in screens else name
 
     def action_warnings(self) -> None:
         lines = [w.message for w in self.trace.warnings] + self.notes
@@ -430,7 +452,15 @@ class TraceScreen(Screen):
 
     # -- filter -----------------------------------------------------------------------------
     def action_focus_filter(self) -> None:
-        self.filter_bar.input.focus()
+        # at once, not through Widget.focus's call_later: the keys typed after "/" are already
+        # queued and go to whatever has focus when each is read (see tracemon.tui.typeahead)
+        self.set_focus(self.filter_bar.input)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # typeahead commands are priority bindings; in the filter bar their keys are text ("/" in
+        # 10.0.0.0/8).  Only keys read from the terminal: the palette runs them wherever focus is.
+        typing = getattr(self.app, "reading_key", False) and isinstance(self.focused, Input)
+        return not (typing and action in commands.TYPEAHEAD_ACTIONS)
 
     @on(FilterBar.Edited)
     def _edited(self) -> None:
@@ -624,6 +654,9 @@ class TraceScreen(Screen):
         self.frames.set_view(self.view, keep)
         self._update_status()
         self._refresh_timeline()
+        if self.goto_when_filtered is not None and not self._filter_running:
+            i, self.goto_when_filtered = self.goto_when_filtered, None
+            self.go_to_frame(i)
 
     @on(m.WorkNote)
     def _note(self, message: m.WorkNote) -> None:
@@ -693,14 +726,17 @@ class TraceScreen(Screen):
     def action_time_mode(self) -> None:
         modes = _columns.time_modes(self.trace)
         k = modes.index(self.time_mode) if self.time_mode in modes else 0
-        self.set_time_mode(modes[(k + 1) % len(modes)])
+        self.set_time_mode(modes[(k + 1) % len(modes)], persist=True)
         self.notify(f"Time column: {_columns.time_label(self.time_mode, self.trace)}", timeout=2)
 
-    def set_time_mode(self, mode: str) -> None:
+    def set_time_mode(self, mode: str, persist: bool = False) -> None:
+        """``persist``: the user chose it (saved like the theme); setting a reference only borrows it."""
         self.time_mode = mode
-        self.config.time_mode = mode
         self.frames.set_time_mode(mode)
         self._update_status()
+        if persist and self.config.time_mode != mode:
+            self.config.time_mode = mode
+            self.app.save_config()  # type: ignore[attr-defined]
 
     def action_set_reference(self) -> None:
         i = self.frames.frame

@@ -44,7 +44,9 @@ class ConversationTree(Tree[Scope]):
                  classes: str | None = None) -> None:
         self.trace = trace
         top = conversations.root(trace)  # type: ignore[arg-type]
-        super().__init__(self._label(top), top, name=name, id=id, classes=classes)
+        # counted once the scan ends (reload): before that a count would read 0 and stay stale
+        label = self._label(top) if self._counted else Text.assemble(top.label, ("  reading…", "dim"))
+        super().__init__(label, top, name=name, id=id, classes=classes)
         self.guide_depth = 2
         self._loaded: set[int] = set()
         self._open: set[tuple[str, tuple]] = {("all", ())}
@@ -55,8 +57,13 @@ class ConversationTree(Tree[Scope]):
     def _label(scope: Scope) -> Text:
         return Text.assemble(visible(scope.label), (f"  {scope.count:,}", "dim"))
 
+    @property
+    def _counted(self) -> bool:
+        return self.trace.complete.is_set()  # type: ignore[attr-defined]
+
     def on_mount(self) -> None:
-        self.root.expand()
+        if self._counted:
+            self.root.expand()
 
     # -- lazy children ----------------------------------------------------------------------
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[Scope]) -> None:

@@ -4,6 +4,10 @@ Validation compiles the text in process (no subprocess per keystroke, unlike ter
 paints the bar green or red with the message and a caret under the offending token.  Enter
 posts ``Applied``; the screen evaluates in a worker and reports progress back through
 ``show_status``.  Up/Down walk the history when no completion list is open.
+
+Keys here never leave the bar by accident: Tab only completes, Esc puts the applied filter's
+text back and moves focus to ``leave_to`` (the frame list).  Removing the filter is an
+explicit action: Ctrl+U empties the bar and Enter applies that, or Ctrl+L from anywhere.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.timer import Timer
+from textual.widget import Widget
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 from tracemon.traces.text import visible
@@ -61,6 +66,36 @@ def validate(text: str, trace: Trace) -> Validation:
 
 
 COMPLETION_DELAY = 0.06  # s after the last keystroke
+MESSAGE_LINES = 4  # an error wraps onto at most this many lines under the bar
+
+
+def error_lines(lead: Text, message: str, width: int, indent: int) -> Text:
+    """The caret line ``lead`` followed by ``message``, wrapped to ``width`` with the lines after
+    the first indented to the text box, at most MESSAGE_LINES (the last one ends in "…" if cut).
+    At 80 columns a message after a caret far to the right would otherwise be cut after a word."""
+    import textwrap
+
+    first = width - lead.cell_len - 1
+    words = message.split()
+    lines: list[str] = []
+    if first >= 16:
+        head = textwrap.wrap(message, first)
+        if head:
+            lines.append(head[0])
+            words = message[len(head[0]):].split()
+    rest_w = max(16, width - indent - 1)
+    lines += textwrap.wrap(" ".join(words), rest_w) if words else []
+    cut = len(lines) > MESSAGE_LINES
+    lines = lines[:MESSAGE_LINES]
+    if cut:
+        lines[-1] = lines[-1][: rest_w - 1] + "…"
+    out = Text()
+    out.append_text(lead)
+    if first >= 16 and lines:
+        out.append(lines.pop(0))
+    for line in lines:
+        out.append("\n" + " " * indent + line)
+    return out
 
 _STRINGS = re.compile(r"\"(?:[^\"\\]|\\.)*\"?|'(?:[^'\\]|\\.)*'?")
 _NAMES = re.compile(r"(?<![\w.:-])\.?[A-Za-z_][\w.]*(?:\s*\()?")
@@ -107,8 +142,15 @@ class FilterInput(Input):
     def action_complete(self) -> None:
         self.parent_bar.accept_completion()
 
-    def action_clear(self) -> None:
+    def action_leave(self) -> None:
         self.parent_bar.escape()
+
+    def action_erase(self) -> None:
+        """Empty the bar (as typing would: Enter then applies no filter)."""
+        self.value = ""
+
+    def action_completion_up(self) -> None:
+        self.parent_bar.move_completion(-1)
 
     def action_show_completions(self) -> None:
         self.parent_bar.update_completions(force=True)
@@ -144,11 +186,11 @@ class CompletionList(OptionList):
 
 class FilterBar(Vertical):
     DEFAULT_CSS = """
-    FilterBar { height: 2; }
+    FilterBar { height: auto; }
     FilterBar > Horizontal { height: 1; }
     FilterBar #filter-label { width: 8; }
     FilterBar FilterInput, FilterBar FilterInput:focus { border: none; height: 1; padding: 0 1; width: 1fr; }
-    FilterBar #filter-message { height: 1; }
+    FilterBar #filter-message { height: auto; max-height: 4; }
     """
 
     class Applied(Message):
@@ -169,18 +211,22 @@ class FilterBar(Vertical):
         self._completion: Any = None
         #: the completions on show, in the list's order
         self.candidates: list[Any] = []
+        #: (text, cursor) the completion list on show was made for
+        self._shown_for: tuple[str, int] | None = None
         self._check_lock = threading.Lock()
         self._wanted: tuple[str, int, bool] | None = None
         self._complete_timer: Timer | None = None
         self._checking = False
         self.applied_text = ""
         self._status = ""
+        #: where Esc sends focus (the screen sets it: the frame list)
+        self.leave_to: Widget | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal():
             yield Static(" Filter ", id="filter-label")
             yield FilterInput(placeholder="display filter, e.g. TCP.Port == 443 AND IPv4.Address == 10.0.0.1  "
-                              "(/ to focus, Enter applies, Esc clears, p presets)", id="filter-input")
+                              "(/ to focus, Enter applies, Esc leaves, p presets)", id="filter-input")
         yield Static("", id="filter-message")
         yield CompletionList(id="filter-completions")
 
@@ -313,15 +359,14 @@ class FilterBar(Vertical):
         label_w = 8 + 1  # label + input padding
         if not v.ok:
             col = max(v.column, 1) - 1 - int(self.input.scroll_x)
-            text = Text()
             if col >= 0:
-                text.append(" " * (label_w + col))
-                text.append("^" * max(1, min(v.length, 40)), style="bold")
-                text.append(" ")
+                lead = Text(" " * (label_w + col))
+                lead.append("^" * max(1, min(v.length, 40)), style="bold")
+                lead.append(" ")
             else:
-                text.append(" " * label_w + "◂ ")
-            text.append(visible(v.message))
-            msg.update(text)
+                lead = Text(" " * label_w + "◂ ")
+            # (the message quotes the filter text: controls are shown escaped)
+            msg.update(error_lines(lead, visible(v.message), self.size.width or 80, label_w))
             msg.set_class(True, "-error")
             return
         msg.set_class(False, "-error")
@@ -335,6 +380,9 @@ class FilterBar(Vertical):
         elif not self.value.strip():
             text.append("no display filter", style="dim")
         msg.update(text)
+
+    def on_resize(self) -> None:
+        self._paint_message()  # (an error wraps to the width)
 
     def show_status(self, status: str) -> None:
         """Match count / progress from the screen (shown while the text equals what was applied)."""
@@ -350,29 +398,35 @@ class FilterBar(Vertical):
             return
         self._hide_completions()
         text = self.value
+        self._remember(text)
+        self.post_message(self.Applied(text))
+
+    def escape(self) -> None:
+        """Close the completion list; else leave the bar with the applied filter's text back in it.
+        What was typed and not applied goes into the history (Up brings it back)."""
+        if self._completion_visible():
+            self._hide_completions()
+            return
+        typed = self.value
+        if typed.strip() and typed.strip() != self.applied_text.strip():
+            self._remember(typed)
+        self._history_pos = None
+        self.set_text(self.applied_text)
+        # at once: the keys after Esc are for the list (see tracemon.tui.typeahead)
+        self.screen.set_focus(self.leave_to)
+
+    def _remember(self, text: str) -> None:
         if self.history is not None and text.strip():
             try:
                 self.history.add(text)
             except OSError as e:
                 self.notify(f"Could not save the filter history: {e}", severity="warning")
-        self.post_message(self.Applied(text))
-
-    def escape(self) -> None:
-        if self._completion_visible():
-            self._hide_completions()
-            return
-        self.set_text("")
-        self.post_message(self.Applied(""))
 
     # -- history ----------------------------------------------------------------------------
     def history_step(self, step: int) -> None:
         """Up (-1) goes to older filters, Down (+1) back to newer ones and finally the draft."""
         if self._completion_visible():
-            lst = self.query_one(CompletionList)
-            if step < 0:
-                lst.action_cursor_up()
-            else:
-                lst.action_cursor_down()
+            self.move_completion(step)
             return
         entries = self._history_entries()  # newest first
         if not entries:
@@ -422,6 +476,7 @@ class FilterBar(Vertical):
             self._hide_completions()
             return
         self._completion = comp
+        self._shown_for = (text, cursor)
         lst = self.query_one(CompletionList)
         lst.clear_options()
         for c in cands[:50]:
@@ -434,7 +489,8 @@ class FilterBar(Vertical):
             lst.add_option(Option(label, id=None))
         self.candidates = cands
         lst.highlighted = 0
-        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), 2)
+        below = 1 + max(1, self.query_one("#filter-message", Static).size.height)
+        lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), below)
         lst.display = True
 
     def _completion_visible(self) -> bool:
@@ -442,11 +498,26 @@ class FilterBar(Vertical):
 
     def _hide_completions(self) -> None:
         self.query_one(CompletionList).display = False
+        self.candidates = []
+
+    def move_completion(self, step: int) -> None:
+        if self._completion_visible():
+            lst = self.query_one(CompletionList)
+            if step < 0:
+                lst.action_cursor_up()
+            else:
+                lst.action_cursor_down()
 
     def accept_completion(self) -> None:
+        """Tab: take the highlighted completion; with no list open, complete the word at the cursor
+        (at once when only one name fits, else show the list).  Focus always stays in the bar."""
         lst = self.query_one(CompletionList)
-        if not self._completion_visible() or lst.highlighted is None:
-            self.screen.focus_next()
+        # a list shown for an older text (it follows typing only once typing pauses) is redone first
+        if not self._completion_visible() or self._shown_for != (self.value, self.input.cursor_position):
+            self.update_completions(force=True)
+            if len(self.candidates) != 1 or not self._completion_visible():
+                return
+        if lst.highlighted is None:
             return
         cand = self.candidates[lst.highlighted]
         comp = self._completion

@@ -1,5 +1,6 @@
-"""The status line: displayed/total frames, filter, preset, conversation, load progress, time span,
-warnings.  When the line is too narrow the least important parts go first (80 columns over SSH).
+"""The status line: the file, displayed/total frames, filter, preset, conversation, load progress,
+time span, warnings.  When the line is too narrow the least important parts go first (80 columns
+over SSH); a long file name is cut in the middle (its start and its extension tell files apart).
 """
 
 from __future__ import annotations
@@ -13,10 +14,13 @@ from textual.widget import Widget
 from tracemon.traces.text import visible
 
 SEP = " │ "
+#: a long file name is cut to this many cells before anything else has to go
+FILE_MIN = 24
 
 
 @dataclass(slots=True)
 class Status:
+    file: str = ""  # "capture.etl", or "2/3 capture.etl" with several open
     displayed: int = 0
     total: int = 0
     loading: float | None = None  # fraction while the scan runs
@@ -52,6 +56,8 @@ class StatusLine(Widget):
         warn = self.get_component_rich_style("status-line--warning", partial=True)
         busy = self.get_component_rich_style("status-line--busy", partial=True)
         out: list[tuple[int, Text]] = []
+        if s.file:
+            out.append((0, Text(s.file, style=key)))
         if s.displayed == s.total:
             frames = Text.assemble((f"{s.total:,}", key), " frames")
         else:
@@ -91,6 +97,10 @@ class StatusLine(Widget):
                 p, t = keep[k]
                 keep[k] = (p, Text(set_cell_size(t.plain, 23) + "…", style=t.style))
                 continue
+            if worst <= 1 and self.status.file and cell_len(keep[0][1].plain) > FILE_MIN:
+                p, t = keep[0]
+                keep[0] = (p, Text(elide_middle(t.plain, FILE_MIN), style=t.style))
+                continue
             for k in range(len(keep) - 1, -1, -1):
                 if keep[k][0] == worst:
                     del keep[k]
@@ -101,6 +111,15 @@ class StatusLine(Widget):
                 out.append(SEP, style="dim")
             out.append_text(t)
         return out
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``text`` in ``width`` cells with its middle replaced by "…" (keeps the start and the extension)."""
+    if cell_len(text) <= width:
+        return text
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    return set_cell_size(text, head) + "…" + text[len(text) - tail:]
 
 
 def _width(parts: list[tuple[int, Text]]) -> int:
