@@ -51,9 +51,11 @@ def require_tshark() -> str:
 
 @pytest.fixture(autouse=True)
 def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep every test away from the user's real cache, config and data dirs."""
+    """Keep every test away from the user's real cache, config and data dirs, and from each
+    other's settings and sessions (a session saved by one test would be offered in the next)."""
     base = tmp_path_factory.getbasetemp()
+    own = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("TRACEMON_CACHE_DIR", str(base / "cache"))
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(base / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(base / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(own / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(own / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdgcache"))

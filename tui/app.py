@@ -213,7 +213,7 @@ class TracemonApp(App[int]):
             except OSError as e:
                 errors.append(f"{path}: {e.strerror or e}")
                 continue
-            self.trace_screens.append(TraceScreen(trace, self.config, start=self.start,
+            self.trace_screens.append(TraceScreen(trace, self.config, start=self.start, sessions=bool(self.paths),
                                                   notes=[*notes, *(f"not opened: {e}" for e in errors)]))
         if not self.trace_screens:
             self.failed = True
@@ -276,13 +276,20 @@ class TracemonApp(App[int]):
 
         def answered(yes: bool | None) -> None:
             if yes:
+                self.save_sessions()
                 self.exit(1 if self.failed else 0, return_code=1 if self.failed else 0)
 
         self.push_screen(QuitScreen(what), answered)
 
     async def action_quit(self) -> None:
+        self.save_sessions()
         code = 1 if self.failed else 0
         self.exit(code, return_code=code)
+
+    def save_sessions(self) -> None:
+        """Remember each open trace's filter, columns, marks and position for its next opening."""
+        for screen in self.trace_screens:
+            screen.remember_session()
 
 
 def _is_user_theme(theme: Theme) -> bool:
@@ -296,6 +303,7 @@ def run(paths: Iterable[str], *, manifests: Sequence[str] = (), symbols: Sequenc
 
     def terminate(signum: int, frame: object) -> None:  # an export's temporary file goes with us
         remove_partial()
+        app.save_sessions()
         app.exit(128 + signum, return_code=128 + signum)
 
     signal.signal(signal.SIGTERM, terminate)

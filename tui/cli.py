@@ -28,6 +28,8 @@ def add_start_options(p: argparse.ArgumentParser) -> None:
                    help="comma-separated frame list columns for this run, e.g. number,time,protocol,description,"
                         "IPv4.TTL")
     g.add_argument("--goto", type=int, metavar="N", help="select frame N (1-based) once it is read")
+    g.add_argument("--resume", action="store_true",
+                   help="restore the last session of the file (filter, columns, marks, position) without asking")
 
 
 def parse_start_options(args: argparse.Namespace) -> StartOptions:
@@ -35,8 +37,10 @@ def parse_start_options(args: argparse.Namespace) -> StartOptions:
     from .headless import CliError
 
     try:
-        return start_options(filter=args.filter, preset=args.preset, columns=args.columns, goto=args.goto,
+        opts = start_options(filter=args.filter, preset=args.preset, columns=args.columns, goto=args.goto,
                              first_file=args.files[0] if args.files else None)
+        opts.resume = bool(getattr(args, "resume", False))
+        return opts
     except StartError as e:
         raise CliError(str(e), e.code) from None
 

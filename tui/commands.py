@@ -46,6 +46,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("warnings", "w", "warnings", "Warnings", "Show what the reader could not read, and what was kept",
             "General"),
     Command("next_trace", "f6", "next_trace", "Next trace", "Switch to the next open trace file", "General", "app"),
+    Command("resume_session", "ctrl+r", "resume_session", "Resume session",
+            "Restore the filter, columns, time mode, marks, sort and position of the last time this file was open",
+            "General"),
     # -- filter -----------------------------------------------------------------------------
     Command("focus_filter", "slash", "focus_filter", "Filter",
             "Type a display filter (Enter applies, Esc leaves the bar)", "Filter", footer=True, typeahead=True),

@@ -31,6 +31,8 @@ class StartOptions:
     preset: str = ""
     columns: list[str] | None = None
     goto: int | None = None  # 1-based frame number
+    #: restore the last session of the file at once instead of offering it (--resume)
+    resume: bool = False
 
     @property
     def empty(self) -> bool:

@@ -27,6 +27,7 @@ from tracemon.traces.trace import Progress
 from .. import colour_rules, commands, conversations, expressions, filter_api, startup
 from .. import columns as _columns
 from .. import messages as m
+from .. import session as _session
 from ..colour_rules import ColourRules
 from ..config import DEFAULT_COLUMNS, Config
 from ..startup import StartOptions
@@ -62,7 +63,7 @@ class TraceScreen(Screen):
     BINDINGS = commands.bindings("screen")
 
     def __init__(self, trace: Trace, config: Config, *, notes: list[str] | None = None,
-                 name: str | None = None, start: StartOptions | None = None) -> None:
+                 name: str | None = None, start: StartOptions | None = None, sessions: bool = True) -> None:
         super().__init__(name=name)
         self.trace = trace
         self.config = config
@@ -73,6 +74,10 @@ class TraceScreen(Screen):
         self.time_mode = config.time_mode
         #: what the command line asked for (applied once the file is read)
         self.start = start if start is not None and not start.empty else None
+        #: sessions (tracemon.tui.session): remembered for this file, offered when it opens again
+        self.sessions = sessions
+        self.resume_at_once = bool(start is not None and start.resume)
+        self.offered_session: _session.Session | None = None
         self.column_names = list(start.columns if start is not None and start.columns else config.columns)
         self.goto_when_filtered: int | None = None
         # filter state
@@ -305,9 +310,38 @@ class TraceScreen(Screen):
         if self.start is not None:
             opts, self.start = self.start, None
             startup.apply(self, opts)
+        elif self.sessions:
+            self._offer_session()
         if (self.trace.warnings or self.notes) and not self._warned:
             self._warned = True
             self.action_warnings()
+
+    # -- sessions ---------------------------------------------------------------------------
+    def _offer_session(self) -> None:
+        saved = _session.saved_for(self.trace)
+        if saved is None:
+            return
+        if self.resume_at_once:
+            _session.resume(self, saved)
+            return
+        self.offered_session = saved
+        key = commands.key_label(commands.keys_for(commands.BY_ID["resume_session"], self.app_keymap()))
+        self.notify(f"Last time on this file: {saved.describe()}. {key} resumes it.", timeout=12)
+
+    def app_keymap(self) -> dict[str, str]:
+        return dict(getattr(self.app, "_keymap", {}) or {})
+
+    def action_resume_session(self) -> None:
+        saved, self.offered_session = self.offered_session, None
+        if saved is None:
+            self.notify("No earlier session of this file to resume", timeout=3)
+            return
+        _session.resume(self, saved)
+
+    def remember_session(self) -> None:
+        """Save this screen's session (the app calls it when quitting)."""
+        if self.sessions and self.trace.complete.is_set():
+            _session.remember(self, keep_offered=self.offered_session is not None)
 
     def _renumbered(self) -> bool:
         """After the scan's final time sort (ETL) every row number names another record: the
