@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 #: decoded-rule answers kept (frame → first matching rule); painted rows only, so this is plenty
 KNOWN_LIMIT = 200_000
-CHUNK = 1 << 20
+CHUNK = 1 << 18
 
 
 @dataclass(slots=True)
@@ -89,6 +89,10 @@ class ColourRules:
                 except Exception:  # noqa: BLE001 - a rule that cannot run just colours nothing
                     parts = []
                     break
+                finally:
+                    release = getattr(trace, "release_pages", None)
+                    if release is not None:
+                        release()  # a rule may have read every packet's bytes
             self.masks[k] = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
         return True
 

@@ -604,6 +604,7 @@ class TraceScreen(Screen):
         if pending:
             self.post_message(m.FilterProgress(gen, np.concatenate(pending), pos, len(trace)))
         full = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
+        trace.release_pages()  # an evaluation may have read every packet's bytes
         self.post_message(m.FilterDone(gen, full, start))
 
     @on(m.FilterProgress)
@@ -1004,6 +1005,7 @@ class TraceScreen(Screen):
         colours = colour_rules.from_presets(self.trace, presets, filter_api.compile, dark_theme)
         self.app.call_from_thread(self._set_colour_rules, colours)
         if colours and colours.compute_masks():
+            self.trace.release_pages()  # a rule may have read every packet's bytes
             self.app.call_from_thread(self._colours_changed, colours, True)
 
     def _set_colour_rules(self, colours: ColourRules) -> None:
