@@ -53,6 +53,11 @@ def test_comment_filters_decode_only_commented_frames() -> None:
         assert matches(trace, 'Frame.Comment == "no such comment"') == []
         text = trace.frame(want[0]).comments[0]
         assert matches(trace, f"Frame.Comment == {json.dumps(text)}") == [want[0]]
+        # the Comment column decodes only the commented frames too
+        counter.decoded.clear()
+        cells = [row[0] for row in ColumnFormatter(trace).rows([resolve("comment", trace)], range(len(trace)))]
+        assert [i for i, c in enumerate(cells) if c] == want
+        assert counter.decoded and set(counter.decoded) <= set(want)  # (some come from the trace's LRU)
         # Netmon's name for the comment title; a pcapng comment's title is its first line
         assert matches(trace, 'FrameVariable.CommentTitle.Contains("SMB2 Negotiate")') == want[:2]
         assert matches(trace, 'FrameVariable.CommentTitle.Contains("Author")') == []
