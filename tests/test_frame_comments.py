@@ -102,6 +102,8 @@ def test_show_and_list_carry_the_comments() -> None:
     rows = json.loads(tracemon("list", path, "--limit", "7", "--format", "json").stdout)
     assert [len(r["comments"]) for r in rows] == [0, 0, 0, 0, 0, 1, 1]
     assert rows[5]["comments"] == obj["comments"]
+    assert "Comments:   18 frames" in tracemon("stats", path).stdout
+    assert json.loads(tracemon("stats", path, "--format", "json").stdout)["commented_frames"] == 18
     listed = tracemon("list", path, "--columns", "number,comment", "--filter", "Frame.Comment", "--format",
                       "csv").stdout.splitlines()
     assert listed[0] == "Frame Number,Comment" and len(listed) == 19
