@@ -18,6 +18,7 @@ from tracemon.traces.comments import comment_rows
 
 COMMENTED = "pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng"
 NETMON = "netmon/DERIVED_tcpreplay_test.netmon2.cap"
+AUTHSOD = "netmon/msprotod_MS-AUTHSOD_Example3-1_Win2016_X64_Win2016_X64_Domain.cap"
 
 
 def matches(trace, expr: str) -> list[int]:
@@ -81,7 +82,6 @@ def test_netmon_comments_title_and_rows() -> None:
         loc = int(trace.index.loc[2])
         trace.reader.comments = {loc: ["Handshake: the server answers\nwith a SYN-ACK"]}
         assert comment_rows(trace).tolist() == [2]
-        assert matches(trace, 'FrameVariable.CommentTitle == "Handshake"') == [2]
         assert matches(trace, 'Frame.Comment.Contains("SYN-ACK")') == [2]
         frame = trace.frame(2)
         node = next(f for f in frame.layers[0].fields if f.title == "Comment")
@@ -90,6 +90,24 @@ def test_netmon_comments_title_and_rows() -> None:
         cell = ColumnFormatter(trace).text(resolve("comment", trace), 2)
         assert cell == "Handshake: the server answers / with a SYN-ACK"
         assert ColumnFormatter(trace).text(resolve("comment", trace), 3) == ""
+
+
+def test_netmon_comment_table_rows_and_titles() -> None:
+    """Microsoft's [MS-AUTHSOD] capture annotates 12 frames in its comment table; the rows known
+    from the table are the frames whose decoded comments exist, and FrameVariable.CommentTitle
+    matches a title exactly (titles hold ": ", so they are read from the table, not split off)."""
+    with open_trace(sample(AUTHSOD), use_cache=False) as trace:
+        rows = comment_rows(trace).tolist()
+        assert [i for i in range(len(trace)) if trace.reader.frame(i).comments] == rows
+        assert [i + 1 for i in rows] == [1, 22, 23, 30, 31, 32, 33, 36, 38, 41, 43, 65]
+        counter = CountingDecoder(trace)
+        title = "Example 3.3.1. Figure 32. Step 3 Kerberos AS_REQ"
+        assert matches(trace, f'FrameVariable.CommentTitle == "{title}"') == [29]
+        assert set(counter.decoded) <= set(rows)
+        first = ("[MS-AUTHSOD]:Authentication Services Protocols Overview 3.3 Example 3.3.1: Using Kerberos "
+                 "Protocol Extensions [MS-KILE]")
+        assert matches(trace, f'FrameVariable.CommentTitle == "{first}"') == [0, 64]  # the same note twice
+        assert trace.frame(0).comments[0].startswith(first + ": ")
 
 
 def test_show_and_list_carry_the_comments() -> None:
