@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..traces.comments import comment_mask
+from ..traces.comments import comment_mask, comment_titles
 from ..traces.fields import FieldType
 from ..traces.index import PID_UNKNOWN
 from ..traces.processes import process_names
@@ -294,14 +294,12 @@ def _comment_possible(ch: Chunk) -> np.ndarray | None:
 
 
 def _comment_titles(fc: FrameCtx) -> list[Any]:
-    """Netmon's comment title: what precedes ": " in a Netmon comment ("Title: text"); the first
-    line of a comment from elsewhere (pcapng comments have no title of their own)."""
-    netmon = getattr(fc.trace, "format", "") == "netmon"
-    out = []
-    for c in fc.frame.comments:
-        first = (c.splitlines() or [""])[0]
-        out.append(c.partition(": ")[0] if netmon else first)
-    return out
+    """Netmon's comment title: the title of a Netmon comment (from the file's comment table); the
+    first line of a comment from elsewhere (pcapng comments have no title of their own)."""
+    titles = comment_titles(fc.trace, fc.i)
+    if titles is not None:
+        return titles
+    return [(c.splitlines() or [""])[0] for c in fc.frame.comments]
 
 
 COMMENTS = [

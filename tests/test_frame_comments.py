@@ -18,6 +18,7 @@ from tracemon.traces.comments import comment_rows
 
 COMMENTED = "pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng"
 NETMON = "netmon/DERIVED_tcpreplay_test.netmon2.cap"
+AUTHSOD = "netmon/msprotod_MS-AUTHSOD_Example3-1_Win2016_X64_Win2016_X64_Domain.cap"
 
 
 def matches(trace, expr: str) -> list[int]:
@@ -53,6 +54,11 @@ def test_comment_filters_decode_only_commented_frames() -> None:
         assert matches(trace, 'Frame.Comment == "no such comment"') == []
         text = trace.frame(want[0]).comments[0]
         assert matches(trace, f"Frame.Comment == {json.dumps(text)}") == [want[0]]
+        # the Comment column decodes only the commented frames too
+        counter.decoded.clear()
+        cells = [row[0] for row in ColumnFormatter(trace).rows([resolve("comment", trace)], range(len(trace)))]
+        assert [i for i, c in enumerate(cells) if c] == want
+        assert counter.decoded and set(counter.decoded) <= set(want)  # (some come from the trace's LRU)
         # Netmon's name for the comment title; a pcapng comment's title is its first line
         assert matches(trace, 'FrameVariable.CommentTitle.Contains("SMB2 Negotiate")') == want[:2]
         assert matches(trace, 'FrameVariable.CommentTitle.Contains("Author")') == []
@@ -76,7 +82,6 @@ def test_netmon_comments_title_and_rows() -> None:
         loc = int(trace.index.loc[2])
         trace.reader.comments = {loc: ["Handshake: the server answers\nwith a SYN-ACK"]}
         assert comment_rows(trace).tolist() == [2]
-        assert matches(trace, 'FrameVariable.CommentTitle == "Handshake"') == [2]
         assert matches(trace, 'Frame.Comment.Contains("SYN-ACK")') == [2]
         frame = trace.frame(2)
         node = next(f for f in frame.layers[0].fields if f.title == "Comment")
@@ -85,6 +90,24 @@ def test_netmon_comments_title_and_rows() -> None:
         cell = ColumnFormatter(trace).text(resolve("comment", trace), 2)
         assert cell == "Handshake: the server answers / with a SYN-ACK"
         assert ColumnFormatter(trace).text(resolve("comment", trace), 3) == ""
+
+
+def test_netmon_comment_table_rows_and_titles() -> None:
+    """Microsoft's [MS-AUTHSOD] capture annotates 12 frames in its comment table; the rows known
+    from the table are the frames whose decoded comments exist, and FrameVariable.CommentTitle
+    matches a title exactly (titles hold ": ", so they are read from the table, not split off)."""
+    with open_trace(sample(AUTHSOD), use_cache=False) as trace:
+        rows = comment_rows(trace).tolist()
+        assert [i for i in range(len(trace)) if trace.reader.frame(i).comments] == rows
+        assert [i + 1 for i in rows] == [1, 22, 23, 30, 31, 32, 33, 36, 38, 41, 43, 65]
+        counter = CountingDecoder(trace)
+        title = "Example 3.3.1. Figure 32. Step 3 Kerberos AS_REQ"
+        assert matches(trace, f'FrameVariable.CommentTitle == "{title}"') == [29]
+        assert set(counter.decoded) <= set(rows)
+        first = ("[MS-AUTHSOD]:Authentication Services Protocols Overview 3.3 Example 3.3.1: Using Kerberos "
+                 "Protocol Extensions [MS-KILE]")
+        assert matches(trace, f'FrameVariable.CommentTitle == "{first}"') == [0, 64]  # the same note twice
+        assert trace.frame(0).comments[0].startswith(first + ": ")
 
 
 def test_show_and_list_carry_the_comments() -> None:
@@ -97,6 +120,8 @@ def test_show_and_list_carry_the_comments() -> None:
     rows = json.loads(tracemon("list", path, "--limit", "7", "--format", "json").stdout)
     assert [len(r["comments"]) for r in rows] == [0, 0, 0, 0, 0, 1, 1]
     assert rows[5]["comments"] == obj["comments"]
+    assert "Comments:   18 frames" in tracemon("stats", path).stdout
+    assert json.loads(tracemon("stats", path, "--format", "json").stdout)["commented_frames"] == 18
     listed = tracemon("list", path, "--columns", "number,comment", "--filter", "Frame.Comment", "--format",
                       "csv").stdout.splitlines()
     assert listed[0] == "Frame Number,Comment" and len(listed) == 19

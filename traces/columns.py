@@ -46,7 +46,8 @@ STANDARD: dict[str, Column] = {c.key: c for c in (
     Column("destination", "Destination", 22),
     Column("protocol", "Protocol Name", 14),
     Column("description", "Description", 0),
-    Column("comment", "Comment", 30),
+    # decodes only the frames the reader says have a comment (``text`` asks for them itself)
+    Column("comment", "Comment", 30, needs_frame=False),
 )}
 #: the Process column of a trace that knows its processes' names (Netmon: "svchost.exe (1234)")
 PROCESS_NAMED = Column("process", "Process", 24, needs_frame=False)

@@ -9,6 +9,7 @@ option; Netmon: the frame offsets its comment table names), so the rows are the 
 
 from __future__ import annotations
 
+import struct
 import threading
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -62,6 +63,33 @@ def comment_rows(trace: Trace) -> np.ndarray | None:
     with _LOCK:
         _CACHE[trace] = (stamp, rows)
     return rows
+
+
+_TITLES: weakref.WeakKeyDictionary[Any, dict[int, list[str]]] = weakref.WeakKeyDictionary()
+#: where a Netmon 2.x header keeps the comment table's offset and length
+_NETMON_COMMENT_TABLE = struct.Struct("<II")
+_NETMON_COMMENT_TABLE_AT = 40
+
+
+def comment_titles(trace: Trace, i: int) -> list[str] | None:
+    """The titles of frame ``i``'s comments where the format gives a comment a title (Netmon 2.2+,
+    whose comments the frame holds as "Title: text", which cannot be split back safely: titles
+    hold ": " too); None for formats whose comments have no title."""
+    reader = trace.reader
+    if trace.format != "netmon" or (getattr(reader, "major", 0), getattr(reader, "minor", 0)) < (2, 2):
+        return None
+    with _LOCK:
+        titles = _TITLES.get(trace)
+    if titles is None:
+        from .netmon_tables import read_comments
+
+        buf = reader.buf
+        off, length = _NETMON_COMMENT_TABLE.unpack_from(buf, _NETMON_COMMENT_TABLE_AT)
+        table = read_comments(buf, off, length)
+        titles = {loc: [c.title for c in entries] for loc, entries in table.by_offset.items()}
+        with _LOCK:
+            _TITLES[trace] = titles
+    return list(titles.get(int(trace.index.loc[i]), []))
 
 
 def comment_mask(trace: Trace, start: int, stop: int) -> np.ndarray | None:

@@ -66,6 +66,14 @@ def top_conversations(trace: Trace, column: str, table: ConversationTable, top: 
              "frames": int(frames[c]), "bytes": int(nbytes[c])} for c in order if frames[c]]
 
 
+def _commented(trace: Trace) -> int | None:
+    """How many frames carry a comment (None when the reader cannot tell without decoding)."""
+    from .comments import comment_rows
+
+    rows = comment_rows(trace)
+    return None if rows is None else len(rows)
+
+
 def interface_list(trace: Trace) -> list[dict[str, Any]]:
     """The capture interfaces with their names (pcapng if_name/if_description) and frame counts."""
     from .dissect.core import LINK_TYPE_NAMES
@@ -105,6 +113,7 @@ def trace_stats(trace: Trace, top: int = 20) -> dict[str, Any]:
         "time_span": {"first": format_time(first), "last": format_time(last), "seconds": (last - first) / 1e9}
         if first is not None and last is not None else None,
         "interfaces": interface_list(trace),
+        "commented_frames": _commented(trace),
         "protocols": protocol_counts(trace),
         "providers": providers,
         "ip_conversations": top_conversations(trace, "ip_conv", trace.ip_conversations, top),

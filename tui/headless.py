@@ -395,6 +395,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
     zone = trace.facts.get("time_zone")
     if zone:
         out.write(f"Time zone:  {visible(str(zone))} (the capture host's; --time local shows its clock)\n")
+    if stats["commented_frames"]:
+        out.write(f"Comments:   {stats['commented_frames']} frames (filter: Frame.Comment)\n")
     named = [i for i in stats["interfaces"] if i["name"] or i["description"]]
     if named:
         out.write("\nInterfaces:\n")
