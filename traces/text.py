@@ -7,8 +7,7 @@ Every place that shows trace text — ``tracemon list``/``show``/``stats``, the 
 labels, hex column and messages, CSV export — passes it through ``visible`` first.  JSON output
 needs nothing more: ``json.dumps`` (``ensure_ascii``) writes these characters as ``\\u001b``.
 
-``visible`` maps C0 controls (except TAB, which moves the cursor and nothing else: comments and
-ETW strings use it as a separator) and DEL to the Unicode control pictures (``ESC`` → ``␛``, one cell,
+``visible`` maps C0 controls and DEL to the Unicode control pictures (``ESC`` → ``␛``, one cell,
 so columns stay aligned), C1 controls, the bidirectional overrides and isolates (which reorder
 what is shown, "Trojan Source") and lone surrogates to ``\\x9b``/``\\u202e`` escapes.
 ``csv_cell`` also defuses cells that a spreadsheet would run as a formula (OWASP: prefix ``'``).
@@ -19,7 +18,7 @@ from __future__ import annotations
 import re
 
 #: characters a terminal interprets or that reorder the text around them
-_UNSAFE = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _table() -> dict[int, str]:
