@@ -43,7 +43,7 @@ def visible(text: str) -> str:
     Cheap when there is nothing to do (one regex scan, the same string back), so it can sit on
     every cell of ``tracemon list`` over millions of frames.
     """
-    if _UNSAFE.search(text) is None:
+    if text.isprintable() or _UNSAFE.search(text) is None:  # (every unsafe character is unprintable)
         return text
     return _UNSAFE.sub(_escape, text)
 
