@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from conftest import samples
 from tracemon.filters import compile_filter
 from tracemon.filters.operands import FrameCtx
 from tracemon.traces import open_trace
 from tracemon.traces.index import BYTES_PER_FRAME
-
-from conftest import samples
 
 HEADER = ["NetEvent.Header.Descriptor.Level", "NetEvent.Header.Descriptor.Opcode",
           "NetEvent.Header.Descriptor.Version", "NetEvent.Header.Descriptor.Channel",
@@ -20,7 +19,7 @@ HEADER = ["NetEvent.Header.Descriptor.Level", "NetEvent.Header.Descriptor.Opcode
 ROWS = 1000
 
 
-def decoded_matches(cf, trace, frames: list) -> np.ndarray:  # noqa: ANN001
+def decoded_matches(cf, trace, frames: list) -> np.ndarray:
     """The decoding path's answer for frames decoded once (``CompiledFilter.evaluate_by_decoding``
     decodes every frame again for every expression)."""
     out = []
@@ -36,7 +35,7 @@ def test_the_index_stays_within_64_bytes_a_frame() -> None:
 
 
 @pytest.mark.parametrize("path", samples("etl", ".etl"), ids=lambda p: p.name)
-def test_header_conditions_come_from_the_index_and_match_decoding(path) -> None:  # noqa: ANN001
+def test_header_conditions_come_from_the_index_and_match_decoding(path) -> None:
     trace = open_trace(path, use_cache=False)
     stop = min(len(trace), ROWS)
     frames = [trace.reader.frame(i) for i in range(stop)]
