@@ -195,6 +195,18 @@ class Chunk:
             self._memo[key] = make()
         return self._memo[key]
 
+    def field_column(self, fdef: Any) -> Any:
+        """The field column of ``fdef`` (``traces.fieldcols``; built there on first use), or None."""
+        key = ("fieldcol", fdef.name.lower())
+        if key not in self._memo:
+            from ..traces.fieldcols import columns_for
+
+            try:
+                self._memo[key] = columns_for(self.trace).get(fdef)
+            except TypeError:  # a trace object that cannot be weakly referenced
+                self._memo[key] = None
+        return self._memo[key]
+
     def has(self, mask: int) -> np.ndarray:
         return self.memo(("has", mask), lambda: (self.col("protos") & np.uint64(mask)) != 0)
 

@@ -307,3 +307,17 @@ def _process_start() -> float:
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return _STARTED
+
+
+# -- field columns (traces/fieldcols.py) beside the index entry ------------------------------------
+
+def field_column_dir(trace: Trace) -> Path | None:
+    """Where the field columns of ``trace`` are cached: a ``fields`` folder inside its index
+    entry, so they go when the entry goes; None when the trace has no entry (small files,
+    caching off, a stale or unwritten entry)."""
+    if not _enabled(trace) or not trace.complete.is_set():
+        return None
+    entry = cache_root() / key_for(trace)
+    if not (entry / MANIFEST).is_file():  # written last: the entry is complete
+        return None
+    return entry / "fields"
