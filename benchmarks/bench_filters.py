@@ -190,7 +190,7 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
         ts = tshark(path, ws) if (use_tshark and ws) else None
         trace = open_trace(path)
         cf = compile_filter(expr, trace=trace)
-        name = sorted(cf.fields)[0]
+        name = min(cf.fields)
         fdef = trace.registry.get(name)
         t0 = time.perf_counter()
         col = columns_for(trace).get(fdef)
