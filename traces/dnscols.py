@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .dissect.dns import read_name
 from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register
@@ -24,6 +25,8 @@ from .protocols import FLAGS, MASK
 
 QUESTION_NAME = "dns.qrecord.questionname"
 MAX_LABELS = 128
+#: bytes of each DNS frame read (headers and a question name of up to ~220 bytes; longer: decoded)
+WINDOW = 320
 _MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN", "TCP")
 
 
@@ -58,21 +61,29 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     ok &= (idx.column("kind")[rows] & 2) == 0  # ETW packet events: bytes are inside records
     base = reader_offsets(trace, rows)
     cap = idx.column("length")[rows].astype(np.int64)
-    u8 = np.frombuffer(trace.buf, dtype=np.uint8)
-    last = len(u8) - 1
-    frame_end = np.minimum(base + cap, len(u8))
+    # the first WINDOW bytes of every DNS frame side by side: every later read is inside this
+    # matrix (one gather from the file instead of one per header field and label)
+    file = np.frombuffer(trace.buf, dtype=np.uint8)
+    if len(file) < WINDOW:
+        file = np.concatenate([file, np.zeros(WINDOW - len(file), dtype=np.uint8)])
+    mat = sliding_window_view(file, WINDOW)[np.minimum(base, len(file) - WINDOW)]  # one row gather
+    for r in np.flatnonzero(base > len(file) - WINDOW).tolist():  # the last frames of the file
+        tail = file[base[r] : base[r] + WINDOW]
+        mat[r] = np.concatenate([tail, np.zeros(WINDOW - len(tail), dtype=np.uint8)])
+    mat[np.arange(WINDOW)[None, :] >= cap[:, None]] = 0  # bytes after the frame are not the frame's
+    here = np.arange(len(rows))
 
-    def b(at: np.ndarray) -> np.ndarray:
-        return u8[np.clip(at, 0, last)].astype(np.int64)
+    def b(at: np.ndarray, r: np.ndarray = here) -> np.ndarray:
+        return mat[r, np.minimum(at, WINDOW - 1)].astype(np.int64)
 
     def be16(at: np.ndarray) -> np.ndarray:
         return (b(at) << 8) | b(at + 1)
 
-    l3 = base + 14
-    etype = be16(base + 12)
+    frame_end = cap
+    etype = be16(np.full(len(rows), 12))
     vlan = etype == 0x8100
-    etype = np.where(vlan, be16(base + 16), etype)
-    l3 = np.where(vlan, l3 + 4, l3)
+    etype = np.where(vlan, be16(np.full(len(rows), 16)), etype)
+    l3 = np.where(vlan, 18, 14)
     v4 = etype == 0x0800
     v6 = etype == 0x86DD
     ihl = (b(l3) & 15) * 4
@@ -96,10 +107,10 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
         if not len(active):
             break
         p = pos[active]
-        inside = p < end[active]
-        ok[active[~inside]] = False
-        active, p = active[inside], p[inside]
-        lab = b(p)
+        inside_msg = (p < end[active]) & (p < WINDOW)
+        ok[active[~inside_msg]] = False
+        active, p = active[inside_msg], p[inside_msg]
+        lab = b(p, active)
         zero = lab == 0
         done[active[zero]] = True
         plain = (lab & 0xC0) == 0
@@ -110,10 +121,10 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     ok &= done
     after = pos + 1
     ok &= after + 4 <= end  # QTYPE and QCLASS, else the dissector calls the question cut short
-    ok &= after - start <= 255
+    ok &= (after - start <= 255) & (after <= WINDOW)
     codes[rows[~ok]] = CODE_DECODE
     sel = np.flatnonzero(ok)
-    c, table, too_long = encode_bytes(u8, start[sel], (after - start)[sel], _text)
+    c, table, too_long = encode_bytes(mat.reshape(-1), sel * WINDOW + start[sel], (after - start)[sel], _text)
     codes[rows[sel]] = np.where(too_long, CODE_DECODE, c)
     return FieldColumn(fdef.name, codes=codes, table=table, how="DNS batch pass over DNS frames")
 

@@ -243,9 +243,8 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
         mat = np.zeros((b - a, width + 8), dtype=np.uint8)
         mat[:, :width] = np.where(inside, u8[np.minimum(idx, len(u8) - 1)], 0)
         mat[:, width:] = ln.astype("<u8").view(np.uint8).reshape(-1, 8)
-        rows = np.ascontiguousarray(mat).view(f"V{width + 8}").reshape(-1)
-        uniq, first, inv = np.unique(rows, return_index=True, return_inverse=True)
-        local = np.empty(len(uniq), dtype=np.int32)
+        first, inv = _unique_rows(mat)
+        local = np.empty(len(first), dtype=np.int32)
         for j, f in enumerate(first.tolist()):
             raw = bytes(mat[f, : int(ln[f])])
             text = to_text(raw)
@@ -256,6 +255,29 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
             local[j] = code
         codes[a:b] = local[inv.reshape(-1)]
     return codes, table, too_long
+
+
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _unique_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct row, distinct index of every row) of a uint8 matrix whose
+    width is a multiple of 8.  Rows are hashed to 64 bits (sorting integers is far faster than
+    sorting wide rows) and each row is compared with its hash's first row; should two different
+    rows ever share a hash, the exact sort of whole rows decides instead."""
+    words = np.ascontiguousarray(mat).view("<u8")
+    h = np.zeros(len(mat), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(words.shape[1]):
+            h = (h ^ words[:, k]) * _MIX
+            h ^= h >> np.uint64(29)
+    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    inv = inv.reshape(-1)
+    if np.array_equal(words, words[first[inv]]):
+        return first, inv
+    rows = np.ascontiguousarray(mat).view(f"V{mat.shape[1]}").reshape(-1)
+    _, first, inv = np.unique(rows, return_index=True, return_inverse=True)
+    return first, inv.reshape(-1)
 
 
 # -- the cache beside the index -----------------------------------------------------------------
