@@ -16,10 +16,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
 from .dissect.dns import read_name
-from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register
+from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register, rows_at
 from .fields import FieldDef
 from .protocols import FLAGS, MASK
 
@@ -64,13 +63,9 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     # the first WINDOW bytes of every DNS frame side by side: every later read is inside this
     # matrix (one gather from the file instead of one per header field and label)
     file = np.frombuffer(trace.buf, dtype=np.uint8)
-    if len(file) < WINDOW:
-        file = np.concatenate([file, np.zeros(WINDOW - len(file), dtype=np.uint8)])
-    mat = sliding_window_view(file, WINDOW)[np.minimum(base, len(file) - WINDOW)]  # one row gather
-    for r in np.flatnonzero(base > len(file) - WINDOW).tolist():  # the last frames of the file
-        tail = file[base[r] : base[r] + WINDOW]
-        mat[r] = np.concatenate([tail, np.zeros(WINDOW - len(tail), dtype=np.uint8)])
-    mat[np.arange(WINDOW)[None, :] >= cap[:, None]] = 0  # bytes after the frame are not the frame's
+    # (bytes past a frame's end are the next frame's: every value read for a frame kept below
+    # lies before its DNS question's end, which is checked against the captured length)
+    mat = rows_at(file, base, WINDOW)
     here = np.arange(len(rows))
 
     def b(at: np.ndarray, r: np.ndarray = here) -> np.ndarray:

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from .fields import FieldDef
 
@@ -238,10 +239,9 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
     for a in range(0, n, step):
         b = min(n, a + step)
         st, ln = start[a:b].astype(np.int64), length[a:b]
-        idx = st[:, None] + cols[None, :]
-        inside = cols[None, :] < ln[:, None]
         mat = np.zeros((b - a, width + 8), dtype=np.uint8)
-        mat[:, :width] = np.where(inside, u8[np.minimum(idx, len(u8) - 1)], 0)
+        mat[:, :width] = rows_at(u8, st, width)
+        mat[:, :width] *= cols[None, :] < ln[:, None]
         mat[:, width:] = ln.astype("<u8").view(np.uint8).reshape(-1, 8)
         first, inv = _unique_rows(mat)
         local = np.empty(len(first), dtype=np.int32)
@@ -255,6 +255,20 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
             local[j] = code
         codes[a:b] = local[inv.reshape(-1)]
     return codes, table, too_long
+
+
+def rows_at(u8: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
+    """``u8[start[k]:start[k]+width]`` as the rows of a matrix (zeros past the end of ``u8``):
+    one gather through a sliding-window view, no index matrix."""
+    if len(u8) < width:
+        u8 = np.concatenate([u8, np.zeros(width - len(u8), dtype=np.uint8)])
+    limit = len(u8) - width
+    out = sliding_window_view(u8, width)[np.clip(start, 0, limit)]
+    for r in np.flatnonzero(start > limit).tolist():  # rows at the very end
+        tail = u8[start[r] : start[r] + width]
+        out[r] = 0
+        out[r, : len(tail)] = tail
+    return out
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)
