@@ -34,7 +34,13 @@ def test_the_index_stays_within_64_bytes_a_frame() -> None:
     assert BYTES_PER_FRAME <= 64
 
 
-@pytest.mark.parametrize("path", samples("etl", ".etl"), ids=lambda p: p.name)
+def _with_events() -> list:
+    """ETL samples, and the Netmon samples holding NetEvent frames (their own EVENT_HEADER copy)."""
+    return [*samples("etl", ".etl"), *(p for p in samples("netmon", ".cap") if "ADFSOD_Example1" in p.name
+                                       or "CCROD_Example2Peer1" in p.name)]
+
+
+@pytest.mark.parametrize("path", _with_events(), ids=lambda p: p.name)
 def test_header_conditions_come_from_the_index_and_match_decoding(path) -> None:
     trace = open_trace(path, use_cache=False)
     stop = min(len(trace), ROWS)
