@@ -29,6 +29,13 @@ VMS_FIELDS = [f"{PROTO}.VM_NBL_ROUTE.{f}" for f in ("SrcNicName", "SrcNicFName",
      f"{PROTO}.VM_NBL_RECEIVE.NicFName"]
 
 
+@pytest.fixture(autouse=True)
+def _etw_names() -> None:
+    from tracemon.filters.names import ensure_etw
+
+    ensure_etw()  # the bundled ETW schemas' names in the registry
+
+
 @pytest.fixture(scope="module")
 def vms_etl(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from bench_etl import write_trace
@@ -50,9 +57,6 @@ def dns_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def check_columns(trace, names: list[str]) -> dict[str, int]:
     """Each column of ``names`` agrees with the decoded frames (each frame decoded once);
     returns how many frames each column answers (0: no column)."""
-    from tracemon.filters.names import ensure_etw
-
-    ensure_etw()  # the bundled ETW schemas' names
     cols = {}
     for name in names:
         fdef = trace.registry.get(name)
@@ -164,3 +168,20 @@ def test_columns_are_cached_beside_the_index_and_mapped_on_reopen(vms_etl: Path,
 def test_a_trace_still_scanning_gets_no_column(dns_pcap: Path) -> None:
     trace = open_trace(dns_pcap, load=False, use_cache=False)
     assert columns_for(trace).get(trace.registry.get("DNS.QRecord.QuestionName")) is None
+
+
+def test_a_damaged_cached_column_is_built_again(vms_etl: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    name = f"{PROTO}.VM_NBL_ROUTE.DestNicFName"
+    first = open_trace(vms_etl)
+    col = columns_for(first).get(first.registry.get(name))
+    (codes_file,) = (tmp_path / "cache").rglob("*.codes.npy")
+    raw = bytearray(codes_file.read_bytes())
+    raw[-4:] = (len(col.table) - 1).to_bytes(4, "little")  # a valid code, the wrong one
+    codes_file.write_bytes(bytes(raw))
+    again = open_trace(vms_etl)
+    rebuilt = columns_for(again).get(again.registry.get(name))
+    assert not isinstance(rebuilt.codes, np.memmap)
+    assert np.array_equal(rebuilt.codes, col.codes)

@@ -25,6 +25,7 @@ import hashlib
 import json
 import threading
 import weakref
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,7 +306,8 @@ def save(folder: Path, fname: str, col: FieldColumn) -> None:
             tmp = folder / f".{fname}.{k}.tmp.npy"
             np.save(tmp, np.ascontiguousarray(arr))
             tmp.replace(folder / f"{fname}.{k}.npy")
-        meta = {"name": col.name, "arrays": sorted(arrays), "table": col.table, "how": col.how}
+        meta = {"name": col.name, "arrays": sorted(arrays), "table": col.table, "how": col.how,
+                "crc32": {k: _crc(folder / f"{fname}.{k}.npy") for k in arrays}}
         tmp = folder / f".{fname}.json.tmp"
         tmp.write_text(json.dumps(meta), "utf-8")
         tmp.replace(folder / f"{fname}.json")  # last: a column without its json never loads
@@ -313,8 +315,17 @@ def save(folder: Path, fname: str, col: FieldColumn) -> None:
         pass
 
 
+def _crc(path: Path) -> int:
+    crc = 0
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            crc = zlib.crc32(chunk, crc)
+    return crc
+
+
 def load(folder: Path, fname: str, rows: int) -> FieldColumn | None:
-    """A cached column memory-mapped, or None when there is none or it does not fit the index."""
+    """A cached column memory-mapped, or None when there is none, it does not fit the index or a
+    file does not match the checksum written with it (a column must never answer wrongly)."""
     meta_file = folder / f"{fname}.json"
     if not meta_file.is_file():
         return None
@@ -324,7 +335,10 @@ def load(folder: Path, fname: str, rows: int) -> FieldColumn | None:
         for k in meta["arrays"]:
             if k not in ("values", "state", "codes"):
                 return None
-            setattr(col, k, np.load(folder / f"{fname}.{k}.npy", mmap_mode="r"))
+            path = folder / f"{fname}.{k}.npy"
+            if _crc(path) != int(meta["crc32"][k]):
+                return None  # damaged: built again
+            setattr(col, k, np.load(path, mmap_mode="r"))
         if len(col) != rows or (col.codes is not None and len(col.codes) and int(col.codes.max()) >= len(col.table)):
             return None
         if col.codes is None and (col.values is None or col.state is None or len(col.values) != rows):
