@@ -161,7 +161,15 @@ class FieldOperand(Operand):
             for p in self.parts:
                 out += [v for v in p.sample_values(trace, limit) if v not in out]
             return sorted(out)[:limit]
-        return self.fast.values(trace, limit) if self.fast is not None else []
+        if self.fast is not None:
+            return self.fast.values(trace, limit)
+        from ..traces.fieldcols import columns_for
+
+        try:
+            col = columns_for(trace).peek(self.fdef)  # a column already built; never built for this
+        except TypeError:
+            return []
+        return sorted(col.table)[:limit] if col is not None and col.is_text else []
 
 
 @dataclass(eq=False)

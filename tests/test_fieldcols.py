@@ -185,3 +185,15 @@ def test_a_damaged_cached_column_is_built_again(vms_etl: Path, monkeypatch: pyte
     rebuilt = columns_for(again).get(again.registry.get(name))
     assert not isinstance(rebuilt.codes, np.memmap)
     assert np.array_equal(rebuilt.codes, col.codes)
+
+
+def test_completion_takes_values_from_a_built_text_column_without_decoding(dns_pcap: Path) -> None:
+    from tracemon.filters import complete
+    from tracemon.filters.indexed import state_for
+
+    trace = open_trace(dns_pcap, use_cache=False)
+    compile_filter('DNS.QRecord.QuestionName == "x"', trace=trace).evaluate(trace)  # builds the column
+    text = "DNS.QRecord.QuestionName == "
+    got = complete(text, len(text), trace=trace)
+    assert any("host1.corp.example.com" in c.text for c in got.candidates)
+    assert ("values", "DNS.QRecord.QuestionName") not in state_for(trace).objects  # nothing decoded

@@ -65,3 +65,19 @@ def test_the_readme_example_runs_from_the_index() -> None:
     cf.evaluate(trace)
     assert cf.last_stats.decoded == 0
     assert not cf.uses_decode or cf.explain()  # the explanation exists either way
+
+
+def test_descriptors_past_the_table_limit_are_left_to_decoding(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tracemon.traces.trace as trace_module
+
+    path = min(samples("etl", ".etl"), key=lambda p: p.stat().st_size)
+    monkeypatch.setattr(trace_module, "MAX_DESCRIPTORS", 1)
+    trace = open_trace(path, use_cache=False)
+    assert len(trace.descriptors) == 2  # row 0 and the one combination that fitted
+    desc = trace.index.column("desc")
+    assert (desc == 0).any() and (desc == 1).any()
+    cf = compile_filter("NetEvent.Header.Descriptor.Task <= 2", trace=trace)
+    fast = cf.evaluate(trace)
+    assert cf.last_stats.decoded == int((desc == 0).sum())  # the others decode
+    frames = [trace.reader.frame(i) for i in range(len(trace))]
+    assert np.array_equal(fast, decoded_matches(cf, trace, frames))

@@ -157,6 +157,10 @@ class TraceColumns:
         trace = self._trace()
         return trace is not None and plan(trace, fdef) is not None
 
+    def peek(self, fdef: FieldDef) -> FieldColumn | None:
+        """The column of ``fdef`` if it was built already (cheap: for autocomplete)."""
+        return self._cols.get(fdef.name.lower())
+
     def get(self, fdef: FieldDef) -> FieldColumn | None:
         """The column of ``fdef`` (built now if needed), or None: no builder knows the field, or
         the scan is not finished."""
