@@ -47,6 +47,7 @@ PCAP_FILTERS: list[tuple[str, str | None]] = [
     ("Property.TCPSynUnanswered == 1", None),
 ]
 
+VMS = "VMSWITCH_MicrosoftWindowsHyperVVmSwitch"
 NOISE = ("!(VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_DELIVER OR VMSWITCH_MicrosoftWindowsHyperVVmSwitch."
          "VM_NBL_RECEIVE OR VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_ROUTE)")
 
@@ -77,6 +78,18 @@ def etl_path(events: int) -> Path:
         OUT.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         write_trace(tmp, events, compressed=False)
+        tmp.replace(path)
+    return path
+
+
+def compressed_etl_path(events: int) -> Path:
+    path = OUT / f"vmswitch_{events}_compressed.etl"
+    if not path.exists():
+        from bench_etl import write_trace
+
+        OUT.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        write_trace(tmp, events, compressed=True)
         tmp.replace(path)
     return path
 
@@ -141,12 +154,79 @@ def filter_table(path: Path, filters: list[tuple[str, str | None]], use_tshark: 
               f"{n / warm:>14,.0f} {ts_s} {ts_n}{flag}")
 
 
+#: field-column filters: (trace kind, Netmon filter, the filter over index columns only it is compared
+#: with, tshark equivalent)
+COLUMN_FILTERS: list[tuple[str, str, str, str | None]] = [
+    ("pcap", 'DNS.QRecord.QuestionName.Contains("host17.")', "DNS", 'dns.qry.name contains "host17."'),
+    ("etl", f'{VMS}.VM_NBL_ROUTE.DestNicFName.Contains("vm03")', f"{VMS}.VM_NBL_ROUTE", None),
+]
+
+
+def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
+    """Field columns: a fresh ``tracemon count`` (index + column build + filter, new process,
+    empty cache) next to the event/protocol-only filter and tshark; then first build and later
+    filters in process."""
+    import os
+    import tempfile
+
+    from tracemon.filters import compile_filter
+    from tracemon.traces import open_trace
+    from tracemon.traces.fieldcols import CODE_ABSENT, columns_for, plan
+
+    print("\nField columns (cold: `tracemon count` in a new process with an empty cache)")
+    print(f"{'trace':<22} {'filter':<64} {'cold s':>7} {'index-only s':>13} {'tshark s':>9} {'build s':>8} "
+          f"{'build fr/s':>12} {'carrying/s':>11} {'later fr/s':>13} {'bytes/fr':>8}")
+    for kind, expr, plain, ws in COLUMN_FILTERS:
+        path = paths.get(kind)
+        if path is None:
+            continue
+        times = []
+        for e in (expr, plain):
+            with tempfile.TemporaryDirectory() as tmp:
+                env = {**os.environ, "TRACEMON_CACHE_DIR": tmp}
+                t0 = time.perf_counter()
+                subprocess.run(["tracemon", "count", str(path), e], env=env, capture_output=True, check=False)
+                times.append(time.perf_counter() - t0)
+        ts = tshark(path, ws) if (use_tshark and ws) else None
+        trace = open_trace(path)
+        cf = compile_filter(expr, trace=trace)
+        name = min(cf.fields)
+        fdef = trace.registry.get(name)
+        got = plan(trace, fdef)
+        t0 = time.perf_counter()
+        col = got[1]() if got is not None else None  # the build itself, never the cached copy
+        build = time.perf_counter() - t0
+        columns_for(trace).get(fdef)
+        carriers = int((col.codes != CODE_ABSENT).sum() if col.is_text else (col.state != 0).sum()) if col else 0
+        cf.evaluate(trace)
+        t0 = time.perf_counter()
+        for _ in range(5):
+            cf.evaluate(trace)
+        later = (time.perf_counter() - t0) / 5
+        n = len(trace)
+        per = col.nbytes / n if col is not None else float("nan")
+        label = expr if len(expr) <= 62 else expr[:59] + "..."
+        ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
+        print(f"{path.name:<22} {label:<64} {times[0]:>7.1f} {times[1]:>13.1f} {ts_s} {build:>8.2f} "
+              f"{n / max(build, 1e-9):>12,.0f} {carriers / max(build, 1e-9):>11,.0f} {n / max(later, 1e-9):>13,.0f} "
+              f"{per:>8.1f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000)
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--no-etl", action="store_true")
+    ap.add_argument("--columns-only", action="store_true", help="only the field-column table")
+    ap.add_argument("--etl", type=Path, help="a compressed VmSwitch ETL for the field-column table "
+                    "(default: bench_etl.write_trace of --frames events, compressed)")
     args = ap.parse_args()
+    paths = {"pcap": cached("pcap", args.frames)}
+    if not args.no_etl:
+        paths["etl"] = args.etl or compressed_etl_path(args.frames)
+    column_table(paths, not args.no_tshark)
+    if args.columns_only:
+        return
     compile_table()
     filter_table(cached("pcap", args.frames), PCAP_FILTERS, not args.no_tshark)
     if not args.no_etl:

@@ -190,7 +190,7 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             "canonical": cf.canonical,
             "fields": sorted(cf.fields),
             "uses_decode": cf.uses_decode,
-            "evaluation": cf.explain(),
+            "evaluation": cf.explain(trace),
             "warnings": [{"message": w.message, "line": w.line, "column": w.column, "hint": w.hint}
                          for w in cf.warnings],
             "compile_ms": round(ms, 3),
@@ -198,7 +198,7 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
         out.write("\n")
     elif not args.quiet:
         print(f"valid: {visible(cf.canonical) or '(empty filter: every frame)'}", file=out)
-        for line in cf.explain():
+        for line in cf.explain(trace):
             print(f"  {visible(line)}", file=out)
         for w in cf.warnings:
             print(f"warning: {visible(str(w))}", file=out)

@@ -406,23 +406,44 @@ class CompiledFilter:
             return bool(t.val[0])
         return bool(self.root.test(FrameCtx(trace, i, state)))
 
-    def explain(self) -> list[str]:
-        """How each condition is evaluated (for ``tracemon check``)."""
+    def explain(self, trace: Any = None) -> list[str]:
+        """How each condition is evaluated (for ``tracemon check``); with ``trace``, which fields
+        have a field column there (``traces/fieldcols.py``)."""
         lines = []
         for leaf in self.root.leaves():
-            lines.append(_describe(leaf))
+            lines.append(_describe(leaf, trace))
         return lines
 
 
-def _describe(leaf: Pred) -> str:
+def _column_fields(operand: Any, trace: Any) -> list[str]:
+    """The fields of ``operand`` answered from a field column in ``trace`` (built on first use)."""
+    if trace is None:
+        return []
+    from ..traces.fieldcols import columns_for
+
+    ops = operand.members if isinstance(operand, MultiOperand) else [operand]
+    out = []
+    for op in ops:
+        for part in (op.parts or [op]) if isinstance(op, FieldOperand) else []:
+            if part.fast is None and part.fdef.type is not FieldType.PROTOCOL and \
+                    columns_for(trace).can_build(part.fdef):
+                out.append(part.fdef.name)
+    return out
+
+
+def _describe(leaf: Pred, trace: Any = None) -> str:
     how = "index columns" if leaf.index_only else "index where it can tell, decoding the rest"
     if isinstance(leaf, Leaf):
         what = f"{leaf.operand.label} {leaf.check.text()}"
         if isinstance(leaf.operand, PseudoOperand) and leaf.operand.column is None and \
                 leaf.operand.text_codes is None:
             how = "decoding"
+        elif _column_fields(leaf.operand, trace):
+            how = "field column (extracted once for every frame, then kept), decoding only frames it cannot tell"
     elif isinstance(leaf, Exists):
         what = f"{leaf.operand.label} present"
+        if not leaf.index_only and _column_fields(leaf.operand, trace):
+            how = "field column (extracted once for every frame, then kept), decoding only frames it cannot tell"
     elif isinstance(leaf, Relation):
         what = f"{leaf.left.label} {leaf.op} {leaf.right.label}"
         how = "decoding"

@@ -30,6 +30,11 @@ from ..traces.index import (
     DIR_ETH_REVERSED,
     DIR_IP_REVERSED,
     DIR_L4_REVERSED,
+    FAMILY_CLASSIC,
+    FAMILY_EVENT,
+    FAMILY_MESSAGE,
+    FAMILY_PERFINFO,
+    FAMILY_SYSTEM,
     KIND_EVENT,
     KIND_PACKET,
     PID_UNKNOWN,
@@ -188,6 +193,18 @@ class Chunk:
     def memo(self, key: object, make: Callable[[], Any]) -> Any:
         if key not in self._memo:
             self._memo[key] = make()
+        return self._memo[key]
+
+    def field_column(self, fdef: Any) -> Any:
+        """The field column of ``fdef`` (``traces.fieldcols``; built there on first use), or None."""
+        key = ("fieldcol", fdef.name.lower())
+        if key not in self._memo:
+            from ..traces.fieldcols import columns_for
+
+            try:
+                self._memo[key] = columns_for(self.trace).get(fdef)
+            except TypeError:  # a trace object that cannot be weakly referenced
+                self._memo[key] = None
         return self._memo[key]
 
     def has(self, mask: int) -> np.ndarray:
@@ -378,6 +395,84 @@ class EventColumn(FastField):
         return [int(v) for v in vals[:limit]]
 
 
+class _Descriptors:
+    """``trace.descriptors`` as arrays (family and the four values), indexed by the ``desc`` code."""
+
+    def __init__(self, table: list[tuple[int, int, int, int, int]]) -> None:
+        self.n = len(table)
+        cols = list(zip(*(table or [(0, 0, 0, 0, 0)]), strict=True))  # row 0 is always "not known"
+        self.family = np.array(cols[0], dtype=np.uint8)
+        self.parts = [self.family, np.array(cols[1], dtype=np.uint16), np.array(cols[2], dtype=np.uint8),
+                      np.array(cols[3], dtype=np.uint16), np.array(cols[4], dtype=np.uint64)]
+
+
+def descriptors(ch: Chunk) -> _Descriptors:
+    table = getattr(ch.trace, "descriptors", ())
+    st = ch.state
+    with st.lock:
+        got = st.objects.get("descriptors")
+        if got is None or got.n != len(table):
+            got = st.objects["descriptors"] = _Descriptors(list(table))
+        return got
+
+
+@dataclass(slots=True)
+class HeaderField(FastField):
+    """A ``NetEvent.Header.*`` value of ETW events, from an index column or the descriptor table.
+
+    Which header families have the field mirrors ``etw.reader.netevent_layer`` (the decoded
+    definition): WPP messages carry a thread and process id only when they logged them, so for
+    ``by_pid`` fields their presence follows the ``pid`` column.  Events whose descriptor code is 0
+    (a Netmon frame too short for its header, more combinations than the table numbers) are
+    decoded.
+    """
+
+    families: tuple[int, ...]
+    column: str = ""  # an index column; "" = the descriptor table's ``part``
+    part: int = 0  # 1 version, 2 channel, 3 task, 4 keywords
+    by_pid: bool = False
+
+    def _parts(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Descriptors]:
+        table = descriptors(ch)
+        ev = ch.events
+        desc = ch.col("desc").astype(np.int64)
+        desc = np.where(desc < table.n, desc, 0)  # codes added after our snapshot: not known
+        sure = ev & (desc != 0)
+        fam = table.family[desc]
+        present = np.isin(fam, self.families) & sure
+        if self.by_pid:
+            present |= (fam == FAMILY_MESSAGE) & (ch.col("pid") != PID_UNKNOWN) & sure
+        return desc, present, sure, table
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        desc, present, sure, table = self._parts(ch)
+        if self.column:
+            r = test.np(ch.col(self.column))
+        else:
+            per_code = test.np(table.parts[self.part])
+            r = per_code[desc] if per_code is not None else None
+        if r is None:
+            return None
+        return Tri(r & present, ~ch.events | sure)
+
+    def exists(self, ch: Chunk) -> Tri:
+        _, present, sure, _ = self._parts(ch)
+        return Tri(present, ~ch.events | sure)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        if self.column:
+            vals = np.unique(trace.index.column(self.column)[(trace.index.column("kind") & KIND_EVENT) != 0])
+        else:
+            table = _Descriptors(list(getattr(trace, "descriptors", ())))
+            vals = np.unique(table.parts[self.part][np.isin(table.family, self.families)])
+        return [int(v) for v in vals[:limit]]
+
+
+_WITH_DESCRIPTOR = (FAMILY_EVENT,)
+_WITH_VERSION = (FAMILY_EVENT, FAMILY_SYSTEM, FAMILY_PERFINFO, FAMILY_CLASSIC)
+_WITH_THREAD = (FAMILY_EVENT, FAMILY_SYSTEM, FAMILY_CLASSIC)
+
+
 @dataclass(slots=True)
 class PacketColumn(FastField):
     """A ``Frame.*`` value of packet-file frames kept in the index (number, length, time,
@@ -421,9 +516,14 @@ FAST_FIELDS: dict[str, FastField] = {
     "udp.dstport": ConvEndpoint("l4", "dst", "UDP", 17),
     **{f"tcp.flags.{name}": TcpFlag(bit) for name, bit in _FLAG_BITS.items()},
     "netevent.header.descriptor.id": EventColumn("event_id"),
-    "netevent.header.descriptor.level": EventColumn("level", 0),
-    "netevent.header.descriptor.opcode": EventColumn("opcode", 0),
-    "netevent.header.processid": EventColumn("pid", PID_UNKNOWN),
+    "netevent.header.descriptor.level": HeaderField((FAMILY_EVENT, FAMILY_CLASSIC), "level"),
+    "netevent.header.descriptor.opcode": HeaderField(_WITH_VERSION, "opcode"),
+    "netevent.header.descriptor.version": HeaderField(_WITH_VERSION, part=1),
+    "netevent.header.descriptor.channel": HeaderField(_WITH_DESCRIPTOR, part=2),
+    "netevent.header.descriptor.task": HeaderField(_WITH_DESCRIPTOR, part=3),
+    "netevent.header.descriptor.keyword": HeaderField(_WITH_DESCRIPTOR, part=4),
+    "netevent.header.processid": HeaderField(_WITH_THREAD, "pid", by_pid=True),
+    "netevent.header.threadid": HeaderField(_WITH_THREAD, "tid", by_pid=True),
     "frame.framenumber": PacketColumn("frame_number"),
     "frame.capturedframelength": PacketColumn("length"),
     "frame.timestamp": PacketColumn("ts"),

@@ -128,8 +128,16 @@ class FieldOperand(Operand):
                 t = p.test_vec(ch, test)
                 acc = t if i == 0 else T.or3(acc, t, ch.n)
             return acc
-        t = self.fast.test(ch, test) if self.fast is not None else None
+        t = self.fast.test(ch, test) if self.fast is not None else self._column_test(ch, test)
         return T.absent_false(t, self.possible(ch), ch.n)
+
+    def _column_test(self, ch: Chunk, test: Test) -> Tri | None:
+        """The test over the field's column (``traces/fieldcols.py``), built on first use."""
+        col = ch.field_column(self.fdef)
+        if col is None:
+            return None
+        m, known = col.match(ch.start, ch.stop, test.py, test.np)
+        return Tri(m, known)
 
     def exists_vec(self, ch: Chunk) -> Tri | None:
         if self.parts:
@@ -140,6 +148,9 @@ class FieldOperand(Operand):
             return acc
         if self.fast is not None:
             return T.absent_false(self.fast.exists(ch), self.possible(ch), ch.n)
+        col = ch.field_column(self.fdef) if self.fdef.type is not FieldType.PROTOCOL else None
+        if col is not None:
+            return T.absent_false(Tri(*col.present(ch.start, ch.stop)), self.possible(ch), ch.n)
         if self.presence is not None:
             return self.presence.exists(ch)
         return None
@@ -150,7 +161,15 @@ class FieldOperand(Operand):
             for p in self.parts:
                 out += [v for v in p.sample_values(trace, limit) if v not in out]
             return sorted(out)[:limit]
-        return self.fast.values(trace, limit) if self.fast is not None else []
+        if self.fast is not None:
+            return self.fast.values(trace, limit)
+        from ..traces.fieldcols import columns_for
+
+        try:
+            col = columns_for(trace).peek(self.fdef)  # a column already built; never built for this
+        except TypeError:
+            return []
+        return sorted(col.table)[:limit] if col is not None and col.is_text else []
 
 
 @dataclass(eq=False)

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 7
+CACHE_VERSION = 8
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
@@ -95,6 +95,7 @@ def restore(trace: Trace) -> bool:
         eth, ip, l4 = (_load_table(entry, kind) for kind in ("eth", "ip", "l4"))
         warnings = [TraceWarning(**w) for w in state["warnings"]]
         protocol_names, facts = list(state["protocol_names"]), dict(state["facts"])
+        descriptors = [tuple(int(x) for x in d) for d in state["descriptors"]]
         trace.reader.restore(state["reader"])
     except StaleEntry as e:  # the trace changed behind an unchanged size and mtime
         _drop(trace, entry, f"ignored an index cache entry made for other contents of this file: {e}")
@@ -106,6 +107,7 @@ def restore(trace: Trace) -> bool:
     trace.interfaces = interfaces
     trace.providers = providers
     trace.protocol_names = protocol_names
+    trace.descriptors = descriptors  # type: ignore[assignment]
     trace.eth_conversations, trace.ip_conversations, trace.l4_conversations = eth, ip, l4
     trace.warnings = warnings
     trace.facts.update(facts)
@@ -136,6 +138,7 @@ def store(trace: Trace) -> Path | None:
             "interfaces": [{**asdict(i), "options": _json_safe(i.options)} for i in trace.interfaces],
             "providers": [asdict(p) for p in trace.providers],
             "protocol_names": trace.protocol_names,
+            "descriptors": trace.descriptors,
             # warnings about the trace, not about a cache entry dropped before this scan
             "warnings": [asdict(w) for w in trace.warnings if w.path == trace.path],
             "facts": _json_safe(trace.facts),
@@ -304,3 +307,17 @@ def _process_start() -> float:
         return boot + ticks / os.sysconf("SC_CLK_TCK")
     except (OSError, ValueError, IndexError, StopIteration):
         return _STARTED
+
+
+# -- field columns (traces/fieldcols.py) beside the index entry ------------------------------------
+
+def field_column_dir(trace: Trace) -> Path | None:
+    """Where the field columns of ``trace`` are cached: a ``fields`` folder inside its index
+    entry, so they go when the entry goes; None when the trace has no entry (small files,
+    caching off, a stale or unwritten entry)."""
+    if not _enabled(trace) or not trace.complete.is_set():
+        return None
+    entry = cache_root() / key_for(trace)
+    if not (entry / MANIFEST).is_file():  # written last: the entry is complete
+        return None
+    return entry / "fields"

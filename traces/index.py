@@ -5,7 +5,7 @@ arrays) while a UI reads the first ``len(index)`` rows; arrays grow by doubling 
 before the length is published, and every read takes the length before the arrays, so a reader
 thread never sees a half-written row.
 
-Columns (57 bytes a frame):
+Columns (63 bytes a frame):
 
 =========  ======  ============================================================================
 loc        uint64  reader-specific locator (file offset of the record; ETL: buffer << 32 | offset)
@@ -25,7 +25,14 @@ eth_conv   uint32  Ethernet conversation id (0 = none)
 ip_conv    uint32  IPv4/IPv6 conversation id (0 = none)
 l4_conv    uint32  TCP/UDP conversation id (0 = none)
 pid        uint32  process id (ETW events; 0xFFFFFFFF = unknown)
+tid        uint32  thread id (ETW events; 0xFFFFFFFF = unknown)
+desc       uint16  ETW header code (``Trace.descriptors``): the record's header family and the
+                   descriptor values the columns above do not hold (version, channel, task,
+                   keywords); 0 = not known (not an event, or more distinct values than fit)
 =========  ======  ============================================================================
+
+The descriptor values live in a per-trace table because a trace has few distinct combinations
+(hundreds) but 8-byte keywords in every row would break the 64-bytes-a-frame budget.
 """
 
 from __future__ import annotations
@@ -54,6 +61,8 @@ COLUMNS: dict[str, np.dtype] = {
     "ip_conv": np.dtype(np.uint32),
     "l4_conv": np.dtype(np.uint32),
     "pid": np.dtype(np.uint32),
+    "tid": np.dtype(np.uint32),
+    "desc": np.dtype(np.uint16),
 }
 
 KIND_PACKET = 1
@@ -67,14 +76,29 @@ DIR_SEND = 8  # ETW packet: send path (outbound)
 DIR_RECEIVE = 16  # ETW packet: receive path (inbound)
 
 PID_UNKNOWN = 0xFFFFFFFF
+#: columns whose default (a row a reader did not fill) is "unknown", not 0
+UNKNOWN_DEFAULTS = {"pid": PID_UNKNOWN, "tid": PID_UNKNOWN}
+
+#: ETW record header families (``Trace.descriptors`` rows); which header fields a family has
+#: decides where a ``NetEvent.Header.*`` field exists at all
+FAMILY_EVENT = 1  # EVENT_HEADER (manifest, TraceLogging, Netmon NetEvent frames)
+FAMILY_SYSTEM = 2  # SYSTEM_TRACE_HEADER (kernel)
+FAMILY_PERFINFO = 3  # PERFINFO_TRACE_HEADER
+FAMILY_CLASSIC = 4  # EVENT_TRACE_HEADER (MOF, instance)
+FAMILY_MESSAGE = 5  # WPP message
+FAMILY_NAMES = {"event": FAMILY_EVENT, "system": FAMILY_SYSTEM, "perfinfo": FAMILY_PERFINFO,
+                "classic": FAMILY_CLASSIC, "message": FAMILY_MESSAGE}
+#: the most distinct descriptors a trace numbers (the 16-bit ``desc`` column); rows past it get 0
+MAX_DESCRIPTORS = 0xFFFF
 
 BYTES_PER_FRAME = sum(dt.itemsize for dt in COLUMNS.values())
 
 
 def empty_batch(n: int) -> dict[str, np.ndarray]:
-    """A zeroed batch of ``n`` rows (pid defaults to unknown)."""
+    """A zeroed batch of ``n`` rows (pid and tid default to unknown)."""
     batch = {name: np.zeros(n, dtype=dt) for name, dt in COLUMNS.items()}
-    batch["pid"].fill(PID_UNKNOWN)
+    for name, value in UNKNOWN_DEFAULTS.items():
+        batch[name].fill(value)
     return batch
 
 
@@ -155,8 +179,8 @@ class FrameIndex:
                 src = batch.get(name)
                 if src is not None:
                     arr[n:need] = src
-                elif name == "pid":
-                    arr[n:need] = PID_UNKNOWN
+                elif name in UNKNOWN_DEFAULTS:
+                    arr[n:need] = UNKNOWN_DEFAULTS[name]
                 else:
                     arr[n:need] = 0
             self._n = need

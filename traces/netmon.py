@@ -38,7 +38,7 @@ from .dissect.core import (
 )
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
-from .index import KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
+from .index import FAMILY_EVENT, KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
 from .netmon_tables import ProcessInfo, TableDamage, read_comments, read_processes
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
 from .protocols import MASK
@@ -385,6 +385,9 @@ class NetmonReader(PacketReader):
         batch["opcode"][rows] = hdr[:, 45]
         pid = _le(hdr[:, 12:16])
         batch["pid"][rows] = pid  # 0xFFFFFFFF (none) is PID_UNKNOWN
+        batch["tid"][rows] = _le(hdr[:, 8:12])
+        batch["desc"][rows] = self.trace.descriptor_codes(np.full(len(rows), FAMILY_EVENT), hdr[:, 42], hdr[:, 43],
+                                                          _le(hdr[:, 46:48]), _le(hdr[:, 48:56]))
         keys, which = np.unique(guids.view("V16").ravel(), return_inverse=True)
         codes = np.array([self._event_codes.get(bytes(k)) or self._provider(bytes(k)) for k in keys], dtype=np.int64)
         batch["provider"][rows] = codes[which, 0]

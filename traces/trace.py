@@ -22,7 +22,7 @@ from . import cache as _cache
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .fields import REGISTRY, Registry
 from .frame import Frame
-from .index import KIND_NOTIME, ConversationTable, FrameIndex
+from .index import KIND_NOTIME, MAX_DESCRIPTORS, ConversationTable, FrameIndex
 from .protocols import PACKET_PROTOCOL_NAMES
 from .timezone import CaptureZone
 
@@ -189,6 +189,9 @@ class Trace:
         self.interfaces: list[Interface] = []
         self.providers: list[Provider] = [Provider("", "", "")]  # code 0 = not ETW
         self.protocol_names: list[str] = list(PACKET_PROTOCOL_NAMES)
+        #: ETW header values by the index's ``desc`` code: (family, version, channel, task,
+        #: keywords); code 0 = not known
+        self.descriptors: list[tuple[int, int, int, int, int]] = [(0, 0, 0, 0, 0)]
         self.eth_conversations = ConversationTable("eth")
         self.ip_conversations = ConversationTable("ip")
         self.l4_conversations = ConversationTable("l4")
@@ -398,6 +401,24 @@ class Trace:
 
     def protocol_code(self, name: str) -> int:
         return _code(self, "protocol_names", name, lambda: name, lambda x: x)
+
+    def descriptor_codes(self, family: np.ndarray, version: np.ndarray, channel: np.ndarray, task: np.ndarray,
+                         keyword: np.ndarray) -> np.ndarray:
+        """The ``desc`` column for a batch of ETW records (one Python step per distinct
+        combination, not per record).  Past ``MAX_DESCRIPTORS`` combinations new ones get code
+        0, which filters treat as "decode the frame to know"."""
+        n = len(family)
+        rows = np.empty(n, dtype=[("f", "u1"), ("v", "u2"), ("c", "u1"), ("t", "u2"), ("k", "u8")])
+        rows["f"], rows["v"], rows["c"], rows["t"], rows["k"] = family, version, channel, task, keyword
+        uniq, inv = np.unique(rows, return_inverse=True)
+        codes = np.zeros(len(uniq), dtype=np.uint16)
+        for j, u in enumerate(uniq.tolist()):
+            key = tuple(int(x) for x in u)
+            if len(self.descriptors) <= MAX_DESCRIPTORS:
+                codes[j] = _code(self, "descriptors", key, lambda key=key: key, lambda x: x)
+            else:  # full: only combinations already numbered keep their code
+                codes[j] = self._codes.get("descriptors", ([], {}))[1].get(key, 0)
+        return codes[inv.reshape(n)] if n else np.zeros(0, dtype=np.uint16)
 
     def close(self) -> None:
         if getattr(self, "_guarded", 0) and _mapguard is not None:

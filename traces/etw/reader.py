@@ -547,8 +547,10 @@ class EtlReader(Reader):
         cols = result.cols
         n = len(cols["ts"])
         batch = empty_batch(n)
-        for name in ("loc", "length", "ts", "event_id", "level", "opcode", "pid"):
+        for name in ("loc", "length", "ts", "event_id", "level", "opcode", "pid", "tid"):
             batch[name][:] = cols[name]
+        batch["desc"][:] = trace.descriptor_codes(cols["family"], cols["version"], cols["channel"], cols["task"],
+                                                  cols["keyword"])
         codes = np.zeros(len(result.guids), dtype=np.uint16)
         tops = np.zeros(len(result.guids), dtype=np.uint16)
         for j, guid in enumerate(result.guids):

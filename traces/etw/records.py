@@ -544,6 +544,12 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     level = np.where(is_ev, h[:, 44], np.where(is_classic, h[:, 5], 0)).astype(np.uint8)
     opcode = np.where(is_ev, h[:, 45], np.where(is_classic, h[:, 4], np.where(is_sys, h[:, 6], 0)))
     keyword = np.where(is_ev, col(48, 56, "<u8"), np.uint64(0))
+    # the rest of the header as NetEvent.Header shows it (parse_record is the definition)
+    family = np.select([is_ev, is_perf, is_sys, is_msg], [1, 3, 2, 5], 4).astype(np.uint8)  # index.FAMILY_*
+    version = np.where(is_ev, h[:, 42], np.where(is_sys, h[:, 0], np.where(is_classic, col(6, 8, "<u2"), 0)))
+    channel = np.where(is_ev, h[:, 43], 0).astype(np.uint8)
+    task = np.where(is_ev, col(46, 48, "<u2"), 0).astype(np.uint16)
+    tid = np.where(is_perf | is_msg, np.uint32(0xFFFFFFFF), col(8, 12, "<u4"))
     guid = h[:, 24:40].copy()
     if is_sys.any():
         hook = col(6, 8, "<u2")
@@ -559,6 +565,7 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
             else:  # no timestamp of its own: the previous record's time
                 raw[r] = raw[r - 1] if r else 0
             pid[r] = rec.pid
+            tid[r] = rec.tid
             guid[r] = np.frombuffer((rec.provider or NULL_GUID).bytes_le, dtype=np.uint8)
     ts = clock.to_ns_array(raw) if n else np.zeros(0, dtype=np.int64)
     keys = np.ascontiguousarray(guid).view("V16").reshape(n)
@@ -574,6 +581,12 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
         "level": level,
         "opcode": opcode.astype(np.uint8),
         "pid": pid.astype(np.uint32),
+        "tid": tid.astype(np.uint32),
+        "family": family,
+        "version": version.astype(np.uint16),
+        "channel": channel,
+        "task": task,
+        "keyword": keyword.astype(np.uint64),
     }
     pkts, side = _packet_rows(blob, u8, offs, length, htype, keyword, event_id, cols["guid"], guids, procs,
                               is_ev, h)

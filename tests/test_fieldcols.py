@@ -1,0 +1,199 @@
+"""Field columns (traces/fieldcols.py) against the dissector, the definition.
+
+For every sample (and synthetic VmSwitch ETL and DNS pcap files), every field a builder knows
+gets its column, and on every frame the column must agree with the decoded frame: a frame the
+column calls present holds exactly that value (and only one instance); a frame it calls absent
+has no instance; frames it leaves to decoding are free.  Then filters over the columns must
+select what decoding selects, and a reopened trace must load the cached columns.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import samples
+from tracemon.filters import compile_filter
+from tracemon.traces import open_trace
+from tracemon.traces.fieldcols import CODE_DECODE, DECODE, PRESENT, columns_for
+from tracemon.traces.fields import FieldType
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+
+PROTO = "VMSWITCH_MicrosoftWindowsHyperVVmSwitch"
+VMS_FIELDS = [f"{PROTO}.VM_NBL_ROUTE.{f}" for f in ("SrcNicName", "SrcNicFName", "DestNicName", "DestNicFName",
+                                                      "SwitchName", "SwitchFName", "BufferAddress")] + \
+    [f"{PROTO}.VM_NBL_INCOMING_DROP.DropReason", f"{PROTO}.VM_NBL_INCOMING_DROP.NicFName",
+     f"{PROTO}.VM_NBL_RECEIVE.NicFName"]
+
+
+@pytest.fixture(autouse=True)
+def _etw_names() -> None:
+    from tracemon.filters.names import ensure_etw
+
+    ensure_etw()  # the bundled ETW schemas' names in the registry
+
+
+@pytest.fixture(scope="module")
+def vms_etl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from bench_etl import write_trace
+
+    path = tmp_path_factory.mktemp("vms") / "vms.etl"
+    write_trace(path, 3000, compressed=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def dns_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gen_traces import write_pcap
+
+    path = tmp_path_factory.mktemp("dns") / "dns.pcap"
+    write_pcap(path, 3000)
+    return path
+
+
+def check_columns(trace, names: list[str]) -> dict[str, int]:
+    """Each column of ``names`` agrees with the decoded frames (each frame decoded once);
+    returns how many frames each column answers (0: no column)."""
+    cols = {}
+    for name in names:
+        fdef = trace.registry.get(name)
+        assert fdef is not None, name
+        cols[name] = (fdef, columns_for(trace).get(fdef))
+    answered = dict.fromkeys(names, 0)
+    if not any(col is not None for _, col in cols.values()):
+        return answered
+    for i in range(len(trace)):
+        frame = trace.reader.frame(i)
+        for name, (fdef, col) in cols.items():
+            if col is None:
+                continue
+            if col.is_text:
+                code = int(col.codes[i])
+                if code == CODE_DECODE:
+                    continue
+                got = [col.table[code]] if code >= 0 else []
+            else:
+                state = int(col.state[i])
+                if state == DECODE:
+                    continue
+                got = [col.values[i].item()] if state == PRESENT else []
+            decoded = [f.value for f in frame.fields(fdef.name)]
+            assert got == decoded, (trace.path, name, i + 1, got, decoded)
+            answered[name] += 1
+    return answered
+
+
+def test_vmswitch_columns_match_the_decoder(vms_etl: Path) -> None:
+    trace = open_trace(vms_etl, use_cache=False)
+    answered = check_columns(trace, VMS_FIELDS)
+    assert all(n == len(trace) for n in answered.values()), answered  # the walk answers every frame here
+
+
+def test_dns_question_name_matches_the_dissector(dns_pcap: Path) -> None:
+    trace = open_trace(dns_pcap, use_cache=False)
+    assert check_columns(trace, ["DNS.QRecord.QuestionName"])["DNS.QRecord.QuestionName"] == len(trace)
+
+
+def _etw_fields(trace) -> list[str]:
+    """Every registry field of the events in an ETL trace (decoded from a sample of its frames)."""
+    names: set[str] = set()
+    for i in range(0, len(trace), max(1, len(trace) // 300)):
+        for layer in trace.reader.frame(i).layers:
+            stack = list(layer.fields)
+            while stack:
+                f = stack.pop()
+                stack.extend(f.children)
+                if f.fdef is not None and f.fdef.type is not FieldType.PROTOCOL and \
+                        not f.fdef.name.startswith(("NetEvent.", "Frame.")):
+                    names.add(f.fdef.name)
+    return sorted(names)
+
+
+@pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("pcap", ".pcap"), *samples("pcapng", ".pcapng")],
+                         ids=lambda p: p.name)
+def test_every_column_on_every_sample_matches_the_decoder(path: Path) -> None:
+    trace = open_trace(path, use_cache=False)
+    names = _etw_fields(trace) if trace.format == "etl" else ["DNS.QRecord.QuestionName"]
+    check_columns(trace, names[:60])
+
+
+@pytest.mark.parametrize("expr", [
+    f'{PROTO}.VM_NBL_ROUTE.DestNicFName.Contains("vm03")',
+    f'{PROTO}.VM_NBL_ROUTE.SwitchName == "8f2a6c1e-4b3d-4e5f-9a0b-1c2d3e4f5a6b"',
+    f'{PROTO}.VM_NBL_ROUTE.DestNicFName in ["vm01 Network Adapter", "VM02 NETWORK ADAPTER"]',
+    f"{PROTO}.VM_NBL_INCOMING_DROP.DropReason == 0xC000009A",
+    f"{PROTO}.VM_NBL_ROUTE.BufferAddress > 0xFFFFC30F4A230000",
+    f"{PROTO}.VM_NBL_ROUTE.DestNicFName",
+    f'!{PROTO}.VM_NBL_ROUTE.SrcNicFName.Contains("vm1")',
+])
+def test_filters_over_etw_columns_select_what_decoding_selects(vms_etl: Path, expr: str) -> None:
+    trace = open_trace(vms_etl, use_cache=False)
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert cf.last_stats.decoded == 0, expr
+    assert np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
+    assert any("field column" in line for line in cf.explain(trace))
+
+
+@pytest.mark.parametrize("expr", ['DNS.QRecord.QuestionName.Contains("host17.")',
+                                  'DNS.QRecord.QuestionName == "HOST1.corp.example.com"',
+                                  'DNS.QRecord.QuestionName in ["host2.corp.example.com", "nothing"]'])
+def test_filters_over_dns_names_select_what_decoding_selects(dns_pcap: Path, expr: str) -> None:
+    trace = open_trace(dns_pcap, use_cache=False)
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert cf.last_stats.decoded == 0
+    assert fast.any()
+    assert np.array_equal(fast, cf.evaluate_by_decoding(trace))
+
+
+def test_columns_are_cached_beside_the_index_and_mapped_on_reopen(vms_etl: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                  tmp_path: Path) -> None:
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    name = f"{PROTO}.VM_NBL_ROUTE.DestNicFName"
+    first = open_trace(vms_etl)
+    col = columns_for(first).get(first.registry.get(name))
+    assert col is not None and not isinstance(col.codes, np.memmap)
+    again = open_trace(vms_etl)
+    assert again.from_cache
+    cached = columns_for(again).get(again.registry.get(name))
+    assert isinstance(cached.codes, np.memmap)
+    assert np.array_equal(cached.codes, col.codes) and cached.table == col.table
+
+
+def test_a_trace_still_scanning_gets_no_column(dns_pcap: Path) -> None:
+    trace = open_trace(dns_pcap, load=False, use_cache=False)
+    assert columns_for(trace).get(trace.registry.get("DNS.QRecord.QuestionName")) is None
+
+
+def test_a_damaged_cached_column_is_built_again(vms_etl: Path, monkeypatch: pytest.MonkeyPatch,
+                                               tmp_path: Path) -> None:
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    name = f"{PROTO}.VM_NBL_ROUTE.DestNicFName"
+    first = open_trace(vms_etl)
+    col = columns_for(first).get(first.registry.get(name))
+    (codes_file,) = (tmp_path / "cache").rglob("*.codes.npy")
+    raw = bytearray(codes_file.read_bytes())
+    raw[-4:] = (len(col.table) - 1).to_bytes(4, "little")  # a valid code, the wrong one
+    codes_file.write_bytes(bytes(raw))
+    again = open_trace(vms_etl)
+    rebuilt = columns_for(again).get(again.registry.get(name))
+    assert not isinstance(rebuilt.codes, np.memmap)
+    assert np.array_equal(rebuilt.codes, col.codes)
+
+
+def test_completion_takes_values_from_a_built_text_column_without_decoding(dns_pcap: Path) -> None:
+    from tracemon.filters import complete
+    from tracemon.filters.indexed import state_for
+
+    trace = open_trace(dns_pcap, use_cache=False)
+    compile_filter('DNS.QRecord.QuestionName == "x"', trace=trace).evaluate(trace)  # builds the column
+    text = "DNS.QRecord.QuestionName == "
+    got = complete(text, len(text), trace=trace)
+    assert any("host1.corp.example.com" in c.text for c in got.candidates)
+    assert ("values", "DNS.QRecord.QuestionName") not in state_for(trace).objects  # nothing decoded

@@ -1,0 +1,129 @@
+"""The ``DNS.QRecord.QuestionName`` field column: one batch pass over only the DNS frames.
+
+A DNS query or answer over UDP in an Ethernet frame has its question right after the 12-byte
+DNS header; the layer offsets follow from the Ethernet type (one VLAN tag allowed), the IPv4
+header length (IPv6 without extension headers) and the UDP header.  The labels of the name are
+walked for all frames at once (one array step per label), and the wire names dictionary-encoded;
+only the distinct names are turned into text, by the dissector's own ``read_name``.
+
+Frames outside that shape (DNS over TCP, tunnels and ICMP quotes, several questions, compression
+pointers in the question, fragments, non-Ethernet links, ETL packets whose bytes are not in the
+file as such) are left to decoding.  ``dissect/dns.py`` is the definition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .dissect.dns import read_name
+from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register, rows_at
+from .fields import FieldDef
+from .protocols import FLAGS, MASK
+
+QUESTION_NAME = "dns.qrecord.questionname"
+MAX_LABELS = 128
+#: bytes of each DNS frame read (headers and a question name of up to ~220 bytes; longer: decoded)
+WINDOW = 320
+_MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN", "TCP")
+
+
+@register
+def plan_dns(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
+    if fdef.name.lower() != QUESTION_NAME or "DNS" not in MASK:
+        return None
+    reader = getattr(trace, "reader", None)
+    if reader is None or getattr(trace, "buf", None) is None or reader.packet_offsets(np.zeros(0, np.int64)) is None:
+        return None
+    return "dns-qname|1", lambda: build(trace, fdef)
+
+
+def _text(raw: bytes) -> str:
+    return read_name(raw, 0, 0, len(raw))[0]
+
+
+def build(trace: Any, fdef: FieldDef) -> FieldColumn:
+    idx = trace.index
+    n = len(idx)
+    protos = idx.column("protos")
+    codes = np.full(n, CODE_ABSENT, dtype=np.int32)
+    rows = np.flatnonzero((protos & np.uint64(MASK["DNS"])) != 0)
+    if not len(rows):
+        return FieldColumn(fdef.name, codes=codes, how="DNS batch pass")
+    multi = 0
+    for name in _MULTI:
+        multi |= MASK.get(name, 0) | FLAGS.get(name, 0)
+    links = np.array([i.link_type for i in trace.interfaces] or [0], dtype=np.int64)
+    iface = idx.column("iface")[rows].astype(np.int64)
+    ok = ((protos[rows] & np.uint64(multi)) == 0) & (links[np.minimum(iface, len(links) - 1)] == 1)
+    ok &= (idx.column("kind")[rows] & 2) == 0  # ETW packet events: bytes are inside records
+    base = reader_offsets(trace, rows)
+    cap = idx.column("length")[rows].astype(np.int64)
+    # the first WINDOW bytes of every DNS frame side by side: every later read is inside this
+    # matrix (one gather from the file instead of one per header field and label)
+    file = np.frombuffer(trace.buf, dtype=np.uint8)
+    # (bytes past a frame's end are the next frame's: every value read for a frame kept below
+    # lies before its DNS question's end, which is checked against the captured length)
+    mat = rows_at(file, base, WINDOW)
+    here = np.arange(len(rows))
+
+    def b(at: np.ndarray, r: np.ndarray = here) -> np.ndarray:
+        return mat[r, np.minimum(at, WINDOW - 1)].astype(np.int64)
+
+    def be16(at: np.ndarray) -> np.ndarray:
+        return (b(at) << 8) | b(at + 1)
+
+    frame_end = cap
+    etype = be16(np.full(len(rows), 12))
+    vlan = etype == 0x8100
+    etype = np.where(vlan, be16(np.full(len(rows), 16)), etype)
+    l3 = np.where(vlan, 18, 14)
+    v4 = etype == 0x0800
+    v6 = etype == 0x86DD
+    ihl = (b(l3) & 15) * 4
+    frag = be16(l3 + 6) & 0x3FFF
+    ok &= (v4 & (b(l3) >> 4 == 4) & (ihl >= 20) & (b(l3 + 9) == 17) & (frag == 0)) | \
+        (v6 & (b(l3) >> 4 == 6) & (b(l3 + 6) == 17))
+    l4 = np.where(v4, l3 + ihl, l3 + 40)
+    ip_end = np.where(v4, l3 + be16(l3 + 2), l3 + 40 + be16(l3 + 4))
+    end = np.minimum(frame_end, ip_end)
+    udp_len = be16(l4 + 4)
+    end = np.where(udp_len >= 8, np.minimum(end, l4 + udp_len), end)
+    dns = l4 + 8
+    ok &= dns + 12 <= end
+    qd = be16(dns + 4)
+    ok &= qd == 1  # no question (absent) or several: the dissector decides
+    start = dns + 12
+    pos = start.copy()
+    done = np.zeros(len(rows), dtype=bool)
+    active = np.flatnonzero(ok)
+    for _ in range(MAX_LABELS):
+        if not len(active):
+            break
+        p = pos[active]
+        inside_msg = (p < end[active]) & (p < WINDOW)
+        ok[active[~inside_msg]] = False
+        active, p = active[inside_msg], p[inside_msg]
+        lab = b(p, active)
+        zero = lab == 0
+        done[active[zero]] = True
+        plain = (lab & 0xC0) == 0
+        ok[active[~zero & ~plain]] = False  # a pointer or reserved label type
+        go = ~zero & plain
+        active, p, lab = active[go], p[go], lab[go]
+        pos[active] = p + 1 + lab
+    ok &= done
+    after = pos + 1
+    ok &= after + 4 <= end  # QTYPE and QCLASS, else the dissector calls the question cut short
+    ok &= (after - start <= 255) & (after <= WINDOW)
+    codes[rows[~ok]] = CODE_DECODE
+    sel = np.flatnonzero(ok)
+    c, table, too_long = encode_bytes(mat.reshape(-1), sel * WINDOW + start[sel], (after - start)[sel], _text)
+    codes[rows[sel]] = np.where(too_long, CODE_DECODE, c)
+    return FieldColumn(fdef.name, codes=codes, table=table, how="DNS batch pass over DNS frames")
+
+
+def reader_offsets(trace: Any, rows: np.ndarray) -> np.ndarray:
+    got = trace.reader.packet_offsets(rows)
+    return np.asarray(got, dtype=np.int64)
