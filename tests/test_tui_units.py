@@ -325,3 +325,28 @@ def test_colour_rules_paint_what_their_filters_match(trace):
     names = tshark_fields(sample(PCAP), "frame.number", "dns.qry.name")
     shark_dns = [int(num) - 1 for num, name in names if "a" in name and int(num) - 1 not in shark_icmp]
     assert green == shark_dns and green
+
+
+def test_timeline_histogram_while_the_index_grows(tmp_path):
+    """The scan appends frames while the timeline counts: the problem mask must cover the frames
+    counted (it raised 'operands could not be broadcast' when more had been read in between)."""
+    from types import SimpleNamespace
+
+    from tracemon.traces import open_trace
+    from tracemon.tui.widgets.timeline import histogram
+    from tui_support import write_udp_pcap
+
+    real = open_trace(str(write_udp_pcap(tmp_path / "resets.pcap", 3000)))  # a TCP reset every 1000
+    idx = real.index
+
+    class Growing:
+        """ts read first (1500 frames), the other columns after more frames came in (all of them)."""
+
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        index = SimpleNamespace(ts=idx.ts[:1500], level=idx.level, tcpflags=idx.tcpflags,
+                                provider=idx.provider, event_id=idx.event_id)
+
+    h = histogram(Growing(), None, 20)
+    assert int(h.counts.sum()) == 1500 and h.errors.any()

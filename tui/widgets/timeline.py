@@ -47,10 +47,11 @@ class Histogram:
         return self.t0 + span * k // n, self.t0 + span * (k + 1) // n
 
 
-def problem_mask(trace: Trace, rows: np.ndarray | None) -> np.ndarray:
-    """Frames that are errors (ETW level 1–2), drop events or TCP resets."""
+def problem_mask(trace: Trace, rows: np.ndarray | None, n: int | None = None) -> np.ndarray:
+    """Frames that are errors (ETW level 1–2), drop events or TCP resets: of ``rows``, or of the
+    first ``n`` frames (all when None; while the scan runs the index grows between two reads)."""
     idx = trace.index
-    sel = slice(None) if rows is None else rows
+    sel = slice(n) if rows is None else rows
     level = idx.level[sel]
     bad = (level >= 1) & (level <= 2)
     bad |= (idx.tcpflags[sel] & TCP_RST) != 0
@@ -75,7 +76,7 @@ def histogram(trace: Trace, rows: np.ndarray | None, buckets: int) -> Histogram:
     t1 = int(ts_all.max()) + 1
     ts = ts_all if rows is None else ts_all[rows]
     counts, _ = np.histogram(ts, bins=buckets, range=(t0, t1))
-    bad = problem_mask(trace, rows)
+    bad = problem_mask(trace, rows, len(ts_all))  # (the frames counted, not those read since)
     if bad.any():
         err_counts, _ = np.histogram(ts[bad], bins=buckets, range=(t0, t1))
         errors = err_counts > 0
