@@ -59,3 +59,22 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_CONFIG_HOME", str(own / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(own / "data"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdgcache"))
+
+
+#: what ``-m "not slow"`` leaves out (each takes seconds to minutes on a 2-core machine): whole
+#: modules that drive tmux, tshark over merged samples or hypothesis over every frame, tests on
+#: the 1 M-frame pcap, and the few long comparisons below
+SLOW_MODULES = {"test_tui_tmux.py", "test_filter_tshark.py", "test_dissect_robustness.py"}
+SLOW_TESTS = {"test_index_path_agrees_with_decoding_on_every_frame", "test_pktmon_packets_match_pktmon_format_text",
+              "test_columns_dialog_adds_removes_and_reorders", "test_presets_commands",
+              "test_check_explains_and_fails_with_the_position", "test_fuzz_mutated_samples",
+              "test_inflated_buffers_kept_for_browsing_are_bounded_in_bytes"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    slow = pytest.mark.slow
+    for item in items:
+        name = getattr(item, "originalname", None) or item.name
+        if (item.path.name in SLOW_MODULES or name in SLOW_TESTS
+                or "million" in getattr(item, "fixturenames", ())):
+            item.add_marker(slow)
