@@ -170,7 +170,7 @@ def test_comments_show_title_and_plain_text(tmp_path: Path) -> None:
     trace = open_trace(path, use_cache=False)
     assert not trace.warnings
     arp, udp, event = (trace.frame(i) for i in range(3))
-    assert arp.comments == ["First: Step\t1\nCafé € ok", "Second"]
+    assert arp.comments == ["First: Step    1\nCafé € ok", "Second"]
     assert udp.comments == []
     assert event.comments == ["On an event: plain, not RTF"]
     assert event.values("Frame.Comment") == event.comments and arp.values("Frame.Comment") == arp.comments

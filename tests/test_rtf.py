@@ -15,7 +15,7 @@ RICHEDIT = (r"{\rtf1\ansi\ansicpg1252\deff0\deflang1033{\fonttbl{\f0\fnil\fchars
 
 
 def test_richedit_document() -> None:
-    assert rtf_to_text(RICHEDIT) == "The annotated frames 22-43 illustrate:\nStep\t\t1"
+    assert rtf_to_text(RICHEDIT) == "The annotated frames 22-43 illustrate:\nStep            1"  # tab stops
     assert rtf_to_text(RICHEDIT.encode("latin-1")) == rtf_to_text(RICHEDIT)
 
 
@@ -27,7 +27,7 @@ def test_richedit_document() -> None:
     (r"{\rtf1\uc1 \u8364? \u-10179?\u-8704?}", "€ 😀"),  # fallback characters skipped; a surrogate pair
     (r"{\rtf1\uc2 \u233\'3f\'3fz}", "éz"),  # \uc2: two fallback characters, escapes counted as one each
     (r"{\rtf1\uc0 \u233 z}", "éz"),
-    (r"{\rtf1 a\line b\tab c\~d\emdash e\{\}\\}", "a\nb\tc\u00a0d\u2014e{}\\"),
+    (r"{\rtf1 a\line b\tab c\~d\emdash e\{\}\\}", "a\nb       c\u00a0d\u2014e{}\\"),
     (r"{\rtf1 {\*\unknowndest skipped {nested}}{\pict 0a0b}{\info{\author me}}kept}", "kept"),
     (r"{\rtf1 {\b bold} and {\i italic}}", "bold and italic"),
     (r"{\rtf1 unbalanced {{\par more", "unbalanced\nmore"),

@@ -78,13 +78,13 @@ from .frame import Field, Frame, Layer
 from .packets import (
     FRAME,
     FRAME_CAPLEN,
-    FRAME_COMMENT,
-    FRAME_IFACE,
     FRAME_MEDIA,
     FRAME_NUMBER,
     FRAME_ORIGLEN,
     FRAME_TIME,
     RecordMeta,
+    add_comments,
+    add_interface,
     format_time,
 )
 
@@ -276,16 +276,15 @@ def netevent_layer(h: NetEventHeader, data: bytes) -> Layer:
     return layer
 
 
-def _frame_layer(i: int, ts: int, data: bytes, meta: RecordMeta, iface: int) -> Layer:
+def _frame_layer(trace: Trace, i: int, ts: int, data: bytes, meta: RecordMeta, iface: int) -> Layer:
     top = Layer(FRAME, "", 0, len(data))
     top.add(FRAME_NUMBER, i + 1)
     top.add(FRAME_TIME, ts, display=format_time(ts))
     top.add(FRAME_CAPLEN, len(data))
     top.add(FRAME_ORIGLEN, meta.original_length)
     top.add(FRAME_MEDIA, NETMON_NET_NETEVENT, display=f"{NETMON_NET_NETEVENT} (NetEvent)")
-    top.add(FRAME_IFACE, iface)
-    for c in meta.comments:
-        top.add(FRAME_COMMENT, c)
+    add_interface(top, trace, iface)
+    add_comments(top, meta.comments)
     for k, v in meta.options.items():
         top.add(None, v, display=str(v), label=k)
     top.summary = f"Number = {i + 1}, Captured Frame Length = {len(data)}, MediaType = NetEvent"
@@ -297,7 +296,7 @@ def netevent_frame(trace: Trace, i: int, data: bytes, meta: RecordMeta) -> Frame
     idx = trace.index
     ts = int(idx.ts[i])
     iface = int(idx.iface[i])
-    top = _frame_layer(i, ts, data, meta, iface)
+    top = _frame_layer(trace, i, ts, data, meta, iface)
     common: dict[str, Any] = {
         "index": i, "timestamp_ns": ts, "data": data, "captured_length": len(data),
         "original_length": meta.original_length, "interface": iface, "link_type": -1, "kind": "event",

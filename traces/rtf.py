@@ -5,7 +5,7 @@ written by a RichEdit control).  A comment is read once per trace and shown as t
 a small tokenizer, not a renderer: text is kept, formatting dropped.
 
 * control words are dropped, except the few that stand for text (``\\par`` and ``\\line`` →
-  newline, ``\\tab`` → tab, quotes, dashes, bullets);
+  newline, ``\\tab`` → spaces to the next 8-column stop, quotes, dashes, bullets);
 * destination groups that hold no body text (``{\\fonttbl …}``, ``{\\colortbl …}``, every
   ``{\\* …}`` group, pictures, document info, headers) are dropped whole;
 * ``\\'hh`` escapes are bytes in the document's ANSI code page (``\\ansicpgN``, 1252 by
@@ -155,8 +155,10 @@ def _unicode(n: int) -> str:
 
 
 def _tidy(text: str) -> str:
-    """Trailing spaces off every line, blank lines off both ends."""
-    lines = [line.rstrip(" \t\u00a0\x00") for line in text.split("\n")]
+    """Tabs expanded to 8-column stops (as a RichEdit control lines up ``Step\\tab\\tab 1``; a
+    terminal would show a raw tab as a control character), trailing spaces off every line,
+    blank lines off both ends."""
+    lines = [line.rstrip(" \t\u00a0\x00").expandtabs(8) for line in text.split("\n")]
     while lines and not lines[0].strip():
         lines.pop(0)
     while lines and not lines[-1].strip():
