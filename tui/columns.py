@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from tracemon.traces import columns as shared
 from tracemon.traces.comments import has_comment
-from tracemon.traces.index import KIND_NOTIME
+from tracemon.traces.index import KIND_EVENT, KIND_NOTIME
 
 if TYPE_CHECKING:
     from tracemon.traces.frame import Frame
@@ -242,15 +242,32 @@ def commented(trace: Trace, i: int, frame: Frame | None) -> bool:
     return known
 
 
+def short_protocol(name: str) -> str:
+    """The Protocol column's name for an ETW provider, as Netmon shows it: the prefix
+    (``VMSWITCH`` of ``VMSWITCH_MicrosoftWindowsHyperVVmSwitch``); details, filters, export and
+    ``tracemon list`` keep the full name."""
+    head, sep, _ = name.partition("_")
+    return head if sep and head else name
+
+
 def row_cells(cols: Sequence[Column], trace: Trace, i: int, ctx: RowContext) -> list[str]:
     frame = None
     error = ""
     if any(c.needs_frame for c in cols):
         frame, error = decode(trace, i)
     out = [cell(c, trace, i, frame, ctx) for c in cols]
+    keys = [c.key for c in cols]
     if error:
-        for n, c in enumerate(cols):
-            if c.key == "description":
-                out[n] = error
-                break
+        if "description" in keys:
+            out[keys.index("description")] = error
+    elif frame is not None and "protocol" in keys:
+        k = keys.index("protocol")
+        full = out[k]
+        if "_" in full and int(trace.index.kind[i]) & KIND_EVENT:
+            out[k] = short_protocol(full)
+        # the Description's "ProtocolName:" prefix says again what the Protocol column shows
+        if full and "description" in keys:
+            d = keys.index("description")
+            if out[d].startswith(full + ":"):
+                out[d] = out[d][len(full) + 1:]
     return out

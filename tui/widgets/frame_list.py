@@ -224,7 +224,6 @@ class FrameList(ScrollView, can_focus=True):
         i = view.frame_at(pos)
         ctx = view.row_context(pos, self.time_mode)
         cells = _columns.row_cells(self._visible, trace, i, ctx)
-        self._trim_description(cells)
         base = self.rich_style
         rule = self.row_style(i) if self.row_style is not None else None
         style = base + rule if rule is not None else base
@@ -237,16 +236,6 @@ class FrameList(ScrollView, can_focus=True):
             segs.append(Segment(_fit(text, w, c.right) + " ", style))
         total = sum(w + 1 for w in self._widths) + GUTTER
         return Strip(segs, total)
-
-    def _trim_description(self, cells: list[str]) -> None:
-        """Drop the ``ProtocolName:`` prefix of a Description when the Protocol column shows it anyway
-        (ETW provider names are 40 characters long; the list should show what happened)."""
-        keys = [c.key for c in self._visible]
-        if "protocol" in keys and "description" in keys:
-            proto = cells[keys.index("protocol")]
-            k = keys.index("description")
-            if proto and cells[k].startswith(proto + ":"):
-                cells[k] = cells[k][len(proto) + 1 :]
 
     # -- cursor -----------------------------------------------------------------------------
     @property
