@@ -356,7 +356,8 @@ class TraceScreen(FilteringScreen):
     def _check_empty_columns(self) -> None:
         pid = self.trace.index.pid
         empty = {"process"} if len(pid) and not np.any(pid != PID_UNKNOWN) else set()
-        self.frames.set_empty_keys(empty)
+        self.frames.set_empty_keys(empty | _columns.empty_addresses(self.trace),
+                                   _columns.sparse_addresses(self.trace))
 
     def _grow(self) -> None:
         """More frames were indexed: extend the view (filter and scope included)."""
