@@ -157,3 +157,61 @@ async def test_the_frame_list_shows_both_ends_of_an_ipv6_address():
         await settle(app, pilot)
         row = next(r for r in list_text(screen) if r.split() and r.split()[0] == "29")
         assert "2001:495…fff:d0b3" in row and "2606:470…6812:69c" in row, row
+
+
+# -- columns per kind of trace, and a preset's columns -------------------------------------
+
+@async_test
+async def test_etl_and_packet_traces_keep_their_own_columns():
+    app = TracemonApp([])  # the demo ETL trace
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        screen.set_columns(["number", "time", "process", "protocol", "description"])
+        await settle(app, pilot)
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        assert "source" in screen.column_names and "process" in screen.column_names
+        screen.set_columns(["number", "source", "destination", "description"])
+    app = TracemonApp([])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        assert screen_of(app).column_names == ["number", "time", "process", "protocol", "description"]
+
+
+@async_test
+async def test_a_presets_columns_show_while_it_is_applied():
+    from tracemon.tui import filter_api
+
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        mine = list(screen.column_names)
+        app.presets.save(filter_api.Preset(name="TTL view", expression="IPv4", columns=["number", "IPv4.TimeToLive"]))
+        screen.use_preset(app.presets.get("TTL view"))
+        await settle(app, pilot)
+        assert screen.column_names == ["number", "IPv4.TimeToLive"]
+        assert "TimeToLive" in header(screen)
+        screen.apply_filter("TCP")  # another filter: the preset is no longer applied
+        await settle(app, pilot)
+        assert screen.column_names == mine
+        assert app.config.columns == mine  # the preset's columns were never saved as the user's
+
+
+def test_config_keeps_the_etl_columns_apart(tmp_path):
+    from tracemon.tui import config
+
+    path = tmp_path / "config.toml"
+    cfg = config.load(path)
+    cfg.set_columns_for("etl", ["number", "process", "description"])
+    cfg.set_columns_for("pcapng", ["number", "source", "description"])
+    cfg.save(path)
+    again = config.load(path)
+    assert again.columns_for("etl") == ["number", "process", "description"]
+    assert again.columns_for("pcap") == again.columns_for("cap") == ["number", "source", "description"]
+    path.write_text('etl_columns = "number"\n')
+    bad = config.load(path)
+    assert bad.problems and "etl_columns" in bad.problems[0] and bad.etl_columns == config.Config().etl_columns
