@@ -185,7 +185,7 @@ def test_registry_names_for_bundled_providers() -> None:
     assert REGISTRY.get("Wscore_MicrosoftWindowsWinsockAFD") is not None
     assert REGISTRY.get("PktMon_MicrosoftWindowsPktMon.FramePayload.DropReason").enum[8] == "Filtered"
     assert REGISTRY.get("PktMon_MicrosoftWindowsPktMon.FramePayload").inferred is False
-    sym = REGISTRY.get("PacketCapture_MicrosoftWindowsNDISPacketCapture.task_01003.Destination.PortId")
+    sym = REGISTRY.get("PacketCapture_MicrosoftWindowsNDISPacketCapture.VSwitchPacketFragment.Destination.PortId")
     assert sym is not None and sym.type is FieldType.UINT
 
 
@@ -372,7 +372,7 @@ def test_netmon_ntstatus_parts_for_the_attested_afd_filter() -> None:
     dec = decode_event(make_record(AFD, 2, payload))
     assert dec.symbol == "AFD_EVENT_BIND" and dec.symbol_inferred
     status = fields(dec)["Status"]
-    assert status.value == 0xC0000209 and status.display == "0xC0000209"
+    assert status.value == 0xC0000209 and status.display == "0xC0000209 (STATUS_TOO_MANY_ADDRESSES)"
     (parts,) = status.children
     got = {c.label: c.value for c in parts.children}
     assert got == {"Code": 0x209, "Facility": 0, "Customer": 0, "Severity": 3}

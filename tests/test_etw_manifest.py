@@ -160,7 +160,7 @@ def test_source_manifest_with_structs_maps_and_messages() -> None:
     assert v["Handle"].text == "0xFFFF800000001000"
     assert v["When"].value == (FILETIME_2021 - 116444736000000000) * 100
     assert v["When"].text == "2021-09-09 14:59:35.7990000 UTC"
-    assert v["Result"].text == "0xC0000022" and v["Remote"].value == "127.0.0.1:8080"
+    assert v["Result"].text == "0xC0000022 (STATUS_ACCESS_DENIED)" and v["Remote"].value == "127.0.0.1:8080"
     # the same through decode_event, as a user manifest
     guid = uuid.UUID("11111111-2222-3333-4444-555555555555")
     store_warnings = _load_text(MAN, "contoso.man")

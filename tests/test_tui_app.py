@@ -312,7 +312,7 @@ async def test_pick_a_standard_preset():
         await pilot.press("p")
         await pilot.pause(0.05)
         assert isinstance(app.screen, PresetPickerScreen)
-        assert len(app.screen._shown) == len(names)
+        assert len(app.screen.shown) == len(names)
         await type_text(pilot, arp.name)
         await pilot.press("enter")
         await settle(app, pilot)

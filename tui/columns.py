@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import numpy as np
 from tracemon.traces import columns as shared
 from tracemon.traces.comments import has_comment
-from tracemon.traces.index import KIND_NOTIME
+from tracemon.traces.index import KIND_EVENT, KIND_NOTIME, KIND_PACKET
 
 if TYPE_CHECKING:
     from tracemon.traces.frame import Frame
@@ -81,6 +82,82 @@ def ui(base: shared.Column) -> Column:
 
 
 STANDARD: tuple[Column, ...] = tuple(ui(c) for c in shared.STANDARD.values())
+
+#: which columns stay when the terminal is narrow: 0 always, higher numbers step aside first
+#: (rightmost first among equals).  Frame, Time, Protocol and Description say what happened and
+#: when; addresses come next (and step aside at once in traces that have none: ETW-only files)
+PRIORITY = {"number": 0, "description": 0, "protocol": 1, "time": 1, "source": 3, "destination": 3,
+            "process": 5, "offset": 6, "delta": 6}
+#: a field the user added as a column ranks between Time and the addresses
+FIELD_PRIORITY = 2
+#: columns whose values differ at both ends (IPv6 and MAC addresses): cut in the middle; they
+#: step aside together
+ADDRESSES = MIDDLE = frozenset({"source", "destination"})
+MIN_WIDTH = 3
+
+
+def priority(col: Column) -> int:
+    return PRIORITY.get(col.key, FIELD_PRIORITY)
+
+
+#: the priority of a column that is empty on most rows (addresses in a trace of ETW events)
+SPARSE_PRIORITY = 7
+
+
+def plan(cols: Sequence[Column], widths: dict[str, int], avail: int, flex_min: int,
+         sparse: frozenset[str] | set[str] = frozenset()) -> list[Column]:
+    """The columns that fit in ``avail`` cells, least important ones dropped first (``sparse``
+    ones before any other).
+
+    ``widths`` holds the user's widths (a resized Description stops being flexible); what cannot
+    fit even then scrolls sideways.
+    """
+
+    def rank(c: Column) -> int:
+        return SPARSE_PRIORITY if c.key in sparse else priority(c)
+
+    def need(cs: Sequence[Column]) -> int:
+        return sum((flex_min if c.flex and c.key not in widths else widths.get(c.key, c.width)) + 1 for c in cs)
+
+    keep = list(range(len(cols)))
+    order = sorted(range(len(cols)), key=lambda k: (-rank(cols[k]), -k))
+    for k in order:
+        if need([cols[j] for j in keep]) <= avail or rank(cols[k]) == 0 or len(keep) <= 2:
+            break
+        if k not in keep:
+            continue
+        keep.remove(k)
+        if cols[k].key in ADDRESSES:  # Source without Destination (or the reverse) says half a thing
+            keep = [j for j in keep if cols[j].key not in ADDRESSES]
+    return [cols[j] for j in keep]
+
+
+def _packets(trace: Trace) -> tuple[int, int]:
+    kind = trace.index.kind
+    n = len(kind)
+    return int(np.count_nonzero(kind & KIND_PACKET)) if n else 0, n
+
+
+def empty_addresses(trace: Trace) -> set[str]:
+    """Source and Destination when no frame is a packet (a trace of ETW events only)."""
+    packets, n = _packets(trace)
+    return set(ADDRESSES) if n and not packets else set()
+
+
+def sparse_addresses(trace: Trace) -> set[str]:
+    """Source and Destination when most frames are events without addresses (they yield first)."""
+    packets, n = _packets(trace)
+    return set(ADDRESSES) if n and packets * 2 < n else set()
+
+
+def elide_middle(text: str, width: int) -> str:
+    """``2001:db8:85a3::8a2e:370:7334`` in 17 cells → ``2001:db8:…370:7334``: an address keeps its
+    network and its interface part, so two addresses that differ at either end never look alike."""
+    if len(text) <= width or width < 5 or not text.isascii():
+        return text
+    tail = (width - 1) // 2
+    head = width - 1 - tail
+    return text[:head] + "…" + text[len(text) - tail:]
 
 
 def column(name: str, trace: Trace | None = None) -> Column:
@@ -242,15 +319,32 @@ def commented(trace: Trace, i: int, frame: Frame | None) -> bool:
     return known
 
 
+def short_protocol(name: str) -> str:
+    """The Protocol column's name for an ETW provider, as Netmon shows it: the prefix
+    (``VMSWITCH`` of ``VMSWITCH_MicrosoftWindowsHyperVVmSwitch``); details, filters, export and
+    ``tracemon list`` keep the full name."""
+    head, sep, _ = name.partition("_")
+    return head if sep and head else name
+
+
 def row_cells(cols: Sequence[Column], trace: Trace, i: int, ctx: RowContext) -> list[str]:
     frame = None
     error = ""
     if any(c.needs_frame for c in cols):
         frame, error = decode(trace, i)
     out = [cell(c, trace, i, frame, ctx) for c in cols]
+    keys = [c.key for c in cols]
     if error:
-        for n, c in enumerate(cols):
-            if c.key == "description":
-                out[n] = error
-                break
+        if "description" in keys:
+            out[keys.index("description")] = error
+    elif frame is not None and "protocol" in keys:
+        k = keys.index("protocol")
+        full = out[k]
+        if "_" in full and int(trace.index.kind[i]) & KIND_EVENT:
+            out[k] = short_protocol(full)
+        # the Description's "ProtocolName:" prefix says again what the Protocol column shows
+        if full and "description" in keys:
+            d = keys.index("description")
+            if out[d].startswith(full + ":"):
+                out[d] = out[d][len(full) + 1:]
     return out

@@ -19,7 +19,10 @@ THEMES = ("tracemon-dark", "tracemon-light", "tracemon-contrast")
 #: "local" is the capture host's clock when the trace records its zone, "viewer" this machine's
 TIME_MODES = ("utc", "local", "viewer", "offset", "delta", "reference")
 #: the settings written back, in this order (``keys`` follows as a table)
-SAVED = ("theme", "time_mode", "columns", "colour_rules", "tree_width", "list_percent", "cache_limit")
+SAVED = ("theme", "time_mode", "columns", "etl_columns", "colour_rules", "tree_width", "list_percent",
+         "cache_limit")
+#: trace formats whose frames are mostly ETW events: their column set is kept apart
+EVENT_FORMATS = frozenset({"etl"})
 HEADER = "tracemon settings (written by tracemon; comments are not kept)"
 
 
@@ -35,7 +38,10 @@ def config_path() -> Path:
 class Config:
     theme: str = THEMES[0]
     time_mode: str = "utc"
+    #: the frame list's columns for packet captures (pcap, pcapng, Netmon .cap) …
     columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
+    #: … and for ETL traces, kept apart: a field column added for one kind means nothing in the other
+    etl_columns: list[str] = field(default_factory=lambda: list(DEFAULT_COLUMNS))
     colour_rules: bool = True
     #: conversation tree width in cells, frame list share of the right side in percent
     tree_width: int = 34
@@ -46,6 +52,15 @@ class Config:
     keys: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     path: Path | None = None
+
+    def columns_for(self, trace_format: str) -> list[str]:
+        return list(self.etl_columns if trace_format in EVENT_FORMATS else self.columns)
+
+    def set_columns_for(self, trace_format: str, names: list[str]) -> None:
+        if trace_format in EVENT_FORMATS:
+            self.etl_columns = list(names)
+        else:
+            self.columns = list(names)
 
     def save(self, path: Path | None = None) -> None:
         from tracemon.filters.tomlwrite import atomic_write
@@ -108,9 +123,9 @@ def _set(cfg: Config, key: str, value: Any) -> str | None:
         except ValueError as e:
             return f"cache_limit: {e}"
         value = str(value)
-    elif key == "columns":
+    elif key in ("columns", "etl_columns"):
         if not (isinstance(value, list) and value and all(isinstance(v, str) for v in value)):
-            return "columns must be a non-empty list of column names"
+            return f"{key} must be a non-empty list of column names"
     elif isinstance(default, bool) and not isinstance(value, bool):
         return f"{key} must be true or false"
     elif isinstance(default, int) and not isinstance(default, bool) and (

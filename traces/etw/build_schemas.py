@@ -183,13 +183,28 @@ NDISCAP_MESSAGES = {  # ours: the dumps carry no message strings
 }
 
 
+#: names for the packet events in place of the dumps' synthetic ``task_0`` / ``task_01003`` (ours:
+#: what each event's message says it holds; the ids stay the key)
+NDISCAP_SYMBOLS = {
+    1001: "PacketFragment",
+    1002: "ReceiveMetadata",
+    1003: "VSwitchPacketFragment",
+}
+
+
 def ndiscap(src: Path) -> ProviderSchema:
     p = from_xml(src, "Microsoft-Windows-NDIS-PacketCapture")
     for key, ev in list(p.events.items()):
         fields = tuple(DESTINATION if f.name == "Destination" and f.type == "Double" else f for f in ev.fields)
         msg = NDISCAP_MESSAGES.get(ev.id)
-        p.events[key] = replace(ev, fields=fields, message=msg,
-                                note="message: ours (the dumps carry none)" if msg else ev.note)
+        notes = [ev.note] if ev.note and not msg else []
+        if msg:
+            notes.append("message: ours (the dumps carry none)")
+        sym = NDISCAP_SYMBOLS.get(ev.id)
+        if sym:
+            notes.append(f"symbol: ours, named for its message (the dump's {ev.symbol} is synthetic)")
+            ev = replace(ev, symbol=sym, symbol_origin="inferred")
+        p.events[key] = replace(ev, fields=fields, message=msg, note="; ".join(notes))
     p.notes = (
         "1003 Destination: " + DESTINATION.note,
         ("Direction and medium are keyword bits of each record (ETW.md §3.1): 0x100000000 send, "
@@ -565,6 +580,19 @@ _SUMMARY_PARTS = (("VMName", "VM"), ("VMId", "id"), ("NicFName", "NIC"), ("SrcNi
                   ("ExtensionName", "extension"), ("Status", "status"), ("FailReason", "reason"))
 
 
+#: single events named for what their message shows (no role shared with other ids)
+VMSWITCH_NAMED: dict[int, str] = {102: "VM_NAME"}
+
+
+def role_symbol(eid: int, roles: dict[int, str]) -> str:
+    """``Switch lifecycle`` event 9 → ``VM_SWITCH_LIFECYCLE_9``: several ids share a role, so the id
+    keeps each name unique (a filter names one event)."""
+    if eid in VMSWITCH_NAMED:
+        return VMSWITCH_NAMED[eid]
+    words = re.sub(r"[^A-Za-z0-9]+", "_", roles[eid]).strip("_").upper()
+    return f"VM_{words}_{eid}"
+
+
 def _numbered(template: str, names: list[str]) -> str:
     def sub(m: re.Match[str]) -> str:
         return f"%{names.index(m.group(1)) + 1}"
@@ -593,7 +621,9 @@ def read_vmswitch_tsv(path: Path) -> list[tuple[int, int, list[FieldSpec]]]:
                 note = "Binary or UnicodeString in the source; read as bytes"
             else:
                 typ = types[0]
-            out_t = "NTSTATUS" if name in VMSWITCH_STATUS and typ in ("UInt32", "Int32") else ""
+            # DropReason: the vSwitch reports NTSTATUS codes (0xC000009A …); the small values PktMon
+            # shares keep their names through the map
+            out_t = "NTSTATUS" if name in VMSWITCH_STATUS | {"DropReason"} and typ in ("UInt32", "Int32") else ""
             if name == "MacAddress":
                 out_t = "MAC"
             fmap = "DropReason" if name == "DropReason" else None
@@ -615,6 +645,10 @@ def vmswitch(src: Path) -> ProviderSchema:
         notes = []
         if sym:
             notes.append(f"symbol inferred: {sym[1]}")
+        elif eid in roles or eid in VMSWITCH_NAMED:
+            sym = (role_symbol(eid, roles), "")
+            notes.append("symbol: ours, named for the role its message gives (ETW.md §4.3); the host's "
+                         "manifest or a symbol map replaces it")
         if msg is None:
             parts = [f"{label} {{{n}}}" for n, label in _SUMMARY_PARTS if n in names]
             role = roles.get(eid)

@@ -254,6 +254,9 @@ def register_provider(registry: Registry, schema: ProviderSchema) -> str:
         what = ("symbol " + ev.symbol_origin) if ev.symbol else "no symbol in the schema"
         define(registry, node, FieldType.PROTOCOL, f"event {ev.id} v{ev.version} ({what})", inferred=inferred,
                origin=origin, meta=meta, override=override)
+        if ev.symbol and ev.version == 0:
+            # the name the event had without a symbol keeps working in saved filters and presets
+            registry.alias(f"{proto}.Event_{ev.id}", node)
         register_fields(registry, node, ev.fields, origin, schema.maps, override=override)
     return proto
 

@@ -23,6 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import ntstatus
 from .packets import utf16_nul
 from .records import FILETIME_EPOCH, sid_text
 from .schema import SCALAR_SIZE, FieldSpec, ValueMap
@@ -348,8 +349,10 @@ class Template:
             return Value(spec, value, pos, size, str(value), str(value))
         if t in ("HexInt32", "HexInt64", "Pointer") or out in ("Hex", "CodePointer"):
             text = f"0x{value:X}"
+        elif out == "NTSTATUS" and t in ("UInt32", "Int32"):
+            text = str(value) if self._mapped(spec, value) else ntstatus.text(value)
         elif out in ("NTSTATUS", "HResult", "Win32Error"):
-            text = f"0x{value:08X}"
+            text = f"0x{value & 0xFFFFFFFF:08X}"
         elif out == "String" and t in ("UInt8", "UInt16", "Int8", "Int16"):
             ch = chr(value & 0xFFFF) if value >= 0 else "?"
             text = ch
@@ -368,6 +371,11 @@ class Template:
             if extra:
                 display = f"{display} ({extra})"
         return Value(spec, value, pos, size, text, display)
+
+    def _mapped(self, spec: FieldSpec, value: int) -> bool:
+        """The field's value map names ``value`` (a vSwitch drop reason below 39 is no NTSTATUS)."""
+        vmap = self.maps.get(spec.map) if spec.map is not None else None
+        return vmap is not None and vmap.text(value) is not None
 
     def _string(self, spec: FieldSpec, buf: bytes, pos: int, end: int, scope: dict[str, int]) -> tuple[Value, int]:
         t = spec.type

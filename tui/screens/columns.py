@@ -20,19 +20,15 @@ from .. import columns as _columns
 from ..config import DEFAULT_COLUMNS
 from .picker import Item, PickerScreen
 
-#: the field picker lists at most this many names before the user types
-FIELD_LIMIT = 5000
-
 
 def field_items(registry: Registry, shown: Sequence[str]) -> list[Item]:
+    """Every field (the picker's list is virtual: no limit is needed to keep it fast)."""
     have = {s.lower() for s in shown}
     items = [Item(c.key, c.title, "built-in column") for c in _columns.STANDARD if c.key not in have]
     for fdef in registry:
         if fdef.name.lower() in have or (fdef.type is FieldType.PROTOCOL and "." not in fdef.name):
             continue
         items.append(Item(fdef.name, fdef.name, f"{fdef.type.value} · {fdef.description}"))
-        if len(items) >= FIELD_LIMIT:
-            break
     return items
 
 

@@ -45,6 +45,7 @@ class FilteringScreen(Screen):
 
         def rebuild_rows(self, keep_frame: int | None = None) -> None: ...
         def _update_status(self) -> None: ...
+        def _preset_columns_for(self, name: str) -> None: ...
 
     def __init__(self, name: str | None = None) -> None:
         super().__init__(name=name)
@@ -96,6 +97,7 @@ class FilteringScreen(Screen):
                 message, column, _ = filter_api.error_parts(e)
                 self.notify(f"Filter error at column {column}: {message}", severity="error")
                 return False  # whatever runs or is shown stays as it is
+        self._preset_columns_for(preset)
         self._filter_cancel.set()
         self._filter_running = False
         self.status.update_status(note="", filter_running="")

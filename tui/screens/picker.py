@@ -1,4 +1,8 @@
-"""A fuzzy picker: type to narrow a list, Enter picks.  Presets, sort columns and fields use it."""
+"""A picker: type to narrow a list, Enter picks.  Presets, sort columns and fields use it.
+
+Matching ranks names first (``tui.matching``) and the list renders only its visible rows
+(``PickList``), so a keystroke stays fast with 10,000 items and long preset expressions.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.fuzzy import Matcher
 from textual.screen import ModalScreen
-from textual.widgets import Input, OptionList, Static
-from textual.widgets.option_list import Option
-from tracemon.traces.text import visible
+from textual.widgets import Input, Static
+
+from ..matching import Ranker
+from ..widgets.pick_list import PickList
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,12 +41,14 @@ class PickerScreen(ModalScreen[str | None]):
     PickerScreen #picker-title { text-style: bold; height: 1; }
     PickerScreen #picker-help { color: $text-muted; height: auto; }
     PickerScreen Input { margin: 0; width: 100%; }
-    PickerScreen OptionList { height: 1fr; border: none; }
+    PickerScreen PickList { height: 1fr; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="picker.cancel"),
         Binding("down", "move(1)", "Down", show=False, id="picker.down"),
         Binding("up", "move(-1)", "Up", show=False, id="picker.up"),
+        Binding("pagedown", "move(10)", "Page down", show=False, id="picker.page_down"),
+        Binding("pageup", "move(-10)", "Page up", show=False, id="picker.page_up"),
     ]
 
     def __init__(self, title: str, items: Sequence[Item], *, help: str = "", placeholder: str = "type to search",
@@ -54,41 +59,41 @@ class PickerScreen(ModalScreen[str | None]):
         self.help_text = help
         self.placeholder = placeholder
         self.initial = selected
-        self._shown: list[Item] = []
+        self._ranker = Ranker([i.label for i in self.items], [i.search for i in self.items])
 
     def compose(self) -> ComposeResult:
         with Vertical():
             yield Static(self.title_text, id="picker-title")
             yield Input(placeholder=self.placeholder, id="picker-query")
-            yield OptionList(id="picker-list")
+            yield PickList(self.items, id="picker-list")
             if self.help_text:
                 yield Static(self.help_text, id="picker-help")
+
+    @property
+    def list(self) -> PickList:
+        return self.query_one(PickList)
 
     def on_mount(self) -> None:
         self.refill("")
         if self.initial is not None:
-            for k, item in enumerate(self._shown):
+            for k, item in enumerate(self.items):
                 if item.id == self.initial:
-                    self.query_one(OptionList).highlighted = k
+                    self.list.highlighted = k
+                    break
         self.query_one(Input).focus()
 
+    def set_items(self, items: Sequence[Item]) -> None:
+        self.items = list(items)
+        self._ranker = Ranker([i.label for i in self.items], [i.search for i in self.items])
+        self.list.set_items(self.items, range(len(self.items)))
+
     def refill(self, query: str) -> None:
-        lst = self.query_one(OptionList)
-        lst.clear_options()
-        if query.strip():
-            m = Matcher(query)
-            scored = [(m.match(f"{i.label} {i.search}"), i) for i in self.items]
-            shown = [i for s, i in sorted(scored, key=lambda x: -x[0]) if s > 0]
-        else:
-            shown = list(self.items)
-        self._shown = shown
-        for item in shown:
-            label = Text(visible(item.label), style="bold")  # preset names and filters: user text
-            if item.detail:
-                label.append("\n  " + visible(item.detail), style="dim")
-            lst.add_option(Option(label))
-        if shown:
-            lst.highlighted = 0
+        self.list.show(self._ranker.rank(query))
+
+    @property
+    def shown(self) -> list[Item]:
+        """The items shown, best match first."""
+        return [self.items[k] for k in self.list.shown]
 
     @on(Input.Changed, "#picker-query")
     def _query(self, event: Input.Changed) -> None:
@@ -98,14 +103,14 @@ class PickerScreen(ModalScreen[str | None]):
     def _submit(self, event: Input.Submitted) -> None:
         self.pick()
 
-    @on(OptionList.OptionSelected)
-    def _selected(self, event: OptionList.OptionSelected) -> None:
+    @on(PickList.Selected)
+    def _selected(self, event: PickList.Selected) -> None:
         self.pick()
 
     @property
     def current(self) -> Item | None:
-        k = self.query_one(OptionList).highlighted
-        return self._shown[k] if k is not None and 0 <= k < len(self._shown) else None
+        k = self.list.current
+        return self.items[k] if k is not None else None
 
     def pick(self) -> None:
         item = self.current
@@ -113,11 +118,7 @@ class PickerScreen(ModalScreen[str | None]):
             self.dismiss(item.id)
 
     def action_move(self, step: int) -> None:
-        lst = self.query_one(OptionList)
-        if step > 0:
-            lst.action_cursor_down()
-        else:
-            lst.action_cursor_up()
+        self.list.move(step)
 
     def action_cancel(self) -> None:
         self.dismiss(None)

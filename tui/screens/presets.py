@@ -52,7 +52,7 @@ class PresetPickerScreen(PickerScreen):
                         severity="error", timeout=10)
 
     def reload(self) -> None:
-        self.items = preset_items(self.store.list())
+        self.set_items(preset_items(self.store.list()))
         self.refill(self.query_one(Input).value)
 
     def action_rename(self) -> None:

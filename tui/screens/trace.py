@@ -74,7 +74,10 @@ class TraceScreen(FilteringScreen):
         self.sessions = sessions
         self.resume_at_once = bool(start is not None and start.resume)
         self.offered_session: _session.Session | None = None
-        self.column_names = list(start.columns if start is not None and start.columns else config.columns)
+        self.column_names = list(start.columns if start is not None and start.columns
+                                 else config.columns_for(trace.format))
+        #: the columns shown are the applied preset's, not the user's (they go when it does)
+        self._preset_columns = False
         self.goto_when_filtered: int | None = None
         # scope, sort, find
         self.scope: conversations.Scope | None = None
@@ -356,7 +359,8 @@ class TraceScreen(FilteringScreen):
     def _check_empty_columns(self) -> None:
         pid = self.trace.index.pid
         empty = {"process"} if len(pid) and not np.any(pid != PID_UNKNOWN) else set()
-        self.frames.set_empty_keys(empty)
+        self.frames.set_empty_keys(empty | _columns.empty_addresses(self.trace),
+                                   _columns.sparse_addresses(self.trace))
 
     def _grow(self) -> None:
         """More frames were indexed: extend the view (filter and scope included)."""
@@ -572,8 +576,19 @@ class TraceScreen(FilteringScreen):
         self.column_names = [c.key for c in cols]
         self.frames.set_columns(cols)
         if persist:
-            self.config.columns = list(self.column_names)
+            self._preset_columns = False
+            self.config.set_columns_for(self.trace.format, self.column_names)
             self.app.save_config()  # type: ignore[attr-defined]
+
+    def _preset_columns_for(self, name: str) -> None:
+        """A preset's columns show while it is applied; the user's come back when it is not."""
+        preset = self.presets.get(name) if name else None
+        if preset is not None and preset.columns:
+            self.set_columns(list(preset.columns), persist=False)
+            self._preset_columns = True
+        elif self._preset_columns:
+            self._preset_columns = False
+            self.set_columns(self.config.columns_for(self.trace.format), persist=False)
 
     def action_columns(self) -> None:
         def done(names: list[str] | None) -> None:
@@ -780,8 +795,6 @@ class TraceScreen(FilteringScreen):
         self.app.push_screen(PresetPickerScreen(self.presets, selected=self.preset_name or None), picked)
 
     def use_preset(self, preset: Any) -> None:
-        if preset.columns:
-            self.set_columns(list(preset.columns), persist=False)
         self.filter_bar.set_text(preset.expression or "")
         if self.apply_filter(preset.expression or "", preset=preset.name):
             self.notify(f"Preset {preset.name}", timeout=2)

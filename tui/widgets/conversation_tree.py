@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.message import Message
@@ -20,6 +21,18 @@ from .. import commands, conversations
 from ..conversations import Scope
 
 _LOADING = "loading…"
+
+
+def fit_label(text: Text, tail: int, room: int) -> Text:
+    """Cut ``text`` to ``room`` cells by shortening what comes before its last ``tail`` cells
+    (the count), ending the cut part with an ellipsis."""
+    if room <= 0 or text.cell_len <= room:
+        return text
+    plain = text.plain
+    keep = max(1, room - tail - 1)
+    head = text[: len(plain) - tail]
+    head.truncate(keep, overflow="crop")
+    return Text.assemble(head, "…", text[len(plain) - tail:])
 
 
 class ConversationTree(Tree[Scope]):
@@ -60,6 +73,22 @@ class ConversationTree(Tree[Scope]):
     @property
     def _counted(self) -> bool:
         return self.trace.complete.is_set()  # type: ignore[attr-defined]
+
+    def render_label(self, node: TreeNode[Scope], base_style: Style, style: Style) -> Text:
+        """The label cut with an ellipsis to the pane's width so that the count stays visible
+        (ETW provider names are 40 characters long; the tree's default width is 34)."""
+        text = super().render_label(node, base_style, style)
+        scope = node.data
+        if scope is None or scope.kind == "more":
+            return text
+        depth = 0
+        parent = node.parent
+        while parent is not None:
+            depth += 1
+            parent = parent.parent
+        room = self.scrollable_content_region.width - depth * self.guide_depth
+        tail = text.plain.rfind("  ")  # the count (or "reading…") after two spaces
+        return fit_label(text, len(text.plain) - tail if tail > 0 else 0, room)
 
     def on_mount(self) -> None:
         if self._counted:

@@ -28,9 +28,9 @@ from .. import commands
 from ..view import FrameView
 
 GUTTER = 2  # mark and reference indicators
-FLEX_MIN = 16  # the Description column never gets narrower than this (the list scrolls sideways)
-#: columns that step aside, in this order, when the terminal is too narrow for all of them
-HIDE_ORDER = ("delta", "offset", "process", "time")
+FLEX_MIN = 20  # the Description column never gets narrower than this (the list scrolls sideways)
+FLEX_SHARE = 3  # … nor than a third of the list
+RESIZE_STEP = 2  # cells per < / > press
 RowStyle = Callable[[int], Style | None]
 
 
@@ -66,6 +66,14 @@ class FrameList(ScrollView, can_focus=True):
             super().__init__()
             self.key = key
 
+    class ColumnResized(Message):
+        """The user gave a column another width (keys or a header-edge drag)."""
+
+        def __init__(self, key: str, width: int) -> None:
+            super().__init__()
+            self.key = key
+            self.width = width
+
     def __init__(self, view: FrameView, cols: Sequence[_columns.Column], *, time_mode: str = "utc",
                  name: str | None = None, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(name=name, id=id, classes=classes)
@@ -75,6 +83,7 @@ class FrameList(ScrollView, can_focus=True):
         self.row_style: RowStyle | None = None
         #: columns with nothing to show in this trace (Process in a pcap) step aside
         self.empty_keys: set[str] = set()
+        self.sparse_keys: set[str] = set()
         self.empty_text = "No frames"
         self._cache: LRUCache[int, Strip] = LRUCache(1024)
         self._cache_key: tuple = ()
@@ -82,6 +91,14 @@ class FrameList(ScrollView, can_focus=True):
         self._visible: list[_columns.Column] = []
         self._layout_width = -1
         self._last_frame: int | None = None
+        #: widths the user set (column key → cells); kept across column and view changes
+        self.user_widths: dict[str, int] = {}
+        #: columns that did not fit (shown as "+N cols hidden" in the header)
+        self.hidden: list[_columns.Column] = []
+        #: the column ``<`` / ``>`` resize (None until Shift+←/→ or a resize picks one)
+        self.current_column: str | None = None
+        self._drag: tuple[str, int, int] | None = None  # key, start width, start screen x
+        self._dragged = False
 
     # -- state changes ----------------------------------------------------------------------
     @property
@@ -92,9 +109,13 @@ class FrameList(ScrollView, can_focus=True):
         self._columns = list(cols)
         self.invalidate()
 
-    def set_empty_keys(self, keys: set[str]) -> None:
-        if keys != self.empty_keys:
+    def set_empty_keys(self, keys: set[str], sparse: set[str] | None = None) -> None:
+        """Columns with nothing to show step aside; ``sparse`` ones (empty on most rows) are the
+        first to go when the terminal is narrow."""
+        sparse = set(sparse or ())
+        if keys != self.empty_keys or sparse != self.sparse_keys:
             self.empty_keys = set(keys)
+            self.sparse_keys = sparse
             self.invalidate()
 
     def set_time_mode(self, mode: str) -> None:
@@ -134,24 +155,22 @@ class FrameList(ScrollView, can_focus=True):
 
     # -- layout -----------------------------------------------------------------------------
     def _layout(self) -> None:
-        """Column widths for the current width; on narrow terminals some time columns step aside."""
+        """Column widths for the current width: columns with nothing to show in this trace step
+        aside, then the least important ones (``columns.PRIORITY``) until the rest fit."""
         self._layout_width = self.scrollable_content_region.width
         avail = max(self._layout_width - GUTTER, 20)
         cols = [c for c in self._columns if c.key not in self.empty_keys] or list(self._columns)
-
-        def need(cs: list[_columns.Column]) -> int:
-            return sum(c.width + 1 for c in cs if not c.flex) + sum(FLEX_MIN + 1 for c in cs if c.flex)
-
-        for key in HIDE_ORDER:
-            if need(cols) <= avail or len(cols) <= 2:
-                break
-            cols = [c for c in cols if c.key != key]
-        widths = [c.width for c in cols]
-        fixed = sum(c.width + 1 for c in cols if not c.flex)
-        for k, c in enumerate(cols):
-            if c.flex:
-                widths[k] = max(FLEX_MIN, avail - fixed - 1)
-        self._visible = cols
+        user = self.user_widths
+        flex_min = max(FLEX_MIN, avail // FLEX_SHARE)
+        visible = _columns.plan(cols, user, avail, flex_min, self.sparse_keys)
+        self.hidden = [c for c in cols if c not in visible]
+        flexible = [c.flex and c.key not in user for c in visible]
+        widths = [user.get(c.key, c.width) for c in visible]
+        fixed = sum(w + 1 for w, f in zip(widths, flexible, strict=True) if not f)
+        for k, f in enumerate(flexible):
+            if f:
+                widths[k] = max(flex_min, avail - fixed - 1)
+        self._visible = visible
         self._widths = widths
 
     def _resize_virtual(self) -> None:
@@ -169,6 +188,57 @@ class FrameList(ScrollView, can_focus=True):
             x -= w + 1
         return None
 
+    def edge_at(self, x: int) -> _columns.Column | None:
+        """The column whose right edge (the gap after it, or its last cell) is at ``x``."""
+        x += int(self.scroll_x) - GUTTER
+        right = -1
+        for c, w in zip(self._visible, self._widths, strict=False):
+            right += w + 1
+            if right - 1 <= x <= right:
+                return c
+        return None
+
+    # -- column widths ----------------------------------------------------------------------
+    def width_of(self, key: str) -> int | None:
+        for c, w in zip(self._visible, self._widths, strict=False):
+            if c.key == key:
+                return w
+        return None
+
+    def resize_column(self, key: str, width: int) -> None:
+        """Give column ``key`` ``width`` cells (at least ``MIN_WIDTH``)."""
+        width = max(_columns.MIN_WIDTH, min(width, 200))
+        if self.user_widths.get(key) == width:
+            return
+        self.user_widths[key] = width
+        self.current_column = key
+        self.invalidate()
+        self.post_message(self.ColumnResized(key, width))
+
+    def _current(self) -> _columns.Column | None:
+        keys = [c.key for c in self._visible]
+        if self.current_column in keys:
+            return self._visible[keys.index(self.current_column)]
+        flex = [c for c in self._visible if c.flex]
+        return flex[0] if flex else (self._visible[-1] if self._visible else None)
+
+    def action_resize_column(self, step: int) -> None:
+        col = self._current()
+        if col is None:
+            return
+        width = self.width_of(col.key) or col.width
+        self.resize_column(col.key, width + step * RESIZE_STEP)
+
+    def action_next_column(self, step: int) -> None:
+        """Move the column that ``<`` / ``>`` resize (underlined in the header)."""
+        if not self._visible:
+            return
+        keys = [c.key for c in self._visible]
+        cur = self._current()
+        k = keys.index(cur.key) if cur is not None else 0
+        self.current_column = keys[(k + step) % len(keys)]
+        self.refresh()
+
     # -- rendering --------------------------------------------------------------------------
     def render_line(self, y: int) -> Strip:
         width = self.size.width
@@ -178,7 +248,7 @@ class FrameList(ScrollView, can_focus=True):
         scroll_x = int(self.scroll_x)
         base = self.rich_style
         if y == 0:
-            return self._header().crop_extend(scroll_x, scroll_x + width, base)
+            return self._header_line(scroll_x, width)
         n = len(self.view)
         pos = int(self.scroll_y) + y - 1
         if n == 0:
@@ -207,6 +277,7 @@ class FrameList(ScrollView, can_focus=True):
         sorted_style = self.get_component_rich_style("frame-list--header-sorted")
         sort = self.view.sort
         segs = [Segment(" " * GUTTER, style)]
+        current = self.current_column
         for c, w in zip(self._visible, self._widths, strict=False):
             label = c.label
             if c.key == "time":
@@ -214,9 +285,28 @@ class FrameList(ScrollView, can_focus=True):
             is_sorted = sort is not None and sort.key == c.key
             if is_sorted:
                 label = label + (" ▼" if sort.descending else " ▲")
-            segs.append(Segment(_fit(label, w, c.right) + " ", sorted_style if is_sorted else style))
+            cell_style = sorted_style if is_sorted else style
+            if c.key == current:
+                cell_style += Style(underline=True)
+            segs.append(Segment(_fit(label, w, c.right), cell_style))
+            segs.append(Segment(" ", style))
         total = sum(w + 1 for w in self._widths) + GUTTER
         return Strip(segs, total)
+
+    def _header_line(self, scroll_x: int, width: int) -> Strip:
+        """The header in view, ending with "+N cols hidden" when columns did not fit."""
+        base = self.rich_style
+        strip = self._header().crop_extend(scroll_x, scroll_x + width, base)
+        n = len(self.hidden)
+        if not n:
+            return strip
+        # the longest form that fits in the header's blank tail (a label is never covered by it
+        # unless even " +N " does not fit)
+        blank = len(strip.text) - len(strip.text.rstrip())
+        forms = (f" +{n} col{'s' if n > 1 else ''} hidden ", f" +{n} hidden ", f" +{n} ")
+        hint = next((f for f in forms if len(f) <= blank), forms[-1])
+        style = self.get_component_rich_style("frame-list--header") + Style(dim=True, italic=True)
+        return Strip.join([strip.crop(0, width - len(hint)), Strip([Segment(hint, style)], len(hint))])
 
     def _row(self, pos: int) -> Strip:
         view = self.view
@@ -224,7 +314,6 @@ class FrameList(ScrollView, can_focus=True):
         i = view.frame_at(pos)
         ctx = view.row_context(pos, self.time_mode)
         cells = _columns.row_cells(self._visible, trace, i, ctx)
-        self._trim_description(cells)
         base = self.rich_style
         rule = self.row_style(i) if self.row_style is not None else None
         style = base + rule if rule is not None else base
@@ -234,19 +323,11 @@ class FrameList(ScrollView, can_focus=True):
         ref_style = self.get_component_rich_style("frame-list--reference") if ref != " " else style
         segs = [Segment(mark, gutter_style), Segment(ref, ref_style)]
         for c, w, text in zip(self._visible, self._widths, cells, strict=False):
+            if c.key in _columns.MIDDLE:
+                text = _columns.elide_middle(text, w)
             segs.append(Segment(_fit(text, w, c.right) + " ", style))
         total = sum(w + 1 for w in self._widths) + GUTTER
         return Strip(segs, total)
-
-    def _trim_description(self, cells: list[str]) -> None:
-        """Drop the ``ProtocolName:`` prefix of a Description when the Protocol column shows it anyway
-        (ETW provider names are 40 characters long; the list should show what happened)."""
-        keys = [c.key for c in self._visible]
-        if "protocol" in keys and "description" in keys:
-            proto = cells[keys.index("protocol")]
-            k = keys.index("description")
-            if proto and cells[k].startswith(proto + ":"):
-                cells[k] = cells[k][len(proto) + 1 :]
 
     # -- cursor -----------------------------------------------------------------------------
     @property
@@ -303,7 +384,35 @@ class FrameList(ScrollView, can_focus=True):
         self.refresh()
 
     # -- mouse ------------------------------------------------------------------------------
+    def on_mouse_down(self, event: events.MouseDown) -> None:
+        """A press on a header column's edge starts resizing it."""
+        self._dragged = False
+        if event.y != 0:
+            return
+        col = self.edge_at(event.x)
+        if col is not None:
+            self._drag = (col.key, self.width_of(col.key) or col.width, event.screen_x)
+            self.current_column = col.key
+            self.capture_mouse()
+            event.stop()
+
+    def on_mouse_move(self, event: events.MouseMove) -> None:
+        if self._drag is None:
+            return
+        key, start, x0 = self._drag
+        if event.screen_x != x0:
+            self._dragged = True
+        self.resize_column(key, start + event.screen_x - x0)
+
+    def on_mouse_up(self, event: events.MouseUp) -> None:
+        if self._drag is not None:
+            self._drag = None
+            self.release_mouse()
+
     def on_click(self, event: events.Click) -> None:
+        if self._dragged:  # the end of a header-edge drag is no click on the column
+            self._dragged = False
+            return
         if event.y == 0:
             col = self.column_at(event.x)
             if col is not None:
