@@ -35,6 +35,14 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "GRE",
     "Prism",
     "AVS",
+    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py)
+    "HTTP",
+    "TLS",
+    "NbtSS",
+    "SMB",
+    "SMB2",
+    "NBTNS",
+    "LLMNR",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
