@@ -41,6 +41,7 @@ STRUCTURE_SIZE = R.define(f"{_H}.StructureSize", FieldType.UINT, "Header size (6
 CREDIT_CHARGE = R.define(f"{_H}.CreditCharge", FieldType.UINT, "Credits this message costs")
 STATUS = R.define(f"{_H}.Status", FieldType.UINT, "NT status of a response")
 STATUS_CODE = R.define(f"{_H}.Status.Code", FieldType.UINT, "The NTSTATUS value (0xC0000022 …)", enum=NTSTATUS)
+CHANNEL_SEQUENCE = R.define(f"{_H}.ChannelSequence", FieldType.UINT, "Channel sequence of a request (SMB 3.x)")
 COMMAND = R.define(f"{_H}.Command", FieldType.UINT, "Command", enum=COMMANDS)
 CREDITS = R.define(f"{_H}.Credits", FieldType.UINT, "Credits requested or granted")
 FLAGS = R.define(f"{_H}.Flags", FieldType.UINT, "Header flags")
@@ -127,8 +128,11 @@ def _message(ctx: Ctx, layer: Layer, off: int, end: int) -> tuple[str, int]:
     hdr = layer.add(HEADER, True, off, 64, display="")
     hdr.add(STRUCTURE_SIZE, size, off + 4, 2)
     hdr.add(CREDIT_CHARGE, charge, off + 6, 2)
-    st = hdr.add(STATUS, status, off + 8, 4, display=status_text(status))
-    st.add(STATUS_CODE, status, off + 8, 4, display=status_text(status))
+    if response:
+        st = hdr.add(STATUS, status, off + 8, 4, display=status_text(status))
+        st.add(STATUS_CODE, status, off + 8, 4, display=status_text(status))
+    else:  # a request's status bytes are its channel sequence (SMB 3.x) and reserved
+        hdr.add(CHANNEL_SEQUENCE, status & 0xFFFF, off + 8, 2, display=str(status & 0xFFFF))
     name = COMMANDS.get(cmd, f"Command {cmd}")
     hdr.add(COMMAND, cmd, off + 12, 2, display=f"{name} (0x{cmd:X})")
     hdr.add(CREDITS, credits, off + 14, 2)
@@ -253,7 +257,7 @@ def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, 
         layer.add(OFFSET, offset, body + 8, 8)
         layer.add(FILE_ID, d[body + 16 : body + 32], body + 16, 16, display=d[body + 16 : body + 32].hex())
         return f", Offset = {offset}, Length = {n}"
-    if cmd == 11 and body + 24 <= stop:
+    if cmd == 11 and body + 24 <= stop:  # request and response alike
         code = _u32(d, body + 4)
         layer.add(CTL_CODE, code, body + 4, 4, display=f"{IOCTLS.get(code, 'Unknown')} (0x{code:08X})")
         layer.add(FILE_ID, d[body + 8 : body + 24], body + 8, 16, display=d[body + 8 : body + 24].hex())
@@ -279,8 +283,8 @@ def _create(d: bytes, layer: Layer, response: int, off: int, body: int, stop: in
     _add(layer, DESIRED_ACCESS, d, body + 24, 4, stop)
     _add(layer, DISPOSITION, d, body + 36, 4, stop, DISPOSITIONS)
     _add(layer, CREATE_OPTIONS, d, body + 40, 4, stop)
+    if _u16(d, body + 46) == 0:  # the share's root
+        return ""
     text, start, n = _utf16(d, off + _u16(d, body + 44), _u16(d, body + 46), stop)
-    if _u16(d, body + 46) == 0:
-        text = ""
     layer.add(FILE_NAME, text, start, n)
-    return f", File = {text}" if text else ""
+    return f", File = {text}"
