@@ -115,9 +115,12 @@ def rr(tshark: str, leaf: str, convert: Callable[[str], Any] = num, skip_types: 
     return Check(tshark, convert, ours)
 
 
-def when(check: Check, name: str, value: Any) -> Check:
-    """``check`` only on frames where field ``name`` has ``value`` (tshark omits it elsewhere)."""
-    return Check(check.tshark, check.convert, lambda f: check.ours(f) if value in f.values(name) else [])
+def when(check: Check, name: str | Sequence[str], value: Any) -> Check:
+    """``check`` only on frames where field ``name`` (or one of the names) has ``value`` (tshark
+    omits it elsewhere)."""
+    names = [name] if isinstance(name, str) else list(name)
+    return Check(check.tshark, check.convert,
+                 lambda f: check.ours(f) if any(value in f.values(n) for n in names) else [])
 
 
 def vlan(tshark: str, leaf: str, tpid: int) -> Check:
@@ -231,7 +234,7 @@ EXTRA_CHECKS = [
     dns("dns.id", "QueryIdentifier"),
     dns("dns.flags.response", "Flags.Response", boolean),
     # tshark shows RA and RCODE in responses only; we show every flag bit of every message
-    when(field("dns.flags.rcode", "DNS.Flags.ResponseCode"), "DNS.Flags.Response", 1),
+    when(dns("dns.flags.rcode", "Flags.ResponseCode"), [f"{p}.Flags.Response" for p in DNS_FORMAT], 1),
     dns("dns.count.queries", "QuestionCount"),
     dns("dns.count.answers", "AnswerCount"),
     dns("dns.count.auth_rr", "NameServerCount"),
@@ -264,7 +267,7 @@ EXTRA_CHECKS = [
     field("tls.alert_message.desc", "TLS.Alert.Description"),
     field("nbss.type", "NbtSS.Type"),
     field("nbss.length", "NbtSS.Length"),
-    field("smb.cmd", "SMB.Command"),
+    across("smb.cmd", ["SMB.Command", "SMB.AndXCommand"]),
     field("smb2.cmd", "SMB2.Header.Command"),
     field("smb2.nt_status", "SMB2.Header.Status"),
     field("smb2.msg_id", "SMB2.Header.MessageId"),
@@ -277,7 +280,9 @@ EXTRA_CHECKS = [
     smb2_when("smb2.read_length", "SMB2.Length", 8, 0),
     across("smb2.dialect", ["SMB2.NegotiateRequest.Dialect", "SMB2.NegotiateResponse.DialectRevision"]),
     field("nbns.id", "NBTNS.QueryIdentifier"),
-    across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)], text),
+    # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
+    across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],
+           lambda s: s.split(" (")[0]),
     across("nbns.addr", [f"NBTNS.{s}.IPAddress" for s in RR_SECTIONS], ip4),
 ]
 

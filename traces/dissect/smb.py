@@ -28,9 +28,12 @@ TREE_ID = R.define("SMB.TreeId", FieldType.UINT, "Tree id")
 PROCESS_ID = R.define("SMB.ProcessId", FieldType.UINT, "Process id (low 16 bits)")
 USER_ID = R.define("SMB.UserId", FieldType.UINT, "User id")
 MULTIPLEX_ID = R.define("SMB.MultiplexId", FieldType.UINT, "Multiplex id")
+ANDX_COMMAND = R.define("SMB.AndXCommand", FieldType.UINT, "Command chained after an AndX command (0xFF: none)",
+                        enum=COMMANDS)
 DIALECT = R.define("SMB.Dialect", FieldType.STRING, "Dialect offered by NEGOTIATE (one per dialect)")
 FILE_NAME = R.define("SMB.FileName", FieldType.STRING, "File name of an NT CREATE ANDX request")
 
+_ANDX = frozenset((0x24, 0x2D, 0x2E, 0x2F, 0x73, 0x74, 0x75, 0xA2))
 _HDR = struct.Struct("<4sBIBHH8sHHHHH")
 MAX_DIALECTS = 64
 
@@ -55,6 +58,8 @@ def dissect_smb(ctx: Ctx, off: int, end: int) -> None:
     layer.add(PROCESS_ID, pid, off + 26, 2)
     layer.add(USER_ID, uid, off + 28, 2)
     layer.add(MULTIPLEX_ID, mid, off + 30, 2)
+    if cmd in _ANDX and off + 34 <= end and d[off + 32] >= 2:
+        layer.add(ANDX_COMMAND, d[off + 33], off + 33, 1)
     reply = flags & 0x80
     text = f"{'R' if reply else 'C'} {name}"
     if reply and is_error(status):

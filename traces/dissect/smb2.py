@@ -15,7 +15,7 @@ import struct
 from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Field, Layer
 from .core import Ctx
-from .ntstatus import NTSTATUS, is_error, status_text
+from .ntstatus import NTSTATUS, status_text
 
 R = REGISTRY
 COMMANDS = {0: "NEGOTIATE", 1: "SESSION SETUP", 2: "LOGOFF", 3: "TREE CONNECT", 4: "TREE DISCONNECT", 5: "CREATE",
@@ -154,17 +154,26 @@ def _message(ctx: Ctx, layer: Layer, off: int, end: int) -> tuple[str, int]:
     stop = min(end, off + nxt) if nxt else end
     text = f"{'R' if response else 'C'}   {name} (0x{cmd:X})"
     body = off + 64
-    if response and is_error(status) and status != 0x80000005 and not (cmd == 1 and status == 0xC0000016):
+    if response and status:
         text += f", Status = {status_text(status)}"
-        if stop - body >= 8 and int.from_bytes(d[body : body + 2], "little") == 9:
-            err = layer.add(ERROR, True, body, stop - body, display="")
-            err.add(ERROR_BYTES, int.from_bytes(d[body + 4 : body + 8], "little"), body + 4, 4)
+    if response and _error_body(d, cmd, status, body, stop):
+        err = layer.add(ERROR, True, body, stop - body, display=status_text(status))
+        err.add(ERROR_BYTES, int.from_bytes(d[body + 4 : body + 8], "little"), body + 4, 4)
     else:
         extra = _body(ctx, layer, cmd, response, off, body, stop)
         text += extra
     if off + 64 > end or (nxt == 0 and _declared_end(d, cmd, response, off, body, stop) > end):
         text += " [truncated]"
     return f"{text}, Mid = {mid}", nxt
+
+
+def _error_body(d: bytes, cmd: int, status: int, body: int, stop: int) -> bool:
+    """Whether a response body is the error response (MS-SMB2 2.2.2): a non-zero status and a
+    9-byte structure, except where the status still comes with the command's own response
+    (more processing in SESSION SETUP, whose response is 9 bytes too; a buffer overflow)."""
+    if not status or stop - body < 8 or _u16(d, body) != 9:
+        return False
+    return not ((cmd == 1 and status == 0xC0000016) or (status == 0x80000005 and cmd in (8, 11, 16)))
 
 
 def _declared_end(d: bytes, cmd: int, response: int, off: int, body: int, stop: int) -> int:
