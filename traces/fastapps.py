@@ -40,11 +40,37 @@ _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 
-def _app_port(sport: np.ndarray, dport: np.ndarray, table: dict[int, object]) -> np.ndarray:
-    """The port whose dissector ``by_port`` runs (lower port first), or -1."""
-    ports = np.array(sorted(table), dtype=np.int64)
+# rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
+_NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
+_RULE_NAMES = ("HTTP", "TLS", "DNS", "LLMNR", "NBTNS")
+_tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
+
+
+def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
+    """Port → rule (u8, 65536 entries), rebuilt only when the dispatch table changes."""
+    key = (kind, tuple(sorted((p, id(fn)) for p, fn in table.items())))
+    rules = _tables.get(key)
+    if rules is None:
+        whole = _TCP_WHOLE if kind == "tcp" else _UDP_DNS
+        rules = np.zeros(65536, dtype=np.uint8)
+        for port, fn in table.items():
+            name = whole.get(fn)
+            if name is not None:
+                rules[port] = 3 + _RULE_NAMES.index(name)
+            elif fn is _nbns.dissect_nbtss and kind == "tcp":
+                rules[port] = _NBTSS
+            else:
+                rules[port] = _FALLBACK
+        _tables.clear()  # (one table per kind in practice; a test that swaps dissectors makes others)
+        _tables[key] = rules
+    return rules
+
+
+def _app_rule(sport: np.ndarray, dport: np.ndarray, rules: np.ndarray) -> np.ndarray:
+    """The rule of the port whose dissector ``by_port`` runs (the lower port first)."""
     lo, hi = np.minimum(sport, dport), np.maximum(sport, dport)
-    return np.where(np.isin(lo, ports), lo, np.where(np.isin(hi, ports), hi, -1))
+    r = rules[lo]
+    return np.where(r != _NONE, r, rules[hi])
 
 
 def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
@@ -54,24 +80,27 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     n = len(sport)
     bits = np.zeros(n, dtype=np.uint64)
     top = np.full(n, -1, dtype=np.int64)
-    fallback = np.zeros(n, dtype=bool)
-    has = plen > 0
-    app = _app_port(sport, dport, _core.TCP_PORTS)
-    for port in np.unique(app[has & (app >= 0)]).tolist():
-        rows = np.flatnonzero(has & (app == port))
-        fn = _core.TCP_PORTS[port]
-        name = _TCP_WHOLE.get(fn)
-        if name is not None:
-            bits[rows] |= np.uint64(MASK[name])
-            top[rows] = CODE[name]
-        elif fn is _nbns.dissect_nbtss:
-            _nbtss(v, rows, pl, plen, bits, top, fallback)
-        else:
-            fallback[rows] = True
-    rest = np.flatnonzero(has & (app < 0))
+    rule = _app_rule(sport, dport, _rules("tcp", _core.TCP_PORTS))
+    rule[plen <= 0] = _NONE  # no payload: nothing for a dissector (``by_port`` returns)
+    fallback = rule == _FALLBACK
+    _whole(rule, bits, top)
+    nb = np.flatnonzero(rule == _NBTSS)
+    if len(nb):
+        _nbtss(v, nb, pl, plen, bits, top, fallback)
+    rest = np.flatnonzero(rule == _NONE)
+    rest = rest[plen[rest] > 0]
     if len(rest):
         _heuristics(v, rest, pl, plen, bits, top, fallback)
     return bits, top, fallback
+
+
+def _whole(rule: np.ndarray, bits: np.ndarray, top: np.ndarray) -> None:
+    """Rows whose port says what the payload is."""
+    for i, name in enumerate(_RULE_NAMES):
+        rows = np.flatnonzero(rule == 3 + i)
+        if len(rows):
+            bits[rows] |= np.uint64(MASK[name])
+            top[rows] = CODE[name]
 
 
 def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray,
@@ -84,6 +113,8 @@ def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, b
         return
     width = max(len(p) for p in _http.PREFIXES)
     cand = rows[plen[rows] >= min(len(p) for p in _http.PREFIXES)]
+    if len(cand):  # one gather rules out nearly every row: the first letter of a prefix
+        cand = cand[np.isin(v.read(pl[cand], "u1"), _FIRST_BYTES)]
     if not len(cand):
         return
     head = np.stack([v.read(pl[cand] + k, "u1") for k in range(width)], axis=1)
@@ -122,26 +153,18 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
 
 
 def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """As ``tcp`` for UDP rows (the payload's first bytes are not needed by any rule yet)."""
+    """As ``tcp`` for UDP rows: the DNS-format protocols need their 12-byte header in full (or the
+    dissector decides what a stub is)."""
     n = len(sport)
     bits = np.zeros(n, dtype=np.uint64)
     top = np.full(n, -1, dtype=np.int64)
-    fallback = np.zeros(n, dtype=bool)
-    app = _app_port(sport, dport, _core.UDP_PORTS)
-    has = plen > 0
-    for port in np.unique(app[has & (app >= 0)]).tolist():
-        rows = np.flatnonzero(has & (app == port))
-        name = _UDP_DNS.get(_core.UDP_PORTS[port])
-        if name is None:
-            fallback[rows] = True
-            continue
-        # a header there in full, or the dissector decides what a stub is
-        full = plen[rows] >= _DNS_HEADER
-        fallback[rows[~full]] = True
-        ok = rows[full]
-        bits[ok] |= np.uint64(MASK[name])
-        top[ok] = CODE[name]
+    rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
+    rule[plen <= 0] = _NONE
+    fallback = (rule == _FALLBACK) | ((rule >= 3) & (plen < _DNS_HEADER))
+    rule[fallback] = _NONE
+    _whole(rule, bits, top)
     return bits, top, fallback
 
 
 _DNS_HEADER = 12
+_FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)
