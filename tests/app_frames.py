@@ -66,7 +66,22 @@ def cut_frames() -> list[bytes]:
     ]
 
 
+def ntlm_authenticate() -> bytes:
+    """An NTLMSSP AUTHENTICATE message (NTLM v2 response length) for alice@CONTOSO from PC01."""
+    domain, user, host = ("CONTOSO".encode("utf-16-le"), "alice".encode("utf-16-le"), "PC01".encode("utf-16-le"))
+    at = 72
+    fields = b""
+    payload = b""
+    for blob in (bytes(24), bytes(48), domain, user, host, b""):  # LM, NT, domain, user, workstation, key
+        fields += struct.pack("<HHI", len(blob), len(blob), at + len(payload))
+        payload += blob
+    return b"NTLMSSP\x00" + struct.pack("<I", 3) + fields + struct.pack("<I", 0xE2888215) + bytes(8) + payload
+
+
 def http_frames() -> list[bytes]:
+    import base64
+
+    token = base64.b64encode(ntlm_authenticate())
     req = (b"POST /wsman HTTP/1.1\r\nHost: srv01:5985\r\nContent-Type: application/soap+xml;charset=UTF-8\r\n"
            b"Content-Length: 4\r\nUser-Agent: test\r\n\r\nbody")
     resp = b"HTTP/1.1 401 Unauthorized\r\nServer: test\r\nWWW-Authenticate: Negotiate\r\nContent-Length: 0\r\n\r\n"
@@ -74,6 +89,7 @@ def http_frames() -> list[bytes]:
         _tcp4(50001, 5985, req),
         _tcp4(5985, 50001, resp),
         _tcp4(50002, 9999, b"GET /x?a=1 HTTP/1.0\r\nHost: odd.example\r\n\r\n"),  # any port, by its first bytes
+        _tcp4(50001, 80, b"GET /secure HTTP/1.1\r\nHost: intranet\r\nAuthorization: NTLM " + token + b"\r\n\r\n"),
         _tcp4(80, 50003, b"<html>the rest of a body</html>"),
     ]
 

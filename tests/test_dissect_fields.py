@@ -94,7 +94,7 @@ TRANSFORMS: dict[str, Callable[[bytes], int]] = {
 }
 #: facts derived from bytes rather than read from them, and host-byte-order values
 DERIVED = {"Ethernet.Broadcast", "Loopback.Family"}
-LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2"}
+LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP"}
 
 
 def test_field_bytes_hold_the_field_value() -> None:

@@ -279,6 +279,11 @@ EXTRA_CHECKS = [
     smb2_when("smb2.file_offset", "SMB2.Offset", 8, 0),
     smb2_when("smb2.read_length", "SMB2.Length", 8, 0),
     across("smb2.dialect", ["SMB2.NegotiateRequest.Dialect", "SMB2.NegotiateResponse.DialectRevision"]),
+    field("ntlmssp.messagetype", "NTLMSSP.MessageType"),
+    field("ntlmssp.auth.username", "NTLMSSP.UserName", text),
+    field("ntlmssp.auth.domain", "NTLMSSP.DomainName", text),
+    field("ntlmssp.auth.hostname", "NTLMSSP.Workstation", text),
+    field("ntlmssp.ntlmserverchallenge", "NTLMSSP.ServerChallenge", bytes.fromhex),
     field("nbns.id", "NBTNS.QueryIdentifier"),
     # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
     across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],

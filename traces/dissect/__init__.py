@@ -22,6 +22,7 @@ from . import (  # noqa: F401
     link,
     mpls,
     nbns,
+    ntlmssp,
     prism,
     radiotap,
     smb,

@@ -11,6 +11,8 @@ The payload test is also made, vectorised, by the index's classifier (``fastclas
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from ..fields import REGISTRY, FieldType
 from ..frame import Layer
 from .core import TCP_HEURISTICS, TCP_PORTS, Ctx
@@ -55,6 +57,8 @@ PREFIXES: tuple[bytes, ...] = (*(m.encode() + b" " for m in METHODS), b"HTTP/1."
 #: tshark's default HTTP ports, less SSDP's 1900 (UDP-style HTTP, not this)
 PORTS = (80, 3128, 3132, 5985, 8080, 8088, 11371, 2869, 2710, 47001)
 MAX_HEADERS = 256  # header lines read from one segment
+#: ``fn(ctx, value, start, length)`` for Authorization / WWW-Authenticate values (ntlmssp.py)
+AUTH_HEADERS: list[Callable[[Ctx, str, int, int], None]] = []
 
 
 def starts_message(d: bytes, off: int, end: int) -> bool:
@@ -106,6 +110,11 @@ def _message(ctx: Ctx, off: int, end: int) -> None:
     elif pos < end:
         layer.add(PAYLOAD, d[pos:end], pos, end - pos, display=f"{end - pos} bytes")
     ctx.set_summary(layer, summary)
+    # what authentication headers carry comes after (a layer of its own, once the summary is set)
+    for f in layer.fields:
+        if f.fdef is AUTHORIZATION or f.fdef is WWW_AUTH:
+            for fn in AUTH_HEADERS:
+                fn(ctx, f.value, f.start, f.length)
 
 
 def _headers(ctx: Ctx, layer: Layer, node: object, pos: int, end: int) -> tuple[int, bool]:

@@ -11,6 +11,7 @@ A message the segment cuts short is decoded up to the cut and marked ``[truncate
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 
 from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Field, Layer
@@ -85,8 +86,8 @@ TRANSFORM_SESSION = R.define("SMB2.TransformHeader.SessionId", FieldType.UINT, "
 
 _HDR = struct.Struct("<4sHHIHHIIQ")  # through MessageId
 MAX_COMPOUND = 32
-#: set by ntlmssp.py: dissects an NTLMSSP message found inside a security buffer
-SECURITY_BLOBS: list = []
+#: ``fn(ctx, start, end)`` for each SESSION SETUP security buffer (ntlmssp.py)
+SECURITY_BLOBS: list[Callable[[Ctx, int, int], None]] = []
 
 
 def dissect_smb2(ctx: Ctx, off: int, end: int) -> None:
@@ -97,13 +98,17 @@ def dissect_smb2(ctx: Ctx, off: int, end: int) -> None:
         return
     parts = []
     pos = off
+    blobs: list[tuple[int, int]] = []
     for _ in range(MAX_COMPOUND):
-        text, nxt = _message(ctx, layer, pos, end)
+        text, nxt = _message(ctx, layer, pos, end, blobs)
         parts.append(text)
         if nxt <= 0 or pos + nxt >= end or pos + nxt + 4 > end or d[pos + nxt : pos + nxt + 4] != b"\xfeSMB":
             break
         pos += nxt
     ctx.set_summary(layer, "; ".join(parts))
+    for start, stop in blobs:  # security tokens become layers of their own after the summary is set
+        for fn in SECURITY_BLOBS:
+            fn(ctx, start, stop)
 
 
 def _transform(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
@@ -117,7 +122,7 @@ def _transform(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
         ctx.set_summary(layer, "Transform Header" + (" [truncated]" if end - off < 52 else ""))
 
 
-def _message(ctx: Ctx, layer: Layer, off: int, end: int) -> tuple[str, int]:
+def _message(ctx: Ctx, layer: Layer, off: int, end: int, blobs: list[tuple[int, int]]) -> tuple[str, int]:
     """One message at ``off``: its summary and NextCommand (0 when it is the last)."""
     d = ctx.data
     if end - off < 64:
@@ -160,7 +165,7 @@ def _message(ctx: Ctx, layer: Layer, off: int, end: int) -> tuple[str, int]:
         err = layer.add(ERROR, True, body, stop - body, display=status_text(status))
         err.add(ERROR_BYTES, int.from_bytes(d[body + 4 : body + 8], "little"), body + 4, 4)
     else:
-        extra = _body(ctx, layer, cmd, response, off, body, stop)
+        extra = _body(ctx, layer, cmd, response, off, body, stop, blobs)
         text += extra
     if off + 64 > end or (nxt == 0 and _declared_end(d, cmd, response, off, body, stop) > end):
         text += " [truncated]"
@@ -210,7 +215,8 @@ def _add(node: Layer | Field, fdef: FieldDef, d: bytes, at: int, width: int, sto
     return v
 
 
-def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, stop: int) -> str:
+def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, stop: int,
+          blobs: list[tuple[int, int]]) -> str:
     """The command's fields; returns the text the summary adds."""
     d = ctx.data
     if cmd == 0:
@@ -234,8 +240,7 @@ def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, 
             start, n = off + boff, max(0, min(blen, stop - off - boff))
             if boff and n:
                 layer.add(SECURITY_BUFFER, d[start : start + n], start, n, display=f"{blen} bytes")
-                for fn in SECURITY_BLOBS:
-                    fn(ctx, start, start + n)
+                blobs.append((start, start + n))
         return ""
     if cmd == 3:
         if not response and body + 8 <= stop:
