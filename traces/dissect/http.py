@@ -83,21 +83,23 @@ def _message(ctx: Ctx, off: int, end: int) -> None:
     line = d[off:line_end].rstrip(b"\r").decode("latin-1")
     if line.startswith("HTTP/"):
         version, _, rest = line.partition(" ")
-        code_text, _, reason = rest.partition(" ")
+        code_text, space, reason = rest.partition(" ")
         node = layer.add(RESPONSE, True, off, line_end - off, display=line)
         node.add(RESP_VERSION, version, off, len(version))
         at = off + len(version) + 1
         code = int(code_text) if code_text.isdigit() and len(code_text) == 3 else None
         if code is not None:
             node.add(STATUS, code, at, 3)
-            node.add(REASON, reason, at + 4, len(reason))
+            if space:
+                node.add(REASON, reason, at + 4, len(reason))
         summary = f"Response, {version}, Status: {code_text} {reason}".rstrip()
     else:
-        method, _, rest = line.partition(" ")
+        method, space, rest = line.partition(" ")
         uri, _, version = rest.rpartition(" ") if rest.count(" ") else (rest, "", "")
         node = layer.add(REQUEST, True, off, line_end - off, display=line)
         node.add(METHOD, method, off, len(method))
-        node.add(URI, uri, off + len(method) + 1, len(uri))
+        if space:
+            node.add(URI, uri, off + len(method) + 1, len(uri))
         if version:
             node.add(REQ_VERSION, version, off + len(method) + 2 + len(uri), len(version))
         summary = f"Request, {method} {uri}"

@@ -198,10 +198,17 @@ def _u32(d: bytes, p: int) -> int:
     return int.from_bytes(d[p : p + 4], "little")
 
 
-def _utf16(d: bytes, start: int, n: int, stop: int) -> tuple[str, int, int]:
-    """Text of a UTF-16LE string (cut at ``stop``), its start and its length in bytes."""
-    n = max(0, min(n, stop - start)) & ~1
-    return d[start : start + n].decode("utf-16-le", "replace"), start, n
+def _string(layer: Layer, fdef: FieldDef, d: bytes, base: int, at: int, stop: int) -> str | None:
+    """The UTF-16LE string whose (offset from ``base``, length) u16 pair is at ``at``: a field and
+    its text (cut at ``stop``, then marked), or None when it is empty or starts past ``stop``."""
+    start, n = base + _u16(d, at), _u16(d, at + 2)
+    if n == 0 or start >= stop or start < base:
+        return None
+    cut = start + n > stop
+    n = min(n, stop - start) & ~1
+    text = d[start : start + n].decode("utf-16-le", "replace")
+    layer.add(fdef, text, start, n)
+    return text + (" [truncated]" if cut else "")
 
 
 def _add(node: Layer | Field, fdef: FieldDef, d: bytes, at: int, width: int, stop: int,
@@ -244,9 +251,8 @@ def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, 
         return ""
     if cmd == 3:
         if not response and body + 8 <= stop:
-            text, start, n = _utf16(d, off + _u16(d, body + 4), _u16(d, body + 6), stop)
-            layer.add(TREE_PATH, text, start, n)
-            return f", Path = {text}"
+            text = _string(layer, TREE_PATH, d, off, body + 4, stop)
+            return f", Path = {text}" if text is not None else ""
         if response:
             v = _add(layer, SHARE_TYPE, d, body + 2, 1, stop, SHARE_TYPES)
             return f", ShareType = {SHARE_TYPES.get(v, v)}" if v is not None else ""
@@ -279,9 +285,8 @@ def _body(ctx: Ctx, layer: Layer, cmd: int, response: int, off: int, body: int, 
     if cmd == 6 and not response and body + 24 <= stop:
         layer.add(FILE_ID, d[body + 8 : body + 24], body + 8, 16, display=d[body + 8 : body + 24].hex())
     if cmd == 14 and not response and body + 32 <= stop:
-        text, start, n = _utf16(d, off + _u16(d, body + 24), _u16(d, body + 26), stop)
-        layer.add(SEARCH_PATTERN, text, start, n)
-        return f", SearchPattern = {text}"
+        text = _string(layer, SEARCH_PATTERN, d, off, body + 24, stop)
+        return f", SearchPattern = {text}" if text is not None else ""
     return ""
 
 
@@ -297,8 +302,5 @@ def _create(d: bytes, layer: Layer, response: int, off: int, body: int, stop: in
     _add(layer, DESIRED_ACCESS, d, body + 24, 4, stop)
     _add(layer, DISPOSITION, d, body + 36, 4, stop, DISPOSITIONS)
     _add(layer, CREATE_OPTIONS, d, body + 40, 4, stop)
-    if _u16(d, body + 46) == 0:  # the share's root
-        return ""
-    text, start, n = _utf16(d, off + _u16(d, body + 44), _u16(d, body + 46), stop)
-    layer.add(FILE_NAME, text, start, n)
-    return f", File = {text}"
+    text = _string(layer, FILE_NAME, d, off, body + 44, stop)  # none: the share's root
+    return f", File = {text}" if text is not None else ""
