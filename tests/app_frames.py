@@ -152,5 +152,38 @@ def name_frames() -> list[bytes]:
     ]
 
 
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    return bytes([tag]) + (bytes([n]) if n < 128 else bytes([0x82]) + n.to_bytes(2, "big")) + body
+
+
+def _int(tag: int, v: int) -> bytes:
+    return _der(0xA0 | tag, _der(0x02, v.to_bytes(max(1, (v.bit_length() + 8) // 8), "big")))
+
+
+def _str(tag: int, text: str) -> bytes:
+    return _der(0xA0 | tag, _der(0x1B, text.encode()))
+
+
+def _principal(tag: int, *parts: str) -> bytes:
+    names = _der(0x30, b"".join(_der(0x1B, p.encode()) for p in parts))
+    return _der(0xA0 | tag, _der(0x30, _int(0, 1) + _der(0xA1, names)))
+
+
+def kerberos_frames() -> list[bytes]:
+    error = _der(0x7E, _der(0x30, _int(0, 5) + _int(1, 30) + _der(0xA4, _der(0x18, b"20240101000000Z")) + _int(5, 0)
+                            + _int(6, 24) + _str(9, "CONTOSO.COM") + _principal(10, "krbtgt", "CONTOSO.COM")
+                            + _str(11, "pre-authentication failed")))
+    body = _der(0x30, _der(0xA0, _der(0x03, b"\x00\x40\x81\x00\x10")) + _principal(1, "alice") + _str(2, "CONTOSO.COM")
+                + _principal(3, "krbtgt", "CONTOSO.COM") + _der(0xA5, _der(0x18, b"20370913024805Z"))
+                + _int(7, 12345) + _der(0xA8, _der(0x30, _der(0x02, b"\x12"))))
+    as_req = _der(0x6A, _der(0x30, _int(1, 5) + _int(2, 10) + _der(0xA4, body)))
+    return [
+        eth(0x0800, ipv4(17, udp(50030, 88, as_req))),
+        eth(0x0800, ipv4(17, udp(88, 50030, error))),
+        _tcp4(50031, 88, len(as_req).to_bytes(4, "big") + as_req),
+    ]
+
+
 def frames() -> list[bytes]:
-    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames()]
+    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames()]

@@ -59,7 +59,7 @@ COVERED = {
     '.Protocol.TLS AND Description == "TLS:TLS Rec Layer-1 SSL Application Data"', "smb2.ErrorMessage",
     "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello", "HTTP and !UDP", "HTTP",
     "HTTP.Response.StatusCode == 403", "HTTP.Response.StatusCode == 409", 'HTTP.Uri contains "msn"',
-    "HTTP.StatusCode >=400", 'HTTP.Method == "GET"', 'HTTP.Method=="GET"',
+    "HTTP.StatusCode >=400", 'HTTP.Method == "GET"', 'HTTP.Method=="GET"', "KerberosV5",
 }
 
 #: rows with a Wireshark equivalent that are not compared, and why
@@ -76,7 +76,7 @@ SKIPPED = {
     "TCP.Port == IANA.Port.SMB": "Message Analyzer's IANA constants are not supported",
     "TCP.WindowScaled < 1000": "no scaled-window field (needs the window scale of the handshake)",
     "OSPF": "no OSPF dissector",
-    "OSPF && !OSPF.HelloPacket": "no OSPF dissector", "KerberosV5": "no Kerberos dissector",
+    "OSPF && !OSPF.HelloPacket": "no OSPF dissector",
     "WiFi.FrameControl.Type != 0": "no 802.11 frame in a file tshark reads (only in an ETL sample)",
     "!F==true": "F is a placeholder field", "TCP:Segment::SYN==true": "Message Analyzer path syntax",
     "HTTP::Method == “GET”": "Message Analyzer path syntax", "\\TCP\\IPv4": "Message Analyzer origins syntax",

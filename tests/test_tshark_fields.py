@@ -138,6 +138,16 @@ def vlan(tshark: str, leaf: str, tpid: int) -> Check:
     return Check(tshark, num, ours)
 
 
+def on_port(port: int, check: Check) -> Check:
+    """``check`` only on frames to or from ``port`` (tshark also decodes what GSS-API carries in
+    SMB2 and HTTP, which we do not)."""
+
+    def ours(f: Frame) -> list[Any] | None:
+        return check.ours(f) if port in f.values("TCP.Port") + f.values("UDP.Port") else None
+
+    return Check(check.tshark, check.convert, ours)
+
+
 def comma_text(tshark: str, names: Sequence[str]) -> Check:
     """A text field whose values may hold commas, which tshark also uses between values: compared
     as the comma-separated pieces."""
@@ -284,6 +294,9 @@ EXTRA_CHECKS = [
     field("ntlmssp.auth.domain", "NTLMSSP.DomainName", text),
     field("ntlmssp.auth.hostname", "NTLMSSP.Workstation", text),
     field("ntlmssp.ntlmserverchallenge", "NTLMSSP.ServerChallenge", bytes.fromhex),
+    on_port(88, field("kerberos.msg_type", "KerberosV5.Message.MessageType")),
+    on_port(88, field("kerberos.error_code", "KerberosV5.Message.ErrorCode")),
+    on_port(88, field("kerberos.e_text", "KerberosV5.Message.EText", text)),
     field("nbns.id", "NBTNS.QueryIdentifier"),
     # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
     across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],

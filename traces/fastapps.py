@@ -25,6 +25,7 @@ import numpy as np
 from .dissect import core as _core
 from .dissect import dns as _dns
 from .dissect import http as _http
+from .dissect import kerberos as _kerberos
 from .dissect import nbns as _nbns
 from .dissect import smb as _smb
 from .dissect import tls as _tls
@@ -32,17 +33,19 @@ from .gather import Gather
 from .protocols import CODE, MASK
 
 #: TCP dissector → the protocol any non-empty payload on its port is
-_TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS"}
-#: UDP dissector → its DNS-format protocol
-_UDP_DNS: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
-                                            _nbns.dissect_nbtns: "NBTNS"}
+_TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
+                                              _kerberos.dissect_kerberos_tcp: "KerberosV5"}
+#: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
+_UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
+                                              _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5"}
+_DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
 _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
-_RULE_NAMES = ("HTTP", "TLS", "DNS", "LLMNR", "NBTNS")
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5")  # the DNS-format ones first
 _tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
 
 
@@ -51,7 +54,7 @@ def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
     key = (kind, tuple(sorted((p, id(fn)) for p, fn in table.items())))
     rules = _tables.get(key)
     if rules is None:
-        whole = _TCP_WHOLE if kind == "tcp" else _UDP_DNS
+        whole = _TCP_WHOLE if kind == "tcp" else _UDP_WHOLE
         rules = np.zeros(65536, dtype=np.uint8)
         for port, fn in table.items():
             name = whole.get(fn)
@@ -142,6 +145,9 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
     body = np.minimum(length, n - 4)
     carried = valid & (kind == 0) & (body >= 4)
     magic = v.be32(p + 4)
+    # a SESSION SETUP (SMB2 command 1) may carry NTLMSSP or Kerberos layers: the scalar path decides
+    setup = carried & (magic == 0xFE534D42) & (body >= 16) & (v.read(p + 16, "<u2") == 1)
+    fallback[rows[setup]] = True
     for key, fn in _nbns.SESSION_PAYLOADS.items():
         m = rows[carried & (magic == int.from_bytes(key, "big"))]
         name = _smb.SESSION_PROTOCOLS.get(key)
@@ -160,7 +166,8 @@ def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tu
     top = np.full(n, -1, dtype=np.int64)
     rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
     rule[plen <= 0] = _NONE
-    fallback = (rule == _FALLBACK) | ((rule >= 3) & (plen < _DNS_HEADER))
+    dns_format = (rule >= 3) & (rule < 3 + len(_DNS_FORMAT))
+    fallback = (rule == _FALLBACK) | (dns_format & (plen < _DNS_HEADER))
     rule[fallback] = _NONE
     _whole(rule, bits, top)
     return bits, top, fallback

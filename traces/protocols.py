@@ -35,7 +35,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "GRE",
     "Prism",
     "AVS",
-    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py)
+    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py, kerberos.py)
     "HTTP",
     "TLS",
     "NbtSS",
@@ -43,6 +43,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "SMB2",
     "NBTNS",
     "LLMNR",
+    "KerberosV5",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

@@ -19,6 +19,7 @@ from . import (  # noqa: F401
     igmp,
     ipv4,
     ipv6,
+    kerberos,
     link,
     mpls,
     nbns,
