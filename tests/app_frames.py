@@ -185,5 +185,18 @@ def kerberos_frames() -> list[bytes]:
     ]
 
 
+def tunnel_frames() -> list[bytes]:
+    """VXLAN and NVGRE carrying a tenant's Ethernet frame (other MACs and addresses than outside)."""
+    inner_mac = bytes.fromhex("02aabbccdd01")
+    http = eth(0x0800, ipv4(6, tcp(50040, 80, 0x018, b"GET /tenant HTTP/1.1\r\nHost: t1\r\n\r\n"), src="192.168.7.1",
+                            dst="192.168.7.2"), src=inner_mac)
+    dns = eth(0x0800, ipv4(17, udp(50041, 53, struct.pack("!HHHHHH", 9, 0x0100, 1, 0, 0, 0) + labels("tenant.example")
+                                   + b"\x00\x00\x01\x00\x01"), src="192.168.8.1", dst="192.168.8.2"), src=inner_mac)
+    vxlan = b"\x08\x00\x00\x00" + (5001).to_bytes(3, "big") + b"\x00" + http
+    gre = struct.pack("!HHI", 0x2000, 0x6558, (6001 << 8) | 7) + dns
+    return [eth(0x0800, ipv4(17, udp(49999, 4789, vxlan), src="10.1.0.1", dst="10.1.0.2")),
+            eth(0x0800, ipv4(47, gre, src="10.1.0.1", dst="10.1.0.3"))]
+
+
 def frames() -> list[bytes]:
-    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames()]
+    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames(), *tunnel_frames()]

@@ -297,6 +297,7 @@ EXTRA_CHECKS = [
     on_port(88, field("kerberos.msg_type", "KerberosV5.Message.MessageType")),
     on_port(88, field("kerberos.error_code", "KerberosV5.Message.ErrorCode")),
     on_port(88, field("kerberos.e_text", "KerberosV5.Message.EText", text)),
+    field("vxlan.vni", "VXLAN.VNI"),
     field("nbns.id", "NBTNS.QueryIdentifier"),
     # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
     across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],

@@ -44,6 +44,8 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "NBTNS",
     "LLMNR",
     "KerberosV5",
+    "VXLAN",
+    "NVGRE",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

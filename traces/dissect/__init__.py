@@ -31,6 +31,7 @@ from . import (  # noqa: F401
     tcp,
     tls,
     udp,
+    vxlan,
     wifi,
 )
 from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, dissect_into, payload
