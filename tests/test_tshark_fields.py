@@ -260,7 +260,19 @@ EXTRA_CHECKS = [
     field("dhcp.id", "DHCP.TransactionID"),
     across("dhcp.hw.mac_addr", ["DHCP.ClientHardwareAddress", "DHCP.ClientIdentifier.MacAddress"], mac),
     field("dhcp.ip.your", "DHCP.YourIP", ip4),
-    # above TCP and UDP
+]
+
+
+def lso(check: Check) -> Check:
+    """``check`` except on IPv6 frames whose payload length is 0: a large-send-offload segment
+    as Windows captures it, which tshark reads as a broken jumbogram and dissects no further
+    (we dissect what was captured)."""
+    return Check(check.tshark, check.convert,
+                 lambda f: None if 0 in f.values("IPv6.PayloadLength") else check.ours(f))
+
+
+#: the protocols above TCP and UDP
+APP_CHECKS = [lso(c) for c in [
     field("http.request.method", "HTTP.Request.Method", text),
     comma_text("http.request.uri", ["HTTP.Request.URI"]),
     field("http.response.code", "HTTP.Response.StatusCode"),
@@ -303,7 +315,8 @@ EXTRA_CHECKS = [
     across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],
            lambda s: s.split(" (")[0]),
     across("nbns.addr", [f"NBTNS.{s}.IPAddress" for s in RR_SECTIONS], ip4),
-]
+]]
+EXTRA_CHECKS += APP_CHECKS
 
 
 @functools.lru_cache(maxsize=32)

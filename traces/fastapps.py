@@ -94,7 +94,24 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     rest = rest[plen[rest] > 0]
     if len(rest):
         _heuristics(v, rest, pl, plen, bits, top, fallback)
+    _http_auth(v, np.flatnonzero(top == CODE["HTTP"]), pl, plen, fallback)
     return bits, top, fallback
+
+
+def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
+    """HTTP messages whose headers may carry NTLMSSP (``ntlm``/``negotiate`` anywhere, any case) go
+    to the dissectors, which decide whether an NTLMSSP layer is there.  A byte search per message
+    start only: continuation segments and bodies are not looked at."""
+    if not len(rows):
+        return
+    first = v.read(pl[rows], "u1")
+    starts = rows[np.isin(first, _FIRST_BYTES)]
+    u8 = v.u8
+    for r in starts.tolist():
+        a = int(pl[r])
+        seg = u8[a : a + int(plen[r])].tobytes().lower()
+        if b"ntlm" in seg or b"negotiate" in seg:
+            fallback[r] = True
 
 
 def _whole(rule: np.ndarray, bits: np.ndarray, top: np.ndarray) -> None:

@@ -46,6 +46,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "KerberosV5",
     "VXLAN",
     "NVGRE",
+    "NTLMSSP",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
