@@ -80,13 +80,10 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
         plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(presence bits, Protocol Name code or -1 for plain TCP, rows for the scalar path) of TCP rows
     whose payload is ``plen`` bytes at ``pl``."""
-    n = len(sport)
-    bits = np.zeros(n, dtype=np.uint64)
-    top = np.full(n, -1, dtype=np.int64)
     rule = _app_rule(sport, dport, _rules("tcp", _core.TCP_PORTS))
     rule[plen <= 0] = _NONE  # no payload: nothing for a dissector (``by_port`` returns)
     fallback = rule == _FALLBACK
-    _whole(rule, bits, top)
+    bits, top = _whole(rule)
     nb = np.flatnonzero(rule == _NBTSS)
     if len(nb):
         _nbtss(v, nb, pl, plen, bits, top, fallback)
@@ -94,7 +91,7 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     rest = rest[plen[rest] > 0]
     if len(rest):
         _heuristics(v, rest, pl, plen, bits, top, fallback)
-    _http_auth(v, np.flatnonzero(top == CODE["HTTP"]), pl, plen, fallback)
+    _http_auth(v, np.flatnonzero((top == CODE["HTTP"]) & (plen >= 16)), pl, plen, fallback)
     return bits, top, fallback
 
 
@@ -114,13 +111,10 @@ def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fa
             fallback[r] = True
 
 
-def _whole(rule: np.ndarray, bits: np.ndarray, top: np.ndarray) -> None:
-    """Rows whose port says what the payload is."""
-    for i, name in enumerate(_RULE_NAMES):
-        rows = np.flatnonzero(rule == 3 + i)
-        if len(rows):
-            bits[rows] |= np.uint64(MASK[name])
-            top[rows] = CODE[name]
+def _whole(rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(presence bits, Protocol Name code or -1) of rows whose port says what the payload is: one
+    gather each from per-rule tables."""
+    return _RULE_BITS[rule], _RULE_TOP[rule]
 
 
 def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray,
@@ -178,17 +172,17 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
 def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """As ``tcp`` for UDP rows: the DNS-format protocols need their 12-byte header in full (or the
     dissector decides what a stub is)."""
-    n = len(sport)
-    bits = np.zeros(n, dtype=np.uint64)
-    top = np.full(n, -1, dtype=np.int64)
     rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
     rule[plen <= 0] = _NONE
     dns_format = (rule >= 3) & (rule < 3 + len(_DNS_FORMAT))
     fallback = (rule == _FALLBACK) | (dns_format & (plen < _DNS_HEADER))
     rule[fallback] = _NONE
-    _whole(rule, bits, top)
+    bits, top = _whole(rule)
     return bits, top, fallback
 
 
 _DNS_HEADER = 12
+#: rule → presence bits / Protocol Name code (-1: none) of a row it decides by port alone
+_RULE_BITS = np.array([0, 0, 0, *(MASK[n] for n in _RULE_NAMES)], dtype=np.uint64)
+_RULE_TOP = np.array([-1, -1, -1, *(CODE[n] for n in _RULE_NAMES)], dtype=np.int64)
 _FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)
