@@ -61,15 +61,15 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, TRACEMON_CACHE_DIR=cache, TRACEMON_CACHE_MIN_BYTES="0")
-        for kind in ("pcap", "pcapng"):
-            path = cached(kind, args.frames)
+        for kind, traffic in (("pcap", "mixed"), ("pcapng", "mixed"), ("pcap", "apps")):
+            path = cached(kind, args.frames, traffic=traffic)
             size_mb = path.stat().st_size / 1e6
             cold = run_child(path, "nocache", env)
             run_child(path, "cache", env)  # writes the cache entry
             warm = run_child(path, "cache", env)
             ts = None if args.no_tshark else tshark_seconds(path)
-            rows.append((kind, size_mb, cold, warm, ts))
-    print(f"{'format':<8}{'frames':>10}{'MB':>8}{'index s':>9}{'frames/s':>12}{'MB/s':>8}{'B/frame':>9}"
+            rows.append((kind if traffic == "mixed" else f"{kind}+{traffic}", size_mb, cold, warm, ts))
+    print(f"{'format':<11}{'frames':>10}{'MB':>8}{'index s':>9}{'frames/s':>12}{'MB/s':>8}{'B/frame':>9}"
           f"{'peak MB':>9}{'cached s':>10}{'tshark s':>10}{'tshark f/s':>12}")
     for kind, size_mb, cold, warm, ts in rows:
         n = cold["frames"]
@@ -77,10 +77,12 @@ def main() -> None:
         per = cold["index_bytes"] / n
         peak = (cold["peak_kb"] - cold["base_kb"]) / 1024
         tss = f"{ts:>10.2f}{n / ts:>12,.0f}" if ts else f"{'-':>10}{'-':>12}"
-        print(f"{kind:<8}{n:>10,}{size_mb:>8.0f}{cold['seconds']:>9.2f}{fps:>12,.0f}{size_mb / cold['seconds']:>8.0f}"
+        print(f"{kind:<11}{n:>10,}{size_mb:>8.0f}{cold['seconds']:>9.2f}{fps:>12,.0f}{size_mb / cold['seconds']:>8.0f}"
               f"{per:>9.1f}{peak:>9.0f}{warm['seconds']:>10.3f}{tss}")
         assert warm["from_cache"], "the third open should come from the cache"
-    print("\nindex s: first open (no cache); cached s: re-open of the unchanged file from the index cache;"
+    print("\npcap+apps: HTTP, TLS, SMB2, mDNS, LLMNR and NetBIOS names on their ports and HTTP on any port"
+          " (gen_traces.app_frames);"
+          "\nindex s: first open (no cache); cached s: re-open of the unchanged file from the index cache;"
           "\npeak MB: resident memory added by the open (includes the mapped pages touched and conversation tables).")
 
 

@@ -107,11 +107,45 @@ def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
             yield t, _eth(gw, mac, 0x0800, _ipv4(src, server, 1, icmp, k))
 
 
-def write_pcap(path: Path, n: int, seed: int = 7) -> Path:
+_HTTP = (b"POST /wsman HTTP/1.1\r\nHost: srv:5985\r\nContent-Length: 512\r\n\r\n" + bytes(512),
+         b"HTTP/1.1 200 OK\r\nContent-Type: application/soap+xml\r\nContent-Length: 300\r\n\r\n" + bytes(300),
+         b"GET /index.html HTTP/1.1\r\nHost: www.example.com\r\n\r\n")
+_SMB2 = b"\xfeSMB" + struct.pack("<HHIHHIIQ", 64, 1, 0, 8, 1, 0, 0, 7) + bytes(40) + struct.pack(
+    "<HBBIQ16sIIIHH", 49, 0, 0, 65536, 0, bytes(16), 0, 0, 0, 0, 0)
+
+
+def app_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
+    """Traffic above TCP and UDP, each on its own protocol's port: mDNS, LLMNR and NetBIOS name
+    queries, HTTP (WinRM's 5985 and port 80), TLS records on 443, SMB2 on 445 and HTTP requests on
+    an unregistered port (found by their first bytes)."""
+    rnd = random.Random(seed)
+    t = 1_700_000_000_000_000_000
+    gw = _mac(0xFFFFF)
+    nb = b"\x20" + b"EFEBEOEFEFEOEDEBEDEBEDEBEDEBEDAA" + b"\0"
+    for k in range(n):
+        t += rnd.randint(2_000, 400_000)
+        h = rnd.randrange(400)
+        mac, src = _mac(h), 0x0A000000 | (h + 10)
+        server = 0xC0A80000 | (1 + h % 39)  # each host talks to one server: a few thousand conversations
+        r = k % 8
+        if r < 3:  # name services
+            port = (5353, 5355, 137)[r]
+            msg = (_dns_query(k & 0xFFFF, f"host{h}.local", False, 0) if port != 137 else
+                   struct.pack("!HHHHHH", k & 0xFFFF, 0x0110, 1, 0, 0, 0) + nb + struct.pack("!HH", 32, 1))
+            ip = _ipv4(src, 0xE00000FB if port == 5353 else 0x0A0000FF, 17, _udp(port if port != 5355 else 50000 + h,
+                                                                                   port, msg), k)
+        else:
+            dport, data = ((5985, _HTTP[k % 2]), (80, _HTTP[2]), (443, b"\x17\x03\x03\x02\x00" + bytes(512)),
+                           (445, b"\x00" + len(_SMB2).to_bytes(3, "big") + _SMB2), (8000, _HTTP[2]))[r - 3]
+            ip = _ipv4(src, server, 6, _tcp(49152 + h, dport, k, k, 0x18, data), k)
+        yield t, _eth(gw, mac, 0x0800, ip)
+
+
+def write_pcap(path: Path, n: int, seed: int = 7, traffic: str = "mixed") -> Path:
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         pack = struct.Struct("<IIII").pack
-        for t, data in frames(n, seed):
+        for t, data in (app_frames if traffic == "apps" else frames)(n, seed):
             f.write(pack(t // 1_000_000_000, (t // 1000) % 1_000_000, len(data), len(data)))
             f.write(data)
     return path
@@ -130,14 +164,17 @@ def write_pcapng(path: Path, n: int, seed: int = 7) -> Path:
     return path
 
 
-def cached(kind: str, n: int, folder: Path | None = None) -> Path:
-    """A generated file under benchmarks/out/, made once."""
+def cached(kind: str, n: int, folder: Path | None = None, traffic: str = "mixed") -> Path:
+    """A generated file under benchmarks/out/, made once (``traffic="apps"``: ``app_frames``, pcap)."""
     folder = folder or Path(__file__).resolve().parent / "out"
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"synthetic_{n}.{kind}"
+    path = folder / (f"synthetic_{n}.{kind}" if traffic == "mixed" else f"synthetic_{traffic}_{n}.{kind}")
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        (write_pcapng if kind == "pcapng" else write_pcap)(tmp, n)
+        if traffic == "apps":
+            write_pcap(tmp, n, traffic="apps")
+        else:
+            (write_pcapng if kind == "pcapng" else write_pcap)(tmp, n)
         tmp.replace(path)
     return path
 

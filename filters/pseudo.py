@@ -205,7 +205,6 @@ PROPERTIES = [
     PseudoDef("Property.TCPRequestFastRetransmits", FieldType.UINT, "", None),
     PseudoDef("Property.TCPFastRetransmit", FieldType.BOOL, "", None),
     PseudoDef("Property.TCPSeqRange", FieldType.UINT, "", None),
-    PseudoDef("Property.NTLMSSPSummary", FieldType.STRING, "", None),
     PseudoDef("Property.SMBSummary", FieldType.STRING, "", None),
 ]
 #: Property.EventID (the parsers' ``property.EventID``) is NetEvent.Header.Descriptor.Id

@@ -80,6 +80,9 @@ def test_pair_and_alias_lookups_on_a_frame() -> None:
 
 #: fields whose value is a transformation of their bytes (documented in their descriptions)
 TRANSFORMS: dict[str, Callable[[bytes], int]] = {
+    # HTTP numbers are ASCII digits
+    "HTTP.Response.StatusCode": lambda b: int(b),
+    "HTTP.ContentLength": lambda b: int(b),
     "IPv4.HeaderLength": lambda b: (b[0] & 15) * 4,
     "IPv6.Extension.Length": lambda b: (b[0] + 1) * 8,  # AH (4-byte units) is not in the corpus
     "ICMPv6.Option.Length": lambda b: b[0] * 8,
@@ -91,7 +94,7 @@ TRANSFORMS: dict[str, Callable[[bytes], int]] = {
 }
 #: facts derived from bytes rather than read from them, and host-byte-order values
 DERIVED = {"Ethernet.Broadcast", "Loopback.Family"}
-LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap"}
+LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP"}
 
 
 def test_field_bytes_hold_the_field_value() -> None:

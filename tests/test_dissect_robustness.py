@@ -103,6 +103,24 @@ def test_mutated_frames(case: tuple[int, bytes]) -> None:
     run(data, link)
 
 
+#: application ports (and one no dissector claims, where HTTP is found by its first bytes)
+APP_TCP_PORTS = [80, 139, 443, 445, 5985, 40000]
+APP_UDP_PORTS = [53, 137, 5353, 5355]
+_PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01", b"\x17\x03\x03",
+             b"\x00\x00\x00\x40\xfeSMB", b"\x00\x00\x00\x20\xffSMB", b"\x00\x00\x01\x00\xfdSMB",
+             b"NTLMSSP\x00\x03\x00\x00\x00", b"Authorization: NTLM TlRMTVNTUAAD"]
+
+
+@FUZZ
+@given(port=st.sampled_from(APP_TCP_PORTS), prefix=st.sampled_from(_PREFIXES), body=st.binary(max_size=400),
+       udp_port=st.sampled_from(APP_UDP_PORTS), use_udp=st.booleans())
+def test_application_payloads(port: int, prefix: bytes, body: bytes, udp_port: int, use_udp: bool) -> None:
+    """Random bytes behind the application dissectors' ports, often after a valid first few bytes."""
+    data = prefix + body
+    seg = udp(50000, udp_port, data) if use_udp else tcp(50000, port, 0x018, data)
+    run(eth(0x0800, ipv4(17 if use_udp else 6, seg)), 1)
+
+
 def test_every_prefix_of_every_frame() -> None:
     """Truncation at each byte: the commonest damage (snaplen, broken captures)."""
     t0 = time.perf_counter()

@@ -20,6 +20,7 @@ from test_tshark_fields import (
     EXTRA_CHECKS,
     Check,
     boolean,
+    dns,
     field,
     frame_problems,
     ip4,
@@ -509,10 +510,11 @@ DETAIL_CHECKS = [
     vlan("vlan.priority", "Priority", 0x8100), vlan("vlan.etype", "EtherType", 0x8100),
     vlan("ieee8021ad.priority", "Priority", 0x88A8),
     field("llc.dsap", "LLC.DSAP"), field("llc.oui", "SNAP.OrganizationCode"), field("llc.type", "SNAP.EtherType"),
-    field("dns.flags.opcode", "DNS.Flags.Opcode"),
+    dns("dns.flags.opcode", "Flags.Opcode"),
+    # LLMNR has other bits there (C, TC, T), which tshark names llmnr-style
     field("dns.flags.recdesired", "DNS.Flags.RecursionDesired", boolean),
     when(field("dns.flags.recavail", "DNS.Flags.RecursionAvailable", boolean), "DNS.Flags.Response", 1),
-    field("dns.qry.class", "DNS.QRecord.QuestionClass"),
+    dns("dns.qry.class", "QRecord.QuestionClass"),
     rr("dns.resp.ttl", "TimeToLive", skip_types=(41,)),
     rr("dns.ptr.domain_name", "PtrDomainName", text),
     rr("dns.ns", "NameServer", text),
@@ -569,6 +571,8 @@ CASES = {
     "radiotap": (127, radiotap_frames, [*IP_CHECKS, *WIFI_CHECKS, *RADIOTAP_CHECKS]),
     "prism": (119, prism_frames, [*IP_CHECKS, *WIFI_CHECKS, *PRISM_CHECKS, *AVS_CHECKS]),
     "avs": (163, avs_frames, [*IP_CHECKS, *WIFI_CHECKS, *AVS_CHECKS]),
+    # HTTP, TLS, SMB/SMB2, NBNS, LLMNR (app_frames imports this module's builders, so it is read late)
+    "apps": (1, lambda: __import__("app_frames").frames(), IP_CHECKS),
 }
 
 

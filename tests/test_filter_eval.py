@@ -369,7 +369,7 @@ def test_type_errors_say_what_fits() -> None:
         "TCP.Port.Contains(\"x\")": "not text",
         "IPv4.Address == 10.0.0.0/8 AND TCP.Port == 10.0.0.0/8": "subnet",
         "tcp.portt == 80": "TCP has no field portt",
-        "Property.NTLMSSPSummary": "does not compute",
+        "Property.SMBSummary": "does not compute",
         "IPConfig.LocalIPv4Address": "not recorded",
         "ContainsBin(FrameData, EBCDIC, \"x\")": "encoding",
         "Foo(1)": "unknown function",

@@ -21,14 +21,16 @@ from typing import Any
 
 import pytest
 from conftest import require_tshark, samples
-from tracemon.traces import Frame, open_trace
+from tracemon.traces import REGISTRY, Frame, open_trace
 
 pytestmark = pytest.mark.tshark
 
 # reassembly off (the issue's command); absolute sequence numbers so tcp.seq/tcp.ack/SACK edges
 # are the values on the wire, as ours are
 TSHARK_PREFS = ("-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-                "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.relative_sequence_numbers:FALSE")
+                "-o", "tcp.desegment_tcp_streams:FALSE", "-o", "tcp.relative_sequence_numbers:FALSE",
+                # a retransmitted segment's payload is dissected as we do (we keep no TCP state)
+                "-o", "tcp.no_subdissector_on_error:FALSE")
 
 
 # -- tshark values → our value types --------------------------------------------------------
@@ -75,13 +77,20 @@ def across(tshark: str, names: Sequence[str], convert: Callable[[str], Any] = nu
 
     def ours(f: Frame) -> list[Any]:
         # keep the order the fields appear in the frame, as tshark does
-        keys = {n.lower() for n in names}
+        keys = {REGISTRY.canonical(n).lower() for n in names}  # (aliases such as TLS.ClientHello.X)
         return [x.value for x in f.walk() if x.fdef is not None and x.fdef.key in keys]
 
     return Check(tshark, convert, ours)
 
 
 RR_SECTIONS = ("ARecord", "AuthorityRecord", "AdditionalRecord")
+#: the protocols tshark shows with dns.* fields (LLMNR and mDNS; we name LLMNR's fields LLMNR.*)
+DNS_FORMAT = ("DNS", "LLMNR")
+
+
+def dns(tshark: str, leaf: str, convert: Callable[[str], Any] = num) -> Check:
+    """A DNS field, whichever DNS-format protocol carries it."""
+    return across(tshark, [f"{p}.{leaf}" for p in DNS_FORMAT], convert)
 
 
 def rr(tshark: str, leaf: str, convert: Callable[[str], Any] = num, skip_types: Sequence[int] = ()) -> Check:
@@ -90,7 +99,7 @@ def rr(tshark: str, leaf: str, convert: Callable[[str], Any] = num, skip_types: 
     ``skip_types``: record types for which tshark shows this value under another name (the owner
     of an SRV record is split into service/proto/name; an OPT record has no TTL).
     """
-    nodes = {f"dns.{s}".lower() for s in RR_SECTIONS}
+    nodes = {f"{p}.{s}".lower() for p in DNS_FORMAT for s in RR_SECTIONS}
 
     def ours(f: Frame) -> list[Any]:
         out = []
@@ -106,9 +115,12 @@ def rr(tshark: str, leaf: str, convert: Callable[[str], Any] = num, skip_types: 
     return Check(tshark, convert, ours)
 
 
-def when(check: Check, name: str, value: Any) -> Check:
-    """``check`` only on frames where field ``name`` has ``value`` (tshark omits it elsewhere)."""
-    return Check(check.tshark, check.convert, lambda f: check.ours(f) if value in f.values(name) else [])
+def when(check: Check, name: str | Sequence[str], value: Any) -> Check:
+    """``check`` only on frames where field ``name`` (or one of the names) has ``value`` (tshark
+    omits it elsewhere)."""
+    names = [name] if isinstance(name, str) else list(name)
+    return Check(check.tshark, check.convert,
+                 lambda f: check.ours(f) if any(value in f.values(n) for n in names) else [])
 
 
 def vlan(tshark: str, leaf: str, tpid: int) -> Check:
@@ -124,6 +136,49 @@ def vlan(tshark: str, leaf: str, tpid: int) -> Check:
         return out
 
     return Check(tshark, num, ours)
+
+
+def on_port(port: int, check: Check) -> Check:
+    """``check`` only on frames to or from ``port`` (tshark also decodes what GSS-API carries in
+    SMB2 and HTTP, which we do not)."""
+
+    def ours(f: Frame) -> list[Any] | None:
+        return check.ours(f) if port in f.values("TCP.Port") + f.values("UDP.Port") else None
+
+    return Check(check.tshark, check.convert, ours)
+
+
+def comma_text(tshark: str, names: Sequence[str]) -> Check:
+    """A text field whose values may hold commas, which tshark also uses between values: compared
+    as the comma-separated pieces."""
+    return Check(tshark, text, lambda f: [p for n in names for v in f.values(n) for p in v.split(",")])
+
+
+def smb2_when(tshark: str, name: str, command: int, response: int, convert: Callable[[str], Any] = num) -> Check:
+    """An SMB2 field compared only on frames holding that command's request (``response`` 0) or
+    response: tshark also repeats some (the tree, the file name) from its session tracking in
+    messages that do not carry them, which a stateless dissector cannot do."""
+
+    def ours(f: Frame) -> list[Any] | None:
+        out, seen = [], False
+        for layer in f.layers:
+            if layer.name != "SMB2":
+                continue
+            header: dict[str, Any] = {}
+            for x in layer.walk():
+                if x.fdef is None:
+                    continue
+                if x.fdef.key == "smb2.header":
+                    header = {}
+                elif x.fdef.leaf in ("Command", "ServerToRedir"):
+                    header[x.fdef.leaf] = x.value
+                    seen |= header.get("Command") == command and header.get("ServerToRedir") == response
+                elif x.fdef.key == name.lower() and header.get("Command") == command and \
+                        header.get("ServerToRedir") == response:
+                    out.append(x.value)
+        return out if seen else None
+
+    return Check(tshark, convert, ours)
 
 
 #: the issue's field list: addresses, ports and flags
@@ -186,16 +241,16 @@ EXTRA_CHECKS = [
     field("icmpv6.code", "ICMPv6.Code"),
     field("igmp.type", "IGMP.Type"),
     field("igmp.maddr", "IGMP.GroupAddress", ip4),
-    field("dns.id", "DNS.QueryIdentifier"),
-    field("dns.flags.response", "DNS.Flags.Response", boolean),
+    dns("dns.id", "QueryIdentifier"),
+    dns("dns.flags.response", "Flags.Response", boolean),
     # tshark shows RA and RCODE in responses only; we show every flag bit of every message
-    when(field("dns.flags.rcode", "DNS.Flags.ResponseCode"), "DNS.Flags.Response", 1),
-    field("dns.count.queries", "DNS.QuestionCount"),
-    field("dns.count.answers", "DNS.AnswerCount"),
-    field("dns.count.auth_rr", "DNS.NameServerCount"),
-    field("dns.count.add_rr", "DNS.AdditionalCount"),
-    field("dns.qry.name", "DNS.QRecord.QuestionName", text),
-    field("dns.qry.type", "DNS.QRecord.QuestionType"),
+    when(dns("dns.flags.rcode", "Flags.ResponseCode"), [f"{p}.Flags.Response" for p in DNS_FORMAT], 1),
+    dns("dns.count.queries", "QuestionCount"),
+    dns("dns.count.answers", "AnswerCount"),
+    dns("dns.count.auth_rr", "NameServerCount"),
+    dns("dns.count.add_rr", "AdditionalCount"),
+    dns("dns.qry.name", "QRecord.QuestionName", text),
+    dns("dns.qry.type", "QRecord.QuestionType"),
     rr("dns.resp.name", "Name", text, skip_types=(33,)),
     rr("dns.resp.type", "Type"),
     rr("dns.a", "IPAddress", ip4),
@@ -206,6 +261,62 @@ EXTRA_CHECKS = [
     across("dhcp.hw.mac_addr", ["DHCP.ClientHardwareAddress", "DHCP.ClientIdentifier.MacAddress"], mac),
     field("dhcp.ip.your", "DHCP.YourIP", ip4),
 ]
+
+
+def lso(check: Check) -> Check:
+    """``check`` except on IPv6 frames whose payload length is 0: a large-send-offload segment
+    as Windows captures it, which tshark reads as a broken jumbogram and dissects no further
+    (we dissect what was captured)."""
+    return Check(check.tshark, check.convert,
+                 lambda f: None if 0 in f.values("IPv6.PayloadLength") else check.ours(f))
+
+
+#: the protocols above TCP and UDP
+APP_CHECKS = [lso(c) for c in [
+    field("http.request.method", "HTTP.Request.Method", text),
+    comma_text("http.request.uri", ["HTTP.Request.URI"]),
+    field("http.response.code", "HTTP.Response.StatusCode"),
+    comma_text("http.host", ["HTTP.Host"]),
+    field("http.content_length_header", "HTTP.ContentLength"),
+    field("tls.record.content_type", "TLS.Record.ContentType"),
+    field("tls.record.version", "TLS.Record.Version"),
+    field("tls.handshake.type", "TLS.Handshake.HandShakeType"),
+    field("tls.handshake.extensions_server_name", "TLS.ClientHello.ServerName", text),
+    across("tls.handshake.ciphersuite", ["TLS.ClientHello.CipherSuite", "TLS.ServerHello.CipherSuite"]),
+    across("tls.handshake.extensions.supported_version",
+           ["TLS.ClientHello.SupportedVersion", "TLS.ServerHello.SupportedVersion"]),
+    across("tls.handshake.extensions_alpn_str", ["TLS.ClientHello.ALPN", "TLS.ServerHello.ALPN"], text),
+    field("tls.alert_message.desc", "TLS.Alert.Description"),
+    field("nbss.type", "NbtSS.Type"),
+    field("nbss.length", "NbtSS.Length"),
+    across("smb.cmd", ["SMB.Command", "SMB.AndXCommand"]),
+    field("smb2.cmd", "SMB2.Header.Command"),
+    field("smb2.nt_status", "SMB2.Header.Status"),
+    field("smb2.msg_id", "SMB2.Header.MessageId"),
+    field("smb2.sesid", "SMB2.Header.SessionId"),
+    smb2_when("smb2.filename", "SMB2.FileName", 5, 0, text),
+    smb2_when("smb2.tree", "SMB2.TreeConnect.Path", 3, 0, text),
+    smb2_when("smb2.create.disposition", "SMB2.Create.CreateDisposition", 5, 0),
+    field("smb2.ioctl.function", "SMB2.Ioctl.CtlCode"),
+    smb2_when("smb2.file_offset", "SMB2.Offset", 8, 0),
+    smb2_when("smb2.read_length", "SMB2.Length", 8, 0),
+    across("smb2.dialect", ["SMB2.NegotiateRequest.Dialect", "SMB2.NegotiateResponse.DialectRevision"]),
+    field("ntlmssp.messagetype", "NTLMSSP.MessageType"),
+    field("ntlmssp.auth.username", "NTLMSSP.UserName", text),
+    field("ntlmssp.auth.domain", "NTLMSSP.DomainName", text),
+    field("ntlmssp.auth.hostname", "NTLMSSP.Workstation", text),
+    field("ntlmssp.ntlmserverchallenge", "NTLMSSP.ServerChallenge", bytes.fromhex),
+    on_port(88, field("kerberos.msg_type", "KerberosV5.Message.MessageType")),
+    on_port(88, field("kerberos.error_code", "KerberosV5.Message.ErrorCode")),
+    on_port(88, field("kerberos.e_text", "KerberosV5.Message.EText", text)),
+    field("vxlan.vni", "VXLAN.VNI"),
+    field("nbns.id", "NBTNS.QueryIdentifier"),
+    # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
+    across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],
+           lambda s: s.split(" (")[0]),
+    across("nbns.addr", [f"NBTNS.{s}.IPAddress" for s in RR_SECTIONS], ip4),
+]]
+EXTRA_CHECKS += APP_CHECKS
 
 
 @functools.lru_cache(maxsize=32)

@@ -143,7 +143,7 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
         s = t.wait(lambda x: any("of 179 frames" in line and "Filter TCP.Port == 443" in line
                                  for line in x.splitlines()), label="filter applied, shown in the status line")
         rows = _list_rows(s)
-        if len(rows) != 9 or any(" TCP " not in r for r in rows):
+        if len(rows) != 9 or any(" TCP " not in r and " TLS " not in r for r in rows):  # 443: TLS when data
             raise WalkthroughError(f"the list does not look filtered:\n{s}")
         # Esc leaves the bar and keeps the filter; Ctrl+L clears it; Ctrl+G goes to a frame, the details follow
         t.keys("Escape")

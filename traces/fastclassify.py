@@ -2,8 +2,8 @@
 
 Handles, with NumPy array operations over a whole batch: Ethernet II (with stacked VLAN tags),
 raw IP and Linux SLL/SLL2 link layers → ARP, or IPv4 (unfragmented, no tunnels) / IPv6 (no
-extension headers) → TCP, UDP (DNS on port 53), ICMP and ICMPv6 messages that carry no embedded
-packet.  Everything else — and every frame where a dissector would have to decide something
+extension headers) → TCP, UDP (and what they carry, by port or payload prefix: ``fastapps``),
+ICMP and ICMPv6 messages that carry no embedded packet.  Everything else — and every frame where a dissector would have to decide something
 about truncation or an unusual header — is returned to the caller for the scalar path, which
 defines the result.  The dispatch tables are consulted so that a port or protocol a dissector
 claims is never classified here behind its back.
@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import fastapps
 from .dissect import core as _core
 from .gather import Gather
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
@@ -24,13 +25,11 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 ETH, VLAN, SLL, ARP, IPV4, IPV6 = (MASK[n] for n in ("Ethernet", "VLAN", "SLL", "ARP", "IPv4", "IPv6"))
-TCP, UDP, ICMP, ICMPV6, DNS = (MASK[n] for n in ("TCP", "UDP", "ICMP", "ICMPv6", "DNS"))
+TCP, UDP, ICMP, ICMPV6 = (MASK[n] for n in ("TCP", "UDP", "ICMP", "ICMPv6"))
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 # ICMP types whose body embeds the offending packet: the scalar dissector shows it as layers
 ICMP_EMBEDDING = (3, 4, 5, 11, 12)
 ICMPV6_EMBEDDING = (1, 2, 3, 4)
-DNS_PORT = 53
-DNS_HEADER = 12
 
 
 class _View(Gather):
@@ -193,11 +192,12 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         sport[t] = v.be16(l4[t])
         dport[t] = v.be16(l4[t] + 2)
         tcpflags[t] = v.b(l4[t] + 13)
-        claimed = _claimed(sport[t], dport[t], _core.TCP_PORTS, ())
+        bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
         fallback[t[claimed]] = True
-        t = t[~claimed]
-        protos[t] |= np.uint64(TCP)
-        top[t] = CODE["TCP"]
+        keep = ~claimed
+        t, bits, app_top = t[keep], bits[keep], app_top[keep]
+        protos[t] |= np.uint64(TCP) | bits
+        top[t] = np.where(app_top >= 0, app_top, CODE["TCP"])
         ok[t] = True
 
     u = np.flatnonzero(live & (proto == 17))
@@ -207,20 +207,12 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
-        claimed = _claimed(sport[u], dport[u], _core.UDP_PORTS, (DNS_PORT,))
+        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8)
         fallback[u[claimed]] = True
-        u = u[~claimed]
-        protos[u] |= np.uint64(UDP)
-        top[u] = CODE["UDP"]
-        dns = (sport[u] == DNS_PORT) | (dport[u] == DNS_PORT)
-        if dns.any() and DNS_PORT in _core.UDP_PORTS:
-            d = u[dns]
-            # a DNS header must be there in full, or the dissector decides what a stub is
-            full = l4[d] + 8 + DNS_HEADER <= l4end[d]
-            fallback[d[~full]] = True
-            d = d[full]
-            protos[d] |= np.uint64(DNS)
-            top[d] = CODE["DNS"]
+        keep = ~claimed
+        u, bits, app_top = u[keep], bits[keep], app_top[keep]
+        protos[u] |= np.uint64(UDP) | bits
+        top[u] = np.where(app_top >= 0, app_top, CODE["UDP"])
         ok[u] = True
 
     for pnum, bit, name, embedding in ((1, ICMP, "ICMP", ICMP_EMBEDDING), (58, ICMPV6, "ICMPv6", ICMPV6_EMBEDDING)):
@@ -300,14 +292,6 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     batch["ip_conv"][out] = ip_conv[d]
     batch["l4_conv"][out] = l4_conv[d]
     return rows[~done]
-
-
-def _claimed(sport: np.ndarray, dport: np.ndarray, table: dict[int, object], mine: tuple[int, ...]) -> np.ndarray:
-    """Rows whose ports a registered application dissector (other than ours) would take."""
-    others = [p for p in table if p not in mine]
-    if not others:
-        return np.zeros(len(sport), dtype=bool)
-    return np.isin(sport, others) | np.isin(dport, others)
 
 
 class KeyCache:

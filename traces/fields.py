@@ -161,6 +161,10 @@ class Registry:
                     yield fdef
             reg = reg.parent
 
+    def aliases(self) -> list[tuple[str, str]]:
+        """(alias in lower case, target) pairs declared here (not the parent's), sorted."""
+        return sorted(self._aliases.items())
+
     def protocols(self) -> list[FieldDef]:
         return [f for f in self if f.type is FieldType.PROTOCOL and "." not in f.name]
 

@@ -35,6 +35,18 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "GRE",
     "Prism",
     "AVS",
+    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py, kerberos.py)
+    "HTTP",
+    "TLS",
+    "NbtSS",
+    "SMB",
+    "SMB2",
+    "NBTNS",
+    "LLMNR",
+    "KerberosV5",
+    "VXLAN",
+    "NVGRE",
+    "NTLMSSP",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

@@ -27,6 +27,10 @@ IP_PROTOCOLS: dict[int, Dissector] = {}
 #: well-known UDP / TCP ports → application dissector (tried for the lower port first)
 UDP_PORTS: dict[int, Dissector] = {}
 TCP_PORTS: dict[int, Dissector] = {}
+#: (test, dissector) tried in order on TCP payload no port claims: ``test(data, off, end)`` says
+#: whether the payload starts a message of that protocol (HTTP on any port).  The vectorised
+#: classifier must make the same test (see fastclassify), so keep each test a prefix match.
+TCP_HEURISTICS: list[tuple[Callable[[bytes, int, int], bool], Dissector]] = []
 
 MAX_DEPTH = 24  # tunnels and ICMP errors nest; bound the recursion
 

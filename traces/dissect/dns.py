@@ -1,4 +1,6 @@
-"""DNS over UDP and TCP (also mDNS and LLMNR, which share the format).
+"""DNS over UDP and TCP, and the protocols that share its message format: mDNS (shown as DNS,
+as Netmon does), LLMNR (its own name, ``LLMNR.QRecord.QuestionName`` …) and the NetBIOS name
+service (``nbns.py``), each with the same field tree under its own protocol name.
 
 Sections and their field names:
 
@@ -22,6 +24,8 @@ one), so no input can make the name reader loop.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Mapping
+from typing import NamedTuple
 
 from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Field, Layer
@@ -41,30 +45,40 @@ RCODE_NAMES = {0: "Success", 1: "Format Error", 2: "Server Failure", 3: "Name Er
                5: "Refused", 6: "YX Domain", 7: "YX RR Set", 8: "NX RR Set", 9: "Not Authoritative",
                10: "Not Zone"}
 
-DNS = R.protocol("DNS", "Domain Name System")
-TCP_LENGTH = R.define("DNS.TcpLength", FieldType.UINT, "Message length prefix (DNS over TCP)")
-QUERY_ID = R.define("DNS.QueryIdentifier", FieldType.UINT, "Transaction id matching a response to its query")
-FLAGS = R.define("DNS.Flags", FieldType.UINT, "The 16-bit flags word")
-FLAG_RESPONSE = R.define("DNS.Flags.Response", FieldType.BOOL, "1 for a response, 0 for a query (QR)")
-FLAG_OPCODE = R.define("DNS.Flags.Opcode", FieldType.UINT, "Kind of query", enum={
-    k: v.split(" ", 1)[0] for k, v in OPCODE_NAMES.items()})
-FLAG_AA = R.define("DNS.Flags.AuthoritativeAnswer", FieldType.BOOL, "Answer from an authoritative server")
-FLAG_TC = R.define("DNS.Flags.Truncated", FieldType.BOOL, "Message was truncated")
-FLAG_RD = R.define("DNS.Flags.RecursionDesired", FieldType.BOOL, "Recursion desired")
-FLAG_RA = R.define("DNS.Flags.RecursionAvailable", FieldType.BOOL, "Recursion available")
-FLAG_Z = R.define("DNS.Flags.Reserved", FieldType.BOOL, "Reserved bit (Z)")
-FLAG_AD = R.define("DNS.Flags.AuthenticatedData", FieldType.BOOL, "Answer authenticated (DNSSEC)")
-FLAG_CD = R.define("DNS.Flags.CheckingDisabled", FieldType.BOOL, "Checking disabled (DNSSEC)")
-FLAG_RCODE = R.define("DNS.Flags.ResponseCode", FieldType.UINT, "Response code", enum=RCODE_NAMES)
-QD_COUNT = R.define("DNS.QuestionCount", FieldType.UINT, "Number of questions")
-AN_COUNT = R.define("DNS.AnswerCount", FieldType.UINT, "Number of answer records")
-NS_COUNT = R.define("DNS.NameServerCount", FieldType.UINT, "Number of authority records")
-AR_COUNT = R.define("DNS.AdditionalCount", FieldType.UINT, "Number of additional records")
 
-QRECORD = R.define("DNS.QRecord", FieldType.PROTOCOL, "A question")
-Q_NAME = R.define("DNS.QRecord.QuestionName", FieldType.STRING, "Name asked for")
-Q_TYPE = R.define("DNS.QRecord.QuestionType", FieldType.UINT, "Record type asked for", enum=TYPE_NAMES)
-Q_CLASS = R.define("DNS.QRecord.QuestionClass", FieldType.UINT, "Class asked for", enum=CLASS_NAMES)
+class _Header:
+    """The header field definitions of one DNS-format protocol (``DNS``, ``LLMNR``, ``NBTNS``)."""
+
+    def __init__(self, p: str, types: Mapping[int, str]) -> None:
+        self.tcp_length = R.define(f"{p}.TcpLength", FieldType.UINT, "Message length prefix (over TCP)")
+        self.query_id = R.define(f"{p}.QueryIdentifier", FieldType.UINT,
+                                 "Transaction id matching a response to its query")
+        self.flags = R.define(f"{p}.Flags", FieldType.UINT, "The 16-bit flags word")
+        self.response = R.define(f"{p}.Flags.Response", FieldType.BOOL, "1 for a response, 0 for a query (QR)")
+        self.opcode = R.define(f"{p}.Flags.Opcode", FieldType.UINT, "Kind of query", enum={
+            k: v.split(" ", 1)[0] for k, v in OPCODE_NAMES.items()})
+        self.bits = (
+            (R.define(f"{p}.Flags.AuthoritativeAnswer", FieldType.BOOL, "Answer from an authoritative server"),
+             10, 2, (5, 1)),
+            (R.define(f"{p}.Flags.Truncated", FieldType.BOOL, "Message was truncated"), 9, 2, (6, 1)),
+            (R.define(f"{p}.Flags.RecursionDesired", FieldType.BOOL, "Recursion desired"), 8, 2, (7, 1)),
+            (R.define(f"{p}.Flags.RecursionAvailable", FieldType.BOOL, "Recursion available"), 7, 3, (0, 1)),
+            (R.define(f"{p}.Flags.Reserved", FieldType.BOOL, "Reserved bit (Z)"), 6, 3, (1, 1)),
+            (R.define(f"{p}.Flags.AuthenticatedData", FieldType.BOOL, "Answer authenticated (DNSSEC)"),
+             5, 3, (2, 1)),
+            (R.define(f"{p}.Flags.CheckingDisabled", FieldType.BOOL,
+                      "Checking disabled (DNSSEC; the broadcast bit in NetBIOS name service)"), 4, 3, (3, 1)),
+        )
+        self.rcode = R.define(f"{p}.Flags.ResponseCode", FieldType.UINT, "Response code", enum=RCODE_NAMES)
+        self.counts = (R.define(f"{p}.QuestionCount", FieldType.UINT, "Number of questions"),
+                       R.define(f"{p}.AnswerCount", FieldType.UINT, "Number of answer records"),
+                       R.define(f"{p}.NameServerCount", FieldType.UINT, "Number of authority records"),
+                       R.define(f"{p}.AdditionalCount", FieldType.UINT, "Number of additional records"))
+        self.qrecord = R.define(f"{p}.QRecord", FieldType.PROTOCOL, "A question")
+        self.q_name = R.define(f"{p}.QRecord.QuestionName", FieldType.STRING, "Name asked for")
+        self.q_type = R.define(f"{p}.QRecord.QuestionType", FieldType.UINT, "Record type asked for", enum=types)
+        self.q_class = R.define(f"{p}.QRecord.QuestionClass", FieldType.UINT, "Class asked for", enum=CLASS_NAMES)
+
 
 _RR_LEAVES: tuple[tuple[str, FieldType, str], ...] = (
     ("Name", FieldType.STRING, "Owner name of the record"),
@@ -100,19 +114,46 @@ class _Section:
 
     __slots__ = ("f", "node", "title")
 
-    def __init__(self, name: str, title: str, description: str) -> None:
-        self.node = R.define(f"DNS.{name}", FieldType.PROTOCOL, description)
+    def __init__(self, p: str, name: str, title: str, description: str, types: Mapping[int, str]) -> None:
+        self.node = R.define(f"{p}.{name}", FieldType.PROTOCOL, description)
         self.title = title
-        enums = {"Type": TYPE_NAMES, "Class": CLASS_NAMES}
+        enums = {"Type": types, "Class": CLASS_NAMES}
         self.f: dict[str, FieldDef] = {
-            leaf: R.define(f"DNS.{name}.{leaf}", t, f"{d} ({title.lower()})", enum=enums.get(leaf))
+            leaf: R.define(f"{p}.{name}.{leaf}", t, f"{d} ({title.lower()})", enum=enums.get(leaf))
             for leaf, t, d in _RR_LEAVES
         }
 
 
-ANSWER = _Section("ARecord", "Answer", "An answer record")
-AUTHORITY = _Section("AuthorityRecord", "Authority", "An authority-section record")
-ADDITIONAL = _Section("AdditionalRecord", "Additional", "An additional-section record")
+
+
+class Names:
+    """Every definition of one DNS-format protocol: DNS itself, and the protocols that share its
+    message format under their own names (LLMNR, NetBIOS name service), so that ``LLMNR`` and
+    ``LLMNR.QRecord.QuestionName`` are found through the index's own presence bit."""
+
+    def __init__(self, proto: str, description: str, *, types: Mapping[int, str] = TYPE_NAMES,
+                 summary: Summary | None = None, netbios: NetBios | None = None) -> None:
+        self.proto = R.protocol(proto, description)
+        self.types = types
+        self.h = _Header(proto, types)
+        self.sections = (_Section(proto, "ARecord", "Answer", "An answer record", types),
+                         _Section(proto, "AuthorityRecord", "Authority", "An authority-section record", types),
+                         _Section(proto, "AdditionalRecord", "Additional", "An additional-section record", types))
+        self.summary: Summary = summary or _dns_summary
+        #: NetBIOS name service: names in the first-level encoding and its own record data
+        self.netbios = netbios
+
+
+class NetBios(NamedTuple):
+    """How the NetBIOS name service differs from DNS (see ``nbns.py``)."""
+
+    name: Callable[[str], str]  # decoded text of a name read as DNS labels
+    rdata: Callable[[bytes, Field, dict[str, FieldDef], int, int, int], str]  # like ``_rdata``
+
+
+#: (query id, response bit, opcode, rcode, question texts, answer texts) → the layer's summary
+Summary = Callable[[int, int, int, int, list[str], list[str]], str]
+
 
 _HEADER = struct.Struct("!HHHHHH")
 _RR = struct.Struct("!HHIH")
@@ -173,8 +214,28 @@ def read_name(d: bytes, pos: int, base: int, end: int) -> tuple[str, int]:
     return (".".join(labels) if labels else "<Root>"), (after if after >= 0 else pos)
 
 
+def _dns_summary(qid: int, response: int, opcode: int, rcode: int, questions: list[str], answers: list[str]) -> str:
+    head = f"QueryId = 0x{qid:04X}, {OPCODE_NAMES.get(opcode, f'Opcode {opcode}')}, "
+    if response:
+        summary = head + f"Response - {RCODE_NAMES.get(rcode, f'Code {rcode}')}"
+        if answers:
+            summary += ", " + ", ".join(answers[:4]) + (", ..." if len(answers) > 4 else "")
+        return summary
+    return head + (f"Query  for {questions[0]}" if questions else "Query")
+
+
+DNS_NAMES = Names("DNS", "Domain Name System")
+DNS = DNS_NAMES.proto
+ANSWER, AUTHORITY, ADDITIONAL = DNS_NAMES.sections
+LLMNR_NAMES = Names("LLMNR", "Link-Local Multicast Name Resolution (RFC 4795): DNS's format on UDP 5355")
+
+
+def dissect_llmnr(ctx: Ctx, off: int, end: int) -> None:
+    message(ctx, LLMNR_NAMES, off, off, end, None)
+
+
 def dissect_dns(ctx: Ctx, off: int, end: int) -> None:
-    _message(ctx, off, off, end, None)
+    message(ctx, DNS_NAMES, off, off, end, None)
 
 
 def dissect_dns_tcp(ctx: Ctx, off: int, end: int) -> None:
@@ -183,29 +244,31 @@ def dissect_dns_tcp(ctx: Ctx, off: int, end: int) -> None:
         payload(ctx, off, end)
         return
     length = (ctx.data[off] << 8) | ctx.data[off + 1]
-    _message(ctx, off, off + 2, min(end, off + 2 + length), length)
+    message(ctx, DNS_NAMES, off, off + 2, min(end, off + 2 + length), length)
     if off + 2 + length < end:
         payload(ctx, off + 2 + length, end)
 
 
-def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -> None:
+def message(ctx: Ctx, names: Names, start: int, off: int, end: int, tcp_length: int | None) -> None:
+    """One DNS-format message at ``off:end`` as a layer of ``names.proto`` (``start`` is where
+    the layer begins: before a TCP length prefix when there is one)."""
     d = ctx.data
-    layer = ctx.layer(DNS, "", start, end - start)
+    h = names.h
+    layer = ctx.layer(names.proto, "", start, end - start)
     if tcp_length is not None:
-        layer.add(TCP_LENGTH, tcp_length, start, 2)
+        layer.add(h.tcp_length, tcp_length, start, 2)
     if end - off < 12:
         # a cut-short header (snaplen, a quoted packet): show the words that are there
         words = [(d[p] << 8) | d[p + 1] for p in range(off, end - 1, 2)]
-        _header(layer, off, words)
-        ctx.short(layer, f"{end - off} bytes, a DNS header needs 12")
+        _header(layer, h, off, words)
+        ctx.short(layer, f"{end - off} bytes, a {names.proto.name} header needs 12")
         payload(ctx, off + 2 * len(words), end)
         return
     qid, flags, qd, an, ns, ar = _HEADER.unpack_from(d, off)
-    _header(layer, off, [qid, flags, qd, an, ns, ar])
+    _header(layer, h, off, [qid, flags, qd, an, ns, ar])
     response = flags >> 15
     opcode = (flags >> 11) & 15
     rcode = flags & 15
-    head = f"QueryId = 0x{qid:04X}, {OPCODE_NAMES.get(opcode, f'Opcode {opcode}')}, "
     pos = off + 12
     questions: list[str] = []
     answers: list[str] = []
@@ -213,19 +276,14 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
     short = False
     try:
         for _ in range(qd):
-            pos = _question(d, layer, pos, off, end, questions)
-        for section, count in ((ANSWER, an), (AUTHORITY, ns), (ADDITIONAL, ar)):
+            pos = _question(d, names, layer, pos, off, end, questions)
+        for section, count in zip(names.sections, (an, ns, ar), strict=True):
             for _ in range(count):
-                pos = _record(d, layer, section, pos, off, end, answers if section is ANSWER else None)
+                pos = _record(d, names, layer, section, pos, off, end,
+                              answers if section is names.sections[0] else None)
     except _Bad as e:
         problem, short = str(e), isinstance(e, _Short)
-    if response:
-        summary = head + f"Response - {RCODE_NAMES.get(rcode, f'Code {rcode}')}"
-        if answers:
-            summary += ", " + ", ".join(answers[:4]) + (", ..." if len(answers) > 4 else "")
-    else:
-        summary = head + (f"Query  for {questions[0]}" if questions else "Query")
-    ctx.set_summary(layer, summary)
+    ctx.set_summary(layer, names.summary(qid, response, opcode, rcode, questions, answers))
     if problem:
         (ctx.short if short else ctx.malformed)(layer, problem)
         layer.length = pos - start
@@ -235,58 +293,63 @@ def _message(ctx: Ctx, start: int, off: int, end: int, tcp_length: int | None) -
         payload(ctx, pos, end)
 
 
-def _enum(v: int, names: dict[int, str]) -> str:
+def _enum(v: int, names: Mapping[int, str]) -> str:
     name = names.get(v)
     return f"{v} ({name})" if name is not None else str(v)
 
 
 _BIT = ("0", "1")
-#: flag bits below the top one: (field, shift, byte offset in the header, bit range in that byte)
-_FLAG_BITS = ((FLAG_AA, 10, 2, (5, 1)), (FLAG_TC, 9, 2, (6, 1)), (FLAG_RD, 8, 2, (7, 1)),
-              (FLAG_RA, 7, 3, (0, 1)), (FLAG_Z, 6, 3, (1, 1)), (FLAG_AD, 5, 3, (2, 1)), (FLAG_CD, 4, 3, (3, 1)))
 
 
-def _header(layer: Layer, off: int, words: list[int]) -> None:
+def _header(layer: Layer, h: _Header, off: int, words: list[int]) -> None:
     """The header fields, as many as ``words`` holds (id, flags, then the four counts)."""
     put = layer.fields.append
     if words:
         qid = words[0]
-        put(new(QUERY_ID, qid, f"0x{qid:04X} ({qid})", off, 2))
+        put(new(h.query_id, qid, f"0x{qid:04X} ({qid})", off, 2))
     if len(words) > 1:
         flags = words[1]
-        f = new(FLAGS, flags, f"0x{flags:04X}", off + 2, 2)
+        f = new(h.flags, flags, f"0x{flags:04X}", off + 2, 2)
         kids = f.children
-        kids.append(new(FLAG_RESPONSE, flags >> 15, _BIT[flags >> 15], off + 2, 1, (0, 1)))
+        kids.append(new(h.response, flags >> 15, _BIT[flags >> 15], off + 2, 1, (0, 1)))
         opcode = (flags >> 11) & 15
-        kids.append(new(FLAG_OPCODE, opcode, _enum(opcode, FLAG_OPCODE.enum), off + 2, 1, (1, 4)))  # type: ignore[arg-type]
-        for fdef, shift, at, bits in _FLAG_BITS:
+        kids.append(new(h.opcode, opcode, _enum(opcode, h.opcode.enum or {}), off + 2, 1, (1, 4)))
+        for fdef, shift, at, bits in h.bits:
             bit = (flags >> shift) & 1
             kids.append(new(fdef, bit, _BIT[bit], off + at, 1, bits))
-        kids.append(new(FLAG_RCODE, flags & 15, _enum(flags & 15, RCODE_NAMES), off + 3, 1, (4, 4)))
+        kids.append(new(h.rcode, flags & 15, _enum(flags & 15, RCODE_NAMES), off + 3, 1, (4, 4)))
         put(f)
-    for i, fdef in enumerate((QD_COUNT, AN_COUNT, NS_COUNT, AR_COUNT)):
+    for i, fdef in enumerate(h.counts):
         if len(words) > 2 + i:
             put(new(fdef, words[2 + i], str(words[2 + i]), off + 4 + 2 * i, 2))
 
 
-def _question(d: bytes, layer: Layer, pos: int, base: int, end: int, out: list[str]) -> int:
-    name, p = read_name(d, pos, base, end)
+def _name(d: bytes, names: Names, pos: int, base: int, end: int) -> tuple[str, int]:
+    name, after = read_name(d, pos, base, end)
+    return (names.netbios.name(name) if names.netbios is not None else name), after
+
+
+def _question(d: bytes, names: Names, layer: Layer, pos: int, base: int, end: int, out: list[str]) -> int:
+    name, p = _name(d, names, pos, base, end)
     if p + 4 > end:
         raise _Short("question cut short")
     qtype, qclass = (d[p] << 8) | d[p + 1], (d[p + 2] << 8) | d[p + 3]
-    tname = TYPE_NAMES.get(qtype, str(qtype))
+    types = names.types
+    tname = types.get(qtype, str(qtype))
     cname = CLASS_NAMES.get(qclass & 0x7FFF, str(qclass))
     text = f"{name} of type {tname} on class {cname}"
-    q = new(QRECORD, True, text, pos, p + 4 - pos)
-    q.children += (new(Q_NAME, name, name, pos, p - pos), new(Q_TYPE, qtype, _enum(qtype, TYPE_NAMES), p, 2),
-                   new(Q_CLASS, qclass, _enum(qclass, CLASS_NAMES), p + 2, 2))
+    h = names.h
+    q = new(h.qrecord, True, text, pos, p + 4 - pos)
+    q.children += (new(h.q_name, name, name, pos, p - pos), new(h.q_type, qtype, _enum(qtype, types), p, 2),
+                   new(h.q_class, qclass, _enum(qclass, CLASS_NAMES), p + 2, 2))
     layer.fields.append(q)
-    out.append(text)
+    out.append(name if names.netbios is not None else text)
     return p + 4
 
 
-def _record(d: bytes, layer: Layer, sec: _Section, pos: int, base: int, end: int, out: list[str] | None) -> int:
-    name, p = read_name(d, pos, base, end)
+def _record(d: bytes, names: Names, layer: Layer, sec: _Section, pos: int, base: int, end: int,
+            out: list[str] | None) -> int:
+    name, p = _name(d, names, pos, base, end)
     if p + 10 > end:
         raise _Short(f"{sec.title.lower()} record header cut short")
     rtype, rclass, ttl, rdlen = _RR.unpack_from(d, p)
@@ -295,13 +358,17 @@ def _record(d: bytes, layer: Layer, sec: _Section, pos: int, base: int, end: int
     if stop > end:
         raise _Short(f"{sec.title.lower()} record data of {rdlen} bytes runs past the end")
     f = sec.f
+    types = names.types
     node = new(sec.node, True, "", pos, stop - pos)
-    node.children += (new(f["Name"], name, name, pos, p - pos), new(f["Type"], rtype, _enum(rtype, TYPE_NAMES), p, 2),
+    node.children += (new(f["Name"], name, name, pos, p - pos), new(f["Type"], rtype, _enum(rtype, types), p, 2),
                       new(f["Class"], rclass, _enum(rclass, CLASS_NAMES), p + 2, 2),
                       new(f["TimeToLive"], ttl, str(ttl), p + 4, 4), new(f["DataLength"], rdlen, str(rdlen), p + 8, 2))
     layer.fields.append(node)
-    text = _rdata(d, node, f, rtype, rdata, stop, base, end)
-    node.display = f"{name} of type {TYPE_NAMES.get(rtype, rtype)} on class " \
+    if names.netbios is not None:
+        text = names.netbios.rdata(d, node, f, rtype, rdata, stop)
+    else:
+        text = _rdata(d, node, f, rtype, rdata, stop, base, end)
+    node.display = f"{name} of type {types.get(rtype, rtype)} on class " \
                    f"{CLASS_NAMES.get(rclass & 0x7FFF, rclass)}" + (f": {text}" if text else "")
     if out is not None and text:
         out.append(text)
@@ -374,6 +441,7 @@ def _rdata(d: bytes, node: Field, f: dict[str, FieldDef], rtype: int, pos: int, 
     return ""
 
 
-for _port in (53, 5353, 5355):
+for _port in (53, 5353):
     UDP_PORTS[_port] = dissect_dns
+UDP_PORTS[5355] = dissect_llmnr
 TCP_PORTS[53] = dissect_dns_tcp

@@ -6,6 +6,7 @@ from __future__ import annotations
 from ..fields import REGISTRY, FieldType
 from .core import ETHER_TYPES, IP_PROTOCOLS, Ctx, payload
 from .ethernet import dissect_ethernet, ethertype_text
+from .vxlan import nvgre
 
 R = REGISTRY
 GRE = R.protocol("GRE", "Generic Routing Encapsulation")
@@ -66,6 +67,10 @@ def dissect_gre(ctx: Ctx, off: int, end: int) -> None:
     if version == 1 and a:
         add(ACK, int.from_bytes(d[p : p + 4], "big"), p, 4)
         p += 4
+    if version == 0 and k and proto == 0x6558:  # NVGRE: the key is a virtual subnet id and flow id
+        key_at = off + 4 + 4 * (c or (flags >> 14) & 1)
+        ctx.call(lambda ctx_, o, e: nvgre(ctx_, key_at, o, e), p, end)
+        return
     ctx.next(ETHER_TYPES, proto, p, end)
 
 

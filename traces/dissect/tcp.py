@@ -11,7 +11,7 @@ import struct
 
 from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer
-from .core import IP_PROTOCOLS, TCP_PORTS, Ctx, payload
+from .core import IP_PROTOCOLS, TCP_HEURISTICS, TCP_PORTS, Ctx, payload
 from .names import port_text
 from .text import new
 from .udp import by_port
@@ -126,7 +126,7 @@ def dissect_tcp(ctx: Ctx, off: int, end: int) -> None:
     plen = l4_len - hl if isinstance(l4_len, int) and l4_len >= hl else end - off - hl
     put(new(PAYLOAD_LENGTH, plen, str(plen), off + hl, 0))
     ctx.set_summary(layer, _summary(flags, sport, dport, plen, seq, ack, window))
-    by_port(ctx, TCP_PORTS, sport, dport, off + hl, end)
+    by_port(ctx, TCP_PORTS, sport, dport, off + hl, end, TCP_HEURISTICS)
 
 
 def _summary(flags: int, sport: int, dport: int, plen: int | None, seq: int, ack: int, window: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Sequence
 
 from ..fields import REGISTRY, FieldType
 from .core import IP_PROTOCOLS, UDP_PORTS, Ctx, Dissector, payload
@@ -20,12 +21,19 @@ CHECKSUM = R.define("UDP.Checksum", FieldType.UINT, "Checksum (0: none)")
 _HEADER = struct.Struct("!HHHH")
 
 
-def by_port(ctx: Ctx, table: dict[int, Dissector], sport: int, dport: int, off: int, end: int) -> None:
-    """Hand the payload to the application dissector of the lower well-known port, else the other."""
+def by_port(ctx: Ctx, table: dict[int, Dissector], sport: int, dport: int, off: int, end: int,
+            heuristics: Sequence[tuple[Callable[[bytes, int, int], bool], Dissector]] = ()) -> None:
+    """Hand the payload to the application dissector of the lower well-known port, else the other,
+    else the first of ``heuristics`` whose test the payload passes."""
     if off >= end:
         return
     lo, hi = (sport, dport) if sport <= dport else (dport, sport)
     fn = table.get(lo) or table.get(hi)
+    if fn is None:
+        for test, dissector in heuristics:
+            if test(ctx.data, off, end):
+                fn = dissector
+                break
     if fn is None:
         payload(ctx, off, end)
     else:

@@ -1,0 +1,188 @@
+"""Vectorised classification of what TCP and UDP carry, for the index (see fastclassify.py).
+
+The dissectors decide the application protocol by port (the lower well-known port first, as
+``udp.by_port`` does) and, for TCP payload no port claims, by a payload-prefix test (HTTP).  The
+index needs only the presence bits and the Protocol Name, and for the protocols here those
+follow from the port and the first bytes of the payload, so a batch is classified with array
+operations instead of dissecting each frame in Python.  Each rule mirrors its dissector:
+
+* an HTTP port, a TLS port: any payload is that protocol (a message, or the data of one);
+* NetBIOS session service (139, 445): an NbtSS header, then SMB2 or SMB by the magic after it;
+  a segment that holds a second message goes to the scalar path;
+* no port: HTTP when the payload starts with one of ``http.PREFIXES``;
+* UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there.
+
+A port whose dissector has no rule here (someone registered another one) sends its rows to
+the scalar path, which defines the result; ``tests/test_classify.py`` checks both agree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .dissect import core as _core
+from .dissect import dns as _dns
+from .dissect import http as _http
+from .dissect import kerberos as _kerberos
+from .dissect import nbns as _nbns
+from .dissect import smb as _smb
+from .dissect import tls as _tls
+from .gather import Gather
+from .protocols import CODE, MASK
+
+#: TCP dissector → the protocol any non-empty payload on its port is
+_TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
+                                              _kerberos.dissect_kerberos_tcp: "KerberosV5"}
+#: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
+_UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
+                                              _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5"}
+_DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
+_NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
+_SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
+
+
+# rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
+_NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5")  # the DNS-format ones first
+_tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
+
+
+def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
+    """Port → rule (u8, 65536 entries), rebuilt only when the dispatch table changes."""
+    key = (kind, tuple(sorted((p, id(fn)) for p, fn in table.items())))
+    rules = _tables.get(key)
+    if rules is None:
+        whole = _TCP_WHOLE if kind == "tcp" else _UDP_WHOLE
+        rules = np.zeros(65536, dtype=np.uint8)
+        for port, fn in table.items():
+            name = whole.get(fn)
+            if name is not None:
+                rules[port] = 3 + _RULE_NAMES.index(name)
+            elif fn is _nbns.dissect_nbtss and kind == "tcp":
+                rules[port] = _NBTSS
+            else:
+                rules[port] = _FALLBACK
+        _tables.clear()  # (one table per kind in practice; a test that swaps dissectors makes others)
+        _tables[key] = rules
+    return rules
+
+
+def _app_rule(sport: np.ndarray, dport: np.ndarray, rules: np.ndarray) -> np.ndarray:
+    """The rule of the port whose dissector ``by_port`` runs (the lower port first)."""
+    lo, hi = np.minimum(sport, dport), np.maximum(sport, dport)
+    r = rules[lo]
+    return np.where(r != _NONE, r, rules[hi])
+
+
+def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
+        plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(presence bits, Protocol Name code or -1 for plain TCP, rows for the scalar path) of TCP rows
+    whose payload is ``plen`` bytes at ``pl``."""
+    rule = _app_rule(sport, dport, _rules("tcp", _core.TCP_PORTS))
+    rule[plen <= 0] = _NONE  # no payload: nothing for a dissector (``by_port`` returns)
+    fallback = rule == _FALLBACK
+    bits, top = _whole(rule)
+    nb = np.flatnonzero(rule == _NBTSS)
+    if len(nb):
+        _nbtss(v, nb, pl, plen, bits, top, fallback)
+    rest = np.flatnonzero(rule == _NONE)
+    rest = rest[plen[rest] > 0]
+    if len(rest):
+        _heuristics(v, rest, pl, plen, bits, top, fallback)
+    _http_auth(v, np.flatnonzero((top == CODE["HTTP"]) & (plen >= 16)), pl, plen, fallback)
+    return bits, top, fallback
+
+
+def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
+    """HTTP messages whose headers may carry NTLMSSP (``ntlm``/``negotiate`` anywhere, any case) go
+    to the dissectors, which decide whether an NTLMSSP layer is there.  A byte search per message
+    start only: continuation segments and bodies are not looked at."""
+    if not len(rows):
+        return
+    first = v.read(pl[rows], "u1")
+    starts = rows[np.isin(first, _FIRST_BYTES)]
+    u8 = v.u8
+    for r in starts.tolist():
+        a = int(pl[r])
+        seg = u8[a : a + int(plen[r])].tobytes().lower()
+        if b"ntlm" in seg or b"negotiate" in seg:
+            fallback[r] = True
+
+
+def _whole(rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(presence bits, Protocol Name code or -1) of rows whose port says what the payload is: one
+    gather each from per-rule tables."""
+    return _RULE_BITS[rule], _RULE_TOP[rule]
+
+
+def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray,
+                top: np.ndarray, fallback: np.ndarray) -> None:
+    known = [(test, fn) for test, fn in _core.TCP_HEURISTICS if test is _http.starts_message]
+    if len(known) != len(_core.TCP_HEURISTICS):  # a test we cannot make here: let the dissectors decide
+        fallback[rows] = True
+        return
+    if not known:
+        return
+    width = max(len(p) for p in _http.PREFIXES)
+    cand = rows[plen[rows] >= min(len(p) for p in _http.PREFIXES)]
+    if len(cand):  # one gather rules out nearly every row: the first letter of a prefix
+        cand = cand[np.isin(v.read(pl[cand], "u1"), _FIRST_BYTES)]
+    if not len(cand):
+        return
+    head = np.stack([v.read(pl[cand] + k, "u1") for k in range(width)], axis=1)
+    avail = plen[cand]
+    hit = np.zeros(len(cand), dtype=bool)
+    for p in _http.PREFIXES:
+        want = np.frombuffer(p, dtype=np.uint8).astype(np.int64)
+        hit |= (avail >= len(p)) & np.all(head[:, : len(p)] == want, axis=1)
+    h = cand[hit]
+    bits[h] |= np.uint64(MASK["HTTP"])
+    top[h] = CODE["HTTP"]
+
+
+def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray, top: np.ndarray,
+           fallback: np.ndarray) -> None:
+    """``nbns.dissect_nbtss``: a valid header or a continuation; what the first message carries."""
+    bits[rows] |= np.uint64(MASK["NbtSS"])
+    top[rows] = CODE["NbtSS"]
+    p, n = pl[rows], plen[rows]
+    kind, flags = v.read(p, "u1"), v.read(p + 1, "u1")
+    valid = (n >= 4) & np.isin(kind, _NBSS_TYPES) & ((flags & 0xFE) == 0)
+    length = ((flags & 1) << 16) | v.be16(p + 2)
+    # a second message in the segment: the scalar path reads the chain
+    fallback[rows[valid & (length > 0) & (4 + length < n)]] = True
+    body = np.minimum(length, n - 4)
+    carried = valid & (kind == 0) & (body >= 4)
+    magic = v.be32(p + 4)
+    # a SESSION SETUP (SMB2 command 1) may carry NTLMSSP or Kerberos layers: the scalar path decides
+    setup = carried & (magic == 0xFE534D42) & (body >= 16) & (v.read(p + 16, "<u2") == 1)
+    fallback[rows[setup]] = True
+    for key, fn in _nbns.SESSION_PAYLOADS.items():
+        m = rows[carried & (magic == int.from_bytes(key, "big"))]
+        name = _smb.SESSION_PROTOCOLS.get(key)
+        if name is None or _SESSION_DISSECTORS.get(name) is not fn:  # not ours: the dissectors decide
+            fallback[m] = True
+            continue
+        bits[m] |= np.uint64(MASK[name])
+        top[m] = CODE[name]
+
+
+def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``tcp`` for UDP rows: the DNS-format protocols need their 12-byte header in full (or the
+    dissector decides what a stub is)."""
+    rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
+    rule[plen <= 0] = _NONE
+    dns_format = (rule >= 3) & (rule < 3 + len(_DNS_FORMAT))
+    fallback = (rule == _FALLBACK) | (dns_format & (plen < _DNS_HEADER))
+    rule[fallback] = _NONE
+    bits, top = _whole(rule)
+    return bits, top, fallback
+
+
+_DNS_HEADER = 12
+#: rule → presence bits / Protocol Name code (-1: none) of a row it decides by port alone
+_RULE_BITS = np.array([0, 0, 0, *(MASK[n] for n in _RULE_NAMES)], dtype=np.uint64)
+_RULE_TOP = np.array([-1, -1, -1, *(CODE[n] for n in _RULE_NAMES)], dtype=np.int64)
+_FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)
