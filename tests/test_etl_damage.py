@@ -230,3 +230,13 @@ def test_fuzz_mutated_samples(tmp_path_factory: pytest.TempPathFactory, data: st
                 tr.frame(i)
             except TraceError:
                 pass
+
+
+@pytest.mark.parametrize("cut", range(0x178, 0x180))
+def test_a_log_header_cut_inside_its_last_fields_is_a_trace_error(tmp_path: Path, cut: int) -> None:
+    """Sizes between the first size check and the end of the header's tail fields raised
+    struct.error (found by the hostile-files fuzz test)."""
+    p = _write(tmp_path / "t.etl", compressed=False, n=4)
+    p.write_bytes(p.read_bytes()[:cut])
+    with pytest.raises(TraceError):
+        open_trace(p, use_cache=False)

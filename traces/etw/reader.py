@@ -361,6 +361,9 @@ class EtlReader(Reader):
         (bsize, version, build, ncpu, end_ft, timer_res, max_size, mode, written, _start_buffers, psize,
          lost, cpu_mhz) = LOGFILE_HEADER_LAYOUT.unpack_from(buf, h)
         tail = h + (0xF8 if ptr == 8 else 0xF0)
+        if self.size < tail + LOGFILE_TAIL_LAYOUT.size:
+            raise TraceError(path, f"the ETW log header is cut short ({self.size} bytes; its fields run to byte "
+                                   f"{tail + LOGFILE_TAIL_LAYOUT.size})", 0x48)
         boot_ft, perf_freq, start_ft, clock_type, buffers_lost = LOGFILE_TAIL_LAYOUT.unpack_from(buf, tail)
         names_at = tail + 0x20
         rec_end = 0x48 + rec_size
