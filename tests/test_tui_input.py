@@ -165,7 +165,10 @@ async def test_q_asks_before_quitting():
         await typed(app, pilot)
         assert app.screen is screen and app.return_code is None
         burst(app, "q", "q")
-        await typed(app, pilot)
+        for _ in range(2000):  # the app is leaving: wait for that, not for an idle key queue
+            if app.return_code is not None:
+                break
+            await pilot.pause(0.01)
     assert app.return_code == 0
 
 
