@@ -4,8 +4,8 @@ for the events the public dumps leave without a symbol (issue 11, defect 9)."""
 from __future__ import annotations
 
 import pytest
-from tracemon.traces import open_trace
-from tracemon.traces.etw import demo, ntstatus
+from tracemon.traces import ntstatus, open_trace
+from tracemon.traces.etw import demo
 from tracemon.tui import conversations
 
 VMS = "VMSWITCH_MicrosoftWindowsHyperVVmSwitch"

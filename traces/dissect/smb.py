@@ -8,9 +8,9 @@ from __future__ import annotations
 import struct
 
 from ..fields import REGISTRY, FieldType
+from ..ntstatus import NTSTATUS, is_error, status_text
 from . import nbns, smb2
 from .core import Ctx
-from .ntstatus import NTSTATUS, is_error, status_text
 
 R = REGISTRY
 COMMANDS = {0x04: "Close", 0x08: "Query Information", 0x24: "Locking AndX", 0x25: "Transaction",

@@ -15,8 +15,8 @@ from collections.abc import Callable
 
 from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Field, Layer
+from ..ntstatus import NTSTATUS, status_text
 from .core import Ctx
-from .ntstatus import NTSTATUS, status_text
 
 R = REGISTRY
 COMMANDS = {0: "NEGOTIATE", 1: "SESSION SETUP", 2: "LOGOFF", 3: "TREE CONNECT", 4: "TREE DISCONNECT", 5: "CREATE",

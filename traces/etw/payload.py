@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import ntstatus
+from .. import ntstatus
 from .packets import utf16_nul
 from .records import FILETIME_EPOCH, sid_text
 from .schema import SCALAR_SIZE, FieldSpec, ValueMap
