@@ -46,7 +46,7 @@ WIRESHARK_TO_NETMON: dict[str, str] = {
     "frame.interface_id": "Frame.Interface",
     "http.host": "HTTP.Host", "http.request.method": "HTTP.Request.Method", "http.request.uri": "HTTP.Request.URI",
     "http.response.code": "HTTP.Response.StatusCode", "http.request": "HTTP.Request", "http.response": "HTTP.Response",
-    "tls.handshake.extensions_server_name": "TLS.SNI", "smb2.cmd": "SMB2.Command", "smb2.nt_status": "SMB2.Status",
+    "tls.handshake.extensions_server_name": "TLS.ClientHello.ServerName", "smb2.cmd": "SMB2.Command", "smb2.nt_status": "SMB2.Status",
     "smb2.filename": "SMB2.FileName", "kerberos.error_code": "KerberosV5.Message.ErrorCode",
     "ntlmssp": "NTLMSSP", "nbns": "NBTNS", "dcerpc": "MSRPCE", "kerberos": "KerberosV5",
 }
