@@ -63,10 +63,8 @@ class Config:
             self.columns = list(names)
 
     def save(self, path: Path | None = None) -> None:
-        from tracemon.filters.tomlwrite import atomic_write
-
         target = path or self.path or config_path()
-        atomic_write(target, dumps(self))
+        _tomlwrite().atomic_write(target, dumps(self))
         self.path = target
 
 
@@ -135,9 +133,16 @@ def _set(cfg: Config, key: str, value: Any) -> str | None:
     return None
 
 
-def dumps(cfg: Config) -> str:
-    from tracemon.filters import tomlwrite  # (the filter package loads after the first screen)
+def _tomlwrite() -> Any:
+    """The filter package's TOML writer (the package loads after the first screen, through the
+    lock that keeps threads from importing it at once)."""
+    from . import filter_api
 
+    return filter_api.module("tomlwrite")
+
+
+def dumps(cfg: Config) -> str:
+    tomlwrite = _tomlwrite()
     text = tomlwrite.dumps({name: getattr(cfg, name) for name in SAVED}, header=HEADER)
     if cfg.keys:
         text += "\n[keys]\n" + "".join(f"{tomlwrite.key(k)} = {tomlwrite.string(v)}\n"

@@ -34,6 +34,17 @@ def _api() -> ModuleType:
     return _loaded
 
 
+def module(name: str) -> ModuleType:
+    """``tracemon.filters.<name>``, imported only after the package (under ``_lock``).  Every
+    TUI import of the filter package goes through here: two threads importing its modules at
+    once (the colour worker's warm-up and a keystroke's check) can meet in its import cycles,
+    where Python gives one of them up and the other fails with KeyError('tracemon.filters')."""
+    import importlib
+
+    _api()
+    return importlib.import_module(f"tracemon.filters.{name}")
+
+
 def __getattr__(name: str) -> Any:
     """``filter_api.FilterError``, ``filter_api.PresetStore`` … resolved on first use."""
     if name in _NAMES:

@@ -107,12 +107,12 @@ class SessionStore:
         return s
 
     def save(self, session: Session) -> bool:
-        from tracemon.filters.tomlwrite import atomic_write
+        from . import filter_api
 
         file = self._file(session.path)
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            atomic_write(file, json.dumps({"version": VERSION, **asdict(session)}))
+            filter_api.module("tomlwrite").atomic_write(file, json.dumps({"version": VERSION, **asdict(session)}))
         except OSError as e:
             self.problems.append(f"{file}: the session could not be saved ({e.strerror or e})")
             return False

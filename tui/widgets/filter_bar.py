@@ -109,7 +109,8 @@ def names_known(text: str, trace: Trace) -> bool:
     The compiler is fast except when it meets an unknown name: then it ranks close matches among
     thousands of names (up to a second).  Known names are validated on the spot; anything else
     goes to the background check so typing never waits."""
-    from tracemon.filters.pseudo import NAMESPACES, PSEUDO
+    pseudo = filter_api.module("pseudo")
+    NAMESPACES, PSEUDO = pseudo.NAMESPACES, pseudo.PSEUDO
 
     registry = trace.registry
     for m in _NAMES.finditer(_STRINGS.sub(" ", text)):
