@@ -36,32 +36,25 @@ from typing import TYPE_CHECKING, Any
 from .etw.reader import (
     NE_ACTIVITY,
     NE_BUFCTX,
-    NE_CHANNEL,
-    NE_DESC,
     NE_EXTCOUNT,
     NE_FLAGS,
     NE_HEADER,
-    NE_ID,
-    NE_KEYWORD,
     NE_KTIME,
-    NE_LEVEL,
     NE_LOGGER,
-    NE_OPCODE,
     NE_PID,
     NE_PROC,
     NE_PROP,
     NE_PROVIDER,
     NE_SIZE,
-    NE_TASK,
     NE_TID,
     NE_TS,
     NE_TYPE,
     NE_UDLEN,
     NE_USERDATA,
     NE_UTIME,
-    NE_VERSION,
     NETEVENT,
     _extended_item,
+    add_descriptor,
     describe_event,
 )
 from .etw.records import (
@@ -245,14 +238,7 @@ def netevent_layer(h: NetEventHeader, data: bytes) -> Layer:
     ts = filetime_ns(h.timestamp)
     hdr.add(NE_TS, ts, 16, 8, display=format_time(ts))
     hdr.add(NE_PROVIDER, h.provider, 24, 16)
-    d = hdr.add(NE_DESC, True, 40, 16, display="", label="Descriptor")
-    d.add(NE_ID, h.event_id, 40, 2)
-    d.add(NE_VERSION, h.version, 42, 1)
-    d.add(NE_CHANNEL, h.channel, 43, 1)
-    d.add(NE_LEVEL, h.level, 44, 1)
-    d.add(NE_OPCODE, h.opcode, 45, 1)
-    d.add(NE_TASK, h.task, 46, 2)
-    d.add(NE_KEYWORD, h.keyword, 48, 8, display=f"0x{h.keyword:016X}")
+    add_descriptor(hdr, h.event_id, h.version, h.channel, h.level, h.opcode, h.task, h.keyword)
     if h.processor_time_union:
         hdr.add(NE_PTIME, h.processor_time, 56, 8)
     else:

@@ -167,6 +167,19 @@ def _guid_text(g: uuid.UUID | None) -> str:
     return "{" + str(g).upper() + "}" if g is not None else ""
 
 
+def add_descriptor(hdr: Field, event_id: int, version: int, channel: int, level: int, opcode: int, task: int,
+                   keyword: int) -> None:
+    """The EVENT_DESCRIPTOR at bytes 40–55 of an EVENT_HEADER (ETL records and Netmon NetEvents)."""
+    d = hdr.add(NE_DESC, True, 40, 16, display="", label="Descriptor")
+    d.add(NE_ID, event_id, 40, 2)
+    d.add(NE_VERSION, version, 42, 1)
+    d.add(NE_CHANNEL, channel, 43, 1)
+    d.add(NE_LEVEL, level, 44, 1)
+    d.add(NE_OPCODE, opcode, 45, 1)
+    d.add(NE_TASK, task, 46, 2)
+    d.add(NE_KEYWORD, keyword, 48, 8, display=f"0x{keyword:016X}")
+
+
 def netevent_layer(rec: EventRecord, ts_ns: int) -> Layer:
     """The NetEvent layer: every header field with its byte range inside ``rec.record``."""
     kind = KINDS[rec.header_type]
@@ -183,14 +196,7 @@ def netevent_layer(rec: EventRecord, ts_ns: int) -> Layer:
         hdr.add(NE_PID, rec.pid, 12, 4)
         hdr.add(NE_TS, ts_ns, 16, 8, display=format_time(ts_ns))
         hdr.add(NE_PROVIDER, rec.provider, 24, 16)
-        d = hdr.add(NE_DESC, True, 40, 16, display="", label="Descriptor")
-        d.add(NE_ID, rec.event_id, 40, 2)
-        d.add(NE_VERSION, rec.version, 42, 1)
-        d.add(NE_CHANNEL, rec.channel, 43, 1)
-        d.add(NE_LEVEL, rec.level, 44, 1)
-        d.add(NE_OPCODE, rec.opcode, 45, 1)
-        d.add(NE_TASK, rec.task, 46, 2)
-        d.add(NE_KEYWORD, rec.keyword, 48, 8, display=f"0x{rec.keyword:016X}")
+        add_descriptor(hdr, rec.event_id, rec.version, rec.channel, rec.level, rec.opcode, rec.task, rec.keyword)
         hdr.add(NE_KTIME, rec.kernel_time, 56, 4)
         hdr.add(NE_UTIME, rec.user_time, 60, 4)
         hdr.add(NE_ACTIVITY, rec.activity_id, 64, 16)
