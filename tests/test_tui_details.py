@@ -48,3 +48,38 @@ async def test_expand_all_opens_every_node_and_the_next_frame_opens_the_same_way
         await pilot.press("X")
         await settle(app, pilot)
         assert not any(n.is_expanded for n in _all_nodes(details) if n.allow_expand)
+
+
+def _event_layer(details):
+    from tracemon.tui.widgets.detail_tree import EVENT_LAYER
+
+    return next(n for n in details.root.children if n.data is not None and n.data.path == (EVENT_LAYER,))
+
+
+@async_test
+async def test_an_etw_event_opens_with_its_fields_shown_and_the_choice_holds_across_providers():
+    app = TracemonApp([str(sample("etl/pktmon_vpn_20210601.etl"))])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, TraceScreen)
+        details = screen.details
+        trace = screen.trace
+        kernel = next(i for i in range(len(trace)) if trace.providers[int(trace.index.provider[i])].protocol
+                      .startswith("SystemTrace"))
+        pktmon = next(i for i in range(len(trace)) if trace.providers[int(trace.index.provider[i])].protocol
+                      .startswith("PktMon"))
+        screen.go_to_frame(kernel)
+        await settle(app, pilot)
+        layer = _event_layer(details)
+        assert layer.is_expanded and details.frame.index == kernel  # open from the start
+        layer.collapse()
+        await settle(app, pilot)
+        screen.go_to_frame(pktmon)
+        await settle(app, pilot)
+        assert details.frame.index == pktmon and not _event_layer(details).is_expanded  # the choice holds
+        _event_layer(details).expand()
+        await settle(app, pilot)
+        screen.go_to_frame(kernel)
+        await settle(app, pilot)
+        assert _event_layer(details).is_expanded

@@ -37,6 +37,10 @@ class DetailNode:
         return f"{self.title}: {self.display}" if self.display else self.title
 
 
+#: the path key of every ETW event's provider layer (see ``DetailTree._add_layer``)
+EVENT_LAYER = "(ETW event)"
+
+
 class DetailTree(Tree[DetailNode]):
     BINDINGS = commands.bindings("detail")
     DEFAULT_CSS = """
@@ -63,7 +67,8 @@ class DetailTree(Tree[DetailNode]):
         super().__init__("Frame", name=name, id=id, classes=classes)
         self.show_root = False
         self.guide_depth = 2
-        self._open: set[tuple[str, ...]] = set()
+        #: open nodes by path; an ETW event's fields are what its frame is about: open from the start
+        self._open: set[tuple[str, ...]] = {(EVENT_LAYER,)}
         #: the path the user last put the cursor on (kept across frames)
         self._want: tuple[str, ...] | None = None
         #: a node the cursor is being moved to after a rebuild; other highlights meanwhile are noise
@@ -120,7 +125,10 @@ class DetailTree(Tree[DetailNode]):
 
     def _add_layer(self, layer: Layer, data: bytes) -> TreeNode[DetailNode]:
         title = layer.label or layer.name
-        path = (layer.name,)
+        # an ETW event's own layer is named for its provider: remembered under one key, so opening
+        # it (and the fields under it) holds from event to event as IPv4 does from packet to packet
+        meta = getattr(layer.protocol, "meta", None)
+        path = (EVENT_LAYER,) if meta and "provider" in meta else (layer.name,)
         node_data = DetailNode(path, layer.protocol, True, layer.summary, layer.start, layer.length, None, title)
         label = Text.assemble((visible(title), "bold"), (": " + visible(layer.summary) if layer.summary else "", ""))
         node = self.root.add(label, node_data, expand=path in self._open, allow_expand=bool(layer.fields))
