@@ -126,6 +126,7 @@ class FilteringScreen(Screen):
         """Stop the running evaluation and show the last fully applied filter again: the rows a
         stopped evaluation found so far are no state the list, a sort or a conversation can build on."""
         self._filter_cancel.set()
+        self._filter_gen += 1  # what the stopped worker already posted is out of date
         self._filter_running = False
         self._partial = []
         self.status.update_status(filter_running="")
