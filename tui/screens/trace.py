@@ -109,7 +109,9 @@ class TraceScreen(FilteringScreen):
             with Vertical(id="right"):
                 cols = self._resolve_columns(self.column_names)
                 self.column_names = [c.key for c in cols]
-                yield FrameList(self.view, cols, time_mode=self.time_mode, id="frames")
+                frames = FrameList(self.view, cols, time_mode=self.time_mode, id="frames")
+                frames.user_widths = dict(self.config.column_widths)  # as the user left them last time
+                yield frames
                 yield Splitter("list", vertical=False, id="list-splitter")
                 with Horizontal(id="lower"):
                     yield DetailTree(id="details")
@@ -235,6 +237,13 @@ class TraceScreen(FilteringScreen):
             self.list_percent += round(delta * 100 / h) or (1 if delta > 0 else -1)
         self._apply_layout()
         self.config.tree_width, self.config.list_percent = self.tree_width, self.list_percent
+
+    @on(FrameList.ColumnResized)
+    def _column_resized(self, message: FrameList.ColumnResized) -> None:
+        """A column's width is a setting like the pane sizes: kept for the next start."""
+        if self.config.column_widths.get(message.key) != message.width:
+            self.config.column_widths[message.key] = message.width
+            self.app.save_config()  # type: ignore[attr-defined]
 
     @on(Splitter.Dragged)
     def _dragged(self, event: Splitter.Dragged) -> None:
