@@ -199,3 +199,14 @@ def test_a_new_presets_file_gets_the_umask_mode(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "presets.toml").stat().st_mode) == 0o644
+
+
+def test_bad_column_widths_in_the_config_are_a_problem_not_an_error(tmp_path) -> None:
+    from tracemon.tui import config
+
+    path = tmp_path / "config.toml"
+    path.write_text('[column_widths]\nprotocol = "wide"\n', encoding="utf-8")
+    cfg = config.load(path)
+    assert cfg.column_widths == {} and any("column_widths" in p for p in cfg.problems)
+    path.write_text('[column_widths]\nprotocol = 20\n', encoding="utf-8")
+    assert config.load(path).column_widths == {"protocol": 20}

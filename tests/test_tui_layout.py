@@ -215,3 +215,22 @@ def test_config_keeps_the_etl_columns_apart(tmp_path):
     path.write_text('etl_columns = "number"\n')
     bad = config.load(path)
     assert bad.problems and "etl_columns" in bad.problems[0] and bad.etl_columns == config.Config().etl_columns
+
+
+@async_test
+async def test_column_widths_are_kept_for_the_next_start():
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await settle(app, pilot)
+        frames = screen_of(app).frames
+        frames.focus()
+        await pilot.press("shift+left")  # the Protocol column
+        before = frames.width_of("protocol")
+        await pilot.press(*["greater_than_sign"] * 3)
+        await settle(app, pilot)
+        wider = frames.width_of("protocol")
+        assert wider == before + 6
+    again = TracemonApp([str(sample(PCAP))])
+    async with again.run_test(size=BIG) as pilot:
+        await settle(again, pilot)
+        assert screen_of(again).frames.width_of("protocol") == wider

@@ -108,7 +108,7 @@ def _quit(t: Tmux) -> None:
     t.keys("q")
     t.wait("Quit tracemon?", label="quit asks first")
     t.keys("y")
-    t.wait("[exit 0]", label="clean exit")
+    t.wait("[exit 0]", timeout=60, label="clean exit")  # a bound: a loaded machine tears down slowly
 
 
 def walk_pcap(config_home: Path, show: bool = False) -> None:

@@ -119,13 +119,17 @@ class ColourRules:
         return len(frames)
 
 
-def from_presets(trace: Trace, presets: list[Any], compile_filter: Any, dark_theme: bool) -> ColourRules:
+def from_presets(trace: Trace, presets: list[Any], compile_filter: Any, dark_theme: bool,
+                 cancel: threading.Event | None = None) -> ColourRules:
     """Rules for the presets that carry a colour (in preset order); ones that do not compile for
-    this trace are left out.  Light themes get darker shades: "yellow" on white is unreadable."""
+    this trace are left out.  Light themes get darker shades: "yellow" on white is unreadable.
+    ``cancel`` (the screen going away) stops it between presets: quitting waits for no compile."""
     from textual.color import Color
 
     rules: list[Rule] = []
     for p in presets:
+        if cancel is not None and cancel.is_set():
+            break
         if not p.color or not (p.expression or "").strip():
             continue
         try:

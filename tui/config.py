@@ -50,6 +50,8 @@ class Config:
     cache_limit: str = "4G"
     #: binding id → keys ("goto" = "ctrl+g,g"); see tracemon.tui.commands
     keys: dict[str, str] = field(default_factory=dict)
+    #: column key → width in cells, as the user resized it (``<``/``>``, a header drag)
+    column_widths: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
     path: Path | None = None
 
@@ -96,6 +98,12 @@ def load(path: Path | None = None) -> Config:
                 cfg.keys = {str(k): v for k, v in value.items()}
             else:
                 cfg.problems.append(f"{target}: [keys] must map command ids to key strings")
+        elif key == "column_widths":
+            if isinstance(value, dict) and all(isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 500
+                                               for v in value.values()):
+                cfg.column_widths = {str(k): v for k, v in value.items()}
+            else:
+                cfg.problems.append(f"{target}: [column_widths] must map column names to widths (1-500)")
         elif key in SAVED:
             problem = _set(cfg, key, value)
             if problem:
@@ -147,6 +155,9 @@ def dumps(cfg: Config) -> str:
     if cfg.keys:
         text += "\n[keys]\n" + "".join(f"{tomlwrite.key(k)} = {tomlwrite.string(v)}\n"
                                        for k, v in sorted(cfg.keys.items()))
+    if cfg.column_widths:
+        text += "\n[column_widths]\n" + "".join(f"{tomlwrite.key(k)} = {int(v)}\n"
+                                                for k, v in sorted(cfg.column_widths.items()))
     return text
 
 

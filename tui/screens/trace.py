@@ -14,13 +14,15 @@ import time
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Static
 from tracemon.traces import cache as _cache
 from tracemon.traces.index import PID_UNKNOWN
+from tracemon.traces.text import visible
 from tracemon.traces.trace import Progress
 
 from .. import colour_rules, commands, conversations, expressions, filter_api, startup
@@ -109,10 +111,14 @@ class TraceScreen(FilteringScreen):
             with Vertical(id="right"):
                 cols = self._resolve_columns(self.column_names)
                 self.column_names = [c.key for c in cols]
-                yield FrameList(self.view, cols, time_mode=self.time_mode, id="frames")
+                frames = FrameList(self.view, cols, time_mode=self.time_mode, id="frames")
+                frames.user_widths = dict(self.config.column_widths)  # as the user left them last time
+                yield frames
                 yield Splitter("list", vertical=False, id="list-splitter")
                 with Horizontal(id="lower"):
-                    yield DetailTree(id="details")
+                    with Vertical(id="details-pane"):
+                        yield DetailTree(id="details")
+                        yield Static("", id="field-line")
                     yield HexView(id="hex")
         yield Timeline(id="timeline")
         yield StatusLine(id="status")
@@ -198,7 +204,7 @@ class TraceScreen(FilteringScreen):
         tree_w = self._tree_shown_width()
         self.query_one("#tree").styles.width = tree_w
         details, hexp = self._shown("details"), self._shown("hex")
-        self.query_one("#details").display = details
+        self.query_one("#details-pane").display = details
         self.query_one("#hex").display = hexp
         lower = details or hexp
         self.query_one("#lower").display = lower
@@ -235,6 +241,13 @@ class TraceScreen(FilteringScreen):
             self.list_percent += round(delta * 100 / h) or (1 if delta > 0 else -1)
         self._apply_layout()
         self.config.tree_width, self.config.list_percent = self.tree_width, self.list_percent
+
+    @on(FrameList.ColumnResized)
+    def _column_resized(self, message: FrameList.ColumnResized) -> None:
+        """A column's width is a setting like the pane sizes: kept for the next start."""
+        if self.config.column_widths.get(message.key) != message.width:
+            self.config.column_widths[message.key] = message.width
+            self.app.save_config()  # type: ignore[attr-defined]
 
     @on(Splitter.Dragged)
     def _dragged(self, event: Splitter.Dragged) -> None:
@@ -453,6 +466,21 @@ class TraceScreen(FilteringScreen):
             self.hex.select_range(0, 0)
         else:
             self.hex.select_range(node.start, node.length)
+        self._show_field_line(node)
+
+    def _show_field_line(self, node: Any) -> None:
+        """A value too long for the details pane (a URI, a comment, a NIC name) is cut there, beside
+        the hex: under the tree, the cursor's whole line is shown, wrapped."""
+        line = self.query_one("#field-line", Static)
+        text = visible(node.line()) if node is not None else ""
+        tree = self.details
+        depth, at = 0, tree.cursor_node
+        while at is not None and at.parent is not None:
+            depth, at = depth + 1, at.parent
+        room = tree.size.width - 3 - depth * tree.guide_depth  # indentation, the expander, the scrollbar
+        cut = bool(text) and len(text) > max(10, room)
+        line.display = cut
+        line.update(Text(text) if cut else "")
 
     @on(HexView.ByteSelected)
     def _byte(self, message: HexView.ByteSelected) -> None:
@@ -839,9 +867,12 @@ class TraceScreen(FilteringScreen):
                 presets = list(self.presets.list())
             except OSError:
                 presets = []
-        colours = colour_rules.from_presets(self.trace, presets, filter_api.compile, dark_theme)
+        # the screen's stop event ends this early when tracemon quits (the app waits for its workers)
+        colours = colour_rules.from_presets(self.trace, presets, filter_api.compile, dark_theme, cancel=self._stop)
+        if self._stop.is_set():
+            return
         self.app.call_from_thread(self._set_colour_rules, colours)
-        if colours and colours.compute_masks():
+        if colours and colours.compute_masks(cancel=self._stop):
             self.trace.release_pages()  # a rule may have read every packet's bytes
             self.app.call_from_thread(self._colours_changed, colours, True)
 
