@@ -203,3 +203,15 @@ def test_damaged_messages_never_raise(cut: int, noise: bytes, at: int, use_udp: 
     data = data[:cut] if cut else data
     seg = udp(50000, 389, data) if use_udp else tcp(50000, 3268, 0x018, data)
     run(eth(0x0800, ipv4(17 if use_udp else 6, seg)), 1)
+
+
+def test_a_continuation_that_starts_with_a_sequence_tag_is_not_a_message() -> None:
+    """0x30 is '0' in text: the rest of an attribute value often starts with it."""
+    for rest in (b"0123456789 rest of a value", b"\x30\x05\x04\x03abc", b"\x30\x00\x02\x01\x01"):
+        assert run(_tcp_to_ldap(rest), 1).description == f"LDAP:continued, {len(rest)} bytes", rest
+
+
+def test_a_message_cut_inside_its_header_says_truncated() -> None:
+    whole = message(4, search(BASE, 2, NESTED))
+    for n in (1, 2, 3, 5, 9):
+        assert run(_tcp_to_ldap(whole[:n]), 1).description.endswith("[truncated]"), n

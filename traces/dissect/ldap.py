@@ -91,7 +91,9 @@ _MAX_SASL = 1 << 24
 def dissect_ldap(ctx: Ctx, off: int, end: int) -> None:
     """An LDAP segment or datagram: messages, SASL-sealed bytes, or the rest of an earlier message."""
     d = ctx.data
-    if d[off] == 0x30:
+    if off >= end:
+        return
+    if _starts_message(d, off, end):
         layer = ctx.layer(LDAP, "", off, end - off)
         ctx.set_summary(layer, _messages(ctx, layer, off, end))
         return
@@ -107,11 +109,27 @@ def dissect_ldap(ctx: Ctx, off: int, end: int) -> None:
     layer.add(CONTINUED, d[off:end], off, end - off, display=f"{end - off} bytes")
 
 
+def _starts_message(d: bytes, off: int, end: int) -> bool:
+    """Whether ``off`` starts an LDAPMessage: a SEQUENCE whose first element is a 1–4 byte INTEGER (a
+    continuation that happens to start with 0x30 seldom passes), or a SEQUENCE header the segment cuts."""
+    if d[off] != 0x30:
+        return False
+    h = Ber(d, end).header(off, end)
+    if h is None:
+        return end - off < 6
+    _, at, stop, cut = h
+    if at >= stop:
+        return cut
+    if d[at] != 0x02:
+        return False
+    return cut if at + 1 >= stop else 1 <= d[at + 1] <= 4
+
+
 def _messages(ctx: Ctx, layer: Layer, off: int, end: int) -> str:
     ber = Ber(ctx.data, end)
     summaries: list[str] = []
     pos = off
-    while pos < end and ctx.data[pos] == 0x30 and len(summaries) < MAX_MESSAGES:
+    while pos < end and len(summaries) < MAX_MESSAGES and _starts_message(ctx.data, pos, end):
         h = ber.header(pos, end)
         if h is None:
             summaries.append("LDAPMessage [truncated]")
@@ -144,7 +162,7 @@ def _message(ber: Ber, node: Field, start: int, stop: int) -> str:
     if tag & 0xC0 != 0x40 or op not in OPERATIONS:
         return f"MessageID = {mid}, Unknown ProtocolOp (tag 0x{tag:02X})"
     name = OPERATIONS[op]
-    node.add(OPERATION, op, op_at, 1, display=f"{name} ({op})")
+    node.add(OPERATION, op, op_at, 1, display=f"{name} ({op})", bits=(3, 5))  # the tag number
     facts: list[str] = []
     if op == 0:
         _bind(ber, node, a, b, facts)
@@ -188,7 +206,7 @@ def _bind(ber: Ber, node: Field, a: int, b: int, facts: list[str]) -> None:
                 facts.append(f"Name = {dn}")
         elif tag in (0x80, 0xA3):
             kind = tag & 0x1F
-            node.add(AUTH_TYPE, kind, at, 1, display=f"{AUTH_TYPES[kind]} ({kind})")
+            node.add(AUTH_TYPE, kind, at, 1, display=f"{AUTH_TYPES[kind]} ({kind})", bits=(3, 5))
             facts.append(f"AuthenticationType = {AUTH_TYPES[kind]}")
             if kind == 3:
                 mech = ber.children(x, y, 1)
