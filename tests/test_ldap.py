@@ -159,6 +159,8 @@ def test_filters_select_what_tshark_selects(pcap: Path) -> None:
     assert ours("LDAP.ResultCode != 0") == theirs("!(ldap.resultCode == 0)")
     assert ours("LDAP.ResultCode > 0") == theirs("ldap.resultCode != 0") == [5, 6]
     assert ours('LDAP.BaseObject == "DC=contoso,DC=com"') == theirs('ldap.baseObject == "DC=contoso,DC=com"')
+    # the "LDAP searches" preset (CLDAP's search in frame 10 included, as tshark's field is shared)
+    assert ours("LDAP.ProtocolOp == 3") == theirs("ldap.protocolOp == 3") == [3, 10, 11]
 
 
 def test_index_classifies_ldap_without_the_dissectors(pcap: Path) -> None:
