@@ -49,6 +49,8 @@ WIRESHARK_TO_NETMON: dict[str, str] = {
     "tls.handshake.extensions_server_name": "TLS.ClientHello.ServerName", "smb2.cmd": "SMB2.Command", "smb2.nt_status": "SMB2.Status",
     "smb2.filename": "SMB2.FileName", "kerberos.error_code": "KerberosV5.Message.ErrorCode",
     "ntlmssp": "NTLMSSP", "nbns": "NBTNS", "dcerpc": "MSRPCE", "kerberos": "KerberosV5",
+    "ldap": "LDAP", "cldap": "LDAP", "ldap.messageid": "LDAP.MessageID", "ldap.protocolop": "LDAP.ProtocolOp",
+    "ldap.resultcode": "LDAP.ResultCode", "ldap.baseobject": "LDAP.BaseObject",
 }
 
 

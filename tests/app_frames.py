@@ -1,8 +1,8 @@
 """Hand-built application-layer frames for what the samples lack: a TLS 1.3 ClientHello with SNI,
 ALPN and supported_versions, a ServerHello, a plaintext alert, records cut by the segment; HTTP
 on an unusual port; an SMB2 error response, compounded SMB2, SMB1 NT CREATE ANDX; NBNS and LLMNR
-responses with addresses.  ``test_dissect_synthetic`` compares them with tshark and the fuzz
-tests mutate them.
+responses with addresses; the LDAP frames of ``ldap_frames``.  ``test_dissect_synthetic`` compares
+them with tshark and the fuzz tests mutate them.
 """
 
 from __future__ import annotations
@@ -199,4 +199,7 @@ def tunnel_frames() -> list[bytes]:
 
 
 def frames() -> list[bytes]:
-    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames(), *tunnel_frames()]
+    from ldap_frames import ldap_frames  # (it imports test_dissect_synthetic's builders too)
+
+    return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames(), *tunnel_frames(),
+            *ldap_frames()]

@@ -6,7 +6,8 @@ index needs only the presence bits and the Protocol Name, and for the protocols 
 follow from the port and the first bytes of the payload, so a batch is classified with array
 operations instead of dissecting each frame in Python.  Each rule mirrors its dissector:
 
-* an HTTP port, a TLS port: any payload is that protocol (a message, or the data of one);
+* an HTTP, TLS, Kerberos or LDAP port: any payload is that protocol (a message, the data of one,
+  or for LDAP a SASL-sealed buffer);
 * NetBIOS session service (139, 445): an NbtSS header, then SMB2 or SMB by the magic after it;
   a segment that holds a second message goes to the scalar path;
 * no port: HTTP when the payload starts with one of ``http.PREFIXES``;
@@ -26,6 +27,7 @@ from .dissect import core as _core
 from .dissect import dns as _dns
 from .dissect import http as _http
 from .dissect import kerberos as _kerberos
+from .dissect import ldap as _ldap
 from .dissect import nbns as _nbns
 from .dissect import smb as _smb
 from .dissect import tls as _tls
@@ -34,10 +36,12 @@ from .protocols import CODE, MASK
 
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
-                                              _kerberos.dissect_kerberos_tcp: "KerberosV5"}
+                                              _kerberos.dissect_kerberos_tcp: "KerberosV5",
+                                              _ldap.dissect_ldap: "LDAP"}
 #: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
 _UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
-                                              _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5"}
+                                              _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5",
+                                              _ldap.dissect_ldap: "LDAP"}
 _DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
 _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
@@ -45,7 +49,7 @@ _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
-_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5")  # the DNS-format ones first
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP")  # the DNS-format ones first
 _tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
 
 

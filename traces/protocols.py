@@ -35,7 +35,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "GRE",
     "Prism",
     "AVS",
-    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py, kerberos.py)
+    # above TCP and UDP (dissect/http.py, tls.py, nbns.py, smb.py, dns.py, kerberos.py, ldap.py)
     "HTTP",
     "TLS",
     "NbtSS",
@@ -47,6 +47,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "VXLAN",
     "NVGRE",
     "NTLMSSP",
+    "LDAP",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

@@ -20,6 +20,7 @@ from . import (  # noqa: F401
     ipv4,
     ipv6,
     kerberos,
+    ldap,
     link,
     mpls,
     nbns,

@@ -13,6 +13,7 @@ from __future__ import annotations
 from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer
 from . import smb2
+from .ber import Ber
 from .core import TCP_PORTS, UDP_PORTS, Ctx
 
 R = REGISTRY
@@ -40,57 +41,11 @@ SNAME = R.define("KerberosV5.Message.SName", FieldType.STRING, "Service principa
 ETEXT = R.define("KerberosV5.Message.EText", FieldType.STRING, "Error text")
 R.alias("Kerberos", "KerberosV5")
 
-MAX_ITEMS = 64
 
+class _Der(Ber):
+    """The BER reader plus Kerberos' strings and principal names."""
 
-class _Der:
-    """Bounded DER reading over ``d[:end]``."""
-
-    __slots__ = ("d", "end")
-
-    def __init__(self, d: bytes, end: int) -> None:
-        self.d, self.end = d, end
-
-    def header(self, pos: int, limit: int) -> tuple[int, int, int, bool] | None:
-        """(tag, content start, content end clipped to ``limit``, cut) of the element at ``pos``."""
-        d = self.d
-        if pos + 2 > limit:
-            return None
-        tag, first = d[pos], d[pos + 1]
-        at = pos + 2
-        if first & 0x80:
-            n = first & 0x7F
-            if n == 0 or n > 4 or at + n > limit:
-                return None
-            length = int.from_bytes(d[at : at + n], "big")
-            at += n
-        else:
-            length = first
-        stop = at + length
-        return tag, at, min(stop, limit), stop > limit
-
-    def children(self, start: int, stop: int) -> list[tuple[int, int, int]]:
-        """(tag, content start, content end) of the elements in ``start:stop`` (cut ones included)."""
-        out, pos = [], start
-        while pos < stop and len(out) < MAX_ITEMS:
-            h = self.header(pos, stop)
-            if h is None:
-                break
-            tag, a, b, _ = h
-            out.append((tag, a, b))
-            pos = b
-        return out
-
-    def inner(self, start: int, stop: int) -> tuple[int, int, int] | None:
-        """The single element inside an explicit tag's content."""
-        h = self.header(start, stop)
-        return None if h is None else (h[0], h[1], h[2])
-
-    def uint(self, start: int, stop: int) -> int | None:
-        h = self.inner(start, stop)
-        if h is None or h[0] != 0x02 or not 0 < h[2] - h[1] <= 8:
-            return None
-        return int.from_bytes(self.d[h[1] : h[2]], "big")
+    __slots__ = ()
 
     def text(self, start: int, stop: int) -> tuple[str, int, int] | None:
         h = self.inner(start, stop)
