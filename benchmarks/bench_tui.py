@@ -60,11 +60,12 @@ class Pane:
         inner = " ".join(f"{k}={v}" for k, v in env.items())
         shell = f"env -u COLORTERM -u COLUMNS -u LINES TERM=xterm-256color {inner} {' '.join(command)}; sleep 60"
         self.t0 = time.perf_counter()
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", shell], check=True)
+        self.tmux = ["tmux", "-L", self.name]  # a server of its own: no other tmux user can reset it
+        subprocess.run([*self.tmux, "new-session", "-d", "-s", self.name, "-x", "160", "-y", "50", shell], check=True)
 
     def screen(self) -> str:
-        return subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], check=False, capture_output=True,
-                              text=True).stdout
+        return subprocess.run([*self.tmux, "capture-pane", "-p", "-t", self.name], check=False,
+                              capture_output=True, text=True).stdout
 
     def wait(self, test, timeout: float = 60.0) -> float:
         while time.perf_counter() - self.t0 < timeout:
@@ -74,10 +75,10 @@ class Pane:
         raise TimeoutError(self.screen())
 
     def keys(self, *keys: str) -> None:
-        subprocess.run(["tmux", "send-keys", "-t", self.name, *keys], check=True)
+        subprocess.run([*self.tmux, "send-keys", "-t", self.name, *keys], check=True)
 
     def close(self) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+        subprocess.run([*self.tmux, "kill-server"], check=False, capture_output=True)
 
 
 def _first_row(screen: str) -> int | None:

@@ -47,20 +47,26 @@ class Tmux:
         # COLUMNS/LINES (exported by some test runners) would override the real terminal size.
         shell = (f"env -u COLORTERM -u COLUMNS -u LINES {inner} {shlex.join(self.command)}; "
                  "echo '[exit '$?']'; sleep 30")
-        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(self.width), "-y",
+        subprocess.run([*self._tmux, "new-session", "-d", "-s", self.name, "-x", str(self.width), "-y",
                         str(self.height), shell], check=True)
         return self
 
+    @property
+    def _tmux(self) -> list[str]:
+        """tmux on a server of this walk's own (``-L``): nobody else's ``kill-server`` or session
+        can reach it (a shared default server made walks fail when another tmux user reset it)."""
+        return ["tmux", "-L", self.name]
+
     def __exit__(self, *exc: object) -> None:
-        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+        subprocess.run([*self._tmux, "kill-server"], check=False, capture_output=True)
 
     def screen(self) -> str:
-        out = subprocess.run(["tmux", "capture-pane", "-p", "-t", self.name], check=False, capture_output=True,
-                             text=True)
+        out = subprocess.run([*self._tmux, "capture-pane", "-p", "-t", self.name], check=False,
+                             capture_output=True, text=True)
         return out.stdout
 
     def keys(self, *keys: str, literal: bool = False, pause: float = 0.15) -> None:
-        args = ["tmux", "send-keys", "-t", self.name]
+        args = [*self._tmux, "send-keys", "-t", self.name]
         if literal:
             args.append("-l")
         subprocess.run([*args, *keys], check=True)
