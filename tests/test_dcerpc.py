@@ -206,3 +206,34 @@ def test_index_classification_agrees_with_dissectors(tmp_path: Path) -> None:
     with open_trace(path, use_cache=False) as t:
         assert _selected(str(path), "NTLMSSP") == [7, 12]
         assert len(t) == len(frames)
+
+
+def smb2(cmd: int, body: bytes, next_command: int = 0) -> bytes:
+    return (b"\xfeSMB" + struct.pack("<HHIHHIIQ", 64, 0, 0, cmd, 1, 0, next_command, 5) + struct.pack("<IIQ", 0, 1, 9)
+            + b"\0" * 16 + body)
+
+
+def smb2_write(data: bytes) -> bytes:
+    return smb2(9, struct.pack("<HHIQ16sIIHHI", 49, 64 + 48, len(data), 0, b"\x01" * 16, 0, 0, 0, 0, 0) + data)
+
+
+def nbss(message: bytes) -> bytes:
+    return struct.pack(">I", len(message)) + message
+
+
+def test_pipe_data_in_smb2_and_compounds_are_classified_as_the_dissectors_say(tmp_path: Path) -> None:
+    """RPC in an SMB2 WRITE to a pipe, alone and as the second message of a compound (ECHO, WRITE):
+    the index looks at the first message only, so a compound goes to the dissectors."""
+    from test_classify import test_fast_path_agrees_with_dissectors
+
+    echo = smb2(13, b"\x04\0\0\0" + b"\0" * 4, next_command=72)
+    segs = [nbss(smb2_write(bind(1, LSARPC) + request(2, 0x2C))), nbss(echo + smb2_write(request(3, 0)))]
+    frames = [eth(0x0800, ipv4(6, tcp(50000, 445, 0x18, s))) for s in segs]
+    texts = [dissect(f, 1).description for f in frames]
+    assert texts[0].startswith("MSRPC:c/o Bind: UUID{12345778-1234-abcd-ef00-0123456789ab} LSARPC")
+    assert "; c/o Request: LSARPC Call=0x2 Opnum=0x2C" in texts[0]
+    assert texts[1] == "MSRPC:c/o Request: Call=0x3 Opnum=0x0 Context=0x0 Hint=0x8"
+    path = tmp_path / "pipe.pcap"
+    write_pcap(path, 1, frames)
+    test_fast_path_agrees_with_dissectors(path)
+    assert _selected(str(path), "MSRPC.OpNum == 0") == [2]

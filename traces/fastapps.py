@@ -219,7 +219,8 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
 
 def _smb2_pipes(v: Gather, rows: np.ndarray, p: np.ndarray, fallback: np.ndarray) -> None:
     """SMB2 messages (NbtSS header at ``p``) whose pipe data may be an RPC PDU go to the dissectors:
-    a WRITE request or READ response whose data starts with version 5, any FSCTL_PIPE_TRANSCEIVE."""
+    a WRITE request or READ response whose data starts with version 5, any FSCTL_PIPE_TRANSCEIVE, and
+    compounded messages (only the first is looked at here)."""
     if not len(rows):
         return
     h, b = p + 4, p + 4 + 64
@@ -229,7 +230,8 @@ def _smb2_pipes(v: Gather, rows: np.ndarray, p: np.ndarray, fallback: np.ndarray
     at = h + np.where(write, v.read(b + 2, "<u2"), v.read(b + 2, "u1"))
     rpc_like = (write | read) & (v.read(at, "u1") == 5) & (v.read(at + 1, "u1") <= 1)
     pipe = (cmd == 11) & (v.read(b + 4, "<u4") == _smb.smb2.FSCTL_PIPE_TRANSCEIVE)
-    fallback[rows[rpc_like | pipe]] = True
+    compound = v.read(h + 20, "<u4") != 0  # a later message may be pipe data: the dissectors read the chain
+    fallback[rows[rpc_like | pipe | compound]] = True
 
 
 def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -161,9 +161,10 @@ def dissect_msrpc(ctx: Ctx, off: int, end: int) -> None:
     layer = ctx.layer(MSRPC, "", off, end - off)
     parts: list[str] = []
     auths: list[tuple[int, int]] = []
+    bound: dict[int, str] = {}  # context id → interface, from a bind earlier in this segment
     pos = off
     for _ in range(MAX_PDUS):
-        text, frag = _pdu(layer, d, pos, end, auths)
+        text, frag = _pdu(layer, d, pos, end, auths, bound)
         parts.append(text)
         pos += frag
         if pos >= end or not starts_pdu(d, pos, end):
@@ -176,7 +177,8 @@ def dissect_msrpc(ctx: Ctx, off: int, end: int) -> None:
             fn(ctx, start, stop)
 
 
-def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]]) -> tuple[str, int]:
+def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]],
+         bound: dict[int, str]) -> tuple[str, int]:
     """One PDU (its header known valid): its summary and its fragment length."""
     order = "little" if d[off + 4] & 0x10 else "big"
 
@@ -193,8 +195,8 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
     fl = node.add(PFC_FLAGS_FIELD, flags, off + 3, 1, display=f"0x{flags:02X}")
     for bit, (mask, fname) in enumerate(PFC_FLAGS):
         fl.add(FLAG_FIELDS[fname], int(bool(flags & mask)), off + 3, 1, bits=(7 - bit, 1))
-    drep = int.from_bytes(d[off + 4 : off + 8], "big")
-    node.add(DREP, drep, off + 4, 4, display=f"0x{drep:08X}")
+    drep = int.from_bytes(d[off + 4 : off + 8], "little")  # as Netmon shows it: 0x10
+    node.add(DREP, drep, off + 4, 4, display=f"0x{drep:X}")
     node.add(FRAG_LENGTH, frag, off + 8, 2)
     node.add(AUTH_LENGTH, alen, off + 10, 2)
     node.add(CALL_ID, call, off + 12, 4, display=f"0x{call:X}")
@@ -203,7 +205,7 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
     body_end = off + frag - (alen + 8 if alen else 0)
     text = ""
     if ptype in (11, 14):
-        text = _bind(node, d, u, body, min(stop, body_end), call)
+        text = _bind(node, d, u, body, min(stop, body_end), call, bound)
     elif ptype in (12, 15):
         text = _bind_ack(node, d, u, off, min(stop, body_end), call)
     elif ptype == 0 and body + 8 <= stop:
@@ -214,6 +216,10 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
         stub = body + 8 + (16 if flags & 0x80 else 0)
         _stub(node, d, stub, min(stop, body_end))
         text = f"Call=0x{call:X} Opnum=0x{opnum:X} Context=0x{ctx_id:X} Hint=0x{hint:X}"
+        iface = bound.get(ctx_id)
+        if iface is not None:  # the bind of this context is in the same segment
+            node.add(INTERFACE, iface, body + 4, 2)
+            text = f"{iface} {text}"
     elif ptype in (2, 3) and body + 8 <= stop:
         hint, ctx_id, cancels = u(body, 4), u(body + 4, 2), d[body + 6]
         node.add(ALLOC_HINT, hint, body, 4, display=f"0x{hint:X}")
@@ -250,7 +256,7 @@ def _syntax(d: bytes, at: int, u: object) -> tuple[str, str]:
     return uuid_text(d[at : at + 16]), f"{ver[0]}.{ver[1]}"
 
 
-def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int) -> str:
+def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int, bound: dict[int, str]) -> str:
     if body + 12 > stop:
         return f"Call=0x{call:X}"
     xmit, recv, group = u(body, 2), u(body + 2, 2), u(body + 4, 4)  # type: ignore[operator]
@@ -272,6 +278,7 @@ def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int) -> 
         item.add(ABSTRACT_UUID, uid, at + 4, 16)
         item.add(ABSTRACT_VERSION, ver, at + 20, 4)
         first = first or f"UUID{{{uid}}} {iface if iface != uid else ''}"
+        bound.setdefault(ctx_id, iface)
         at += 24
         for _ in range(n_transfer):
             if at + 20 > stop:
