@@ -241,8 +241,10 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
 
 
 def fault_text(status: int) -> str:
-    name = NCA_STATUS.get(status) or (NTSTATUS.get(status) and status_text(status))
-    return f"{name} (0x{status:08X})" if name and "0x" not in name else (name or f"0x{status:08X}")
+    """``nca_s_unk_if (0x1C010003)``, an NTSTATUS by its name, else the number."""
+    if status in NCA_STATUS:
+        return f"{NCA_STATUS[status]} (0x{status:08X})"
+    return status_text(status) if status in NTSTATUS else f"0x{status:08X}"
 
 
 def _stub(node: Field, d: bytes, start: int, stop: int) -> None:
