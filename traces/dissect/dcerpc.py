@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from typing import Literal
 
 from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer
@@ -124,6 +125,8 @@ CONTINUED = R.define("MSRPC.ContinuedData", FieldType.BYTES, "Bytes of a PDU beg
 R.alias("MSRPCE", "MSRPC")
 R.alias("DCERPC", "MSRPC")
 
+#: reads an integer of n bytes at p in the PDU's byte order (its data representation)
+_Reader = Callable[[int, int], int]
 PORTS = (135,)
 HEADER = 16
 MAX_PDUS = 64
@@ -180,10 +183,10 @@ def dissect_msrpc(ctx: Ctx, off: int, end: int) -> None:
 def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]],
          bound: dict[int, str]) -> tuple[str, int]:
     """One PDU (its header known valid): its summary and its fragment length."""
-    order = "little" if d[off + 4] & 0x10 else "big"
+    order: Literal["little", "big"] = "little" if d[off + 4] & 0x10 else "big"
 
     def u(p: int, n: int) -> int:
-        return int.from_bytes(d[p : p + n], order)  # type: ignore[arg-type]
+        return int.from_bytes(d[p : p + n], order)
 
     ptype, flags, frag, alen, call = d[off + 2], d[off + 3], u(off + 8, 2), u(off + 10, 2), u(off + 12, 4)
     stop = min(end, off + frag)
@@ -252,16 +255,16 @@ def _stub(node: Field, d: bytes, start: int, stop: int) -> None:
         node.add(STUB_DATA, d[start:stop], start, stop - start, display=f"{stop - start} bytes")
 
 
-def _syntax(d: bytes, at: int, u: object) -> tuple[str, str]:
+def _syntax(d: bytes, at: int, u: _Reader) -> tuple[str, str]:
     """(UUID text, version text) of a p_syntax_id_t at ``at`` (20 bytes)."""
-    ver = u(at + 16, 2), u(at + 18, 2)  # type: ignore[operator]
+    ver = u(at + 16, 2), u(at + 18, 2)
     return uuid_text(d[at : at + 16]), f"{ver[0]}.{ver[1]}"
 
 
-def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int, bound: dict[int, str]) -> str:
+def _bind(node: Field, d: bytes, u: _Reader, body: int, stop: int, call: int, bound: dict[int, str]) -> str:
     if body + 12 > stop:
         return f"Call=0x{call:X}"
-    xmit, recv, group = u(body, 2), u(body + 2, 2), u(body + 4, 4)  # type: ignore[operator]
+    xmit, recv, group = u(body, 2), u(body + 2, 2), u(body + 4, 4)
     node.add(MAX_XMIT, xmit, body, 2, display=f"0x{xmit:X}")
     node.add(MAX_RECV, recv, body + 2, 2, display=f"0x{recv:X}")
     node.add(ASSOC_GROUP, group, body + 4, 4, display=f"0x{group:X}")
@@ -271,7 +274,7 @@ def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int, bou
     for _ in range(min(count, MAX_CONTEXTS)):
         if at + 24 > stop:
             break
-        ctx_id, n_transfer = u(at, 2), d[at + 2]  # type: ignore[operator]
+        ctx_id, n_transfer = u(at, 2), d[at + 2]
         uid, ver = _syntax(d, at + 4, u)
         iface = INTERFACES.get(uid, uid)
         item = node.add(CONTEXT, True, at, min(stop, at + 24 + 20 * n_transfer) - at, display=f"{iface} V{ver}")
@@ -293,11 +296,11 @@ def _bind(node: Field, d: bytes, u: object, body: int, stop: int, call: int, bou
     return f"{first}  Call=0x{call:X}  Assoc Grp=0x{group:X}  Xmit=0x{xmit:X}  Recv=0x{recv:X}"
 
 
-def _bind_ack(node: Field, d: bytes, u: object, off: int, stop: int, call: int) -> str:
+def _bind_ack(node: Field, d: bytes, u: _Reader, off: int, stop: int, call: int) -> str:
     body = off + HEADER
     if body + 10 > stop:
         return f"Call=0x{call:X}"
-    xmit, recv, group, alen = u(body, 2), u(body + 2, 2), u(body + 4, 4), u(body + 8, 2)  # type: ignore[operator]
+    xmit, recv, group, alen = u(body, 2), u(body + 2, 2), u(body + 4, 4), u(body + 8, 2)
     node.add(MAX_XMIT, xmit, body, 2, display=f"0x{xmit:X}")
     node.add(MAX_RECV, recv, body + 2, 2, display=f"0x{recv:X}")
     node.add(ASSOC_GROUP, group, body + 4, 4, display=f"0x{group:X}")
@@ -312,7 +315,7 @@ def _bind_ack(node: Field, d: bytes, u: object, off: int, stop: int, call: int) 
         for _ in range(min(count, MAX_CONTEXTS)):
             if at + 24 > stop:
                 break
-            res = u(at, 2)  # type: ignore[operator]
+            res = u(at, 2)
             node.add(RESULT, res, at, 2, display=RESULTS.get(res, str(res)))
             results.append(RESULTS.get(res, str(res)))
             at += 24
