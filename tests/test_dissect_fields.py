@@ -94,7 +94,8 @@ TRANSFORMS: dict[str, Callable[[bytes], int]] = {
 }
 #: facts derived from bytes rather than read from them, and host-byte-order values
 DERIVED = {"Ethernet.Broadcast", "Loopback.Family"}
-LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP"}
+#: (MSRPC: the data representation says; every PDU in the samples is little-endian, as Windows sends)
+LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP", "MSRPC"}
 
 
 def test_field_bytes_hold_the_field_value() -> None:

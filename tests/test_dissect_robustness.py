@@ -104,13 +104,16 @@ def test_mutated_frames(case: tuple[int, bytes]) -> None:
 
 
 #: application ports (and one no dissector claims, where HTTP is found by its first bytes)
-APP_TCP_PORTS = [80, 139, 389, 443, 445, 3268, 5985, 40000]
+APP_TCP_PORTS = [80, 135, 139, 389, 443, 445, 3268, 5985, 40000]
 APP_UDP_PORTS = [53, 137, 389, 5353, 5355]
 _PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01", b"\x17\x03\x03",
              b"\x00\x00\x00\x40\xfeSMB", b"\x00\x00\x00\x20\xffSMB", b"\x00\x00\x01\x00\xfdSMB",
              b"NTLMSSP\x00\x03\x00\x00\x00", b"Authorization: NTLM TlRMTVNTUAAD",
              # LDAP: a message (SEQUENCE, messageID, a SearchRequest), a SASL buffer's length
-             b"\x30\x84\x00\x00\x01\x00\x02\x01\x04\x63\x82\x00\xf0\x04", b"\x00\x00\x00\x40\x05\x04"]
+             b"\x30\x84\x00\x00\x01\x00\x02\x01\x04\x63\x82\x00\xf0\x04", b"\x00\x00\x00\x40\x05\x04",
+             # MSRPC: a bind, a request with a fragment length, a big-endian response
+             b"\x05\x00\x0b\x03\x10\x00\x00\x00", b"\x05\x00\x00\x03\x10\x00\x00\x00\x40\x00\x10\x00",
+             b"\x05\x01\x02\x03\x00\x00\x00\x00\x00\x30\x00\x00"]
 
 
 @FUZZ

@@ -7,7 +7,7 @@ from tracemon.filters import FilterError, compile_filter
 from tracemon.filters.wireshark_names import WIRESHARK_TO_NETMON
 
 #: protocols whose dissectors may not be there yet: their names are offered once they are
-PENDING = {"msrpce"}
+PENDING: set[str] = set()
 
 
 def _error(text: str) -> FilterError:

@@ -10,7 +10,11 @@ operations instead of dissecting each frame in Python.  Each rule mirrors its di
   or for LDAP a SASL-sealed buffer);
 * NetBIOS session service (139, 445): an NbtSS header, then SMB2 or SMB by the magic after it;
   a segment that holds a second message goes to the scalar path;
-* no port: HTTP when the payload starts with one of ``http.PREFIXES``;
+* no port: HTTP when the payload starts with one of ``http.PREFIXES``, MSRPC when it starts a
+  DCE/RPC PDU (``dcerpc.starts_pdu``);
+* MSRPC (135, or by the payload test): a PDU with an auth verifier (which may carry NTLMSSP) or a
+  segment holding more than one PDU goes to the scalar path; SMB2 named-pipe data that starts
+  like a PDU (WRITE, READ, FSCTL_PIPE_TRANSCEIVE) too;
 * UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there.
 
 A port whose dissector has no rule here (someone registered another one) sends its rows to
@@ -24,6 +28,7 @@ from collections.abc import Callable
 import numpy as np
 
 from .dissect import core as _core
+from .dissect import dcerpc as _dcerpc
 from .dissect import dns as _dns
 from .dissect import http as _http
 from .dissect import kerberos as _kerberos
@@ -37,7 +42,7 @@ from .protocols import CODE, MASK
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
                                               _kerberos.dissect_kerberos_tcp: "KerberosV5",
-                                              _ldap.dissect_ldap: "LDAP"}
+                                              _ldap.dissect_ldap: "LDAP", _dcerpc.dissect_msrpc: "MSRPC"}
 #: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
 _UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
                                               _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5",
@@ -49,7 +54,7 @@ _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
-_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP")  # the DNS-format ones first
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC")  # the DNS-format ones first
 _tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
 
 
@@ -95,6 +100,9 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     rest = rest[plen[rest] > 0]
     if len(rest):
         _heuristics(v, rest, pl, plen, bits, top, fallback)
+    rpc = np.flatnonzero(top == CODE["MSRPC"])
+    if len(rpc):
+        _msrpc_fallback(v, rpc, pl, plen, fallback)
     _http_auth(v, np.flatnonzero((top == CODE["HTTP"]) & (plen >= 16)), pl, plen, fallback)
     return bits, top, fallback
 
@@ -123,11 +131,16 @@ def _whole(rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray,
                 top: np.ndarray, fallback: np.ndarray) -> None:
-    known = [(test, fn) for test, fn in _core.TCP_HEURISTICS if test is _http.starts_message]
-    if len(known) != len(_core.TCP_HEURISTICS):  # a test we cannot make here: let the dissectors decide
-        fallback[rows] = True
+    tests = [test for test, _ in _core.TCP_HEURISTICS]
+    if any(t not in (_http.starts_message, _dcerpc.starts_pdu) for t in tests):
+        fallback[rows] = True  # a test we cannot make here: let the dissectors decide
         return
-    if not known:
+    if _dcerpc.starts_pdu in tests:
+        m = rows[_starts_pdu(v, pl[rows], plen[rows])]
+        bits[m] |= np.uint64(MASK["MSRPC"])
+        top[m] = CODE["MSRPC"]
+        rows = np.setdiff1d(rows, m, assume_unique=True)  # the prefixes never meet: order is moot
+    if _http.starts_message not in tests:
         return
     width = max(len(p) for p in _http.PREFIXES)
     cand = rows[plen[rows] >= min(len(p) for p in _http.PREFIXES)]
@@ -144,6 +157,35 @@ def _heuristics(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, b
     h = cand[hit]
     bits[h] |= np.uint64(MASK["HTTP"])
     top[h] = CODE["HTTP"]
+
+
+def _starts_pdu(v: Gather, p: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``dcerpc.starts_pdu`` on the payloads at ``p`` (``n`` bytes each), vectorised."""
+    ok = (n >= _dcerpc.HEADER) & (v.read(p, "u1") == 5)
+    idx = np.flatnonzero(ok)
+    if not len(idx):
+        return ok
+    q = p[idx]
+    little = (v.read(q + 4, "u1") & 0x10) != 0
+    frag = np.where(little, v.read(q + 8, "<u2"), v.read(q + 8, ">u2"))
+    auth = np.where(little, v.read(q + 10, "<u2"), v.read(q + 10, ">u2"))
+    good = ((v.read(q + 1, "u1") <= 1) & np.isin(v.read(q + 2, "u1"), _CO_PTYPES)
+            & ((v.read(q + 4, "u1") & 0xEE) == 0) & (v.read(q + 5, "u1") <= 3)
+            & (v.read(q + 6, "u1") == 0) & (v.read(q + 7, "u1") == 0)
+            & (frag >= _dcerpc.HEADER + np.where(auth > 0, auth + 8, 0)))
+    ok[idx] = good
+    return ok
+
+
+def _msrpc_fallback(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
+    """MSRPC rows the dissectors must see: a PDU with an auth verifier (NTLMSSP may be there) or
+    more than one PDU in the segment (a later one may have one)."""
+    p, n = pl[rows], plen[rows]
+    pdu = _starts_pdu(v, p, n)
+    little = (v.read(p + 4, "u1") & 0x10) != 0
+    frag = np.where(little, v.read(p + 8, "<u2"), v.read(p + 8, ">u2"))
+    auth = np.where(little, v.read(p + 10, "<u2"), v.read(p + 10, ">u2"))
+    fallback[rows[pdu & ((auth > 0) | (frag < n))]] = True
 
 
 def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: np.ndarray, top: np.ndarray,
@@ -163,6 +205,8 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
     # a SESSION SETUP (SMB2 command 1) may carry NTLMSSP or Kerberos layers: the scalar path decides
     setup = carried & (magic == 0xFE534D42) & (body >= 16) & (v.read(p + 16, "<u2") == 1)
     fallback[rows[setup]] = True
+    smb2 = carried & (magic == 0xFE534D42) & (body >= 64)
+    _smb2_pipes(v, rows[smb2], p[smb2], fallback)
     for key, fn in _nbns.SESSION_PAYLOADS.items():
         m = rows[carried & (magic == int.from_bytes(key, "big"))]
         name = _smb.SESSION_PROTOCOLS.get(key)
@@ -171,6 +215,23 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
             continue
         bits[m] |= np.uint64(MASK[name])
         top[m] = CODE[name]
+
+
+def _smb2_pipes(v: Gather, rows: np.ndarray, p: np.ndarray, fallback: np.ndarray) -> None:
+    """SMB2 messages (NbtSS header at ``p``) whose pipe data may be an RPC PDU go to the dissectors:
+    a WRITE request or READ response whose data starts with version 5, any FSCTL_PIPE_TRANSCEIVE, and
+    compounded messages (only the first is looked at here)."""
+    if not len(rows):
+        return
+    h, b = p + 4, p + 4 + 64
+    cmd, response = v.read(h + 12, "<u2"), (v.read(h + 16, "u1") & 1) == 1
+    write = (cmd == 9) & ~response
+    read = (cmd == 8) & response
+    at = h + np.where(write, v.read(b + 2, "<u2"), v.read(b + 2, "u1"))
+    rpc_like = (write | read) & (v.read(at, "u1") == 5) & (v.read(at + 1, "u1") <= 1)
+    pipe = (cmd == 11) & (v.read(b + 4, "<u4") == _smb.smb2.FSCTL_PIPE_TRANSCEIVE)
+    compound = v.read(h + 20, "<u4") != 0  # a later message may be pipe data: the dissectors read the chain
+    fallback[rows[rpc_like | pipe | compound]] = True
 
 
 def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -189,4 +250,5 @@ _DNS_HEADER = 12
 #: rule → presence bits / Protocol Name code (-1: none) of a row it decides by port alone
 _RULE_BITS = np.array([0, 0, 0, *(MASK[n] for n in _RULE_NAMES)], dtype=np.uint64)
 _RULE_TOP = np.array([-1, -1, -1, *(CODE[n] for n in _RULE_NAMES)], dtype=np.int64)
+_CO_PTYPES = np.array(sorted(_dcerpc.CO_PTYPES), dtype=np.int64)
 _FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)

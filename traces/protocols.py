@@ -48,6 +48,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "NVGRE",
     "NTLMSSP",
     "LDAP",
+    "MSRPC",  # dissect/dcerpc.py
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

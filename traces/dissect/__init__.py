@@ -9,6 +9,7 @@ from ..fields import REGISTRY, Registry
 from . import (  # noqa: F401
     arp,
     avs,
+    dcerpc,
     dhcp,
     dns,
     ethernet,

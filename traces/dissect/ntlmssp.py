@@ -17,7 +17,7 @@ import binascii
 
 from ..fields import REGISTRY, FieldType
 from ..frame import Layer
-from . import http, smb2
+from . import dcerpc, http, smb2
 from .core import Ctx
 
 R = REGISTRY
@@ -114,3 +114,4 @@ def from_http_header(ctx: Ctx, value: str, start: int, length: int) -> None:
 
 smb2.SECURITY_BLOBS.append(dissect_blob)
 http.AUTH_HEADERS.append(from_http_header)
+dcerpc.AUTH_BLOBS.append(dissect_blob)

@@ -88,6 +88,10 @@ _HDR = struct.Struct("<4sHHIHHIIQ")  # through MessageId
 MAX_COMPOUND = 32
 #: ``fn(ctx, start, end)`` for each SESSION SETUP security buffer (ntlmssp.py)
 SECURITY_BLOBS: list[Callable[[Ctx, int, int], None]] = []
+#: ``fn(ctx, start, end)`` for named-pipe data: WRITE request, READ response and FSCTL_PIPE_TRANSCEIVE
+#: input/output (dcerpc.py, which decides by the first bytes whether an RPC PDU is there)
+PIPE_PAYLOADS: list[Callable[[Ctx, int, int], None]] = []
+FSCTL_PIPE_TRANSCEIVE = 0x0011C017
 
 
 def dissect_smb2(ctx: Ctx, off: int, end: int) -> None:
@@ -98,9 +102,10 @@ def dissect_smb2(ctx: Ctx, off: int, end: int) -> None:
         return
     parts = []
     pos = off
-    blobs: list[tuple[int, int]] = []
+    blobs: list[tuple[int, int]] = []  # security tokens
+    pipes: list[tuple[int, int]] = []  # pipe data (WRITE, READ, TRANSCEIVE)
     for _ in range(MAX_COMPOUND):
-        text, nxt = _message(ctx, layer, pos, end, blobs)
+        text, nxt = _message(ctx, layer, pos, end, blobs, pipes)
         parts.append(text)
         if nxt <= 0 or pos + nxt >= end or pos + nxt + 4 > end or d[pos + nxt : pos + nxt + 4] != b"\xfeSMB":
             break
@@ -108,6 +113,9 @@ def dissect_smb2(ctx: Ctx, off: int, end: int) -> None:
     ctx.set_summary(layer, "; ".join(parts))
     for start, stop in blobs:  # security tokens become layers of their own after the summary is set
         for fn in SECURITY_BLOBS:
+            fn(ctx, start, stop)
+    for start, stop in pipes:
+        for fn in PIPE_PAYLOADS:
             fn(ctx, start, stop)
 
 
@@ -122,7 +130,8 @@ def _transform(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
         ctx.set_summary(layer, "Transform Header" + (" [truncated]" if end - off < 52 else ""))
 
 
-def _message(ctx: Ctx, layer: Layer, off: int, end: int, blobs: list[tuple[int, int]]) -> tuple[str, int]:
+def _message(ctx: Ctx, layer: Layer, off: int, end: int, blobs: list[tuple[int, int]],
+             pipes: list[tuple[int, int]]) -> tuple[str, int]:
     """One message at ``off``: its summary and NextCommand (0 when it is the last)."""
     d = ctx.data
     if end - off < 64:
@@ -166,6 +175,7 @@ def _message(ctx: Ctx, layer: Layer, off: int, end: int, blobs: list[tuple[int, 
         err.add(ERROR_BYTES, int.from_bytes(d[body + 4 : body + 8], "little"), body + 4, 4)
     else:
         extra = _body(ctx, layer, cmd, response, off, body, stop, blobs)
+        _pipe_data(d, cmd, response, off, body, stop, pipes)
         text += extra
     if off + 64 > end or (nxt == 0 and _declared_end(d, cmd, response, off, body, stop) > end):
         text += " [truncated]"
@@ -188,6 +198,22 @@ def _declared_end(d: bytes, cmd: int, response: int, off: int, body: int, stop: 
     if cmd == 9 and not response and body + 8 <= stop:
         return off + int.from_bytes(d[body + 2 : body + 4], "little") + int.from_bytes(d[body + 4 : body + 8], "little")
     return stop
+
+
+def _pipe_data(d: bytes, cmd: int, response: int, off: int, body: int, stop: int,
+               pipes: list[tuple[int, int]]) -> None:
+    """Where a WRITE request's, READ response's or FSCTL_PIPE_TRANSCEIVE's data lies (cut at ``stop``)."""
+    if cmd == 9 and not response and body + 8 <= stop:
+        start, n = off + _u16(d, body + 2), _u32(d, body + 4)
+    elif cmd == 8 and response and body + 8 <= stop:
+        start, n = off + d[body + 2], _u32(d, body + 4)
+    elif cmd == 11 and body + 40 <= stop and _u32(d, body + 4) == FSCTL_PIPE_TRANSCEIVE:
+        at = body + (32 if response else 24)
+        start, n = off + _u32(d, at), _u32(d, at + 4)
+    else:
+        return
+    if n and off + 64 <= start < stop:
+        pipes.append((start, min(stop, start + n)))
 
 
 def _u16(d: bytes, p: int) -> int:
