@@ -15,12 +15,6 @@ from tracemon.tui.screens.trace import TraceScreen
 from tui_support import async_test, settle
 
 
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 @pytest.fixture
 def gate(monkeypatch):
     """Holds every scan after its first batch until the test opens the gate."""

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import sample
 from tracemon.tui.app import TracemonApp
 from tracemon.tui.screens.trace import TraceScreen
-from tui_support import async_test, settle
-
-
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
-def _all_nodes(tree):
-    stack, out = list(tree.root.children), []
-    while stack:
-        n = stack.pop()
-        out.append(n)
-        stack.extend(n.children)
-    return out
+from tui_support import async_test, settle, tree_nodes
 
 
 @async_test
@@ -32,22 +16,22 @@ async def test_expand_all_opens_every_node_and_the_next_frame_opens_the_same_way
         screen = app.screen
         assert isinstance(screen, TraceScreen)
         details = screen.details
-        expandable = [n for n in _all_nodes(details) if n.allow_expand]
+        expandable = [n for n in tree_nodes(details) if n.allow_expand]
         assert expandable and not all(n.is_expanded for n in expandable)
         details.focus()
         await pilot.press("asterisk")
         await settle(app, pilot)
-        assert all(n.is_expanded for n in _all_nodes(details) if n.allow_expand)
+        assert all(n.is_expanded for n in tree_nodes(details) if n.allow_expand)
         screen.frames.focus()
         await pilot.press("down")
         await settle(app, pilot)
         assert details.frame is not None and details.frame.index == 1
-        nodes = [n for n in _all_nodes(details) if n.allow_expand]
+        nodes = [n for n in tree_nodes(details) if n.allow_expand]
         assert nodes and all(n.is_expanded for n in nodes)
         details.focus()
         await pilot.press("X")
         await settle(app, pilot)
-        assert not any(n.is_expanded for n in _all_nodes(details) if n.allow_expand)
+        assert not any(n.is_expanded for n in tree_nodes(details) if n.allow_expand)
 
 
 def _event_layer(details):

@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import json
 
-import pytest
 from conftest import sample
 from tracemon.tui.app import TracemonApp
 from tracemon.tui.screens.export import ExportScreen
 from tui_support import async_test, settle
 
 PCAP = "pcap/tcpreplay_test.pcap"
-
-
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 async def _export(tmp_path, name: str):

@@ -3,19 +3,12 @@ long values were cut next to the hex view)."""
 
 from __future__ import annotations
 
-import pytest
 from conftest import sample
 from tracemon.tui.app import TracemonApp
 from tracemon.tui.screens.trace import TraceScreen
-from tui_support import async_test, settle
+from tui_support import async_test, settle, tree_nodes
 
 FASOD = "pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng"
-
-
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 @async_test
@@ -35,23 +28,14 @@ async def test_a_long_value_is_shown_whole_and_a_short_one_needs_no_line():
         await settle(app, pilot)
         field_line = screen.query_one("#field-line")
         # the Comment node: its text is far longer than the pane beside the hex view
-        comment = next(n for n in _nodes(details) if n.data is not None and n.data.title == "Comment")
+        comment = next(n for n in tree_nodes(details) if n.data is not None and n.data.title == "Comment")
         details.move_cursor(comment)
         await settle(app, pilot)
         whole = comment.data.line()
         assert len(whole) > details.size.width
         assert field_line.display and str(field_line.render()).replace("\n", " ").startswith(whole[:60])
         # a short field: no line under the tree
-        short = next(n for n in _nodes(details) if n.data is not None and n.data.title == "FrameNumber")
+        short = next(n for n in tree_nodes(details) if n.data is not None and n.data.title == "FrameNumber")
         details.move_cursor(short)
         await settle(app, pilot)
         assert not field_line.display
-
-
-def _nodes(tree):
-    stack, out = list(tree.root.children), []
-    while stack:
-        n = stack.pop()
-        out.append(n)
-        stack.extend(n.children)
-    return out

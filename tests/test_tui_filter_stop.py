@@ -5,18 +5,11 @@ in test_filter_runs_in_the_background… on a loaded machine (4,098 partial rows
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from conftest import sample
 from tracemon.tui import messages as m
 from tracemon.tui.app import TracemonApp
 from tracemon.tui.screens.trace import TraceScreen
 from tui_support import async_test, settle
-
-
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 @async_test

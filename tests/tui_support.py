@@ -101,3 +101,13 @@ def async_test(fn):
         return asyncio.run(fn(*args, **kwargs))
 
     return wrapper
+
+
+def tree_nodes(tree) -> list:
+    """Every node of a Textual Tree below its root, depth first."""
+    stack, out = list(tree.root.children), []
+    while stack:
+        node = stack.pop()
+        out.append(node)
+        stack.extend(node.children)
+    return out
