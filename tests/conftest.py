@@ -40,13 +40,19 @@ def samples(kind: str, *suffixes: str) -> list[Path]:
     return sorted(p for p in folder.iterdir() if not suffixes or p.suffix in suffixes)
 
 
-def require_tshark() -> str:
-    exe = shutil.which("tshark")
+def require_tool(name: str) -> str:
+    """The path of a Wireshark tool (tshark, editcap …): a skip when it is absent, a failure when
+    TRACEMON_REQUIRE_TSHARK says the run must compare with it (CI)."""
+    exe = shutil.which(name)
     if exe is None:
         if os.environ.get("TRACEMON_REQUIRE_TSHARK"):
-            pytest.fail("tshark is required (TRACEMON_REQUIRE_TSHARK is set) but not installed")
-        pytest.skip("tshark not installed")
+            pytest.fail(f"{name} is required (TRACEMON_REQUIRE_TSHARK is set) but not installed")
+        pytest.skip(f"{name} not installed")
     return exe
+
+
+def require_tshark() -> str:
+    return require_tool("tshark")
 
 
 @pytest.fixture(autouse=True)

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import functools
 import os
-import shutil
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
-from conftest import require_tshark, samples
+from conftest import require_tool, require_tshark, samples
 from test_tshark_fields import epoch_ns, ip4, ip6, mac
 from tracemon.traces import Frame, open_trace
 
@@ -36,12 +35,7 @@ UTC = {**os.environ, "TZ": "UTC"}
 
 
 def require_editcap() -> str:
-    exe = shutil.which("editcap")
-    if exe is None:
-        if os.environ.get("TRACEMON_REQUIRE_TSHARK"):
-            pytest.fail("editcap is required (TRACEMON_REQUIRE_TSHARK is set) but not installed")
-        pytest.skip("editcap not installed")
-    return exe
+    return require_tool("editcap")
 
 
 @functools.lru_cache(maxsize=1)

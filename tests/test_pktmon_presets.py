@@ -27,11 +27,6 @@ def truth() -> list[tuple[int, int, str, int, int]]:
     return [(int(g), int(a), d, int(c), int(e)) for g, a, d, c, e in LINE.findall(text)]
 
 
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-
-
 def test_each_packet_once_keeps_one_row_per_packet_group(truth) -> None:
     preset = PresetStore().get("PktMon: each packet once")
     assert preset is not None

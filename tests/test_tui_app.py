@@ -31,13 +31,6 @@ BIG = (160, 50)
 SMALL = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    """Each test gets its own config and data dirs (presets, history, settings)."""
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 @pytest.fixture(scope="module")
 def million(tmp_path_factory) -> Path:
     return write_udp_pcap(tmp_path_factory.mktemp("big") / "million.pcap", 1_000_000)

@@ -19,12 +19,6 @@ BIG = (160, 50)
 SMALL = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 def screen_of(app: TracemonApp) -> TraceScreen:
     for s in reversed(app.screen_stack):
         if isinstance(s, TraceScreen):

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import sample
 from tracemon.tui import columns as _columns
 from tracemon.tui.app import TracemonApp
@@ -16,12 +15,6 @@ ETW_ONLY = "etl/etlparser_AMSITrace.etl"
 BIG = (160, 50)
 SMALL = (80, 24)
 VMS = "VMSWITCH_MicrosoftWindowsHyperVVmSwitch"
-
-
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
 
 
 def screen_of(app: TracemonApp) -> TraceScreen:

@@ -21,12 +21,6 @@ PCAP = "pcap/tcpreplay_test.pcap"
 SMALL = (80, 24)
 
 
-@pytest.fixture(autouse=True)
-def _own_config(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
-    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-
-
 class TextCount:
     """Counts rich ``Text`` objects built: what a list costs per item it lays out or renders."""
 

@@ -69,8 +69,9 @@ def _size(directory: Path) -> int:
     return total
 
 
-def entries(root: Path) -> list[Entry]:
-    """Every complete entry under ``root``, most recently used first."""
+def entries(root: Path, *, describe: bool = True) -> list[Entry]:
+    """Every complete entry under ``root``, most recently used first; without ``describe`` only
+    sizes and times are read (what eviction needs), not each entry's trace path and frame count."""
     out = []
     try:
         dirs = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")]
@@ -83,6 +84,9 @@ def entries(root: Path) -> list[Entry]:
         except OSError:
             continue
         path, frames = "", 0
+        if not describe:
+            out.append(Entry(d.name, d, path, size, st.st_mtime, frames))
+            continue
         try:
             state = json.loads((d / "state.json").read_text("utf-8"))
             path = str(state.get("path", ""))
@@ -109,7 +113,7 @@ def evict(root: Path, limit: int | None = None, keep: Path | None = None) -> lis
     """Remove least recently used entries until the cache fits ``limit``; ``keep`` (the entry
     just written) is never removed.  Returns what was removed."""
     limit = limit_bytes() if limit is None else limit
-    listed = entries(root)
+    listed = entries(root, describe=False)
     total = sum(e.size for e in listed)
     removed = []
     for e in reversed(listed):  # oldest first
