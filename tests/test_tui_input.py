@@ -118,6 +118,38 @@ async def test_tab_in_the_filter_bar_only_completes():
 
 
 @async_test
+async def test_no_completion_list_pops_up_after_enter():
+    """Enter applies: a completion still being worked out for the last keystrokes (the list follows
+    typing once it pauses) must not open over the list afterwards, where Up/Down would move it."""
+    app = TracemonApp([str(sample(PCAP))])
+    async with app.run_test(size=BIG) as pilot:
+        await typed(app, pilot)
+        screen = screen_of(app)
+        bar = screen.filter_bar
+        burst(app, "slash", text="TCP")
+        burst(app, "enter")
+        await typed(app, pilot)  # (longer than the pause after which the list follows typing)
+        assert screen.filter_text == "TCP" and app.focused is bar.input
+        assert not bar._completion_visible() and not bar.candidates
+        # a check that was under way when Enter came answers late: still no list
+        from tracemon.tui import filter_api
+        comp = filter_api.complete_at("TCP", 3, screen.trace, app.presets)
+        assert comp is not None and len(comp.candidates) > 1, "the test needs a word with completions"
+        bar.post_message(bar._Checked("TCP", 3, None, comp))
+        await typed(app, pilot)
+        assert not bar._completion_visible()
+        # typing again brings the list back; Esc closes it and it stays closed
+        burst(app, text=".")
+        await typed(app, pilot)
+        assert bar._completion_visible()
+        burst(app, "escape")
+        await typed(app, pilot)
+        bar.post_message(bar._Checked("TCP.", 4, None, filter_api.complete_at("TCP.", 4, screen.trace, app.presets)))
+        await typed(app, pilot)
+        assert not bar._completion_visible() and app.focused is bar.input
+
+
+@async_test
 async def test_escape_leaves_the_bar_and_keeps_the_applied_filter():
     app = TracemonApp([str(sample(PCAP))])
     async with app.run_test(size=BIG) as pilot:

@@ -217,6 +217,9 @@ class FilterBar(Vertical):
         self._check_lock = threading.Lock()
         self._wanted: tuple[str, int, bool] | None = None
         self._complete_timer: Timer | None = None
+        #: the completion list follows typing: set by an edit, cleared by Enter, Esc, leaving the
+        #: bar and programmatic text, so a check still under way then cannot pop the list up again
+        self._following = False
         self._checking = False
         self.applied_text = ""
         self._status = ""
@@ -246,7 +249,7 @@ class FilterBar(Vertical):
         self.input.value = text
         self.input.cursor_position = len(text)
         self._revalidate()
-        self._hide_completions()
+        self._stop_following()
         if apply:
             self.post_message(self.Applied(text))
 
@@ -266,6 +269,7 @@ class FilterBar(Vertical):
             return
         self._expect = None
         self._history_pos = None
+        self._following = True
         self.post_message(self.Edited())
         text = event.value
         if names_known(text, self.trace):
@@ -279,6 +283,8 @@ class FilterBar(Vertical):
 
     def _complete_later(self) -> None:
         self._complete_timer = None
+        if not self._following:
+            return
         self._request_check(self.value, self.input.cursor_position, validate=False)
 
     # -- checking off the UI thread ---------------------------------------------------------
@@ -339,7 +345,7 @@ class FilterBar(Vertical):
             return  # a newer keystroke is being checked
         if message.validation is not None:
             self._show_validation(message.validation)
-        elif message.cursor == self.input.cursor_position:
+        elif message.cursor == self.input.cursor_position and self._following and self.input.has_focus:
             self._show_completions(message.completion)
 
     def _revalidate(self) -> None:
@@ -397,7 +403,7 @@ class FilterBar(Vertical):
         if not self.last.ok:
             self.app.bell()
             return
-        self._hide_completions()
+        self._stop_following()
         text = self.value
         self._remember(text)
         self.post_message(self.Applied(text))
@@ -406,7 +412,7 @@ class FilterBar(Vertical):
         """Close the completion list; else leave the bar with the applied filter's text back in it.
         What was typed and not applied goes into the history (Up brings it back)."""
         if self._completion_visible():
-            self._hide_completions()
+            self._stop_following()
             return
         typed = self.value
         if typed.strip() and typed.strip() != self.applied_text.strip():
@@ -494,6 +500,14 @@ class FilterBar(Vertical):
         lst.styles.offset = (8 + 1 + max(0, comp.start - int(self.input.scroll_x)), below)
         lst.display = True
 
+    def _stop_following(self) -> None:
+        """Close the list and keep it closed until the next edit (or Tab / Ctrl+Space)."""
+        self._following = False
+        if self._complete_timer is not None:
+            self._complete_timer.stop()
+            self._complete_timer = None
+        self._hide_completions()
+
     def _completion_visible(self) -> bool:
         return bool(self.query_one(CompletionList).display)
 
@@ -536,4 +550,4 @@ class FilterBar(Vertical):
         self.input.focus()
 
     def on_descendant_blur(self, event: events.DescendantBlur) -> None:
-        self._hide_completions()
+        self._stop_following()
