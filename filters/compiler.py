@@ -29,7 +29,7 @@ from . import ast as A
 from . import tri as T
 from .errors import FilterError, FilterWarning, warning_at
 from .grammar import parse
-from .indexed import Chunk, state_for
+from .indexed import Chunk, packet_offsets, state_for
 from .names import Resolver, default_registry
 from .operands import (
     ArithOperand,
@@ -224,14 +224,6 @@ class OrP(Pred):
 
 
 # -- the raw-bytes search over a packet file ----------------------------------------------------
-
-def packet_offsets(trace: Any, rows: np.ndarray) -> np.ndarray | None:
-    """Where each row's packet bytes start in ``trace.buf``, when the reader keeps them in place."""
-    offsets = getattr(getattr(trace, "reader", None), "packet_offsets", None)
-    if offsets is None or getattr(trace, "buf", None) is None:
-        return None
-    return offsets(rows)
-
 
 _WINDOW = 16 << 20
 

@@ -580,3 +580,11 @@ class Presence:
         if self.exact and not self.by_version:
             return Tri(m, np.ones(ch.n, dtype=bool))
         return Tri(np.zeros(ch.n, dtype=bool), ~m)
+
+
+def packet_offsets(trace: Any, rows: np.ndarray) -> np.ndarray | None:
+    """Where each row's packet bytes start in ``trace.buf``, when the reader keeps them in place."""
+    offsets = getattr(getattr(trace, "reader", None), "packet_offsets", None)
+    if offsets is None or getattr(trace, "buf", None) is None:
+        return None
+    return offsets(rows)

@@ -34,7 +34,7 @@ from ..traces.dissect.ethernet import VLAN_TPIDS
 from ..traces.gather import Gather
 from ..traces.index import DIR_L4_REVERSED, KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from ..traces.protocols import MASK
-from .indexed import TraceState, decoder
+from .indexed import TraceState, decoder, packet_offsets
 
 _TCP = MASK["TCP"]
 _WRAP = 1 << 32
@@ -153,8 +153,6 @@ def packet_heads(trace: Any, rows: np.ndarray, width: int = 128) -> tuple[np.nda
     length).  A packet file is used in place (its records are in the mmap at ``loc``); otherwise
     the first ``width`` bytes of each row are copied.  The length is 0 for ETW events, whose raw
     bytes are an event record."""
-    from .compiler import packet_offsets
-
     idx = trace.index
     n = len(rows)
     length = idx.column("length")[rows].astype(np.int64)

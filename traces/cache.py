@@ -35,6 +35,7 @@ import numpy as np
 from . import cache_space
 from .errors import TraceWarning
 from .index import COLUMNS, ConversationTable, FrameIndex
+from .origins import Interface, Provider
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -88,8 +89,6 @@ def restore(trace: Trace) -> bool:
         state = json.loads((entry / "state.json").read_text("utf-8"))
         cols = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in COLUMNS}
         index = FrameIndex.from_columns(cols)
-        from .trace import Interface, Provider
-
         interfaces = [Interface(**i) for i in state["interfaces"]]
         providers = [Provider(**p) for p in state["providers"]]
         eth, ip, l4 = (_load_table(entry, kind) for kind in ("eth", "ip", "l4"))

@@ -13,7 +13,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Self
 
 import numpy as np
@@ -23,6 +23,7 @@ from .errors import DamagedRecord, TraceError, TraceWarning
 from .fields import REGISTRY, Registry
 from .frame import Frame
 from .index import KIND_NOTIME, MAX_DESCRIPTORS, ConversationTable, FrameIndex
+from .origins import Interface, Provider
 from .protocols import PACKET_PROTOCOL_NAMES
 from .timezone import CaptureZone
 
@@ -30,29 +31,6 @@ try:  # the SIGBUS safety net (_mapguard.c), built at install time when a compil
     from . import _mapguard
 except ImportError:  # pragma: no cover - depends on the build
     _mapguard = None
-
-
-@dataclass(slots=True)
-class Interface:
-    """A capture interface (pcapng IDB, pcap file header, ETL ifIndex/port …)."""
-
-    link_type: int
-    name: str = ""
-    description: str = ""
-    snaplen: int = 0
-    #: timestamp units per second (pcapng if_tsresol)
-    ts_per_second: int = 1_000_000
-    ts_offset: int = 0
-    options: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(slots=True)
-class Provider:
-    """An ETW provider seen in the trace (``Trace.providers[code]``)."""
-
-    guid: str
-    name: str
-    protocol: str  # Netmon protocol name, e.g. VMSWITCH_MicrosoftWindowsHyperVVmSwitch
 
 
 @dataclass(slots=True)

@@ -22,13 +22,13 @@ from textual.screen import Screen
 from textual.theme import Theme
 from textual.widgets import Footer, Static
 from tracemon.traces import TraceError, open_trace
+from tracemon.traces.etw.schema import load_schemas
 from tracemon.traces.safefile import remove_partial
 from tracemon.traces.text import visible, visible_lines
 
 from . import commands, filter_api
 from . import config as _config
 from . import themes as _themes
-from .headless import load_schemas
 from .palette import CommandsProvider
 from .screens.help import HelpScreen
 from .screens.quit import QuitScreen

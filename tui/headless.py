@@ -71,14 +71,17 @@ def _tui(argv: list[str]) -> int:
     p.add_argument("files", nargs="*", metavar="FILE", help="trace files to open")
     _add_schema_options(p)
     p.add_argument("--theme", help="colour theme (light, dark, high-contrast); remembered for next time")
-    from .cli import add_start_options, parse_start_options
+    from .startup import StartError, add_start_options, parse_start_options
 
     add_start_options(p)
     p.add_argument("--version", action="version", version=f"tracemon {_version()}")
     args = p.parse_args(argv)
     for f in args.files:
         _check_readable(f)
-    start = parse_start_options(args)
+    try:
+        start = parse_start_options(args)
+    except StartError as e:  # one line on stderr, exit status 2 (3 for a filter)
+        raise CliError(str(e), e.code) from None
     from .app import run  # the only place the headless path imports Textual
 
     return run(list(args.files), manifests=list(args.manifest), symbols=list(args.symbols), theme=args.theme,

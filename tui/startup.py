@@ -9,6 +9,7 @@ file; a filter applied earlier would run twice).
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -126,3 +127,25 @@ def apply(screen: Any, opts: StartOptions) -> None:
             screen.goto_when_filtered = opts.goto - 1  # (the filter runs in a worker)
         else:
             screen.go_to_frame(opts.goto - 1)
+
+
+def add_start_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("what to show first")
+    g.add_argument("-Y", "--filter", metavar="EXPR",
+                   help="display filter to apply once the file is read (Netmon syntax, e.g. 'TCP.Port == 443')")
+    g.add_argument("--preset", metavar="NAME",
+                   help="apply a saved or standard preset (its filter and columns; with -Y both must match)")
+    g.add_argument("--columns", metavar="COLS",
+                   help="comma-separated frame list columns for this run, e.g. number,time,protocol,description,"
+                        "IPv4.TTL")
+    g.add_argument("--goto", type=int, metavar="N", help="select frame N (1-based) once it is read")
+    g.add_argument("--resume", action="store_true",
+                   help="restore the last session of the file (filter, columns, marks, position) without asking")
+
+
+def parse_start_options(args: argparse.Namespace) -> StartOptions:
+    """The checked options (``StartError`` names a bad value; its code is the exit status)."""
+    opts = start_options(filter=args.filter, preset=args.preset, columns=args.columns, goto=args.goto,
+                         first_file=args.files[0] if args.files else None)
+    opts.resume = bool(getattr(args, "resume", False))
+    return opts
