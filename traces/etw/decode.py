@@ -26,6 +26,7 @@ from ..errors import TraceError
 from ..fields import REGISTRY, FieldDef, FieldType, Registry
 from ..frame import Field, Layer
 from . import tracelogging as tl
+from .logheader import header_fields
 from .naming import (
     NTSTATUS_PARTS,
     define,
@@ -42,6 +43,7 @@ from .naming import (
 )
 from .packets import PKTMON_GUID
 from .payload import Decoded, Template, Value, binary_display
+from .records import GROUP_GUIDS
 from .schema import STORE, EventSchema, FieldSpec, ProviderSchema, field_type
 
 if TYPE_CHECKING:
@@ -478,7 +480,12 @@ def _generic(rec: EventRecord, st: _TraceState, provider_name: str, proto: str, 
         summary = f"Hook 0x{rec.hook_id:04X}, Opcode {rec.opcode}"
     else:  # classic (MOF) and WPP records: event type in the opcode
         summary = f"Opcode {rec.opcode}"
-    layer = Layer(pdef, summary, rec.payload_offset, len(rec.payload), [_payload_field(rec)],
+    fields = [_payload_field(rec)]
+    if rec.family == "system" and rec.hook_id == 0 and rec.provider == GROUP_GUIDS[0]:
+        header = header_fields(bytes(rec.payload), rec.payload_offset, rec.pointer_size)
+        if header is not None:  # the log header event: TRACE_LOGFILE_HEADER field by field
+            summary, fields = header
+    layer = Layer(pdef, summary, rec.payload_offset, len(rec.payload), fields,
                   label=registration_name(provider_name) if provider_name else proto)
     return DecodedEvent(proto, provider_name, None, False, task, opcode, level, kws, None, f"{proto}:{summary}",
                         [layer], f"Event_{rec.event_id}", "", None, {}, problems or [])
