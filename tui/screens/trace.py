@@ -3,6 +3,10 @@
 Filter bar on top; conversation tree left; frame list, then details beside hex on the right;
 timeline, status line and footer at the bottom.  Slow work (scanning, filtering, sorting,
 finding, counting) runs in thread workers that post messages; this class only reacts to them.
+It holds the layout, the scan and the panes' wiring; the rest is layered below it:
+``filtering.py`` (the display filter) → ``colouring.py`` (presets, colour rules) →
+``browsing.py`` (rows, sort, columns, find, marks), and the state a session keeps is the
+``FrameView`` (``tui/view.py``).
 """
 
 from __future__ import annotations
