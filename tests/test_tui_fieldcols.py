@@ -257,3 +257,30 @@ async def test_an_etw_field_column_survives_a_restart_and_reads_its_column(tmp_p
         want = decoded_texts(screen.trace, switch)
         assert [texts.text(i) for i in range(len(want))] == want
         assert any(want)
+
+
+@async_test
+async def test_a_sort_shows_the_build_and_a_newer_request_stops_it(udp_pcap: Path, gate: Gate) -> None:
+    app = TracemonApp([str(udp_pcap)])
+    async with app.run_test(size=(160, 50)) as pilot:
+        await settle(app, pilot)
+        screen = screen_of(app)
+        screen.set_columns([*screen.column_names, FIELD], persist=False)
+        assert await until(pilot, gate.waiting.is_set)
+        screen.sort_by(FIELD)  # waits for the same build, and says so
+        assert await until(pilot, lambda: f"building column {FIELD}… 25%" in status_text(screen))
+        screen.sort_by("protocol")  # a newer sort: the one waiting for the column stops
+        screen.set_columns([c for c in screen.column_names if c != FIELD], persist=False)
+        assert await until(pilot, gate.cancelled.is_set)  # nobody waits for it any more
+        await settle(app, pilot)
+        assert screen.view.sort is not None and screen.view.sort.key == "protocol"
+        assert not columns_for(screen.trace).built(screen.trace.registry.get(FIELD))
+        # asked again, it is built again, and the sort is the decoded one
+        gate.release.set()
+        screen.set_columns([*screen.column_names, FIELD], persist=False)
+        screen.sort_by(FIELD)
+        await settle(app, pilot)
+        trace = screen.trace
+        keys = [sort_key(t) for t in decoded_texts(trace, FIELD)]
+        assert screen.view.displayed().tolist() == sorted(range(len(trace)), key=keys.__getitem__)
+        assert "building" not in status_text(screen)
