@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .comments import has_comment
 from .fields import FieldType
@@ -80,12 +80,31 @@ def resolve(name: str, trace: Trace | None = None) -> Column:
 
         ensure_registered(REGISTRY)
         fdef = registry.get(key)
+    if fdef is None and "." not in key:
+        fdef, close = _by_leaf(registry, key)
+    else:
+        close = []
     if fdef is None:
-        close = registry.close_matches(key, 3)
+        close = close or registry.close_matches(key, 3)
         hint = f"; did you mean {', '.join(close)}?" if close else ""
         raise KeyError(f"unknown column {name!r}: not a standard column ({', '.join(STANDARD)}) "
                        f"or a known field{hint}")
     return Column(fdef.name, fdef.name, 16)
+
+
+def _by_leaf(registry: Any, leaf: str) -> tuple[Any, list[str]]:
+    """A field named by its last part alone (``SwitchName``): the field when one has that name,
+    else the full names of those that do (for the hint)."""
+    from .etw import reader  # noqa: F401  (declares NetEvent.*)
+    from .etw.naming import ensure_registered
+    from .fields import REGISTRY
+
+    ensure_registered(REGISTRY)
+    low = leaf.lower()
+    found = sorted({f.name for f in registry if f.type is not FieldType.PROTOCOL and f.leaf.lower() == low})
+    if len(found) == 1:
+        return registry.get(found[0]), []
+    return None, found[:5] + ([f"… ({len(found)} fields)"] if len(found) > 5 else [])
 
 
 def _looks_etw(name: str) -> bool:

@@ -17,6 +17,12 @@ only sometimes incomplete; ``tests/test_fieldcols.py`` holds every column agains
 Columns are built only for a finished scan, kept per trace, and written beside the index cache
 entry (``cache.field_column_dir``) so a reopened trace memory-maps them.  ``filters/`` only asks
 (``columns_for(trace).get(fdef)``); it never builds anything itself.
+
+A first build can take seconds on a big trace, so whoever waits for it may watch it
+(``with watching(progress, cancel): ...`` around the call, in the waiting thread): it hears when
+a build starts and how far it got, and can give up.  Builders say how far they got by calling
+``checkpoint(done, total)`` between steps; that is optional (a builder that never calls it is
+only reported as started and finished, and runs to its end).
 """
 
 from __future__ import annotations
@@ -26,7 +32,8 @@ import json
 import threading
 import weakref
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -111,6 +118,60 @@ class FieldColumn:
         return out & present, known
 
 
+# -- watching a build ----------------------------------------------------------------------------
+
+#: told (field name, fraction done or None when not known yet) while a column is built
+BuildProgress = Callable[[str, "float | None"], None]
+
+
+class BuildCancelled(Exception):
+    """Raised by ``checkpoint`` inside a builder when the thread waiting for it gave up."""
+
+
+@dataclass(slots=True)
+class _Watch:
+    progress: BuildProgress | None
+    cancel: threading.Event | None
+    name: str = ""
+
+
+_WATCH = threading.local()
+
+
+@contextmanager
+def watching(progress: BuildProgress | None = None, cancel: threading.Event | None = None) -> Iterator[None]:
+    """Columns built in this thread inside the block report to ``progress``; setting ``cancel``
+    stops a build at its next ``checkpoint`` (``get`` then answers None and keeps nothing)."""
+    outer = getattr(_WATCH, "current", None)
+    _WATCH.current = _Watch(progress, cancel)
+    try:
+        yield
+    finally:
+        _WATCH.current = outer
+
+
+def _watch() -> _Watch | None:
+    return getattr(_WATCH, "current", None)
+
+
+def checkpoint(done: int, total: int) -> None:
+    """For builders, between steps: report ``done`` of ``total`` to the thread's watcher, and stop
+    (``BuildCancelled``) when it gave up.  Without a watcher this does nothing."""
+    w = _watch()
+    if w is None:
+        return
+    if w.cancel is not None and w.cancel.is_set():
+        raise BuildCancelled(w.name)
+    if w.progress is not None and total > 0:
+        w.progress(w.name, min(1.0, max(0.0, done / total)))
+
+
+def cancelled() -> bool:
+    """Whether the thread's watcher gave up (for builders that would rather return than raise)."""
+    w = _watch()
+    return w is not None and w.cancel is not None and w.cancel.is_set()
+
+
 # -- builders ------------------------------------------------------------------------------------
 
 #: a builder answers whether it knows a field (``plan``) and builds its column for a trace
@@ -152,6 +213,8 @@ class TraceColumns:
         self._lock = threading.Lock()
         #: field name → why it has no column (build errors), for ``tracemon check``
         self.problems: dict[str, str] = {}
+        #: (field name, fraction or None) of the build running now, for threads waiting on it
+        self.building: tuple[str, float | None] | None = None
 
     def can_build(self, fdef: FieldDef) -> bool:
         trace = self._trace()
@@ -161,9 +224,13 @@ class TraceColumns:
         """The column of ``fdef`` if it was built already (cheap: for autocomplete)."""
         return self._cols.get(fdef.name.lower())
 
+    def built(self, fdef: FieldDef) -> bool:
+        """Whether asking for ``fdef`` answers at once (built, cached as unbuildable, or no builder)."""
+        return fdef.name.lower() in self._cols
+
     def get(self, fdef: FieldDef) -> FieldColumn | None:
-        """The column of ``fdef`` (built now if needed), or None: no builder knows the field, or
-        the scan is not finished."""
+        """The column of ``fdef`` (built now if needed), or None: no builder knows the field, the
+        scan is not finished, or the thread's watcher (``watching``) gave up while it was built."""
         key = fdef.name.lower()
         col = self._cols.get(key, False)
         if col is not False:
@@ -172,15 +239,44 @@ class TraceColumns:
         complete = getattr(trace, "complete", None)
         if trace is None or complete is None or not complete.is_set():
             return None
-        with self._lock:
+        watch = _watch()
+        if not self._acquire(watch):
+            return None
+        try:
             col = self._cols.get(key, False)
             if col is not False:
                 return col  # type: ignore[return-value]
-            col = self._build(trace, fdef)
+            own = watch if watch is not None else _Watch(None, None)
+            own.name = fdef.name
+            _WATCH.current = own  # the builder's checkpoints report to it
+            self.building = (fdef.name, None)
+            try:
+                col = self._build(trace, fdef, own)
+            except BuildCancelled:
+                return None  # nothing kept: the next use builds it again
+            finally:
+                self.building = None
+                _WATCH.current = watch
             self._cols[key] = col
             return col
+        finally:
+            self._lock.release()
 
-    def _build(self, trace: Any, fdef: FieldDef) -> FieldColumn | None:
+    def _acquire(self, watch: _Watch | None) -> bool:
+        """Take the build lock; while another thread builds, pass its progress on to this thread's
+        watcher and give up when the watcher does."""
+        if watch is None or (watch.cancel is None and watch.progress is None):
+            self._lock.acquire()
+            return True
+        while not self._lock.acquire(timeout=0.05):
+            if watch.cancel is not None and watch.cancel.is_set():
+                return False
+            other = self.building
+            if other is not None and watch.progress is not None:
+                watch.progress(*other)
+        return True
+
+    def _build(self, trace: Any, fdef: FieldDef, watch: _Watch) -> FieldColumn | None:
         got = plan(trace, fdef)
         if got is None:
             return None
@@ -193,11 +289,24 @@ class TraceColumns:
             col = load(folder, fname, len(trace.index))
             if col is not None:
                 return col
+        outer = watch.progress
+
+        def progress(name: str, fraction: float | None) -> None:
+            self.building = (name, fraction)
+            if outer is not None:
+                outer(name, fraction)
+
+        watch.progress = progress
+        progress(fdef.name, None)
         try:
             col = build()
+        except BuildCancelled:
+            raise
         except (ValueError, IndexError, OSError, KeyError) as e:  # decode frame by frame instead
             self.problems[fdef.name] = f"{type(e).__name__}: {e}"
             return None
+        finally:
+            watch.progress = outer
         if col is not None and folder is not None:
             save(folder, fname, col)
         return col
@@ -242,6 +351,7 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
     step = max(1, (64 << 20) // (width + 8))  # bound the padded matrix to ~64 MB
     cols = np.arange(width, dtype=np.int64)
     for a in range(0, n, step):
+        checkpoint(a, n)
         b = min(n, a + step)
         st, ln = start[a:b].astype(np.int64), length[a:b]
         mat = np.zeros((b - a, width + 8), dtype=np.uint8)

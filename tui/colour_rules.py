@@ -1,10 +1,11 @@
 """Colour rules: presets with a colour paint the rows they match (first matching preset wins).
 
 Asking every rule about every painted row would cost a page of decodes per keystroke (a TCP
-retransmit rule looks back through the conversation).  So rules that the index can answer are
-evaluated once for the whole trace into boolean masks, in a worker; rules that need decoded
+retransmit rule looks back through the conversation).  So rules that the index can answer, or
+the index and field columns (``traces/fieldcols.py``: a field extracted once for every frame),
+are evaluated once for the whole trace into boolean masks, in a worker; rules that need decoded
 fields are asked only about rows that were painted, in a worker, and the rows are repainted
-when the answer arrives.  Until then a row shows what the index rules say.
+when the answer arrives.  Until then a row shows what the mask rules say.
 """
 
 from __future__ import annotations
@@ -30,18 +31,25 @@ class Rule:
     name: str
     filter: Any  # CompiledFilter
     style: Style
+    #: the fields whose field columns answer what the index cannot (None: decoding is needed)
+    columns: list[Any] | None = None
 
     @property
     def index_only(self) -> bool:
         return not getattr(self.filter, "uses_decode", True)
+
+    @property
+    def by_mask(self) -> bool:
+        """Evaluated for the whole trace at once (index columns, field columns)."""
+        return self.index_only or self.columns is not None
 
 
 class ColourRules:
     def __init__(self, trace: Trace, rules: list[Rule]) -> None:
         self.trace = trace
         self.rules = rules
-        self._index = [k for k, r in enumerate(rules) if r.index_only]
-        self._decode = [k for k, r in enumerate(rules) if not r.index_only]
+        self._index = [k for k, r in enumerate(rules) if r.by_mask]
+        self._decode = [k for k, r in enumerate(rules) if not r.by_mask]
         #: rule number → mask over the frames indexed when it was computed
         self.masks: dict[int, np.ndarray] = {}
         #: frame → first matching decoded rule (len(rules) = none)
@@ -75,17 +83,26 @@ class ColourRules:
 
     # -- worker side ------------------------------------------------------------------------
     def compute_masks(self, cancel: threading.Event | None = None) -> bool:
-        """Evaluate the index rules over every indexed frame; False when cancelled."""
+        """Evaluate the mask rules over every indexed frame (building the field columns they need:
+        run it inside ``fieldcols.watching`` to see that); False when cancelled.  Field columns
+        exist only for a finished scan: until then those rules wait (they would decode)."""
         trace = self.trace
         n = len(trace)
+        complete = getattr(trace, "complete", None)
+        finished = complete is None or complete.is_set()
         for k in self._index:
+            if self.rules[k].columns and not finished:
+                continue
             parts = []
             for start in range(0, n, CHUNK):
                 if cancel is not None and cancel.is_set():
                     return False
                 stop = min(n, start + CHUNK)
                 try:
-                    parts.append(np.asarray(self.rules[k].filter.evaluate(trace, start, stop), dtype=bool))
+                    mask = self.rules[k].filter.evaluate(trace, start, stop, cancel=cancel)
+                    if cancel is not None and cancel.is_set():
+                        return False
+                    parts.append(np.asarray(mask, dtype=bool))
                 except Exception:  # noqa: BLE001 - a rule that cannot run just colours nothing
                     parts = []
                     break
@@ -139,5 +156,44 @@ def from_presets(trace: Trace, presets: list[Any], compile_filter: Any, dark_the
             continue
         if not dark_theme:
             color = color.blend(Color(0, 0, 0), 0.45)
-        rules.append(Rule(p.name, cf, Style(color=color.rich_color, bold=True)))
+        rule = Rule(p.name, cf, Style(color=color.rich_color, bold=True))
+        if not rule.index_only:
+            rule.columns = column_fields(cf, trace)
+        rules.append(rule)
     return ColourRules(trace, rules)
+
+
+def column_fields(cf: Any, trace: Trace) -> list[Any] | None:
+    """The fields whose field columns answer every condition of ``cf`` the index cannot, or None
+    when a condition needs decoding (arithmetic, a field no column holds, an index fast path that
+    leaves frames to decoding)."""
+    from tracemon.traces.fieldcols import columns_for
+    from tracemon.traces.fields import FieldType
+
+    from . import filter_api
+
+    compiler, operands = filter_api.module("compiler"), filter_api.module("operands")
+    out: list[Any] = []
+    try:
+        cols = columns_for(trace)
+    except TypeError:
+        return None
+    root = getattr(cf, "root", None)
+    if root is None or getattr(cf, "tree", None) is None:
+        return None
+    for leaf in root.leaves():
+        if leaf.index_only:
+            continue
+        if not isinstance(leaf, compiler.Leaf | compiler.Exists):
+            return None
+        op = leaf.operand
+        for o in op.members if isinstance(op, operands.MultiOperand) else [op]:
+            if not isinstance(o, operands.FieldOperand):
+                return None
+            for part in o.parts or [o]:
+                if part.index_only:
+                    continue
+                if part.fast is not None or part.fdef.type is FieldType.PROTOCOL or not cols.can_build(part.fdef):
+                    return None
+                out.append(part.fdef)
+    return out or None

@@ -9,7 +9,7 @@ line) to leave room for the other columns.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -18,6 +18,7 @@ from tracemon.traces.comments import has_comment
 from tracemon.traces.index import KIND_EVENT, KIND_NOTIME, KIND_PACKET
 
 if TYPE_CHECKING:
+    from tracemon.traces.coltext import FieldTexts
     from tracemon.traces.frame import Frame
     from tracemon.traces.timezone import CaptureZone
     from tracemon.traces.trace import Trace
@@ -272,6 +273,8 @@ class RowContext:
 
     formatter: Formatter
     previous: int | None  # frame index of the previous *displayed* row (Time Delta)
+    #: field columns whose cells come from a field column (``traces/coltext.py``), by key
+    texts: dict[str, FieldTexts] = field(default_factory=dict)
 
 
 def context(trace: Trace, mode: str, reference: int | None, previous: int | None,
@@ -330,9 +333,16 @@ def short_protocol(name: str) -> str:
 def row_cells(cols: Sequence[Column], trace: Trace, i: int, ctx: RowContext) -> list[str]:
     frame = None
     error = ""
-    if any(c.needs_frame for c in cols):
+    known: dict[str, str] = {}
+    for c in cols:
+        texts = ctx.texts.get(c.key)
+        if texts is not None:
+            t = texts.text(i)
+            if t is not None:
+                known[c.key] = t
+    if any(c.needs_frame and c.key not in known for c in cols):
         frame, error = decode(trace, i)
-    out = [cell(c, trace, i, frame, ctx) for c in cols]
+    out = [known[c.key] if c.key in known else cell(c, trace, i, frame, ctx) for c in cols]
     keys = [c.key for c in cols]
     if error:
         if "description" in keys:

@@ -80,3 +80,22 @@ class FindResult(Message):
         self.frame = frame
         self.step = step
         self.start_frame = start_frame
+
+
+class TextsReady(Message):
+    """Shown field columns whose cells now come from field columns (``cancel``: the request's)."""
+
+    def __init__(self, texts: dict, cancel: object) -> None:
+        super().__init__()
+        self.texts = texts
+        self.cancel = cancel
+
+
+class ColumnBuilding(Message):
+    """A field column a filter needs is being built the first time (``fraction`` None: started)."""
+
+    def __init__(self, generation: int, name: str, fraction: float | None) -> None:
+        super().__init__()
+        self.generation = generation
+        self.name = name
+        self.fraction = fraction

@@ -136,11 +136,12 @@ class SessionStore:
 # -- a trace screen's state in and out ----------------------------------------------------------
 
 def capture(screen: Any) -> Session:
-    """The state of ``screen`` (a TraceScreen) worth coming back to."""
+    """The state of ``screen`` (a TraceScreen) worth coming back to: its view's (``tui/view.py``)
+    and the selected frame."""
     trace, view = screen.trace, screen.view
     sort = [view.sort.key, view.sort.descending] if view.sort is not None else None
-    return Session(os.path.abspath(trace.path), trace.size, trace.mtime_ns, screen.filter_text, screen.preset_name,
-                   list(screen.column_names), screen.time_mode, view.reference, sorted(view.marks),
+    return Session(os.path.abspath(trace.path), trace.size, trace.mtime_ns, view.filter_text, view.preset,
+                   list(view.columns), view.time_mode, view.reference, sorted(view.marks),
                    screen.frames.frame, sort)
 
 

@@ -14,13 +14,21 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from tracemon.traces.coltext import sort_key
 
 from . import columns as _columns
 
 if TYPE_CHECKING:
+    from tracemon.traces.coltext import FieldTexts
+    from tracemon.traces.fieldcols import BuildProgress
     from tracemon.traces.trace import Trace
 
 Progress = Callable[[int, int], None]
+
+
+def building_note(name: str, fraction: float | None) -> str:
+    """The status text while a field column is built the first time."""
+    return f"building column {name}…" + (f" {fraction:.0%}" if fraction is not None else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +38,9 @@ class Sort:
 
 
 class FrameView:
-    """The rows of the frame list (positions → frame indices) and per-view state."""
+    """The rows of the frame list (positions → frame indices) and the per-view state a session
+    keeps (``tui/session.py``): filter, preset, columns, time mode, sort, marks and reference.
+    The trace screen only wires widgets to it."""
 
     def __init__(self, trace: Trace) -> None:
         self.trace = trace
@@ -38,6 +48,13 @@ class FrameView:
         self.sort: Sort | None = None
         self.marks: set[int] = set()
         self.reference: int | None = None
+        self.filter_text = ""
+        self.preset = ""
+        #: the column keys shown, in order
+        self.columns: list[str] = []
+        self.time_mode = "utc"
+        #: field columns shown from their field columns (``traces/coltext.py``), by column key
+        self.texts: dict[str, FieldTexts] = {}
         #: bumped on every change; caches of rendered rows key on it
         self.generation = 0
         self._first: tuple[int, int] = (-1, 0)
@@ -95,7 +112,9 @@ class FrameView:
         return self._first[1]
 
     def row_context(self, pos: int, time_mode: str) -> _columns.RowContext:
-        return _columns.context(self.trace, time_mode, self.reference, self.previous_frame(pos), self.first_ns)
+        ctx = _columns.context(self.trace, time_mode, self.reference, self.previous_frame(pos), self.first_ns)
+        ctx.texts = self.texts
+        return ctx
 
     def displayed(self) -> np.ndarray:
         """The displayed frame indices as an array (materialised for identity views)."""
@@ -161,11 +180,14 @@ def combine(n: int, filter_mask: np.ndarray | None, scope_mask: np.ndarray | Non
 
 
 def sort_rows(trace: Trace, rows: np.ndarray | None, sort: Sort | None, *,
-              cancel: threading.Event | None = None, progress: Progress | None = None) -> np.ndarray | None:
+              cancel: threading.Event | None = None, progress: Progress | None = None,
+              building: BuildProgress | None = None) -> np.ndarray | None:
     """Order ``rows`` (``None`` = all frames) by a column; stable, so ties keep frame order.
 
-    Index columns sort with one NumPy argsort; decoded columns decode each displayed frame
-    (reporting progress; returns ``None`` via ``cancel`` being set — callers check it).
+    Index columns sort with one NumPy argsort; a field with a field column sorts its ranks
+    (``traces/coltext.py``: built first if need be, reported to ``building``); other columns
+    decode each displayed frame (reporting progress).  Returns ``None`` via ``cancel`` being
+    set — callers check it.
     """
     if sort is None or (sort.key == "number" and not sort.descending):
         return rows
@@ -188,34 +210,56 @@ def sort_rows(trace: Trace, rows: np.ndarray | None, sort: Sort | None, *,
         key = rank[idx.top[base]]
     else:
         col = _columns.column(sort.key, trace)
-        keys = []
-        total = len(base)
-        ctx = _columns.context(trace, "utc", None, None)
-        for k, i in enumerate(base):
-            if k % 4096 == 0:
-                if cancel is not None and cancel.is_set():
-                    return None
-                if progress is not None:
-                    progress(k, total)
-            frame, _ = _columns.decode(trace, int(i))
-            keys.append(_sort_key(_columns.cell(col, trace, int(i), frame, ctx)))
-        if progress is not None:
-            progress(total, total)
-        order = sorted(range(total), key=keys.__getitem__, reverse=sort.descending)
-        return base[np.array(order, dtype=np.int64)].astype(np.uint32)
+        ranks = _field_ranks(trace, col, base, cancel, building)
+        if cancel is not None and cancel.is_set():
+            return None
+        if ranks is None:
+            return _sort_decoded(trace, col, base, sort, cancel, progress)
+        key = ranks
     order = np.argsort(key * sign, kind="stable")
     return base[order].astype(np.uint32)
 
 
-def _sort_key(text: str) -> tuple[int, float, str]:
-    """Numbers sort as numbers, everything else case-insensitively; empty cells go last."""
-    if not text:
-        return (2, 0.0, "")
-    head = text.split(" ", 1)[0].replace(",", "")
-    try:
-        return (0, float(head), text.lower())
-    except ValueError:
-        return (1, 0.0, text.lower())
+def _field_ranks(trace: Trace, col: _columns.Column, base: np.ndarray, cancel: threading.Event | None,
+                 building: BuildProgress | None) -> np.ndarray | None:
+    """Sort ranks of a field column's rows from its field column, or None (none can be built)."""
+    if col.field is None:
+        return None
+    from tracemon.traces import fieldcols
+    from tracemon.traces.coltext import field_texts
+
+    ctx = _columns.context(trace, "utc", None, None)
+    with fieldcols.watching(building, cancel):
+        texts = field_texts(trace, col.key, decoded=lambda i: _cell_text(trace, col, i, ctx))
+    if texts is None or (cancel is not None and cancel.is_set()):
+        return None
+    return texts.ranks(base)
+
+
+def _cell_text(trace: Trace, col: _columns.Column, i: int, ctx: _columns.RowContext) -> str:
+    frame, _ = _columns.decode(trace, i)
+    return _columns.cell(col, trace, i, frame, ctx)
+
+
+def _sort_decoded(trace: Trace, col: _columns.Column, base: np.ndarray, sort: Sort,
+                  cancel: threading.Event | None, progress: Progress | None) -> np.ndarray | None:
+    keys = []
+    total = len(base)
+    ctx = _columns.context(trace, "utc", None, None)
+    for k, i in enumerate(base):
+        if k % 4096 == 0:
+            if cancel is not None and cancel.is_set():
+                return None
+            if progress is not None:
+                progress(k, total)
+        keys.append(_sort_key(_cell_text(trace, col, int(i), ctx)))
+    if progress is not None:
+        progress(total, total)
+    order = sorted(range(total), key=keys.__getitem__, reverse=sort.descending)
+    return base[np.array(order, dtype=np.int64)].astype(np.uint32)
+
+
+_sort_key = sort_key  # the list's cell order (``traces/coltext.py``)
 
 
 def find_in(cf: Any, trace: Trace, rows: np.ndarray | None, ordered: bool, lo: int, hi: int, *,

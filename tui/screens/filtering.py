@@ -16,9 +16,11 @@ import numpy as np
 from textual import on, work
 from textual.screen import Screen
 from textual.widgets import Input
+from tracemon.traces import fieldcols
 
 from .. import commands, conversations, filter_api
 from .. import messages as m
+from ..view import building_note
 from ..widgets.filter_bar import FilterBar
 
 if TYPE_CHECKING:
@@ -59,6 +61,23 @@ class FilteringScreen(Screen):
         self._filter_cancel = threading.Event()
         self._filter_running = False
         self._partial: list[np.ndarray] = []
+
+    # -- the applied filter is session state: it lives in the view ------------------------------
+    @property
+    def filter_text(self) -> str:
+        return self.view.filter_text
+
+    @filter_text.setter
+    def filter_text(self, text: str) -> None:
+        self.view.filter_text = text
+
+    @property
+    def preset_name(self) -> str:
+        return self.view.preset
+
+    @preset_name.setter
+    def preset_name(self, name: str) -> None:
+        self.view.preset = name
 
     # -- filter -----------------------------------------------------------------------------
     def action_focus_filter(self) -> None:
@@ -157,25 +176,33 @@ class FilteringScreen(Screen):
         # steps sized to take about CHUNK_SECONDS: index-only filters do millions of frames a step,
         # filters that decode every frame a few thousand, so the match count keeps moving either way
         chunk = FIRST_CHUNK
+
+        def building(name: str, fraction: float | None) -> None:
+            # a field column the filter needs is built the first time (the editing that stops the
+            # filter sets ``cancel``, which stops the build too)
+            if not cancel.is_set():
+                self.post_message(m.ColumnBuilding(gen, name, fraction))
+
         try:
-            while pos < len(trace):
-                stop = min(len(trace), pos + chunk)
-                t0 = time.perf_counter()
-                mask = filter_api.evaluate_range(cf, trace, pos, stop, cancel=cancel)
-                if mask is None or cancel.is_set():
-                    return
-                spent = max(time.perf_counter() - t0, 1e-4)
-                chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, chunk * min(4.0, CHUNK_SECONDS / spent))))
-                parts.append(mask)
-                if not extend:
-                    sel = mask if scope_mask is None else mask & _slice(scope_mask, pos, stop)
-                    pending.append((np.flatnonzero(sel) + pos).astype(np.uint32))
-                    now = time.perf_counter()
-                    if now - last_post >= 0.2:
-                        self.post_message(m.FilterProgress(gen, np.concatenate(pending), stop, len(trace)))
-                        pending = []
-                        last_post = now
-                pos = stop
+            with fieldcols.watching(building, cancel):
+                while pos < len(trace):
+                    stop = min(len(trace), pos + chunk)
+                    t0 = time.perf_counter()
+                    mask = filter_api.evaluate_range(cf, trace, pos, stop, cancel=cancel)
+                    if mask is None or cancel.is_set():
+                        return
+                    spent = max(time.perf_counter() - t0, 1e-4)
+                    chunk = int(min(MAX_CHUNK, max(FIRST_CHUNK, chunk * min(4.0, CHUNK_SECONDS / spent))))
+                    parts.append(mask)
+                    if not extend:
+                        sel = mask if scope_mask is None else mask & _slice(scope_mask, pos, stop)
+                        pending.append((np.flatnonzero(sel) + pos).astype(np.uint32))
+                        now = time.perf_counter()
+                        if now - last_post >= 0.2:
+                            self.post_message(m.FilterProgress(gen, np.concatenate(pending), stop, len(trace)))
+                            pending = []
+                            last_post = now
+                    pos = stop
         except Exception as e:  # noqa: BLE001 - evaluation errors are shown, the list keeps working
             self.post_message(m.FilterFailed(gen, f"{type(e).__name__}: {e}"))
             return
@@ -184,6 +211,14 @@ class FilteringScreen(Screen):
         full = np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
         trace.release_pages()  # an evaluation may have read every packet's bytes
         self.post_message(m.FilterDone(gen, full, start))
+
+    @on(m.ColumnBuilding)
+    def _column_building(self, message: m.ColumnBuilding) -> None:
+        if message.generation != self._filter_gen or not self._filter_running:
+            return
+        text = building_note(message.name, message.fraction)
+        self.status.update_status(filter_running=text)
+        self.filter_bar.show_status(text)
 
     @on(m.FilterProgress)
     def _filter_progress(self, message: m.FilterProgress) -> None:

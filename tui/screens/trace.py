@@ -3,6 +3,10 @@
 Filter bar on top; conversation tree left; frame list, then details beside hex on the right;
 timeline, status line and footer at the bottom.  Slow work (scanning, filtering, sorting,
 finding, counting) runs in thread workers that post messages; this class only reacts to them.
+It holds the layout, the scan and the panes' wiring; the rest is layered below it:
+``filtering.py`` (the display filter) → ``colouring.py`` (presets, colour rules) →
+``browsing.py`` (rows, sort, columns, find, marks), and the state a session keeps is the
+``FrameView`` (``tui/view.py``).
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ from tracemon.traces.index import PID_UNKNOWN
 from tracemon.traces.text import visible
 from tracemon.traces.trace import Progress
 
-from .. import colour_rules, commands, conversations, expressions, filter_api, startup
 from .. import columns as _columns
+from .. import commands, expressions, startup
 from .. import messages as m
 from .. import session as _session
 from ..colour_rules import ColourRules
-from ..config import DEFAULT_COLUMNS, Config
+from ..config import Config
 from ..startup import StartOptions
-from ..view import FrameView, Sort, combine, find_in, sort_rows
+from ..view import FrameView
 from ..widgets.conversation_tree import ConversationTree
 from ..widgets.detail_tree import DetailTree
 from ..widgets.filter_bar import FilterBar
@@ -41,32 +45,28 @@ from ..widgets.hex_view import HexView, line_width
 from ..widgets.splitter import Splitter
 from ..widgets.status_line import StatusLine
 from ..widgets.timeline import Timeline, histogram
-from .columns import ColumnsScreen
+from .browsing import BrowsingScreen
 from .export import ExportScreen
-from .filtering import FilteringScreen
-from .picker import Item, PickerScreen
-from .presets import PresetPickerScreen, SavePresetScreen
-from .prompt import PromptScreen
 from .warnings import WarningsScreen
 
 if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
 
-FIND_CHUNK = 1 << 16
 DETAIL_DELAY = 0.04  # s: details follow the cursor once paging pauses
 SCAN_UPDATE = 0.25  # s between list updates while the scan runs
 
 
-class TraceScreen(FilteringScreen):
+class TraceScreen(BrowsingScreen):
     BINDINGS = commands.bindings("screen")
 
     def __init__(self, trace: Trace, config: Config, *, notes: list[str] | None = None,
                  name: str | None = None, start: StartOptions | None = None, sessions: bool = True) -> None:
-        super().__init__(name=name)
         self.trace = trace
+        #: what a session keeps (filter, columns, time mode, marks, reference, sort) lives here
+        self.view = FrameView(trace)
+        super().__init__(name=name)
         self.config = config
         self.notes = list(notes or [])
-        self.view = FrameView(trace)
         #: the index order the rows on screen were numbered in (ETL re-sorts once, at the end)
         self._order_generation = trace.index.order_generation
         self.time_mode = config.time_mode
@@ -78,22 +78,11 @@ class TraceScreen(FilteringScreen):
         self.offered_session: _session.Session | None = None
         self.column_names = list(start.columns if start is not None and start.columns
                                  else config.columns_for(trace.format))
-        #: the columns shown are the applied preset's, not the user's (they go when it does)
-        self._preset_columns = False
-        self.goto_when_filtered: int | None = None
-        # scope, sort, find
-        self.scope: conversations.Scope | None = None
-        self._rows_gen = 0
-        self._rows_cancel = threading.Event()
-        self.find_cf: Any = None
-        self.find_text = ""
         self._hist_gen = 0
         self._detail_timer: Timer | None = None
         self._last_progress = 0.0
         self._warned = False
         self.scan_started = time.perf_counter()
-        #: set when the screen goes away: the scan thread stops at its next batch
-        self._stop = threading.Event()
         self._colours_started = False
         self._first_shown = threading.Event()
         self.first_paint: float | None = None
@@ -165,6 +154,8 @@ class TraceScreen(FilteringScreen):
         self._stop.set()
         self._first_shown.set()
         self._filter_cancel.set()
+        self._rows_cancel.set()
+        self._texts_cancel.set()
 
     def _painted(self) -> None:
         if self.first_paint is not None:
@@ -306,6 +297,7 @@ class TraceScreen(FilteringScreen):
         self.query_one(ConversationTree).reload()
         self._update_status()
         self._refresh_timeline()
+        self.load_field_texts()
         if self._colours_started:
             self.load_colour_rules()
         if self.start is not None:
@@ -501,58 +493,6 @@ class TraceScreen(FilteringScreen):
         self.set_columns([*self.column_names, message.name])
         self.notify(f"Added column {message.name}", timeout=3)
 
-    # -- rows: filter × scope × sort --------------------------------------------------------
-    def rebuild_rows(self, keep_frame: int | None = None) -> None:
-        keep = self.frames.frame if keep_frame is None else keep_frame
-        sort = self.view.sort
-        # a sort still running for an older request stops, and its answer no longer counts
-        self._rows_gen += 1
-        self._rows_cancel.set()
-        if self.filter_mask is None and self.scope is None and sort is None:
-            self.status.update_status(note="")
-            self.view.set_rows(None, None)
-            self._rows_ready(keep)
-            return
-        self._rows_cancel = threading.Event()
-        self._rows(self._rows_gen, self.filter_mask, self.scope, sort, keep, self._rows_cancel)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="rows")
-    def _rows(self, gen: int, filter_mask: np.ndarray | None, scope: Any, sort: Sort | None,
-              keep: int | None, cancel: threading.Event) -> None:
-        trace = self.trace
-        n = len(trace) if filter_mask is None else len(filter_mask)
-        scope_mask = conversations.mask(trace, scope) if scope is not None else None
-        rows = combine(n, filter_mask, scope_mask)
-        if sort is not None:
-            def progress(done: int, total: int) -> None:
-                if not cancel.is_set():
-                    self.post_message(m.WorkNote(f"sorting {done * 100 // max(total, 1)}%"))
-
-            rows = sort_rows(trace, rows, sort, cancel=cancel, progress=progress)
-            if cancel.is_set():
-                return
-            self.post_message(m.WorkNote(""))
-        self.post_message(m.RowsReady(gen, rows, sort, keep))
-
-    @on(m.RowsReady)
-    def _rows_done(self, message: m.RowsReady) -> None:
-        if message.generation != self._rows_gen:
-            return
-        self.view.set_rows(message.rows, message.sort)
-        self._rows_ready(message.keep_frame)
-
-    def _rows_ready(self, keep: int | None) -> None:
-        self.frames.set_view(self.view, keep)
-        self._update_status()
-        self._refresh_timeline()
-        if self.goto_when_filtered is not None and not self._filter_running:
-            i, self.goto_when_filtered = self.goto_when_filtered, None
-            self.go_to_frame(i)
-
-    @on(m.WorkNote)
-    def _note(self, message: m.WorkNote) -> None:
-        self.status.update_status(note=message.text)
-
     # -- conversations ----------------------------------------------------------------------
     @on(ConversationTree.ScopeSelected)
     def _scope(self, message: ConversationTree.ScopeSelected) -> None:
@@ -562,147 +502,6 @@ class TraceScreen(FilteringScreen):
             self._start_filter(extend=False)
         else:
             self.rebuild_rows()
-
-    # -- sorting and columns ----------------------------------------------------------------
-    @on(FrameList.HeaderClicked)
-    def _header(self, message: FrameList.HeaderClicked) -> None:
-        self.sort_by(message.key)
-
-    def sort_by(self, key: str) -> None:
-        cur = self.view.sort
-        if key == "number" and (cur is None or cur.key != "number"):
-            sort = None
-        elif cur is not None and cur.key == key:
-            sort = Sort(key, not cur.descending)
-        else:
-            sort = Sort(key)
-        self.view.sort = sort
-        self.rebuild_rows()
-
-    def action_sort(self) -> None:
-        cols = self.frames.columns
-        cur = self.view.sort
-        items = [Item(c.key, c.title, ("sorted " + ("descending" if cur.descending else "ascending"))
-                      if cur is not None and cur.key == c.key else "") for c in cols]
-
-        def picked(key: str | None) -> None:
-            if key:
-                self.sort_by(key)
-
-        self.app.push_screen(PickerScreen("Sort by (pick the same column again to reverse)", items,
-                                          selected=cur.key if cur else None), picked)
-
-    def _resolve_columns(self, names: list[str]) -> list[_columns.Column]:
-        cols, problems = _columns.columns(names, self.trace)
-        self.notes.extend(f"column ignored: {p}" for p in problems)
-        if not cols:
-            cols, _ = _columns.columns(list(DEFAULT_COLUMNS), self.trace)
-        return cols
-
-    def set_columns(self, names: list[str], persist: bool = True) -> None:
-        cols = self._resolve_columns(names)
-        self.column_names = [c.key for c in cols]
-        self.frames.set_columns(cols)
-        if persist:
-            self._preset_columns = False
-            self.config.set_columns_for(self.trace.format, self.column_names)
-            self.app.save_config()  # type: ignore[attr-defined]
-
-    def _preset_columns_for(self, name: str) -> None:
-        """A preset's columns show while it is applied; the user's come back when it is not."""
-        preset = self.presets.get(name) if name else None
-        if preset is not None and preset.columns:
-            self.set_columns(list(preset.columns), persist=False)
-            self._preset_columns = True
-        elif self._preset_columns:
-            self._preset_columns = False
-            self.set_columns(self.config.columns_for(self.trace.format), persist=False)
-
-    def action_columns(self) -> None:
-        def done(names: list[str] | None) -> None:
-            if names:
-                self.set_columns(names)
-
-        self.app.push_screen(ColumnsScreen(self.column_names, self.trace), done)
-
-    def action_time_mode(self) -> None:
-        modes = _columns.time_modes(self.trace)
-        k = modes.index(self.time_mode) if self.time_mode in modes else 0
-        self.set_time_mode(modes[(k + 1) % len(modes)], persist=True)
-        self.notify(f"Time column: {_columns.time_label(self.time_mode, self.trace)}", timeout=2)
-
-    def set_time_mode(self, mode: str, persist: bool = False) -> None:
-        """``persist``: the user chose it (saved like the theme); setting a reference only borrows it."""
-        self.time_mode = mode
-        self.frames.set_time_mode(mode)
-        self._update_status()
-        if persist and self.config.time_mode != mode:
-            self.config.time_mode = mode
-            self.app.save_config()  # type: ignore[attr-defined]
-
-    def action_set_reference(self) -> None:
-        i = self.frames.frame
-        if i is None:
-            return
-        self.view.reference = None if self.view.reference == i else i
-        self.view.touch()
-        if self.view.reference is not None and self.time_mode != "reference":
-            self.set_time_mode("reference")
-        self.frames.invalidate()
-        self.notify(f"Time reference: frame {i + 1}" if self.view.reference is not None else
-                    "Time reference cleared", timeout=2)
-
-    # -- navigation -------------------------------------------------------------------------
-    def action_goto(self) -> None:
-        n = len(self.trace)
-
-        def check(text: str) -> str | None:
-            t = text.strip().replace(",", "")
-            if not t.isdigit():
-                return "type a frame number"
-            if not 1 <= int(t) <= n:
-                return f"frames are numbered 1 to {n:,}"
-            return None
-
-        def done(text: str | None) -> None:
-            if text:
-                self.go_to_frame(int(text.strip().replace(",", "")) - 1)
-
-        self.app.push_screen(PromptScreen("Go to frame", placeholder=f"1 … {n:,}", check=check), done)
-
-    def go_to_frame(self, i: int) -> None:
-        pos = self.view.position_of(i)
-        if pos is None:
-            if not len(self.view):
-                self.notify("No frames are displayed", severity="warning")
-                return
-            pos = self.view.position_near(i)
-            self.notify(f"Frame {i + 1} is not displayed (filter or conversation); "
-                        f"showing frame {self.view.frame_at(pos) + 1}", severity="warning")
-        self.frames.go_to_position(pos)
-        self.frames.focus()
-
-    def action_mark(self) -> None:
-        i = self.frames.frame
-        if i is None:
-            return
-        marked = self.view.toggle_mark(i)
-        self.frames.invalidate()
-        self.notify(f"Frame {i + 1} {'marked' if marked else 'unmarked'} ({len(self.view.marks)} marks)", timeout=2)
-
-    def _jump_mark(self, step: int) -> None:
-        pos = self.view.next_mark(self.frames.cursor, step)
-        if pos is None:
-            self.notify("No more marks " + ("below" if step > 0 else "above") if self.view.marks else
-                        "No frames are marked (m marks one)", timeout=2)
-            return
-        self.frames.go_to_position(pos)
-
-    def action_next_mark(self) -> None:
-        self._jump_mark(1)
-
-    def action_previous_mark(self) -> None:
-        self._jump_mark(-1)
 
     @on(Timeline.BucketSelected)
     def _bucket(self, message: Timeline.BucketSelected) -> None:
@@ -737,169 +536,6 @@ class TraceScreen(FilteringScreen):
     def _hist(self, message: m.HistogramReady) -> None:
         if message.generation == self._hist_gen:
             self.query_one(Timeline).set_histogram(message.histogram)
-
-    # -- find -------------------------------------------------------------------------------
-    def action_find(self) -> None:
-        def check(text: str) -> str | None:
-            try:
-                filter_api.compile(text, self.trace)
-            except Exception as e:  # noqa: BLE001 - FilterError, or a compiler bug
-                message, column, _ = filter_api.error_parts(e)
-                return f"column {column}: {message}"
-            return None
-
-        def done(text: str | None) -> None:
-            if text and text.strip():
-                self.find_text = text
-                self.find_cf = filter_api.compile(text, self.trace)
-                self._find_from(1)
-
-        self.app.push_screen(PromptScreen("Find the next frame matching (the display filter stays)",
-                                          value=self.find_text, placeholder="e.g. TCP.Flags.Reset == 1",
-                                          check=check,
-                                          help="Enter finds · then n / N for next / previous"), done)
-
-    def action_find_next(self) -> None:
-        self._find_from(1) if self.find_cf is not None else self.action_find()
-
-    def action_find_previous(self) -> None:
-        self._find_from(-1) if self.find_cf is not None else self.action_find()
-
-    def _find_from(self, step: int) -> None:
-        self.status.update_status(note=f"finding {self.find_text}…")
-        view = self.view
-        self._find(self.find_cf, view.rows, view.in_frame_order, self.frames.cursor, step, self.frames.frame)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="find")
-    def _find(self, cf: Any, rows: np.ndarray | None, ordered: bool, pos: int, step: int,
-              start_frame: int | None) -> None:
-        trace = self.trace
-        n = len(trace) if rows is None else len(rows)
-        found: int | None = None
-        try:
-            if step > 0:
-                lo = pos + 1
-                while lo < n and found is None:
-                    hi = min(n, lo + FIND_CHUNK)
-                    found = find_in(cf, trace, rows, ordered, lo, hi, first=True)
-                    lo = hi
-            else:
-                hi = pos
-                while hi > 0 and found is None:
-                    lo = max(0, hi - FIND_CHUNK)
-                    found = find_in(cf, trace, rows, ordered, lo, hi, first=False)
-                    hi = lo
-        except Exception as e:  # noqa: BLE001
-            self.post_message(m.WorkNote(f"find failed: {e}"))
-            return
-        # a frame, not a position: the list may show other rows by the time the answer arrives
-        frame = None if found is None else found if rows is None else int(rows[found])
-        self.post_message(m.FindResult(frame, step, start_frame))
-
-    @on(m.FindResult)
-    def _found(self, message: m.FindResult) -> None:
-        self.status.update_status(note="")
-        if message.frame is None:
-            where = "after" if message.step > 0 else "before"
-            frame = f"frame {message.start_frame + 1}" if message.start_frame is not None else "here"
-            self.notify(f"No frame {where} {frame} matches {self.find_text}", timeout=3)
-            return
-        pos = self.view.position_of(message.frame)
-        if pos is None:
-            self.notify(f"Frame {message.frame + 1} matches {self.find_text} but is no longer displayed", timeout=3)
-            return
-        self.frames.go_to_position(pos)
-
-    # -- presets ----------------------------------------------------------------------------
-    def action_presets(self) -> None:
-        def picked(name: str | None) -> None:
-            if not name:
-                return
-            preset = self.presets.get(name)
-            if preset is None:
-                return
-            self.use_preset(preset)
-
-        self.app.push_screen(PresetPickerScreen(self.presets, selected=self.preset_name or None), picked)
-
-    def use_preset(self, preset: Any) -> None:
-        self.filter_bar.set_text(preset.expression or "")
-        if self.apply_filter(preset.expression or "", preset=preset.name):
-            self.notify(f"Preset {preset.name}", timeout=2)
-        self._update_status()
-
-    def action_save_preset(self) -> None:
-        expression = self.filter_bar.value if self.filter_bar.last.ok else self.filter_text
-
-        def done(preset: Any) -> None:
-            if preset is None:
-                return
-            try:
-                self.presets.save(preset)
-            except (filter_api.PresetError, OSError, ValueError) as e:
-                self.notify(f"Could not save the preset: {e}", severity="error")
-                return
-            self.preset_name = preset.name
-            if not self._filter_running:
-                self._settle()
-            self.load_colour_rules()
-            self._update_status()
-            self.notify(f"Saved preset {preset.name}", timeout=3)
-
-        existing = [p.name for p in self.presets.list()]
-        self.app.push_screen(SavePresetScreen(expression, self.column_names, existing, self.preset_name), done)
-
-    def action_colour_rules(self) -> None:
-        self.config.colour_rules = not self.config.colour_rules
-        self.load_colour_rules()
-        self.notify(f"Colour rules {'on' if self.config.colour_rules else 'off'}", timeout=2)
-
-    def load_colour_rules(self) -> None:
-        """Compile the presets' colour rules in a worker (the first compile warms the compiler up)."""
-        self._colour_rules(self.config.colour_rules, self.app.current_theme.dark)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="colour-rules")
-    def _colour_rules(self, enabled: bool, dark_theme: bool) -> None:
-        filter_api.warm_up()  # also makes the first keystroke in the filter bar fast
-        presets: list[Any] = []
-        if enabled:
-            try:
-                presets = list(self.presets.list())
-            except OSError:
-                presets = []
-        # the screen's stop event ends this early when tracemon quits (the app waits for its workers)
-        colours = colour_rules.from_presets(self.trace, presets, filter_api.compile, dark_theme, cancel=self._stop)
-        if self._stop.is_set():
-            return
-        self.app.call_from_thread(self._set_colour_rules, colours)
-        if colours and colours.compute_masks(cancel=self._stop):
-            self.trace.release_pages()  # a rule may have read every packet's bytes
-            self.app.call_from_thread(self._colours_changed, colours, True)
-
-    def _set_colour_rules(self, colours: ColourRules) -> None:
-        self.colour_rules = colours
-        self.frames.row_style = colours.style if colours else None
-        self.frames.invalidate()
-
-    def _colours_changed(self, colours: ColourRules, settled: bool = False) -> None:
-        if colours is self.colour_rules:
-            self.frames.invalidate()
-        if settled:
-            gc.freeze()  # the compiled rules and the registry names they declared live on
-
-    def _colour_tick(self) -> None:
-        """Answer decoded colour rules for rows that were painted (off the UI thread)."""
-        colours = self.colour_rules
-        if colours and colours.has_pending:
-            self._resolve_colours(colours)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="colour-decode")
-    def _resolve_colours(self, colours: ColourRules) -> None:
-        done = 0
-        while colours.has_pending and done < 2000:
-            done += colours.resolve_pending(128)
-        if done:
-            self.app.call_from_thread(self._colours_changed, colours)
 
     # -- export -----------------------------------------------------------------------------
     def action_export(self) -> None:
