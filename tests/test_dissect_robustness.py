@@ -8,7 +8,6 @@ so any exception a dissector raises fails them.  Inputs: random bytes and mutate
 from __future__ import annotations
 
 import struct
-import time
 from functools import lru_cache
 
 import pytest
@@ -19,6 +18,7 @@ from test_dissect_synthetic import CASES, a4, dns_query, eth, ipv4, ipv6, tcp, u
 from tracemon.traces import Frame, open_trace
 from tracemon.traces.dissect import LINK_TYPES, Ctx, dissect
 from tracemon.traces.dissect.core import MAX_DEPTH, dissect_into
+from work import count_lines
 
 #: every link type we dissect, and two we do not (they must give a Payload layer)
 LINKS = sorted(LINK_TYPES) + [147, 0xFFFF]
@@ -128,11 +128,9 @@ def test_application_payloads(port: int, prefix: bytes, body: bytes, udp_port: i
 
 def test_every_prefix_of_every_frame() -> None:
     """Truncation at each byte: the commonest damage (snaplen, broken captures)."""
-    t0 = time.perf_counter()
     for link, data in corpus()[::3]:
         for n in range(0, len(data), max(1, len(data) // 97)):
             run(data[:n], link)
-    assert time.perf_counter() - t0 < 60
 
 
 # -- hostile structures: each must stop, say "Malformed" and keep the rest as Payload -----
@@ -157,9 +155,9 @@ def test_dns_compression_loop_is_refused() -> None:
 
 def test_dns_huge_counts_stop_at_the_data() -> None:
     msg = struct.pack("!HHHHHH", 7, 0x8180, 65535, 65535, 65535, 65535) + b"\x01a\x00\x00\x01\x00\x01"
-    t0 = time.perf_counter()
-    ctx = run(eth(0x0800, ipv4(17, udp(53, 1000, msg))), 1)
-    assert time.perf_counter() - t0 < 0.1
+    # counted, not timed: ~1.2k Python lines today; one step per claimed record would be 65k+
+    ctx, lines = count_lines(run, eth(0x0800, ipv4(17, udp(53, 1000, msg))), 1)
+    assert lines < 20_000
     assert malformed(ctx)
     assert frame_of(ctx, b"").values("DNS.QRecord.QuestionName") == ["a"]
 

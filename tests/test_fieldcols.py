@@ -197,3 +197,17 @@ def test_completion_takes_values_from_a_built_text_column_without_decoding(dns_p
     got = complete(text, len(text), trace=trace)
     assert any("host1.corp.example.com" in c.text for c in got.candidates)
     assert ("values", "DNS.QRecord.QuestionName") not in state_for(trace).objects  # nothing decoded
+
+
+def test_a_builder_registered_first_leaves_the_built_in_ones_in() -> None:
+    """``register()`` before the first ``plan()`` (a plug-in, a test) must not hide the built-in
+    builders: in a fresh interpreter, the DNS name still gets its builder."""
+    import subprocess
+
+    code = ("from tracemon.traces import fieldcols\n"
+            "from tracemon.traces.fields import REGISTRY\n"
+            "fieldcols.register(lambda trace, fdef: None)\n"
+            "names = {getattr(p, '__module__', '') for p in fieldcols._planners()}\n"
+            "print(sorted(n for n in names if n.startswith('tracemon.traces')))\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "tracemon.traces.dnscols" in out and "tracemon.traces.etw.fieldcols" in out

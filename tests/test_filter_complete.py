@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import time
 from typing import Any
 
 import pytest
@@ -11,6 +10,7 @@ from tracemon.filters import Candidate, Completion, PresetStore, complete
 from tracemon.traces import REGISTRY, open_trace
 
 from tests.conftest import SAMPLES, require_tshark
+from tests.work import count_lines
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +120,10 @@ def test_presets_when_the_bar_is_empty(tmp_path: Any) -> None:
 
 
 def test_completion_is_fast_enough_for_every_keystroke(pcap: Any) -> None:
+    """Counted, not timed (a loaded machine must not fail it): today the heaviest keystroke runs
+    about 160k Python lines (~30 ms); a bound four times above that still catches a completion
+    that walks every name per candidate or decodes frames.  The time is in benchmarks."""
     complete("T", 1, pcap.registry, pcap)
-    t0 = time.perf_counter()
     for text in ("T", "TCP.", "TCP.Sr", "IPv4.Address == ", "tcp.port == 80 an", "VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM"):
-        complete(text, len(text), pcap.registry, pcap)
-    assert (time.perf_counter() - t0) / 6 < 0.05
+        _, lines = count_lines(complete, text, len(text), pcap.registry, pcap)
+        assert lines < 600_000, (text, lines)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import ipaddress
 import string
-import time
 
 import pytest
 from conftest import SHARED
@@ -15,6 +14,7 @@ from tracemon.filters import FilterError, compile_filter
 from tracemon.filters import ast as A
 from tracemon.filters.grammar import parse
 from tracemon.filters.lexer import tokenize
+from work import count_lines
 
 REFERENCE = SHARED / "reference"
 
@@ -180,7 +180,7 @@ def test_tokenizer_never_raises_on_arbitrary_text() -> None:
         assert toks is not None
 
 
-def test_compile_time_is_below_five_ms() -> None:
+def test_compiling_does_bounded_work() -> None:
     noise = ("!(VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_DELIVER OR "
              "VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_RECEIVE OR "
              "VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_ROUTE)")
@@ -188,14 +188,11 @@ def test_compile_time_is_below_five_ms() -> None:
              'dns.qrecord.questionname.Contains("contoso") OR Property.TCPRetransmit == 1']
     for e in exprs:
         compile_filter(e + " ")  # warm the grammar and name tables, but not the parse cache
-    worst = 0.0
+    # counted, not timed (a loaded machine must not fail it): about 6–9k Python lines (~5 ms) today
     for e in exprs:
         for k in range(5):
-            t0 = time.perf_counter()
-            compile_filter(e + " " * (k + 2))  # new text each time: no parse-cache hit
-            worst = max(worst, time.perf_counter() - t0)
-    # the budget is 5 ms on the reference machine; allow slack for a loaded CI runner
-    assert worst < 0.05, f"slowest compile {worst * 1e3:.1f} ms"
+            _, lines = count_lines(compile_filter, e + " " * (k + 2))  # new text each time: no parse-cache hit
+            assert lines < 60_000, (e, lines)
 
 
 # -- round trip: parse → print → parse ------------------------------------------------------------

@@ -186,10 +186,18 @@ def register(planner: Planner) -> Planner:
     return planner
 
 
+_builtins_loaded = False
+
+
 def _planners() -> list[Planner]:
-    if not _PLANNERS:
+    """Every builder: the built-in ones (loaded on first use, each registers itself) and any
+    ``register()`` added, in either order."""
+    global _builtins_loaded
+    if not _builtins_loaded:
         from . import dnscols  # noqa: F401 — registers itself
         from .etw import fieldcols  # noqa: F401
+
+        _builtins_loaded = True
     return _PLANNERS
 
 
