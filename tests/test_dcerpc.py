@@ -231,7 +231,7 @@ def test_pipe_data_in_smb2_and_compounds_are_classified_as_the_dissectors_say(tm
     frames = [eth(0x0800, ipv4(6, tcp(50000, 445, 0x18, s))) for s in segs]
     texts = [dissect(f, 1).description for f in frames]
     assert texts[0].startswith("MSRPC:c/o Bind: UUID{12345778-1234-abcd-ef00-0123456789ab} LSARPC")
-    assert "; c/o Request: LSARPC Call=0x2 Opnum=0x2C" in texts[0]
+    assert "; c/o Request: LSARPC LsarOpenPolicy2 (44) Call=0x2 Opnum=0x2C" in texts[0]
     assert texts[1] == "MSRPC:c/o Request: Call=0x3 Opnum=0x0 Context=0x0 Hint=0x8"
     path = tmp_path / "pipe.pcap"
     write_pcap(path, 1, frames)
