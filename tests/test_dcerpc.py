@@ -177,11 +177,10 @@ def _tshark_selected(path: str, ws: str) -> list[int]:
 
 @pytest.mark.tshark
 @pytest.mark.parametrize(("netmon", "ws"), [("MSRPC", "dcerpc"), ("MSRPCE", "dcerpc"), ("DCERPC", "dcerpc"),
-                                            ("MSRPC.OpNum == 0", "dcerpc.opnum == 0 && dcerpc.pkt_type == 0")])
+                                            ("MSRPC.OpNum == 0", "dcerpc.opnum == 0")])
 def test_filters_select_tshark_frames(netmon: str, ws: str, tmp_path: Path) -> None:
-    """On the samples and the crafted frames.  tshark also gives a response the opnum of its request
-    (matched across frames); we give a request's own opnum only, hence the packet type in ``ws``.
-    A segment that continues a PDU is ``MSRPC: continued`` here (no PDU header, so no PType) and
+    """On the samples and the crafted frames (a response has its request's opnum in both: see
+    test_msrpc_memory).  A segment that continues a PDU is ``MSRPC: continued`` here (no PDU header, so no PType) and
     plain TCP data in tshark without reassembly: those frames are compared apart."""
     path = tmp_path / "rpc.pcap"
     write_pcap(path, 1, crafted())
