@@ -5,7 +5,8 @@ Computed when the conversation's node is expanded (in the tree's worker), over t
 SMB2 and HTTP frames only (the index's protocol bits say which), at most ``MAX_FRAMES`` of them: a
 "…" node says how many more were not read.  SMB2 ids need the conversation's state: a TREE_CONNECT
 response gives the TreeId of its request's path, a CREATE response the FileId of its request's
-name (each matched by MessageId).  Each node's frames are exactly what its filter selects (Netmon
+name (each matched by MessageId).  A tree connected before the capture, or on another connection
+of the session (SMB3 multichannel), is named by its TreeId.  Each node's frames are exactly what its filter selects (Netmon
 filter text over the registry's own names), so the node and its filter agree.
 """
 
@@ -189,7 +190,7 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
         files = [_file_scope(Scope, tid, name, opens, state, conv) for name, opens in names.items()]
         files.sort(key=lambda s: -s.count)
         path = state.tree_path.get(tid)
-        label = f"SMB2 {path}" if path is not None else f"SMB2 TreeId 0x{tid:X} (connected before the capture)"
+        label = f"SMB2 {path}" if path is not None else f"SMB2 TreeId 0x{tid:X} (connected elsewhere)"
         nodes.append(Scope("smb2-tree", label, len(trows), (cid, tid), bool(files),
                            rows=np.asarray(trows, dtype=np.uint32),
                            filter=f"{_clause(smb2.TREE_ID, tid, f'0x{tid:X}')} AND {conv}",
