@@ -59,13 +59,15 @@ def stream_of(trace: Trace, path: str) -> dict[int, int]:
     return out
 
 
-def tshark_smb2(path: str) -> tuple[set[tuple[int, str]], set[tuple[int, str, str]]]:
-    """({(stream, share path)}, {(stream, share path, file name)}) of successful connects and opens."""
+def tshark_smb2(path: str) -> tuple[set[tuple[int, str]], Counter[tuple[int, str, str]]]:
+    """({(stream, share path)}, {(stream, share path, file name): opens}) of successful connects and
+    opens."""
     rows = tshark(path, "smb2", "frame.number", "tcp.stream", "smb2.cmd", "smb2.flags.response", "smb2.msg_id",
                   "smb2.nt_status", "smb2.tree", "smb2.filename")
     names: dict[tuple[int, str], str] = {}
     connects: dict[tuple[int, str], str] = {}
-    trees, files = set(), set()
+    trees: set[tuple[int, str]] = set()
+    files: Counter[tuple[int, str, str]] = Counter()
     for _, (stream,), cmds, flags, mids, statuses, tree, filenames in rows:
         s = int(stream)
         if cmds[0] == "5" and flags[0] in ("0", "False"):
@@ -79,7 +81,7 @@ def tshark_smb2(path: str) -> tuple[set[tuple[int, str]], set[tuple[int, str, st
         if cmds[0] == "3" and (s, mids[0]) in connects:  # tshark names the tree in the request
             trees.add((s, connects[(s, mids[0])]))
         elif cmds[0] == "5" and (s, mids[0]) in names:
-            files.add((s, tree[0], names[(s, mids[0])]))
+            files[(s, tree[0], names[(s, mids[0])])] += 1
     return trees, files
 
 
@@ -91,7 +93,7 @@ def test_smb2_trees_and_files_match_tshark(rel: str) -> None:
     assert want_trees, "no SMB2 tree connects: the comparison would be empty"
     with open_trace(path, use_cache=False) as t:
         streams = stream_of(t, path)
-        got_trees, got_files = set(), set()
+        got_trees, got_files = set(), Counter()
         for cid, nodes in app_scopes(t).items():
             for node in nodes:
                 if node.kind != "smb2-tree" or not node.label.startswith("SMB2 \\\\"):
@@ -99,12 +101,13 @@ def test_smb2_trees_and_files_match_tshark(rel: str) -> None:
                 share = node.label.removeprefix("SMB2 ")
                 got_trees.add((streams[cid], share))
                 for f in node.kids:
-                    name = f.label.split(" (", 1)[0] if not f.label.startswith("(share root)") else ""
-                    got_files.add((streams[cid], share, name))
+                    label = f.label.removeprefix("(share root)")
+                    name, _, opens = label.partition(" (")
+                    got_files[(streams[cid], share, name.strip())] = int(opens.split()[0]) if opens else 1
     assert got_trees == want_trees
     # a tree connected on another connection of the session (SMB3 multichannel) or before the capture
     # is named by its TreeId here; tshark follows the session across connections and names it
-    assert got_files == {f for f in want_files if (f[0], f[1]) in want_trees}
+    assert got_files == Counter({f: n for f, n in want_files.items() if (f[0], f[1]) in want_trees})
 
 
 @pytest.mark.tshark
