@@ -20,7 +20,8 @@ from tracemon.tui import app_nodes, conversations
 from tracemon.tui.conversations import Scope
 
 SMB2_SAMPLES = ["pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng",
-                "netmon/msprotod_MS-ADOD_Example1_4_Win2016_X64_Win2016_X64_Domain_UnjoiningADomainMember.cap",
+                "netmon/msprotod_MS-ADOD_Example1_4_Win2016_X64_Win2016_X64_Domain_"
+                "UnjoiningADomainMember.cap",
                 "netmon/msprotod_MS-AUTHSOD_Example3-1_Win2016_X64_Win2016_X64_Domain.cap",
                 "netmon/msprotod_MS-CCROD_Example2Peer1Version1_Win2016_X64_Win10_X64_Domain_CePark.cap"]
 HTTP_SAMPLES = ["netmon/DERIVED_tcpreplay_test.netmon2.cap", "pcapng/chrissanders_arppoison.pcapng",
@@ -62,8 +63,8 @@ def stream_of(trace: Trace, path: str) -> dict[int, int]:
 def tshark_smb2(path: str) -> tuple[set[tuple[int, str]], Counter[tuple[int, str, str]]]:
     """({(stream, share path)}, {(stream, share path, file name): opens}) of successful connects and
     opens."""
-    rows = tshark(path, "smb2", "frame.number", "tcp.stream", "smb2.cmd", "smb2.flags.response", "smb2.msg_id",
-                  "smb2.nt_status", "smb2.tree", "smb2.filename")
+    rows = tshark(path, "smb2", "frame.number", "tcp.stream", "smb2.cmd", "smb2.flags.response",
+                  "smb2.msg_id", "smb2.nt_status", "smb2.tree", "smb2.filename")
     names: dict[tuple[int, str], str] = {}
     connects: dict[tuple[int, str], str] = {}
     trees: set[tuple[int, str]] = set()
