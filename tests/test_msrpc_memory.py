@@ -171,11 +171,11 @@ def test_memory_is_bounded(crafted_path: str, monkeypatch: pytest.MonkeyPatch) -
     assert texts[3].startswith("MSRPC:c/o Request: SAMR SamrConnect5 (64)")  # what came before the cap is known
     assert texts[4] == "MSRPC:c/o Response: Call=0x3 Context=0x0 Hint=0x4 Cancels=0x0"  # its request was not kept
     monkeypatch.setattr(dcerpc, "MAX_CALLS", 100_000)
-    monkeypatch.setattr(convmemory, "MAX_ROWS", 4)  # the first 4 MSRPC frames of each conversation
+    monkeypatch.setattr(convmemory, "MAX_ROWS", 4)  # the first 4 MSRPC frames of each conversation are read
     with open_trace(crafted_path, use_cache=False) as t:
         texts = [t.frame(i).description for i in range(len(t))]
-    assert texts[3].startswith("MSRPC:c/o Request: SAMR SamrConnect5 (64)")
-    assert texts[4] == "MSRPC:c/o Response: Call=0x3 Context=0x0 Hint=0x4 Cancels=0x0"
+    assert texts[4].startswith("MSRPC:c/o Response: SAMR SamrConnect5 (64)")  # every frame before it was read
+    assert texts[5] == "MSRPC:c/o Request: Call=0x4 Opnum=0x7 Context=0x1 Hint=0x8"  # frame 5 was not
 
 
 def test_operation_names() -> None:
@@ -183,3 +183,28 @@ def test_operation_names() -> None:
     assert operation("SRVSVC", 3) == "SRVSVC (3)"  # reserved in MS-SRVS: not used on the wire
     assert operation("WINREG", 5) == "WINREG (5)"
     assert set(OPERATIONS) <= set(dcerpc.INTERFACES.values())
+
+
+def test_memory_reads_forward_only_what_it_needs(crafted_path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Decoding a frame adds only its conversation's earlier frames not added yet, and only those whose
+    bytes hold a request, bind or alter context header (a response adds nothing: it is not dissected)."""
+    read: list[int] = []
+    real = convmemory._dissect.dissect
+
+    def counted(data, link, registry, history=None, row=-1):  # type: ignore[no-untyped-def]
+        if history is None:
+            read.append(row)
+        return real(data, link, registry, history, row)
+
+    monkeypatch.setattr(convmemory._dissect, "dissect", counted)
+    with open_trace(crafted_path, use_cache=False) as t:
+        t.frame(4)  # frame 5, SamrConnect5's response: frames 1, 2 and 4 bind or call before it
+        assert read == [0, 1, 3]
+        t.frame(2)  # an earlier frame: nothing more to read
+        assert read == [0, 1, 3]
+        t.frame(11)  # frame 12: the calls and the alter context in frames 6, 8, 9 and 11 come next
+        assert {5, 7, 8, 10} <= set(read[3:]) <= {5, 6, 7, 8, 10}  # the fault's zero bytes may look like one
+        assert read == sorted(read) and 9 not in read  # frame 10 is a response
+        before = list(read)
+        t.frame(12)  # the other connection has its own state: a response alone, nothing to read
+        assert read == before

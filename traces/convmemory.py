@@ -1,12 +1,14 @@
 """Per-trace, per-conversation memory of earlier frames, for dissectors whose messages name what
 other segments bound (``dissect.core.MEMORIES``: MSRPC's call id → opnum, context id → interface).
 
-A state is built on first need, in one pass over that TCP/UDP conversation's frames carrying the
-protocol (the index's conversation and protocol columns say which), each dissected without
-history.  Memory is bounded: at most ``MAX_ROWS`` frames of one conversation are read (a frame
-past them gets no state: its dissector says what it reads alone), and at most ``MAX_STATES``
-states are kept per trace, the least recently used dropped first.  Frame details and filters both
-decode through ``Trace.frame``, so they see the same values.
+A state is built forward, on need: decoding row ``r`` of a TCP/UDP conversation first adds that
+conversation's frames carrying the protocol (the index's conversation and protocol columns say
+which) that come before ``r`` and were not added yet, each dissected without history; frames the
+memory's byte test refuses are not dissected at all.  Memory is bounded: at most ``MAX_ROWS``
+frames of one conversation are added (a frame after them gets no state: its dissector says what
+it reads alone), and at most ``MAX_STATES`` states are kept per trace, the least recently used
+dropped first.  Frame details and filters both decode through ``Trace.frame``, so they see the
+same values.
 """
 
 from __future__ import annotations
@@ -20,26 +22,31 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from . import dissect as _dissect
-from .dissect.core import MEMORIES, Ctx
+from .dissect.core import MEMORIES, Ctx, Memory
 from .index import KIND_PACKET
 from .protocols import MASK
 
 if TYPE_CHECKING:
     from .trace import Trace
 
-#: frames of one conversation read to build one state
+#: frames of one conversation added to one state
 MAX_ROWS = 20_000
 #: states kept per trace
 MAX_STATES = 32
 
 
 class _Built:
-    __slots__ = ("last", "state", "upto")
+    """One state and how far it has read its conversation's rows."""
 
-    def __init__(self, state: object, last: int, upto: int) -> None:
+    __slots__ = ("full_at", "lock", "n", "pos", "rows", "state")
+
+    def __init__(self, state: object) -> None:
         self.state = state
-        self.last = last  # the last row read (a frame after it, when rows were cut, gets nothing)
-        self.upto = upto  # the index length when built (a later frame: build again)
+        self.rows = np.zeros(0, dtype=np.int64)  # the conversation's rows carrying the protocol
+        self.n = -1  # the index length ``rows`` was taken at
+        self.pos = 0  # rows[:pos] are added
+        self.full_at = -1  # the row the state stopped at when it filled up (-1: not full)
+        self.lock = threading.Lock()
 
 
 class ConversationMemory:
@@ -56,30 +63,48 @@ class ConversationMemory:
         if trace is None or memory is None or not conv:
             return None
         key = (name, conv)
-        with self._lock:  # one build per state, whichever thread asks first
+        with self._lock:
             built = self._states.get(key)
-            if built is None or row >= built.upto:
-                built = self._build(trace, memory.protocol, memory.build, conv)
-                self._states[key] = built
+            if built is None:
+                built = self._states[key] = _Built(memory.new())
                 while len(self._states) > MAX_STATES:
                     self._states.popitem(last=False)
             self._states.move_to_end(key)
-        return built.state if row <= built.last else None
-
-    @staticmethod
-    def _build(trace: Trace, protocol: str, build: object, conv: int) -> _Built:
-        idx = trace.index
-        n = len(idx)
-        sel = (idx.l4_conv[:n] == conv) & ((idx.protos[:n] & np.uint64(MASK[protocol])) != 0)
-        rows = np.flatnonzero(sel)
-        cut = len(rows) > MAX_ROWS
-        rows = rows[:MAX_ROWS]
-        state = build(decoded(trace, rows))  # type: ignore[operator]
-        return _Built(state, int(rows[-1]) if cut else n, n)
+        with built.lock:  # one thread adds to a state; others wait for it (other states do not)
+            _advance(trace, memory, conv, built, row)
+            if built.full_at >= 0 and row > built.full_at:
+                return None
+            return built.state
 
 
-def decoded(trace: Trace, rows: np.ndarray, cancel: threading.Event | None = None) -> Iterator[tuple[int, Ctx]]:
-    """(row, dissection without history) of each packet row; stops early when ``cancel`` is set."""
+def _advance(trace: Trace, memory: Memory, conv: int, built: _Built, row: int) -> None:
+    """Add the conversation's rows before ``row`` not added yet."""
+    if built.full_at >= 0:
+        return
+    idx = trace.index
+    n = len(idx)
+    if built.n != n:  # the scan read more since: the conversation may have more rows
+        sel = (idx.l4_conv[:n] == conv) & ((idx.protos[:n] & np.uint64(MASK[memory.protocol])) != 0)
+        built.rows, built.n = np.flatnonzero(sel), n
+    stop = int(np.searchsorted(built.rows, row))
+    if stop <= built.pos:
+        return
+    todo = built.rows[built.pos : stop]
+    if built.pos + len(todo) > MAX_ROWS:  # the first row left out: frames after it get no state
+        keep = max(0, MAX_ROWS - built.pos)
+        built.full_at = int(todo[keep])
+        todo = todo[:keep]
+    for i, ctx in decoded(trace, todo, wanted=memory.wanted):
+        if not memory.add(built.state, i, ctx):
+            built.full_at = i
+            return
+    built.pos += len(todo)
+
+
+def decoded(trace: Trace, rows: np.ndarray, cancel: threading.Event | None = None,
+            wanted: object = None) -> Iterator[tuple[int, Ctx]]:
+    """(row, dissection without history) of each packet row whose bytes ``wanted`` accepts (every
+    row when it is None); stops early when ``cancel`` is set."""
     idx = trace.index
     for k, i in enumerate(rows):
         if cancel is not None and k % 256 == 0 and cancel.is_set():
@@ -93,6 +118,8 @@ def decoded(trace: Trace, rows: np.ndarray, cancel: threading.Event | None = Non
         try:
             data = trace.raw(i)
         except (IndexError, ValueError, OSError):
+            continue
+        if wanted is not None and not wanted(data):  # type: ignore[operator]
             continue
         yield i, _dissect.dissect(data, trace.interfaces[g].link_type, trace.registry, row=i)
 

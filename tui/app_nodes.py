@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from .conversations import Scope
 
 #: SMB2/HTTP frames of one conversation decoded to find its trees, files and hosts
-MAX_FRAMES = 50_000
+MAX_FRAMES = 20_000
 #: opens of one file name whose ids its node's filter lists
 MAX_OPENS_IN_FILTER = 16
 APP_MASK = np.uint64(MASK["SMB2"] | MASK["HTTP"])

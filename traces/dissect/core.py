@@ -10,7 +10,7 @@ which says ``[Truncated]`` if the capture cut the packet) and stop.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -48,12 +48,16 @@ class History(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Memory:
-    """A per-conversation state a dissector keeps across segments: built in one pass by
-    ``build((row, ctx) for each of the conversation's frames carrying ``protocol``)``, where each
-    ``ctx`` was dissected without history (its ``notes`` say what the dissector saw)."""
+    """A per-conversation state a dissector keeps across segments, built forward in frame order:
+    ``new()`` makes it empty, ``add(state, row, ctx)`` adds one of the conversation's frames carrying
+    ``protocol`` (``ctx`` dissected without history: its ``notes`` say what the dissector saw) and
+    says False once the state is full.  ``wanted(raw)``, when given, says from the frame's bytes
+    whether it can hold anything ``add`` keeps (frames it refuses are not dissected)."""
 
     protocol: str
-    build: Callable[[Iterable[tuple[int, Ctx]]], object]
+    new: Callable[[], object]
+    add: Callable[[object, int, Ctx], bool]
+    wanted: Callable[[bytes], bool] | None = None
 
 
 #: name → the per-conversation state a dissector asks ``Ctx.history`` for

@@ -19,8 +19,9 @@ Operations of the common interfaces are named (``SAMR SamrConnect5 (64)``, ``msr
 from __future__ import annotations
 
 import bisect
+import re
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Literal
 
 from ..fields import REGISTRY, FieldType
@@ -429,7 +430,7 @@ MAX_CALLS = 100_000
 
 class CallMemory:
     """One conversation's binds and requests, in frame order: what a later PDU's context id and
-    call id name.  Built in one pass (``_build_memory``) over the conversation's MSRPC frames."""
+    call id name.  Built forward (``_add_frame``) over the conversation's MSRPC frames."""
 
     __slots__ = ("_binds", "_calls", "_count", "full_after")
 
@@ -488,21 +489,32 @@ class CallMemory:
         return None
 
 
-def _build_memory(frames: Iterable[tuple[int, Ctx]]) -> CallMemory:
-    mem = CallMemory()
-    for row, ctx in frames:
-        for event in ctx.notes.get("msrpc", ()):  # type: ignore[attr-defined]
-            if event[0] == "bind":
-                _, pipe, ctx_id, iface = event
-                mem.add_bind(row, pipe, ctx_id, iface)
-            else:
-                _, pipe, call, opnum, ctx_id, iface = event  # iface: bound earlier in its segment
-                mem.add_request(row, pipe, call, opnum, iface or mem.interface(row, pipe, ctx_id))
-    return mem
+def _add_frame(state: object, row: int, ctx: Ctx) -> bool:
+    """Add what one frame bound and called (``ctx.notes``) to a ``CallMemory``; False once full."""
+    mem = state
+    if not isinstance(mem, CallMemory):
+        return False
+    for event in ctx.notes.get("msrpc", ()):  # type: ignore[attr-defined]
+        if event[0] == "bind":
+            _, pipe, ctx_id, iface = event
+            mem.add_bind(row, pipe, ctx_id, iface)
+        else:
+            _, pipe, call, opnum, ctx_id, iface = event  # iface: bound earlier in its segment
+            mem.add_request(row, pipe, call, opnum, iface or mem.interface(row, pipe, ctx_id))
+    return mem.full_after < 0
+
+
+#: a request, bind or alter context header (version 5.0/5.1, a data representation ``starts_pdu``
+#: accepts) anywhere in a frame's bytes: frames without one add nothing to a ``CallMemory``
+_CALL_OR_BIND = re.compile(rb"\x05[\x00\x01][\x00\x0b\x0e].[\x00\x01\x10\x11][\x00-\x03]\x00\x00", re.DOTALL)
+
+
+def _may_call_or_bind(raw: bytes) -> bool:
+    return _CALL_OR_BIND.search(raw) is not None
 
 
 for _port in PORTS:
     TCP_PORTS[_port] = dissect_msrpc
 TCP_HEURISTICS.append((starts_pdu, dissect_msrpc))
 smb2.PIPE_PAYLOADS.append(from_smb2)
-MEMORIES["msrpc"] = Memory("MSRPC", _build_memory)
+MEMORIES["msrpc"] = Memory("MSRPC", CallMemory, _add_frame, _may_call_or_bind)
