@@ -30,7 +30,7 @@ from tracemon.traces.text import visible
 from tracemon.traces.trace import Progress
 
 from .. import columns as _columns
-from .. import commands, expressions, startup
+from .. import commands, conversations, expressions, startup
 from .. import messages as m
 from .. import session as _session
 from ..colour_rules import ColourRules
@@ -403,7 +403,8 @@ class TraceScreen(BrowsingScreen):
         warnings = [w.message for w in trace.warnings] + self.notes
         self.status.update_status(file=self.file_label, displayed=len(self.view), total=n,
                                   filter=self.filter_text, preset=self.preset_name,
-                                  scope="" if self.scope is None or self.scope.kind == "all" else conversations.describe(self.scope),
+                                  scope="" if self.scope is None or self.scope.kind == "all"
+                                  else conversations.describe(self.scope),
                                   span=span, warnings=warnings)
         if not self._filter_running:
             if self.cf is not None:
