@@ -177,11 +177,10 @@ def _tshark_selected(path: str, ws: str) -> list[int]:
 
 @pytest.mark.tshark
 @pytest.mark.parametrize(("netmon", "ws"), [("MSRPC", "dcerpc"), ("MSRPCE", "dcerpc"), ("DCERPC", "dcerpc"),
-                                            ("MSRPC.OpNum == 0", "dcerpc.opnum == 0 && dcerpc.pkt_type == 0")])
+                                            ("MSRPC.OpNum == 0", "dcerpc.opnum == 0")])
 def test_filters_select_tshark_frames(netmon: str, ws: str, tmp_path: Path) -> None:
-    """On the samples and the crafted frames.  tshark also gives a response the opnum of its request
-    (matched across frames); we give a request's own opnum only, hence the packet type in ``ws``.
-    A segment that continues a PDU is ``MSRPC: continued`` here (no PDU header, so no PType) and
+    """On the samples and the crafted frames (a response has its request's opnum in both: see
+    test_msrpc_memory).  A segment that continues a PDU is ``MSRPC: continued`` here (no PDU header, so no PType) and
     plain TCP data in tshark without reassembly: those frames are compared apart."""
     path = tmp_path / "rpc.pcap"
     write_pcap(path, 1, crafted())
@@ -231,7 +230,7 @@ def test_pipe_data_in_smb2_and_compounds_are_classified_as_the_dissectors_say(tm
     frames = [eth(0x0800, ipv4(6, tcp(50000, 445, 0x18, s))) for s in segs]
     texts = [dissect(f, 1).description for f in frames]
     assert texts[0].startswith("MSRPC:c/o Bind: UUID{12345778-1234-abcd-ef00-0123456789ab} LSARPC")
-    assert "; c/o Request: LSARPC Call=0x2 Opnum=0x2C" in texts[0]
+    assert "; c/o Request: LSARPC LsarOpenPolicy2 (44) Call=0x2 Opnum=0x2C" in texts[0]
     assert texts[1] == "MSRPC:c/o Request: Call=0x3 Opnum=0x0 Context=0x0 Hint=0x8"
     path = tmp_path / "pipe.pcap"
     write_pcap(path, 1, frames)

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dissect as _dissect
+from .convmemory import history_for
 from .dissect.core import LINK_TYPE_NAMES
 from .fields import REGISTRY, FieldType
 from .frame import Frame, Layer
@@ -80,7 +81,7 @@ class PacketReader(Reader):
 
 def build_packet_frame(trace: Trace, i: int, ts: int, data: bytes, link: int, iface_no: int,
                        meta: RecordMeta, extra_layers: list[Layer] | None = None) -> Frame:
-    ctx = _dissect.dissect(data, link, trace.registry)
+    ctx = _dissect.dissect(data, link, trace.registry, history_for(trace, i), i)
     top = Layer(FRAME, "", 0, len(data))
     top.add(FRAME_NUMBER, i + 1)
     if meta.no_timestamp:  # the index repeats the previous time to keep the order; that is not this frame's

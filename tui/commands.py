@@ -141,6 +141,9 @@ COMMANDS: tuple[Command, ...] = (
     # -- conversation tree ------------------------------------------------------------------
     Command("tree_all", "a", "select_all", "All traffic", "Show all frames again (drop the conversation)",
             "Conversations", "tree"),
+    Command("tree_filter", "f", "add_filter('AND')", "Node filter",
+            "Add the node's filter (shown in the status line when selected) to the display filter with AND",
+            "Conversations", "tree"),
     # -- frame details ----------------------------------------------------------------------
     Command("field_and", "a", "add_filter('AND')", "Filter AND", "Add 'Field == value' to the filter with AND",
             "Frame details", "detail", True),

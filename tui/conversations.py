@@ -1,6 +1,7 @@
 """The conversation tree's nodes: groups of frames, their counts and their index masks.
 
-All Traffic → IPv4 / IPv6 address pairs → TCP / UDP port pairs, ARP, other packets; ETW events
+All Traffic → IPv4 / IPv6 address pairs → TCP / UDP port pairs (→ SMB2 trees → files, HTTP hosts:
+``app_nodes``), ARP, other packets; ETW events
 → provider → event (symbol and id) → switch / port / NIC; processes.  Counts and masks are
 NumPy over the index columns (``ip_conv``, ``l4_conv``, ``provider``, ``event_id``, ``pid``);
 only the switch/port/NIC level decodes frames.  No Textual here; the tree widget calls
@@ -19,6 +20,8 @@ from tracemon.traces.fields import FieldType
 from tracemon.traces.frame import ipv4_text, ipv6_text
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from tracemon.traces.protocols import MASK
+
+from . import app_nodes
 
 if TYPE_CHECKING:
     from tracemon.traces.trace import Trace
@@ -39,8 +42,12 @@ class Scope:
     count: int
     key: tuple = ()
     expandable: bool = False
-    #: explicit frame indices for groups the index cannot express (switch / port / NIC)
+    #: explicit frame indices for groups the index cannot express (switch / port / NIC, SMB2 trees …)
     rows: np.ndarray | None = field(default=None, compare=False)
+    #: the display filter that selects the node's frames ("" when none is written for it)
+    filter: str = field(default="", compare=False)
+    #: children computed with the node (an SMB2 tree's files)
+    kids: tuple[Scope, ...] = field(default=(), compare=False)
 
 
 def root(trace: Trace) -> Scope:
@@ -79,7 +86,12 @@ def provider_label(trace: Trace, code: int) -> str:
     return p.protocol or p.name or p.guid or f"provider {code}"
 
 
-def _limit(nodes: list[Scope], what: str) -> list[Scope]:
+def describe(scope: Scope) -> str:
+    """The node as the status line names it: its label, and its filter when it has one."""
+    return f"{scope.label} · {scope.filter}" if scope.filter else scope.label
+
+
+def limit(nodes: list[Scope], what: str) -> list[Scope]:
     if len(nodes) <= MAX_CHILDREN:
         return nodes
     rest = nodes[MAX_CHILDREN:]
@@ -107,7 +119,7 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
         ids = ids[np.argsort(-counts[ids], kind="stable")]
         nodes = [Scope("ip", f"{_ip_text(f, table.a[i])} ↔ {_ip_text(f, table.b[i])}", int(counts[i]), (int(i),),
                        True) for i in ids]
-        return _limit(nodes, "address pairs")
+        return limit(nodes, "address pairs")
     if kind == "ip":
         cid = scope.key[0]
         sel = idx.ip_conv == cid
@@ -115,6 +127,7 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
         table = trace.l4_conversations
         ids, counts = np.unique(l4, return_counts=True)
         order = np.argsort(-counts, kind="stable")
+        apps = app_nodes.with_apps(trace, ids)
         nodes = []
         other = 0
         for i, c in zip(ids[order], counts[order], strict=True):
@@ -123,8 +136,9 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
                 other = int(c)
                 continue
             proto = "TCP" if table.proto[i] == 6 else "UDP" if table.proto[i] == 17 else f"proto {table.proto[i]}"
-            nodes.append(Scope("l4", f"{proto} {table.a[i]} ↔ {table.b[i]}", int(c), (i,)))
-        nodes = _limit(nodes, "port pairs")
+            nodes.append(Scope("l4", f"{proto} {table.a[i]} ↔ {table.b[i]}", int(c), (i,), i in apps,
+                               filter=app_nodes.conversation_filter(trace, i) if proto in ("TCP", "UDP") else ""))
+        nodes = limit(nodes, "port pairs")
         if other:
             nodes.append(Scope("ip-other", "Other (no TCP/UDP ports)", other, (cid,)))
         return nodes
@@ -148,16 +162,20 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
             sym = symbols.get((guid, eid))
             label = f"{sym} ({eid})" if sym else f"Event {eid}"
             nodes.append(Scope("event", label, int(c), (code, eid), True))
-        return _limit(nodes, "events")
+        return limit(nodes, "events")
     if kind == "event":
         return _places(trace, scope, cancel)
+    if kind == "l4":
+        return app_nodes.children(trace, scope, cancel) or []
+    if kind == "smb2-tree":
+        return list(scope.kids)
     if kind == "processes":
         pid = idx.pid
         ids, counts = np.unique(pid[pid != PID_UNKNOWN], return_counts=True)
         order = np.argsort(-counts, kind="stable")
         nodes = [Scope("pid", f"Process {int(p)}", int(c), (int(p),)) for p, c in
                  zip(ids[order], counts[order], strict=True)]
-        return _limit(nodes, "processes")
+        return limit(nodes, "processes")
     return []
 
 
@@ -215,7 +233,7 @@ def _places(trace: Trace, scope: Scope, cancel: threading.Event | None) -> list[
     nodes = [Scope("place", " › ".join(place), len(r), (code, eid, place), rows=np.asarray(r, dtype=np.uint32))
              for place, r in groups.items()]
     nodes.sort(key=lambda s: -s.count)
-    return _limit(nodes, "places")
+    return limit(nodes, "places")
 
 
 def mask(trace: Trace, scope: Scope) -> np.ndarray | None:

@@ -36,19 +36,20 @@ from . import (  # noqa: F401
     vxlan,
     wifi,
 )
-from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, dissect_into, payload
+from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, History, dissect_into, payload
 
 __all__ = ["ETHER_TYPES", "IP_PROTOCOLS", "LINK_TYPES", "TCP_PORTS", "UDP_PORTS", "Ctx", "dissect"]
 
 
-def dissect(data: bytes, link_type: int, registry: Registry = REGISTRY) -> Ctx:
+def dissect(data: bytes, link_type: int, registry: Registry = REGISTRY, history: History | None = None,
+            row: int = -1) -> Ctx:
     """Dissect one frame's bytes captured on ``link_type`` (a pcap LINKTYPE_* value).
 
     Dissectors are written never to raise (the fuzz tests hold them to it, calling
     ``dissect_into`` directly); this last guard keeps one unforeseen bug from taking a whole
     trace view down: the frame keeps what was decoded and says where decoding stopped.
     """
-    ctx = Ctx(data, registry)
+    ctx = Ctx(data, registry, history=history, row=row)
     try:
         return dissect_into(ctx, link_type)
     except Exception as e:  # noqa: BLE001 - see the docstring

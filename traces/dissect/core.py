@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from ..fields import REGISTRY, FieldDef, FieldType, Registry
 from ..frame import Layer
@@ -31,6 +32,36 @@ TCP_PORTS: dict[int, Dissector] = {}
 #: whether the payload starts a message of that protocol (HTTP on any port).  The vectorised
 #: classifier must make the same test (see fastclassify), so keep each test a prefix match.
 TCP_HEURISTICS: list[tuple[Callable[[bytes, int, int], bool], Dissector]] = []
+
+
+
+class History(Protocol):
+    """What the earlier frames of a frame's TCP/UDP conversation said, for a protocol whose
+    messages name things bound in other segments (an MSRPC response's opnum is its request's; a
+    request's interface is named by a bind).  The trace that decodes the frame gives it
+    (``traces/convmemory.py``); a frame dissected on its own has none."""
+
+    def recall(self, name: str) -> object | None:
+        """The state ``MEMORIES[name]`` built from this conversation's frames (None: not known)."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Memory:
+    """A per-conversation state a dissector keeps across segments, built forward in frame order:
+    ``new()`` makes it empty, ``add(state, row, ctx)`` adds one of the conversation's frames carrying
+    ``protocol`` (``ctx`` dissected without history: its ``notes`` say what the dissector saw) and
+    says False once the state is full.  ``wanted(raw)``, when given, says from the frame's bytes
+    whether it can hold anything ``add`` keeps (frames it refuses are not dissected)."""
+
+    protocol: str
+    new: Callable[[], object]
+    add: Callable[[object, int, Ctx], bool]
+    wanted: Callable[[bytes], bool] | None = None
+
+
+#: name → the per-conversation state a dissector asks ``Ctx.history`` for
+MEMORIES: dict[str, Memory] = {}
 
 MAX_DEPTH = 24  # tunnels and ICMP errors nest; bound the recursion
 
@@ -93,6 +124,10 @@ class Ctx:
     notes: dict[str, object] = field(default_factory=dict)
     #: id(layer) → its ``[Malformed: …]``/``[Truncated: …]`` tag, so that a summary set later keeps it
     problems: dict[int, str] | None = None
+    #: the conversation's earlier frames (None: dissected on its own, or while building that state)
+    history: History | None = None
+    #: this frame's row in its trace (-1: not known)
+    row: int = -1
 
     def layer(self, proto: FieldDef, summary: str, start: int, length: int, label: str = "") -> Layer:
         layer = Layer(proto, summary, start, length, label=label)

@@ -8,10 +8,18 @@ header (``starts_pdu``, also made vectorised by ``fastapps``), and in SMB2 named
 READ and IOCTL (FSCTL_PIPE_TRANSCEIVE) data.  There is no reassembly: a segment on port 135 that
 does not start a PDU says ``MSRPC: continued``; a PDU the segment cuts is read up to the cut and
 marked ``[truncated]``.  Several PDUs in one segment are each read.
+
+What other segments of the conversation bound is remembered per TCP conversation (``CallMemory``,
+built by ``traces/convmemory.py`` when a frame is read from a trace), as tshark does: a response
+gets the opnum of the latest earlier request with its call id, and a request the interface the
+latest earlier bind or alter context gave its context id (on the same SMB2 pipe, by FileId).
+Operations of the common interfaces are named (``SAMR SamrConnect5 (64)``, ``msrpc_ops``).
 """
 
 from __future__ import annotations
 
+import bisect
+import re
 import uuid
 from collections.abc import Callable
 from typing import Literal
@@ -20,7 +28,8 @@ from ..fields import REGISTRY, FieldType
 from ..frame import Field, Layer
 from ..ntstatus import NTSTATUS, status_text
 from . import smb2
-from .core import TCP_HEURISTICS, TCP_PORTS, Ctx
+from .core import MEMORIES, TCP_HEURISTICS, TCP_PORTS, Ctx, Memory
+from .msrpc_ops import operation
 
 R = REGISTRY
 PTYPES = {0: "Request", 1: "Ping", 2: "Response", 3: "Fault", 4: "Working", 5: "Nocall", 6: "Reject", 7: "Ack",
@@ -105,7 +114,8 @@ MAX_RECV = R.define("MSRPC.MaxRecvFrag", FieldType.UINT, "Largest fragment the s
 ASSOC_GROUP = R.define("MSRPC.AssocGroupId", FieldType.UINT, "Association group")
 CONTEXT = R.define("MSRPC.PContext", FieldType.PROTOCOL, "A presentation context of a bind or alter context")
 CONTEXT_ID = R.define("MSRPC.ContextId", FieldType.UINT, "Presentation context id")
-INTERFACE = R.define("MSRPC.Interface", FieldType.STRING, "Interface name (LSARPC, SAMR …) or its UUID")
+INTERFACE = R.define("MSRPC.Interface", FieldType.STRING,
+                     "Interface name (LSARPC, SAMR …) or its UUID; on a call, from its context's bind")
 ABSTRACT_UUID = R.define("MSRPC.AbstractSyntax.Uuid", FieldType.STRING, "Interface UUID (abstract syntax)")
 ABSTRACT_VERSION = R.define("MSRPC.AbstractSyntax.Version", FieldType.STRING, "Interface version major.minor")
 TRANSFER_UUID = R.define("MSRPC.TransferSyntax.Uuid", FieldType.STRING, "Transfer syntax UUID (NDR, NDR64 …)")
@@ -113,7 +123,7 @@ TRANSFER_NAME = R.define("MSRPC.TransferSyntax", FieldType.STRING, "Transfer syn
 SEC_ADDR = R.define("MSRPC.SecondaryAddress", FieldType.STRING, "Secondary address (port) of a bind_ack")
 RESULT = R.define("MSRPC.Result", FieldType.UINT, "Result of one context in a bind_ack", enum=RESULTS)
 ALLOC_HINT = R.define("MSRPC.AllocHint", FieldType.UINT, "Size of the whole stub data")
-OPNUM = R.define("MSRPC.OpNum", FieldType.UINT, "Operation number of a request")
+OPNUM = R.define("MSRPC.OpNum", FieldType.UINT, "Operation number (a response: its request's, by call id)")
 CANCEL_COUNT = R.define("MSRPC.CancelCount", FieldType.UINT, "Cancels received")
 FAULT_STATUS = R.define("MSRPC.Fault.Status", FieldType.UINT, "Fault status (nca_s_* or NTSTATUS/Win32)")
 STUB_DATA = R.define("MSRPC.StubData", FieldType.BYTES, "Stub data (the call's NDR-encoded arguments)")
@@ -164,10 +174,10 @@ def dissect_msrpc(ctx: Ctx, off: int, end: int) -> None:
     layer = ctx.layer(MSRPC, "", off, end - off)
     parts: list[str] = []
     auths: list[tuple[int, int]] = []
-    bound: dict[int, str] = {}  # context id → interface, from a bind earlier in this segment
+    call = _Calls(ctx, {})
     pos = off
     for _ in range(MAX_PDUS):
-        text, frag = _pdu(layer, d, pos, end, auths, bound)
+        text, frag = _pdu(layer, d, pos, end, auths, call)
         parts.append(text)
         pos += frag
         if pos >= end or not starts_pdu(d, pos, end):
@@ -180,8 +190,39 @@ def dissect_msrpc(ctx: Ctx, off: int, end: int) -> None:
             fn(ctx, start, stop)
 
 
+class _Calls:
+    """One segment's view of its conversation: binds earlier in the segment (context id →
+    interface), the conversation's ``CallMemory`` (asked for once, when a PDU needs it), and what
+    this segment binds and calls, noted for the memory's build (``ctx.notes["msrpc"]``)."""
+
+    __slots__ = ("_asked", "_memory", "bound", "ctx", "pipe")
+
+    def __init__(self, ctx: Ctx, bound: dict[int, str]) -> None:
+        self.ctx, self.bound = ctx, bound
+        self.pipe: bytes | None = ctx.notes.get("msrpc_pipe")  # type: ignore[assignment]
+        self._memory: CallMemory | None = None
+        self._asked = False
+
+    def memory(self) -> CallMemory | None:
+        if not self._asked:
+            self._asked = True
+            history = self.ctx.history
+            found = history.recall("msrpc") if history is not None else None
+            self._memory = found if isinstance(found, CallMemory) else None
+        return self._memory
+
+    def note(self, event: tuple) -> None:
+        self.ctx.notes.setdefault("msrpc", []).append(event)  # type: ignore[union-attr]
+
+    def interface(self, ctx_id: int) -> str | None:
+        iface = self.bound.get(ctx_id)
+        if iface is None and (mem := self.memory()) is not None:
+            iface = mem.interface(self.ctx.row, self.pipe, ctx_id)
+        return iface
+
+
 def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]],
-         bound: dict[int, str]) -> tuple[str, int]:
+         calls: _Calls) -> tuple[str, int]:
     """One PDU (its header known valid): its summary and its fragment length."""
     order: Literal["little", "big"] = "little" if d[off + 4] & 0x10 else "big"
 
@@ -208,7 +249,7 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
     body_end = off + frag - (alen + 8 if alen else 0)
     text = ""
     if ptype in (11, 14):
-        text = _bind(node, d, u, body, min(stop, body_end), call, bound)
+        text = _bind(node, d, u, body, min(stop, body_end), call, calls)
     elif ptype in (12, 15):
         text = _bind_ack(node, d, u, off, min(stop, body_end), call)
     elif ptype == 0 and body + 8 <= stop:
@@ -219,20 +260,31 @@ def _pdu(layer: Layer, d: bytes, off: int, end: int, auths: list[tuple[int, int]
         stub = body + 8 + (16 if flags & 0x80 else 0)
         _stub(node, d, stub, min(stop, body_end))
         text = f"Call=0x{call:X} Opnum=0x{opnum:X} Context=0x{ctx_id:X} Hint=0x{hint:X}"
-        iface = bound.get(ctx_id)
-        if iface is not None:  # the bind of this context is in the same segment
+        iface = calls.interface(ctx_id)
+        calls.note(("request", calls.pipe, call, opnum, ctx_id, calls.bound.get(ctx_id)))
+        if iface is not None:  # the bind of this context: earlier in the segment or the conversation
             node.add(INTERFACE, iface, body + 4, 2)
-            text = f"{iface} {text}"
+            text = f"{operation(iface, opnum)} {text}"
     elif ptype in (2, 3) and body + 8 <= stop:
         hint, ctx_id, cancels = u(body, 4), u(body + 4, 2), d[body + 6]
         node.add(ALLOC_HINT, hint, body, 4, display=f"0x{hint:X}")
         node.add(CONTEXT_ID, ctx_id, body + 4, 2, display=f"0x{ctx_id:X}")
         node.add(CANCEL_COUNT, cancels, body + 6, 1)
         text = f"Call=0x{call:X} Context=0x{ctx_id:X} Hint=0x{hint:X} Cancels=0x{cancels:X}"
+        mem = calls.memory()
+        request = mem.request(calls.ctx.row, calls.pipe, call) if mem is not None else None
+        what = ""
+        if request is not None:  # the request with this call id, earlier in the conversation
+            opnum, iface = request
+            node.add(OPNUM, opnum, off + 12, 4, display=f"0x{opnum:X}")
+            if iface is not None:
+                node.add(INTERFACE, iface, off + 12, 4)
+            what = f"{operation(iface, opnum)} " if iface is not None else f"Opnum=0x{opnum:X} "
+            text = what + text
         if ptype == 3 and body + 12 <= stop:
             status = u(body + 8, 4)
             node.add(FAULT_STATUS, status, body + 8, 4, display=fault_text(status))
-            text = f"Call=0x{call:X} Context=0x{ctx_id:X} Status={fault_text(status)} Cancels=0x{cancels:X}"
+            text = f"{what}Call=0x{call:X} Context=0x{ctx_id:X} Status={fault_text(status)} Cancels=0x{cancels:X}"
         elif ptype == 2:
             _stub(node, d, body + 8, min(stop, body_end))
     else:
@@ -261,7 +313,7 @@ def _syntax(d: bytes, at: int, u: _Reader) -> tuple[str, str]:
     return uuid_text(d[at : at + 16]), f"{ver[0]}.{ver[1]}"
 
 
-def _bind(node: Field, d: bytes, u: _Reader, body: int, stop: int, call: int, bound: dict[int, str]) -> str:
+def _bind(node: Field, d: bytes, u: _Reader, body: int, stop: int, call: int, calls: _Calls) -> str:
     if body + 12 > stop:
         return f"Call=0x{call:X}"
     xmit, recv, group = u(body, 2), u(body + 2, 2), u(body + 4, 4)
@@ -283,7 +335,8 @@ def _bind(node: Field, d: bytes, u: _Reader, body: int, stop: int, call: int, bo
         item.add(ABSTRACT_UUID, uid, at + 4, 16)
         item.add(ABSTRACT_VERSION, ver, at + 20, 4)
         first = first or f"UUID{{{uid}}} {iface if iface != uid else ''}"
-        bound.setdefault(ctx_id, iface)
+        calls.bound.setdefault(ctx_id, iface)
+        calls.note(("bind", calls.pipe, ctx_id, iface))
         at += 24
         for _ in range(n_transfer):
             if at + 20 > stop:
@@ -337,12 +390,131 @@ def _auth(node: Field, d: bytes, at: int, stop: int, alen: int, auths: list[tupl
 
 
 def from_smb2(ctx: Ctx, start: int, stop: int) -> None:
-    """SMB2 named-pipe data (WRITE, READ, IOCTL FSCTL_PIPE_TRANSCEIVE) that starts a PDU."""
+    """SMB2 named-pipe data (WRITE, READ, IOCTL FSCTL_PIPE_TRANSCEIVE) that starts a PDU; the
+    pipe's FileId (when the message carries one: not a READ response) keys its binds."""
     if starts_pdu(ctx.data, start, stop):
-        dissect_msrpc(ctx, start, stop)
+        ctx.notes["msrpc_pipe"] = _pipe_file(ctx, start)
+        try:
+            dissect_msrpc(ctx, start, stop)
+        finally:
+            ctx.notes.pop("msrpc_pipe", None)
+
+
+_RELATED = b"\xff" * 16  # a compounded message's "the FileId of the one before"
+
+
+def _pipe_file(ctx: Ctx, start: int) -> bytes | None:
+    """The FileId of the SMB2 message whose data starts at ``start``."""
+    layer = next((la for la in reversed(ctx.layers) if la.protocol is smb2.SMB2), None)
+    if layer is None:
+        return None
+    fid: bytes | None = None
+    for f in layer.fields:
+        if f.start >= start:
+            break
+        if f.fdef is smb2.HEADER:
+            fid = fid if f.children and _related(f) else None
+        elif f.fdef is smb2.FILE_ID and f.value != _RELATED:
+            fid = bytes(f.value)
+    return fid
+
+
+def _related(header: Field) -> bool:
+    return any(c.fdef is smb2.FLAG_RELATED and c.value for f in header.children if f.fdef is smb2.FLAGS
+               for c in f.children)
+
+
+#: calls and binds one conversation's memory holds at most (a later frame gets no answer)
+MAX_CALLS = 100_000
+
+
+class CallMemory:
+    """One conversation's binds and requests, in frame order: what a later PDU's context id and
+    call id name.  Built forward (``_add_frame``) over the conversation's MSRPC frames."""
+
+    __slots__ = ("_binds", "_calls", "_count", "full_after")
+
+    def __init__(self) -> None:
+        #: (pipe, context id) → (rows, interfaces)
+        self._binds: dict[tuple[bytes | None, int], tuple[list[int], list[str]]] = {}
+        #: call id → (rows, (pipe, opnum, interface))
+        self._calls: dict[int, tuple[list[int], list[tuple[bytes | None, int, str | None]]]] = {}
+        self._count = 0
+        #: the last row recorded when the memory filled up (-1: it did not)
+        self.full_after = -1
+
+    def _room(self, row: int) -> bool:
+        if self.full_after >= 0:
+            return False
+        if self._count >= MAX_CALLS:
+            self.full_after = row - 1
+            return False
+        self._count += 1
+        return True
+
+    def add_bind(self, row: int, pipe: bytes | None, ctx_id: int, iface: str) -> None:
+        if self._room(row):
+            rows, ifaces = self._binds.setdefault((pipe, ctx_id), ([], []))
+            rows.append(row)
+            ifaces.append(iface)
+
+    def add_request(self, row: int, pipe: bytes | None, call: int, opnum: int, iface: str | None) -> None:
+        if self._room(row):
+            rows, items = self._calls.setdefault(call, ([], []))
+            rows.append(row)
+            items.append((pipe, opnum, iface))
+
+    def _known(self, row: int) -> bool:
+        return self.full_after < 0 or row <= self.full_after + 1
+
+    def interface(self, row: int, pipe: bytes | None, ctx_id: int) -> str | None:
+        """The interface the latest bind before ``row`` gave ``ctx_id`` on ``pipe``."""
+        found = self._binds.get((pipe, ctx_id))
+        if found is None or not self._known(row):
+            return None
+        k = bisect.bisect_left(found[0], row)
+        return found[1][k - 1] if k else None
+
+    def request(self, row: int, pipe: bytes | None, call: int) -> tuple[int, str | None] | None:
+        """(opnum, interface) of the latest request before ``row`` with call id ``call`` (on
+        ``pipe`` when the response's pipe is known)."""
+        found = self._calls.get(call)
+        if found is None or not self._known(row):
+            return None
+        rows, items = found
+        for k in range(bisect.bisect_left(rows, row) - 1, -1, -1):
+            rpipe, opnum, iface = items[k]
+            if pipe is None or rpipe == pipe:
+                return opnum, iface
+        return None
+
+
+def _add_frame(state: object, row: int, ctx: Ctx) -> bool:
+    """Add what one frame bound and called (``ctx.notes``) to a ``CallMemory``; False once full."""
+    mem = state
+    if not isinstance(mem, CallMemory):
+        return False
+    for event in ctx.notes.get("msrpc", ()):  # type: ignore[attr-defined]
+        if event[0] == "bind":
+            _, pipe, ctx_id, iface = event
+            mem.add_bind(row, pipe, ctx_id, iface)
+        else:
+            _, pipe, call, opnum, ctx_id, iface = event  # iface: bound earlier in its segment
+            mem.add_request(row, pipe, call, opnum, iface or mem.interface(row, pipe, ctx_id))
+    return mem.full_after < 0
+
+
+#: a request, bind or alter context header (version 5.0/5.1, a data representation ``starts_pdu``
+#: accepts) anywhere in a frame's bytes: frames without one add nothing to a ``CallMemory``
+_CALL_OR_BIND = re.compile(rb"\x05[\x00\x01][\x00\x0b\x0e].[\x00\x01\x10\x11][\x00-\x03]\x00\x00", re.DOTALL)
+
+
+def _may_call_or_bind(raw: bytes) -> bool:
+    return _CALL_OR_BIND.search(raw) is not None
 
 
 for _port in PORTS:
     TCP_PORTS[_port] = dissect_msrpc
 TCP_HEURISTICS.append((starts_pdu, dissect_msrpc))
 smb2.PIPE_PAYLOADS.append(from_smb2)
+MEMORIES["msrpc"] = Memory("MSRPC", CallMemory, _add_frame, _may_call_or_bind)

@@ -30,7 +30,7 @@ from tracemon.traces.text import visible
 from tracemon.traces.trace import Progress
 
 from .. import columns as _columns
-from .. import commands, expressions, startup
+from .. import commands, conversations, expressions, startup
 from .. import messages as m
 from .. import session as _session
 from ..colour_rules import ColourRules
@@ -403,7 +403,8 @@ class TraceScreen(BrowsingScreen):
         warnings = [w.message for w in trace.warnings] + self.notes
         self.status.update_status(file=self.file_label, displayed=len(self.view), total=n,
                                   filter=self.filter_text, preset=self.preset_name,
-                                  scope="" if self.scope is None or self.scope.kind == "all" else self.scope.label,
+                                  scope="" if self.scope is None or self.scope.kind == "all"
+                                  else conversations.describe(self.scope),
                                   span=span, warnings=warnings)
         if not self._filter_running:
             if self.cf is not None:
@@ -479,7 +480,8 @@ class TraceScreen(BrowsingScreen):
         self.details.select_offset(message.offset)
 
     @on(DetailTree.AddToFilter)
-    def _add_to_filter(self, message: DetailTree.AddToFilter) -> None:
+    @on(ConversationTree.AddToFilter)
+    def _add_to_filter(self, message: DetailTree.AddToFilter | ConversationTree.AddToFilter) -> None:
         base = self.filter_bar.value if self.filter_bar.value.strip() else self.filter_text
         text = expressions.join(base, message.clause, message.op)
         self.filter_bar.set_text(text, apply=True)

@@ -1,8 +1,11 @@
 """Netmon's conversation tree: groups of frames with counts; children computed on expand.
 
 Children come from ``conversations.children`` in a thread worker (a big trace has tens of
-thousands of address pairs), like Textual's DirectoryTree.  Selecting a node posts
-``ScopeSelected``; the screen narrows the frame list to it (combined with the display filter).
+thousands of address pairs; a TCP conversation's SMB2 trees and HTTP hosts are read from its
+frames), like Textual's DirectoryTree.  Collapsing a node that is still loading, reloading or
+leaving stops its worker.  Selecting a node posts ``ScopeSelected``; the screen narrows the frame
+list to it (combined with the display filter).  A node with a filter adds it to the display
+filter (``AddToFilter``, the details pane's message).
 """
 
 from __future__ import annotations
@@ -46,6 +49,14 @@ class ConversationTree(Tree[Scope]):
             super().__init__()
             self.scope = scope
 
+    class AddToFilter(Message):
+        """Add ``clause`` (a node's filter) to the display filter with ``op``."""
+
+        def __init__(self, clause: str, op: str) -> None:
+            super().__init__()
+            self.clause = clause
+            self.op = op
+
     class _Loaded(Message):
         def __init__(self, node: TreeNode[Scope], kids: list[Scope], generation: int) -> None:
             super().__init__()
@@ -64,7 +75,8 @@ class ConversationTree(Tree[Scope]):
         self._loaded: set[int] = set()
         self._open: set[tuple[str, tuple]] = {("all", ())}
         self._generation = 0
-        self._cancel = threading.Event()
+        #: node id → the cancel event of its children's worker, while it runs
+        self._loading: dict[int, threading.Event] = {}
 
     @staticmethod
     def _label(scope: Scope) -> Text:
@@ -105,23 +117,41 @@ class ConversationTree(Tree[Scope]):
         self._loaded.add(node.id)
         if node.data is not None and node.data.expandable:
             node.add_leaf(Text(_LOADING, style="italic dim"))
-            self._load(node, node.data, self._generation)
+            cancel = self._loading[node.id] = threading.Event()
+            self._load(node, node.data, self._generation, cancel)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[Scope]) -> None:
         event.stop()
-        if event.node.data is not None:
-            self._open.discard((event.node.data.kind, event.node.data.key))
+        node = event.node
+        if node.data is not None:
+            self._open.discard((node.data.kind, node.data.key))
+        cancel = self._loading.pop(node.id, None)
+        if cancel is not None:  # still loading: stop, and load again when it is opened again
+            cancel.set()
+            self._loaded.discard(node.id)
+            node.remove_children()
+
+    def _stop_loading(self) -> None:
+        for cancel in self._loading.values():
+            cancel.set()
+        self._loading.clear()
+
+    def on_unmount(self) -> None:
+        self._stop_loading()
 
     @work(thread=True, exit_on_error=False, group="conversation-children")
-    def _load(self, node: TreeNode[Scope], scope: Scope, generation: int) -> None:
-        kids = conversations.children(self.trace, scope, self._cancel)  # type: ignore[arg-type]
-        self.post_message(self._Loaded(node, kids, generation))
+    def _load(self, node: TreeNode[Scope], scope: Scope, generation: int, cancel: threading.Event) -> None:
+        kids = conversations.children(self.trace, scope, cancel)  # type: ignore[arg-type]
+        if not cancel.is_set():
+            self.post_message(self._Loaded(node, kids, generation))
 
     def on_conversation_tree__loaded(self, message: _Loaded) -> None:
         message.stop()
         if message.generation != self._generation:
             return
         node = message.node
+        if self._loading.pop(node.id, None) is None:
+            return  # collapsed (or reloaded) while loading
         node.remove_children()
         if not message.kids:
             node.add_leaf(Text("(nothing below)", style="italic dim"))
@@ -134,8 +164,7 @@ class ConversationTree(Tree[Scope]):
     def reload(self) -> None:
         """Recount everything (after the scan finished); open nodes reopen as they load."""
         self._generation += 1
-        self._cancel.set()
-        self._cancel = threading.Event()
+        self._stop_loading()
         self._loaded.clear()
         top = conversations.root(self.trace)  # type: ignore[arg-type]
         self.reset(self._label(top), top)
@@ -148,6 +177,14 @@ class ConversationTree(Tree[Scope]):
         if scope is None or scope.kind == "more":
             return
         self.post_message(self.ScopeSelected(scope))
+
+    def action_add_filter(self, op: str = "AND") -> None:
+        node = self.cursor_node
+        scope = node.data if node is not None else None
+        if scope is None or not scope.filter:
+            self.notify("This node has no filter; select it to show its frames", severity="warning")
+            return
+        self.post_message(self.AddToFilter(scope.filter, op))
 
     def action_select_all(self) -> None:
         self.move_cursor(self.root)
