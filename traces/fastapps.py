@@ -31,6 +31,7 @@ from .dissect import core as _core
 from .dissect import dcerpc as _dcerpc
 from .dissect import dns as _dns
 from .dissect import http as _http
+from .dissect import ipsec as _ipsec
 from .dissect import kerberos as _kerberos
 from .dissect import ldap as _ldap
 from .dissect import nbns as _nbns
@@ -46,7 +47,7 @@ _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.d
 #: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
 _UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
                                               _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5",
-                                              _ldap.dissect_ldap: "LDAP"}
+                                              _ldap.dissect_ldap: "LDAP", _ipsec.dissect_ike: "IKE"}
 _DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
 _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
@@ -54,7 +55,11 @@ _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
-_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC")  # the DNS-format ones first
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC",  # the DNS-format ones first
+               "IKE", "ESP")
+#: UDP 4500 (``ipsec.dissect_nat_t``): IKE after a non-ESP marker, a NAT keepalive, else ESP; never a
+#: whole-payload rule, so a code past the rules' tables (``udp`` replaces it before they are read)
+_NATT = 3 + len(_RULE_NAMES)
 _tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
 
 
@@ -71,6 +76,8 @@ def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
                 rules[port] = 3 + _RULE_NAMES.index(name)
             elif fn is _nbns.dissect_nbtss and kind == "tcp":
                 rules[port] = _NBTSS
+            elif fn is _ipsec.dissect_nat_t and kind == "udp":
+                rules[port] = _NATT
             else:
                 rules[port] = _FALLBACK
         _tables.clear()  # (one table per kind in practice; a test that swaps dissectors makes others)
@@ -234,11 +241,22 @@ def _smb2_pipes(v: Gather, rows: np.ndarray, p: np.ndarray, fallback: np.ndarray
     fallback[rows[rpc_like | pipe | compound]] = True
 
 
-def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """As ``tcp`` for UDP rows: the DNS-format protocols need their 12-byte header in full (or the
-    dissector decides what a stub is)."""
+def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray,
+        pl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``tcp`` for UDP rows (payload at ``pl``): the DNS-format protocols need their 12-byte header
+    in full (or the dissector decides what a stub is)."""
     rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
     rule[plen <= 0] = _NONE
+    natt = np.flatnonzero(rule == _NATT)
+    if len(natt):
+        if pl is None:
+            rule[natt] = _FALLBACK
+        else:
+            p, n = pl[natt], plen[natt]
+            keepalive = (n == 1) & (v.read(p, "u1") == 0xFF)
+            marker = (n >= 4) & (v.read(p, ">u4") == 0)
+            rule[natt] = np.where(keepalive, _NONE, 3 + np.where(marker, _RULE_NAMES.index("IKE"),
+                                                                   _RULE_NAMES.index("ESP")))
     dns_format = (rule >= 3) & (rule < 3 + len(_DNS_FORMAT))
     fallback = (rule == _FALLBACK) | (dns_format & (plen < _DNS_HEADER))
     rule[fallback] = _NONE

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import fastapps
+from . import fastapps, fastlink
 from .dissect import core as _core
 from .gather import Gather
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
@@ -107,7 +107,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
             protos[s] |= np.uint64(SLL)
     fallback |= ~known_link
     # only EtherTypes this pass understands, and only when no one re-registered them
-    handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES]
+    handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES] + fastlink.ether_types()
     fallback |= ~np.isin(etype, handled_types)
 
     # the Protocol Name so far: the innermost link layer read
@@ -125,6 +125,9 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         protos[a] |= np.uint64(ARP)
         top[a] = CODE["ARP"]
         ok[a] = True
+
+    # -- EAPOL, LLDP --------------------------------------------------------------------------------
+    fastlink.ether(v, np.flatnonzero(~fallback), etype, l3, end, protos, top, ok)
 
     # -- IPv4 / IPv6 ---------------------------------------------------------------------------
     family = np.zeros(n, dtype=np.int64)
@@ -171,8 +174,9 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         src6[i] = v.bytes16(l3[i] + 8)
         dst6[i] = v.bytes16(l3[i] + 24)
 
+    fastlink.ipsec(v, family, proto, l4, l4end, protos, top, ok, fallback)  # AH moves proto and l4 past it
     isip = family > 0
-    handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS]
+    handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS] + fastlink.ip_protocols()
     fallback |= isip & ~np.isin(proto, handled_ip)
     # an IPv4 protocol 58 or IPv6 protocol 1 is odd: leave it to the dissectors
     fallback |= ((family == 4) & (proto == 58)) | ((family == 6) & (proto == 1))
@@ -207,7 +211,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
-        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8)
+        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
         fallback[u[claimed]] = True
         keep = ~claimed
         u, bits, app_top = u[keep], bits[keep], app_top[keep]
