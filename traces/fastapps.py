@@ -40,6 +40,11 @@ from .dissect import tls as _tls
 from .gather import Gather
 from .protocols import CODE, MASK
 
+try:  # the word search in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import find_words as _native_find_words
+except ImportError:  # pragma: no cover - the Python loop in ``_http_auth`` does the same
+    _native_find_words = None
+
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
                                               _kerberos.dissect_kerberos_tcp: "KerberosV5",
@@ -114,6 +119,10 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     return bits, top, fallback
 
 
+#: what makes the dissectors look for NTLMSSP in an HTTP message (lower case; any case matches)
+_AUTH_WORDS = (b"ntlm", b"negotiate")
+
+
 def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
     """HTTP messages whose headers may carry NTLMSSP (``ntlm``/``negotiate`` anywhere, any case) go
     to the dissectors, which decide whether an NTLMSSP layer is there.  A byte search per message
@@ -122,12 +131,24 @@ def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fa
         return
     first = v.read(pl[rows], "u1")
     starts = rows[np.isin(first, _FIRST_BYTES)]
-    u8 = v.u8
-    for r in starts.tolist():
-        a = int(pl[r])
-        seg = u8[a : a + int(plen[r])].tobytes().lower()
-        if b"ntlm" in seg or b"negotiate" in seg:
-            fallback[r] = True
+    if not len(starts):
+        return
+    fallback[starts[_has_words(v.u8, pl[starts], plen[starts], _AUTH_WORDS)]] = True
+
+
+def _has_words(u8: np.ndarray, at: np.ndarray, n: np.ndarray, words: tuple[bytes, ...],
+               native: object = True) -> np.ndarray:
+    """Per row: whether ``u8[at : at + n]`` holds any of ``words`` (lower-case letters) in any case.
+    ``native=None`` runs the Python loop (the C one's reference)."""
+    fn = _native_find_words if native is True else native
+    if fn is not None:
+        found = fn(u8, np.ascontiguousarray(at, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64), words)  # type: ignore[operator]
+        return np.frombuffer(found, dtype=np.uint8).astype(bool)
+    out = np.zeros(len(at), dtype=bool)
+    for i, (a, k) in enumerate(zip(at.tolist(), n.tolist(), strict=True)):
+        seg = u8[max(a, 0) : a + k].tobytes().lower()
+        out[i] = any(w in seg for w in words)
+    return out
 
 
 def _whole(rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
