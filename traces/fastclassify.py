@@ -38,12 +38,26 @@ class _View(Gather):
     def b(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, "u1")
 
-    def be48(self, pos: np.ndarray) -> np.ndarray:
-        return (self.be16(pos) << 32) | self.be32(pos + 2)
-
     def bytes16(self, pos: np.ndarray) -> np.ndarray:
         idx = np.clip(pos[:, None] + np.arange(16), 0, self.size - 1)
         return self.u8[idx]
+
+    def block(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """The ``width`` bytes at each position (rows × width): one gather for a whole header, where
+        reading its fields one by one takes a gather per byte.  A position too close to the end of
+        the buffer is moved back (the caller's bounds checks reject such rows)."""
+        if self.size < width:
+            return np.zeros((len(pos), width), dtype=np.uint8)
+        start = np.clip(pos, 0, self.size - width)
+        return self.u8[start[:, None] + np.arange(width)]
+
+
+def _be(cols: np.ndarray) -> np.ndarray:
+    """Big-endian integers (int64) from rows of up to 8 bytes."""
+    n, k = cols.shape
+    wide = np.zeros((n, 8), dtype=np.uint8)
+    wide[:, 8 - k :] = cols
+    return wide.view(">u8").ravel().astype(np.int64)
 
 
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
@@ -68,9 +82,10 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     eth_dst = np.zeros(n, dtype=np.int64)
     if is_eth.any():
         e = np.flatnonzero(is_eth)
-        eth_dst[e] = v.be48(o[e])
-        eth_src[e] = v.be48(o[e] + 6)
-        etype[e] = v.be16(o[e] + 12)
+        hdr = v.block(o[e], 14)
+        eth_dst[e] = _be(hdr[:, 0:6])
+        eth_src[e] = _be(hdr[:, 6:12])
+        etype[e] = _be(hdr[:, 12:14])
         l3[e] = o[e] + 14
         protos[e] |= np.uint64(ETH)
         for _ in range(3):  # stacked VLAN tags
@@ -140,17 +155,18 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     v4 = ~fallback & (etype == 0x0800)
     if v4.any():
         i = np.flatnonzero(v4)
-        first = v.b(l3[i])
+        hdr = v.block(l3[i], 20)
+        first = hdr[:, 0].astype(np.int64)
         ihl = (first & 15) * 4
-        tot = v.be16(l3[i] + 2)
-        frag = v.be16(l3[i] + 6)
+        tot = _be(hdr[:, 2:4])
+        frag = _be(hdr[:, 6:8])
         good = ((first >> 4) == 4) & (ihl >= 20) & (l3[i] + ihl <= end[i]) & (tot >= ihl) & ((frag & 0x3FFF) == 0)
         fallback[i[~good]] = True
-        i, ihl, tot = i[good], ihl[good], tot[good]
+        i, ihl, tot, hdr = i[good], ihl[good], tot[good], hdr[good]
         family[i] = 4
-        proto[i] = v.b(l3[i] + 9)
-        ip_src4[i] = v.be32(l3[i] + 12)
-        ip_dst4[i] = v.be32(l3[i] + 16)
+        proto[i] = hdr[:, 9]
+        ip_src4[i] = _be(hdr[:, 12:16])
+        ip_dst4[i] = _be(hdr[:, 16:20])
         l4[i] = l3[i] + ihl
         l4end[i] = np.minimum(end[i], l3[i] + tot)
         protos[i] |= np.uint64(IPV4)
@@ -189,13 +205,14 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
 
     t = np.flatnonzero(live & (proto == 6))
     if len(t):
-        doff = (v.b(l4[t] + 12) >> 4) * 4
+        hdr = v.block(l4[t], 14)
+        doff = (hdr[:, 12].astype(np.int64) >> 4) * 4
         good = (l4[t] + 20 <= l4end[t]) & (doff >= 20) & (l4[t] + doff <= l4end[t])
         fallback[t[~good]] = True
-        t, doff = t[good], doff[good]
-        sport[t] = v.be16(l4[t])
-        dport[t] = v.be16(l4[t] + 2)
-        tcpflags[t] = v.b(l4[t] + 13)
+        t, doff, hdr = t[good], doff[good], hdr[good]
+        sport[t] = _be(hdr[:, 0:2])
+        dport[t] = _be(hdr[:, 2:4])
+        tcpflags[t] = hdr[:, 13]
         bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
         fallback[t[claimed]] = True
         keep = ~claimed
@@ -310,7 +327,7 @@ class KeyCache:
         self.ids = np.zeros(0, dtype=np.int64)
 
     def lookup(self, uniq: np.ndarray) -> np.ndarray:
-        """Ids for sorted unique keys; -1 where unknown."""
+        """Ids for keys (any order, repeats allowed); -1 where unknown."""
         if not len(self.keys):
             return np.full(len(uniq), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self.keys, uniq), len(self.keys) - 1)
@@ -331,15 +348,17 @@ def _caches(trace: Trace) -> dict[str, KeyCache]:
 
 
 def _cached_ids(cache: KeyCache, keys: np.ndarray, make: object) -> np.ndarray:
-    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen."""
-    uniq, first, inv = _unique_first(keys)
-    ids = cache.lookup(uniq)
+    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
+    each once).  Known keys are one ``searchsorted`` per row: only the new ones are sorted."""
+    ids = cache.lookup(keys)
     miss = ids < 0
     if miss.any():
-        new = np.asarray(make(uniq[miss], first[miss]), dtype=np.int64)  # type: ignore[operator]
-        ids[miss] = new
-        cache.add(uniq[miss], new)
-    return ids[inv]
+        at = np.flatnonzero(miss)
+        uniq, first, inv = _unique_first(keys[at])
+        new = np.asarray(make(uniq, at[first]), dtype=np.int64)  # type: ignore[operator]
+        ids[at] = new[inv]
+        cache.add(uniq, new)
+    return ids
 
 
 def _mac_ids(trace: Trace, macs: np.ndarray) -> np.ndarray:
