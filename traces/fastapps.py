@@ -16,6 +16,8 @@ operations instead of dissecting each frame in Python.  Each rule mirrors its di
   segment holding more than one PDU goes to the scalar path; SMB2 named-pipe data that starts
   like a PDU (WRITE, READ, FSCTL_PIPE_TRANSCEIVE) too;
 * UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there.
+* IKE on UDP 500: any payload; UDP 4500 (NAT-T): IKE after a non-ESP marker (four zero bytes), no
+  layer for a NAT keepalive (one 0xFF byte), else ESP.
 
 A port whose dissector has no rule here (someone registered another one) sends its rows to
 the scalar path, which defines the result; ``tests/test_classify.py`` checks both agree.
