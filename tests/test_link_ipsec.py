@@ -185,7 +185,7 @@ def test_lldp_padding_is_not_part_of_the_layer() -> None:
 
 
 @pytest.mark.tshark
-def test_filters_select_what_tshark_selects(pcaps: dict[str, Path]) -> None:
+def test_link_filters_select_what_tshark_selects(pcaps: dict[str, Path]) -> None:
     for name, path in pcaps.items():
         trace = open_trace(path, use_cache=False)
 

@@ -168,7 +168,7 @@ def _key(ctx: Ctx, layer: Layer, off: int, end: int) -> None:
             ctx.short(layer, f"key data of {dlen} bytes, {n} captured")
     message, group = _message(info, nonce)
     if message:
-        layer.add(MESSAGE, message, p, 2, display=str(message))
+        layer.add(MESSAGE, message, p, 0, display=str(message))  # (from the key information flags)
         text = f"Group Message {message} of 2" if group else f"Message {message} of 4"
         ctx.set_summary(layer, f"Type=Key, {text}")
 

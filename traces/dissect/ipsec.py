@@ -94,7 +94,7 @@ def dissect_ah(ctx: Ctx, off: int, end: int) -> None:
         ctx.malformed(layer, f"header length {size} is shorter than the 12-byte header")
         return
     icv = size - 12
-    layer.add(AH_ICV_LENGTH, icv, off + 1, 1, display=str(icv))
+    layer.add(AH_ICV_LENGTH, icv, off + 1, 0, display=str(icv))  # (from the header length)
     if off + size > end:
         ctx.short(layer, f"header of {size} bytes, {end - off} captured")
         payload(ctx, off + 12, end)
