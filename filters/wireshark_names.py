@@ -51,6 +51,11 @@ WIRESHARK_TO_NETMON: dict[str, str] = {
     "ntlmssp": "NTLMSSP", "nbns": "NBTNS", "dcerpc": "MSRPCE", "kerberos": "KerberosV5",
     "ldap": "LDAP", "cldap": "LDAP", "ldap.messageid": "LDAP.MessageID", "ldap.protocolop": "LDAP.ProtocolOp",
     "ldap.resultcode": "LDAP.ResultCode", "ldap.baseobject": "LDAP.BaseObject",
+    "eapol": "EAPOL", "eapol.type": "EAPOL.Type", "eap": "EAP", "eap.code": "EAP.Code", "eap.type": "EAP.Type",
+    "eap.identity": "EAP.Identity", "wlan_rsna_eapol.keydes.msgnr": "EAPOL.Key.Message",
+    "lldp": "LLDP", "lldp.tlv.system.name": "LLDP.SystemName", "lldp.port.id": "LLDP.PortId",
+    "esp": "ESP", "esp.spi": "ESP.SPI", "esp.sequence": "ESP.SequenceNumber", "ah": "AH", "ah.spi": "AH.SPI",
+    "isakmp": "IKE", "isakmp.exchangetype": "IKE.ExchangeType",
 }
 
 

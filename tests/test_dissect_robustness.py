@@ -105,7 +105,7 @@ def test_mutated_frames(case: tuple[int, bytes]) -> None:
 
 #: application ports (and one no dissector claims, where HTTP is found by its first bytes)
 APP_TCP_PORTS = [80, 135, 139, 389, 443, 445, 3268, 5985, 40000]
-APP_UDP_PORTS = [53, 137, 389, 5353, 5355]
+APP_UDP_PORTS = [53, 137, 389, 500, 4500, 5353, 5355]
 _PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01", b"\x17\x03\x03",
              b"\x00\x00\x00\x40\xfeSMB", b"\x00\x00\x00\x20\xffSMB", b"\x00\x00\x01\x00\xfdSMB",
              b"NTLMSSP\x00\x03\x00\x00\x00", b"Authorization: NTLM TlRMTVNTUAAD",
@@ -113,7 +113,9 @@ _PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01"
              b"\x30\x84\x00\x00\x01\x00\x02\x01\x04\x63\x82\x00\xf0\x04", b"\x00\x00\x00\x40\x05\x04",
              # MSRPC: a bind, a request with a fragment length, a big-endian response
              b"\x05\x00\x0b\x03\x10\x00\x00\x00", b"\x05\x00\x00\x03\x10\x00\x00\x00\x40\x00\x10\x00",
-             b"\x05\x01\x02\x03\x00\x00\x00\x00\x00\x30\x00\x00"]
+             b"\x05\x01\x02\x03\x00\x00\x00\x00\x00\x30\x00\x00",
+             # IKE after NAT-T's non-ESP marker (an IKEv2 header up to its flags), a NAT keepalive
+             b"\x00\x00\x00\x00" + bytes(range(1, 17)) + b"\x21\x20\x22\x08", b"\xff"]
 
 
 @FUZZ
@@ -124,6 +126,24 @@ def test_application_payloads(port: int, prefix: bytes, body: bytes, udp_port: i
     data = prefix + body
     seg = udp(50000, udp_port, data) if use_udp else tcp(50000, port, 0x018, data)
     run(eth(0x0800, ipv4(17 if use_udp else 6, seg)), 1)
+
+
+#: EAPOL starts: EAP-Packet (Request, then TLS flags), Key (RSN descriptor); LLDP: a chassis id TLV
+_LINK_PREFIXES = [b"", b"\x02\x00\x00\x30\x01\x05\x00\x30\x19\x80", b"\x02\x03\x00\x5f\x02\x00\x8a",
+                  b"\x02\x00\x00\x08\x02\x01\x00\x08\x1a\x02", b"\x02\x07\x04"]
+
+
+@FUZZ
+@given(etype=st.sampled_from([0x888E, 0x88CC]), prefix=st.sampled_from(_LINK_PREFIXES), body=st.binary(max_size=300),
+       proto=st.sampled_from([50, 51]), ah_next=st.sampled_from([6, 17, 50, 51, 59]), use_ip=st.booleans())
+def test_link_and_ipsec_payloads(etype: int, prefix: bytes, body: bytes, proto: int, ah_next: int, use_ip: bool) -> None:
+    """Random bytes behind the 802.1X and LLDP EtherTypes and the ESP and AH protocol numbers."""
+    if use_ip:
+        head = bytes([ah_next, body[0] % 8 if body else 1, 0, 0]) if proto == 51 else b""
+        run(eth(0x0800, ipv4(proto, head + body)), 1)
+        run(eth(0x86DD, ipv6(proto, head + body)), 1)
+    else:
+        run(eth(etype, prefix + body), 1)
 
 
 def test_every_prefix_of_every_frame() -> None:

@@ -573,6 +573,9 @@ CASES = {
     "avs": (163, avs_frames, [*IP_CHECKS, *WIFI_CHECKS, *AVS_CHECKS]),
     # HTTP, TLS, SMB/SMB2, NBNS, LLMNR (app_frames imports this module's builders, so it is read late)
     "apps": (1, lambda: __import__("app_frames").frames(), IP_CHECKS),
+    # EAPOL/EAP, LLDP, ESP/AH/IKE (link_frames; their own fields are compared in test_link_ipsec)
+    "link": (1, lambda: __import__("link_frames").frames(), IP_CHECKS),
+    "wifi_eapol": (105, lambda: __import__("link_frames").wifi_eapol_frames(), [*IP_CHECKS, *WIFI_CHECKS]),
 }
 
 

@@ -16,6 +16,8 @@ operations instead of dissecting each frame in Python.  Each rule mirrors its di
   segment holding more than one PDU goes to the scalar path; SMB2 named-pipe data that starts
   like a PDU (WRITE, READ, FSCTL_PIPE_TRANSCEIVE) too;
 * UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there.
+* IKE on UDP 500: any payload; UDP 4500 (NAT-T): IKE after a non-ESP marker (four zero bytes), no
+  layer for a NAT keepalive (one 0xFF byte), else ESP.
 
 A port whose dissector has no rule here (someone registered another one) sends its rows to
 the scalar path, which defines the result; ``tests/test_classify.py`` checks both agree.
@@ -31,6 +33,7 @@ from .dissect import core as _core
 from .dissect import dcerpc as _dcerpc
 from .dissect import dns as _dns
 from .dissect import http as _http
+from .dissect import ipsec as _ipsec
 from .dissect import kerberos as _kerberos
 from .dissect import ldap as _ldap
 from .dissect import nbns as _nbns
@@ -39,6 +42,11 @@ from .dissect import tls as _tls
 from .gather import Gather
 from .protocols import CODE, MASK
 
+try:  # the word search in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import find_words as _native_find_words
+except ImportError:  # pragma: no cover - the Python loop in ``_http_auth`` does the same
+    _native_find_words = None
+
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
                                               _kerberos.dissect_kerberos_tcp: "KerberosV5",
@@ -46,7 +54,7 @@ _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.d
 #: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
 _UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
                                               _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5",
-                                              _ldap.dissect_ldap: "LDAP"}
+                                              _ldap.dissect_ldap: "LDAP", _ipsec.dissect_ike: "IKE"}
 _DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
 _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
@@ -54,7 +62,11 @@ _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
-_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC")  # the DNS-format ones first
+_RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC",  # the DNS-format ones first
+               "IKE", "ESP")
+#: UDP 4500 (``ipsec.dissect_nat_t``): IKE after a non-ESP marker, a NAT keepalive, else ESP; never a
+#: whole-payload rule, so a code past the rules' tables (``udp`` replaces it before they are read)
+_NATT = 3 + len(_RULE_NAMES)
 _tables: dict[tuple[str, tuple[tuple[int, int], ...]], np.ndarray] = {}
 
 
@@ -71,6 +83,8 @@ def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
                 rules[port] = 3 + _RULE_NAMES.index(name)
             elif fn is _nbns.dissect_nbtss and kind == "tcp":
                 rules[port] = _NBTSS
+            elif fn is _ipsec.dissect_nat_t and kind == "udp":
+                rules[port] = _NATT
             else:
                 rules[port] = _FALLBACK
         _tables.clear()  # (one table per kind in practice; a test that swaps dissectors makes others)
@@ -107,6 +121,10 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     return bits, top, fallback
 
 
+#: what makes the dissectors look for NTLMSSP in an HTTP message (lower case; any case matches)
+_AUTH_WORDS = (b"ntlm", b"negotiate")
+
+
 def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
     """HTTP messages whose headers may carry NTLMSSP (``ntlm``/``negotiate`` anywhere, any case) go
     to the dissectors, which decide whether an NTLMSSP layer is there.  A byte search per message
@@ -115,12 +133,24 @@ def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fa
         return
     first = v.read(pl[rows], "u1")
     starts = rows[np.isin(first, _FIRST_BYTES)]
-    u8 = v.u8
-    for r in starts.tolist():
-        a = int(pl[r])
-        seg = u8[a : a + int(plen[r])].tobytes().lower()
-        if b"ntlm" in seg or b"negotiate" in seg:
-            fallback[r] = True
+    if not len(starts):
+        return
+    fallback[starts[_has_words(v.u8, pl[starts], plen[starts], _AUTH_WORDS)]] = True
+
+
+def _has_words(u8: np.ndarray, at: np.ndarray, n: np.ndarray, words: tuple[bytes, ...],
+               native: object = True) -> np.ndarray:
+    """Per row: whether ``u8[at : at + n]`` holds any of ``words`` (lower-case letters) in any case.
+    ``native=None`` runs the Python loop (the C one's reference)."""
+    fn = _native_find_words if native is True else native
+    if fn is not None:
+        found = fn(u8, np.ascontiguousarray(at, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64), words)  # type: ignore[operator]
+        return np.frombuffer(found, dtype=np.uint8).astype(bool)
+    out = np.zeros(len(at), dtype=bool)
+    for i, (a, k) in enumerate(zip(at.tolist(), n.tolist(), strict=True)):
+        seg = u8[max(a, 0) : a + k].tobytes().lower()
+        out[i] = any(w in seg for w in words)
+    return out
 
 
 def _whole(rule: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -234,11 +264,22 @@ def _smb2_pipes(v: Gather, rows: np.ndarray, p: np.ndarray, fallback: np.ndarray
     fallback[rows[rpc_like | pipe | compound]] = True
 
 
-def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """As ``tcp`` for UDP rows: the DNS-format protocols need their 12-byte header in full (or the
-    dissector decides what a stub is)."""
+def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray,
+        pl: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """As ``tcp`` for UDP rows (payload at ``pl``): the DNS-format protocols need their 12-byte header
+    in full (or the dissector decides what a stub is)."""
     rule = _app_rule(sport, dport, _rules("udp", _core.UDP_PORTS))
     rule[plen <= 0] = _NONE
+    natt = np.flatnonzero(rule == _NATT)
+    if len(natt):
+        if pl is None:
+            rule[natt] = _FALLBACK
+        else:
+            p, n = pl[natt], plen[natt]
+            keepalive = (n == 1) & (v.read(p, "u1") == 0xFF)
+            marker = (n >= 4) & (v.read(p, ">u4") == 0)
+            rule[natt] = np.where(keepalive, _NONE, 3 + np.where(marker, _RULE_NAMES.index("IKE"),
+                                                                   _RULE_NAMES.index("ESP")))
     dns_format = (rule >= 3) & (rule < 3 + len(_DNS_FORMAT))
     fallback = (rule == _FALLBACK) | (dns_format & (plen < _DNS_HEADER))
     rule[fallback] = _NONE

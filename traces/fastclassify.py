@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import fastapps
+from . import fastapps, fastlink
 from .dissect import core as _core
 from .gather import Gather
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
@@ -38,12 +38,26 @@ class _View(Gather):
     def b(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, "u1")
 
-    def be48(self, pos: np.ndarray) -> np.ndarray:
-        return (self.be16(pos) << 32) | self.be32(pos + 2)
-
     def bytes16(self, pos: np.ndarray) -> np.ndarray:
         idx = np.clip(pos[:, None] + np.arange(16), 0, self.size - 1)
         return self.u8[idx]
+
+    def block(self, pos: np.ndarray, width: int) -> np.ndarray:
+        """The ``width`` bytes at each position (rows × width): one gather for a whole header, where
+        reading its fields one by one takes a gather per byte.  A position too close to the end of
+        the buffer is moved back (the caller's bounds checks reject such rows)."""
+        if self.size < width:
+            return np.zeros((len(pos), width), dtype=np.uint8)
+        start = np.clip(pos, 0, self.size - width)
+        return self.u8[start[:, None] + np.arange(width)]
+
+
+def _be(cols: np.ndarray) -> np.ndarray:
+    """Big-endian integers (int64) from rows of up to 8 bytes."""
+    n, k = cols.shape
+    wide = np.zeros((n, 8), dtype=np.uint8)
+    wide[:, 8 - k :] = cols
+    return wide.view(">u8").ravel().astype(np.int64)
 
 
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
@@ -68,9 +82,10 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     eth_dst = np.zeros(n, dtype=np.int64)
     if is_eth.any():
         e = np.flatnonzero(is_eth)
-        eth_dst[e] = v.be48(o[e])
-        eth_src[e] = v.be48(o[e] + 6)
-        etype[e] = v.be16(o[e] + 12)
+        hdr = v.block(o[e], 14)
+        eth_dst[e] = _be(hdr[:, 0:6])
+        eth_src[e] = _be(hdr[:, 6:12])
+        etype[e] = _be(hdr[:, 12:14])
         l3[e] = o[e] + 14
         protos[e] |= np.uint64(ETH)
         for _ in range(3):  # stacked VLAN tags
@@ -107,7 +122,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
             protos[s] |= np.uint64(SLL)
     fallback |= ~known_link
     # only EtherTypes this pass understands, and only when no one re-registered them
-    handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES]
+    handled_types = [t for t in (0x0800, 0x86DD, 0x0806) if t in _core.ETHER_TYPES] + fastlink.ether_types()
     fallback |= ~np.isin(etype, handled_types)
 
     # the Protocol Name so far: the innermost link layer read
@@ -126,6 +141,9 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         top[a] = CODE["ARP"]
         ok[a] = True
 
+    # -- EAPOL, LLDP --------------------------------------------------------------------------------
+    fastlink.ether(v, np.flatnonzero(~fallback), etype, l3, end, protos, top, ok)
+
     # -- IPv4 / IPv6 ---------------------------------------------------------------------------
     family = np.zeros(n, dtype=np.int64)
     ip_src4 = np.zeros(n, dtype=np.int64)
@@ -137,17 +155,18 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     v4 = ~fallback & (etype == 0x0800)
     if v4.any():
         i = np.flatnonzero(v4)
-        first = v.b(l3[i])
+        hdr = v.block(l3[i], 20)
+        first = hdr[:, 0].astype(np.int64)
         ihl = (first & 15) * 4
-        tot = v.be16(l3[i] + 2)
-        frag = v.be16(l3[i] + 6)
+        tot = _be(hdr[:, 2:4])
+        frag = _be(hdr[:, 6:8])
         good = ((first >> 4) == 4) & (ihl >= 20) & (l3[i] + ihl <= end[i]) & (tot >= ihl) & ((frag & 0x3FFF) == 0)
         fallback[i[~good]] = True
-        i, ihl, tot = i[good], ihl[good], tot[good]
+        i, ihl, tot, hdr = i[good], ihl[good], tot[good], hdr[good]
         family[i] = 4
-        proto[i] = v.b(l3[i] + 9)
-        ip_src4[i] = v.be32(l3[i] + 12)
-        ip_dst4[i] = v.be32(l3[i] + 16)
+        proto[i] = hdr[:, 9]
+        ip_src4[i] = _be(hdr[:, 12:16])
+        ip_dst4[i] = _be(hdr[:, 16:20])
         l4[i] = l3[i] + ihl
         l4end[i] = np.minimum(end[i], l3[i] + tot)
         protos[i] |= np.uint64(IPV4)
@@ -171,8 +190,9 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         src6[i] = v.bytes16(l3[i] + 8)
         dst6[i] = v.bytes16(l3[i] + 24)
 
+    fastlink.ipsec(v, family, proto, l4, l4end, protos, top, ok, fallback)  # AH moves proto and l4 past it
     isip = family > 0
-    handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS]
+    handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS] + fastlink.ip_protocols()
     fallback |= isip & ~np.isin(proto, handled_ip)
     # an IPv4 protocol 58 or IPv6 protocol 1 is odd: leave it to the dissectors
     fallback |= ((family == 4) & (proto == 58)) | ((family == 6) & (proto == 1))
@@ -185,13 +205,14 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
 
     t = np.flatnonzero(live & (proto == 6))
     if len(t):
-        doff = (v.b(l4[t] + 12) >> 4) * 4
+        hdr = v.block(l4[t], 14)
+        doff = (hdr[:, 12].astype(np.int64) >> 4) * 4
         good = (l4[t] + 20 <= l4end[t]) & (doff >= 20) & (l4[t] + doff <= l4end[t])
         fallback[t[~good]] = True
-        t, doff = t[good], doff[good]
-        sport[t] = v.be16(l4[t])
-        dport[t] = v.be16(l4[t] + 2)
-        tcpflags[t] = v.b(l4[t] + 13)
+        t, doff, hdr = t[good], doff[good], hdr[good]
+        sport[t] = _be(hdr[:, 0:2])
+        dport[t] = _be(hdr[:, 2:4])
+        tcpflags[t] = hdr[:, 13]
         bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
         fallback[t[claimed]] = True
         keep = ~claimed
@@ -207,7 +228,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
-        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8)
+        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
         fallback[u[claimed]] = True
         keep = ~claimed
         u, bits, app_top = u[keep], bits[keep], app_top[keep]
@@ -306,7 +327,7 @@ class KeyCache:
         self.ids = np.zeros(0, dtype=np.int64)
 
     def lookup(self, uniq: np.ndarray) -> np.ndarray:
-        """Ids for sorted unique keys; -1 where unknown."""
+        """Ids for keys (any order, repeats allowed); -1 where unknown."""
         if not len(self.keys):
             return np.full(len(uniq), -1, dtype=np.int64)
         at = np.minimum(np.searchsorted(self.keys, uniq), len(self.keys) - 1)
@@ -327,15 +348,17 @@ def _caches(trace: Trace) -> dict[str, KeyCache]:
 
 
 def _cached_ids(cache: KeyCache, keys: np.ndarray, make: object) -> np.ndarray:
-    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen."""
-    uniq, first, inv = _unique_first(keys)
-    ids = cache.lookup(uniq)
+    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
+    each once).  Known keys are one ``searchsorted`` per row: only the new ones are sorted."""
+    ids = cache.lookup(keys)
     miss = ids < 0
     if miss.any():
-        new = np.asarray(make(uniq[miss], first[miss]), dtype=np.int64)  # type: ignore[operator]
-        ids[miss] = new
-        cache.add(uniq[miss], new)
-    return ids[inv]
+        at = np.flatnonzero(miss)
+        uniq, first, inv = _unique_first(keys[at])
+        new = np.asarray(make(uniq, at[first]), dtype=np.int64)  # type: ignore[operator]
+        ids[at] = new[inv]
+        cache.add(uniq, new)
+    return ids
 
 
 def _mac_ids(trace: Trace, macs: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Gather fixed-size integers at many unaligned file offsets at once.
 
-NumPy can only view a buffer as u16/u32/u64 from an offset that is a multiple of the item size;
-keeping one view per alignment and indexing the right one turns "read a u32 at each of these
-200,000 offsets" into a handful of gathers instead of a byte-by-byte reassembly.  Positions are
+"Read a u32 at each of these 200,000 offsets" is one byte gather per byte of the value into a
+(rows × width) array that NumPy then reads as the integer type: a handful of array operations
+instead of a Python loop (and faster than indexing one view of the buffer per alignment).  Positions are
 clipped into the buffer: callers check bounds themselves and ignore values read for rows that
 fail them.
 """
@@ -16,17 +16,6 @@ class Gather:
     def __init__(self, buf: object) -> None:
         self.u8 = np.frombuffer(buf, dtype=np.uint8)  # type: ignore[call-overload]
         self.size = len(self.u8)
-        self._views: dict[tuple[str, int], np.ndarray] = {}
-
-    def _view(self, dtype: str, k: int) -> np.ndarray:
-        key = (dtype, k)
-        v = self._views.get(key)
-        if v is None:
-            width = np.dtype(dtype).itemsize
-            count = max(0, (self.size - k) // width)
-            v = np.frombuffer(self.u8.data, dtype=dtype, count=count, offset=k) if count else np.zeros(1, dtype)
-            self._views[key] = v
-        return v
 
     def read(self, pos: np.ndarray, dtype: str) -> np.ndarray:
         """The ``dtype`` value (e.g. ``'<u4'``, ``'>u2'``) at each position, as int64."""
@@ -37,13 +26,15 @@ class Gather:
         if width == 2:  # two byte gathers beat the alignment split for 16-bit values
             hi, lo = self.u8[pos].astype(np.int64), self.u8[pos + 1].astype(np.int64)
             return (hi << 8) | lo if dtype[0] == ">" else (lo << 8) | hi
-        out = np.empty(len(pos), dtype=np.int64)
-        rem = pos % width
+        if self.size < width:
+            return np.zeros(len(pos), dtype=np.int64)
+        # wider values: one byte gather per byte into rows of ``width`` bytes, read as ``dtype``
+        # (about three times faster than gathering from one view per alignment of the buffer)
+        raw = np.empty((len(pos), width), dtype=np.uint8)
+        u8 = self.u8
         for k in range(width):
-            sel = np.flatnonzero(rem == k)
-            if len(sel):
-                out[sel] = self._view(dtype, k)[(pos[sel] - k) // width]
-        return out
+            raw[:, k] = u8[pos + k]
+        return raw.view(dtype).ravel().astype(np.int64)
 
     def be16(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, ">u2")

@@ -19,6 +19,11 @@ from .index import KIND_PACKET, empty_batch
 from .packets import PacketReader, RecordMeta
 from .trace import Interface
 
+try:  # the record walk in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import pcap_records as _native_records
+except ImportError:  # pragma: no cover - the Python loop below does the same
+    _native_records = None
+
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
@@ -75,37 +80,64 @@ class PcapReader(PacketReader):
 
     def _chain(self) -> Iterator[np.ndarray]:
         """Record offsets, a batch at a time; raises DamagedRecord after the last good batch."""
-        buf = self.buf
-        size = len(buf)
-        unpack = struct.Struct(self.endian + "I").unpack_from
-        limit = MAX_RECORD
+        size = len(self.buf)
         pos = HEADER
         want = FIRST_BATCH
         while pos < size:
-            starts: list[int] = []
-            append = starts.append
-            damage: DamagedRecord | None = None
-            n = 0
-            try:
-                while n < want:
-                    caplen = unpack(buf, pos + 8)[0]
-                    end = pos + RECORD + caplen
-                    if end > size or caplen > limit or not caplen:  # rare: look closer
-                        damage = self._damage(pos, caplen, size)
-                        if damage is not None:
-                            break
-                    append(pos)
-                    pos = end
-                    n += 1
-            except struct.error:  # fewer than 12 bytes left: a truncated record header
-                if pos < size:
-                    damage = DamagedRecord(pos, f"truncated record header ({size - pos} of 16 bytes)")
-            if starts:
-                yield np.array(starts, dtype=np.int64)
+            starts, pos, damage = self._walk(pos, want, size)
+            if len(starts):
+                yield starts
             self.position = pos
             if damage is not None:
                 raise damage
             want = BATCH
+
+    def _walk(self, pos: int, want: int, size: int) -> tuple[np.ndarray, int, DamagedRecord | None]:
+        """Up to ``want`` record offsets from ``pos``: runs of sane records in C when it was built,
+        the records it stops at (and everything, without it) in Python."""
+        parts: list[np.ndarray] = []
+        n = 0
+        damage: DamagedRecord | None = None
+        native = _native_records
+        while n < want and pos < size and damage is None:
+            if native is not None:
+                raw, pos = native(self.buf, pos, want - n, self.endian == "<", MAX_RECORD)
+                got = np.frombuffer(raw, dtype=np.int64)
+                if len(got):
+                    parts.append(got)
+                    n += len(got)
+                    continue
+            # no native walker, or it stopped at a record to look at closer: one step in Python
+            starts, pos, damage = self._walk_python(pos, 1 if native is not None else want - n, size)
+            if starts:
+                parts.append(np.array(starts, dtype=np.int64))
+                n += len(starts)
+        starts_all = parts[0] if len(parts) == 1 else np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        return starts_all, pos, damage
+
+    def _walk_python(self, pos: int, want: int, size: int) -> tuple[list[int], int, DamagedRecord | None]:
+        buf = self.buf
+        unpack = struct.Struct(self.endian + "I").unpack_from
+        limit = MAX_RECORD
+        starts: list[int] = []
+        append = starts.append
+        damage: DamagedRecord | None = None
+        n = 0
+        try:
+            while n < want and pos < size:
+                caplen = unpack(buf, pos + 8)[0]
+                end = pos + RECORD + caplen
+                if end > size or caplen > limit or not caplen:  # rare: look closer
+                    damage = self._damage(pos, caplen, size)
+                    if damage is not None:
+                        break
+                append(pos)
+                pos = end
+                n += 1
+        except struct.error:  # fewer than 12 bytes left: a truncated record header
+            if pos < size:
+                damage = DamagedRecord(pos, f"truncated record header ({size - pos} of 16 bytes)")
+        return starts, pos, damage
 
     def _damage(self, pos: int, caplen: int, size: int) -> DamagedRecord | None:
         """Why the record at ``pos`` cannot be read (None: a zero-length packet, which is fine)."""

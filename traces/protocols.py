@@ -49,6 +49,13 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "NTLMSSP",
     "LDAP",
     "MSRPC",  # dissect/dcerpc.py
+    # link level and IPsec (dissect/eapol.py, lldp.py, ipsec.py)
+    "EAPOL",
+    "EAP",
+    "LLDP",
+    "ESP",
+    "AH",
+    "IKE",
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

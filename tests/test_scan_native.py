@@ -1,0 +1,93 @@
+"""The C loops of ``_scan.c`` must be the Python loops they replace, only faster: the same record
+offsets and the same damage report for any pcap, the same rows for the word search."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tracemon.traces import fastapps, open_trace, pcap
+
+pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
+                                reason="the C loops were not built (no compiler)")
+
+
+def _record(caplen: int, data: bytes, endian: str) -> bytes:
+    return struct.pack(endian + "IIII", 1, 0, caplen, max(caplen, len(data))) + data
+
+
+@st.composite
+def pcaps(draw: st.DrawFn) -> bytes:
+    endian = draw(st.sampled_from(["<", ">"]))
+    out = struct.pack(endian + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1)
+    for _ in range(draw(st.integers(0, 12))):
+        kind = draw(st.sampled_from(["good", "good", "good", "zero", "zero-orig", "huge", "long"]))
+        body = draw(st.binary(min_size=1, max_size=80))
+        if kind == "good":
+            out += _record(len(body), body, endian)
+        elif kind == "zero":  # a zero-length packet whose original length is not zero: fine
+            out += struct.pack(endian + "IIII", 1, 0, 0, 60)
+        elif kind == "zero-orig":
+            out += struct.pack(endian + "IIII", 1, 0, 0, 0)
+        elif kind == "huge":
+            out += struct.pack(endian + "IIII", 1, 0, 0xFFFFFFF0, 60) + body
+        else:  # announces more than the file holds
+            out += _record(len(body) + 500, body, endian)
+    return out[: max(24, len(out) - draw(st.integers(0, 20)))]  # (a cut file header is refused earlier)
+
+
+def _scan(path: Path) -> tuple[list[int], list[tuple[int, str]]]:
+    trace = open_trace(path, use_cache=False)
+    return trace.index.loc.tolist(), [(w.offset, w.cause) for w in trace.warnings]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=pcaps())
+def test_record_walk_is_the_python_walk(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "walk.pcap"
+    path.write_bytes(data)
+    native = _scan(path)
+    with monkeypatch.context() as m:
+        m.setattr(pcap, "_native_records", None)
+        assert _scan(path) == native
+
+
+def test_record_walk_over_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """More records than a batch holds, a zero-length packet in the middle of a run."""
+    body = _record(60, bytes(60), "<")
+    records = [body] * (pcap.FIRST_BATCH + 50) + [struct.pack("<IIII", 1, 0, 0, 60)] + [body] * 100
+    path = tmp_path / "many.pcap"
+    path.write_bytes(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1) + b"".join(records))
+    native = _scan(path)
+    assert len(native[0]) == len(records) and not native[1]
+    monkeypatch.setattr(pcap, "_native_records", None)
+    assert _scan(path) == native
+
+
+@settings(max_examples=300, deadline=None)
+@given(buf=st.binary(max_size=400), rows=st.lists(st.tuples(st.integers(-5, 420), st.integers(0, 100)), max_size=20),
+       words=st.lists(st.sampled_from([b"ntlm", b"negotiate", b"a", b"zz"]), min_size=1, max_size=3, unique=True),
+       plant=st.sampled_from([b"", b"NTLM", b"nEgOtIaTe", b"ntl", b"A"]), at=st.integers(0, 400))
+def test_word_search_is_the_python_search(buf: bytes, rows: list[tuple[int, int]], words: list[bytes], plant: bytes,
+                                          at: int) -> None:
+    data = buf[:at] + plant + buf[at:]
+    u8 = np.frombuffer(data, dtype=np.uint8)
+    start = np.array([max(0, a) for a, _ in rows], dtype=np.int64)  # (the index never asks before 0)
+    length = np.array([n for _, n in rows], dtype=np.int64)
+    got = fastapps._has_words(u8, start, length, tuple(words))
+    want = fastapps._has_words(u8, start, length, tuple(words), native=None)
+    assert got.tolist() == want.tolist()
+
+
+def test_word_search_finds_any_case_and_refuses_bad_words() -> None:
+    u8 = np.frombuffer(b"xxAuthorization: NEGOTIATE abc", dtype=np.uint8)
+    at, n = np.array([0, 0, 20], dtype=np.int64), np.array([30, 20, 10], dtype=np.int64)
+    assert fastapps._has_words(u8, at, n, fastapps._AUTH_WORDS).tolist() == [True, False, False]
+    with pytest.raises(ValueError):
+        fastapps._native_find_words(u8, at, n, (b"NTLM",))
+    with pytest.raises(ValueError):
+        fastapps._native_find_words(u8, at, n[:2], (b"ntlm",))

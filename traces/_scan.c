@@ -1,0 +1,120 @@
+/* Per-record loops of the index in C: walking a pcap file's record chain, and a case-insensitive
+ * word search in many payloads.  Optional: without a compiler, pcap.py and fastapps.py run the same
+ * loops in Python (tests/test_scan_native.py holds both to the same results).
+ *
+ * pcap_records(buf, pos, want, little, limit) -> (starts, pos)
+ *     From record header offset ``pos``, the offsets of up to ``want`` records whose captured length
+ *     is non-zero, at most ``limit`` and inside the buffer, as native int64 bytes; ``pos`` after the
+ *     last one.  It stops before the first record that is not so (the caller looks closer).
+ *
+ * find_words(buf, starts, lengths, words) -> bytes
+ *     One byte per (start, length) row of the int64 arrays: 1 when any of ``words`` (lower-case
+ *     ASCII letters) occurs in buf[start : start + length] in any letter case.  Rows outside the
+ *     buffer are cut to it.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+static PyObject *pcap_records(PyObject *self, PyObject *args) {
+    Py_buffer in;
+    Py_ssize_t pos, want, limit;
+    int little;
+    if (!PyArg_ParseTuple(args, "y*nnpn", &in, &pos, &want, &little, &limit)) return NULL;
+    if (pos < 0 || want < 0) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_ValueError, "negative position or count");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, want * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    int64_t *starts = (int64_t *)PyBytes_AS_STRING(out);
+    const unsigned char *b = (const unsigned char *)in.buf;
+    Py_ssize_t size = in.len, n = 0;
+    while (n < want && pos + 16 <= size) {
+        const unsigned char *h = b + pos + 8;
+        uint32_t caplen = little ? ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24)
+                                 : ((uint32_t)h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24);
+        if (caplen == 0 || (Py_ssize_t)caplen > limit || (Py_ssize_t)caplen > size - pos - 16) break;
+        starts[n++] = pos;
+        pos += 16 + (Py_ssize_t)caplen;
+    }
+    PyBuffer_Release(&in);
+    if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
+    return Py_BuildValue("(Nn)", out, pos);
+}
+
+static int has_word(const unsigned char *p, Py_ssize_t n, const unsigned char *w, Py_ssize_t wn) {
+    if (wn == 0) return 1;
+    unsigned char first = w[0];
+    for (Py_ssize_t i = 0; i + wn <= n; i++) {
+        if ((p[i] | 0x20) != first) continue;
+        Py_ssize_t k = 1;
+        while (k < wn && (p[i + k] | 0x20) == w[k]) k++;
+        if (k == wn) return 1;
+    }
+    return 0;
+}
+
+static PyObject *find_words(PyObject *self, PyObject *args) {
+    Py_buffer in, st, ln;
+    PyObject *words;
+    if (!PyArg_ParseTuple(args, "y*y*y*O!", &in, &st, &ln, &PyTuple_Type, &words)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t rows = st.len / (Py_ssize_t)sizeof(int64_t);
+    Py_ssize_t nw = PyTuple_GET_SIZE(words);
+    if (ln.len / (Py_ssize_t)sizeof(int64_t) != rows) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < nw; j++) {
+        PyObject *w = PyTuple_GET_ITEM(words, j);
+        if (!PyBytes_Check(w)) {
+            PyErr_SetString(PyExc_TypeError, "words must be bytes");
+            goto done;
+        }
+        const unsigned char *c = (const unsigned char *)PyBytes_AS_STRING(w);
+        for (Py_ssize_t k = 0; k < PyBytes_GET_SIZE(w); k++) {
+            if (c[k] < 'a' || c[k] > 'z') {
+                PyErr_SetString(PyExc_ValueError, "words must be lower-case ASCII letters");
+                goto done;
+            }
+        }
+    }
+    out = PyBytes_FromStringAndSize(NULL, rows);
+    if (out == NULL) goto done;
+    unsigned char *mask = (unsigned char *)PyBytes_AS_STRING(out);
+    const int64_t *starts = (const int64_t *)st.buf, *lengths = (const int64_t *)ln.buf;
+    const unsigned char *b = (const unsigned char *)in.buf;
+    Py_ssize_t size = in.len;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int64_t a = starts[r], e = starts[r] + lengths[r];
+        if (a < 0) a = 0;
+        if (e > size) e = size;
+        int hit = 0;
+        for (Py_ssize_t j = 0; j < nw && !hit && e > a; j++) {
+            PyObject *w = PyTuple_GET_ITEM(words, j);
+            hit = has_word(b + a, (Py_ssize_t)(e - a), (const unsigned char *)PyBytes_AS_STRING(w), PyBytes_GET_SIZE(w));
+        }
+        mask[r] = (unsigned char)hit;
+    }
+done:
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&ln);
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"pcap_records", pcap_records, METH_VARARGS, "Offsets of a run of sane pcap records."},
+    {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_scan", NULL, -1, methods};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
