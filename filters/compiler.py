@@ -335,6 +335,7 @@ class CompiledFilter:
             stats.matched = n
             return out
         state = state_for(trace)
+        self._prepare_columns(trace)
         pending: list[np.ndarray] = []
         done = 0
         for s in range(start, stop, CHUNK):
@@ -379,6 +380,19 @@ class CompiledFilter:
         stats.seconds = time.perf_counter() - t0
         return out
 
+    def _prepare_columns(self, trace: Any) -> None:
+        """Build the field columns this filter may ask for together (``TraceColumns.get_many``:
+        the fields of one ETW provider read the trace once); one field is built when first asked."""
+        fdefs = {f.name.lower(): f for f in _column_candidates(self.root)}
+        if len(fdefs) < 2:
+            return
+        from ..traces.fieldcols import columns_for
+
+        try:
+            columns_for(trace).get_many(list(fdefs.values()))
+        except TypeError:  # a trace object that cannot be weakly referenced
+            pass
+
     def evaluate_by_decoding(self, trace: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The reference semantics: every frame decoded and tested (slow; for tests)."""
         stop = len(trace.index) if stop is None else stop
@@ -405,6 +419,19 @@ class CompiledFilter:
         for leaf in self.root.leaves():
             lines.append(_describe(leaf, trace))
         return lines
+
+
+def _column_candidates(root: Pred) -> list[Any]:
+    """The fields of ``root``'s conditions that a field column could answer (no index column)."""
+    out = []
+    for leaf in root.leaves():
+        operand = getattr(leaf, "operand", None)
+        ops = operand.members if isinstance(operand, MultiOperand) else [operand]
+        for op in ops:
+            for part in (op.parts or [op]) if isinstance(op, FieldOperand) else []:
+                if part.fast is None and part.fdef.type is not FieldType.PROTOCOL:
+                    out.append(part.fdef)
+    return out
 
 
 def _column_fields(operand: Any, trace: Any) -> list[str]:
