@@ -423,15 +423,13 @@ class CompiledFilter:
 
 def _column_candidates(root: Pred) -> list[Any]:
     """The fields of ``root``'s conditions that a field column could answer (no index column)."""
-    out = []
-    for leaf in root.leaves():
-        operand = getattr(leaf, "operand", None)
-        ops = operand.members if isinstance(operand, MultiOperand) else [operand]
-        for op in ops:
-            for part in (op.parts or [op]) if isinstance(op, FieldOperand) else []:
-                if part.fast is None and part.fdef.type is not FieldType.PROTOCOL:
-                    out.append(part.fdef)
-    return out
+    return [f for leaf in root.leaves() for f in _operand_candidates(getattr(leaf, "operand", None))]
+
+
+def _operand_candidates(operand: Any) -> list[Any]:
+    ops = operand.members if isinstance(operand, MultiOperand) else [operand]
+    return [part.fdef for op in ops if isinstance(op, FieldOperand) for part in (op.parts or [op])
+            if part.fast is None and part.fdef.type is not FieldType.PROTOCOL]
 
 
 def _column_fields(operand: Any, trace: Any) -> list[str]:
@@ -440,14 +438,7 @@ def _column_fields(operand: Any, trace: Any) -> list[str]:
         return []
     from ..traces.fieldcols import columns_for
 
-    ops = operand.members if isinstance(operand, MultiOperand) else [operand]
-    out = []
-    for op in ops:
-        for part in (op.parts or [op]) if isinstance(op, FieldOperand) else []:
-            if part.fast is None and part.fdef.type is not FieldType.PROTOCOL and \
-                    columns_for(trace).can_build(part.fdef):
-                out.append(part.fdef.name)
-    return out
+    return [f.name for f in _operand_candidates(operand) if columns_for(trace).can_build(f)]
 
 
 def _describe(leaf: Pred, trace: Any = None) -> str:
