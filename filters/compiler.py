@@ -335,6 +335,7 @@ class CompiledFilter:
             stats.matched = n
             return out
         state = state_for(trace)
+        self._prepare_columns(trace)
         pending: list[np.ndarray] = []
         done = 0
         for s in range(start, stop, CHUNK):
@@ -379,6 +380,19 @@ class CompiledFilter:
         stats.seconds = time.perf_counter() - t0
         return out
 
+    def _prepare_columns(self, trace: Any) -> None:
+        """Build the field columns this filter may ask for together (``TraceColumns.get_many``:
+        the fields of one ETW provider read the trace once); one field is built when first asked."""
+        fdefs = {f.name.lower(): f for f in _column_candidates(self.root)}
+        if len(fdefs) < 2:
+            return
+        from ..traces.fieldcols import columns_for
+
+        try:
+            columns_for(trace).get_many(list(fdefs.values()))
+        except TypeError:  # a trace object that cannot be weakly referenced
+            pass
+
     def evaluate_by_decoding(self, trace: Any, start: int = 0, stop: int | None = None) -> np.ndarray:
         """The reference semantics: every frame decoded and tested (slow; for tests)."""
         stop = len(trace.index) if stop is None else stop
@@ -407,20 +421,24 @@ class CompiledFilter:
         return lines
 
 
+def _column_candidates(root: Pred) -> list[Any]:
+    """The fields of ``root``'s conditions that a field column could answer (no index column)."""
+    return [f for leaf in root.leaves() for f in _operand_candidates(getattr(leaf, "operand", None))]
+
+
+def _operand_candidates(operand: Any) -> list[Any]:
+    ops = operand.members if isinstance(operand, MultiOperand) else [operand]
+    return [part.fdef for op in ops if isinstance(op, FieldOperand) for part in (op.parts or [op])
+            if part.fast is None and part.fdef.type is not FieldType.PROTOCOL]
+
+
 def _column_fields(operand: Any, trace: Any) -> list[str]:
     """The fields of ``operand`` answered from a field column in ``trace`` (built on first use)."""
     if trace is None:
         return []
     from ..traces.fieldcols import columns_for
 
-    ops = operand.members if isinstance(operand, MultiOperand) else [operand]
-    out = []
-    for op in ops:
-        for part in (op.parts or [op]) if isinstance(op, FieldOperand) else []:
-            if part.fast is None and part.fdef.type is not FieldType.PROTOCOL and \
-                    columns_for(trace).can_build(part.fdef):
-                out.append(part.fdef.name)
-    return out
+    return [f.name for f in _operand_candidates(operand) if columns_for(trace).can_build(f)]
 
 
 def _describe(leaf: Pred, trace: Any = None) -> str:

@@ -17,7 +17,7 @@ import pytest
 from conftest import samples
 from tracemon.filters import compile_filter
 from tracemon.traces import open_trace
-from tracemon.traces.fieldcols import CODE_DECODE, DECODE, PRESENT, columns_for
+from tracemon.traces.fieldcols import CODE_ABSENT, DECODE, PRESENT, columns_for
 from tracemon.traces.fields import FieldType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
@@ -65,20 +65,20 @@ def check_columns(trace, names: list[str]) -> dict[str, int]:
     answered = dict.fromkeys(names, 0)
     if not any(col is not None for _, col in cols.values()):
         return answered
+    states = {name: col.states() for name, (_, col) in cols.items() if col is not None}
     for i in range(len(trace)):
         frame = trace.reader.frame(i)
         for name, (fdef, col) in cols.items():
             if col is None:
                 continue
+            state = int(states[name][i])
+            if state == DECODE:
+                continue
             if col.is_text:
                 code = int(col.codes[i])
-                if code == CODE_DECODE:
-                    continue
+                assert (code >= 0) == (state == PRESENT) and code >= CODE_ABSENT, (name, i, code)
                 got = [col.table[code]] if code >= 0 else []
             else:
-                state = int(col.state[i])
-                if state == DECODE:
-                    continue
                 got = [col.values[i].item()] if state == PRESENT else []
             decoded = [f.value for f in frame.fields(fdef.name)]
             assert got == decoded, (trace.path, name, i + 1, got, decoded)
@@ -112,12 +112,12 @@ def _etw_fields(trace) -> list[str]:
     return sorted(names)
 
 
-@pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("pcap", ".pcap"), *samples("pcapng", ".pcapng")],
-                         ids=lambda p: p.name)
+@pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("netmon", ".cap"), *samples("pcap", ".pcap"),
+                                  *samples("pcapng", ".pcapng")], ids=lambda p: p.name)
 def test_every_column_on_every_sample_matches_the_decoder(path: Path) -> None:
     trace = open_trace(path, use_cache=False)
-    names = _etw_fields(trace) if trace.format == "etl" else ["DNS.QRecord.QuestionName"]
-    check_columns(trace, names[:60])
+    names = _etw_fields(trace) if trace.format in ("etl", "netmon") else []
+    check_columns(trace, [*names[:60], "DNS.QRecord.QuestionName"])
 
 
 @pytest.mark.parametrize("expr", [

@@ -87,10 +87,10 @@ class FieldTexts:
         if col.codes is not None:
             c = int(col.codes[i])
             return self._value_text(c, i) if c >= 0 else None if c == CODE_DECODE else ""
-        s = int(col.state[i])  # type: ignore[index]
+        s, v = col.cell(i)
         if s != PRESENT:
             return None if s == DECODE else ""
-        return self._value_text(col.values[i].item(), i)  # type: ignore[index]
+        return self._value_text(v, i)
 
     def ranks(self, rows: np.ndarray) -> np.ndarray | None:
         """An int64 rank per row of ``rows`` such that ordering by rank (stable) orders the rows as
@@ -116,7 +116,7 @@ class FieldTexts:
             keys_num = np.array([k[1] for k in slots] + [0.0], dtype=np.float64)
             keys_txt: list[str] = [k[2] for k in slots] + [""]
         else:
-            state = np.asarray(col.state[rows])  # type: ignore[index]
+            state = col.states_of(rows)
             vals = np.asarray(col.values[rows])  # type: ignore[index]
             present = np.flatnonzero(state == PRESENT)
             uniq, first, inv = np.unique(vals[present], return_index=True, return_inverse=True)
@@ -217,7 +217,7 @@ def _agrees(texts: FieldTexts, decoded: Callable[[int], str]) -> bool:
         _, first = np.unique(np.asarray(col.codes), return_index=True)
         sample = [int(i) for i in first.tolist() if int(col.codes[i]) >= 0]
     else:
-        present = np.flatnonzero(np.asarray(col.state) == PRESENT)  # type: ignore[arg-type]
+        present = np.flatnonzero(col.states() == PRESENT)
         _, first = np.unique(np.asarray(col.values)[present], return_index=True)  # type: ignore[index]
         sample = present[first].tolist()
     if len(sample) > CHECK_ROWS:

@@ -17,8 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from .dictcode import encode_bytes, rows_at
 from .dissect.dns import read_name
-from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register, rows_at
+from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, register
 from .fields import FieldDef
 from .protocols import FLAGS, MASK
 

@@ -5,9 +5,11 @@ would decode frame by frame.  Here a field is extracted on first use by a builde
 layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``) with array operations,
 and kept:
 
-* numbers as an array of the field's width plus a state byte per frame;
-* text dictionary-encoded: an int32 code per frame into a table of distinct values, so a test
-  runs once per distinct value and maps back with one array operation.
+* numbers as an array of the field's width, absence and "decode" marked by two values no frame
+  holds (sentinels), so a column costs its width per frame (≤ 8 bytes);
+* text dictionary-encoded: a code per frame (int8/16/32, the narrowest the table fits: ≤ 4
+  bytes) into a table of distinct values, so a test runs once per distinct value and maps back
+  with one array operation.
 
 Every frame is in one of three states: the field is absent, present with exactly the kept value,
 or *decode* — the builder could not be sure (a second instance, a layout it does not follow, a
@@ -15,8 +17,10 @@ damaged record), so a filter decodes that frame as before.  A column is therefor
 only sometimes incomplete; ``tests/test_fieldcols.py`` holds every column against the dissector.
 
 Columns are built only for a finished scan, kept per trace, and written beside the index cache
-entry (``cache.field_column_dir``) so a reopened trace memory-maps them.  ``filters/`` only asks
-(``columns_for(trace).get(fdef)``); it never builds anything itself.
+entry (``cache.field_column_dir``, files of layout ``COLUMN_FORMAT``) so a reopened trace
+memory-maps them.  ``filters/`` only asks (``columns_for(trace).get(fdef)``, or ``get_many`` for
+all the fields of a filter: builders that share a group, the fields of one ETW provider, then
+read the trace once); it never builds anything itself.
 
 A first build can take seconds on a big trace, so whoever waits for it may watch it
 (``with watching(progress, cancel): ...`` around the call, in the waiting thread): it hears when
@@ -34,48 +38,139 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
 
+from .dictcode import MAX_TEXT_BYTES, encode_bytes, rows_at  # noqa: F401 — builders import them from here
 from .fields import FieldDef
 
 ABSENT, PRESENT, DECODE = 0, 1, 2
 #: text codes below 0: the field is absent / the frame must be decoded
 CODE_ABSENT, CODE_DECODE = -1, -2
+#: the layout of the cached files (``save``/``load``); a cached column of another layout is built again
+COLUMN_FORMAT = 2
 
 
-@dataclass(slots=True)
 class FieldColumn:
     """One field over rows ``0:len(self)`` of the index.
 
-    Numbers: ``values`` (the field's own width) and ``state`` (ABSENT / PRESENT / DECODE).
-    Text: ``codes`` (int32, ``CODE_ABSENT`` / ``CODE_DECODE`` below 0) into ``table``.
+    Numbers: ``values`` (the field's own width, one per frame).  Where the field is absent or left
+    to decoding, ``values`` holds one of two *sentinels* — bit patterns no present value has
+    (``sentinels`` = (absent, decode), compared as unsigned integers of the value's width) — so a
+    column costs exactly its width per frame.  Only when every pattern of a narrow width is a
+    real value (a 1- or 2-byte field over ≥ 255 / 65,535 frames) is a state byte per frame kept
+    instead (at most 5 bytes a frame with it).  ``states(start, stop)`` / ``present`` answer
+    either way; ``state`` materialises the whole state array (ABSENT / PRESENT / DECODE).
+
+    Text: ``codes`` (int8 / int16 / int32, the narrowest the table fits; ``CODE_ABSENT`` /
+    ``CODE_DECODE`` below 0) into ``table``.
+
+    Builders pass ``values`` with a ``state`` array (or ``codes`` with a ``table``); the
+    constructor folds the state into sentinels and narrows the codes (``fold=False``: kept as
+    given, for columns read back from the cache).
     """
 
-    name: str
-    values: np.ndarray | None = None
-    state: np.ndarray | None = None
-    codes: np.ndarray | None = None
-    table: list[str] = field(default_factory=list)
-    #: what built it, for ``tracemon check`` and the benchmarks
-    how: str = ""
+    __slots__ = ("name", "values", "codes", "table", "how", "sentinels", "_state")
+
+    def __init__(self, name: str, values: np.ndarray | None = None, state: np.ndarray | None = None,
+                 codes: np.ndarray | None = None, table: list[str] | None = None, how: str = "", *,
+                 sentinels: tuple[int, int] | None = None, fold: bool = True) -> None:
+        self.name = name
+        self.values = values
+        self.codes = codes
+        self.table: list[str] = table if table is not None else []
+        #: what built it, for ``tracemon check`` and the benchmarks
+        self.how = how
+        self.sentinels = sentinels
+        self._state = state
+        if codes is not None and not isinstance(codes, np.memmap):
+            self.codes = narrow_codes(codes, len(self.table))
+        if values is not None and state is not None and sentinels is None and fold:
+            self._fold(np.asarray(state))
+
+    def __repr__(self) -> str:
+        kind = f"text, {len(self.table)} distinct" if self.is_text else str(getattr(self.values, "dtype", "?"))
+        return f"FieldColumn({self.name!r}, {len(self)} rows, {kind}, {self.how!r})"
 
     @property
     def is_text(self) -> bool:
         return self.codes is not None
 
     def __len__(self) -> int:
-        arr = self.codes if self.codes is not None else self.state
+        arr = self.codes if self.codes is not None else self.values
         return 0 if arr is None else len(arr)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.values, self.state, self.codes)
+        arrays = (self.values, self._state, self.codes)
         return sum(a.nbytes for a in arrays if a is not None) + sum(len(t) for t in self.table)
+
+    def _bits(self) -> np.ndarray:
+        v = self.values
+        assert v is not None
+        return v.view(f"u{v.dtype.itemsize}")
+
+    def _fold(self, state: np.ndarray) -> None:
+        """Replace the state array by two sentinel values where two bit patterns are free."""
+        v = self.values
+        assert v is not None
+        if v.dtype == np.bool_:
+            v = v.astype(np.uint8)
+        if not v.flags.writeable or not v.flags.c_contiguous:
+            v = np.ascontiguousarray(v).copy()
+        self.values = v
+        bits = self._bits()
+        free = free_patterns(bits[state == PRESENT], 2, v.dtype.itemsize)
+        if free is None:
+            self._state = np.ascontiguousarray(state, dtype=np.uint8)
+            return
+        absent, decode = free
+        bits[state != PRESENT] = absent
+        bits[state == DECODE] = decode
+        self.sentinels = (absent, decode)
+        self._state = None
+
+    def states(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        """ABSENT / PRESENT / DECODE of rows ``start:stop`` (numbers and text alike)."""
+        stop = len(self) if stop is None else min(stop, len(self))
+        return self._states(slice(start, stop))
+
+    def states_of(self, rows: np.ndarray) -> np.ndarray:
+        """ABSENT / PRESENT / DECODE of the given rows (each inside the column)."""
+        return self._states(np.asarray(rows, dtype=np.int64))
+
+    def _states(self, at: slice | np.ndarray) -> np.ndarray:
+        if self.codes is not None:
+            c = np.asarray(self.codes[at])
+            return np.where(c >= 0, PRESENT, np.where(c == CODE_DECODE, DECODE, ABSENT)).astype(np.uint8)
+        if self._state is not None:
+            return np.asarray(self._state[at], dtype=np.uint8)
+        absent, decode = self.sentinels  # type: ignore[misc]
+        b = self._bits()[at]
+        return np.where(b == decode, DECODE, np.where(b == absent, ABSENT, PRESENT)).astype(np.uint8)
+
+    def cell(self, row: int) -> tuple[int, Any]:
+        """(ABSENT / PRESENT / DECODE, the value or None) of one row: what a frame list cell shows."""
+        st = int(self.states(row, row + 1)[0]) if 0 <= row < len(self) else DECODE
+        if st != PRESENT:
+            return st, None
+        if self.codes is not None:
+            return st, self.table[int(self.codes[row])]
+        return st, self.values[row].item()  # type: ignore[index]
+
+    @property
+    def state(self) -> np.ndarray:
+        """The state of every row (a new array each time: use ``states(start, stop)``,
+        ``states_of(rows)`` or ``cell(row)`` for part of it)."""
+        return self.states()
+
+    @property
+    def stored_state(self) -> np.ndarray | None:
+        """The kept state array of a numeric column without sentinels (for the cache), else None."""
+        return self._state
 
     def present(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         """(present, known) for rows ``start:stop``; rows past the column are unknown."""
@@ -88,10 +183,15 @@ class FieldColumn:
                 c = self.codes[start : start + have]
                 present[:have] = c >= 0
                 known[:have] = c != CODE_DECODE
-            else:
-                s = self.state[start : start + have]  # type: ignore[index]
+            elif self._state is not None:
+                s = self._state[start : start + have]
                 present[:have] = s == PRESENT
                 known[:have] = s != DECODE
+            else:
+                absent, decode = self.sentinels  # type: ignore[misc]
+                b = self._bits()[start : start + have]
+                known[:have] = b != decode
+                present[:have] = known[:have] & (b != absent)
         return present, known
 
     def match(self, start: int, stop: int, py: Callable[[Any], bool],
@@ -111,11 +211,41 @@ class FieldColumn:
         vals = self.values[start : start + have]  # type: ignore[index]
         r = vec(vals) if vec is not None else None
         if r is None:
+            vals = vals[present[:have]]
             uniq, inv = np.unique(vals, return_inverse=True)
             ok = np.array([bool(py(v)) for v in uniq.tolist()], dtype=bool)
-            r = ok[inv.reshape(-1)]
+            out[:have][present[:have]] = ok[inv.reshape(-1)]
+            return out, known
         out[:have] = r
         return out & present, known
+
+
+def narrow_codes(codes: np.ndarray, table_size: int) -> np.ndarray:
+    """Text codes in the narrowest signed type that holds the table's codes and the two below 0."""
+    dt = np.int8 if table_size <= 127 else np.int16 if table_size <= 32767 else np.int32
+    return codes if codes.dtype == dt else codes.astype(dt)
+
+
+def free_patterns(bits: np.ndarray, k: int, width: int) -> tuple[int, ...] | None:
+    """``k`` unsigned values of ``width`` bytes that are not in ``bits`` (None: fewer are free).
+    Above the largest or below the smallest value first (no sort); else the first gaps."""
+    top = (1 << (8 * width)) - 1
+    if not len(bits):
+        return tuple(range(k))
+    hi, lo = int(bits.max()), int(bits.min())
+    if top - hi >= k:
+        return tuple(range(hi + 1, hi + 1 + k))
+    if lo >= k:
+        return tuple(range(lo - k, lo))
+    u = np.unique(bits)
+    out: list[int] = list(range(0, lo)) + list(range(hi + 1, top + 1))
+    gaps = np.flatnonzero(np.diff(u) > 1)
+    for g in gaps.tolist():
+        a, b = int(u[g]) + 1, int(u[g + 1])
+        out.extend(range(a, min(b, a + k)))
+        if len(out) >= k:
+            break
+    return tuple(out[:k]) if len(out) >= k else None
 
 
 # -- watching a build ----------------------------------------------------------------------------
@@ -284,19 +414,99 @@ class TraceColumns:
                 watch.progress(*other)
         return True
 
+    def get_many(self, fdefs: list[FieldDef]) -> dict[str, FieldColumn | None]:
+        """The columns of ``fdefs`` (by lower-case name), those not built yet built together:
+        plans that share a ``group`` (the fields of one ETW provider) and have a ``batch`` build
+        read the trace once for all of them.  Watched like ``get``; a watcher that gives up gets
+        {} and nothing of the unfinished build is kept."""
+        trace = self._trace()
+        complete = getattr(trace, "complete", None)
+        if trace is None or complete is None or not complete.is_set():
+            return {}
+        watch = _watch()
+        if not self._acquire(watch):
+            return {}
+        try:
+            todo: dict[object, list[tuple[FieldDef, str, Plan]]] = {}
+            for fdef in fdefs:
+                key = fdef.name.lower()
+                if key in self._cols:
+                    continue
+                got = plan(trace, fdef)
+                if got is None:
+                    self._cols[key] = None
+                    continue
+                col = self._cached(trace, fdef, got[0])
+                if col is not None:
+                    self._cols[key] = col
+                    continue
+                todo.setdefault(getattr(got[1], "group", id(got[1])), []).append((fdef, *got))
+            own = watch if watch is not None else _Watch(None, None)
+            for items in todo.values():
+                batch = getattr(items[0][2], "batch", None)
+                label = ", ".join(f.name for f, _, _ in items)
+                try:
+                    cols = self._run(own, watch, label, lambda items=items, batch=batch: (
+                        batch([b for _, _, b in items]) if batch is not None and len(items) > 1 else
+                        [b() for _, _, b in items]))
+                except BuildCancelled:
+                    return {}  # nothing kept: the next use builds it again
+                except (ValueError, IndexError, OSError, KeyError) as e:  # decode frame by frame instead
+                    for fdef, _, _ in items:
+                        self.problems[fdef.name] = f"{type(e).__name__}: {e}"
+                        self._cols[fdef.name.lower()] = None
+                    continue
+                for (fdef, ckey, _), col in zip(items, cols, strict=True):
+                    self._store(trace, fdef, ckey, col)
+                    self._cols[fdef.name.lower()] = col
+            return {f.name.lower(): self._cols.get(f.name.lower()) for f in fdefs}
+        finally:
+            self._lock.release()
+
+    def _run(self, own: _Watch, watch: _Watch | None, label: str, build: Callable[[], Any]) -> Any:
+        """``build()`` with its checkpoints reporting to ``own`` (and ``self.building``)."""
+        own.name = label
+        _WATCH.current = own
+        outer = own.progress
+
+        def progress(name: str, fraction: float | None) -> None:
+            self.building = (name, fraction)
+            if outer is not None:
+                outer(name, fraction)
+
+        own.progress = progress
+        try:
+            progress(label, None)
+            return build()
+        finally:
+            own.progress = outer
+            self.building = None
+            _WATCH.current = watch
+
+    @staticmethod
+    def _where(trace: Any, fdef: FieldDef, ckey: str) -> tuple[Path | None, str]:
+        from . import cache
+
+        fname = hashlib.sha256(f"{COLUMN_FORMAT}|{fdef.name.lower()}|{ckey}".encode()).hexdigest()[:24]
+        return cache.field_column_dir(trace), fname
+
+    def _cached(self, trace: Any, fdef: FieldDef, ckey: str) -> FieldColumn | None:
+        folder, fname = self._where(trace, fdef, ckey)
+        return load(folder, fname, len(trace.index)) if folder is not None else None
+
+    def _store(self, trace: Any, fdef: FieldDef, ckey: str, col: FieldColumn | None) -> None:
+        folder, fname = self._where(trace, fdef, ckey)
+        if col is not None and folder is not None:
+            save(folder, fname, col)
+
     def _build(self, trace: Any, fdef: FieldDef, watch: _Watch) -> FieldColumn | None:
         got = plan(trace, fdef)
         if got is None:
             return None
         ckey, build = got
-        from . import cache
-
-        folder = cache.field_column_dir(trace)
-        fname = hashlib.sha256(f"{fdef.name.lower()}|{ckey}".encode()).hexdigest()[:24]
-        if folder is not None:
-            col = load(folder, fname, len(trace.index))
-            if col is not None:
-                return col
+        col = self._cached(trace, fdef, ckey)
+        if col is not None:
+            return col
         outer = watch.progress
 
         def progress(name: str, fraction: float | None) -> None:
@@ -315,8 +525,7 @@ class TraceColumns:
             return None
         finally:
             watch.progress = outer
-        if col is not None and folder is not None:
-            save(folder, fname, col)
+        self._store(trace, fdef, ckey, col)
         return col
 
 
@@ -332,103 +541,20 @@ def columns_for(trace: Any) -> TraceColumns:
         return tc
 
 
-# -- text: dictionary encoding of byte strings ---------------------------------------------------
-
-#: strings longer than this are left to decoding (a padded matrix of them would not pay)
-MAX_TEXT_BYTES = 512
-
-
-def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
-                 to_text: Callable[[bytes], str]) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """Dictionary-encode the byte strings ``u8[start:start+length]`` (one per row).
-
-    Returns (codes into the table, table of distinct texts, rows too long to encode).  The
-    strings are gathered into one zero-padded matrix and made unique as whole rows (with their
-    length, so trailing zeros stay distinct); only the distinct strings become Python text.
-    """
-    n = len(start)
-    too_long = length > MAX_TEXT_BYTES
-    if n == 0:
-        return np.zeros(0, dtype=np.int32), [], too_long
-    length = np.where(too_long, 0, length).astype(np.int64)
-    width = max(1, int(length.max()))
-    width = (width + 7) & ~7
-    codes = np.empty(n, dtype=np.int32)
-    texts: dict[str, int] = {}
-    table: list[str] = []
-    step = max(1, (64 << 20) // (width + 8))  # bound the padded matrix to ~64 MB
-    cols = np.arange(width, dtype=np.int64)
-    for a in range(0, n, step):
-        checkpoint(a, n)
-        b = min(n, a + step)
-        st, ln = start[a:b].astype(np.int64), length[a:b]
-        mat = np.zeros((b - a, width + 8), dtype=np.uint8)
-        mat[:, :width] = rows_at(u8, st, width)
-        mat[:, :width] *= cols[None, :] < ln[:, None]
-        mat[:, width:] = ln.astype("<u8").view(np.uint8).reshape(-1, 8)
-        first, inv = _unique_rows(mat)
-        local = np.empty(len(first), dtype=np.int32)
-        for j, f in enumerate(first.tolist()):
-            raw = bytes(mat[f, : int(ln[f])])
-            text = to_text(raw)
-            code = texts.get(text)
-            if code is None:
-                code = texts[text] = len(table)
-                table.append(text)
-            local[j] = code
-        codes[a:b] = local[inv.reshape(-1)]
-    return codes, table, too_long
-
-
-def rows_at(u8: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
-    """``u8[start[k]:start[k]+width]`` as the rows of a matrix (zeros past the end of ``u8``):
-    one gather through a sliding-window view, no index matrix."""
-    if len(u8) < width:
-        u8 = np.concatenate([u8, np.zeros(width - len(u8), dtype=np.uint8)])
-    limit = len(u8) - width
-    out = sliding_window_view(u8, width)[np.clip(start, 0, limit)]
-    for r in np.flatnonzero(start > limit).tolist():  # rows at the very end
-        tail = u8[start[r] : start[r] + width]
-        out[r] = 0
-        out[r, : len(tail)] = tail
-    return out
-
-
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-
-
-def _unique_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct row, distinct index of every row) of a uint8 matrix whose
-    width is a multiple of 8.  Rows are hashed to 64 bits (sorting integers is far faster than
-    sorting wide rows) and each row is compared with its hash's first row; should two different
-    rows ever share a hash, the exact sort of whole rows decides instead."""
-    words = np.ascontiguousarray(mat).view("<u8")
-    h = np.zeros(len(mat), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for k in range(words.shape[1]):
-            h = (h ^ words[:, k]) * _MIX
-            h ^= h >> np.uint64(29)
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
-    if np.array_equal(words, words[first[inv]]):
-        return first, inv
-    rows = np.ascontiguousarray(mat).view(f"V{mat.shape[1]}").reshape(-1)
-    _, first, inv = np.unique(rows, return_index=True, return_inverse=True)
-    return first, inv.reshape(-1)
-
-
 # -- the cache beside the index -----------------------------------------------------------------
 
 def save(folder: Path, fname: str, col: FieldColumn) -> None:
     """Write a column (failures never fail the filter: the column simply is not cached)."""
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        arrays = {k: getattr(col, k) for k in ("values", "state", "codes") if getattr(col, k) is not None}
+        arrays = {k: a for k, a in (("values", col.values), ("state", col.stored_state), ("codes", col.codes))
+                  if a is not None}
         for k, arr in arrays.items():
             tmp = folder / f".{fname}.{k}.tmp.npy"
             np.save(tmp, np.ascontiguousarray(arr))
             tmp.replace(folder / f"{fname}.{k}.npy")
-        meta = {"name": col.name, "arrays": sorted(arrays), "table": col.table, "how": col.how,
+        meta = {"format": COLUMN_FORMAT, "name": col.name, "arrays": sorted(arrays), "table": col.table,
+                "how": col.how, "sentinels": list(col.sentinels) if col.sentinels is not None else None,
                 "crc32": {k: _crc(folder / f"{fname}.{k}.npy") for k in arrays}}
         tmp = folder / f".{fname}.json.tmp"
         tmp.write_text(json.dumps(meta), "utf-8")
@@ -446,25 +572,39 @@ def _crc(path: Path) -> int:
 
 
 def load(folder: Path, fname: str, rows: int) -> FieldColumn | None:
-    """A cached column memory-mapped, or None when there is none, it does not fit the index or a
-    file does not match the checksum written with it (a column must never answer wrongly)."""
+    """A cached column memory-mapped, or None when there is none, it is of another layout, it
+    does not fit the index or a file does not match the checksum written with it (a column must
+    never answer wrongly)."""
     meta_file = folder / f"{fname}.json"
     if not meta_file.is_file():
         return None
     try:
         meta = json.loads(meta_file.read_text("utf-8"))
-        col = FieldColumn(str(meta["name"]), table=[str(t) for t in meta["table"]], how=str(meta.get("how", "")))
+        if meta.get("format") != COLUMN_FORMAT:
+            return None
+        arrays: dict[str, np.ndarray] = {}
         for k in meta["arrays"]:
             if k not in ("values", "state", "codes"):
                 return None
             path = folder / f"{fname}.{k}.npy"
             if _crc(path) != int(meta["crc32"][k]):
                 return None  # damaged: built again
-            setattr(col, k, np.load(path, mmap_mode="r"))
-        if len(col) != rows or (col.codes is not None and len(col.codes) and int(col.codes.max()) >= len(col.table)):
+            arrays[k] = np.load(path, mmap_mode="r")
+        sent = meta.get("sentinels")
+        sentinels = (int(sent[0]), int(sent[1])) if sent is not None else None
+        col = FieldColumn(str(meta["name"]), values=arrays.get("values"), state=arrays.get("state"),
+                          codes=arrays.get("codes"), table=[str(t) for t in meta["table"]],
+                          how=str(meta.get("how", "")), sentinels=sentinels, fold=False)
+        if len(col) != rows:
             return None
-        if col.codes is None and (col.values is None or col.state is None or len(col.values) != rows):
+        if col.codes is not None:
+            if col.codes.dtype.kind != "i" or (len(col.codes) and int(col.codes.max()) >= len(col.table)):
+                return None
+            return col
+        if col.values is None or (sentinels is None) == (col.stored_state is None):
+            return None  # a number needs exactly one of sentinels and a state array
+        if col.stored_state is not None and len(col.stored_state) != rows:
             return None
         return col
-    except (OSError, ValueError, KeyError, TypeError):
+    except (OSError, ValueError, KeyError, TypeError, IndexError):
         return None

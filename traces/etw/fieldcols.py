@@ -2,28 +2,35 @@
 
 Per (event id, version, pointer size) the schema fixes the layout of a template up to its
 first variable-length field, so a field before it is one gather over all records of the event.
-NUL-terminated strings (the VmSwitch NIC and switch names are UTF-16 strings one after the
-other) are walked for all records at once: the positions of every NUL (pair) in the gathered
-record bytes are found once, and each string's end is a ``searchsorted`` from its start.
+Fields after strings are walked for all records at once: counted strings by their length field,
+NUL-terminated ones (UTF-16 or ANSI) by a terminator search per record — ``_xpress.terminated_
+lengths`` in C, or the NumPy search (every NUL (pair) found once, each string's end a
+``searchsorted`` from its start) that is its fallback and reference.
+
+Records come from ETL files (``bulk.record_chunks``: chunks of bounded size, each compressed
+buffer inflated once per build) or from Netmon captures' NetEvent frames (``netevent.py``: the
+same EVENT_HEADER payloads behind Netmon's 89-byte header).  All the fields of one provider that
+a filter names are built in one pass (``EtwPlan.batch``).
 
 What this does not follow (counted arrays, structs, SIDs, lengths from other fields,
-TraceLogging events, records with a template other than the one the field belongs to) leaves the
-frame in the DECODE state, so filters decode it exactly as before; the decoder
-(``decode.decode_event`` through ``payload.Template``) is the definition the columns are tested
-against.  Record bytes come from ``bulk.record_bytes`` (compressed buffers are inflated in two
-worker processes).
+TraceLogging events, classic NetEvents, records with a template other than the one the field
+belongs to) leaves the frame in the DECODE state, so filters decode it exactly as before; the
+decoder (``decode.decode_event`` through ``payload.Template``) is the definition the columns are
+tested against.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..fieldcols import CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register
+from ..dictcode import encode_bytes
+from ..fieldcols import CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, checkpoint, register
 from ..fields import FieldDef, FieldType
 from ..index import FAMILY_EVENT
 from .naming import event_node, ident, schema_protocol
@@ -117,8 +124,9 @@ def _event_ids(trace: Any, fdef: FieldDef) -> tuple[FieldDef, tuple[int, ...]] |
 
 @register
 def plan_etw(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
-    """A plan for an ETW event field of an ETL trace whose schema lets the walk reach it."""
-    if getattr(trace, "format", "") != "etl" or fdef.type is FieldType.PROTOCOL:
+    """A plan for an ETW event field of an ETL trace (or a Netmon capture's NetEvent frames)
+    whose schema lets the walk reach it."""
+    if getattr(trace, "format", "") not in ("etl", "netmon") or fdef.type is FieldType.PROTOCOL:
         return None
     got = _event_ids(trace, fdef)
     if got is None:
@@ -140,7 +148,23 @@ def plan_etw(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
     fingerprint = repr([(ev.id, ev.version, ev.symbol, ev.fields) for ev in sorted(
         (e for e in schema.events.values() if e.id in ids), key=lambda e: (e.id, e.version))])
     key = f"etw|{guid}|{schema.origin}|" + hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-    return key, lambda: build(target)
+    return key, EtwPlan(target)
+
+
+class EtwPlan:
+    """The build of one ETW field column; plans of one provider in one trace build together
+    (``batch``), reading the records once for all of them."""
+
+    def __init__(self, target: _Target) -> None:
+        self.target = target
+        self.group = ("etw", id(target.trace), target.guid)
+
+    def __call__(self) -> FieldColumn:
+        return build_many([self.target])[0]
+
+    @staticmethod
+    def batch(plans: list[EtwPlan]) -> list[FieldColumn]:
+        return build_many([p.target for p in plans])
 
 
 def _same(a: str, b: uuid.UUID) -> bool:
@@ -150,102 +174,247 @@ def _same(a: str, b: uuid.UUID) -> bool:
         return False
 
 
-def build(t: _Target) -> FieldColumn:
-    from .bulk import record_bytes
+def build(t: _Target, native: bool = True) -> FieldColumn:
+    """The column of one target (``native=False``: the NumPy paths only, the reference)."""
+    return build_many([t], native=native)[0]
 
-    trace, fdef = t.trace, t.fdef
+
+class _Out:
+    """One target's column while it is built: a state byte per frame, and the values or codes."""
+
+    def __init__(self, t: _Target, n: int) -> None:
+        self.t = t
+        self.leaf = t.fdef.name.rsplit(".", 1)[1]
+        self.parent = t.fdef.name.rsplit(".", 1)[0].lower()
+        self.reg_def = t.trace.registry.get(t.fdef.name)
+        self.ids = np.array(t.event_ids, dtype=np.int64)
+        self.state = np.zeros(n, dtype=np.uint8)  # ABSENT
+        self.plans: dict[tuple[int, int, int], Any] = {}
+        self.text: bool | None = None
+        self.codes: np.ndarray | None = None
+        self.table: list[str] = []
+        self.texts: dict[str, int] = {}
+        self.values: np.ndarray | None = None
+        self.dtype = self._dtype()
+
+    def _dtype(self) -> np.dtype | None:
+        """The value type over every event and pointer size the target can have (None: text)."""
+        dts = []
+        for ev in self.t.schema.events.values():
+            lay = layout(ev, self.leaf) if ev.id in self.t.event_ids else None
+            if lay is None:
+                continue
+            for p in (4, 8):
+                dt = lay.value_dtype(p)
+                if dt is None:
+                    return None
+                dts.append(np.dtype("u1") if lay.target.type == "Boolean" or lay.target.out == "Boolean"
+                           else np.dtype(dt).newbyteorder("="))
+        return np.result_type(*dts) if dts else np.dtype(np.uint8)
+
+    def plan(self, proto: str, e: int, v: int, p: int) -> Any:
+        """What to do with records of event ``e`` version ``v`` and pointer size ``p``: None
+        (the field is absent there), "decode", or the layout to walk."""
+        key = (e, v, p)
+        if key not in self.plans:
+            got: Any = None
+            ev = self.t.schema.event(e, v) if e in self.t.event_ids else None
+            if ev is not None and f"{proto}.{event_node(ev)}".lower() == self.parent:
+                lay = layout(ev, self.leaf)
+                if lay is None:
+                    if any(ident(s.name).lower() == self.leaf.lower() for s in ev.fields):
+                        got = "decode"  # the field is there but the walk cannot reach it
+                elif self.reg_def is not None and self.reg_def.type is field_type(lay.target):
+                    got = lay  # (else the decoder keeps such values away from filters)
+            self.plans[key] = got
+        return self.plans[key]
+
+
+def build_many(targets: list[_Target], native: bool = True) -> list[FieldColumn]:
+    """The columns of ``targets`` (fields of one provider in one trace), reading every record of
+    their events once, chunk by chunk (``bulk.record_chunks``: bounded memory)."""
+    from .bulk import record_chunks
+
+    t0 = targets[0]
+    trace = t0.trace
     idx = trace.index
     n = len(idx)
     prov = idx.column("provider")
     eid = idx.column("event_id")
-    mask = np.isin(prov, t.codes) & np.isin(eid, t.event_ids)
-    rows = np.flatnonzero(mask)
-    state = np.zeros(n, dtype=np.uint8)  # ABSENT
-    leaf = fdef.name.rsplit(".", 1)[1]
-    proto = schema_protocol(t.schema)
-    parent = fdef.name.rsplit(".", 1)[0].lower()
+    all_ids = sorted({i for t in targets for i in t.event_ids})
+    rows = np.flatnonzero(np.isin(prov, t0.codes) & np.isin(eid, all_ids))
+    outs = [_Out(t, n) for t in targets]
+    proto = schema_protocol(t0.schema)
     # the header facts of each row from the descriptor table (family, version)
     table = np.array(trace.descriptors or [(0, 0, 0, 0, 0)], dtype=np.uint64)
     desc = idx.column("desc")[rows].astype(np.int64)
     desc = np.where(desc < len(table), desc, 0)
     family = table[desc, 0].astype(np.int64)
     version = table[desc, 1].astype(np.int64)
-    state[rows[(desc == 0) | (family != FAMILY_EVENT)]] = DECODE
-    rows_ev = rows[(desc != 0) & (family == FAMILY_EVENT)]
-    ver_ev = version[(desc != 0) & (family == FAMILY_EVENT)]
-    blob, start, length, bad = record_bytes(trace.reader, rows_ev)
-    state[rows_ev[bad]] = DECODE
-    u8 = blob
-    end = start + length
-    htype = u8[np.minimum(start + 2, len(u8) - 1)].astype(np.int64)
-    ptr = np.where(htype == EVENT_HEADER32, 4, 8)
-    ok = ~bad & ((htype == EVENT_HEADER32) | (htype == EVENT_HEADER64)) & (length >= 0x50)
-    state[rows_ev[~ok & ~bad]] = DECODE
-    payload, tl = _payload_start(u8, start, end, ok)
-    state[rows_ev[ok & tl]] = DECODE
-    ok &= ~tl
-    walker = _Walker(u8)
-    text_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray, bool]] = []  # (rows, start, length, wide)
-    num_parts: list[tuple[np.ndarray, np.ndarray]] = []
-    eids = eid[rows_ev].astype(np.int64)
-    groups = np.unique(np.stack([eids, ver_ev, ptr]), axis=1) if len(rows_ev) else np.zeros((3, 0), np.int64)
-    for e, v, p in groups.T.tolist():
-        sel = np.flatnonzero(ok & (eids == e) & (ver_ev == v) & (ptr == p))
-        if not len(sel):
-            continue
-        ev = t.schema.event(e, v)
-        if ev is None or f"{proto}.{event_node(ev)}".lower() != parent:
-            continue  # decodes as another event node: the field is absent there
-        spec_type = None
-        lay = layout(ev, leaf)
-        if lay is None:
-            if any(ident(s.name).lower() == leaf.lower() for s in ev.fields):
-                state[rows_ev[sel]] = DECODE  # the field is there but the walk cannot reach it
-            continue
-        spec_type = field_type(lay.target)
-        reg_def = trace.registry.get(fdef.name)
-        if reg_def is None or reg_def.type is not spec_type:
-            continue  # the decoder keeps such values away from filters
-        pos, short, unsure = walker.walk(lay.before, payload[sel], end[sel], p)
-        state[rows_ev[sel[unsure]]] = DECODE
-        live = ~short & ~unsure
-        dt = lay.value_dtype(p)
-        if dt is None:
-            s_at, s_len, s_short, s_unsure = walker.string(lay.target, pos, end[sel], walker.scope)
-            state[rows_ev[sel[live & s_unsure]]] = DECODE
-            got = live & ~s_short & ~s_unsure
-            text_parts.append((rows_ev[sel[got]], s_at[got], s_len[got], lay.target.type == "UnicodeString"))
-        else:
-            size = np.dtype(dt).itemsize
-            got = live & (pos + size <= end[sel])
-            vals = walker.read(pos[got], dt)
-            if lay.target.type == "Boolean" or lay.target.out == "Boolean":
-                vals = (vals != 0).astype(np.uint8)
-            num_parts.append((rows_ev[sel[got]], vals))
+    is_ev = (desc != 0) & (family == FAMILY_EVENT)
+    row_eid = eid[rows].astype(np.int64)
+    for o in outs:
+        o.state[rows[~is_ev & np.isin(row_eid, o.ids)]] = DECODE
+    rows_ev, ver_ev, eid_ev = rows[is_ev], version[is_ev], row_eid[is_ev]
+    if len(rows_ev):
+        chunks = _netmon_chunks(trace, rows_ev) if trace.format == "netmon" else _etl_chunks(trace, rows_ev, native)
+        done = 0
+        for sel, recs in chunks:
+            _chunk(outs, proto, rows_ev[sel], eid_ev[sel], ver_ev[sel], recs, native)
+            done += len(sel)
+            checkpoint(done, len(rows_ev))  # a watcher sees how far it got, and may stop it
+    return [_finish(o, n) for o in outs]
+
+
+@dataclass(slots=True)
+class _Records:
+    """A chunk of event records in one array: each record's payload is ``u8[payload:end]``, its
+    pointer size ``ptr``; ``undecided`` records (damaged, another header, TraceLogging, classic)
+    are left to the decoder, the rest are walked."""
+
+    u8: np.ndarray
+    payload: np.ndarray
+    end: np.ndarray
+    ptr: np.ndarray
+    undecided: np.ndarray
+
+
+def _etl_chunks(trace: Any, rows: np.ndarray, native: bool) -> Iterator[tuple[np.ndarray, _Records]]:
+    """ETL event records (``bulk.record_chunks``): EVENT_HEADER32/64, extended items skipped."""
+    from .bulk import record_chunks
+
+    for ch in record_chunks(trace.reader, rows, native=native):
+        u8, start, length = ch.blob, ch.start, ch.length
+        end = start + length
+        last = max(len(u8) - 1, 0)
+        htype = u8[np.minimum(start + 2, last)].astype(np.int64) if len(u8) else np.zeros(len(start), np.int64)
+        ptr = np.where(htype == EVENT_HEADER32, 4, 8)
+        ok = ~ch.bad & ((htype == EVENT_HEADER32) | (htype == EVENT_HEADER64)) & (length >= 0x50)
+        payload, tl = _payload_start(u8, start, end, ok)
+        yield ch.sel, _Records(u8, payload, end, ptr, ~ok | tl)
+
+
+#: NetEvent frames per chunk (Netmon captures are not compressed: one gather each)
+NETMON_CHUNK = 1 << 16
+
+
+def _netmon_chunks(trace: Any, rows: np.ndarray) -> Iterator[tuple[np.ndarray, _Records]]:
+    """Netmon NetEvent frames (``netevent.py``): the 89-byte header, extended items while they fit
+    (at most ``MAX_EXTENDED_ITEMS``), then ``UserDataLength`` bytes cut to the frame, as
+    ``netevent.parse_header`` reads them."""
+    from ..netevent import FLAG_32_BIT_HEADER, FLAG_CLASSIC_HEADER, HEADER_SIZE, MAX_EXTENDED_ITEMS
+    from .bulk import _spans
+
+    reader = trace.reader
+    src = np.frombuffer(reader.buf, dtype=np.uint8)
+    loc = trace.index.column("loc")
+    lens = trace.index.column("length")
+    for a in range(0, len(rows), NETMON_CHUNK):
+        sel = np.arange(a, min(len(rows), a + NETMON_CHUNK))
+        r = rows[sel]
+        at = loc[r].astype(np.int64) + reader.hdr_len
+        length = lens[r].astype(np.int64)
+        fits = at + length <= len(src)
+        length = np.where(fits, length, 0)
+        u8 = _spans(src, at, length)
+        start = np.concatenate([[0], np.cumsum(length)[:-1]]).astype(np.int64)
+        end = start + length
+        ok = length >= HEADER_SIZE
+
+        def u16(pos: np.ndarray) -> np.ndarray:
+            p = np.clip(pos, 0, max(len(u8) - 2, 0))
+            return u8[p].astype(np.int64) | (u8[p + 1].astype(np.int64) << 8) if len(u8) > 1 else np.zeros(len(pos),
+                                                                                                          np.int64)
+
+        flags = u16(start + 4)
+        ok &= (flags & FLAG_CLASSIC_HEADER) == 0
+        ptr = np.where(flags & FLAG_32_BIT_HEADER, 4, 8)
+        count = np.where(ok, np.minimum(u16(start + 84), MAX_EXTENDED_ITEMS), 0)
+        user_len = u16(start + 86)
+        pos = start + HEADER_SIZE
+        tl = np.zeros(len(r), dtype=bool)
+        active = np.flatnonzero(count > 0)
+        for k in range(MAX_EXTENDED_ITEMS):
+            if not len(active):
+                break
+            p = pos[active]
+            fit = p + 8 <= end[active]
+            size = u16(p + 6)
+            fit &= p + 8 + size <= end[active]
+            active, p, size = active[fit], p[fit], size[fit]
+            tl[active] |= u16(p + 2) == TL_SCHEMA_ITEM
+            pos[active] = p + 8 + size
+            active = active[count[active] > k + 1]
+        end = pos + np.clip(np.minimum(user_len, end - pos), 0, None)
+        yield sel, _Records(u8, np.minimum(pos, end), end, ptr, ~ok | tl)
+
+
+def _chunk(outs: list[_Out], proto: str, rows: np.ndarray, eids: np.ndarray, vers: np.ndarray, recs: _Records,
+           native: bool) -> None:
+    """Walk one chunk of records for every target."""
+    u8, payload, end, ptr = recs.u8, recs.payload, recs.end, recs.ptr
+    ok = ~recs.undecided
+    for o in outs:
+        o.state[rows[recs.undecided & np.isin(eids, o.ids)]] = DECODE
+    walker = _Walker(u8, native=native)
+    keys = (eids << 16) | (vers << 8) | ptr
+    for key in np.unique(keys[ok]).tolist():
+        e, v, p = key >> 16, (key >> 8) & 0xFF, key & 0xFF
+        sel = np.flatnonzero(ok & (keys == key))
+        memo: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]] = {}
+        for o in outs:
+            lay = o.plan(proto, e, v, p)
+            if lay is None:
+                continue
+            if lay == "decode":
+                o.state[rows[sel]] = DECODE
+                continue
+            pos, short, unsure, scope = walker.walk_memo(memo, lay.before, payload[sel], end[sel], p)
+            o.state[rows[sel[unsure]]] = DECODE
+            live = ~short & ~unsure
+            dt = lay.value_dtype(p)
+            if dt is None:
+                s_at, s_len, s_short, s_unsure = walker.string(lay.target, pos, end[sel], scope)
+                o.state[rows[sel[live & s_unsure]]] = DECODE
+                got = live & ~s_short & ~s_unsure
+                _add_text(o, u8, rows[sel[got]], s_at[got], s_len[got], lay.target.type == "UnicodeString")
+            else:
+                size = np.dtype(dt).itemsize
+                got = live & (pos + size <= end[sel])
+                vals = walker.read(pos[got], dt)
+                if lay.target.type == "Boolean" or lay.target.out == "Boolean":
+                    vals = (vals != 0).astype(np.uint8)
+                if o.values is None:
+                    o.values = np.zeros(len(o.state), dtype=o.dtype or np.uint8)
+                o.values[rows[sel[got]]] = vals
+                o.state[rows[sel[got]]] = PRESENT
+
+
+def _add_text(o: _Out, u8: np.ndarray, rows: np.ndarray, at: np.ndarray, ln: np.ndarray, wide: bool) -> None:
+    if o.codes is None:
+        o.codes = np.full(len(o.state), CODE_ABSENT, dtype=np.int32)
+    c, tab, too_long = encode_bytes(u8, at, ln, _wide_text if wide else _ansi_text)
+    remap = np.array([_intern(o, s) for s in tab] + [0], dtype=np.int32)
+    o.codes[rows] = np.where(too_long, CODE_DECODE, remap[np.where(too_long, len(tab), c)])
+
+
+def _intern(o: _Out, s: str) -> int:
+    code = o.texts.get(s)
+    if code is None:
+        code = o.texts[s] = len(o.table)
+        o.table.append(s)
+    return code
+
+
+def _finish(o: _Out, n: int) -> FieldColumn:
     how = "ETW template walk over the event's records"
-    if text_parts:
-        codes = np.full(n, CODE_ABSENT, dtype=np.int32)
-        codes[state == DECODE] = CODE_DECODE
-        table_out: list[str] = []
-        for prow, pst, pln, wide in text_parts:
-            c, tab, too_long = encode_bytes(u8, pst, pln, _wide_text if wide else _ansi_text)
-            remap = np.array([_intern(table_out, s) for s in tab] + [0], dtype=np.int32)
-            codes[prow] = np.where(too_long, CODE_DECODE, remap[np.where(too_long, len(tab), c)])
-        return FieldColumn(fdef.name, codes=codes, table=table_out, how=how)
-    dtype = np.result_type(*[v.dtype for _, v in num_parts]) if num_parts else np.dtype(np.uint8)
-    values = np.zeros(n, dtype=dtype)
-    for prow, vals in num_parts:
-        values[prow] = vals
-        state[prow] = PRESENT
-    return FieldColumn(fdef.name, values=values, state=state, how=how)
-
-
-def _intern(table: list[str], s: str) -> int:
-    try:
-        return table.index(s)
-    except ValueError:
-        table.append(s)
-        return len(table) - 1
+    name = o.t.fdef.name
+    if o.dtype is None:  # text
+        codes = o.codes if o.codes is not None else np.full(n, CODE_ABSENT, dtype=np.int32)
+        codes[o.state == DECODE] = CODE_DECODE
+        return FieldColumn(name, codes=codes, table=o.table, how=how)
+    values = o.values if o.values is not None else np.zeros(n, dtype=o.dtype)
+    return FieldColumn(name, values=values, state=o.state, how=how)
 
 
 def _wide_text(raw: bytes) -> str:
@@ -288,15 +457,20 @@ def _payload_start(u8: np.ndarray, start: np.ndarray, end: np.ndarray, ok: np.nd
     return np.minimum(pos, end), tl
 
 
+try:  # the terminator search in C (``_xpress.c``); the NumPy search below is the fallback and reference
+    from ._xpress import terminated_lengths as _native_lengths
+except ImportError:  # pragma: no cover - depends on the build
+    _native_lengths = None
+
+
 class _Walker:
     """Vectorised steps over fields in gathered record bytes."""
 
-    def __init__(self, u8: np.ndarray) -> None:
+    def __init__(self, u8: np.ndarray, native: bool = True) -> None:
         self.u8 = u8
+        self.native = native and _native_lengths is not None
         self._nul8: np.ndarray | None = None
         self._nul16: tuple[np.ndarray, np.ndarray] | None = None
-        #: integer values read by the last ``walk`` (for a target whose length refers to one)
-        self.scope: dict[str, np.ndarray] = {}
 
     def nul8(self) -> np.ndarray:
         if self._nul8 is None:
@@ -316,6 +490,22 @@ class _Walker:
         big = np.iinfo(np.int64).max // 2
         return np.where(j < len(arr), arr[np.minimum(j, max(len(arr) - 1, 0))] if len(arr) else big, big)
 
+    def terminator(self, pos: np.ndarray, end: np.ndarray, wide: bool) -> np.ndarray:
+        """Where the NUL (pair, at an even distance) after each ``pos`` starts, below ``end``
+        (a UTF-16 NUL must fit: ``k + 2 <= end``); -1 where there is none."""
+        pos = np.ascontiguousarray(pos, dtype=np.int64)
+        end = np.ascontiguousarray(end, dtype=np.int64)
+        if self.native:
+            out = np.empty(len(pos), dtype=np.int64)
+            _native_lengths(self.u8, pos, end, out, wide)  # type: ignore[misc]
+            return np.where(out >= 0, pos + out, -1)
+        if wide:
+            even, odd = self.nul16()
+            k = np.where((pos & 1) == 0, self._next(even, pos), self._next(odd, pos))
+            return np.where(k + 2 <= end, k, -1)
+        k = self._next(self.nul8(), pos)
+        return np.where(k < end, k, -1)
+
     def string(self, spec: FieldSpec, pos: np.ndarray, end: np.ndarray, scope: dict[str, np.ndarray]) -> tuple[
             np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """A string at each ``pos``: (start, byte length, short, unsure).
@@ -330,27 +520,34 @@ class _Walker:
             nbytes = chars * (2 if wide else 1)
             short = nbytes > end - pos
             return pos, np.where(short, 0, nbytes), short, np.zeros(len(pos), dtype=bool)
-        if wide:
-            even, odd = self.nul16()
-            k = np.where((pos & 1) == 0, self._next(even, pos), self._next(odd, pos))
-            found = k + 2 <= end
-            short = ~found & (end - pos < 2)
-        else:
-            k = self._next(self.nul8(), pos)
-            found = k < end
-            short = pos >= end
+        k = self.terminator(pos, end, wide)
+        found = k >= 0
+        short = ~found & ((end - pos < 2) if wide else (pos >= end))
         unsure = ~found & ~short
         return pos, np.where(found, k - pos, 0), short, unsure
 
-    def walk(self, before: tuple[FieldSpec, ...], pos: np.ndarray, end: np.ndarray, ptr: int) -> tuple[
-            np.ndarray, np.ndarray, np.ndarray]:
-        """Positions after ``before``; rows where the payload ends inside them (short), or a
-        string has no terminator (unsure)."""
-        pos = pos.copy()
-        short = np.zeros(len(pos), dtype=bool)
-        unsure = np.zeros(len(pos), dtype=bool)
-        scope: dict[str, np.ndarray] = {}
-        for s in before:
+    def walk_memo(self, memo: dict[int, Any], before: tuple[FieldSpec, ...], pos: np.ndarray, end: np.ndarray,
+                  ptr: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """``walk`` resumed from the longest prefix of ``before`` already walked (``memo``: the
+        walks of one record group, keyed by how many fields they passed)."""
+        k = len(before)
+        if k not in memo:
+            have = max((j for j in memo if j <= k), default=None)
+            if have is None:
+                state = (pos.copy(), np.zeros(len(pos), dtype=bool), np.zeros(len(pos), dtype=bool), {})
+                have = 0
+            else:
+                p0, s0, u0, sc0 = memo[have]
+                state = (p0.copy(), s0.copy(), u0.copy(), dict(sc0))
+            memo[k] = self.walk(before[have:], end, ptr, *state)
+        return memo[k]
+
+    def walk(self, specs: tuple[FieldSpec, ...], end: np.ndarray, ptr: int, pos: np.ndarray, short: np.ndarray,
+             unsure: np.ndarray, scope: dict[str, np.ndarray]) -> tuple[
+            np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+        """Positions after ``specs`` from ``pos``; rows where the payload ends inside them (short),
+        or a string has no terminator (unsure); the integers read (for later lengths)."""
+        for s in specs:
             if s.type in _STRINGS:
                 at, ln, sh, un = self.string(s, pos, end, scope)
                 short |= sh
@@ -374,15 +571,25 @@ class _Walker:
                     scope[s.name] = vals
                 short |= ~fits
                 pos = pos + size
-        self.scope = scope
-        return pos, short, unsure & ~short
+        return pos, short, unsure & ~short, scope
 
     def read(self, pos: np.ndarray, dt: str) -> np.ndarray:
-        size = np.dtype(dt).itemsize
+        """The values of type ``dt`` at byte positions ``pos`` (any alignment): one gather from
+        each of ``size`` shifted views of the bytes, no index matrix."""
+        t = np.dtype(dt)
+        size = t.itemsize
+        out = np.empty(len(pos), dtype=t.newbyteorder("="))
         if not len(pos):
-            return np.zeros(0, dtype=np.dtype(dt).newbyteorder("="))
-        mat = self.u8[pos[:, None] + np.arange(size)[None, :]]
-        return np.ascontiguousarray(mat).view(dt).reshape(-1).astype(np.dtype(dt).newbyteorder("="))
+            return out
+        u8 = self.u8
+        phase = pos % size
+        for k in range(size):
+            sel = np.flatnonzero(phase == k) if size > 1 else np.arange(len(pos))
+            if not len(sel):
+                continue
+            view = u8[k : k + (len(u8) - k) // size * size].view(t)
+            out[sel] = view[(pos[sel] - k) // size]
+        return out
 
 
 __all__ = ["build", "layout", "plan_etw"]
