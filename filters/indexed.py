@@ -45,7 +45,7 @@ from .values import Test
 
 #: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header,
 #: and flags (protocols.FLAGS) saying the same; names not in the mask are ignored
-MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN")
+MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "Geneve", "NVGRE", "ERSPAN")
 _MULTI_BITS = 0
 for _name in MULTI_INSTANCE:
     _MULTI_BITS |= MASK.get(_name, 0) | FLAGS.get(_name, 0)

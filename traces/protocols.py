@@ -56,6 +56,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "ESP",
     "AH",
     "IKE",
+    "Geneve",  # dissect/geneve.py
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
