@@ -36,13 +36,13 @@ from ..traces.index import (
     DIR_IP_REVERSED,
     DIR_L4_REVERSED,
     FAMILY_CLASSIC,
-    OUTER_SHIFT,
     FAMILY_EVENT,
     FAMILY_MESSAGE,
     FAMILY_PERFINFO,
     FAMILY_SYSTEM,
     KIND_EVENT,
     KIND_PACKET,
+    OUTER_SHIFT,
     PID_UNKNOWN,
 )
 from ..traces.protocols import CODE, FLAGS, MASK
@@ -249,8 +249,7 @@ class Chunk:
             if getattr(self.trace, "tunnel_conversations", None) is None:
                 return np.zeros(self.n, dtype=np.int64)
             tunnels = self.state.conv(self.trace, "tunnel")
-            eth, ip = self.state.conv(self.trace, "eth"), self.state.conv(self.trace, "ip")
-            return tunnels_of(eth.parent, ip.parent, tunnels.n, self.col("eth_conv"), self.col("ip_conv"))
+            return tunnels_of(self.state.conv(self.trace, "eth").parent, tunnels.n, self.col("eth_conv"))
         return self.memo("tunnel", make)
 
     @property
@@ -357,7 +356,7 @@ def _outer(ch: Chunk, kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
         return []
     def make() -> tuple[np.ndarray, np.ndarray]:
         tunnels = ch.state.conv(ch.trace, "tunnel")
-        col, dirbit = _CONV_COLUMNS[kind]
+        _, dirbit = _CONV_COLUMNS[kind]
         if kind == "ip":
             conv = tunnels.parent[tid]
         else:

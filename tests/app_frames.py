@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from test_dissect_synthetic import eth, ipv4, ipv6, labels, tcp, udp
+from tracemon.traces.craft import geneve, geneve_option
 
 
 def _tcp4(sport: int, dport: int, data: bytes) -> bytes:
@@ -197,18 +198,6 @@ def tunnel_frames() -> list[bytes]:
     return [eth(0x0800, ipv4(17, udp(49999, 4789, vxlan), src="10.1.0.1", dst="10.1.0.2")),
             eth(0x0800, ipv4(47, gre, src="10.1.0.1", dst="10.1.0.3")),
             *geneve_frames(http, dns)]
-
-
-def geneve(vni: int, inner: bytes, options: bytes = b"", *, flags: int = 0, proto: int = 0x6558) -> bytes:
-    """A Geneve header (version 0) with ``options`` (whole 4-byte words), then ``inner``."""
-    assert len(options) % 4 == 0
-    return bytes([len(options) // 4, flags]) + struct.pack("!H", proto) + vni.to_bytes(3, "big") + b"\0" + \
-        options + inner
-
-
-def geneve_option(cls: int, typ: int, data: bytes) -> bytes:
-    assert len(data) % 4 == 0
-    return struct.pack("!HBB", cls, typ, len(data) // 4) + data
 
 
 def geneve_frames(http: bytes, dns: bytes) -> list[bytes]:

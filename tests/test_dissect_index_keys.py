@@ -17,8 +17,8 @@ from tracemon.traces import FieldType, Frame, open_trace
 from tracemon.traces import dissect as dissect_pkg
 from tracemon.traces.fields import FieldDef
 from tracemon.traces.packets import NOT_INDEXED, index_keys, tunnel_at
-from tracemon.traces.tunnels import NETWORK_ID
 from tracemon.traces.protocols import CODE, FLAGS, MASK, PACKET_PROTOCOL_NAMES
+from tracemon.traces.tunnels import NETWORK_ID
 
 SAMPLE_FILES = [*samples("pcap"), *samples("pcapng"), *samples("netmon")]
 #: layers the readers add around the dissected ones (not packet protocols)

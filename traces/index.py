@@ -232,9 +232,9 @@ class ConversationTable:
 
     ``kind`` is ``"eth"`` (endpoints are MAC ints), ``"ip"`` (endpoints are address ints, the
     family 4/6 in ``proto``) or ``"l4"`` (endpoints are ports; ``parent`` is the IP conversation
-    id and ``proto`` 6/17).  An ``eth`` or ``ip`` conversation inside a tunnel (a tenant's) has
-    the tunnel's id as ``parent`` (0 elsewhere), so tenants reusing addresses stay apart.
-    ``"tunnel"`` entries (``tunnels.py``) are one tunnel's outer conversations: ``a`` the
+    id and ``proto`` 6/17).  A tenant's conversation inside a tunnel has a ``parent`` (0
+    elsewhere): an ``ip`` one its virtual network's ``tunnels.network_key``, an ``eth`` one the
+    frame's tunnel entry.  ``"tunnel"`` entries (``tunnels.py``) are one tunnel's outer conversations: ``a`` the
     virtual network id (VNI, VSID), ``b`` the outer Ethernet conversation << 32 | the outer
     TCP/UDP one, ``parent`` the outer IP conversation, ``proto`` the tunnel's protocol code.
     The key of a conversation follows from its columns, so a table restored from the index cache

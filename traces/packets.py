@@ -198,10 +198,12 @@ def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
         k.eth_conv, k.ip_conv, k.l4_conv, k.dirflags, k.tcpflags = conv.eth, conv.ip, conv.l4, conv.dirflags, conv.tcpflags
         return k
     tunnel = layers[at]
-    outer = _conversations(trace, layers[:at], 0)
-    vni = _first(tunnel, _tunnels.NETWORK_ID[tunnel.protocol.name])
-    tid = _tunnels.intern(trace, CODE[tunnel.protocol.name], int(vni), outer.eth, outer.ip, outer.l4)
-    inner = _conversations(trace, layers[at + 1 :], tid)
+    outer = _conversations(trace, layers[:at])
+    code, vni = CODE[tunnel.protocol.name], int(_first(tunnel, _tunnels.NETWORK_ID[tunnel.protocol.name]))
+    tid = _tunnels.intern(trace, code, vni, outer.eth, outer.ip, outer.l4)
+    # the tenant's Ethernet conversation names the tunnel entry; without one, the outer MAC pair does
+    inner = _conversations(trace, layers[at + 1 :], tid, _tunnels.network_key(code, vni),
+                           layers[:at] if not any(x.protocol.name == "Ethernet" for x in layers[at + 1 :]) else None)
     if max(outer.ip_layers, inner.ip_layers) > 1:
         k.protos |= FLAGS["IPinIP"]
     if max(outer.eth_layers, inner.eth_layers, outer.l4_layers, inner.l4_layers) > 1:
@@ -228,8 +230,15 @@ def tunnel_at(layers: list[Layer]) -> int | None:
                 return None
             tenant = layers[n + 1] if n + 1 < len(layers) else None
             source = _TENANT_SOURCE.get(tenant.protocol.name) if tenant is not None else None
-            # the tenant's header must give a conversation, or the frame would have none
-            return n if source is not None and _first(tenant, source) is not None else None
+            # the tenant's header must give a conversation, or the frame would have none; and an
+            # Ethernet one must name the tunnel entry (the outer one when the tenant has none)
+            if source is None or _first(tenant, source) is None:
+                return None
+            if source != "Ethernet.SourceAddress" and not any(
+                    x.protocol.name == "Ethernet" and _first(x, "Ethernet.SourceAddress") is not None
+                    for x in layers[:n]):
+                return None
+            return n
     return None
 
 
@@ -248,11 +257,15 @@ class _Conv:
     l4_layers: int = 0
 
 
-def _conversations(trace: Trace, layers: list[Layer], tunnel: int) -> _Conv:
+def _conversations(trace: Trace, layers: list[Layer], tunnel: int = 0, network: int = 0,
+                   eth_from: list[Layer] | None = None) -> _Conv:
     """The conversations of the outermost Ethernet, IP and TCP/UDP header among ``layers`` (no
-    TCP/UDP after an ICMP error); ``tunnel``: the id of the tunnel they are the tenant's in."""
+    TCP/UDP after an ICMP error).  A tunnel's tenant: ``tunnel`` its entry, ``network`` its
+    ``network_key``; ``eth_from``: where its Ethernet header is when ``layers`` have none."""
     c = _Conv()
     eth = ip = l4 = None
+    if eth_from is not None:
+        eth = next((x for x in eth_from if x.protocol.name == "Ethernet"), None)
     after_icmp = False
     for layer in layers:
         name = layer.protocol.name
@@ -284,8 +297,8 @@ def _conversations(trace: Trace, layers: list[Layer], tunnel: int) -> _Conv:
         dst = _first(ip, f"IPv{fam}.DestinationAddress")
         if src is not None and dst is not None:
             lo, hi = (src, dst) if src <= dst else (dst, src)
-            c.ip = trace.ip_conversations.intern((fam, lo, hi, tunnel) if tunnel else (fam, lo, hi), lo, hi,
-                                                 tunnel, fam)
+            c.ip = trace.ip_conversations.intern((fam, lo, hi, network) if network else (fam, lo, hi), lo, hi,
+                                                 network, fam)
             reversed_ip = src != lo
             if reversed_ip:
                 c.dirflags |= DIR_IP_REVERSED

@@ -49,10 +49,8 @@ def dissect_geneve(ctx: Ctx, off: int, end: int) -> None:
     add(CRITICAL, critical, off + 1, 1, bits=(1, 1))
     add(PROTOCOL, proto, off + 2, 2, display=ethertype_text(proto))
     add(VNI, vni, off + 4, 3)
-    if version != 0:
+    if version != 0:  # read on as version 0, as Wireshark does, and say so
         ctx.malformed(layer, f"version {version}, only 0 is defined")
-        payload(ctx, off + HEADER, end)
-        return
     if size > end - off:
         ctx.short(layer, f"{4 * words} bytes of options, {end - off - HEADER} captured")
         payload(ctx, off + HEADER, end)
