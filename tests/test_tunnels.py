@@ -9,6 +9,7 @@ gives the dissectors' columns, and the conversation tree shows each tenant under
 
 from __future__ import annotations
 
+import random
 import struct
 from pathlib import Path
 
@@ -116,6 +117,31 @@ def _resolved(trace, eth: int, ip: int, l4: int, dirflags: int) -> tuple:
 
 
 def test_fast_path_agrees_with_dissectors(trace_path: Path) -> None:
+    _assert_fast_path_agrees(trace_path)
+
+
+def test_fast_path_agrees_on_mutated_tunnel_frames(tmp_path: Path) -> None:
+    """Damaged tunnel headers, tenant headers and lengths: the vectorised classifier either gives
+    the dissectors' columns or leaves the frame to them."""
+    rnd = random.Random(4789)
+    frames = tunnel_trace_frames()
+    # every byte from the outer transport header to the tenant's IP header, set to a few values
+    mutants = [data[:at] + bytes([value]) + data[at + 1 :] for data in frames[:SEEN_THROUGH]
+               for at in range(30, min(len(data), 80)) for value in (0, 0xFF, data[at] ^ 1, data[at] ^ 0x40)]
+    for _ in range(600):
+        data = bytearray(frames[rnd.randrange(len(frames))])
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(min(len(data), 110))  # the outer headers, the tunnel's and the tenant's
+            data[at] = rnd.choice((0, 0xFF, data[at] ^ (1 << rnd.randrange(8)), rnd.randrange(256)))
+        if rnd.random() < 0.2:
+            del data[rnd.randrange(14, len(data)) :]
+        mutants.append(bytes(data))
+    path = tmp_path / "mutants.pcap"
+    write_pcap(path, 1, mutants)
+    _assert_fast_path_agrees(path)
+
+
+def _assert_fast_path_agrees(trace_path: Path) -> None:
     fast = open_trace(trace_path, use_cache=False)
     slow = open_trace(trace_path, load=False, use_cache=False)
     batch = {k: v.copy() for k, v in fast.index.columns().items()}
