@@ -73,7 +73,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     end = o + batch["length"][rows].astype(np.int64)
     w = _walk(v, o, end, links[rows], tunnels=True)
     n = len(rows)
-    tun = _Tenant.of(v, w, end)
+    tun = _Tenant.of(v, w)
     if tun is not None:
         w.fallback[tun.rows[~tun.done]] = True
     done = w.ok & ~w.fallback
@@ -442,7 +442,7 @@ class _Tenant:
         return np.flatnonzero(self.done)
 
     @classmethod
-    def of(cls, v: _View, w: _Walk, end: np.ndarray) -> _Tenant | None:
+    def of(cls, v: _View, w: _Walk) -> _Tenant | None:
         rows = np.flatnonzero((w.tunnel > 0) & w.ok & ~w.fallback)
         if not len(rows):
             return None

@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from .dissect import core as _core
+from .dissect import ethernet as _ethernet
 from .dissect import geneve as _geneve
 from .dissect import gre as _gre
 from .dissect import vxlan as _vxlan
@@ -60,7 +61,12 @@ def udp_tunnels(sport: np.ndarray, dport: np.ndarray, plen: np.ndarray) -> np.nd
 
 def gre_handled() -> bool:
     """Whether IP protocol 47 is still the GRE dissector that hands NVGRE on (else: scalar)."""
-    return _core.IP_PROTOCOLS.get(47) is _gre.dissect_gre and _core.ETHER_TYPES.get(0x6558) is not None
+    return _core.IP_PROTOCOLS.get(47) is _gre.dissect_gre
+
+
+def _bridged_ethernet() -> bool:
+    """Whether Geneve's payload type 0x6558 still goes to the Ethernet dissector."""
+    return _core.ETHER_TYPES.get(_geneve.TRANSPARENT_ETHERNET) is _ethernet.dissect_ethernet
 
 
 def header(v: Gather, code: np.ndarray, at: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -79,7 +85,7 @@ def header(v: Gather, code: np.ndarray, at: np.ndarray, end: np.ndarray) -> tupl
         vni[x] = v.be32(at[x] + 4) >> 8
         inner[x] = at[x] + 8
     g = np.flatnonzero(code == GENEVE)
-    if len(g):
+    if len(g) and _bridged_ethernet():
         first = np.where(avail[g] >= 1, v.read(at[g], "u1"), 0)
         size = _geneve.HEADER + 4 * (first & 0x3F)
         good = (avail[g] >= _geneve.HEADER) & ((first >> 6) == 0) & (size <= avail[g])
