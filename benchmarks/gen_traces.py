@@ -144,16 +144,16 @@ def app_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
 
 def vxlan_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
     """The mixed traffic of ``frames`` as tenants of a Hyper-V network virtualization fabric: each
-    tenant frame in VXLAN between 16 hosts, 8 virtual networks (VNI by tenant host), the outer UDP
-    source port a hash of the tenant's addresses (as VXLAN's flow entropy)."""
+    tenant frame in VXLAN between the hosts of its two MACs (16 hosts), 8 virtual networks (the
+    VNI follows the tenant's address pair), the outer UDP source port a hash of the tenant's
+    addresses (as VXLAN's flow entropy)."""
     hosts = [(_mac(0x100000 + i), 0xAC100000 | (i + 1)) for i in range(16)]
     pack_ip = struct.Struct("!BBHHHBBHII").pack
     for t, inner in frames(n, seed):
         h = sum(inner[26:34]) if len(inner) >= 34 else 0  # the tenant's IPv4 addresses (or ARP bytes)
-        (smac, sip), (dmac, dip) = hosts[h % 16], hosts[(h // 16 + 1 + h) % 16]
-        if sip == dip:
-            dmac, dip = hosts[(h + 1) % 16]
-        vni = 5000 + inner[5] % 8  # the tenant's destination MAC: its host
+        src, dst = inner[11] % 16, inner[5] % 16  # the hosts of the tenant's MACs
+        (smac, sip), (dmac, dip) = hosts[src], hosts[dst if dst != src else (src + 1) % 16]
+        vni = 5000 + h % 8
         payload = struct.pack("!HHHHB3xI", 49152 + (h * 2654435761 >> 7) % 16384, 4789, 16 + len(inner), 0, 0x08,
                               vni << 8) + inner
         hdr = pack_ip(0x45, 0, 20 + len(payload), 0, 0x4000, 64, 17, 0, sip, dip)
