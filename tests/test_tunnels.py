@@ -210,6 +210,8 @@ PAIRS = [
     ("NVGRE.VirtualSubnetID == 6001", "gre.key & 0xffffff00 == 0x00177100"),
     ("NVGRE.VSID == 6001 AND IPv4.Address == 192.168.1.20", "gre.key & 0xffffff00 == 0x00177100 && ip.addr == 192.168.1.20"),
     ("VXLAN OR NVGRE OR Geneve", "vxlan or gre.key or geneve"),
+    ("VXLAN.VNI", "vxlan.vni"),
+    ("Geneve.VNI > 7001", "geneve.vni > 7001"),
     ("ARP", "arp"),
     ("!(IPv4.Address == 10.0.0.2)", "!(ip.addr == 10.0.0.2)"),
 ]

@@ -3,7 +3,9 @@
 Handles, with NumPy array operations over a whole batch: Ethernet II (with stacked VLAN tags),
 raw IP and Linux SLL/SLL2 link layers → ARP, or IPv4 (unfragmented, no tunnels) / IPv6 (no
 extension headers) → TCP, UDP (and what they carry, by port or payload prefix: ``fastapps``),
-ICMP and ICMPv6 messages that carry no embedded packet.  Everything else — and every frame where a dissector would have to decide something
+ICMP and ICMPv6 messages that carry no embedded packet; and VXLAN, Geneve and NVGRE frames, whose
+tenant frame goes through the same walk again (``fasttunnels`` reads the tunnel headers; how such a
+frame is indexed: ``tunnels.py``).  Everything else — and every frame where a dissector would have to decide something
 about truncation or an unusual header — is returned to the caller for the scalar path, which
 defines the result.  The dispatch tables are consulted so that a port or protocol a dissector
 claims is never classified here behind its back.
