@@ -261,3 +261,15 @@ def test_tunnel_entries_survive_the_index_cache(trace_path: Path, monkeypatch: p
     assert len(again.tunnel_conversations) == len(first.tunnel_conversations) > 0
     got = compile_filter("IPv4.Address == 10.0.0.3 AND VXLAN.VNI == 5001", trace=again).evaluate(again)
     assert list(np.flatnonzero(got) + 1) == list(np.flatnonzero(want) + 1) == [5]
+
+
+def test_stats_name_the_network_of_tenant_conversations(trace_path: Path) -> None:
+    from tracemon.traces.stats import trace_stats
+
+    stats = trace_stats(open_trace(trace_path, use_cache=False))
+    tenant = [(c["a"], c["b"], c["frames"], c["network"]) for c in stats["ip_conversations"] if c["network"]]
+    assert ("192.168.1.10", "192.168.1.20", 3, "VXLAN VNI 5001") in tenant
+    assert ("192.168.1.10", "192.168.1.20", 2, "NVGRE VSID 6001") in tenant
+    ports = {(c["a"], c["b"]): c["network"] for c in stats["l4_conversations"]}
+    assert ports[("TCP 192.168.1.10:50001", "TCP 192.168.1.20:443")] == "VXLAN VNI 5002"
+    assert ports[("UDP 10.0.0.1:53001", "UDP 10.0.0.2:53")] == ""
