@@ -244,6 +244,14 @@ def test_conversation_tree_shows_tenants_under_their_network(trace_path: Path) -
     ports = conversations.children(trace, pairs["192.168.1.10 ↔ 192.168.1.20"])
     assert [(s.label, s.count) for s in ports] == [("TCP 50000 ↔ 80", 3)]
     assert list(np.flatnonzero(conversations.mask(trace, ports[0])) + 1) == [1, 2, 3]
+    # each node's filter selects its frames (the tenant's network named, as other VNIs reuse the pair),
+    # and also the ICMP error that quotes a packet of VNI 5001 (any instance matches, as in tshark)
+    for node in (ports[0], nets["VXLAN VNI 5001"], nets["NVGRE VSID 6001"]):
+        hits = compile_filter(node.filter, trace=trace).evaluate(trace)
+        node_rows = conversations.mask(trace, node)
+        assert not (node_rows & ~hits).any(), node.filter
+        assert list(np.flatnonzero(hits & ~node_rows) + 1) == ([] if "NVGRE" in node.filter else [15]), node.filter
+    assert ports[0].filter.endswith("AND VXLAN.VNI == 5001")
     assert list(np.flatnonzero(conversations.mask(trace, pairs["Other (no IP)"])) + 1) == [6]
     assert list(np.flatnonzero(conversations.mask(trace, nets["NVGRE VSID 6001"])) + 1) == [7, 8]
     # tenants are not repeated among the host's own address pairs
