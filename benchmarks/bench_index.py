@@ -31,6 +31,7 @@ trace = open_trace(sys.argv[1], use_cache=sys.argv[2] == "cache")
 elapsed, cpu = time.perf_counter() - t1, time.process_time() - c1
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 conv = len(trace.ip_conversations) + len(trace.l4_conversations) + len(trace.eth_conversations)
+conv += len(getattr(trace, "tunnel_conversations", ()))
 print(json.dumps({"frames": len(trace), "seconds": elapsed, "cpu": cpu, "import": t_import, "index_bytes": trace.index.nbytes,
                   "peak_kb": peak, "base_kb": base, "from_cache": trace.from_cache, "conversations": conv,
                   "warnings": [w.message for w in trace.warnings]}))
@@ -61,7 +62,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, TRACEMON_CACHE_DIR=cache, TRACEMON_CACHE_MIN_BYTES="0")
-        for kind, traffic in (("pcap", "mixed"), ("pcapng", "mixed"), ("pcap", "apps")):
+        for kind, traffic in (("pcap", "mixed"), ("pcapng", "mixed"), ("pcap", "apps"), ("pcap", "vxlan")):
             path = cached(kind, args.frames, traffic=traffic)
             size_mb = path.stat().st_size / 1e6
             cold = run_child(path, "nocache", env)
@@ -84,6 +85,7 @@ def main() -> None:
         assert warm["from_cache"], "the third open should come from the cache"
     print("\npcap+apps: HTTP, TLS, SMB2, mDNS, LLMNR and NetBIOS names on their ports and HTTP on any port"
           " (gen_traces.app_frames);"
+          "\npcap+vxlan: the mixed traffic as tenants in VXLAN between 16 hosts, 8 VNIs (gen_traces.vxlan_frames);"
           "\nindex s: first open (no cache); cpu s: its CPU time (user + system: what a busy shared machine"
           " changes least); cached s: re-open of the unchanged file from the index cache;"
           "\npeak MB: resident memory added by the open (includes the mapped pages touched and conversation tables).")

@@ -1,8 +1,9 @@
 """Deterministic synthetic pcap / pcapng files for benchmarks (and big-trace UI tests).
 
 Mixed traffic like a busy host: TCP sessions over IPv4 (SYN, data, ACK, FIN), UDP DNS queries and
-answers, ARP, IPv6 TCP, ICMP echo, with a few thousand conversations.  The same ``n`` and ``seed``
-always give the same bytes.
+answers, ARP, IPv6 TCP, ICMP echo, with a few thousand conversations; the same as tenants in
+VXLAN (``--traffic vxlan``); traffic above TCP/UDP (``--traffic apps``).  The same ``n`` and
+``seed`` always give the same bytes.
 
     python benchmarks/gen_traces.py 1000000 out.pcap [--pcapng]
 """
@@ -141,11 +142,33 @@ def app_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
         yield t, _eth(gw, mac, 0x0800, ip)
 
 
+def vxlan_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
+    """The mixed traffic of ``frames`` as tenants of a Hyper-V network virtualization fabric: each
+    tenant frame in VXLAN between the hosts of its two MACs (16 hosts), 8 virtual networks (the
+    VNI follows the tenant's address pair), the outer UDP source port a hash of the tenant's
+    addresses (as VXLAN's flow entropy)."""
+    hosts = [(_mac(0x100000 + i), 0xAC100000 | (i + 1)) for i in range(16)]
+    pack_ip = struct.Struct("!BBHHHBBHII").pack
+    for t, inner in frames(n, seed):
+        h = sum(inner[26:34]) if len(inner) >= 34 else 0  # the tenant's IPv4 addresses (or ARP bytes)
+        src, dst = inner[11] % 16, inner[5] % 16  # the hosts of the tenant's MACs
+        (smac, sip), (dmac, dip) = hosts[src], hosts[dst if dst != src else (src + 1) % 16]
+        vni = 5000 + h % 8
+        payload = struct.pack("!HHHHB3xI", 49152 + (h * 2654435761 >> 7) % 16384, 4789, 16 + len(inner), 0, 0x08,
+                              vni << 8) + inner
+        hdr = pack_ip(0x45, 0, 20 + len(payload), 0, 0x4000, 64, 17, 0, sip, dip)
+        hdr = hdr[:10] + struct.pack("!H", checksum(hdr)) + hdr[12:]
+        yield t, _eth(dmac, smac, 0x0800, hdr + payload)
+
+
+_TRAFFIC = {"mixed": frames, "apps": app_frames, "vxlan": vxlan_frames}
+
+
 def write_pcap(path: Path, n: int, seed: int = 7, traffic: str = "mixed") -> Path:
     with open(path, "wb") as f:
         f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
         pack = struct.Struct("<IIII").pack
-        for t, data in (app_frames if traffic == "apps" else frames)(n, seed):
+        for t, data in _TRAFFIC[traffic](n, seed):
             f.write(pack(t // 1_000_000_000, (t // 1000) % 1_000_000, len(data), len(data)))
             f.write(data)
     return path
@@ -165,14 +188,15 @@ def write_pcapng(path: Path, n: int, seed: int = 7) -> Path:
 
 
 def cached(kind: str, n: int, folder: Path | None = None, traffic: str = "mixed") -> Path:
-    """A generated file under benchmarks/out/, made once (``traffic="apps"``: ``app_frames``, pcap)."""
+    """A generated file under benchmarks/out/, made once (``traffic="apps"``: ``app_frames``,
+    ``"vxlan"``: ``vxlan_frames``; both pcap)."""
     folder = folder or Path(__file__).resolve().parent / "out"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (f"synthetic_{n}.{kind}" if traffic == "mixed" else f"synthetic_{traffic}_{n}.{kind}")
     if not path.exists():
         tmp = path.with_suffix(".tmp")
-        if traffic == "apps":
-            write_pcap(tmp, n, traffic="apps")
+        if traffic != "mixed":
+            write_pcap(tmp, n, traffic=traffic)
         else:
             (write_pcapng if kind == "pcapng" else write_pcap)(tmp, n)
         tmp.replace(path)
@@ -185,8 +209,12 @@ def main() -> None:
     p.add_argument("output", type=Path)
     p.add_argument("--pcapng", action="store_true")
     p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--traffic", choices=sorted(_TRAFFIC), default="mixed", help="pcap only for other than mixed")
     a = p.parse_args()
-    (write_pcapng if a.pcapng else write_pcap)(a.output, a.frames, a.seed)
+    if a.pcapng:
+        write_pcapng(a.output, a.frames, a.seed)
+    else:
+        write_pcap(a.output, a.frames, a.seed, a.traffic)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,11 @@ TCP and UDP, may hold more instances of a field (an ICMP error quotes the offend
 tunnel carries a second header), and a filter field matches if *any* instance matches.  For such
 frames the outer value can only prove a match; a non-match is left unknown and the frame is
 decoded.  (Frames with nested IP headers carry the ``IPinIP`` flag; see ``MULTI_INSTANCE``.)
+
+A tunnel frame the index sees through (VXLAN, NVGRE, Geneve: ``traces/tunnels.py``) holds the
+tenant's conversations in its columns and the outer ones in its tunnel entry, so both instances
+of each address and port, and the virtual network id, are answered here; only frames with more
+headers than those two levels (``Nested``, ``IPinIP``, ICMP …) are decoded.
 """
 
 from __future__ import annotations
@@ -37,18 +42,26 @@ from ..traces.index import (
     FAMILY_SYSTEM,
     KIND_EVENT,
     KIND_PACKET,
+    OUTER_SHIFT,
     PID_UNKNOWN,
 )
-from ..traces.protocols import FLAGS, MASK
+from ..traces.protocols import CODE, FLAGS, MASK
+from ..traces.tunnels import tunnels_of
 from .tri import Tri
 from .values import Test
 
 #: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header,
 #: and flags (protocols.FLAGS) saying the same; names not in the mask are ignored
-MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN")
+MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Nested", "Teredo", "VXLAN", "Geneve", "NVGRE",
+                  "ERSPAN")
+#: of those, the ones a tunnel frame's two levels (tenant and outer) account for
+TUNNEL_LEVELS = ("GRE", "VXLAN", "Geneve", "NVGRE")
 _MULTI_BITS = 0
 for _name in MULTI_INSTANCE:
     _MULTI_BITS |= MASK.get(_name, 0) | FLAGS.get(_name, 0)
+_TUNNEL_MULTI_BITS = _MULTI_BITS
+for _name in TUNNEL_LEVELS:
+    _TUNNEL_MULTI_BITS &= ~MASK.get(_name, 0)
 _V4V6 = MASK.get("IPv4", 0) | MASK.get("IPv6", 0)
 _TCPUDP = MASK.get("TCP", 0) | MASK.get("UDP", 0)
 
@@ -118,17 +131,19 @@ class _ConvArrays:
         self.a: list[Any] = []
         self.b: list[Any] = []
         self.proto = np.zeros(0, dtype=np.int64)
+        self.parent = np.zeros(0, dtype=np.int64)
         self.a64 = np.zeros(0, dtype=np.uint64)
         self.b64 = np.zeros(0, dtype=np.uint64)
         self.small = np.zeros(0, dtype=bool)  # both endpoints fit in 64 bits
 
     def extend(self, table: Any) -> None:
-        n = min(len(table.a), len(table.b), len(table.proto))
+        n = min(len(table.a), len(table.b), len(table.proto), len(table.parent))
         if n <= self.n:
             return
         a = list(table.a[self.n : n])
         b = list(table.b[self.n : n])
         pr = np.array(table.proto[self.n : n], dtype=np.int64)
+        self.parent = np.concatenate([self.parent, np.array(table.parent[self.n : n], dtype=np.int64)])
         a64 = np.array([_u64(x) for x in a], dtype=np.uint64)
         b64 = np.array([_u64(x) for x in b], dtype=np.uint64)
         small = np.array([_fits(x) and _fits(y) for x, y in zip(a, b, strict=True)], dtype=bool)
@@ -212,7 +227,8 @@ class Chunk:
 
     @property
     def multi(self) -> np.ndarray:
-        """Frames that may hold more than one instance of an IP/TCP/UDP/Ethernet field."""
+        """Frames that may hold more instances of an IP/TCP/UDP/Ethernet field than the index
+        describes (for a tunnel frame: than its tenant's and its outer conversations)."""
         def make() -> np.ndarray:
             p = self.col("protos")
             out = (p & np.uint64(_MULTI_BITS)) != 0 if _MULTI_BITS else np.zeros(self.n, dtype=bool)
@@ -220,8 +236,21 @@ class Chunk:
                 out |= (p & np.uint64(_V4V6)) == np.uint64(_V4V6)
             if _TCPUDP:
                 out |= (p & np.uint64(_TCPUDP)) == np.uint64(_TCPUDP)
+            tun = self.tunnel != 0
+            if tun.any():
+                out[tun] = (p[tun] & np.uint64(_TUNNEL_MULTI_BITS)) != 0
             return out
         return self.memo("multi", make)
+
+    @property
+    def tunnel(self) -> np.ndarray:
+        """Per frame, the tunnel entry whose tenant frame the index columns describe (0: none)."""
+        def make() -> np.ndarray:
+            if getattr(self.trace, "tunnel_conversations", None) is None:
+                return np.zeros(self.n, dtype=np.int64)
+            tunnels = self.state.conv(self.trace, "tunnel")
+            return tunnels_of(self.state.conv(self.trace, "eth").parent, tunnels.n, self.col("eth_conv"))
+        return self.memo("tunnel", make)
 
     @property
     def events(self) -> np.ndarray:
@@ -263,37 +292,46 @@ class ConvEndpoint(FastField):
     family: int = 0  # ip: 4/6, l4: 6/17 (the table's proto column); 0 = any
     bit: int = -1  # >= 0: the field is this bit of the endpoint (Ethernet group bit)
 
-    def _outer(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray, _ConvArrays, np.ndarray]:
+    def _instances(self, ch: Chunk) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """(conversation id, usable, reversed) per frame: the index's conversation, and for tunnel
+        frames the outer one of the tunnel entry."""
         col, dirbit = _CONV_COLUMNS[self.kind]
-        conv = ch.col(col).astype(np.int64)
         arrays = ch.state.conv(ch.trace, self.kind)
-        conv = np.where(conv < arrays.n, conv, 0)  # rows added after our snapshot: not known
-        ok = (conv != 0) & ch.has(MASK[self.protocol])
-        if self.family:
-            ok &= arrays.proto[conv] == self.family
-        rev = (ch.col("dirflags") & dirbit) != 0
-        return conv, ok, arrays, rev
+        present = ch.has(MASK[self.protocol])
+        out = []
+        for conv, rev in ((ch.col(col).astype(np.int64), (ch.col("dirflags") & dirbit) != 0), *_outer(ch, self.kind)):
+            conv = np.where(conv < arrays.n, conv, 0)  # rows added after our snapshot: not known
+            ok = (conv != 0) & present
+            if self.family:
+                ok &= arrays.proto[conv] == self.family
+            out.append((conv, ok, rev))
+        return out
 
     def test(self, ch: Chunk, test: Test) -> Tri:
-        conv, ok, arrays, rev = self._outer(ch)
+        arrays = ch.state.conv(ch.trace, self.kind)
         if self.bit >= 0:
             test = _BitOf(test, self.bit)
         rows = np.flatnonzero(arrays.proto == self.family) if self.family else None
         ma = arrays.match("a", test, rows)
         mb = arrays.match("b", test, rows)
-        if self.side == "src":
-            m = np.where(rev, mb[conv], ma[conv])
-        else:
-            m = np.where(rev, ma[conv], mb[conv])
-        m &= ok
+        m = np.zeros(ch.n, dtype=bool)
+        usable = np.zeros(ch.n, dtype=bool)
+        for conv, ok, rev in self._instances(ch):
+            if self.side == "src":
+                m |= np.where(rev, mb[conv], ma[conv]) & ok
+            else:
+                m |= np.where(rev, ma[conv], mb[conv]) & ok
+            usable |= ok
         present = ch.has(MASK[self.protocol])
-        known = ~present | (ok & (m | ~ch.multi))
+        known = ~present | m | (usable & ~ch.multi)
         return Tri(m, known)
 
     def exists(self, ch: Chunk) -> Tri:
-        _, ok, _, _ = self._outer(ch)
+        usable = np.zeros(ch.n, dtype=bool)
+        for _, ok, _ in self._instances(ch):
+            usable |= ok
         present = ch.has(MASK[self.protocol])
-        return Tri(ok, ~present | ok)
+        return Tri(usable, ~present | usable)
 
     def values(self, trace: Any, limit: int) -> list[Any]:
         if self.bit >= 0:
@@ -308,6 +346,25 @@ class ConvEndpoint(FastField):
             if len(out) >= limit:
                 break
         return sorted(x for x in out if x is not None)
+
+
+def _outer(ch: Chunk, kind: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """For tunnel frames, (outer conversation id, reversed) of ``kind`` from the tunnel entry
+    (``traces/tunnels.py``); [] when the chunk has none."""
+    tid = ch.tunnel
+    if not tid.any():
+        return []
+    def make() -> tuple[np.ndarray, np.ndarray]:
+        tunnels = ch.state.conv(ch.trace, "tunnel")
+        _, dirbit = _CONV_COLUMNS[kind]
+        if kind == "ip":
+            conv = tunnels.parent[tid]
+        else:
+            b = tunnels.b64[tid].astype(np.int64)
+            conv = (b >> 32) if kind == "eth" else (b & 0xFFFFFFFF)
+        conv = np.where(tid != 0, conv, 0)
+        return conv, (ch.col("dirflags") & (dirbit << OUTER_SHIFT)) != 0
+    return [ch.memo(("outer", kind), make)]
 
 
 @dataclass(slots=True)
@@ -356,6 +413,38 @@ class TcpFlag(FastField):
 
     def values(self, trace: Any, limit: int) -> list[Any]:
         return [0, 1]
+
+
+@dataclass(slots=True)
+class TunnelNetwork(FastField):
+    """The virtual network id (VNI, VSID) of a tunnel frame the index sees through: its tunnel
+    entry's ``a`` (``traces/tunnels.py``)."""
+
+    protocol: str  # "VXLAN", "NVGRE", "Geneve"
+
+    def _parts(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray, _ConvArrays]:
+        tid = ch.tunnel
+        tunnels = ch.state.conv(ch.trace, "tunnel") if tid.any() else _ConvArrays()
+        ok = (tid != 0) & (tunnels.proto[tid] == CODE[self.protocol]) if tid.any() else np.zeros(ch.n, dtype=bool)
+        return tid, ok, tunnels
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        tid, ok, tunnels = self._parts(ch)
+        m = tunnels.match("a", test)[tid] & ok if ok.any() else ok
+        present = ch.has(MASK[self.protocol])
+        return Tri(m, ~present | (ok & (m | ~ch.multi)))
+
+    def exists(self, ch: Chunk) -> Tri:
+        _, ok, _ = self._parts(ch)
+        present = ch.has(MASK[self.protocol])
+        return Tri(ok & present, ~present | ok)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        table = getattr(trace, "tunnel_conversations", None)
+        if table is None:
+            return []
+        code = CODE[self.protocol]
+        return sorted({a for a, p in zip(table.a[1:], table.proto[1:], strict=True) if p == code})[:limit]
 
 
 @dataclass(slots=True)
@@ -515,6 +604,9 @@ FAST_FIELDS: dict[str, FastField] = {
     "udp.srcport": ConvEndpoint("l4", "src", "UDP", 17),
     "udp.dstport": ConvEndpoint("l4", "dst", "UDP", 17),
     **{f"tcp.flags.{name}": TcpFlag(bit) for name, bit in _FLAG_BITS.items()},
+    "vxlan.vni": TunnelNetwork("VXLAN"),
+    "nvgre.virtualsubnetid": TunnelNetwork("NVGRE"),
+    "geneve.vni": TunnelNetwork("Geneve"),
     "netevent.header.descriptor.id": EventColumn("event_id"),
     "netevent.header.descriptor.level": HeaderField((FAMILY_EVENT, FAMILY_CLASSIC), "level"),
     "netevent.header.descriptor.opcode": HeaderField(_WITH_VERSION, "opcode"),

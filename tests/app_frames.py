@@ -10,6 +10,7 @@ from __future__ import annotations
 import struct
 
 from test_dissect_synthetic import eth, ipv4, ipv6, labels, tcp, udp
+from tracemon.traces.craft import geneve, geneve_option
 
 
 def _tcp4(sport: int, dport: int, data: bytes) -> bytes:
@@ -195,7 +196,16 @@ def tunnel_frames() -> list[bytes]:
     vxlan = b"\x08\x00\x00\x00" + (5001).to_bytes(3, "big") + b"\x00" + http
     gre = struct.pack("!HHI", 0x2000, 0x6558, (6001 << 8) | 7) + dns
     return [eth(0x0800, ipv4(17, udp(49999, 4789, vxlan), src="10.1.0.1", dst="10.1.0.2")),
-            eth(0x0800, ipv4(47, gre, src="10.1.0.1", dst="10.1.0.3"))]
+            eth(0x0800, ipv4(47, gre, src="10.1.0.1", dst="10.1.0.3")),
+            *geneve_frames(http, dns)]
+
+
+def geneve_frames(http: bytes, dns: bytes) -> list[bytes]:
+    """Geneve over IPv4 with two options (one critical), and over IPv6 with none."""
+    opts = geneve_option(0x0103, 0x80, b"\x00\x00\x00\x2a") + geneve_option(0xFFFF, 0x01, bytes(range(8)))
+    return [eth(0x0800, ipv4(17, udp(50100, 6081, geneve(7001, http, opts, flags=0x40)), src="10.1.0.4",
+                             dst="10.1.0.5")),
+            eth(0x86DD, ipv6(17, udp(50101, 6081, geneve(7002, dns)), src="fd00::4", dst="fd00::5"))]
 
 
 def frames() -> list[bytes]:

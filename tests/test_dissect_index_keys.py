@@ -16,8 +16,9 @@ from test_dissect_synthetic import CASES, write_pcap
 from tracemon.traces import FieldType, Frame, open_trace
 from tracemon.traces import dissect as dissect_pkg
 from tracemon.traces.fields import FieldDef
-from tracemon.traces.packets import NOT_INDEXED, index_keys
+from tracemon.traces.packets import NOT_INDEXED, index_keys, tunnel_at
 from tracemon.traces.protocols import CODE, FLAGS, MASK, PACKET_PROTOCOL_NAMES
+from tracemon.traces.tunnels import NETWORK_ID
 
 SAMPLE_FILES = [*samples("pcap"), *samples("pcapng"), *samples("netmon")]
 #: layers the readers add around the dissected ones (not packet protocols)
@@ -52,8 +53,15 @@ def check_frame(trace: object, frame: Frame, where: str) -> None:
     for n in names:
         if n not in NOT_INDEXED:  # Payload is everywhere: the index leaves it out
             expected |= MASK[n]
-    if sum(n in ("IPv4", "IPv6") for n in names) > 1:  # nested IP headers are flagged for filters
+    # nested IP headers are flagged for filters; a tunnel the index sees through (tunnels.py) holds
+    # the tenant's and the outer ones, so there each side counts
+    tunnel = next((k for k, n in enumerate(names) if n in NETWORK_ID), None)
+    seen_through = tunnel is not None and tunnel_at(frame.layers) is not None
+    sides = [names[:tunnel], names[tunnel + 1 :]] if seen_through else [names]
+    if any(sum(n in ("IPv4", "IPv6") for n in side) > 1 for side in sides):
         expected |= FLAGS["IPinIP"]
+    if seen_through and any(sum(n == x for n in side) > 1 for side in sides for x in ("Ethernet", "TCP", "UDP")):
+        expected |= FLAGS["Nested"]
     assert keys.protos == expected, f"{where}: mask {keys.protos:#x}, layers {names}"
     if frame.protocol_name:
         assert frame.protocol_name in names, f"{where}: Protocol Name {frame.protocol_name} is not a layer"

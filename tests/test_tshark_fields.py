@@ -310,6 +310,17 @@ APP_CHECKS = [lso(c) for c in [
     on_port(88, field("kerberos.error_code", "KerberosV5.Message.ErrorCode")),
     on_port(88, field("kerberos.e_text", "KerberosV5.Message.EText", text)),
     field("vxlan.vni", "VXLAN.VNI"),
+    field("geneve.version", "Geneve.Version"),
+    field("geneve.flags.oam", "Geneve.Flags.OAM"),
+    field("geneve.flags.critical", "Geneve.Flags.Critical"),
+    field("geneve.proto_type", "Geneve.ProtocolType"),
+    field("geneve.vni", "Geneve.VNI"),
+    field("geneve.option.class", "Geneve.Option.Class"),
+    field("geneve.option.type", "Geneve.Option.Type"),
+    # tshark: the options' total bytes, then each option's bytes with its 4-byte header
+    Check("geneve.option.length", num, lambda f: ([4 * w for w in f.values("Geneve.OptionsLength")]
+                                                   + [4 + 4 * n for n in f.values("Geneve.Option.Length")])),
+    field("gre.key", "GRE.Key"),
     field("nbns.id", "NBTNS.QueryIdentifier"),
     # tshark adds what the suffix means to a record's name: "FILESRV<20> (Server service)"
     across("nbns.name", ["NBTNS.QRecord.QuestionName", *(f"NBTNS.{s}.Name" for s in RR_SECTIONS)],

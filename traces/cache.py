@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 12
+CACHE_VERSION = 13
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
@@ -91,7 +91,7 @@ def restore(trace: Trace) -> bool:
         index = FrameIndex.from_columns(cols)
         interfaces = [Interface(**i) for i in state["interfaces"]]
         providers = [Provider(**p) for p in state["providers"]]
-        eth, ip, l4 = (_load_table(entry, kind) for kind in ("eth", "ip", "l4"))
+        eth, ip, l4, tunnel = (_load_table(entry, kind) for kind in ("eth", "ip", "l4", "tunnel"))
         warnings = [TraceWarning(**w) for w in state["warnings"]]
         protocol_names, facts = list(state["protocol_names"]), dict(state["facts"])
         descriptors = [tuple(int(x) for x in d) for d in state["descriptors"]]
@@ -108,6 +108,7 @@ def restore(trace: Trace) -> bool:
     trace.protocol_names = protocol_names
     trace.descriptors = descriptors  # type: ignore[assignment]
     trace.eth_conversations, trace.ip_conversations, trace.l4_conversations = eth, ip, l4
+    trace.tunnel_conversations = tunnel
     trace.warnings = warnings
     trace.facts.update(facts)
     trace.from_cache = True
@@ -129,7 +130,8 @@ def store(trace: Trace) -> Path | None:
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
         for name, arr in trace.index.columns().items():
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
-        for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations):
+        for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations,
+                      trace.tunnel_conversations):
             np.savez(tmp / f"conv_{table.kind}.npz", **table.to_arrays())
         state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),

@@ -68,3 +68,38 @@ def dns_query(ident: int, name: str) -> bytes:
 def dns_answer(ident: int, name: str, addr: str) -> bytes:
     a = struct.pack("!HHHIH", 0xC00C, 1, 1, 300, 4) + _ip(addr)  # the answer's name points at the question's
     return struct.pack("!HHHHHH", ident, 0x8180, 1, 1, 0, 0) + _dns_question(name) + a
+
+
+# -- network-virtualization tunnels (tenant frames inside; ``ethernet(...)`` builds those) --------
+
+def vxlan(vni: int, inner: bytes) -> bytes:
+    """A VXLAN header (flags: VNI valid) and the tenant's Ethernet frame: a UDP 4789 payload."""
+    return struct.pack("!B3xI", 0x08, vni << 8) + inner
+
+
+def geneve(vni: int, inner: bytes, options: bytes = b"", *, flags: int = 0, proto: int = 0x6558,
+           version: int = 0) -> bytes:
+    """A Geneve header with ``options`` (whole 4-byte words, see ``geneve_option``): a UDP 6081
+    payload.  ``flags``: 0x80 OAM, 0x40 critical options present."""
+    if len(options) % 4 or len(options) > 252:
+        raise ValueError(f"Geneve options must be whole 4-byte words, at most 252 bytes, not {len(options)}")
+    return struct.pack("!BBHI", (version << 6) | len(options) // 4, flags, proto, vni << 8) + options + inner
+
+
+def geneve_option(cls: int, typ: int, data: bytes) -> bytes:
+    if len(data) % 4 or len(data) > 124:
+        raise ValueError(f"Geneve option data must be whole 4-byte words, at most 124 bytes, not {len(data)}")
+    return struct.pack("!HBB", cls, typ, len(data) // 4) + data
+
+
+def nvgre(vsid: int, flow: int, inner: bytes, *, checksum_word: bool = False, sequence: int | None = None) -> bytes:
+    """GRE with the key as NVGRE's VSID and flow id, carrying the tenant's Ethernet frame: an IP
+    protocol 47 payload (optionally with a checksum word and a sequence number around the key)."""
+    flags = 0x2000 | (0x8000 if checksum_word else 0) | (0x1000 if sequence is not None else 0)
+    out = struct.pack("!HH", flags, 0x6558)
+    if checksum_word:
+        out += bytes(4)
+    out += struct.pack("!I", (vsid << 8) | flow)
+    if sequence is not None:
+        out += struct.pack("!I", sequence)
+    return out + inner

@@ -27,7 +27,7 @@ QUESTION_NAME = "dns.qrecord.questionname"
 MAX_LABELS = 128
 #: bytes of each DNS frame read (headers and a question name of up to ~220 bytes; longer: decoded)
 WINDOW = 320
-_MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "GENEVE", "ERSPAN", "TCP")
+_MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "Geneve", "NVGRE", "ERSPAN", "TCP")
 
 
 @register

@@ -3,7 +3,9 @@
 Handles, with NumPy array operations over a whole batch: Ethernet II (with stacked VLAN tags),
 raw IP and Linux SLL/SLL2 link layers → ARP, or IPv4 (unfragmented, no tunnels) / IPv6 (no
 extension headers) → TCP, UDP (and what they carry, by port or payload prefix: ``fastapps``),
-ICMP and ICMPv6 messages that carry no embedded packet.  Everything else — and every frame where a dissector would have to decide something
+ICMP and ICMPv6 messages that carry no embedded packet; and VXLAN, Geneve and NVGRE frames, whose
+tenant frame goes through the same walk again (``fasttunnels`` reads the tunnel headers; how such a
+frame is indexed: ``tunnels.py``).  Everything else — and every frame where a dissector would have to decide something
 about truncation or an unusual header — is returned to the caller for the scalar path, which
 defines the result.  The dispatch tables are consulted so that a port or protocol a dissector
 claims is never classified here behind its back.
@@ -11,14 +13,17 @@ claims is never classified here behind its back.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from . import fastapps, fastlink
+from . import fasttunnels as _tunnels
+from . import tunnels as _tunnel_table
 from .dissect import core as _core
 from .gather import Gather
-from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
+from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, MASK
 
 if TYPE_CHECKING:
@@ -68,13 +73,89 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     v = _View(u8)
     o = offs[rows]
     end = o + batch["length"][rows].astype(np.int64)
-    link = links[rows]
+    w = _walk(v, o, end, links[rows], tunnels=True)
     n = len(rows)
+    tun = _Tenant.of(v, w)
+    if tun is not None:
+        w.fallback[tun.rows[~tun.done]] = True
+    done = w.ok & ~w.fallback
+    if not done.any():
+        return rows
+    d = np.flatnonzero(done)
+    out = rows[d]
+    conv = _Conversations.zeros(n)
+    if tun is not None:
+        td = tun.rows[tun.done]  # rows of ``w`` that are tunnel frames seen through
+        plain = d[~np.isin(d, td)]
+    else:
+        td, plain = d[:0], d
+    if not _conversations(trace, w, plain, conv, None):
+        return rows
+    if len(td):
+        # the outer conversations, then the tunnel entries, then the tenant's under them
+        outer = _Conversations.zeros(n)
+        if not _conversations(trace, w, td, outer, None):
+            return rows
+        assert tun is not None
+        t = tun.rows_done
+        tids = _intern_tunnels(trace, tun.code[t], tun.vni[t], outer.eth[td], outer.ip[td], outer.l4[td])
+        networks = (tun.code[t] << 24) | tun.vni[t]  # tunnels.network_key
+        inner = _Conversations.zeros(len(tun.rows))
+        if not _conversations(trace, tun.inner, t, inner, (tids, networks)):
+            return rows
+        conv.eth[td], conv.ip[td], conv.l4[td] = inner.eth[t], inner.ip[t], inner.l4[t]
+        conv.dirflags[td] = inner.dirflags[t] | (outer.dirflags[td] << OUTER_SHIFT)
+        w.protos[td] |= tun.inner.protos[t] | tun.bits[t]
+        w.top[td] = tun.inner.top[t]
+        w.tcpflags[td] = tun.inner.tcpflags[t]
+
+    batch["protos"][out] = w.protos[d]
+    batch["top"][out] = w.top[d]
+    batch["tcpflags"][out] = w.tcpflags[d]
+    batch["dirflags"][out] |= conv.dirflags[d].astype(np.uint8)
+    batch["eth_conv"][out] = conv.eth[d]
+    batch["ip_conv"][out] = conv.ip[d]
+    batch["l4_conv"][out] = conv.l4[d]
+    return rows[~done]
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What the layer walk read, per row (``fallback``: the scalar path decides the row)."""
+
+    ok: np.ndarray
+    fallback: np.ndarray
+    protos: np.ndarray
+    top: np.ndarray
+    is_eth: np.ndarray
+    eth_src: np.ndarray
+    eth_dst: np.ndarray
+    family: np.ndarray
+    ip_src4: np.ndarray
+    ip_dst4: np.ndarray
+    src6: np.ndarray | None
+    dst6: np.ndarray | None
+    proto: np.ndarray
+    sport: np.ndarray
+    dport: np.ndarray
+    tcpflags: np.ndarray
+    #: tunnel rows (``tunnels=True`` only): the tunnel's code, where its header starts and ends
+    tunnel: np.ndarray
+    tunnel_at: np.ndarray
+    tunnel_end: np.ndarray
+
+
+def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> _Walk:
+    """The layer walk over frames at ``o:end`` on ``link``: link layer, IP, transport, apps.
+    With ``tunnels``, VXLAN/Geneve/NVGRE rows are left for ``_Tenant`` instead of the scalar path."""
+    n = len(o)
     ok = np.zeros(n, dtype=bool)  # rows this pass has decided
     fallback = np.zeros(n, dtype=bool)
     protos = np.zeros(n, dtype=np.uint64)
     etype = np.full(n, -1, dtype=np.int64)
     l3 = np.zeros(n, dtype=np.int64)
+    tunnel = np.zeros(n, dtype=np.int64)
+    tunnel_at = np.zeros(n, dtype=np.int64)
 
     # -- link layers -----------------------------------------------------------------------
     is_eth = (link == _core.LINKTYPE_ETHERNET) & (end - o >= 14)
@@ -193,6 +274,8 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     fastlink.ipsec(v, family, proto, l4, l4end, protos, top, ok, fallback)  # AH moves proto and l4 past it
     isip = family > 0
     handled_ip = [p for p in (6, 17, 1, 58) if p in _core.IP_PROTOCOLS] + fastlink.ip_protocols()
+    if tunnels and _tunnels.gre_handled():
+        handled_ip.append(47)
     fallback |= isip & ~np.isin(proto, handled_ip)
     # an IPv4 protocol 58 or IPv6 protocol 1 is odd: leave it to the dissectors
     fallback |= ((family == 4) & (proto == 58)) | ((family == 6) & (proto == 1))
@@ -228,6 +311,15 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
+        if tunnels:  # VXLAN / Geneve: the tenant's frame is read by _Tenant
+            code = _tunnels.udp_tunnels(sport[u], dport[u], l4end[u] - l4[u] - 8)
+            tu = u[code > 0]
+            tunnel[tu], tunnel_at[tu] = code[code > 0], l4[tu] + 8
+            ulen = v.be16(l4[tu] + 4)  # the datagram's end, where ``dissect_udp`` stops the payload
+            l4end[tu] = np.where((ulen >= 8) & (l4[tu] + ulen < l4end[tu]), l4[tu] + ulen, l4end[tu])
+            protos[tu] |= np.uint64(UDP)
+            ok[tu] = True
+            u = u[code == 0]
         bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
         fallback[u[claimed]] = True
         keep = ~claimed
@@ -246,29 +338,58 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
             top[c] = CODE[name]
             ok[c] = True
 
-    done = ok & ~fallback
-    if not done.any():
-        return rows
-    d = np.flatnonzero(done)
-    out = rows[d]
-    dirflags = np.zeros(n, dtype=np.int64)
-    eth_conv = np.zeros(n, dtype=np.int64)
-    ip_conv = np.zeros(n, dtype=np.int64)
-    l4_conv = np.zeros(n, dtype=np.int64)
+    g = np.flatnonzero(live & (proto == 47))  # (only with ``tunnels``): NVGRE, read by _Tenant
+    if len(g):
+        tunnel[g], tunnel_at[g] = _tunnels.NVGRE, l4[g]
+        ok[g] = True
+
+    return _Walk(ok, fallback, protos, top, is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, src6, dst6, proto,
+                 sport, dport, tcpflags, tunnel, tunnel_at, l4end)
+
+
+@dataclass(slots=True)
+class _Conversations:
+    eth: np.ndarray
+    ip: np.ndarray
+    l4: np.ndarray
+    dirflags: np.ndarray
+
+    @classmethod
+    def zeros(cls, n: int) -> _Conversations:
+        return cls(*(np.zeros(n, dtype=np.int64) for _ in range(4)))
+
+
+def _conversations(trace: Trace, w: _Walk, d: np.ndarray, conv: _Conversations,
+                   tunnel: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """Intern the conversations of rows ``d`` of ``w`` into ``conv``.  ``tunnel``: for a tunnel's
+    tenants, per row of ``d`` the tunnel entry and the ``tunnels.network_key`` (the parents of
+    their Ethernet and IP conversations).  False: beyond what the packed keys hold."""
+    if not len(d):
+        return True
+    eth_src, eth_dst, family, ip_src4, ip_dst4 = w.eth_src, w.eth_dst, w.family, w.ip_src4, w.ip_dst4
+    src6, dst6, proto, sport, dport = w.src6, w.dst6, w.proto, w.sport, w.dport
+    dirflags, eth_conv, ip_conv, l4_conv = conv.dirflags, conv.eth, conv.ip, conv.l4
+    tid = np.zeros(len(w.ok), dtype=np.int64)
+    net = np.zeros(len(w.ok), dtype=np.int64)
+    if tunnel is not None:
+        tid[d], net[d] = tunnel
 
     # -- conversations: ids interned in order of first appearance --------------------------------
-    e = d[is_eth[d]]
+    e = d[w.is_eth[d]]
     if len(e):
         lo = np.minimum(eth_src[e], eth_dst[e])
         hi = np.maximum(eth_src[e], eth_dst[e])
-        eth_conv[e] = _intern_eth(trace, lo, hi)
+        got = _intern_eth(trace, lo, hi) if tunnel is None else _intern_eth_tenant(trace, lo, hi, tid[e])
+        if got is None:
+            return False
+        eth_conv[e] = got
         dirflags[e] |= np.where(eth_src[e] != lo, DIR_ETH_REVERSED, 0)
 
     i4 = d[family[d] == 4]
     if len(i4):
         s, t_ = ip_src4[i4], ip_dst4[i4]
         lo, hi = np.minimum(s, t_), np.maximum(s, t_)
-        ip_conv[i4] = _intern_ip4(trace, lo, hi)
+        ip_conv[i4] = _intern_ip4(trace, lo, hi) if tunnel is None else _intern_ip4_tenant(trace, lo, hi, net[i4])
         dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
     i6 = d[family[d] == 6]
     if len(i6) and src6 is not None and dst6 is not None:
@@ -276,7 +397,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         swap = _lex_less(t_, s)  # dst < src → dst is side A
         lo = np.where(swap[:, None], t_, s)
         hi = np.where(swap[:, None], s, t_)
-        ip_conv[i6] = _intern_pairs6(lo, hi, trace)
+        ip_conv[i6] = _intern_pairs6(lo, hi, trace, net[i6] if tunnel is not None else None)
         dirflags[i6] |= np.where(swap, DIR_IP_REVERSED, 0)
 
     lp = d[np.isin(proto[d], (6, 17)) & (family[d] > 0)]
@@ -292,7 +413,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         pb = np.where(swap, sport[lp], dport[lp])
         cid = ip_conv[lp]
         if int(cid.max()) >= 1 << 29:  # beyond the packed key's range: let the scalar path do it
-            return rows
+            return False
         key = (cid << 34) | ((proto[lp] == 17).astype(np.int64) << 32) | (pa << 16) | pb
         table = trace.l4_conversations
 
@@ -304,15 +425,36 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
 
         l4_conv[lp] = _cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
         dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
+    return True
 
-    batch["protos"][out] = protos[d]
-    batch["top"][out] = top[d]
-    batch["tcpflags"][out] = tcpflags[d]
-    batch["dirflags"][out] |= dirflags[d].astype(np.uint8)
-    batch["eth_conv"][out] = eth_conv[d]
-    batch["ip_conv"][out] = ip_conv[d]
-    batch["l4_conv"][out] = l4_conv[d]
-    return rows[~done]
+
+@dataclass(slots=True)
+class _Tenant:
+    """The tunnel rows of a walk and the walk over their tenants' frames."""
+
+    rows: np.ndarray  # rows of the outer walk
+    code: np.ndarray
+    vni: np.ndarray
+    bits: np.ndarray  # presence bits of the tunnel's own layers
+    inner: _Walk
+    done: np.ndarray  # per tunnel row: seen through (else the scalar path decides the frame)
+
+    @property
+    def rows_done(self) -> np.ndarray:
+        return np.flatnonzero(self.done)
+
+    @classmethod
+    def of(cls, v: _View, w: _Walk) -> _Tenant | None:
+        rows = np.flatnonzero((w.tunnel > 0) & w.ok & ~w.fallback)
+        if not len(rows):
+            return None
+        code = w.tunnel[rows]
+        readable, vni, at = _tunnels.header(v, code, w.tunnel_at[rows], w.tunnel_end[rows])
+        stop = w.tunnel_end[rows]
+        inner = _walk(v, at, stop, np.full(len(rows), _core.LINKTYPE_ETHERNET, dtype=np.int64), tunnels=False)
+        bits = np.array([_tunnels.BITS.get(int(c), 0) for c in range(max(_tunnels.BITS) + 1)], dtype=np.uint64)[code]
+        done = readable & inner.ok & ~inner.fallback
+        return cls(rows, code, vni, bits, inner, done)
 
 
 class KeyCache:
@@ -397,6 +539,68 @@ def _intern_ip4(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     return _cached_ids(_caches(trace)["ip4"], keys, make)
 
 
+def _small_ids(trace: Trace, name: str, keys: np.ndarray) -> np.ndarray:
+    """A stable small id (from 1) per distinct u64 key, for packing a key with more bits."""
+    registry = trace.__dict__.setdefault(f"_fast_{name}", {})
+
+    def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
+        return [registry.setdefault(k, len(registry) + 1) for k in new.tolist()]
+
+    return _cached_ids(_caches(trace).setdefault(name, KeyCache()), keys.astype(np.uint64), make)
+
+
+_TENANT_BITS = 21  # tunnel ids and pair ids packed side by side into one u64 key
+
+
+def _intern_eth_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.ndarray) -> np.ndarray | None:
+    """``_intern_eth`` for a tunnel's tenants (the tunnel id is part of the key); None when the ids
+    outgrow the packed key (the scalar path takes the rows)."""
+    table = trace.eth_conversations
+    ids = _mac_ids(trace, np.concatenate([lo, hi]))
+    n = len(lo)
+    if max(int(ids.max()), int(tid.max())) >= 1 << _TENANT_BITS:
+        return None
+    keys = (ids[:n].astype(np.uint64) << np.uint64(2 * _TENANT_BITS)) | (ids[n:].astype(np.uint64) << np.uint64(
+        _TENANT_BITS)) | tid.astype(np.uint64)
+
+    def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
+        a, b, t = lo[rows].tolist(), hi[rows].tolist(), tid[rows].tolist()
+        return table.intern_many(list(zip(a, b, t, strict=True)), a, b, t)
+
+    return _cached_ids(_caches(trace).setdefault("eth_tenant", KeyCache()), keys, make)
+
+
+def _intern_ip4_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.ndarray) -> np.ndarray:
+    """``_intern_ip4`` for a tunnel's tenants: the address pair's small id and ``tid``, the virtual
+    network's key (< 2**30)."""
+    table = trace.ip_conversations
+    pair = _small_ids(trace, "ip4_pairs", (lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64))
+    keys = (pair.astype(np.uint64) << np.uint64(32)) | tid.astype(np.uint64)
+
+    def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
+        a, b, t = lo[rows].tolist(), hi[rows].tolist(), tid[rows].tolist()
+        n = len(a)
+        return table.intern_many([(4, x, y, z) for x, y, z in zip(a, b, t, strict=True)], a, b, t, [4] * n)
+
+    return _cached_ids(_caches(trace).setdefault("ip4_tenant", KeyCache()), keys, make)
+
+
+def _intern_tunnels(trace: Trace, code: np.ndarray, vni: np.ndarray, eth: np.ndarray, ip: np.ndarray,
+                    l4: np.ndarray) -> np.ndarray:
+    """Tunnel entry ids (``tunnels.intern``) for per-row outer conversations and network ids."""
+    # the outer conversations as one small id (the TCP/UDP one implies the IP one), then with the tunnel
+    outer = _small_ids(trace, "tunnel_outer", (eth.astype(np.uint64) << np.uint64(33)) | (
+        (l4 == 0).astype(np.uint64) << np.uint64(32)) | np.where(l4 != 0, l4, ip).astype(np.uint64))
+    keys = (outer.astype(np.uint64) << np.uint64(32)) | (code.astype(np.uint64) << np.uint64(24)) | vni.astype(
+        np.uint64)
+
+    def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
+        return [_tunnel_table.intern(trace, int(code[r]), int(vni[r]), int(eth[r]), int(ip[r]), int(l4[r]))
+                for r in rows.tolist()]
+
+    return _cached_ids(_caches(trace).setdefault("tunnels", KeyCache()), keys, make)
+
+
 def _unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """np.unique's values and inverse, plus *a* row of each value (cheaper than return_index)."""
     uniq, inv = np.unique(keys, return_inverse=True)
@@ -406,14 +610,22 @@ def _unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return uniq, first, inv
 
 
-def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace) -> np.ndarray:
-    both = np.ascontiguousarray(np.concatenate([lo, hi], axis=1))
-    keys = both.view(np.dtype((np.void, 32))).ravel()
+def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray | None = None) -> np.ndarray:
+    """IPv6 conversation ids; ``tid``: the virtual network of each row's tenant (part of the key)."""
+    parts = [lo, hi] if tid is None else [lo, hi, tid.astype(">u8").view(np.uint8).reshape(-1, 8)]
+    both = np.ascontiguousarray(np.concatenate(parts, axis=1))
+    keys = both.view(np.dtype((np.void, both.shape[1]))).ravel()
     _, first, inv = _unique_first(keys)
     a = [int.from_bytes(both[r, :16].tobytes(), "big") for r in first]
-    b = [int.from_bytes(both[r, 16:].tobytes(), "big") for r in first]
+    b = [int.from_bytes(both[r, 16:32].tobytes(), "big") for r in first]
     n = len(a)
-    got = trace.ip_conversations.intern_many([(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * n, [6] * n)
+    if tid is None:
+        got = trace.ip_conversations.intern_many([(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * n,
+                                                 [6] * n)
+    else:
+        t = [int(tid[r]) for r in first]
+        got = trace.ip_conversations.intern_many([(6, x, y, z) for x, y, z in zip(a, b, t, strict=True)], a, b, t,
+                                                 [6] * n)
     return np.asarray(got, dtype=np.int64)[inv]
 
 

@@ -74,6 +74,13 @@ DIR_IP_REVERSED = 2  # the frame's source address is side B of its IP conversati
 DIR_L4_REVERSED = 4  # the frame's source port endpoint is side B of its TCP/UDP conversation
 DIR_SEND = 8  # ETW packet: send path (outbound)
 DIR_RECEIVE = 16  # ETW packet: receive path (inbound)
+#: a tunnel frame (``tunnels.py``): the DIR_ETH/IP/L4 bits above describe the tenant's
+#: conversations; these describe the outer ones its tunnel entry names
+DIR_OUTER_ETH_REVERSED = 32
+DIR_OUTER_IP_REVERSED = 64
+DIR_OUTER_L4_REVERSED = 128
+#: DIR_X_REVERSED << OUTER_SHIFT == DIR_OUTER_X_REVERSED
+OUTER_SHIFT = 5
 
 PID_UNKNOWN = 0xFFFFFFFF
 #: columns whose default (a row a reader did not fill) is "unknown", not 0
@@ -225,8 +232,13 @@ class ConversationTable:
 
     ``kind`` is ``"eth"`` (endpoints are MAC ints), ``"ip"`` (endpoints are address ints, the
     family 4/6 in ``proto``) or ``"l4"`` (endpoints are ports; ``parent`` is the IP conversation
-    id and ``proto`` 6/17).  The key of a conversation follows from its columns, so a table
-    restored from the index cache rebuilds its key dictionary only if something is interned.
+    id and ``proto`` 6/17).  A tenant's conversation inside a tunnel has a ``parent`` (0
+    elsewhere): an ``ip`` one its virtual network's ``tunnels.network_key``, an ``eth`` one the
+    frame's tunnel entry.  ``"tunnel"`` entries (``tunnels.py``) are one tunnel's outer conversations: ``a`` the
+    virtual network id (VNI, VSID), ``b`` the outer Ethernet conversation << 32 | the outer
+    TCP/UDP one, ``parent`` the outer IP conversation, ``proto`` the tunnel's protocol code.
+    The key of a conversation follows from its columns, so a table restored from the index cache
+    rebuilds its key dictionary only if something is interned.
     """
 
     def __init__(self, kind: str) -> None:
@@ -238,11 +250,13 @@ class ConversationTable:
         self._keys: dict[object, int] | None = {}
 
     def _key(self, cid: int) -> object:
+        parent = self.parent[cid]
         if self.kind == "eth":
-            return (self.a[cid], self.b[cid])
+            return (self.a[cid], self.b[cid], parent) if parent else (self.a[cid], self.b[cid])
         if self.kind == "ip":
-            return (self.proto[cid], self.a[cid], self.b[cid])
-        return (self.parent[cid], self.proto[cid], self.a[cid], self.b[cid])
+            return (self.proto[cid], self.a[cid], self.b[cid], parent) if parent else (
+                self.proto[cid], self.a[cid], self.b[cid])
+        return (parent, self.proto[cid], self.a[cid], self.b[cid])
 
     @property
     def keys(self) -> dict[object, int]:

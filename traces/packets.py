@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import dissect as _dissect
+from . import tunnels as _tunnels
 from .convmemory import history_for
 from .dissect.core import LINK_TYPE_NAMES
 from .fields import REGISTRY, FieldType
 from .frame import Frame, Layer
-from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
+from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, FLAGS, MASK
 from .trace import Reader
 
@@ -178,18 +179,102 @@ NOT_INDEXED = {"Payload", "Frame"}
 
 
 def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
-    """The index columns of a packet frame, from its dissected layers (the scalar definition)."""
+    """The index columns of a packet frame, from its dissected layers (the scalar definition).
+
+    A tunnel frame (``tunnels.py``) is indexed by its tenant's conversations, its outer ones
+    going to its tunnel entry."""
     k = Keys()
-    eth = ip = l4 = None
-    after_icmp = False
-    ip_layers = 0
     for layer in layers:
         name = layer.protocol.name
         bit = MASK.get(name) if name not in NOT_INDEXED else None
         if bit is not None:
             k.protos |= bit
+    k.top = CODE.get(protocol_name, 0) if protocol_name else 0
+    at = tunnel_at(layers)
+    if at is None:
+        conv = _conversations(trace, layers, 0)
+        if conv.ip_layers > 1:
+            k.protos |= FLAGS["IPinIP"]
+        k.eth_conv, k.ip_conv, k.l4_conv, k.dirflags, k.tcpflags = conv.eth, conv.ip, conv.l4, conv.dirflags, conv.tcpflags
+        return k
+    tunnel = layers[at]
+    outer = _conversations(trace, layers[:at])
+    code, vni = CODE[tunnel.protocol.name], int(_first(tunnel, _tunnels.NETWORK_ID[tunnel.protocol.name]))
+    tid = _tunnels.intern(trace, code, vni, outer.eth, outer.ip, outer.l4)
+    # the tenant's Ethernet conversation names the tunnel entry; without one, the outer MAC pair does
+    inner = _conversations(trace, layers[at + 1 :], tid, _tunnels.network_key(code, vni),
+                           layers[:at] if not any(x.protocol.name == "Ethernet" for x in layers[at + 1 :]) else None)
+    if max(outer.ip_layers, inner.ip_layers) > 1:
+        k.protos |= FLAGS["IPinIP"]
+    if max(outer.eth_layers, inner.eth_layers, outer.l4_layers, inner.l4_layers) > 1:
+        k.protos |= FLAGS["Nested"]
+    k.eth_conv, k.ip_conv, k.l4_conv = inner.eth, inner.ip, inner.l4
+    k.dirflags = inner.dirflags | (outer.dirflags << OUTER_SHIFT)
+    k.tcpflags = outer.tcpflags or inner.tcpflags
+    return k
+
+
+def tunnel_at(layers: list[Layer]) -> int | None:
+    """Where the tunnel whose tenant frame the index describes is: the first tunnel layer that has
+    its network id, follows an IP header (not inside an ICMP error) and is followed by the
+    tenant's Ethernet or IP header with its addresses."""
+    ip = False
+    for n, layer in enumerate(layers):
+        name = layer.protocol.name
+        if name in _ICMP:
+            return None
         if name in ("IPv4", "IPv6"):
-            ip_layers += 1
+            ip = True
+        elif name in _tunnels.NETWORK_ID:
+            if not ip or _first(layer, _tunnels.NETWORK_ID[name]) is None:
+                return None
+            tenant = layers[n + 1] if n + 1 < len(layers) else None
+            source = _TENANT_SOURCE.get(tenant.protocol.name) if tenant is not None else None
+            # the tenant's header must give a conversation, or the frame would have none; and an
+            # Ethernet one must name the tunnel entry (the outer one when the tenant has none)
+            if source is None or _first(tenant, source) is None:
+                return None
+            if source != "Ethernet.SourceAddress" and not any(
+                    x.protocol.name == "Ethernet" and _first(x, "Ethernet.SourceAddress") is not None
+                    for x in layers[:n]):
+                return None
+            return n
+    return None
+
+
+_TENANT_SOURCE = {"Ethernet": "Ethernet.SourceAddress", "IPv4": "IPv4.SourceAddress", "IPv6": "IPv6.SourceAddress"}
+
+
+@dataclass(slots=True)
+class _Conv:
+    eth: int = 0
+    ip: int = 0
+    l4: int = 0
+    dirflags: int = 0
+    tcpflags: int = 0
+    eth_layers: int = 0
+    ip_layers: int = 0
+    l4_layers: int = 0
+
+
+def _conversations(trace: Trace, layers: list[Layer], tunnel: int = 0, network: int = 0,
+                   eth_from: list[Layer] | None = None) -> _Conv:
+    """The conversations of the outermost Ethernet, IP and TCP/UDP header among ``layers`` (no
+    TCP/UDP after an ICMP error).  A tunnel's tenant: ``tunnel`` its entry, ``network`` its
+    ``network_key``; ``eth_from``: where its Ethernet header is when ``layers`` have none."""
+    c = _Conv()
+    eth = ip = l4 = None
+    if eth_from is not None:
+        eth = next((x for x in eth_from if x.protocol.name == "Ethernet"), None)
+    after_icmp = False
+    for layer in layers:
+        name = layer.protocol.name
+        if name in ("IPv4", "IPv6"):
+            c.ip_layers += 1
+        elif name == "Ethernet":
+            c.eth_layers += 1
+        elif name in ("TCP", "UDP"):
+            c.l4_layers += 1
         if name == "Ethernet" and eth is None:
             eth = layer
         elif name in ("IPv4", "IPv6") and ip is None:
@@ -198,40 +283,38 @@ def index_keys(trace: Trace, layers: list[Layer], protocol_name: str) -> Keys:
             l4 = layer
         elif name in _ICMP:
             after_icmp = True
-    if ip_layers > 1:
-        k.protos |= FLAGS["IPinIP"]
-    k.top = CODE.get(protocol_name, 0) if protocol_name else 0
     if eth is not None:
         src = _first(eth, "Ethernet.SourceAddress")
         dst = _first(eth, "Ethernet.DestinationAddress")
         if src is not None and dst is not None:
             lo, hi = (src, dst) if src <= dst else (dst, src)
-            k.eth_conv = trace.eth_conversations.intern((lo, hi), lo, hi)
+            c.eth = trace.eth_conversations.intern((lo, hi, tunnel) if tunnel else (lo, hi), lo, hi, tunnel)
             if src != lo:
-                k.dirflags |= DIR_ETH_REVERSED
+                c.dirflags |= DIR_ETH_REVERSED
     if ip is not None:
         fam = 4 if ip.protocol.name == "IPv4" else 6
         src = _first(ip, f"IPv{fam}.SourceAddress")
         dst = _first(ip, f"IPv{fam}.DestinationAddress")
         if src is not None and dst is not None:
             lo, hi = (src, dst) if src <= dst else (dst, src)
-            k.ip_conv = trace.ip_conversations.intern((fam, lo, hi), lo, hi, 0, fam)
+            c.ip = trace.ip_conversations.intern((fam, lo, hi, network) if network else (fam, lo, hi), lo, hi,
+                                                 network, fam)
             reversed_ip = src != lo
             if reversed_ip:
-                k.dirflags |= DIR_IP_REVERSED
+                c.dirflags |= DIR_IP_REVERSED
             if l4 is not None:
                 tcp = l4.protocol.name == "TCP"
                 sport = _first(l4, "TCP.SrcPort" if tcp else "UDP.SrcPort")
                 dport = _first(l4, "TCP.DstPort" if tcp else "UDP.DstPort")
                 if sport is not None and dport is not None:
-                    k.l4_conv, rev = intern_l4(trace, k.ip_conv, 6 if tcp else 17, src, dst, sport, dport)
+                    c.l4, rev = intern_l4(trace, c.ip, 6 if tcp else 17, src, dst, sport, dport)
                     if rev:
-                        k.dirflags |= DIR_L4_REVERSED
+                        c.dirflags |= DIR_L4_REVERSED
                 if tcp:
                     flags = _first(l4, "TCP.Flags")
                     if flags is not None:
-                        k.tcpflags = int(flags) & 0xFF
-    return k
+                        c.tcpflags = int(flags) & 0xFF
+    return c
 
 
 def intern_l4(trace: Trace, ip_conv: int, proto: int, src: int, dst: int, sport: int, dport: int) -> tuple[int, bool]:

@@ -56,6 +56,7 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "ESP",
     "AH",
     "IKE",
+    "Geneve",  # dissect/geneve.py
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}
@@ -68,5 +69,7 @@ MASK: dict[str, int] = {name: 1 << bit for name, bit in BIT.items()}
 #: presence bits that are not layers (not protocol names a filter can use): "IPinIP" is set when
 #: a frame holds more than one IP header (IP-in-IP, 6in4, ICMP errors), so filters know the
 #: index's outer addresses are not the only ones; it takes the top bit, clear of the protocols
-FLAGS: dict[str, int] = {"IPinIP": 1 << 63}
+#: "Nested" is set on a tunnel frame that holds more Ethernet/TCP/UDP headers than its tenant's
+#: and its outer ones (``tunnels.py``); on tunnel frames "IPinIP" counts each side's IP headers
+FLAGS: dict[str, int] = {"IPinIP": 1 << 63, "Nested": 1 << 62}
 assert max(MASK.values()) < min(FLAGS.values())

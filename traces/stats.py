@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from . import tunnels
 from .fields import FieldType
 from .frame import ipv4_text, ipv6_text, mac_text
 from .packets import format_time
@@ -63,7 +64,18 @@ def top_conversations(trace: Trace, column: str, table: ConversationTable, top: 
     frames[0] = 0
     order = np.argsort(-frames, kind="stable")[:top]
     return [{"id": int(c), "a": endpoint_text(table, int(c), "a", trace), "b": endpoint_text(table, int(c), "b", trace),
-             "frames": int(frames[c]), "bytes": int(nbytes[c])} for c in order if frames[c]]
+             "frames": int(frames[c]), "bytes": int(nbytes[c]), "network": network_text(trace, table, int(c))}
+            for c in order if frames[c]]
+
+
+def network_text(trace: Trace, table: ConversationTable, cid: int) -> str:
+    """The virtual network a tenant's conversation is in (``VXLAN VNI 5001``), "" for the host's own
+    (``tunnels.py``)."""
+    if table.kind == "l4":
+        table, cid = trace.ip_conversations, table.parent[cid]
+    if table.kind != "ip" or not table.parent[cid]:
+        return ""
+    return tunnels.label(*tunnels.network_of(table.parent[cid]))
 
 
 def _commented(trace: Trace) -> int | None:

@@ -173,6 +173,8 @@ class Trace:
         self.eth_conversations = ConversationTable("eth")
         self.ip_conversations = ConversationTable("ip")
         self.l4_conversations = ConversationTable("l4")
+        #: tunnels whose tenant conversations the three tables above hold (``tunnels.py``)
+        self.tunnel_conversations = ConversationTable("tunnel")
         self.warnings: list[TraceWarning] = []
         self.facts: dict[str, Any] = {}
         #: the capture host's time zone when the file records it (ETL log header)

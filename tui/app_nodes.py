@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tracemon.traces import tunnels
 from tracemon.traces.convmemory import decoded
 from tracemon.traces.dissect import http, smb2
 from tracemon.traces.frame import ipv4_text, ipv6_text
@@ -59,7 +60,9 @@ def conversation_filter(trace: Trace, cid: int) -> str:
     a, b = ip.a[parent], ip.b[parent]
     addrs = [f"{name} == {text(a) if isinstance(a, int) else a}", f"{name} == {text(b) if isinstance(b, int) else b}"]
     ports = [f"{proto}.Port == {l4.a[cid]}", f"{proto}.Port == {l4.b[cid]}"]
-    return " AND ".join(dict.fromkeys([*addrs, *ports]))  # the same address or port once
+    # a tenant's conversation (traces/tunnels.py): its virtual network too
+    network = [tunnels.network_filter(*tunnels.network_of(ip.parent[parent]))] if ip.parent[parent] else []
+    return " AND ".join(dict.fromkeys([*addrs, *ports, *network]))  # the same address or port once
 
 
 @dataclass(slots=True)

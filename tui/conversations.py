@@ -1,7 +1,8 @@
 """The conversation tree's nodes: groups of frames, their counts and their index masks.
 
 All Traffic → IPv4 / IPv6 address pairs → TCP / UDP port pairs (→ SMB2 trees → files, HTTP hosts:
-``app_nodes``), ARP, other packets; ETW events
+``app_nodes``), ARP, other packets; tunnels → virtual network (VXLAN VNI, NVGRE VSID, Geneve VNI)
+→ the tenants' address pairs → port pairs; ETW events
 → provider → event (symbol and id) → switch / port / NIC; processes.  Counts and masks are
 NumPy over the index columns (``ip_conv``, ``l4_conv``, ``provider``, ``event_id``, ``pid``);
 only the switch/port/NIC level decodes frames.  No Textual here; the tree widget calls
@@ -20,6 +21,8 @@ from tracemon.traces.fields import FieldType
 from tracemon.traces.frame import ipv4_text, ipv6_text
 from tracemon.traces.index import KIND_EVENT, KIND_PACKET, PID_UNKNOWN
 from tracemon.traces.protocols import MASK
+from tracemon.traces.tunnels import frame_tunnels, network_filter
+from tracemon.traces.tunnels import label as network_label
 
 from . import app_nodes
 
@@ -106,7 +109,7 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
     if kind == "all":
         # counted through mask(), the one definition of each group's frames
         groups = (Scope("family", "IPv4", 0, (4,), True), Scope("family", "IPv6", 0, (6,), True),
-                  Scope("arp", "ARP", 0), Scope("other", "Other packets", 0),
+                  Scope("tunnels", "Tunnels", 0, (), True), Scope("arp", "ARP", 0), Scope("other", "Other packets", 0),
                   Scope("etw", "ETW events", 0, (), True), Scope("processes", "Processes", 0, (), True))
         counted = (replace(g, count=int(np.count_nonzero(mask(trace, g)))) for g in groups)
         return [g for g in counted if g.count]
@@ -115,11 +118,15 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
         fam = _families(trace)
         counts = np.bincount(idx.ip_conv, minlength=len(fam))[: len(fam)]
         table = trace.ip_conversations
-        ids = np.flatnonzero((fam == f) & (counts > 0))
+        ids = np.flatnonzero((fam == f) & (counts > 0) & (_tenant_of(trace, len(fam)) == 0))
         ids = ids[np.argsort(-counts[ids], kind="stable")]
         nodes = [Scope("ip", f"{_ip_text(f, table.a[i])} ↔ {_ip_text(f, table.b[i])}", int(counts[i]), (int(i),),
                        True) for i in ids]
         return limit(nodes, "address pairs")
+    if kind == "tunnels":
+        return _networks(trace)
+    if kind == "network":
+        return _tenants(trace, scope)
     if kind == "ip":
         cid = scope.key[0]
         sel = idx.ip_conv == cid
@@ -177,6 +184,59 @@ def children(trace: Trace, scope: Scope, cancel: threading.Event | None = None) 
                  zip(ids[order], counts[order], strict=True)]
         return limit(nodes, "processes")
     return []
+
+
+def _tunnels(trace: Trace) -> np.ndarray:
+    """Per indexed frame, the tunnel entry whose tenant it is (0: none; ``traces/tunnels.py``)."""
+    idx = trace.index
+    return frame_tunnels(trace, idx.eth_conv)
+
+
+def _tenant_of(trace: Trace, n: int) -> np.ndarray:
+    """The tunnel of each IP conversation id below ``n`` (0: the host's own)."""
+    parent = np.asarray(trace.ip_conversations.parent[:n], dtype=np.int64)
+    return np.concatenate([parent, np.zeros(max(0, n - len(parent)), dtype=np.int64)])
+
+
+def _network_members(trace: Trace, key: tuple) -> np.ndarray:
+    """The tunnel entry ids of one virtual network (protocol code, network id)."""
+    table = trace.tunnel_conversations
+    code, vni = key
+    return np.array([t for t in range(1, len(table) + 1) if table.proto[t] == code and table.a[t] == vni],
+                    dtype=np.int64)
+
+
+def _networks(trace: Trace) -> list[Scope]:
+    table = trace.tunnel_conversations
+    counts = np.bincount(_tunnels(trace), minlength=len(table) + 1)
+    per: dict[tuple[int, int], int] = {}
+    for t in np.flatnonzero(counts[1:]) + 1:
+        key = (int(table.proto[t]), int(table.a[t]))
+        per[key] = per.get(key, 0) + int(counts[t])
+    nodes = [Scope("network", network_label(*key), c, key, True, filter=network_filter(*key)) for key, c in per.items()]
+    nodes.sort(key=lambda s: -s.count)
+    return limit(nodes, "virtual networks")
+
+
+def _tenants(trace: Trace, scope: Scope) -> list[Scope]:
+    """A virtual network's tenant address pairs, and its frames without IP (ARP …)."""
+    idx = trace.index
+    sel = np.isin(_tunnels(trace), _network_members(trace, scope.key))
+    ids, counts = np.unique(idx.ip_conv[sel], return_counts=True)
+    order = np.argsort(-counts, kind="stable")
+    table = trace.ip_conversations
+    nodes, other = [], 0
+    for i, c in zip(ids[order], counts[order], strict=True):
+        i = int(i)
+        if i == 0:
+            other = int(c)
+            continue
+        f = table.proto[i]
+        nodes.append(Scope("ip", f"{_ip_text(f, table.a[i])} ↔ {_ip_text(f, table.b[i])}", int(c), (i,), True))
+    nodes = limit(nodes, "address pairs")
+    if other:
+        nodes.append(Scope("network-other", "Other (no IP)", other, scope.key))
+    return nodes
 
 
 def _families(trace: Trace) -> np.ndarray:
@@ -244,7 +304,14 @@ def mask(trace: Trace, scope: Scope) -> np.ndarray | None:
     if kind == "all":
         return None
     if kind == "family":
-        return _families(trace)[idx.ip_conv] == scope.key[0]
+        fam = _families(trace)
+        return (fam[idx.ip_conv] == scope.key[0]) & (_tenant_of(trace, len(fam))[idx.ip_conv] == 0)
+    if kind == "tunnels":
+        return _tunnels(trace) != 0
+    if kind == "network":
+        return np.isin(_tunnels(trace), _network_members(trace, scope.key))
+    if kind == "network-other":
+        return np.isin(_tunnels(trace), _network_members(trace, scope.key)) & (idx.ip_conv == 0)
     if kind == "ip":
         return idx.ip_conv == scope.key[0]
     if kind == "ip-other":

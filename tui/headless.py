@@ -419,7 +419,8 @@ def cmd_stats(args: argparse.Namespace, out: TextIO) -> int:
                        ("Ethernet conversations", "eth_conversations")):
         if stats[key]:
             out.write(f"\n{title} (top {args.top} by frames):\n")
-            out.writelines(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes\n" for c in stats[key])
+            out.writelines(f"  {c['a']:>40} <-> {c['b']:<40} {c['frames']:>9} frames {c['bytes']:>12} bytes"
+                           f"{'  in ' + c['network'] if c.get('network') else ''}\n" for c in stats[key])
     if stats["warnings"]:
         out.write("\nWarnings:\n")
         out.writelines(f"  {visible(w)}\n" for w in stats["warnings"])

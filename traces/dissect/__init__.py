@@ -14,6 +14,7 @@ from . import (  # noqa: F401
     dns,
     eapol,
     ethernet,
+    geneve,
     gre,
     http,
     icmp,

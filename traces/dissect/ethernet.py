@@ -37,6 +37,7 @@ ETHER_TYPE_NAMES = {
     0x0800: "IPv4", 0x0806: "ARP", 0x86DD: "IPv6", 0x8100: "VLAN", 0x88A8: "VLAN (802.1ad)",
     0x8847: "MPLS", 0x8848: "MPLS multicast", 0x888E: "EAPOL", 0x88CC: "LLDP", 0x9000: "Loopback",
     0x8035: "RARP", 0x88E5: "MACsec", 0x8863: "PPPoE discovery", 0x8864: "PPPoE session",
+    0x6558: "Transparent Ethernet Bridging",
 }
 VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
 
