@@ -1,0 +1,255 @@
+"""HTTP field columns: ``HTTP.Host``, ``HTTP.Request.Method``, ``HTTP.Request.URI`` and
+``HTTP.Response.StatusCode``, in one batch pass over only the HTTP frames.
+
+``dissect/http.py`` is the definition: a segment whose payload starts with a method and a space
+(or ``HTTP/1.``) is a message, any other segment on an HTTP port is payload only.  For the
+messages, the first ``WINDOW`` bytes of every payload are joined into one array and the line
+structure is found for all of them at once: the positions of ``\\n`` split lines, a running
+count of the bytes that are not ``\\r`` finds the empty line that ends the headers, and the first
+``:`` of each line (one ``searchsorted``) its header name.  A Host header is a line whose name is
+``host`` in any case; its value (the text after the colon, stripped) is dictionary-encoded.
+
+Left to decoding: frames ``appwalk`` does not follow, a header block not ended within the
+window, more than ``MAX_LINES`` header lines, two Host headers, a header name with spaces
+around it (which may strip to ``host``), a request line ending in more than one ``\\r``, a status
+code with non-ASCII digits (the dissector fails on such a message: all its fields).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import appwalk
+from .dissect import http as _http
+from .fieldcols import ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register
+from .fields import FieldDef
+from .protocols import MASK
+
+#: payload bytes of each message read (a header block longer than that is decoded)
+WINDOW = 4096
+#: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
+MAX_LINES = min(200, _http.MAX_HEADERS - 1)
+FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS)}
+#: bytes Python's ``str.strip`` removes from latin-1 text
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0]] = True
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
+
+
+@register
+def plan_http(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
+    name = fdef.name.lower()
+    if name not in FIELDS or "HTTP" not in MASK or not appwalk.usable(trace):
+        return None
+    return f"http|{name}|1", lambda: build(trace, fdef)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def _value(raw: bytes) -> str:
+    return raw.decode("latin-1").strip()
+
+
+def build(trace: Any, fdef: FieldDef) -> FieldColumn:
+    name = fdef.name.lower()
+    n = len(trace.index)
+    p = appwalk.tcp_payloads(trace, "HTTP")
+    port = appwalk.claimed_by(p, _http.dissect_http)
+    # a payload no port claims is HTTP only when it starts a message (else another test took it)
+    follow = p.ok & (port | (appwalk.unclaimed(p) & _starts(trace, p)))
+    numeric = name == _http.STATUS.name.lower()
+    state = np.zeros(len(p.rows), dtype=np.uint8)  # ABSENT / PRESENT / DECODE per HTTP row
+    state[~follow] = DECODE
+    msg = np.flatnonzero(follow & _starts(trace, p))  # the rest: payload of a message, no fields
+    codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
+    values = np.zeros(len(p.rows), dtype=np.uint16)
+    if len(msg):
+        m = _Messages(trace, p.start[msg], p.length[msg])
+        if name == _http.HOST.name.lower():
+            got, c, table = m.host()
+        elif name == _http.METHOD.name.lower():
+            got, c, table = m.method()
+        elif name == _http.URI.name.lower():
+            got, c, table = m.uri()
+        else:
+            got, c, table = m.status()
+        state[msg] = got
+        if numeric:
+            values[msg] = c
+        else:
+            codes[msg] = np.where(got == PRESENT, c, codes[msg])
+    how = "HTTP batch pass over HTTP frames"
+    if numeric:
+        col_state = np.zeros(n, dtype=np.uint8)
+        col_values = np.zeros(n, dtype=np.uint16)
+        col_state[p.rows] = state
+        col_values[p.rows] = np.where(state == PRESENT, values, 0)
+        return FieldColumn(fdef.name, values=col_values, state=col_state, how=how)
+    col_codes = np.full(n, CODE_ABSENT, dtype=np.int32)
+    codes[state == DECODE] = CODE_DECODE
+    col_codes[p.rows] = codes
+    return FieldColumn(fdef.name, codes=col_codes, table=table if len(msg) else [], how=how)
+
+
+def _starts(trace: Any, p: appwalk.Payloads) -> np.ndarray:
+    """``http.starts_message`` for every row's payload."""
+    file = np.frombuffer(trace.buf, dtype=np.uint8)
+    width = max(len(x) for x in _http.PREFIXES)
+    head = np.zeros((len(p.rows), width), dtype=np.int64)
+    for k in range(width):
+        head[:, k] = file[np.minimum(p.start + k, len(file) - 1)]
+    hit = np.zeros(len(p.rows), dtype=bool)
+    for x in _http.PREFIXES:
+        want = np.frombuffer(x, dtype=np.uint8).astype(np.int64)
+        hit |= (p.length >= len(x)) & np.all(head[:, : len(x)] == want, axis=1)
+    return hit & p.ok
+
+
+class _Messages:
+    """The line structure of many HTTP messages (payloads that start one) at once."""
+
+    def __init__(self, trace: Any, start: np.ndarray, length: np.ndarray) -> None:
+        self.cut = length > WINDOW  # the window does not hold the whole payload
+        ln = np.minimum(length, WINDOW)
+        cat, at = appwalk.joined(trace.buf, start, ln)
+        self.cat, self.at, self.ln = cat, at, ln
+        k = len(start)
+        stop = at + ln
+        nl = np.flatnonzero(cat == 10)
+        frame = np.searchsorted(at, nl, side="right") - 1
+        first = np.searchsorted(nl, at)  # the request/status line's end, if it is in the frame
+        has_nl = first < np.searchsorted(nl, stop)
+        self.line_end = np.where(has_nl, nl[np.minimum(first, len(nl) - 1)] if len(nl) else 0, stop)
+        self.has_nl = has_nl
+        # header lines: every '\n' after a message's first ends one, starting after the one before
+        later = np.ones(len(nl), dtype=bool)
+        later[first[has_nl]] = False
+        hdr = np.flatnonzero(later)
+        ls, le, hf = nl[hdr - 1] + 1, nl[hdr], frame[hdr]
+        not_cr = np.zeros(len(cat) + 1, dtype=np.int64)
+        np.cumsum(cat != 13, out=not_cr[1:])
+        empty = not_cr[le] == not_cr[ls]
+        # the first empty line of each message ends its headers (none: the segment cuts them)
+        ends = np.full(k, np.iinfo(np.int64).max)
+        e = hdr[empty]
+        uf, ui = np.unique(hf[empty], return_index=True)
+        ends[uf] = e[ui]
+        keep = hdr < ends[hf]
+        count = np.bincount(hf[keep], minlength=k)
+        ended = ends < np.iinfo(np.int64).max
+        # unsure: headers not ended within the window of a longer payload, or too many lines
+        self.unsure = (~ended & self.cut) | (count > MAX_LINES) | (~has_nl & self.cut)
+        ls, le, hf = ls[keep], le[keep], hf[keep]
+        colon = np.flatnonzero(cat == 58)
+        ci = np.searchsorted(colon, ls)
+        c = colon[np.minimum(ci, len(colon) - 1)] if len(colon) else np.zeros(len(ls), dtype=np.int64)
+        has_colon = (ci < len(colon)) & (c < le)
+        c = np.where(has_colon, c, le)
+        self.ls, self.le, self.hf, self.colon, self.has_colon = ls, le, hf, c, has_colon
+        self.k = k
+        self.broken = self._code()[3]  # every field of such a message is decoded
+
+    def host(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        cat, ls, c = self.cat, self.ls, self.colon
+        name = self.colon - ls
+        lower = _LOWER[cat[np.minimum(ls[:, None] + np.arange(4), len(cat) - 1)]] if len(ls) else np.zeros((0, 4), np.uint8)
+        is_host = self.has_colon & (name == 4) & np.all(lower == np.frombuffer(b"host", np.uint8), axis=1)
+        edge = _SPACE[cat[np.minimum(ls, len(cat) - 1)]] | _SPACE[cat[np.maximum(c - 1, 0)]]
+        odd = self.has_colon & (name > 4) & edge
+        hosts = np.bincount(self.hf[is_host], minlength=self.k)
+        state = np.where(hosts == 1, PRESENT, ABSENT).astype(np.uint8)
+        state[(hosts > 1) | (np.bincount(self.hf[odd], minlength=self.k) > 0) | self.unsure | self.broken] = DECODE
+        codes = np.zeros(self.k, dtype=np.int32)
+        h = np.flatnonzero(is_host)
+        one = state[self.hf[h]] == PRESENT
+        h = h[one]
+        vc, table, too_long = encode_bytes(cat, c[h] + 1, self.le[h] - c[h] - 1, _value)
+        codes[self.hf[h]] = vc
+        state[self.hf[h][too_long]] = DECODE
+        return state, codes, table
+
+    def _line(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end with one trailing ``\\r`` off, unsure) of each message's first line."""
+        cat, start = self.cat, self.at
+        end = self.line_end
+        cr = (end > start) & (cat[np.maximum(end - 1, 0)] == 13)
+        end = end - cr
+        unsure = ((~self.has_nl & self.cut) | (cr & (end > start) & (cat[np.maximum(end - 1, 0)] == 13)))
+        return start, end, unsure
+
+    def _method_len(self) -> np.ndarray:
+        """Length of the method (0: a status line): the prefix it starts with names it."""
+        cat, at = self.cat, self.at
+        out = np.zeros(self.k, dtype=np.int64)
+        for m in _http.METHODS:
+            x = np.frombuffer(m.encode() + b" ", np.uint8)
+            hit = self.ln >= len(x)
+            for j, ch in enumerate(x):
+                hit &= cat[np.minimum(at + j, len(cat) - 1)] == ch
+            out[hit] = len(m)
+        return out
+
+    def method(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        mlen = self._method_len()
+        table = list(_http.METHODS)
+        codes = np.zeros(self.k, dtype=np.int32)
+        for j, m in enumerate(table):
+            x = np.frombuffer(m.encode() + b" ", np.uint8)
+            hit = mlen == len(m)
+            for i, ch in enumerate(x):
+                hit &= self.cat[np.minimum(self.at + i, len(self.cat) - 1)] == ch
+            codes[hit] = j
+        state = np.where(mlen > 0, PRESENT, ABSENT).astype(np.uint8)
+        state[self.broken] = DECODE
+        return state, codes, table
+
+    def _spaces(self) -> np.ndarray:
+        return np.flatnonzero(self.cat == 32)
+
+    def uri(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        start, end, unsure = self._line()
+        mlen = self._method_len()
+        req = mlen > 0
+        sp = self._spaces()
+        after = start + mlen + 1  # the URI starts after the method's space
+        last = sp[np.maximum(np.searchsorted(sp, end) - 1, 0)] if len(sp) else np.zeros(self.k, np.int64)
+        stop = np.where(last > after - 1, last, end)  # rest.rpartition(" ") when rest has a space
+        stop = np.maximum(stop, after)
+        state = np.where(req, PRESENT, ABSENT).astype(np.uint8)
+        state[(req & unsure) | self.broken] = DECODE
+        sel = np.flatnonzero(state == PRESENT)
+        codes = np.zeros(self.k, dtype=np.int32)
+        vc, table, too_long = encode_bytes(self.cat, after[sel], stop[sel] - after[sel], _text)
+        codes[sel] = vc
+        state[sel[too_long]] = DECODE
+        return state, codes, table
+
+    def _code(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(status line with a 3-digit code, its value, the line is unsure, the code has digits
+        ``str.isdigit`` takes but ``int`` refuses: the dissector fails on that message)."""
+        start, end, unsure = self._line()
+        cat = self.cat
+        resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
+        sp = self._spaces()
+        i = np.searchsorted(sp, start)
+        s1 = sp[np.minimum(i, len(sp) - 1)] if len(sp) else end
+        s1 = np.where((i < len(sp)) & (s1 < end), s1, end)
+        s2 = sp[np.minimum(i + 1, len(sp) - 1)] if len(sp) else end
+        s2 = np.where((i + 1 < len(sp)) & (s2 < end), s2, end)
+        three = resp & (s1 < end) & (s2 - s1 - 1 == 3)
+        d = np.stack([cat[np.minimum(s1 + j, len(cat) - 1)].astype(np.int64) for j in (1, 2, 3)], axis=1)
+        ascii = np.all((d >= 48) & (d <= 57), axis=1)
+        other = np.all(((d >= 48) & (d <= 57)) | (d == 0xB2) | (d == 0xB3) | (d == 0xB9), axis=1)
+        value = (d[:, 0] - 48) * 100 + (d[:, 1] - 48) * 10 + (d[:, 2] - 48)
+        return three & ascii, value, resp & unsure, three & other & ~ascii
+
+    def status(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        code, value, unsure, _ = self._code()
+        state = np.where(code, PRESENT, ABSENT).astype(np.uint8)
+        state[unsure | self.broken] = DECODE
+        return state, np.where(state == PRESENT, value, 0), []
