@@ -102,6 +102,7 @@ def odd_frames() -> list[bytes]:
         _tcp4(50000, 993, _record(22, _hello(_sni((0, b"imaps.example"))))),
         _tcp6(50000, 443, client_hello()),
         _tcp4(50000, 80, client_hello()),  # TLS bytes on an HTTP port: HTTP payload
+        _tcp4(50000, 80, b"GET /cookie HTTP/1.1\r\nCookie: " + b"c" * 900 + b"\r\nHost: past-first-window\r\n\r\n"),
     ]
 
 
@@ -137,7 +138,7 @@ def test_odd_frames_are_answered_exactly_or_left_to_decoding(tmp_path: Path) -> 
     assert decoded_sni == {25, 26, 27, 31}, decoded_sni
     assert {host.table[c] for c in host.codes if c >= 0} >= {"spaced.example", "lf-only", "cut-before-end",
                                                              "in-a-response", "v6.example", "vlan.example",
-                                                             "café"}
+                                                             "café", "past-first-window"}
     assert {sni.table[c] for c in sni.codes if c >= 0} == {"plain.example", "late.example", "second-record.example",
                                                            "imaps.example", "www.example.com"}
     assert int(status.values[13]) == 204 and status.state[13] != DECODE

@@ -70,10 +70,11 @@ def tcp_payloads(trace: Any, protocol: str) -> Payloads:
     # the headers of every frame side by side (bytes past a frame's end belong to the next one:
     # every value kept is checked against the frame's captured length)
     head = rows_at(file, base, _HEAD) if n else np.zeros((0, _HEAD), dtype=np.uint8)
-    here = np.arange(n)
+    flat = head.reshape(-1)
+    row0 = np.arange(n, dtype=np.int64) * _HEAD
 
     def b(at: np.ndarray) -> np.ndarray:
-        return head[here, np.minimum(at, _HEAD - 1)].astype(np.int64)
+        return flat[row0 + np.minimum(at, _HEAD - 1)].astype(np.int64)
 
     def be16(at: np.ndarray) -> np.ndarray:
         return (b(at) << 8) | b(at + 1)

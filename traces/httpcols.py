@@ -3,9 +3,10 @@
 
 ``dissect/http.py`` is the definition: a segment whose payload starts with a method and a space
 (or ``HTTP/1.``) is a message, any other segment on an HTTP port is payload only.  For the
-messages, the first ``WINDOW`` bytes of every payload are joined into one array and the line
-structure is found for all of them at once: the positions of ``\\n`` split lines, a running
-count of the bytes that are not ``\\r`` finds the empty line that ends the headers, and the first
+messages, the first ``FIRST_WINDOW`` bytes of every payload (``WINDOW`` for the few whose headers go
+on) are joined into one array and the line
+structure is found for all of them at once: the positions of ``\\n`` split lines, those of
+``\\r`` (counted per line) find the empty line that ends the headers, and the first
 ``:`` of each line (one ``searchsorted``) its header name.  A Host header is a line whose name is
 ``host`` in any case; its value (the text after the colon, stripped) is dictionary-encoded.
 
@@ -23,12 +24,13 @@ import numpy as np
 
 from . import appwalk
 from .dissect import http as _http
-from .fieldcols import ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register
+from .fieldcols import (ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register,
+                        rows_at)
 from .fields import FieldDef
 from .protocols import MASK
 
-#: payload bytes of each message read (a header block longer than that is decoded)
-WINDOW = 4096
+#: payload bytes of each message read first, and for the messages whose headers go on (longer: decoded)
+FIRST_WINDOW, WINDOW = 256, 4096
 #: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
 MAX_LINES = min(200, _http.MAX_HEADERS - 1)
 FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS)}
@@ -61,23 +63,27 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     p = appwalk.tcp_payloads(trace, "HTTP")
     port = appwalk.claimed_by(p, _http.dissect_http)
     # a payload no port claims is HTTP only when it starts a message (else another test took it)
-    follow = p.ok & (port | (appwalk.unclaimed(p) & _starts(trace, p)))
+    starts = _starts(trace, p)
+    follow = p.ok & (port | (appwalk.unclaimed(p) & starts))
     numeric = name == _http.STATUS.name.lower()
     state = np.zeros(len(p.rows), dtype=np.uint8)  # ABSENT / PRESENT / DECODE per HTTP row
     state[~follow] = DECODE
-    msg = np.flatnonzero(follow & _starts(trace, p))  # the rest: payload of a message, no fields
+    msg = np.flatnonzero(follow & starts)  # the rest: payload of a message, no fields
     codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
     values = np.zeros(len(p.rows), dtype=np.uint16)
     if len(msg):
-        m = _Messages(trace, p.start[msg], p.length[msg])
-        if name == _http.HOST.name.lower():
-            got, c, table = m.host()
-        elif name == _http.METHOD.name.lower():
-            got, c, table = m.method()
-        elif name == _http.URI.name.lower():
-            got, c, table = m.uri()
-        else:
-            got, c, table = m.status()
+        got, c, table = _field(name, _Messages(trace, p.start[msg], p.length[msg], FIRST_WINDOW))
+        more = np.flatnonzero(_Messages.last_short)
+        if len(more):  # header blocks longer than the first window: again with the whole window
+            got2, c2, table2 = _field(name, _Messages(trace, p.start[msg[more]], p.length[msg[more]], WINDOW))
+            got[more] = got2
+            if numeric:
+                c[more] = c2
+            else:
+                known = {t: j for j, t in enumerate(table)}
+                remap = np.array([known.setdefault(t, len(known)) for t in table2] + [0], dtype=np.int32)
+                table = list(known)
+                c[more] = remap[np.where(got2 == PRESENT, c2, len(table2))]
         state[msg] = got
         if numeric:
             values[msg] = c
@@ -94,6 +100,16 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     codes[state == DECODE] = CODE_DECODE
     col_codes[p.rows] = codes
     return FieldColumn(fdef.name, codes=col_codes, table=table if len(msg) else [], how=how)
+
+
+def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if name == _http.HOST.name.lower():
+        return m.host()
+    if name == _http.METHOD.name.lower():
+        return m.method()
+    if name == _http.URI.name.lower():
+        return m.uri()
+    return m.status()
 
 
 def _starts(trace: Any, p: appwalk.Payloads) -> np.ndarray:
@@ -113,10 +129,18 @@ def _starts(trace: Any, p: appwalk.Payloads) -> np.ndarray:
 class _Messages:
     """The line structure of many HTTP messages (payloads that start one) at once."""
 
-    def __init__(self, trace: Any, start: np.ndarray, length: np.ndarray) -> None:
-        self.cut = length > WINDOW  # the window does not hold the whole payload
-        ln = np.minimum(length, WINDOW)
-        cat, at = appwalk.joined(trace.buf, start, ln)
+    #: the messages the last one built could not read within its window
+    last_short = np.zeros(0, dtype=bool)
+
+    def __init__(self, trace: Any, start: np.ndarray, length: np.ndarray, window: int) -> None:
+        self.cut = length > window  # the window does not hold the whole payload
+        ln = np.minimum(length, window)
+        if window <= FIRST_WINDOW:  # one gather of equal rows (bytes past a payload zeroed)
+            mat = rows_at(np.frombuffer(trace.buf, dtype=np.uint8), start, window)
+            mat *= np.arange(window)[None, :] < ln[:, None]
+            cat, at = mat.reshape(-1), np.arange(len(start), dtype=np.int64) * window
+        else:
+            cat, at = appwalk.joined(trace.buf, start, ln)
         self.cat, self.at, self.ln = cat, at, ln
         k = len(start)
         stop = at + ln
@@ -131,9 +155,8 @@ class _Messages:
         later[first[has_nl]] = False
         hdr = np.flatnonzero(later)
         ls, le, hf = nl[hdr - 1] + 1, nl[hdr], frame[hdr]
-        not_cr = np.zeros(len(cat) + 1, dtype=np.int64)
-        np.cumsum(cat != 13, out=not_cr[1:])
-        empty = not_cr[le] == not_cr[ls]
+        cr = np.flatnonzero(cat == 13)
+        empty = np.searchsorted(cr, le) - np.searchsorted(cr, ls) == le - ls  # nothing but '\r'
         # the first empty line of each message ends its headers (none: the segment cuts them)
         ends = np.full(k, np.iinfo(np.int64).max)
         e = hdr[empty]
@@ -143,7 +166,9 @@ class _Messages:
         count = np.bincount(hf[keep], minlength=k)
         ended = ends < np.iinfo(np.int64).max
         # unsure: headers not ended within the window of a longer payload, or too many lines
-        self.unsure = (~ended & self.cut) | (count > MAX_LINES) | (~has_nl & self.cut)
+        short = (~ended & self.cut) | (~has_nl & self.cut)
+        _Messages.last_short = short
+        self.unsure = short | (count > MAX_LINES)
         ls, le, hf = ls[keep], le[keep], hf[keep]
         colon = np.flatnonzero(cat == 58)
         ci = np.searchsorted(colon, ls)
@@ -152,7 +177,10 @@ class _Messages:
         c = np.where(has_colon, c, le)
         self.ls, self.le, self.hf, self.colon, self.has_colon = ls, le, hf, c, has_colon
         self.k = k
-        self.broken = self._code()[3]  # every field of such a message is decoded
+        self._mlen: np.ndarray | None = None
+        # a status code the dissector fails on: every field of such a message is decoded
+        odd_digit = (cat == 0xB2) | (cat == 0xB3) | (cat == 0xB9)
+        self.broken = self._code()[3] if odd_digit.any() else np.zeros(k, dtype=bool)
 
     def host(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         cat, ls, c = self.cat, self.ls, self.colon
@@ -184,6 +212,8 @@ class _Messages:
 
     def _method_len(self) -> np.ndarray:
         """Length of the method (0: a status line): the prefix it starts with names it."""
+        if self._mlen is not None:
+            return self._mlen
         cat, at = self.cat, self.at
         out = np.zeros(self.k, dtype=np.int64)
         for m in _http.METHODS:
@@ -192,6 +222,7 @@ class _Messages:
             for j, ch in enumerate(x):
                 hit &= cat[np.minimum(at + j, len(cat) - 1)] == ch
             out[hit] = len(m)
+        self._mlen = out
         return out
 
     def method(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
