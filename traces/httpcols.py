@@ -4,15 +4,15 @@
 ``dissect/http.py`` is the definition: a segment whose payload starts with a method and a space
 (or ``HTTP/1.``) is a message, any other segment on an HTTP port is payload only.  For the
 messages, the first ``FIRST_WINDOW`` bytes of every payload (``WINDOW`` for the few whose headers go
-on) are joined into one array and the line
-structure is found for all of them at once: the positions of ``\\n`` split lines, those of
-``\\r`` (counted per line) find the empty line that ends the headers, and the first
-``:`` of each line (one ``searchsorted``) its header name.  A Host header is a line whose name is
-``host`` in any case; its value (the text after the colon, stripped) is dictionary-encoded.
+on) are gathered into one array and the line structure is found for all of them at once: the
+positions of ``\\n`` split lines, the first line of each message is its request or status line,
+and the first empty line (nothing but ``\\r``) ends its headers.  A Host header is a header line
+starting ``host:`` in any case; its value (the text after the colon, stripped) is
+dictionary-encoded.  Only the distinct values become text.
 
 Left to decoding: frames ``appwalk`` does not follow, a header block not ended within the
-window, more than ``MAX_LINES`` header lines, two Host headers, a header name with spaces
-around it (which may strip to ``host``), a request line ending in more than one ``\\r``, a status
+window, more than ``MAX_LINES`` header lines, two Host headers, a header line starting with white
+space or with ``host`` and white space (its name may strip to ``host``), a request line ending in more than one ``\\r``, a status
 code with non-ASCII digits (the dissector fails on such a message: all its fields).
 """
 
@@ -72,8 +72,9 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
     values = np.zeros(len(p.rows), dtype=np.uint16)
     if len(msg):
-        got, c, table = _field(name, _Messages(trace, p.start[msg], p.length[msg], FIRST_WINDOW))
-        more = np.flatnonzero(_Messages.last_short)
+        m = _Messages(trace, p.start[msg], p.length[msg], FIRST_WINDOW)
+        got, c, table = _field(name, m)
+        more = np.flatnonzero(m.short)
         if len(more):  # header blocks longer than the first window: again with the whole window
             got2, c2, table2 = _field(name, _Messages(trace, p.start[msg[more]], p.length[msg[more]], WINDOW))
             got[more] = got2
@@ -115,90 +116,98 @@ def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
 def _starts(trace: Any, p: appwalk.Payloads) -> np.ndarray:
     """``http.starts_message`` for every row's payload."""
     file = np.frombuffer(trace.buf, dtype=np.uint8)
-    width = max(len(x) for x in _http.PREFIXES)
-    head = np.zeros((len(p.rows), width), dtype=np.int64)
-    for k in range(width):
-        head[:, k] = file[np.minimum(p.start + k, len(file) - 1)]
+    # the first 8 bytes of each payload as one big-endian number: a prefix is its top bytes
+    head = np.ascontiguousarray(rows_at(file, p.start, 8)).view(">u8").reshape(-1)
     hit = np.zeros(len(p.rows), dtype=bool)
     for x in _http.PREFIXES:
-        want = np.frombuffer(x, dtype=np.uint8).astype(np.int64)
-        hit |= (p.length >= len(x)) & np.all(head[:, : len(x)] == want, axis=1)
+        shift = np.uint64(8 * (8 - len(x)))
+        hit |= (p.length >= len(x)) & ((head >> shift) == np.uint64(int.from_bytes(x, "big")))
     return hit & p.ok
 
 
 class _Messages:
     """The line structure of many HTTP messages (payloads that start one) at once."""
 
-    #: the messages the last one built could not read within its window
-    last_short = np.zeros(0, dtype=bool)
-
     def __init__(self, trace: Any, start: np.ndarray, length: np.ndarray, window: int) -> None:
         self.cut = length > window  # the window does not hold the whole payload
         ln = np.minimum(length, window)
-        if window <= FIRST_WINDOW:  # one gather of equal rows (bytes past a payload zeroed)
+        k = len(start)
+        if window <= FIRST_WINDOW:  # one gather of equal rows (past a payload: the next frame's bytes)
             mat = rows_at(np.frombuffer(trace.buf, dtype=np.uint8), start, window)
-            mat *= np.arange(window)[None, :] < ln[:, None]
-            cat, at = mat.reshape(-1), np.arange(len(start), dtype=np.int64) * window
+            cat, at = mat.reshape(-1), np.arange(k, dtype=np.int64) * window
+            nl = np.flatnonzero(cat == 10)
+            frame = nl // window
         else:
             cat, at = appwalk.joined(trace.buf, start, ln)
-        self.cat, self.at, self.ln = cat, at, ln
-        k = len(start)
+            nl = np.flatnonzero(cat == 10)
+            frame = np.searchsorted(at, nl, side="right") - 1
+        self.cat, self.at, self.ln, self.k = cat, at, ln, k
         stop = at + ln
-        nl = np.flatnonzero(cat == 10)
-        frame = np.searchsorted(at, nl, side="right") - 1
-        first = np.searchsorted(nl, at)  # the request/status line's end, if it is in the frame
-        has_nl = first < np.searchsorted(nl, stop)
-        self.line_end = np.where(has_nl, nl[np.minimum(first, len(nl) - 1)] if len(nl) else 0, stop)
-        self.has_nl = has_nl
-        # header lines: every '\n' after a message's first ends one, starting after the one before
-        later = np.ones(len(nl), dtype=bool)
-        later[first[has_nl]] = False
-        hdr = np.flatnonzero(later)
-        ls, le, hf = nl[hdr - 1] + 1, nl[hdr], frame[hdr]
-        cr = np.flatnonzero(cat == 13)
-        empty = np.searchsorted(cr, le) - np.searchsorted(cr, ls) == le - ls  # nothing but '\r'
-        # the first empty line of each message ends its headers (none: the segment cuts them)
-        ends = np.full(k, np.iinfo(np.int64).max)
-        e = hdr[empty]
-        uf, ui = np.unique(hf[empty], return_index=True)
-        ends[uf] = e[ui]
-        keep = hdr < ends[hf]
-        count = np.bincount(hf[keep], minlength=k)
-        ended = ends < np.iinfo(np.int64).max
-        # unsure: headers not ended within the window of a longer payload, or too many lines
-        short = (~ended & self.cut) | (~has_nl & self.cut)
-        _Messages.last_short = short
-        self.unsure = short | (count > MAX_LINES)
-        ls, le, hf = ls[keep], le[keep], hf[keep]
-        colon = np.flatnonzero(cat == 58)
-        ci = np.searchsorted(colon, ls)
-        c = colon[np.minimum(ci, len(colon) - 1)] if len(colon) else np.zeros(len(ls), dtype=np.int64)
-        has_colon = (ci < len(colon)) & (c < le)
-        c = np.where(has_colon, c, le)
-        self.ls, self.le, self.hf, self.colon, self.has_colon = ls, le, hf, c, has_colon
-        self.k = k
+        inside = nl < stop[frame]  # (every later search is bounded by these lines)
+        nl, frame = nl[inside], frame[inside]
+        first = np.ones(len(nl), dtype=bool)  # the first '\n' of each message ends its first line
+        first[1:] = frame[1:] != frame[:-1]
+        self.has_nl = np.zeros(k, dtype=bool)
+        self.has_nl[frame[first]] = True
+        self.line_end = stop.copy()
+        self.line_end[frame[first]] = nl[first]
+        self.nl, self.frame, self.first = nl, frame, first
+        #: the messages whose first line this window could not read (a larger one may)
+        self.short = ~self.has_nl & self.cut
         self._mlen: np.ndarray | None = None
         # a status code the dissector fails on: every field of such a message is decoded
-        odd_digit = (cat == 0xB2) | (cat == 0xB3) | (cat == 0xB9)
-        self.broken = self._code()[3] if odd_digit.any() else np.zeros(k, dtype=bool)
+        odd = np.flatnonzero(cat >= 0xB2)
+        odd_row = np.searchsorted(at, odd, side="right") - 1
+        on_line = odd < self.line_end[odd_row] if len(odd) else np.zeros(0, dtype=bool)
+        self.broken = self._code()[3] if on_line.any() else np.zeros(k, dtype=bool)
 
     def host(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
-        cat, ls, c = self.cat, self.ls, self.colon
-        name = self.colon - ls
-        lower = _LOWER[cat[np.minimum(ls[:, None] + np.arange(4), len(cat) - 1)]] if len(ls) else np.zeros((0, 4), np.uint8)
-        is_host = self.has_colon & (name == 4) & np.all(lower == np.frombuffer(b"host", np.uint8), axis=1)
-        edge = _SPACE[cat[np.minimum(ls, len(cat) - 1)]] | _SPACE[cat[np.maximum(c - 1, 0)]]
-        odd = self.has_colon & (name > 4) & edge
-        hosts = np.bincount(self.hf[is_host], minlength=self.k)
+        """The Host header: a line starting ``host:`` in any case.  A line starting with white
+        space, or ``host`` and white space (either may strip to the name ``host``), leaves its
+        message to decoding."""
+        cat, k, nl, frame = self.cat, self.k, self.nl, self.frame
+        # header lines: every '\n' after a message's first ends one, starting after the one before
+        hdr = np.flatnonzero(~self.first)
+        ls, le, hf = nl[hdr - 1] + 1, nl[hdr], frame[hdr]
+        size = le - ls
+        top = len(cat) - 1
+        b0 = cat[ls]  # (ls < le or ls == le: the '\n' itself, never '\r' or white space)
+        last = cat[np.maximum(le - 1, 0)]
+        # an empty line is nothing but '\r' (one, nearly always; more are counted)
+        empty = (size == 0) | ((size == 1) & (b0 == 13))
+        maybe = np.flatnonzero((size > 1) & (b0 == 13) & (last == 13))
+        if len(maybe):
+            cr = np.flatnonzero(cat == 13)
+            m_ls, m_le = ls[maybe], le[maybe]
+            empty[maybe] = np.searchsorted(cr, m_le) - np.searchsorted(cr, m_ls) == m_le - m_ls
+        # the first empty line of each message ends its headers (none: the segment cuts them)
+        never = np.iinfo(np.int64).max
+        ends = np.full(k, never)
+        e = np.flatnonzero(empty)
+        if len(e):
+            firsts = np.ones(len(e), dtype=bool)
+            firsts[1:] = hf[e[1:]] != hf[e[:-1]]
+            ends[hf[e[firsts]]] = hdr[e[firsts]]
+        keep = hdr < ends[hf]
+        count = np.bincount(hf[keep], minlength=k)
+        ended = ends < never
+        short = self.short | (~ended & self.cut)
+        self.short = short
+        ls, le, hf, b0, size = ls[keep], le[keep], hf[keep], b0[keep], size[keep]
+        word = np.stack([_LOWER[cat[np.minimum(ls + j, top)]] for j in range(5)], axis=1)
+        named = (size >= 5) & np.all(word[:, :4] == np.frombuffer(b"host", np.uint8), axis=1)
+        is_host = named & (word[:, 4] == 58)
+        odd = _SPACE[b0] | (named & _SPACE[word[:, 4]])
+        hosts = np.bincount(hf[is_host], minlength=k)
         state = np.where(hosts == 1, PRESENT, ABSENT).astype(np.uint8)
-        state[(hosts > 1) | (np.bincount(self.hf[odd], minlength=self.k) > 0) | self.unsure | self.broken] = DECODE
-        codes = np.zeros(self.k, dtype=np.int32)
+        unsure = short | (count > MAX_LINES) | self.broken
+        state[(hosts > 1) | (np.bincount(hf[odd], minlength=k) > 0) | unsure] = DECODE
+        codes = np.zeros(k, dtype=np.int32)
         h = np.flatnonzero(is_host)
-        one = state[self.hf[h]] == PRESENT
-        h = h[one]
-        vc, table, too_long = encode_bytes(cat, c[h] + 1, self.le[h] - c[h] - 1, _value)
-        codes[self.hf[h]] = vc
-        state[self.hf[h][too_long]] = DECODE
+        h = h[state[hf[h]] == PRESENT]
+        vc, table, too_long = encode_bytes(cat, ls[h] + 5, le[h] - ls[h] - 5, _value)
+        codes[hf[h]] = vc
+        state[hf[h][too_long]] = DECODE
         return state, codes, table
 
     def _line(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
