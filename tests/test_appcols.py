@@ -206,3 +206,22 @@ def test_filters_over_app_columns_select_what_decoding_selects(tmp_path: Path, e
     assert fast.any()
     assert np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
     assert any("field column" in line for line in cf.explain(trace)), cf.explain(trace)
+
+
+def test_the_index_sends_http_with_ntlm_or_negotiate_anywhere_to_the_dissectors(tmp_path: Path) -> None:
+    """The index's NTLMSSP bit on HTTP frames (fastapps._http_auth finds the words in all the
+    message segments at once) is what decoding finds."""
+    from app_frames import http_frames
+    from tracemon.traces.protocols import MASK
+
+    frames = [*http_frames(), *http_frames()[::-1],
+              _tcp4(50000, 80, b"GET /n HTTP/1.1\r\nHost: x\r\nX: NeGoTiAtE\r\n\r\n"),
+              _tcp4(50000, 80, b"GET /plain HTTP/1.1\r\nHost: ntl\r\n\r\nm")]
+    path = tmp_path / "auth.pcap"
+    write_pcap(path, 1, frames)
+    trace = open_trace(path, use_cache=False)
+    bit = np.uint64(MASK["NTLMSSP"])
+    indexed = (trace.index.column("protos") & bit) != 0
+    decoded = np.array(["NTLMSSP" in trace.reader.frame(i).protocols for i in range(len(trace))])
+    assert decoded.sum() >= 2
+    assert np.array_equal(indexed, decoded)
