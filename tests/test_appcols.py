@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from app_frames import client_hello, tunnel_frames
+from app_frames import _nbss, _smb2_header, client_hello, tunnel_frames
 from app_frames import frames as app_frames
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +25,8 @@ from tracemon.traces.fieldcols import CODE_DECODE, DECODE, columns_for
 
 SNI = "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName"
 HTTP_FIELDS = ["HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI", "HTTP.Response.StatusCode"]
-FIELDS = [*HTTP_FIELDS, SNI]
+SMB2_FIELDS = ["SMB2.TreeConnect.Path", "SMB2.FileName"]
+FIELDS = [*HTTP_FIELDS, SNI, *SMB2_FIELDS]
 
 
 def _tcp4(sport: int, dport: int, data: bytes) -> bytes:
@@ -117,7 +118,8 @@ def test_app_frames_columns_match_the_dissector(tmp_path: Path) -> None:
     frames = app_frames()
     trace, answered = _check(tmp_path, frames)
     tunnelled = frames.index(tunnel_frames()[0])  # HTTP inside VXLAN: left to decoding
-    assert answered == {**dict.fromkeys(HTTP_FIELDS, len(trace) - 1), SNI: len(trace)}, answered
+    assert answered == {**dict.fromkeys(HTTP_FIELDS, len(trace) - 1), SNI: len(trace),
+                        **dict.fromkeys(SMB2_FIELDS, len(trace) - 1)}, answered  # (less a compound)
     host = columns_for(trace).get(trace.registry.get("HTTP.Host"))
     assert int(host.codes[tunnelled]) == CODE_DECODE
     sni = columns_for(trace).get(trace.registry.get(SNI))
@@ -225,3 +227,55 @@ def test_the_index_sends_http_with_ntlm_or_negotiate_anywhere_to_the_dissectors(
     decoded = np.array(["NTLMSSP" in trace.reader.frame(i).protocols for i in range(len(trace))])
     assert decoded.sum() >= 2
     assert np.array_equal(indexed, decoded)
+
+
+def _tree(path: str, *, response: bool = False, nxt: int = 0, offset: int | None = None, size: int | None = None) -> bytes:
+    raw = path.encode("utf-16-le")
+    body = struct.pack("<HHHH", 9, 0, 72 if offset is None else offset, len(raw) if size is None else size) + raw
+    return _smb2_header(3, 4, response=response, nxt=nxt) + body
+
+
+def _create(name: str) -> bytes:
+    raw = name.encode("utf-16-le")
+    return _smb2_header(5, 9, response=False) + struct.pack("<HBBIQQIIIII", 57, 0, 0, 2, 0, 0, 0x12019F, 0, 7, 1, 0x40) \
+        + struct.pack("<HHII", 64 + 56, len(raw), 0, 0) + raw
+
+
+def smb2_frames() -> list[bytes]:
+    return [
+        _tcp4(50010, 445, _nbss(_tree("\\\\srv\\share"))),
+        _tcp4(50010, 445, _nbss(_tree("\\\\srv\\cut"))[:-4]),  # the segment cuts the name
+        _tcp4(50010, 445, _nbss(_tree("\\\\srv\\odd", size=7))),  # an odd length
+        _tcp4(50010, 445, _nbss(_tree("\\\\srv\\far", offset=400))),  # past the message
+        _tcp4(445, 50010, _nbss(_tree("\\\\srv\\resp", response=True))),  # a response: no path
+        _tcp4(50010, 445, _nbss(_tree("\\\\a\\one")) + _nbss(_tree("\\\\b\\two"))),  # two NbtSS messages
+        _tcp4(50010, 139, _nbss(_create("dir\\file.txt"))),
+        _tcp4(50010, 445, _nbss(_create("caf\u00e9 \U0001f600.txt"))),
+        _tcp4(50010, 445, _nbss(_create(""))),  # the share's root: no name
+        _tcp4(50010, 445, _nbss(_smb2_header(5, 9, response=False)[:40])),  # a header cut short
+        _tcp4(50010, 445, _nbss(b"\xfdSMB" + bytes(60))),  # encrypted: nothing to read
+    ]
+
+
+def test_smb2_name_columns_match_the_dissector(tmp_path: Path) -> None:
+    frames = smb2_frames()
+    trace, answered = _check(tmp_path, frames)
+    path = columns_for(trace).get(trace.registry.get("SMB2.TreeConnect.Path"))
+    name = columns_for(trace).get(trace.registry.get("SMB2.FileName"))
+    assert {i + 1 for i in np.flatnonzero(path.codes == CODE_DECODE)} == {6}  # two messages: decoded
+    assert {path.table[c] for c in path.codes if c >= 0} == {"\\\\srv\\share", "\\\\srv\\c", "\\\\s"}
+    assert {name.table[c] for c in name.codes if c >= 0} == {"dir\\file.txt", "caf\u00e9 \U0001f600.txt"}
+    assert answered["SMB2.FileName"] == len(trace) - 1
+
+
+@pytest.mark.parametrize("expr", ['SMB2.FileName.Contains("FILE")', 'SMB2.TreeConnect.Path.Contains("share")',
+                                  "SMB2.FileName"])
+def test_filters_over_smb2_names_select_what_decoding_selects(tmp_path: Path, expr: str) -> None:
+    path = tmp_path / "smb2.pcap"
+    write_pcap(path, 1, smb2_frames())
+    trace = open_trace(path, use_cache=False)
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert fast.any()
+    assert np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
+    assert any("field column" in line for line in cf.explain(trace)), cf.explain(trace)

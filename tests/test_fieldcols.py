@@ -112,9 +112,10 @@ def _etw_fields(trace) -> list[str]:
     return sorted(names)
 
 
-#: the packet fields with column builders (dnscols, httpcols, tlscols)
+#: the packet fields with column builders (dnscols, httpcols, tlscols, smb2cols)
 PACKET_FIELDS = ["DNS.QRecord.QuestionName", "HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI",
-                 "HTTP.Response.StatusCode", "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName"]
+                 "HTTP.Response.StatusCode", "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName",
+                 "SMB2.TreeConnect.Path", "SMB2.FileName"]
 
 
 @pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("netmon", ".cap"), *samples("pcap", ".pcap"),

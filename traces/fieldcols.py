@@ -3,7 +3,8 @@
 The index holds what the first pass can afford for every frame; a filter naming any other field
 would decode frame by frame.  Here a field is extracted on first use by a builder that knows its
 layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``; HTTP request and
-response lines and Host: ``httpcols.py``; TLS SNI: ``tlscols.py``) with array operations,
+response lines and Host: ``httpcols.py``; TLS SNI: ``tlscols.py``; SMB2 tree and file names:
+``smb2cols.py``) with array operations,
 and kept:
 
 * numbers as an array of the field's width, absence and "decode" marked by two values no frame
@@ -325,7 +326,7 @@ def _planners() -> list[Planner]:
     ``register()`` added, in either order."""
     global _builtins_loaded
     if not _builtins_loaded:
-        from . import dnscols, httpcols, tlscols  # noqa: F401 — each registers itself
+        from . import dnscols, httpcols, smb2cols, tlscols  # noqa: F401 — each registers itself
         from .etw import fieldcols  # noqa: F401
 
         _builtins_loaded = True
