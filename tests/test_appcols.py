@@ -229,16 +229,16 @@ def test_the_index_sends_http_with_ntlm_or_negotiate_anywhere_to_the_dissectors(
     assert np.array_equal(indexed, decoded)
 
 
-def _tree(path: str, *, response: bool = False, nxt: int = 0, offset: int | None = None, size: int | None = None) -> bytes:
+def _tree(path: str, *, response: bool = False, offset: int = 72, size: int | None = None) -> bytes:
     raw = path.encode("utf-16-le")
-    body = struct.pack("<HHHH", 9, 0, 72 if offset is None else offset, len(raw) if size is None else size) + raw
-    return _smb2_header(3, 4, response=response, nxt=nxt) + body
+    body = struct.pack("<HHHH", 9, 0, offset, len(raw) if size is None else size) + raw
+    return _smb2_header(3, 4, response=response) + body
 
 
 def _create(name: str) -> bytes:
     raw = name.encode("utf-16-le")
-    return _smb2_header(5, 9, response=False) + struct.pack("<HBBIQQIIIII", 57, 0, 0, 2, 0, 0, 0x12019F, 0, 7, 1, 0x40) \
-        + struct.pack("<HHII", 64 + 56, len(raw), 0, 0) + raw
+    body = struct.pack("<HBBIQQIIIII", 57, 0, 0, 2, 0, 0, 0x12019F, 0, 7, 1, 0x40)
+    return _smb2_header(5, 9, response=False) + body + struct.pack("<HHII", 64 + 56, len(raw), 0, 0) + raw
 
 
 def smb2_frames() -> list[bytes]:

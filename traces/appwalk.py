@@ -90,7 +90,8 @@ def tcp_payloads(trace: Any, protocol: str) -> Payloads:
     ok &= (v4 & (ihl >= 20) & (b(l3 + 9) == 6) & ((be16(l3 + 6) & 0x3FFF) == 0)) | (v6 & (b(l3 + 6) == 6))
     l4 = np.where(v4, l3 + ihl, l3 + 40)
     v6_len = be16(l3 + 4)
-    ip_end = np.where(v4, np.where(total >= ihl, l3 + total, cap), np.where(v6_len > 0, l3 + 40 + v6_len, cap))
+    ip_end = np.where(v4, np.where(total >= ihl, l3 + total, cap),
+                      np.where(v6_len > 0, l3 + 40 + v6_len, cap))
     end = np.minimum(cap, ip_end)
     hl = (b(l4 + 12) >> 4) * 4
     ok &= (l4 + 20 <= end) & (hl >= 20) & (l4 + hl < end) & (l4 + hl <= _HEAD)

@@ -12,8 +12,9 @@ dictionary-encoded.  Only the distinct values become text.
 
 Left to decoding: frames ``appwalk`` does not follow, a header block not ended within the
 window, more than ``MAX_LINES`` header lines, two Host headers, a header line starting with white
-space or with ``host`` and white space (its name may strip to ``host``), a request line ending in more than one ``\\r``, a status
-code with non-ASCII digits (the dissector fails on such a message: all its fields).
+space or with ``host`` and white space (its name may strip to ``host``), a request line ending in
+more than one ``\\r``, a status code with non-ASCII digits (the dissector fails on such a
+message: all its fields).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ import numpy as np
 
 from . import appwalk
 from .dissect import http as _http
-from .fieldcols import (ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register,
-                        rows_at)
+from .fieldcols import (ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes,
+                        register, rows_at)
 from .fields import FieldDef
 from .protocols import MASK
 
