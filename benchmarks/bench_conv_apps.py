@@ -16,7 +16,6 @@ import argparse
 import shutil
 import struct
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -160,12 +159,12 @@ def main() -> None:
         rows.append(("next MSRPC response decoded (memory kept)", f"{s * 1000:.2f} ms", ""))
     for label, expr in (("MSRPC.OpNum == 64 (responses by memory)", "MSRPC.OpNum == 64"),):
         with open_trace(path, use_cache=False) as t:
-            hits, s = timed(lambda t=t: compile_filter(expr, trace=t).evaluate(t))
+            hits, s = timed(lambda t=t, expr=expr: compile_filter(expr, trace=t).evaluate(t))
             rows.append((f"filter {label}", f"{s:.2f} s", f"{int(hits.sum()):,} frames"))
         saved = MEMORIES.pop("msrpc")
         try:
             with open_trace(path, use_cache=False) as t:
-                hits, s = timed(lambda t=t: compile_filter(expr, trace=t).evaluate(t))
+                hits, s = timed(lambda t=t, expr=expr: compile_filter(expr, trace=t).evaluate(t))
                 rows.append(("  the same without the memory (requests only)", f"{s:.2f} s",
                              f"{int(hits.sum()):,} frames"))
         finally:

@@ -158,6 +158,13 @@ def filter_table(path: Path, filters: list[tuple[str, str | None]], use_tshark: 
 #: with, tshark equivalent)
 COLUMN_FILTERS: list[tuple[str, str, str, str | None]] = [
     ("pcap", 'DNS.QRecord.QuestionName.Contains("host17.")', "DNS", 'dns.qry.name contains "host17."'),
+    # "web": gen_traces' mixed pcap with HTTP and TLS in its TCP data, --column-frames (300,000) frames
+    ("web", 'DNS.QRecord.QuestionName.Contains("host17.")', "DNS", 'dns.qry.name contains "host17."'),
+    ("web", 'HTTP.Host.Contains("web17.")', "HTTP", 'http.host contains "web17."'),
+    ("web", 'TLS.ClientHello.ServerName.Contains("web17.")', "TLS",
+     'tls.handshake.extensions_server_name contains "web17."'),
+    ("web", 'HTTP.Request.URI.Contains("/app/17/")', "HTTP", 'http.request.uri contains "/app/17/"'),
+    ("web", "HTTP.Response.StatusCode == 404", "HTTP", "http.response.code == 404"),
     ("etl", f'{VMS}.VM_NBL_ROUTE.DestNicFName.Contains("vm03")', f"{VMS}.VM_NBL_ROUTE", None),
     ("etl", f'{VMS}.VM_NBL_ROUTE.SwitchName == "8f2a6c1e-4b3d-4e5f-9a0b-1c2d3e4f5a6b"', f"{VMS}.VM_NBL_ROUTE", None),
     ("etl", f"{VMS}.VM_NBL_ROUTE.BufferAddress > 0xFFFFC30F4A230000", f"{VMS}.VM_NBL_ROUTE", None),
@@ -233,11 +240,14 @@ def main() -> None:
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--no-etl", action="store_true")
     ap.add_argument("--columns-only", action="store_true", help="only the field-column table")
-    ap.add_argument("--no-pcap", action="store_true", help="leave the pcap out of the field-column table")
+    ap.add_argument("--no-pcap", action="store_true", help="leave the pcaps out of the field-column table")
+    ap.add_argument("--column-frames", type=int, default=300_000,
+                    help="frames of the web pcap (gen_traces traffic='web': HTTP, TLS, DNS) of the field-column table")
     ap.add_argument("--etl", type=Path, help="a compressed VmSwitch ETL for the field-column table "
                     "(default: bench_etl.write_trace of --frames events, compressed)")
     args = ap.parse_args()
-    paths: dict[str, Path] = {} if args.no_pcap else {"pcap": cached("pcap", args.frames)}
+    paths: dict[str, Path] = {} if args.no_pcap else {"pcap": cached("pcap", args.frames),
+                                                       "web": cached("pcap", args.column_frames, traffic="web")}
     if not args.no_etl:
         paths["etl"] = args.etl or compressed_etl_path(args.frames)
     column_table(paths, not args.no_tshark)

@@ -54,8 +54,37 @@ def _mac(i: int) -> bytes:
     return bytes([0x00, 0x15, 0x5D, (i >> 16) & 255, (i >> 8) & 255, i & 255])
 
 
-def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
-    """(timestamp ns, Ethernet frame) pairs."""
+def _client_hello(server: str) -> bytes:
+    name = server.encode()
+    sni = struct.pack("!HHHBH", 0, len(name) + 5, len(name) + 3, 0, len(name)) + name
+    exts = sni + struct.pack("!HHH", 10, 4, 2) + b"\x00\x1d" + struct.pack("!HH", 23, 0) + \
+        struct.pack("!HHB", 43, 3, 2) + b"\x03\x04"
+    suites = struct.pack("!4H", 0x1301, 0x1302, 0xC02F, 0xC030)
+    body = b"\x03\x03" + bytes(32) + b"\x20" + bytes(32) + struct.pack("!H", len(suites)) + suites + b"\x01\x00" + \
+        struct.pack("!H", len(exts)) + exts
+    hs = b"\x01" + len(body).to_bytes(3, "big") + body
+    return b"\x16\x03\x01" + struct.pack("!H", len(hs)) + hs
+
+
+def _web_data(dport: int, out: bool, step: int, server: int, k: int, size: int) -> bytes:
+    """What a data segment of a ``web`` trace carries: HTTP messages on 80, a ClientHello (then
+    application data records) on 443, zeros elsewhere."""
+    site = f"web{server & 63}.corp.example.com"
+    if dport == 80:
+        head = (f"GET /app/{k % 97}/item HTTP/1.1\r\nHost: {site}\r\nUser-Agent: bench/1.0\r\n"
+                f"Accept: */*\r\n\r\n" if out else
+                f"HTTP/1.1 {(200, 200, 304, 404)[k % 4]} OK\r\nContent-Type: text/html\r\n"
+                f"Content-Length: {size}\r\n\r\n").encode()
+    elif dport == 443:
+        head = _client_hello(site) if out and step == 3 else b"\x17\x03\x03" + struct.pack("!H", max(0, size - 5))
+    else:
+        return bytes(size)
+    return head + bytes(max(0, size - len(head)))
+
+
+def frames(n: int, seed: int = 7, web: bool = False) -> Iterator[tuple[int, bytes]]:
+    """(timestamp ns, Ethernet frame) pairs; ``web``: TCP data segments carry HTTP and TLS as
+    their ports say (see ``_web_data``) instead of zeros."""
     rnd = random.Random(seed)
     t = 1_700_000_000_000_000_000
     hosts = 400
@@ -80,6 +109,8 @@ def frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
             flags = 0x02 if step == 0 else 0x12 if step == 1 else 0x10 if step == 2 else 0x11 if step >= 19 else 0x18
             out = step in (0, 2) or step >= 19 or (step > 2 and step % 2 == 1)
             data = bytes(rnd.randrange(1, 1400)) if flags == 0x18 else b""
+            if web and data:
+                data = _web_data(dport, out, step, server, k, len(data))
             seg = _tcp(sport if out else dport, dport if out else sport, seq, seq + 1, flags, data)
             s[4], s[5] = step + 1, seq + len(data) + 1
             if step >= 19:
@@ -161,7 +192,8 @@ def vxlan_frames(n: int, seed: int = 7) -> Iterator[tuple[int, bytes]]:
         yield t, _eth(dmac, smac, 0x0800, hdr + payload)
 
 
-_TRAFFIC = {"mixed": frames, "apps": app_frames, "vxlan": vxlan_frames}
+_TRAFFIC = {"mixed": frames, "apps": app_frames, "vxlan": vxlan_frames,
+            "web": lambda n, seed=7: frames(n, seed, web=True)}
 
 
 def write_pcap(path: Path, n: int, seed: int = 7, traffic: str = "mixed") -> Path:
@@ -189,7 +221,7 @@ def write_pcapng(path: Path, n: int, seed: int = 7) -> Path:
 
 def cached(kind: str, n: int, folder: Path | None = None, traffic: str = "mixed") -> Path:
     """A generated file under benchmarks/out/, made once (``traffic="apps"``: ``app_frames``,
-    ``"vxlan"``: ``vxlan_frames``; both pcap)."""
+    ``"vxlan"``: ``vxlan_frames``; ``"web"``: ``frames`` with HTTP and TLS in the TCP data; all pcap)."""
     folder = folder or Path(__file__).resolve().parent / "out"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / (f"synthetic_{n}.{kind}" if traffic == "mixed" else f"synthetic_{traffic}_{n}.{kind}")

@@ -20,8 +20,8 @@ from tracemon.tui import app_nodes, conversations
 from tracemon.tui.conversations import Scope
 
 SMB2_SAMPLES = ["pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng",
-                "netmon/msprotod_MS-ADOD_Example1_4_Win2016_X64_Win2016_X64_Domain_"
-                "UnjoiningADomainMember.cap",
+                ("netmon/msprotod_MS-ADOD_Example1_4_Win2016_X64_Win2016_X64_Domain_"
+                 "UnjoiningADomainMember.cap"),
                 "netmon/msprotod_MS-AUTHSOD_Example3-1_Win2016_X64_Win2016_X64_Domain.cap",
                 "netmon/msprotod_MS-CCROD_Example2Peer1Version1_Win2016_X64_Win10_X64_Domain_CePark.cap"]
 HTTP_SAMPLES = ["netmon/DERIVED_tcpreplay_test.netmon2.cap", "pcapng/chrissanders_arppoison.pcapng",

@@ -112,12 +112,18 @@ def _etw_fields(trace) -> list[str]:
     return sorted(names)
 
 
+#: the packet fields with column builders (dnscols, httpcols, tlscols, smb2cols)
+PACKET_FIELDS = ["DNS.QRecord.QuestionName", "HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI",
+                 "HTTP.Response.StatusCode", "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName",
+                 "SMB2.TreeConnect.Path", "SMB2.FileName"]
+
+
 @pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("netmon", ".cap"), *samples("pcap", ".pcap"),
                                   *samples("pcapng", ".pcapng")], ids=lambda p: p.name)
 def test_every_column_on_every_sample_matches_the_decoder(path: Path) -> None:
     trace = open_trace(path, use_cache=False)
     names = _etw_fields(trace) if trace.format in ("etl", "netmon") else []
-    check_columns(trace, [*names[:60], "DNS.QRecord.QuestionName"])
+    check_columns(trace, [*names[:60], *PACKET_FIELDS])
 
 
 @pytest.mark.parametrize("expr", [

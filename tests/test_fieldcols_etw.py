@@ -19,8 +19,16 @@ from tracemon.traces import open_trace
 from tracemon.traces.etw import bulk
 from tracemon.traces.etw import fieldcols as etwcols
 from tracemon.traces.etw import writer as W
-from tracemon.traces.fieldcols import (ABSENT, COLUMN_FORMAT, DECODE, PRESENT, FieldColumn,
-                                       columns_for, free_patterns, plan)
+from tracemon.traces.fieldcols import (
+    ABSENT,
+    COLUMN_FORMAT,
+    DECODE,
+    PRESENT,
+    FieldColumn,
+    columns_for,
+    free_patterns,
+    plan,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 native = pytest.mark.skipif(bulk._native_extract is None, reason="the C extension is not built")

@@ -14,11 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import require_tshark, sample
-from test_dcerpc import EPM, NDR, NO_REASSEMBLY, SAMPLES, fault, pdu, request, response
+from test_dcerpc import EPM, NDR, NO_REASSEMBLY, SAMPLES, fault, pdu, response
 from test_dissect_synthetic import eth, ipv4, tcp, write_pcap
 from tracemon.filters import compile_filter
-from tracemon.traces import open_trace
-from tracemon.traces import convmemory
+from tracemon.traces import convmemory, open_trace
 from tracemon.traces.dissect import dcerpc, dissect
 from tracemon.traces.dissect.msrpc_ops import OPERATIONS, operation
 

@@ -25,9 +25,10 @@ from .protocols import FLAGS, MASK
 
 QUESTION_NAME = "dns.qrecord.questionname"
 MAX_LABELS = 128
-#: bytes of each DNS frame read (headers and a question name of up to ~220 bytes; longer: decoded)
-WINDOW = 320
-_MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "Geneve", "NVGRE", "ERSPAN", "TCP")
+#: bytes of each DNS frame read first (headers and a question name of up to ~60 bytes), then for the
+#: few frames whose name goes on (names up to ~220 bytes; longer: decoded)
+FIRST_WINDOW, WINDOW = 128, 320
+_MULTI = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "VXLAN", "Geneve", "NVGRE", "Nested", "TCP")
 
 
 @register
@@ -54,31 +55,57 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
         return FieldColumn(fdef.name, codes=codes, how="DNS batch pass")
     multi = 0
     for name in _MULTI:
-        multi |= MASK.get(name, 0) | FLAGS.get(name, 0)
+        multi |= (MASK[name] if name in MASK else FLAGS[name])
     links = np.array([i.link_type for i in trace.interfaces] or [0], dtype=np.int64)
     iface = idx.column("iface")[rows].astype(np.int64)
     ok = ((protos[rows] & np.uint64(multi)) == 0) & (links[np.minimum(iface, len(links) - 1)] == 1)
     ok &= (idx.column("kind")[rows] & 2) == 0  # ETW packet events: bytes are inside records
     base = reader_offsets(trace, rows)
     cap = idx.column("length")[rows].astype(np.int64)
-    # the first WINDOW bytes of every DNS frame side by side: every later read is inside this
-    # matrix (one gather from the file instead of one per header field and label)
     file = np.frombuffer(trace.buf, dtype=np.uint8)
+    # a first pass reads FIRST_WINDOW bytes of every DNS frame; the few whose question name goes
+    # on past it are read again with the whole WINDOW
+    state, c, table = _pass(file, base, cap, ok.copy(), FIRST_WINDOW)
+    more = np.flatnonzero(state == _RETRY)
+    if len(more):
+        state2, c2, table2 = _pass(file, base[more], cap[more], ok[more], WINDOW)
+        state2[state2 == _RETRY] = _DECODE
+        known = {t: j for j, t in enumerate(table)}
+        remap = np.array([known.setdefault(t, len(known)) for t in table2] + [0], dtype=np.int32)
+        table = list(known)
+        state[more] = state2
+        c[more] = remap[np.where(state2 == _NAME, c2, len(table2))]
+    codes[rows[state == _DECODE]] = CODE_DECODE
+    codes[rows[state == _NAME]] = c[state == _NAME]
+    return FieldColumn(fdef.name, codes=codes, table=table, how="DNS batch pass over DNS frames")
+
+
+_NAME, _DECODE, _RETRY = 1, 2, 3
+
+
+def _pass(file: np.ndarray, base: np.ndarray, cap: np.ndarray, ok: np.ndarray,
+          window: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(state per row: _NAME / _DECODE / _RETRY (the name goes on past ``window``), code of the
+    name, table) of the frames at ``base`` whose layout ``ok`` has not ruled out."""
+    k = len(base)
+    # the first ``window`` bytes of every frame side by side: every later read is inside this
+    # matrix (one gather from the file instead of one per header field and label)
     # (bytes past a frame's end are the next frame's: every value read for a frame kept below
     # lies before its DNS question's end, which is checked against the captured length)
-    mat = rows_at(file, base, WINDOW)
-    here = np.arange(len(rows))
+    mat = rows_at(file, base, window)
+    flat = mat.reshape(-1)
+    row0 = np.arange(k, dtype=np.int64) * window
 
-    def b(at: np.ndarray, r: np.ndarray = here) -> np.ndarray:
-        return mat[r, np.minimum(at, WINDOW - 1)].astype(np.int64)
+    def b(at: np.ndarray, r: np.ndarray | None = None) -> np.ndarray:
+        return flat[(row0 if r is None else row0[r]) + np.minimum(at, window - 1)].astype(np.int64)
 
     def be16(at: np.ndarray) -> np.ndarray:
         return (b(at) << 8) | b(at + 1)
 
     frame_end = cap
-    etype = be16(np.full(len(rows), 12))
+    etype = be16(np.full(k, 12))
     vlan = etype == 0x8100
-    etype = np.where(vlan, be16(np.full(len(rows), 16)), etype)
+    etype = np.where(vlan, be16(np.full(k, 16)), etype)
     l3 = np.where(vlan, 18, 14)
     v4 = etype == 0x0800
     v6 = etype == 0x86DD
@@ -97,15 +124,19 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     ok &= qd == 1  # no question (absent) or several: the dissector decides
     start = dns + 12
     pos = start.copy()
-    done = np.zeros(len(rows), dtype=bool)
+    done = np.zeros(k, dtype=bool)
+    retry = np.zeros(k, dtype=bool)
     active = np.flatnonzero(ok)
     for _ in range(MAX_LABELS):
         if not len(active):
             break
         p = pos[active]
-        inside_msg = (p < end[active]) & (p < WINDOW)
-        ok[active[~inside_msg]] = False
-        active, p = active[inside_msg], p[inside_msg]
+        in_msg = p < end[active]
+        in_window = p < window
+        ok[active[~(in_msg & in_window)]] = False
+        retry[active[in_msg & ~in_window]] = True
+        keep = in_msg & in_window
+        active, p = active[keep], p[keep]
         lab = b(p, active)
         zero = lab == 0
         done[active[zero]] = True
@@ -117,12 +148,16 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     ok &= done
     after = pos + 1
     ok &= after + 4 <= end  # QTYPE and QCLASS, else the dissector calls the question cut short
-    ok &= (after - start <= 255) & (after <= WINDOW)
-    codes[rows[~ok]] = CODE_DECODE
+    ok &= after - start <= 255
+    retry |= ok & (after > window)
+    ok &= after <= window
+    state = np.where(ok, _NAME, np.where(retry, _RETRY, _DECODE)).astype(np.int8)
     sel = np.flatnonzero(ok)
-    c, table, too_long = encode_bytes(mat.reshape(-1), sel * WINDOW + start[sel], (after - start)[sel], _text)
-    codes[rows[sel]] = np.where(too_long, CODE_DECODE, c)
-    return FieldColumn(fdef.name, codes=codes, table=table, how="DNS batch pass over DNS frames")
+    c, table, too_long = encode_bytes(flat, sel * window + start[sel], (after - start)[sel], _text)
+    codes = np.zeros(k, dtype=np.int32)
+    codes[sel] = c
+    state[sel[too_long]] = _DECODE
+    return state, codes, table
 
 
 def reader_offsets(trace: Any, rows: np.ndarray) -> np.ndarray:

@@ -2,7 +2,9 @@
 
 The index holds what the first pass can afford for every frame; a filter naming any other field
 would decode frame by frame.  Here a field is extracted on first use by a builder that knows its
-layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``) with array operations,
+layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``; HTTP request and
+response lines and Host: ``httpcols.py``; TLS SNI: ``tlscols.py``; SMB2 tree and file names:
+``smb2cols.py``) with array operations,
 and kept:
 
 * numbers as an array of the field's width, absence and "decode" marked by two values no frame
@@ -73,7 +75,7 @@ class FieldColumn:
     given, for columns read back from the cache).
     """
 
-    __slots__ = ("name", "values", "codes", "table", "how", "sentinels", "_state")
+    __slots__ = ("_state", "codes", "how", "name", "sentinels", "table", "values")
 
     def __init__(self, name: str, values: np.ndarray | None = None, state: np.ndarray | None = None,
                  codes: np.ndarray | None = None, table: list[str] | None = None, how: str = "", *,
@@ -238,7 +240,7 @@ def free_patterns(bits: np.ndarray, k: int, width: int) -> tuple[int, ...] | Non
     if lo >= k:
         return tuple(range(lo - k, lo))
     u = np.unique(bits)
-    out: list[int] = list(range(0, lo)) + list(range(hi + 1, top + 1))
+    out: list[int] = list(range(lo)) + list(range(hi + 1, top + 1))
     gaps = np.flatnonzero(np.diff(u) > 1)
     for g in gaps.tolist():
         a, b = int(u[g]) + 1, int(u[g + 1])
@@ -324,7 +326,7 @@ def _planners() -> list[Planner]:
     ``register()`` added, in either order."""
     global _builtins_loaded
     if not _builtins_loaded:
-        from . import dnscols  # noqa: F401 — registers itself
+        from . import dnscols, httpcols, smb2cols, tlscols  # noqa: F401 — each registers itself
         from .etw import fieldcols  # noqa: F401
 
         _builtins_loaded = True

@@ -20,8 +20,8 @@ from . import (  # noqa: F401
     icmp,
     icmpv6,
     igmp,
-    ipv4,
     ipsec,
+    ipv4,
     ipv6,
     kerberos,
     ldap,
@@ -40,7 +40,17 @@ from . import (  # noqa: F401
     vxlan,
     wifi,
 )
-from .core import ETHER_TYPES, IP_PROTOCOLS, LINK_TYPES, TCP_PORTS, UDP_PORTS, Ctx, History, dissect_into, payload
+from .core import (
+    ETHER_TYPES,
+    IP_PROTOCOLS,
+    LINK_TYPES,
+    TCP_PORTS,
+    UDP_PORTS,
+    Ctx,
+    History,
+    dissect_into,
+    payload,
+)
 
 __all__ = ["ETHER_TYPES", "IP_PROTOCOLS", "LINK_TYPES", "TCP_PORTS", "UDP_PORTS", "Ctx", "dissect"]
 

@@ -233,7 +233,6 @@ class _Out:
 def build_many(targets: list[_Target], native: bool = True) -> list[FieldColumn]:
     """The columns of ``targets`` (fields of one provider in one trace), reading every record of
     their events once, chunk by chunk (``bulk.record_chunks``: bounded memory)."""
-    from .bulk import record_chunks
 
     t0 = targets[0]
     trace = t0.trace
@@ -321,7 +320,7 @@ def _netmon_chunks(trace: Any, rows: np.ndarray) -> Iterator[tuple[np.ndarray, _
         end = start + length
         ok = length >= HEADER_SIZE
 
-        def u16(pos: np.ndarray) -> np.ndarray:
+        def u16(pos: np.ndarray, u8: np.ndarray = u8) -> np.ndarray:
             p = np.clip(pos, 0, max(len(u8) - 2, 0))
             return u8[p].astype(np.int64) | (u8[p + 1].astype(np.int64) << 8) if len(u8) > 1 else np.zeros(len(pos),
                                                                                                           np.int64)

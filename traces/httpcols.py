@@ -1,0 +1,305 @@
+"""HTTP field columns: ``HTTP.Host``, ``HTTP.Request.Method``, ``HTTP.Request.URI`` and
+``HTTP.Response.StatusCode``, in one batch pass over only the HTTP frames.
+
+``dissect/http.py`` is the definition: a segment whose payload starts with a method and a space
+(or ``HTTP/1.``) is a message, any other segment on an HTTP port is payload only.  For the
+messages, the first ``FIRST_WINDOW`` bytes of every payload (``WINDOW`` for the few whose headers go
+on) are gathered into one array and the line structure is found for all of them at once: the
+positions of ``\\n`` split lines, the first line of each message is its request or status line,
+and the first empty line (nothing but ``\\r``) ends its headers.  A Host header is a header line
+starting ``host:`` in any case; its value (the text after the colon, stripped) is
+dictionary-encoded.  Only the distinct values become text.
+
+Left to decoding: frames ``appwalk`` does not follow, a header block not ended within the
+window, more than ``MAX_LINES`` header lines, two Host headers, a header line starting with white
+space or with ``host`` and white space (its name may strip to ``host``), a request line ending in
+more than one ``\\r``, a status code with non-ASCII digits (the dissector fails on such a
+message: all its fields).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import appwalk
+from .dissect import http as _http
+from .fieldcols import (
+    ABSENT,
+    CODE_ABSENT,
+    CODE_DECODE,
+    DECODE,
+    PRESENT,
+    FieldColumn,
+    encode_bytes,
+    register,
+    rows_at,
+)
+from .fields import FieldDef
+from .protocols import MASK
+
+#: payload bytes of each message read first, and for the messages whose headers go on (longer: decoded)
+FIRST_WINDOW, WINDOW = 256, 4096
+#: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
+MAX_LINES = min(200, _http.MAX_HEADERS - 1)
+FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS)}
+#: bytes Python's ``str.strip`` removes from latin-1 text
+_SPACE = np.zeros(256, dtype=bool)
+_SPACE[[*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0]] = True
+_LOWER = np.arange(256, dtype=np.uint8)
+_LOWER[65:91] += 32
+
+
+@register
+def plan_http(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
+    name = fdef.name.lower()
+    if name not in FIELDS or "HTTP" not in MASK or not appwalk.usable(trace):
+        return None
+    return f"http|{name}|1", lambda: build(trace, fdef)
+
+
+def _text(raw: bytes) -> str:
+    return raw.decode("latin-1")
+
+
+def _value(raw: bytes) -> str:
+    return raw.decode("latin-1").strip()
+
+
+def build(trace: Any, fdef: FieldDef) -> FieldColumn:
+    name = fdef.name.lower()
+    n = len(trace.index)
+    p = appwalk.tcp_payloads(trace, "HTTP")
+    port = appwalk.claimed_by(p, _http.dissect_http)
+    # a payload no port claims is HTTP only when it starts a message (else another test took it)
+    starts = _starts(trace, p)
+    follow = p.ok & (port | (appwalk.unclaimed(p) & starts))
+    numeric = name == _http.STATUS.name.lower()
+    state = np.zeros(len(p.rows), dtype=np.uint8)  # ABSENT / PRESENT / DECODE per HTTP row
+    state[~follow] = DECODE
+    msg = np.flatnonzero(follow & starts)  # the rest: payload of a message, no fields
+    codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
+    values = np.zeros(len(p.rows), dtype=np.uint16)
+    if len(msg):
+        m = _Messages(trace, p.start[msg], p.length[msg], FIRST_WINDOW)
+        got, c, table = _field(name, m)
+        more = np.flatnonzero(m.short)
+        if len(more):  # header blocks longer than the first window: again with the whole window
+            got2, c2, table2 = _field(name, _Messages(trace, p.start[msg[more]], p.length[msg[more]], WINDOW))
+            got[more] = got2
+            if numeric:
+                c[more] = c2
+            else:
+                known = {t: j for j, t in enumerate(table)}
+                remap = np.array([known.setdefault(t, len(known)) for t in table2] + [0], dtype=np.int32)
+                table = list(known)
+                c[more] = remap[np.where(got2 == PRESENT, c2, len(table2))]
+        state[msg] = got
+        if numeric:
+            values[msg] = c
+        else:
+            codes[msg] = np.where(got == PRESENT, c, codes[msg])
+    how = "HTTP batch pass over HTTP frames"
+    if numeric:
+        col_state = np.zeros(n, dtype=np.uint8)
+        col_values = np.zeros(n, dtype=np.uint16)
+        col_state[p.rows] = state
+        col_values[p.rows] = np.where(state == PRESENT, values, 0)
+        return FieldColumn(fdef.name, values=col_values, state=col_state, how=how)
+    col_codes = np.full(n, CODE_ABSENT, dtype=np.int32)
+    codes[state == DECODE] = CODE_DECODE
+    col_codes[p.rows] = codes
+    return FieldColumn(fdef.name, codes=col_codes, table=table if len(msg) else [], how=how)
+
+
+def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    if name == _http.HOST.name.lower():
+        return m.host()
+    if name == _http.METHOD.name.lower():
+        return m.method()
+    if name == _http.URI.name.lower():
+        return m.uri()
+    return m.status()
+
+
+def _starts(trace: Any, p: appwalk.Payloads) -> np.ndarray:
+    """``http.starts_message`` for every row's payload."""
+    file = np.frombuffer(trace.buf, dtype=np.uint8)
+    # the first 8 bytes of each payload as one big-endian number: a prefix is its top bytes
+    head = np.ascontiguousarray(rows_at(file, p.start, 8)).view(">u8").reshape(-1)
+    hit = np.zeros(len(p.rows), dtype=bool)
+    for x in _http.PREFIXES:
+        shift = np.uint64(8 * (8 - len(x)))
+        hit |= (p.length >= len(x)) & ((head >> shift) == np.uint64(int.from_bytes(x, "big")))
+    return hit & p.ok
+
+
+class _Messages:
+    """The line structure of many HTTP messages (payloads that start one) at once."""
+
+    def __init__(self, trace: Any, start: np.ndarray, length: np.ndarray, window: int) -> None:
+        self.cut = length > window  # the window does not hold the whole payload
+        ln = np.minimum(length, window)
+        k = len(start)
+        if window <= FIRST_WINDOW:  # one gather of equal rows (past a payload: the next frame's bytes)
+            mat = rows_at(np.frombuffer(trace.buf, dtype=np.uint8), start, window)
+            cat, at = mat.reshape(-1), np.arange(k, dtype=np.int64) * window
+            nl = np.flatnonzero(cat == 10)
+            frame = nl // window
+        else:
+            cat, at = appwalk.joined(trace.buf, start, ln)
+            nl = np.flatnonzero(cat == 10)
+            frame = np.searchsorted(at, nl, side="right") - 1
+        self.cat, self.at, self.ln, self.k = cat, at, ln, k
+        stop = at + ln
+        inside = nl < stop[frame]  # (every later search is bounded by these lines)
+        nl, frame = nl[inside], frame[inside]
+        first = np.ones(len(nl), dtype=bool)  # the first '\n' of each message ends its first line
+        first[1:] = frame[1:] != frame[:-1]
+        self.has_nl = np.zeros(k, dtype=bool)
+        self.has_nl[frame[first]] = True
+        self.line_end = stop.copy()
+        self.line_end[frame[first]] = nl[first]
+        self.nl, self.frame, self.first = nl, frame, first
+        #: the messages whose first line this window could not read (a larger one may)
+        self.short = ~self.has_nl & self.cut
+        self._mlen: np.ndarray | None = None
+        # a status code the dissector fails on: every field of such a message is decoded
+        odd = np.flatnonzero(cat >= 0xB2)
+        odd_row = np.searchsorted(at, odd, side="right") - 1
+        on_line = odd < self.line_end[odd_row] if len(odd) else np.zeros(0, dtype=bool)
+        self.broken = self._code()[3] if on_line.any() else np.zeros(k, dtype=bool)
+
+    def host(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """The Host header: a line starting ``host:`` in any case.  A line starting with white
+        space, or ``host`` and white space (either may strip to the name ``host``), leaves its
+        message to decoding."""
+        cat, k, nl, frame = self.cat, self.k, self.nl, self.frame
+        # header lines: every '\n' after a message's first ends one, starting after the one before
+        hdr = np.flatnonzero(~self.first)
+        ls, le, hf = nl[hdr - 1] + 1, nl[hdr], frame[hdr]
+        size = le - ls
+        top = len(cat) - 1
+        b0 = cat[ls]  # (ls < le or ls == le: the '\n' itself, never '\r' or white space)
+        last = cat[np.maximum(le - 1, 0)]
+        # an empty line is nothing but '\r' (one, nearly always; more are counted)
+        empty = (size == 0) | ((size == 1) & (b0 == 13))
+        maybe = np.flatnonzero((size > 1) & (b0 == 13) & (last == 13))
+        if len(maybe):
+            cr = np.flatnonzero(cat == 13)
+            m_ls, m_le = ls[maybe], le[maybe]
+            empty[maybe] = np.searchsorted(cr, m_le) - np.searchsorted(cr, m_ls) == m_le - m_ls
+        # the first empty line of each message ends its headers (none: the segment cuts them)
+        never = np.iinfo(np.int64).max
+        ends = np.full(k, never)
+        e = np.flatnonzero(empty)
+        if len(e):
+            firsts = np.ones(len(e), dtype=bool)
+            firsts[1:] = hf[e[1:]] != hf[e[:-1]]
+            ends[hf[e[firsts]]] = hdr[e[firsts]]
+        keep = hdr < ends[hf]
+        count = np.bincount(hf[keep], minlength=k)
+        ended = ends < never
+        short = self.short | (~ended & self.cut)
+        self.short = short
+        ls, le, hf, b0, size = ls[keep], le[keep], hf[keep], b0[keep], size[keep]
+        word = np.stack([_LOWER[cat[np.minimum(ls + j, top)]] for j in range(5)], axis=1)
+        named = (size >= 5) & np.all(word[:, :4] == np.frombuffer(b"host", np.uint8), axis=1)
+        is_host = named & (word[:, 4] == 58)
+        odd = _SPACE[b0] | (named & _SPACE[word[:, 4]])
+        hosts = np.bincount(hf[is_host], minlength=k)
+        state = np.where(hosts == 1, PRESENT, ABSENT).astype(np.uint8)
+        unsure = short | (count > MAX_LINES) | self.broken
+        state[(hosts > 1) | (np.bincount(hf[odd], minlength=k) > 0) | unsure] = DECODE
+        codes = np.zeros(k, dtype=np.int32)
+        h = np.flatnonzero(is_host)
+        h = h[state[hf[h]] == PRESENT]
+        vc, table, too_long = encode_bytes(cat, ls[h] + 5, le[h] - ls[h] - 5, _value)
+        codes[hf[h]] = vc
+        state[hf[h][too_long]] = DECODE
+        return state, codes, table
+
+    def _line(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(start, end with one trailing ``\\r`` off, unsure) of each message's first line."""
+        cat, start = self.cat, self.at
+        end = self.line_end
+        cr = (end > start) & (cat[np.maximum(end - 1, 0)] == 13)
+        end = end - cr
+        unsure = ((~self.has_nl & self.cut) | (cr & (end > start) & (cat[np.maximum(end - 1, 0)] == 13)))
+        return start, end, unsure
+
+    def _method_len(self) -> np.ndarray:
+        """Length of the method (0: a status line): the prefix it starts with names it."""
+        if self._mlen is not None:
+            return self._mlen
+        cat, at = self.cat, self.at
+        out = np.zeros(self.k, dtype=np.int64)
+        for m in _http.METHODS:
+            x = np.frombuffer(m.encode() + b" ", np.uint8)
+            hit = self.ln >= len(x)
+            for j, ch in enumerate(x):
+                hit &= cat[np.minimum(at + j, len(cat) - 1)] == ch
+            out[hit] = len(m)
+        self._mlen = out
+        return out
+
+    def method(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        mlen = self._method_len()
+        table = list(_http.METHODS)
+        codes = np.zeros(self.k, dtype=np.int32)
+        for j, m in enumerate(table):
+            x = np.frombuffer(m.encode() + b" ", np.uint8)
+            hit = mlen == len(m)
+            for i, ch in enumerate(x):
+                hit &= self.cat[np.minimum(self.at + i, len(self.cat) - 1)] == ch
+            codes[hit] = j
+        state = np.where(mlen > 0, PRESENT, ABSENT).astype(np.uint8)
+        state[self.broken] = DECODE
+        return state, codes, table
+
+    def _spaces(self) -> np.ndarray:
+        return np.flatnonzero(self.cat == 32)
+
+    def uri(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        start, end, unsure = self._line()
+        mlen = self._method_len()
+        req = mlen > 0
+        sp = self._spaces()
+        after = start + mlen + 1  # the URI starts after the method's space
+        last = sp[np.maximum(np.searchsorted(sp, end) - 1, 0)] if len(sp) else np.zeros(self.k, np.int64)
+        stop = np.where(last > after - 1, last, end)  # rest.rpartition(" ") when rest has a space
+        stop = np.maximum(stop, after)
+        state = np.where(req, PRESENT, ABSENT).astype(np.uint8)
+        state[(req & unsure) | self.broken] = DECODE
+        sel = np.flatnonzero(state == PRESENT)
+        codes = np.zeros(self.k, dtype=np.int32)
+        vc, table, too_long = encode_bytes(self.cat, after[sel], stop[sel] - after[sel], _text)
+        codes[sel] = vc
+        state[sel[too_long]] = DECODE
+        return state, codes, table
+
+    def _code(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(status line with a 3-digit code, its value, the line is unsure, the code has digits
+        ``str.isdigit`` takes but ``int`` refuses: the dissector fails on that message)."""
+        start, end, unsure = self._line()
+        cat = self.cat
+        resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
+        sp = self._spaces()
+        i = np.searchsorted(sp, start)
+        s1 = sp[np.minimum(i, len(sp) - 1)] if len(sp) else end
+        s1 = np.where((i < len(sp)) & (s1 < end), s1, end)
+        s2 = sp[np.minimum(i + 1, len(sp) - 1)] if len(sp) else end
+        s2 = np.where((i + 1 < len(sp)) & (s2 < end), s2, end)
+        three = resp & (s1 < end) & (s2 - s1 - 1 == 3)
+        d = np.stack([cat[np.minimum(s1 + j, len(cat) - 1)].astype(np.int64) for j in (1, 2, 3)], axis=1)
+        ascii = np.all((d >= 48) & (d <= 57), axis=1)
+        other = np.all(((d >= 48) & (d <= 57)) | (d == 0xB2) | (d == 0xB3) | (d == 0xB9), axis=1)
+        value = (d[:, 0] - 48) * 100 + (d[:, 1] - 48) * 10 + (d[:, 2] - 48)
+        return three & ascii, value, resp & unsure, three & other & ~ascii
+
+    def status(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        code, value, unsure, _ = self._code()
+        state = np.where(code, PRESENT, ABSENT).astype(np.uint8)
+        state[unsure | self.broken] = DECODE
+        return state, np.where(state == PRESENT, value, 0), []
