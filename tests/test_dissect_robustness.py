@@ -312,3 +312,16 @@ def test_addresses_are_ints_of_the_right_width() -> None:
     f = frame_of(run(data, 1), data)
     assert f.values("IPv4.SourceAddress") == [int.from_bytes(a4("1.2.3.4"), "big")]
     assert f.values("Ethernet.SourceAddress") == [0x001122334455]
+
+
+@pytest.mark.parametrize("code, length", [("2\u00b20", "12"), ("200", "1\u00b3")])
+def test_http_digits_beyond_ascii_are_no_numbers(code: str, length: str) -> None:
+    """'²' and '³' are digits to str.isdigit() but not to int(): a status code or Content-Length
+    written with them is text, and the rest of the message is still read."""
+    msg = f"HTTP/1.1 {code} OK\r\nContent-Length: {length}\r\nServer: x\r\n\r\n".encode("latin-1")
+    ctx = run(eth(0x0800, ipv4(6, tcp(80, 50000, 0x018, msg))), 1)
+    frame = frame_of(ctx, msg)
+    assert not malformed(ctx) and ctx.protocol_name == "HTTP"
+    assert frame.values("HTTP.Response.StatusCode") == ([200] if code == "200" else [])
+    assert frame.values("HTTP.ContentLength") == ([12] if length == "12" else [])
+    assert frame.values("HTTP.Server") == ["x"] or "Server: x" in str(frame.values("HTTP.Header"))

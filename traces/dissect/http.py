@@ -87,7 +87,7 @@ def _message(ctx: Ctx, off: int, end: int) -> None:
         node = layer.add(RESPONSE, True, off, line_end - off, display=line)
         node.add(RESP_VERSION, version, off, len(version))
         at = off + len(version) + 1
-        code = int(code_text) if code_text.isdigit() and len(code_text) == 3 else None
+        code = int(code_text) if code_text.isascii() and code_text.isdigit() and len(code_text) == 3 else None
         if code is not None:
             node.add(STATUS, code, at, 3)
             if space:
@@ -138,7 +138,7 @@ def _headers(ctx: Ctx, layer: Layer, node: object, pos: int, end: int) -> tuple[
         fdef = _HEADERS.get(name.strip().lower()) if colon else None
         start = pos + (text.find(value, len(name) + 1) if value else len(text))
         if fdef is CONTENT_LENGTH:
-            if value.isdigit():
+            if value.isascii() and value.isdigit():
                 layer.add(CONTENT_LENGTH, int(value), start, len(value))
             else:
                 layer.add(HEADER, text, pos, len(raw))
