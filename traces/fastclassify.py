@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import fastapps, fastlink
+from . import fastapps, fastlink, layeroffs
 from .dissect import core as _core
 from .gather import Gather
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED
@@ -201,6 +201,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     sport = np.zeros(n, dtype=np.int64)
     dport = np.zeros(n, dtype=np.int64)
     tcpflags = np.zeros(n, dtype=np.int64)
+    pay = np.full(n, -1, dtype=np.int64)  # where the application payload starts (layer offsets)
     live = isip & ~fallback
 
     t = np.flatnonzero(live & (proto == 6))
@@ -213,6 +214,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         sport[t] = _be(hdr[:, 0:2])
         dport[t] = _be(hdr[:, 2:4])
         tcpflags[t] = hdr[:, 13]
+        pay[t] = l4[t] + doff
         bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
         fallback[t[claimed]] = True
         keep = ~claimed
@@ -228,6 +230,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
+        pay[u] = l4[u] + 8
         bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
         fallback[u[claimed]] = True
         keep = ~claimed
@@ -312,6 +315,8 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     batch["eth_conv"][out] = eth_conv[d]
     batch["ip_conv"][out] = ip_conv[d]
     batch["l4_conv"][out] = l4_conv[d]
+    batch["layout"][out] = layeroffs.codes(trace, l3[d] - o[d], np.where(family[d] > 0, l4[d] - o[d], -1),
+                                           np.where(pay[d] >= 0, pay[d] - o[d], -1), protos[d])
     return rows[~done]
 
 

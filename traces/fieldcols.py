@@ -2,7 +2,8 @@
 
 The index holds what the first pass can afford for every frame; a filter naming any other field
 would decode frame by frame.  Here a field is extracted on first use by a builder that knows its
-layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``) with array operations,
+layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``; packet header fields at
+fixed positions in their layer: ``fixedcols.py``) with array operations,
 and kept:
 
 * numbers as an array of the field's width, absence and "decode" marked by two values no frame
@@ -324,7 +325,7 @@ def _planners() -> list[Planner]:
     ``register()`` added, in either order."""
     global _builtins_loaded
     if not _builtins_loaded:
-        from . import dnscols  # noqa: F401 — registers itself
+        from . import dnscols, fixedcols  # noqa: F401 — register themselves
         from .etw import fieldcols  # noqa: F401
 
         _builtins_loaded = True
