@@ -2,6 +2,7 @@
 pcap (and a 1,000,000-event ETL) next to ``tshark -Y`` with the equivalent filter on the same file.
 
     python benchmarks/bench_filters.py [--frames 1000000] [--no-tshark] [--no-etl] [--columns-only] [--no-pcap]
+                                       [--fixed-only]
 
 The pcap is the deterministic synthetic trace of ``gen_traces.py`` (TCP sessions, DNS, ARP,
 IPv6, ICMP); the ETL is ``bench_etl.write_trace``'s netsh-like VmSwitch + NDIS trace.  Both are
@@ -227,16 +228,72 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
           "per field (text: codes + table)")
 
 
+#: fixed-position fields: (Netmon filter, tshark equivalent); each column is one gather (fixedcols.py)
+FIXED_FILTERS: list[tuple[str, str]] = [
+    ("IPv4.TimeToLive == 64", "ip.ttl == 64"),
+    ("IPv4.Identification < 1000", "ip.id < 1000"),
+    ("IPv4.Flags.DontFragment == 0", "ip.flags.df == 0"),
+    ("TCP.Window == 65535", "tcp.window_size_value == 65535"),
+    ("TCP.SequenceNumber > 2000000000", "tcp.seq_raw > 2000000000"),
+    ("UDP.TotalLength > 60", "udp.length > 60"),
+    ("IPv6.HopLimit == 64", "ipv6.hlim == 64"),
+]
+
+
+def fixed_table(path: Path, use_tshark: bool) -> None:
+    """Fixed-position field columns: the build on first use (a gather over the frames carrying
+    the layer, never the cached copy), the first filter with the build in it, and later filters
+    on the built column; tshark -Y on the same file."""
+    from tracemon.filters import compile_filter
+    from tracemon.traces import open_trace
+    from tracemon.traces.fieldcols import DECODE, columns_for, plan
+
+    trace = open_trace(path)
+    n = len(trace)
+    print(f"\nFixed-position field columns on {path.name} ({n:,} frames; layer offsets from the index)")
+    print(f"{'filter':<34} {'matches':>9} {'decoded':>8} {'build s':>8} {'build fr/s':>13} {'first s':>8} "
+          f"{'later s':>8} {'later fr/s':>14} {'left':>6} {'B/fr':>5} {'tshark s':>9} {'tshark':>8}")
+    for expr, ws in FIXED_FILTERS:
+        cf = compile_filter(expr, trace=trace)
+        fdef = trace.registry.get(min(cf.fields))
+        got = plan(trace, fdef)
+        t0 = time.perf_counter()
+        col = got[1]() if got is not None else None
+        build = time.perf_counter() - t0
+        columns_for(trace)._cols.pop(fdef.name.lower(), None)  # the first filter builds it (or maps the cache)
+        t0 = time.perf_counter()
+        hits = cf.evaluate(trace)
+        first = time.perf_counter() - t0
+        decoded = cf.last_stats.decoded
+        t0 = time.perf_counter()
+        for _ in range(5):
+            cf.evaluate(trace)
+        later = (time.perf_counter() - t0) / 5
+        left = int((col.state == DECODE).sum()) if col is not None else n
+        per = col.nbytes / n if col is not None else float("nan")
+        ts = tshark(path, ws) if use_tshark else None
+        ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
+        ts_n = f"{ts[1]:>8}" if ts else f"{'-':>8}"
+        flag = "" if ts is None or ts[1] == int(hits.sum()) else "  COUNT DIFFERS"
+        print(f"{expr:<34} {int(hits.sum()):>9} {decoded:>8} {build:>8.3f} {n / max(build, 1e-9):>13,.0f} "
+              f"{first:>8.3f} {later:>8.4f} {n / max(later, 1e-9):>14,.0f} {left:>6} {per:>5.1f} {ts_s} {ts_n}{flag}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000)
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--no-etl", action="store_true")
-    ap.add_argument("--columns-only", action="store_true", help="only the field-column table")
+    ap.add_argument("--columns-only", action="store_true", help="only the field-column tables")
     ap.add_argument("--no-pcap", action="store_true", help="leave the pcap out of the field-column table")
+    ap.add_argument("--fixed-only", action="store_true", help="only the fixed-position field table")
     ap.add_argument("--etl", type=Path, help="a compressed VmSwitch ETL for the field-column table "
                     "(default: bench_etl.write_trace of --frames events, compressed)")
     args = ap.parse_args()
+    if not args.no_pcap:
+        fixed_table(cached("pcap", args.frames), not args.no_tshark)
+    if args.fixed_only:
+        return
     paths: dict[str, Path] = {} if args.no_pcap else {"pcap": cached("pcap", args.frames)}
     if not args.no_etl:
         paths["etl"] = args.etl or compressed_etl_path(args.frames)

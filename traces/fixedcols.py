@@ -11,7 +11,9 @@ bits its dissector gives the field.  A frame is read only when the index vouches
 the vectorised classifier walked its headers, or the general path found every fixed field of
 the layer where and as the table says (a layout code); no protocol in its mask can bring a
 second instance of the layer (tunnels, ICMP errors, IP in IP); and the field lies inside the
-captured bytes.  Every other frame carrying the layer is left to decoding (state DECODE):
+captured bytes.  Packets stored in the file as such (pcap, pcapng, Netmon) are read from the
+mapped file; ETW packet events from their records, read in bulk (``etw/bulk.py``; the layer
+offsets of those rows count from the record's start).  Every other frame carrying the layer is left to decoding (state DECODE):
 the column is never wrong, only sometimes incomplete.  ``tests/test_fixedcols.py`` holds every
 column against the dissector's values on every sample and on crafted frames.
 """
@@ -36,38 +38,83 @@ def plan_fixed(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
     if spec is None or spec.layer not in MASK:
         return None
     reader = getattr(trace, "reader", None)
-    if reader is None or getattr(trace, "buf", None) is None or reader.packet_offsets(np.zeros(0, np.int64)) is None:
+    if reader is None or getattr(trace, "buf", None) is None:
         return None
+    if reader.packet_offsets(np.zeros(0, np.int64)) is None and getattr(reader, "buffers", None) is None:
+        return None  # neither packets in the file nor ETW records to read them from
     key = f"fixed|{VERSION}|{spec.layer}|{spec.level}|{spec.offset}|{spec.size}|{spec.bits}|{spec.scale}"
     return key, lambda: build(trace, fdef, spec)
 
 
+#: index rows per step of a build (bounds the temporaries to a few MB whatever the trace's size)
+STEP = 1 << 18
+
+
 def build(trace: Any, fdef: FieldDef, spec: Fixed) -> FieldColumn:
-    idx = trace.index
-    n = len(idx)
-    protos = idx.column("protos")
+    n = len(trace.index)
     state = np.full(n, ABSENT, dtype=np.uint8)
     values = np.zeros(n, dtype=spec.dtype)
-    rows = np.flatnonzero((protos & np.uint64(MASK[spec.layer])) != 0)
-    how = f"gather at {spec.describe()}"
-    if not len(rows):
-        return FieldColumn(fdef.name, values=values, state=state, how=how)
-    state[rows] = DECODE
     table = layeroffs.table_array(trace)
-    code = idx.column("layout")[rows].astype(np.intp)
-    code[code >= len(table)] = 0
-    start = table[code, spec.level] + spec.offset
-    ok = (code != 0) & (table[code, spec.level] != layeroffs.NONE)
-    ok &= (idx.column("kind")[rows] & KIND_EVENT) == 0  # ETW packet events: bytes inside records
-    ok &= start + spec.size <= idx.column("length")[rows]
-    ok &= ~layeroffs.multi_instance(protos[rows])
-    sel = rows[ok]
-    if not len(sel):
-        return FieldColumn(fdef.name, values=values, state=state, how=how)
     u8 = np.frombuffer(trace.buf, dtype=np.uint8)
-    at = np.asarray(trace.reader.packet_offsets(sel), dtype=np.int64) + start[ok]
-    inside = (at >= 0) & (at + spec.size <= len(u8))
-    sel, at = sel[inside], at[inside]
+    for a in range(0, n, STEP):
+        _fill(trace, spec, table, u8, a, min(n, a + STEP), values, state)
+    return FieldColumn(fdef.name, values=values, state=state, how=f"gather at {spec.describe()}")
+
+
+def _fill(trace: Any, spec: Fixed, table: np.ndarray, u8: np.ndarray, a: int, b: int, values: np.ndarray,
+          state: np.ndarray) -> None:
+    """Rows ``a:b`` of the column: ABSENT without the layer, PRESENT where the gather is sure,
+    DECODE for the rest of the frames carrying the layer."""
+    idx = trace.index
+    protos = idx.column("protos")[a:b]
+    rows = np.flatnonzero((protos & np.uint64(MASK[spec.layer])) != 0)
+    if not len(rows):
+        return
+    state[a + rows] = DECODE
+    code = idx.column("layout")[a:b][rows].astype(np.intp)
+    code[code >= len(table)] = 0
+    base = table[code, spec.level]
+    start = base + spec.offset
+    ok = (code != 0) & (base != layeroffs.NONE)
+    ok &= start + spec.size <= idx.column("length")[a:b][rows]
+    ok &= ~layeroffs.multi_instance(protos[rows])
+    event = (idx.column("kind")[a:b][rows] & KIND_EVENT) != 0  # ETW packet events: in their records
+    for in_record in (False, True):
+        take = ok & (event == in_record)
+        if take.any():
+            sel, at = a + rows[take], start[take]
+            src = _records(trace, sel, at, spec.size) if in_record else _file(trace, u8, sel, at, spec.size)
+            if src is not None:
+                _put(spec, src[0], src[1], src[2], values, state)
+
+
+def _file(trace: Any, u8: np.ndarray, sel: np.ndarray, at: np.ndarray,
+          size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(bytes, rows, positions) for packets stored in the file as such."""
+    offs = trace.reader.packet_offsets(sel)
+    if offs is None:
+        return None
+    at = np.asarray(offs, dtype=np.int64) + at
+    inside = (at >= 0) & (at + size <= len(u8))
+    return u8, sel[inside], at[inside]
+
+
+def _records(trace: Any, sel: np.ndarray, at: np.ndarray,
+             size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(bytes, rows, positions) for ETW packet events: their records read in bulk (compressed
+    buffers inflated once each); a record that cannot be read stays DECODE."""
+    if getattr(trace.reader, "buffers", None) is None:
+        return None
+    from .etw.bulk import record_bytes
+
+    blob, start, length, bad = record_bytes(trace.reader, sel)
+    inside = ~bad & (at + size <= length)
+    return blob, sel[inside], start[inside] + at[inside]
+
+
+def _put(spec: Fixed, u8: np.ndarray, sel: np.ndarray, at: np.ndarray, values: np.ndarray,
+         state: np.ndarray) -> None:
+    """The field read big-endian at ``u8[at]`` for rows ``sel``: bits, scale, PRESENT."""
     raw = u8[at].astype(np.uint64)
     for k in range(1, spec.size):
         raw = (raw << np.uint64(8)) | u8[at + k]
@@ -78,4 +125,3 @@ def build(trace: Any, fdef: FieldDef, spec: Fixed) -> FieldColumn:
         raw *= np.uint64(spec.scale)
     values[sel] = raw
     state[sel] = PRESENT
-    return FieldColumn(fdef.name, values=values, state=state, how=how)

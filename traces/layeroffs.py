@@ -7,11 +7,13 @@ triples (``Trace.layouts``; a trace has a few dozen: link headers × IP header l
 header lengths).  Field columns (``fixedcols.py``) turn a field at a fixed position inside its
 layer into one gather over the frames carrying that layer.
 
-Code 0 means "not known": frames the scalar path classified (tunnels, fragments, extension
-headers, truncated or unusual headers), frames with more than one instance of a layer, and every
-layout past the 255th.  Offsets are relative to the start of the packet's bytes (``loc`` in a
-pcap, the packet data of a pcapng block or Netmon record; ETW packet events get code 0); ``NONE``
-marks a layer the frame does not have.
+The general path (``packets.scalar_rows``) gives the offsets of the layers whose fixed fields
+the dissector put where ``fixedfields.FIXED`` says.  Code 0 means "not known": frames with more
+than one instance of a layer (tunnels, ICMP errors), layers cut short or unusual, packets an ETW
+trace assembled from several events, and every layout past the 255th.  Offsets are relative to
+the start of the row's bytes: the packet (``loc`` in a pcap, the packet data of a pcapng block
+or Netmon record) or, for an ETW packet event, its event record (``shift``).  ``NONE`` marks a
+layer the frame does not have.
 """
 
 from __future__ import annotations
@@ -84,6 +86,17 @@ def multi_instance(protos: np.ndarray) -> np.ndarray:
     out = (p & np.uint64(_MULTI_BITS & ~_ICMP)) != 0
     out |= (p & np.uint64(_V4V6)) == np.uint64(_V4V6)
     out |= (p & np.uint64(_TCPUDP)) == np.uint64(_TCPUDP)
+    return out
+
+
+def shift(trace: Trace, code: np.ndarray, delta: np.ndarray) -> np.ndarray:
+    """Codes of the same layouts moved by ``delta`` bytes (an ETW packet's offset in its record)."""
+    table = table_array(trace)
+    code = np.asarray(code, dtype=np.intp)
+    trip = table[np.where(code < len(table), code, 0)]
+    moved = np.where(trip == NONE, -1, trip + np.asarray(delta, dtype=np.int64)[:, None])
+    out = codes(trace, moved[:, 0], moved[:, 1], moved[:, 2], np.zeros(len(code), dtype=np.uint64))
+    out[code == 0] = 0
     return out
 
 
