@@ -167,7 +167,7 @@ def test_the_table_holds_every_field_at_a_fixed_place() -> None:
     for layers, data in frames:
         for layer in layers:
             name = layer.protocol.name
-            if name not in fixedfields.BY_LAYER or not fixedfields._vouch(layer, data):
+            if name not in fixedfields.BY_LAYER or not fixedfields.vouches(layer, data):
                 continue
             layers_seen[name] = layers_seen.get(name, 0) + 1
             for f in layer.walk():

@@ -42,16 +42,6 @@ class Fixed:
                 return np.dtype(dt)
         raise ValueError(f"{self} does not fit 64 bits")
 
-    def value(self, data: bytes, at: int) -> int | None:
-        """The field's value from the bytes at ``at`` (None past the end of ``data``)."""
-        if at < 0 or at + self.size > len(data):
-            return None
-        raw = int.from_bytes(data[at : at + self.size], "big")
-        if self.bits is not None:
-            first, count = self.bits
-            raw = (raw >> (8 * self.size - first - count)) & ((1 << count) - 1)
-        return raw * self.scale
-
     def describe(self) -> str:
         where = f"byte {self.offset}" if self.size == 1 else f"bytes {self.offset}-{self.offset + self.size - 1}"
         if self.bits is not None:
@@ -133,7 +123,7 @@ def layer_offsets(layers: Sequence[Layer], data: bytes) -> tuple[int, int, int]:
     l3 = l4 = pay = -1
     for layer in layers:
         name = layer.protocol.name
-        if seen.get(name) != 1 or not _vouch(layer, data):
+        if seen.get(name) != 1 or not vouches(layer, data):
             continue
         if name in L3_LAYERS and l3 < 0:
             l3 = layer.start
@@ -144,22 +134,50 @@ def layer_offsets(layers: Sequence[Layer], data: bytes) -> tuple[int, int, int]:
     return l3, l4, pay
 
 
-def _vouch(layer: Layer, data: bytes) -> bool:
-    """Every fixed field of ``layer`` once, at its place, with the value its bytes give."""
-    want = BY_LAYER[layer.protocol.name]
-    found: dict[str, Any] = {}
-    for f in layer.walk():
+def vouches(layer: Layer, data: bytes) -> bool:
+    """Every fixed field of ``layer`` once, at its place, with the value its bytes give.
+
+    The general path asks this for every frame it dissects, so it looks fields up by their
+    declared name (no lower-casing) and walks the field tree without generators."""
+    specs = _by_name().get(layer.protocol.name)
+    if specs is None:
+        return False
+    base = layer.start
+    found: set[str] = set()
+    todo = list(layer.fields)
+    for f in todo:  # grows while it is walked: children after their parent
+        if f.children:
+            todo.extend(f.children)
         fdef = f.fdef
         if fdef is None:
             continue
-        key = fdef.key
-        spec = FIXED.get(key)
-        if spec is None or spec.layer != layer.protocol.name:
+        spec = specs.get(fdef.name)
+        if spec is None:
             continue
-        if key in found or f.start != layer.start + spec.offset or f.length != spec.size or \
-                spec.value(data, f.start) != f.value:
+        offset, size, shift, mask, scale = spec
+        at = f.start
+        if at != base + offset or f.length != size or fdef.name in found or at + size > len(data):
             return False
-        found[key] = True
-    return len(found) == len(want)
+        if ((int.from_bytes(data[at : at + size], "big") >> shift) & mask) * scale != f.value:
+            return False
+        found.add(fdef.name)
+    return len(found) == len(specs)
 
 
+_BY_NAME: dict[str, dict[str, tuple[int, int, int, int, int]]] = {}
+
+
+def _by_name() -> dict[str, dict[str, tuple[int, int, int, int, int]]]:
+    """layer name → {field name as declared → (offset, size, shift, mask, scale)}, built once the
+    dissectors have declared their fields (``Fixed.value`` unrolled for the general path)."""
+    if not _BY_NAME:
+        from .fields import REGISTRY
+
+        for key, spec in FIXED.items():
+            fdef = REGISTRY.get(key)
+            if fdef is None:
+                continue
+            first, count = spec.bits if spec.bits is not None else (0, 8 * spec.size)
+            _BY_NAME.setdefault(spec.layer, {})[fdef.name] = (
+                spec.offset, spec.size, 8 * spec.size - first - count, (1 << count) - 1, spec.scale)
+    return _BY_NAME

@@ -107,14 +107,4 @@ def _u16(a: np.ndarray) -> np.ndarray:
 
 def table_array(trace: Trace) -> np.ndarray:
     """``Trace.layouts`` as an (n, 3) int64 array (``NONE`` where a layer is missing)."""
-    arr = np.array(trace.layouts or [UNKNOWN], dtype=np.int64).reshape(-1, 3)
-    return arr
-
-
-def offsets(trace: Trace, rows: np.ndarray, which: int) -> np.ndarray:
-    """Offset of layer ``which`` (0 = L3, 1 = L4, 2 = payload) for index ``rows``; -1 where not known."""
-    table = table_array(trace)
-    code = trace.index.column("layout")[rows].astype(np.int64)
-    code = np.where(code < len(table), code, 0)
-    got = table[code, which]
-    return np.where((code == 0) | (got == NONE), -1, got)
+    return np.array(trace.layouts or [UNKNOWN], dtype=np.int64).reshape(-1, 3)
