@@ -68,7 +68,9 @@ def codes(trace: Trace, l3: np.ndarray, l4: np.ndarray, pay: np.ndarray, protos:
 
 #: protocols whose presence means a frame may carry a second IP / TCP / UDP header (an ICMP error
 #: quotes the offending packet; a tunnel carries an inner frame), and flags saying the same
-MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Teredo", "VXLAN", "NVGRE", "GENEVE", "ERSPAN")
+#: (names the index does not know yet are ignored; both spellings of Geneve are listed)
+MULTI_INSTANCE = ("ICMP", "ICMPv6", "GRE", "MPLS", "IPinIP", "Nested", "Teredo", "VXLAN", "NVGRE", "GENEVE",
+                  "Geneve", "ERSPAN")
 _MULTI_BITS = 0
 for _name in MULTI_INSTANCE:
     _MULTI_BITS |= MASK.get(_name, 0) | FLAGS.get(_name, 0)
