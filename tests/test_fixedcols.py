@@ -49,14 +49,22 @@ def _layer_rows(trace, layer: str) -> np.ndarray:
     return (trace.index.protos & np.uint64(MASK[layer])) != 0
 
 
+def _records(trace, rows: np.ndarray) -> list[bytes]:
+    """The event records of ``rows``, in their order (etw/bulk.py)."""
+    from tracemon.traces.etw.bulk import record_chunks
+
+    out = [b""] * len(rows)
+    for chunk in record_chunks(trace.reader, rows):
+        for j, k in enumerate(chunk.sel.tolist()):
+            out[k] = chunk.blob[int(chunk.start[j]) : int(chunk.start[j]) + int(chunk.length[j])].tobytes()
+    return out
+
+
 def _record_offset(trace, i: int, data: bytes) -> int:
     """Where an ETW packet's bytes start in its event record (-1: in no record as such, i.e.
     assembled from several events).  The first two bytes are skipped: an 802.11 frame's
     Protected bit is cleared in the packet but not in the record."""
-    from tracemon.traces.etw.bulk import record_bytes
-
-    blob, start, length, _ = record_bytes(trace.reader, np.array([i]))
-    rec = blob[int(start[0]) : int(start[0]) + int(length[0])].tobytes()
+    rec = _records(trace, np.array([i]))[0]
     at = rec.find(data[2:]) if len(data) > 2 else -1
     return at - 2 if at >= 2 else -1
 
@@ -140,14 +148,12 @@ def check_offsets(path: Path) -> None:
     single = ~layeroffs.multi_instance(trace.index.protos) & ((trace.index.kind & KIND_PACKET) != 0)
     rows = np.flatnonzero(single | (codes != 0))
     if trace.format == "etl":  # an ETW packet's offsets count from its event record's start
-        from tracemon.traces.etw.bulk import record_bytes
-
-        blob, start, length, _ = record_bytes(trace.reader, rows)
+        records = _records(trace, rows)
     for k, i in enumerate(rows.tolist()):
         frame = trace.reader.frame(i)
         at = 0
         if trace.format == "etl":
-            rec = blob[int(start[k]) : int(start[k]) + int(length[k])].tobytes()
+            rec = records[k]
             at = rec.find(frame.data[2:]) - 2 if len(frame.data) > 2 and frame.data[2:] in rec else -1
         if at < 0:
             assert codes[i] == 0  # assembled from several events
@@ -307,7 +313,8 @@ def test_layer_offsets_and_columns_come_back_from_the_cache(synthetic: Path, mon
     assert again.from_cache and again.layouts == first.layouts and len(first.layouts) > 1
     assert np.array_equal(again.index.column("layout"), first.index.column("layout"))
     cached = columns_for(again).get(REGISTRY.get("TCP.Window"))
-    assert isinstance(cached.state, np.memmap) and np.array_equal(cached.values, col.values)
+    assert isinstance(cached.values, np.memmap) and np.array_equal(cached.values, col.values)
+    assert np.array_equal(cached.state, col.state)
     fresh = open_trace(synthetic, use_cache=False)  # and a column built on the restored index agrees
     columns_for(again)._cols.clear()
     folder_cols = columns_for(again)

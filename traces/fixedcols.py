@@ -83,7 +83,10 @@ def _fill(trace: Any, spec: Fixed, table: np.ndarray, u8: np.ndarray, a: int, b:
         take = ok & (event == in_record)
         if take.any():
             sel, at = a + rows[take], start[take]
-            src = _records(trace, sel, at, spec.size) if in_record else _file(trace, u8, sel, at, spec.size)
+            if in_record:
+                _records(trace, spec, sel, at, values, state)
+                continue
+            src = _file(trace, u8, sel, at, spec.size)
             if src is not None:
                 _put(spec, src[0], src[1], src[2], values, state)
 
@@ -99,17 +102,18 @@ def _file(trace: Any, u8: np.ndarray, sel: np.ndarray, at: np.ndarray,
     return u8, sel[inside], at[inside]
 
 
-def _records(trace: Any, sel: np.ndarray, at: np.ndarray,
-             size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-    """(bytes, rows, positions) for ETW packet events: their records read in bulk (compressed
+def _records(trace: Any, spec: Fixed, sel: np.ndarray, at: np.ndarray, values: np.ndarray,
+             state: np.ndarray) -> None:
+    """ETW packet events: their records read in bulk, chunk by chunk (``etw/bulk.py``: compressed
     buffers inflated once each); a record that cannot be read stays DECODE."""
     if getattr(trace.reader, "buffers", None) is None:
-        return None
-    from .etw.bulk import record_bytes
+        return
+    from .etw.bulk import record_chunks
 
-    blob, start, length, bad = record_bytes(trace.reader, sel)
-    inside = ~bad & (at + size <= length)
-    return blob, sel[inside], start[inside] + at[inside]
+    for chunk in record_chunks(trace.reader, sel):
+        k = chunk.sel
+        inside = ~chunk.bad & (at[k] + spec.size <= chunk.length)
+        _put(spec, chunk.blob, sel[k][inside], chunk.start[inside] + at[k][inside], values, state)
 
 
 def _put(spec: Fixed, u8: np.ndarray, sel: np.ndarray, at: np.ndarray, values: np.ndarray,
