@@ -2,6 +2,7 @@
 pcap (and a 1,000,000-event ETL) next to ``tshark -Y`` with the equivalent filter on the same file.
 
     python benchmarks/bench_filters.py [--frames 1000000] [--no-tshark] [--no-etl] [--columns-only] [--no-pcap]
+                                       [--fixed-only]
 
 The pcap is the deterministic synthetic trace of ``gen_traces.py`` (TCP sessions, DNS, ARP,
 IPv6, ICMP); the ETL is ``bench_etl.write_trace``'s netsh-like VmSwitch + NDIS trace.  Both are
@@ -234,18 +235,80 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
           "per field (text: codes + table)")
 
 
+#: fixed-position fields: (Netmon filter, tshark equivalent); each column is one gather (fixedcols.py)
+FIXED_FILTERS: list[tuple[str, str]] = [
+    ("IPv4.TimeToLive == 64", "ip.ttl == 64"),
+    ("IPv4.Identification < 1000", "ip.id < 1000"),
+    ("TCP.Window == 65535", "tcp.window_size_value == 65535"),
+    ("UDP.TotalLength > 60", "udp.length > 60"),
+]
+
+
+def fixed_table(path: Path, use_tshark: bool) -> None:
+    """Fixed-position field columns: the build on first use (a gather over the frames carrying
+    the layer, never the cached copy), the first filter with the build in it, and later filters
+    on the built column; tshark -Y on the same file."""
+    from tracemon.filters import compile_filter
+    from tracemon.traces import open_trace
+    from tracemon.traces.cache import field_column_dir
+    from tracemon.traces.fieldcols import DECODE, columns_for, plan
+
+    trace = open_trace(path)
+    n = len(trace)
+    folder = field_column_dir(trace)
+    if folder is not None:
+        shutil.rmtree(folder, ignore_errors=True)  # columns kept by an earlier run: the first filter builds
+    print(f"\nFixed-position field columns on {path.name} ({n:,} frames; layer offsets from the index)")
+    print("build: the gather alone (cold: the trace's pages not yet read in this run; warm: again); first: the "
+          "first filter, building the column and writing it to the cache; later: filters on the built column")
+    print(f"{'filter':<30} {'matches':>8} {'decoded':>7} {'cold s':>7} {'warm s':>7} {'warm fr/s':>12} "
+          f"{'first s':>8} {'later s':>8} {'later fr/s':>12} {'left':>5} {'B/fr':>5} {'tshark s':>9} {'tshark':>8}")
+    for expr, ws in FIXED_FILTERS:
+        cf = compile_filter(expr, trace=trace)
+        fdef = trace.registry.get(min(cf.fields))
+        got = plan(trace, fdef)
+        t0 = time.perf_counter()
+        col = got[1]() if got is not None else None
+        cold = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        col = got[1]() if got is not None else None
+        build = time.perf_counter() - t0
+        columns_for(trace)._cols.pop(fdef.name.lower(), None)  # the first filter builds it
+        t0 = time.perf_counter()
+        hits = cf.evaluate(trace)
+        first = time.perf_counter() - t0
+        decoded = cf.last_stats.decoded
+        t0 = time.perf_counter()
+        for _ in range(5):
+            cf.evaluate(trace)
+        later = (time.perf_counter() - t0) / 5
+        left = int((col.state == DECODE).sum()) if col is not None else n
+        per = col.nbytes / n if col is not None else float("nan")
+        ts = tshark(path, ws) if use_tshark else None
+        ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
+        ts_n = f"{ts[1]:>8}" if ts else f"{'-':>8}"
+        flag = "" if ts is None or ts[1] == int(hits.sum()) else "  COUNT DIFFERS"
+        print(f"{expr:<30} {int(hits.sum()):>8} {decoded:>7} {cold:>7.3f} {build:>7.3f} {n / max(build, 1e-9):>12,.0f} "
+              f"{first:>8.3f} {later:>8.4f} {n / max(later, 1e-9):>12,.0f} {left:>5} {per:>5.1f} {ts_s} {ts_n}{flag}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=1_000_000)
     ap.add_argument("--no-tshark", action="store_true")
     ap.add_argument("--no-etl", action="store_true")
-    ap.add_argument("--columns-only", action="store_true", help="only the field-column table")
-    ap.add_argument("--no-pcap", action="store_true", help="leave the pcaps out of the field-column table")
+    ap.add_argument("--columns-only", action="store_true", help="only the field-column tables")
+    ap.add_argument("--no-pcap", action="store_true", help="leave the pcaps out of the field-column tables")
+    ap.add_argument("--fixed-only", action="store_true", help="only the fixed-position field table")
     ap.add_argument("--column-frames", type=int, default=300_000,
                     help="frames of the web pcap (gen_traces traffic='web': HTTP, TLS, DNS) of the field-column table")
     ap.add_argument("--etl", type=Path, help="a compressed VmSwitch ETL for the field-column table "
                     "(default: bench_etl.write_trace of --frames events, compressed)")
     args = ap.parse_args()
+    if not args.no_pcap:
+        fixed_table(cached("pcap", args.frames), not args.no_tshark)
+    if args.fixed_only:
+        return
     paths: dict[str, Path] = {} if args.no_pcap else {"pcap": cached("pcap", args.frames),
                                                        "web": cached("pcap", args.column_frames, traffic="web")}
     if not args.no_etl:

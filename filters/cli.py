@@ -191,6 +191,7 @@ def run_check(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
             "fields": sorted(cf.fields),
             "uses_decode": cf.uses_decode,
             "evaluation": cf.explain(trace),
+            "sources": cf.sources(trace),
             "warnings": [{"message": w.message, "line": w.line, "column": w.column, "hint": w.hint}
                          for w in cf.warnings],
             "compile_ms": round(ms, 3),

@@ -28,6 +28,7 @@ from ..traces.fields import FieldType, Registry
 from . import ast as A
 from . import tri as T
 from .errors import FilterError, FilterWarning, warning_at
+from .explain import DECODE, INDEX, Source, sources, summary
 from .grammar import parse
 from .indexed import Chunk, packet_offsets, state_for
 from .names import Resolver, default_registry
@@ -413,12 +414,18 @@ class CompiledFilter:
         return bool(self.root.test(FrameCtx(trace, i, state)))
 
     def explain(self, trace: Any = None) -> list[str]:
-        """How each condition is evaluated (for ``tracemon check``); with ``trace``, which fields
-        have a field column there (``traces/fieldcols.py``)."""
-        lines = []
-        for leaf in self.root.leaves():
-            lines.append(_describe(leaf, trace))
-        return lines
+        """How each condition is evaluated (for ``tracemon check``): from the index, from field
+        columns (``traces/fieldcols.py``) or by decoding; with ``trace``, which fields have a
+        field column there."""
+        return [f"{what}: {summary(parts)}" for what, parts in self._leaf_sources(trace)]
+
+    def sources(self, trace: Any = None) -> list[dict[str, Any]]:
+        """``explain`` as data: each condition with the source of each of its fields."""
+        return [{"condition": what, "fields": [p.as_dict() for p in parts]}
+                for what, parts in self._leaf_sources(trace)]
+
+    def _leaf_sources(self, trace: Any) -> list[tuple[str, list[Source]]]:
+        return [_describe(leaf, trace) for leaf in self.root.leaves()]
 
 
 def _column_candidates(root: Pred) -> list[Any]:
@@ -432,39 +439,21 @@ def _operand_candidates(operand: Any) -> list[Any]:
             if part.fast is None and part.fdef.type is not FieldType.PROTOCOL]
 
 
-def _column_fields(operand: Any, trace: Any) -> list[str]:
-    """The fields of ``operand`` answered from a field column in ``trace`` (built on first use)."""
-    if trace is None:
-        return []
-    from ..traces.fieldcols import columns_for
-
-    return [f.name for f in _operand_candidates(operand) if columns_for(trace).can_build(f)]
-
-
-def _describe(leaf: Pred, trace: Any = None) -> str:
-    how = "index columns" if leaf.index_only else "index where it can tell, decoding the rest"
+def _describe(leaf: Pred, trace: Any = None) -> tuple[str, list[Source]]:
     if isinstance(leaf, Leaf):
-        what = f"{leaf.operand.label} {leaf.check.text()}"
-        if isinstance(leaf.operand, PseudoOperand) and leaf.operand.column is None and \
-                leaf.operand.text_codes is None:
-            how = "decoding"
-        elif _column_fields(leaf.operand, trace):
-            how = "field column (extracted once for every frame, then kept), decoding only frames it cannot tell"
-    elif isinstance(leaf, Exists):
-        what = f"{leaf.operand.label} present"
-        if not leaf.index_only and _column_fields(leaf.operand, trace):
-            how = "field column (extracted once for every frame, then kept), decoding only frames it cannot tell"
-    elif isinstance(leaf, Relation):
-        what = f"{leaf.left.label} {leaf.op} {leaf.right.label}"
-        how = "decoding"
-    elif isinstance(leaf, FrameBytes):
-        what = "frame bytes contain " + " or ".join(repr(n) for n in leaf.needles)
-        how = "searching the file (packet files) or the frame bytes"
-    elif isinstance(leaf, Const):
-        what = "always " + ("true" if leaf.value else "false")
-    else:
-        what = type(leaf).__name__
-    return f"{what}: {how}"
+        return f"{leaf.operand.label} {leaf.check.text()}", sources(leaf.operand, trace)
+    if isinstance(leaf, Exists):
+        return f"{leaf.operand.label} present", sources(leaf.operand, trace)
+    if isinstance(leaf, Relation):
+        parts = [Source(s.field, DECODE, "decoding") for s in
+                 sources(leaf.left, trace) + sources(leaf.right, trace)]
+        return f"{leaf.left.label} {leaf.op} {leaf.right.label}", parts
+    if isinstance(leaf, FrameBytes):
+        return ("frame bytes contain " + " or ".join(repr(n) for n in leaf.needles),
+                [Source("FrameData", INDEX, "searching the file (packet files) or the frame bytes")])
+    if isinstance(leaf, Const):
+        return "always " + ("true" if leaf.value else "false"), []
+    return type(leaf).__name__, [Source(type(leaf).__name__, DECODE, "decoding")]
 
 
 def compile_filter(text: str, registry: Registry | None = None, trace: Any = None) -> CompiledFilter:

@@ -114,3 +114,35 @@ def test_presets_save_refuses_a_filter_that_names_nothing() -> None:
     r = run("presets", "save", "later", "Contoso_MyProvider.MyEvent", "--force")
     assert r.returncode == 0
     assert "expression: Contoso_MyProvider.MyEvent" in run("presets", "show", "later").stdout
+
+
+
+def check(*argv: str) -> tuple[int, str]:
+    """``tracemon check`` in this process (the subcommand's own parser and runner)."""
+    import argparse
+    import io
+
+    from tracemon.filters.cli import add_arguments, run_check
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser.add_subparsers(dest="cmd"))
+    out, err = io.StringIO(), io.StringIO()
+    code = run_check(parser.parse_args(["check", *argv]), out, err)
+    return code, out.getvalue() + err.getvalue()
+
+
+def test_check_says_where_each_condition_is_answered_from() -> None:
+    expr = 'IPv4.TTL < 5 AND TCP.Port == 443 OR ICMP.Identifier == 2 OR TCP.Window > IPv4.TTL OR Property.TCPRetransmit'
+    code, text = check(expr)
+    lines = text.splitlines()
+    assert code == 0
+    assert lines[1] == ("  IPv4.TimeToLive < 5: field column (gather at byte 8 of IPv4, in traces with packets in "
+                        "the file; extracted once for every frame, then kept); decoding only frames it cannot tell")
+    assert lines[2].startswith("  TCP.Port == 443: index columns; frames that may hold a second instance")
+    assert lines[3].startswith("  ICMP.Identifier == 2: decoding every frame carrying ICMP (unless the trace has")
+    assert lines[4] == "  TCP.Window > IPv4.TimeToLive: decoding"
+    code, text = check("--json", "--trace", str(PCAP), expr)
+    doc = json.loads(text)
+    kinds = [[f["source"] for f in c["fields"]] for c in doc["sources"]]
+    assert kinds[:4] == [["column"], ["index", "index"], ["decode"], ["decode", "decode"]]
+    assert doc["sources"][0]["fields"][0]["how"].startswith("field column (gather at byte 8 of IPv4;")

@@ -35,13 +35,14 @@ import numpy as np
 from . import cache_space
 from .errors import TraceWarning
 from .index import COLUMNS, ConversationTable, FrameIndex
+from .layeroffs import UNKNOWN as UNKNOWN_LAYOUT
 from .origins import Interface, Provider
 
 if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 13
+CACHE_VERSION = 14
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
@@ -95,6 +96,9 @@ def restore(trace: Trace) -> bool:
         warnings = [TraceWarning(**w) for w in state["warnings"]]
         protocol_names, facts = list(state["protocol_names"]), dict(state["facts"])
         descriptors = [tuple(int(x) for x in d) for d in state["descriptors"]]
+        layouts = [(int(a), int(b), int(c)) for a, b, c in state["layouts"]]
+        if not layouts or len(layouts) > 256 or layouts[0] != UNKNOWN_LAYOUT:
+            raise ValueError("layer offset table does not start with the unknown layout")
         trace.reader.restore(state["reader"])
     except StaleEntry as e:  # the trace changed behind an unchanged size and mtime
         _drop(trace, entry, f"ignored an index cache entry made for other contents of this file: {e}")
@@ -107,6 +111,7 @@ def restore(trace: Trace) -> bool:
     trace.providers = providers
     trace.protocol_names = protocol_names
     trace.descriptors = descriptors  # type: ignore[assignment]
+    trace.layouts = layouts
     trace.eth_conversations, trace.ip_conversations, trace.l4_conversations = eth, ip, l4
     trace.tunnel_conversations = tunnel
     trace.warnings = warnings
@@ -140,6 +145,7 @@ def store(trace: Trace) -> Path | None:
             "providers": [asdict(p) for p in trace.providers],
             "protocol_names": trace.protocol_names,
             "descriptors": trace.descriptors,
+            "layouts": trace.layouts,
             # warnings about the trace, not about a cache entry dropped before this scan
             "warnings": [asdict(w) for w in trace.warnings if w.path == trace.path],
             "facts": _json_safe(trace.facts),

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import layeroffs
 from .packets import scalar_rows
 
 if TYPE_CHECKING:
@@ -49,3 +50,6 @@ def classify_scalar(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], 
     keys = scalar_rows(trace, datas, [int(links[i]) for i in rows])
     for col in KEY_COLUMNS:
         batch[col][rows] = [getattr(k, col) for k in keys]
+    if len(keys):
+        offs3 = np.array([k.offsets for k in keys], dtype=np.int64).reshape(-1, 3)
+        batch["layout"][rows] = layeroffs.codes(trace, offs3[:, 0], offs3[:, 1], offs3[:, 2], batch["protos"][rows])

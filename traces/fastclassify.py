@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import fastapps, fastlink
+from . import fastapps, fastlink, layeroffs
 from . import fasttunnels as _tunnels
 from . import tunnels as _tunnel_table
 from .dissect import core as _core
@@ -116,6 +116,13 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     batch["eth_conv"][out] = conv.eth[d]
     batch["ip_conv"][out] = conv.ip[d]
     batch["l4_conv"][out] = conv.l4[d]
+    # layer offsets of plain frames (a tunnel frame holds two of each layer: its fields decode)
+    layout = np.zeros(len(d), dtype=np.uint8)
+    if len(plain):
+        at = np.searchsorted(d, plain)
+        layout[at] = layeroffs.codes(trace, w.l3[plain] - o[plain], np.where(w.l4[plain] >= 0, w.l4[plain] - o[plain], -1),
+                                     np.where(w.pay[plain] >= 0, w.pay[plain] - o[plain], -1), w.protos[plain])
+    batch["layout"][out] = layout
     return rows[~done]
 
 
@@ -139,6 +146,10 @@ class _Walk:
     sport: np.ndarray
     dport: np.ndarray
     tcpflags: np.ndarray
+    #: where the network layer, the transport layer and the application payload start (-1: none)
+    l3: np.ndarray
+    l4: np.ndarray
+    pay: np.ndarray
     #: tunnel rows (``tunnels=True`` only): the tunnel's code, where its header starts and ends
     tunnel: np.ndarray
     tunnel_at: np.ndarray
@@ -284,6 +295,7 @@ def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels
     sport = np.zeros(n, dtype=np.int64)
     dport = np.zeros(n, dtype=np.int64)
     tcpflags = np.zeros(n, dtype=np.int64)
+    pay = np.full(n, -1, dtype=np.int64)  # where the application payload starts (layer offsets)
     live = isip & ~fallback
 
     t = np.flatnonzero(live & (proto == 6))
@@ -296,6 +308,7 @@ def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels
         sport[t] = _be(hdr[:, 0:2])
         dport[t] = _be(hdr[:, 2:4])
         tcpflags[t] = hdr[:, 13]
+        pay[t] = l4[t] + doff
         bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
         fallback[t[claimed]] = True
         keep = ~claimed
@@ -311,6 +324,7 @@ def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels
         u = u[good]
         sport[u] = v.be16(l4[u])
         dport[u] = v.be16(l4[u] + 2)
+        pay[u] = l4[u] + 8
         if tunnels:  # VXLAN / Geneve: the tenant's frame is read by _Tenant
             code = _tunnels.udp_tunnels(sport[u], dport[u], l4end[u] - l4[u] - 8)
             tu = u[code > 0]
@@ -344,7 +358,7 @@ def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels
         ok[g] = True
 
     return _Walk(ok, fallback, protos, top, is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, src6, dst6, proto,
-                 sport, dport, tcpflags, tunnel, tunnel_at, l4end)
+                 sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
 
 
 @dataclass(slots=True)

@@ -4,7 +4,8 @@ The index holds what the first pass can afford for every frame; a filter naming 
 would decode frame by frame.  Here a field is extracted on first use by a builder that knows its
 layout (ETW templates: ``etw/fieldcols.py``; DNS names: ``dnscols.py``; HTTP request and
 response lines and Host: ``httpcols.py``; TLS SNI: ``tlscols.py``; SMB2 tree and file names:
-``smb2cols.py``) with array operations,
+``smb2cols.py``; packet header fields at fixed positions in their layer: ``fixedcols.py``) with
+array operations,
 and kept:
 
 * numbers as an array of the field's width, absence and "decode" marked by two values no frame
@@ -326,7 +327,7 @@ def _planners() -> list[Planner]:
     ``register()`` added, in either order."""
     global _builtins_loaded
     if not _builtins_loaded:
-        from . import dnscols, httpcols, smb2cols, tlscols  # noqa: F401 — each registers itself
+        from . import dnscols, fixedcols, httpcols, smb2cols, tlscols  # noqa: F401 — each registers itself
         from .etw import fieldcols  # noqa: F401
 
         _builtins_loaded = True

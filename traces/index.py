@@ -5,7 +5,7 @@ arrays) while a UI reads the first ``len(index)`` rows; arrays grow by doubling 
 before the length is published, and every read takes the length before the arrays, so a reader
 thread never sees a half-written row.
 
-Columns (63 bytes a frame):
+Columns (64 bytes a frame):
 
 =========  ======  ============================================================================
 loc        uint64  reader-specific locator (file offset of the record; ETL: buffer << 32 | offset)
@@ -29,10 +29,14 @@ tid        uint32  thread id (ETW events; 0xFFFFFFFF = unknown)
 desc       uint16  ETW header code (``Trace.descriptors``): the record's header family and the
                    descriptor values the columns above do not hold (version, channel, task,
                    keywords); 0 = not known (not an event, or more distinct values than fit)
+layout     uint8   layer offsets code (``Trace.layouts``): where L3, L4 and the application
+                   payload start in the frame's bytes (``traces/layeroffs.py``); 0 = not known
 =========  ======  ============================================================================
 
 The descriptor values live in a per-trace table because a trace has few distinct combinations
-(hundreds) but 8-byte keywords in every row would break the 64-bytes-a-frame budget.
+(hundreds) but 8-byte keywords in every row would break the 64-bytes-a-frame budget.  The layer
+offsets are kept the same way: a trace has a few dozen distinct (L3, L4, payload) triples, so a
+byte per frame numbers them where three offsets would take three or more.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ COLUMNS: dict[str, np.dtype] = {
     "pid": np.dtype(np.uint32),
     "tid": np.dtype(np.uint32),
     "desc": np.dtype(np.uint16),
+    "layout": np.dtype(np.uint8),
 }
 
 KIND_PACKET = 1

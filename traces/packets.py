@@ -18,6 +18,7 @@ from . import tunnels as _tunnels
 from .convmemory import history_for
 from .dissect.core import LINK_TYPE_NAMES
 from .fields import REGISTRY, FieldType
+from .fixedfields import layer_offsets
 from .frame import Frame, Layer
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, FLAGS, MASK
@@ -171,6 +172,8 @@ class Keys:
     eth_conv: int = 0
     ip_conv: int = 0
     l4_conv: int = 0
+    #: (L3, L4, payload) start for the ``layout`` column (``fixedfields.layer_offsets``)
+    offsets: tuple[int, int, int] = (-1, -1, -1)
 
 
 _ICMP = {"ICMP", "ICMPv6"}
@@ -340,5 +343,7 @@ def scalar_rows(trace: Trace, datas: list[bytes], links: list[int]) -> list[Keys
     out = []
     for data, link in zip(datas, links, strict=True):
         ctx = _dissect.dissect(data, link, trace.registry)
-        out.append(index_keys(trace, ctx.layers, ctx.protocol_name))
+        keys = index_keys(trace, ctx.layers, ctx.protocol_name)
+        keys.offsets = layer_offsets(ctx.layers, data)
+        out.append(keys)
     return out

@@ -23,6 +23,7 @@ from .errors import DamagedRecord, TraceError, TraceWarning
 from .fields import REGISTRY, Registry
 from .frame import Frame
 from .index import KIND_NOTIME, MAX_DESCRIPTORS, ConversationTable, FrameIndex
+from .layeroffs import UNKNOWN as UNKNOWN_LAYOUT
 from .origins import Interface, Provider
 from .protocols import PACKET_PROTOCOL_NAMES
 from .timezone import CaptureZone
@@ -170,6 +171,9 @@ class Trace:
         #: ETW header values by the index's ``desc`` code: (family, version, channel, task,
         #: keywords); code 0 = not known
         self.descriptors: list[tuple[int, int, int, int, int]] = [(0, 0, 0, 0, 0)]
+        #: layer offsets by the index's ``layout`` code: (L3, L4, payload) from the packet start
+        #: (``layeroffs.py``); code 0 = not known
+        self.layouts: list[tuple[int, int, int]] = [UNKNOWN_LAYOUT]
         self.eth_conversations = ConversationTable("eth")
         self.ip_conversations = ConversationTable("ip")
         self.l4_conversations = ConversationTable("l4")

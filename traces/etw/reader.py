@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .. import layeroffs
 from ..classify import classify_packets
 from ..errors import DamagedRecord, TraceError, TraceWarning
 from ..fields import REGISTRY, FieldType
@@ -639,7 +640,9 @@ class EtlReader(Reader):
         d = pr.direction[keep]
         batch["dirflags"][rows] = np.where(d == pk.SEND, DIR_SEND, np.where(d == pk.RECEIVE, DIR_RECEIVE, 0))
         data, loc, length = pr.data, pr.offset[keep], pr.length[keep]
+        assembled = np.zeros(len(keep), dtype=bool)
         if self._assembled:
+            assembled = np.array([int(j) in self._assembled for j in keep.tolist()], dtype=bool)
             data, loc, length = self._with_assembled(pr, keep, data, loc, length)
         sub = empty_batch(len(rows))
         sub["loc"][:] = loc
@@ -647,6 +650,9 @@ class EtlReader(Reader):
         classify_packets(self.trace, data, sub, pr.link[keep].astype(np.int64))
         for name in ("protos", "top", "tcpflags", "eth_conv", "ip_conv", "l4_conv"):
             batch[name][rows] = sub[name]
+        # layer offsets from the record's start (an assembled packet is in no record as such)
+        sub["layout"][assembled] = 0
+        batch["layout"][rows] = layeroffs.shift(self.trace, sub["layout"], pr.start[keep])
         batch["protos"][rows] |= np.uint64(_NETEVENT_BIT)
         batch["dirflags"][rows] |= sub["dirflags"]
 
