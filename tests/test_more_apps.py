@@ -308,6 +308,8 @@ def test_gssapi_layers_and_summaries() -> None:
     assert frames[4].values("Property.NTLMSSPSummary") == [
         "NTLM AUTHENTICATE MESSAGE Version:NTLM v2, Domain: CONTOSO, User: alice, Workstation: PC01"]
     assert frames[6].values("KerberosV5.Message.SName") == ["HTTP/wsman01"]
+    # NTLMSSP inside SPNEGO is shown once (NTLMSSP's own header hook takes only bare NTLMSSP tokens)
+    assert [len(f.values("NTLMSSP.MessageType")) for f in frames] == [0, 0, 1, 1, 1, 0, 0]
 
 
 def test_ntp_era_and_unset_times() -> None:
@@ -346,6 +348,22 @@ def test_filters_select_what_tshark_selects(all_pcap: Path) -> None:
     assert _ours(trace, "(RDPBCGR.RequestedProtocols & 2) == 2") == theirs("rdp.negReq.requestedProtocols.hybrid == 1")
     assert _ours(trace, "GSSAPI") == _ours(trace, "SPNEGO") == theirs("spnego || gss-api")
     assert _ours(trace, "GSSAPI.NegState == 2") == theirs("spnego.negResult == 2")
+
+
+@pytest.mark.tshark
+def test_presets_select_what_tshark_selects(all_pcap: Path) -> None:
+    from tracemon.filters.presets import PresetStore
+
+    presets = {p.name: p for p in PresetStore().standard()}
+    trace = open_trace(all_pcap, use_cache=False)
+    for name, theirs in (("DHCPv6 failures", "dhcpv6.status_code > 0"), ("DHCPv6", "dhcpv6"), ("NTP", "ntp"),
+                         ("NTP servers not synchronized", "ntp.flags.mode == 4 && (ntp.flags.li == 3 || ntp.stratum == 0)"),
+                         ("RDP negotiation failures", "rdp.negFailure.failureCode"),
+                         ("RDP connection setup", "rdp.neg_type || rdp.rt_cookie"),
+                         ("SPNEGO rejections", "spnego.negResult == 2"),
+                         ("Kerberos and NTLM in HTTP", "spnego || gss-api"), ("Remove SSDP", "!ssdp")):
+        want = [int(x) for x in _tshark(str(all_pcap), "-Y", theirs, "-T", "fields", "-e", "frame.number").split()]
+        assert _ours(trace, presets[name].expression) == want != [], name
 
 
 def test_index_classification_agrees_with_the_dissectors(all_pcap: Path) -> None:
