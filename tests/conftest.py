@@ -75,7 +75,8 @@ SLOW_TESTS = {"test_index_path_agrees_with_decoding_on_every_frame", "test_pktmo
               "test_columns_dialog_adds_removes_and_reorders", "test_presets_commands",
               "test_check_explains_and_fails_with_the_position", "test_fuzz_mutated_samples",
               "test_inflated_buffers_kept_for_browsing_are_bounded_in_bytes",
-              "test_link_filters_select_what_tshark_selects"}
+              "test_link_filters_select_what_tshark_selects",
+              "test_app_filters_select_what_tshark_selects"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -328,7 +328,7 @@ def _ours(trace, expr: str) -> list[int]:  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.tshark
-def test_filters_select_what_tshark_selects(all_pcap: Path) -> None:
+def test_app_filters_select_what_tshark_selects(all_pcap: Path) -> None:
     trace = open_trace(all_pcap, use_cache=False)
 
     def theirs(expr: str, *args: str) -> list[int]:
