@@ -41,8 +41,10 @@ def _ip_tcp(sport: int, dport: int, payload: bytes, seq: int) -> bytes:
 
 def templates() -> list[bytes]:
     ntp = struct.pack("!BBbbII4s4Q", 0x24, 2, 6, -23, 1, 2, b"\x0a\x00\x00\x35", 1, 2, 3, 4)
-    dhcpv6 = b"\x01\x12\x34\x56" + struct.pack("!HH", 8, 2) + b"\x00\x0a" + struct.pack("!HHHHI", 1, 14, 1, 1, 7) + bytes(6)
-    ssdp = b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\nST: ssdp:all\r\n\r\n"
+    dhcpv6 = (b"\x01\x12\x34\x56" + struct.pack("!HH", 8, 2) + b"\x00\x0a"
+              + struct.pack("!HHHHI", 1, 14, 1, 1, 7) + bytes(6))
+    ssdp = (b"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\nMAN: \"ssdp:discover\"\r\nMX: 1\r\n"
+            b"ST: ssdp:all\r\n\r\n")
     tls = b"\x17\x03\x03\x00\x40" + bytes(64)
     return [_ip_udp(50123, 123, ntp), _ip_udp(546, 547, dhcpv6, v6=True), _ip_udp(50190, 1900, ssdp),
             _ip_tcp(50389, 3389, tls, 1000)]

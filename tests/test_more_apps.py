@@ -115,6 +115,12 @@ def _v6(v: object) -> str:
     return socket.inet_ntop(socket.AF_INET6, v.to_bytes(16, "big"))
 
 
+def _cookie(v: object) -> str:
+    """Ours keeps the cookie's value (mstshash=…) and the routing token's whole line (Cookie: msts=…)."""
+    assert isinstance(v, str)
+    return v if v.startswith("Cookie: ") else f"Cookie: {v}"
+
+
 NTP_SPEC: Spec = [
     ("ntp.flags.li", "NTP.LeapIndicator", str), ("ntp.flags.vn", "NTP.VersionNumber", str),
     ("ntp.flags.mode", "NTP.Mode", str), ("ntp.stratum", "NTP.Stratum", str), ("ntp.ppoll", "NTP.PollInterval", str),
@@ -151,7 +157,7 @@ SSDP_SPEC: Spec = [
 RDP_SPEC: Spec = [
     ("tpkt.length", "TPKT.PacketLength", str), ("cotp.type", "X224.Type", _hex_int(2)),
     ("cotp.destref", "X224.DestinationReference", _hex_int(4)), ("cotp.srcref", "X224.SourceReference", _hex_int(4)),
-    ("rdp.rt_cookie", "RDPBCGR.Cookie+RDPBCGR.RoutingToken", lambda v: v if v.startswith("Cookie: ") else f"Cookie: {v}"),  # type: ignore[attr-defined]
+    ("rdp.rt_cookie", "RDPBCGR.Cookie+RDPBCGR.RoutingToken", _cookie),
     ("rdp.neg_type", "RDPBCGR.NegotiationType", _hex_int(2)),
     ("rdp.negReq.requestedProtocols", "RDPBCGR.RequestedProtocols", _hex_int(8)),
     ("rdp.negReq.selectedProtocol", "RDPBCGR.SelectedProtocol", _hex_int(8)),
@@ -160,7 +166,8 @@ RDP_SPEC: Spec = [
 ]
 GSS_SPEC: Spec = [
     ("spnego.MechType", "GSSAPI.MechType", str), ("spnego.negResult", "GSSAPI.NegState", str),
-    ("spnego.supportedMech", "GSSAPI.SupportedMech", str), ("spnego.krb5.tok_id", "GSSAPI.KerberosTokenID", _hex_int(4)),
+    ("spnego.supportedMech", "GSSAPI.SupportedMech", str),
+    ("spnego.krb5.tok_id", "GSSAPI.KerberosTokenID", _hex_int(4)),
     ("kerberos.msg_type", "KerberosV5.Message.MessageType", str),
     ("kerberos.error_code", "KerberosV5.Message.ErrorCode", str),
     ("ntlmssp.messagetype", "NTLMSSP.MessageType", _hex_int(8)),
@@ -279,7 +286,8 @@ def test_descriptions() -> None:
     assert d[7].startswith("DHCPv6:Solicit, TransactionID = 0x123456 [Malformed: option IA_NA needs 12 bytes")
     d = [dissect(data, 1).description for data in M.ssdp_frames()]
     assert d[0] == "SSDP:Request, M-SEARCH *, ST = urn:dial-multiscreen-org:service:dial:1"
-    assert d[1] == "SSDP:Response, HTTP/1.1, Status: 200 OK, ST = upnp:rootdevice, Location = http://10.0.0.9:49152/desc.xml"
+    assert d[1] == ("SSDP:Response, HTTP/1.1, Status: 200 OK, ST = upnp:rootdevice, "
+                    "Location = http://10.0.0.9:49152/desc.xml")
     assert d[2].startswith("SSDP:Request, NOTIFY *, NT = urn:schemas-upnp-org:device:MediaServer:1, NTS = ssdp:alive")
     assert d[3] == "SSDP:Request, M-SEARCH * [truncated]"
     d = [dissect(data, 1).description for data in M.rdp_frames()]
@@ -357,7 +365,8 @@ def test_presets_select_what_tshark_selects(all_pcap: Path) -> None:
     presets = {p.name: p for p in PresetStore().standard()}
     trace = open_trace(all_pcap, use_cache=False)
     for name, theirs in (("DHCPv6 failures", "dhcpv6.status_code > 0"), ("DHCPv6", "dhcpv6"), ("NTP", "ntp"),
-                         ("NTP servers not synchronized", "ntp.flags.mode == 4 && (ntp.flags.li == 3 || ntp.stratum == 0)"),
+                         ("NTP servers not synchronized",
+                          "ntp.flags.mode == 4 && (ntp.flags.li == 3 || ntp.stratum == 0)"),
                          ("RDP negotiation failures", "rdp.negFailure.failureCode"),
                          ("RDP connection setup", "rdp.neg_type || rdp.rt_cookie"),
                          ("SPNEGO rejections", "spnego.negResult == 2"),

@@ -69,7 +69,8 @@ ELAPSED = R.define("DHCPv6.ElapsedTime", FieldType.UINT, "Time since the client 
 DNS_SERVER = R.define("DHCPv6.DNSServer", FieldType.IPV6, "A recursive DNS server")
 DOMAIN = R.define("DHCPv6.DomainSearchList", FieldType.STRING, "A domain of the search list")
 CLIENT_FQDN = R.define("DHCPv6.ClientFQDN", FieldType.STRING, "Client's fully qualified domain name")
-ENTERPRISE = R.define("DHCPv6.EnterpriseNumber", FieldType.UINT, "IANA enterprise number (vendor options; 311 Microsoft)")
+ENTERPRISE = R.define("DHCPv6.EnterpriseNumber", FieldType.UINT,
+                      "IANA enterprise number (vendor options; 311 Microsoft)")
 VENDOR_CLASS = R.define("DHCPv6.VendorClassData", FieldType.STRING, "Vendor class data (e.g. MSFT 5.0)")
 RELAY_MESSAGE = R.define("DHCPv6.RelayMessage", FieldType.PROTOCOL, "The message a relay forwards")
 R.alias("DHCPv6.MsgType", "DHCPv6.MessageType")
