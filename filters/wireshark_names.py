@@ -56,6 +56,13 @@ WIRESHARK_TO_NETMON: dict[str, str] = {
     "lldp": "LLDP", "lldp.tlv.system.name": "LLDP.SystemName", "lldp.port.id": "LLDP.PortId",
     "esp": "ESP", "esp.spi": "ESP.SPI", "esp.sequence": "ESP.SequenceNumber", "ah": "AH", "ah.spi": "AH.SPI",
     "isakmp": "IKE", "isakmp.exchangetype": "IKE.ExchangeType",
+    "ntp": "NTP", "ntp.stratum": "NTP.Stratum", "ntp.flags.mode": "NTP.Mode", "ntp.flags.li": "NTP.LeapIndicator",
+    "ntp.refid": "NTP.ReferenceIdentifier", "dhcpv6": "DHCPv6", "dhcpv6.msgtype": "DHCPv6.MessageType",
+    "dhcpv6.xid": "DHCPv6.TransactionID", "dhcpv6.status_code": "DHCPv6.StatusCode", "dhcpv6.iaaddr.ip": "DHCPv6.IAAddress",
+    "ssdp": "SSDP", "tpkt": "TPKT", "cotp": "X224", "rdp": "RDPBCGR", "rdp.rt_cookie": "RDPBCGR.Cookie",
+    "rdp.negreq.requestedprotocols": "RDPBCGR.RequestedProtocols", "rdp.negreq.selectedprotocol": "RDPBCGR.SelectedProtocol",
+    "rdp.negfailure.failurecode": "RDPBCGR.FailureCode", "spnego": "GSSAPI", "gss-api": "GSSAPI",
+    "spnego.negresult": "GSSAPI.NegState", "spnego.supportedmech": "GSSAPI.SupportedMech",
 }
 
 

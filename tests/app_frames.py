@@ -210,6 +210,7 @@ def geneve_frames(http: bytes, dns: bytes) -> list[bytes]:
 
 def frames() -> list[bytes]:
     from ldap_frames import ldap_frames  # (it imports test_dissect_synthetic's builders too)
+    from more_app_frames import frames as more_app_frames  # NTP, DHCPv6, SSDP, RDP, GSS-API in HTTP
 
     return [*tls_frames(), *http_frames(), *smb_frames(), *name_frames(), *kerberos_frames(), *tunnel_frames(),
-            *ldap_frames()]
+            *ldap_frames(), *more_app_frames(whole=True)]

@@ -78,7 +78,8 @@ SLOW_TESTS = {"test_index_path_agrees_with_decoding_on_every_frame", "test_pktmo
               "test_link_filters_select_what_tshark_selects",
               "test_the_table_holds_every_field_at_a_fixed_place",
               "test_every_fixed_column_matches_the_dissector_on_etl_packets",
-              "test_index_and_dissector_give_the_same_layer_offsets_in_etl_records"}
+              "test_index_and_dissector_give_the_same_layer_offsets_in_etl_records",
+              "test_app_filters_select_what_tshark_selects"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

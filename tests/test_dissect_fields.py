@@ -94,8 +94,9 @@ TRANSFORMS: dict[str, Callable[[bytes], int]] = {
 }
 #: facts derived from bytes rather than read from them, and host-byte-order values
 DERIVED = {"Ethernet.Broadcast", "Loopback.Family"}
-#: (MSRPC: the data representation says; every PDU in the samples is little-endian, as Windows sends)
-LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP", "MSRPC"}
+#: (MSRPC: the data representation says; every PDU in the samples is little-endian, as Windows sends;
+#: RDPBCGR: the negotiation structures are little-endian, MS-RDPBCGR §2.2.1.1.1)
+LITTLE_ENDIAN_LAYERS = {"WiFi", "Radiotap", "SMB", "SMB2", "NTLMSSP", "MSRPC", "RDPBCGR"}
 
 
 def test_field_bytes_hold_the_field_value() -> None:

@@ -104,8 +104,8 @@ def test_mutated_frames(case: tuple[int, bytes]) -> None:
 
 
 #: application ports (and one no dissector claims, where HTTP is found by its first bytes)
-APP_TCP_PORTS = [80, 135, 139, 389, 443, 445, 3268, 5985, 40000]
-APP_UDP_PORTS = [53, 137, 389, 500, 4500, 5353, 5355]
+APP_TCP_PORTS = [80, 135, 139, 389, 443, 445, 3268, 3389, 5985, 40000]
+APP_UDP_PORTS = [53, 123, 137, 389, 500, 546, 547, 1900, 4500, 5353, 5355]
 _PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01", b"\x17\x03\x03",
              b"\x00\x00\x00\x40\xfeSMB", b"\x00\x00\x00\x20\xffSMB", b"\x00\x00\x01\x00\xfdSMB",
              b"NTLMSSP\x00\x03\x00\x00\x00", b"Authorization: NTLM TlRMTVNTUAAD",
@@ -115,7 +115,13 @@ _PREFIXES = [b"", b"GET / HTTP/1.1\r\n", b"HTTP/1.1 200 OK\r\n", b"\x16\x03\x01"
              b"\x05\x00\x0b\x03\x10\x00\x00\x00", b"\x05\x00\x00\x03\x10\x00\x00\x00\x40\x00\x10\x00",
              b"\x05\x01\x02\x03\x00\x00\x00\x00\x00\x30\x00\x00",
              # IKE after NAT-T's non-ESP marker (an IKEv2 header up to its flags), a NAT keepalive
-             b"\x00\x00\x00\x00" + bytes(range(1, 17)) + b"\x21\x20\x22\x08", b"\xff"]
+             b"\x00\x00\x00\x00" + bytes(range(1, 17)) + b"\x21\x20\x22\x08", b"\xff",
+             # NTP (client, control), DHCPv6 (a message with an IA_NA, a relay-forw), SSDP, RDP's TPKT/X.224,
+             # GSS-API/SPNEGO in an HTTP header
+             b"\xe3\x00\x06\xec", b"\x16\x02\x00\x01", b"\x01\x12\x34\x56\x00\x03\x00\x28",
+             b"\x0c\x01" + bytes(32) + b"\x00\x09\x00\x30", b"M-SEARCH * HTTP/1.1\r\nST: ",
+             b"\x03\x00\x00\x2b\x26\xe0\x00\x00\x00\x00\x00Cookie: mstshash=", b"\x03\x00\x00\x13\x0e\xd0",
+             b"GET / HTTP/1.1\r\nAuthorization: Negotiate YIG", b"HTTP/1.1 401 x\r\nWWW-Authenticate: Kerberos oYG"]
 
 
 @FUZZ

@@ -15,9 +15,13 @@ operations instead of dissecting each frame in Python.  Each rule mirrors its di
 * MSRPC (135, or by the payload test): a PDU with an auth verifier (which may carry NTLMSSP) or a
   segment holding more than one PDU goes to the scalar path; SMB2 named-pipe data that starts
   like a PDU (WRITE, READ, FSCTL_PIPE_TRANSCEIVE) too;
-* UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there.
+* UDP DNS-format protocols (DNS, mDNS, LLMNR, NBTNS): the 12-byte header must be there;
 * IKE on UDP 500: any payload; UDP 4500 (NAT-T): IKE after a non-ESP marker (four zero bytes), no
-  layer for a NAT keepalive (one 0xFF byte), else ESP.
+  layer for a NAT keepalive (one 0xFF byte), else ESP;
+* NTP, DHCPv6, SSDP: any UDP payload on their ports is that protocol;
+* RDP (3389): a segment that starts a TPKT header goes to the scalar path (X.224 and the RDP
+  negotiation), any other is TLS (after negotiation the connection is TLS throughout);
+* HTTP messages whose headers may carry NTLMSSP or a GSS-API token go to the scalar path.
 
 A port whose dissector has no rule here (someone registered another one) sends its rows to
 the scalar path, which defines the result; ``tests/test_classify.py`` checks both agree.
@@ -31,13 +35,17 @@ import numpy as np
 
 from .dissect import core as _core
 from .dissect import dcerpc as _dcerpc
+from .dissect import dhcpv6 as _dhcpv6
 from .dissect import dns as _dns
 from .dissect import http as _http
 from .dissect import ipsec as _ipsec
 from .dissect import kerberos as _kerberos
 from .dissect import ldap as _ldap
 from .dissect import nbns as _nbns
+from .dissect import ntp as _ntp
+from .dissect import rdp as _rdp
 from .dissect import smb as _smb
+from .dissect import ssdp as _ssdp
 from .dissect import tls as _tls
 from .gather import Gather
 from .protocols import CODE, MASK
@@ -50,11 +58,14 @@ except ImportError:  # pragma: no cover - the Python loop in ``_http_auth`` does
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
                                               _kerberos.dissect_kerberos_tcp: "KerberosV5",
-                                              _ldap.dissect_ldap: "LDAP", _dcerpc.dissect_msrpc: "MSRPC"}
+                                              _ldap.dissect_ldap: "LDAP", _dcerpc.dissect_msrpc: "MSRPC",
+                                              _rdp.dissect_rdp_port: "RDP"}
 #: UDP dissector → its protocol (the DNS-format ones need their 12-byte header, see ``udp``)
 _UDP_WHOLE: dict[Callable[..., None], str] = {_dns.dissect_dns: "DNS", _dns.dissect_llmnr: "LLMNR",
                                               _nbns.dissect_nbtns: "NBTNS", _kerberos.dissect_kerberos_udp: "KerberosV5",
-                                              _ldap.dissect_ldap: "LDAP", _ipsec.dissect_ike: "IKE"}
+                                              _ldap.dissect_ldap: "LDAP", _ipsec.dissect_ike: "IKE",
+                                              _ntp.dissect_ntp: "NTP", _dhcpv6.dissect_dhcpv6: "DHCPv6",
+                                              _ssdp.dissect_ssdp: "SSDP"}
 _DNS_FORMAT = ("DNS", "LLMNR", "NBTNS")
 _NBSS_TYPES = np.array(sorted(_nbns.SS_TYPE.enum or {}), dtype=np.int64)
 _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
@@ -63,7 +74,9 @@ _SESSION_DISSECTORS = {"SMB": _smb.dissect_smb, "SMB2": _smb.smb2.dissect_smb2}
 # rule of a port, per protocol table: what ``tcp``/``udp`` do with the rows that port claims
 _NONE, _FALLBACK, _NBTSS = 0, 1, 2  # then 3 + i: the i-th name of _RULE_NAMES (the whole payload is it)
 _RULE_NAMES = ("DNS", "LLMNR", "NBTNS", "HTTP", "TLS", "KerberosV5", "LDAP", "MSRPC",  # the DNS-format ones first
-               "IKE", "ESP")
+               "IKE", "ESP", "NTP", "DHCPv6", "SSDP", "RDP")
+#: a rule whose rows are another protocol than its name: RDP's port is TLS but for TPKT (see ``tcp``)
+_RULE_PROTOCOL = {"RDP": "TLS"}
 #: UDP 4500 (``ipsec.dissect_nat_t``): IKE after a non-ESP marker, a NAT keepalive, else ESP; never a
 #: whole-payload rule, so a code past the rules' tables (``udp`` replaces it before they are read)
 _NATT = 3 + len(_RULE_NAMES)
@@ -114,6 +127,7 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     rest = rest[plen[rest] > 0]
     if len(rest):
         _heuristics(v, rest, pl, plen, bits, top, fallback)
+    _tpkt(v, np.flatnonzero(rule == _RDP), pl, plen, fallback)
     rpc = np.flatnonzero(top == CODE["MSRPC"])
     if len(rpc):
         _msrpc_fallback(v, rpc, pl, plen, fallback)
@@ -121,14 +135,25 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     return bits, top, fallback
 
 
-#: what makes the dissectors look for NTLMSSP in an HTTP message (lower case; any case matches)
-_AUTH_WORDS = (b"ntlm", b"negotiate")
+#: what makes the dissectors look for NTLMSSP or a GSS-API token in an HTTP message (lower case; any
+#: case matches)
+_AUTH_WORDS = (b"ntlm", b"negotiate", b"kerberos")
+
+
+def _tpkt(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
+    """RDP's port (``rdp.dissect_rdp_port``): a segment starting a TPKT header (connection setup, or
+    RDP without TLS: X.224 and the negotiation) goes to the dissectors; any other is TLS."""
+    if not len(rows):
+        return
+    p = pl[rows]
+    tpkt = (plen[rows] >= 4) & (v.read(p, "u1") == 3) & (v.read(p + 1, "u1") == 0)
+    fallback[rows[tpkt]] = True
 
 
 def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
-    """HTTP messages whose headers may carry NTLMSSP (``ntlm``/``negotiate`` anywhere, any case) go
-    to the dissectors, which decide whether an NTLMSSP layer is there.  A byte search per message
-    start only: continuation segments and bodies are not looked at."""
+    """HTTP messages whose headers may carry NTLMSSP or a GSS-API token (``ntlm``/``negotiate``/
+    ``kerberos`` anywhere, any case) go to the dissectors, which decide what layers are there.  A
+    byte search per message start only: continuation segments and bodies are not looked at."""
     if not len(rows):
         return
     first = v.read(pl[rows], "u1")
@@ -289,7 +314,8 @@ def udp(v: Gather, sport: np.ndarray, dport: np.ndarray, plen: np.ndarray,
 
 _DNS_HEADER = 12
 #: rule → presence bits / Protocol Name code (-1: none) of a row it decides by port alone
-_RULE_BITS = np.array([0, 0, 0, *(MASK[n] for n in _RULE_NAMES)], dtype=np.uint64)
-_RULE_TOP = np.array([-1, -1, -1, *(CODE[n] for n in _RULE_NAMES)], dtype=np.int64)
+_RULE_BITS = np.array([0, 0, 0, *(MASK[_RULE_PROTOCOL.get(n, n)] for n in _RULE_NAMES)], dtype=np.uint64)
+_RULE_TOP = np.array([-1, -1, -1, *(CODE[_RULE_PROTOCOL.get(n, n)] for n in _RULE_NAMES)], dtype=np.int64)
+_RDP = 3 + _RULE_NAMES.index("RDP")
 _CO_PTYPES = np.array(sorted(_dcerpc.CO_PTYPES), dtype=np.int64)
 _FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)

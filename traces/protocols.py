@@ -57,6 +57,14 @@ PACKET_PROTOCOL_NAMES: tuple[str, ...] = (
     "AH",
     "IKE",
     "Geneve",  # dissect/geneve.py
+    # name and address services, RDP's connection setup, GSS-API tokens (branch apps2)
+    "NTP",  # dissect/ntp.py
+    "DHCPv6",  # dissect/dhcpv6.py
+    "SSDP",  # dissect/ssdp.py
+    "TPKT",  # dissect/rdp.py
+    "X224",
+    "RDPBCGR",
+    "GSSAPI",  # dissect/spnego.py
 )
 
 CODE: dict[str, int] = {name: code for code, name in enumerate(PACKET_PROTOCOL_NAMES)}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..fields import REGISTRY, FieldType
+from ..fields import REGISTRY, FieldDef, FieldType
 from ..frame import Layer
 from .core import TCP_HEURISTICS, TCP_PORTS, Ctx
 
@@ -121,8 +121,17 @@ def _message(ctx: Ctx, off: int, end: int) -> None:
 
 def _headers(ctx: Ctx, layer: Layer, node: object, pos: int, end: int) -> tuple[int, bool]:
     """Header lines from ``pos``; returns where the body starts and whether the blank line was seen."""
+    host = HOST_PROPERTY if getattr(node, "fdef", None) is REQUEST else None
+    return read_headers(ctx, layer, pos, end, _HEADERS, HEADER, CONTENT_LENGTH, host)
+
+
+def read_headers(ctx: Ctx, layer: Layer, pos: int, end: int, known: dict[str, FieldDef], other: FieldDef,
+                 length: FieldDef | None = None, host: FieldDef | None = None) -> tuple[int, bool]:
+    """Header lines from ``pos`` into ``layer`` (HTTP's and HTTP-like protocols' such as SSDP):
+    a header whose lower-case name is in ``known`` as that field (``length``: as a number when it
+    is one; the Host header also as ``host`` when given), any other as ``other`` ('Name: value').
+    Returns where the body starts and whether the blank line ending the headers was seen."""
     d = ctx.data
-    request = getattr(node, "fdef", None) is REQUEST
     for _ in range(MAX_HEADERS):
         if pos >= end:
             return pos, False
@@ -135,19 +144,19 @@ def _headers(ctx: Ctx, layer: Layer, node: object, pos: int, end: int) -> tuple[
         text = raw.decode("latin-1")
         name, colon, value = text.partition(":")
         value = value.strip()
-        fdef = _HEADERS.get(name.strip().lower()) if colon else None
+        fdef = known.get(name.strip().lower()) if colon else None
         start = pos + (text.find(value, len(name) + 1) if value else len(text))
-        if fdef is CONTENT_LENGTH:
+        if fdef is not None and fdef is length:
             if value.isascii() and value.isdigit():
-                layer.add(CONTENT_LENGTH, int(value), start, len(value))
+                layer.add(fdef, int(value), start, len(value))
             else:
-                layer.add(HEADER, text, pos, len(raw))
+                layer.add(other, text, pos, len(raw))
         elif fdef is not None:
             layer.add(fdef, value, start, len(value))
-            if fdef is HOST and request:
-                layer.add(HOST_PROPERTY, value, start, len(value))
+            if host is not None and fdef is HOST:
+                layer.add(host, value, start, len(value))
         else:
-            layer.add(HEADER, text, pos, len(raw))
+            layer.add(other, text, pos, len(raw))
         pos = eol + 1
     return pos, False
 

@@ -26,7 +26,7 @@ ERRORS = {0: "KDC_ERR_NONE", 6: "KDC_ERR_C_PRINCIPAL_UNKNOWN", 7: "KDC_ERR_S_PRI
           32: "KRB_AP_ERR_TKT_EXPIRED", 34: "KRB_AP_ERR_REPEAT", 37: "KRB_AP_ERR_SKEW", 41: "KRB_AP_ERR_MODIFIED",
           52: "KRB_ERR_RESPONSE_TOO_BIG", 60: "KRB_ERR_GENERIC", 68: "KDC_ERR_WRONG_REALM"}
 #: [APPLICATION n] tag byte → message type
-_APP_TAGS = {0x60 | t: t for t in MESSAGE_TYPES}
+_APP_TAGS = APP_TAGS = {0x60 | t: t for t in MESSAGE_TYPES}
 
 KERBEROS = R.protocol("KerberosV5", "Kerberos version 5 (RFC 4120), TCP and UDP 88")
 RECORD_MARK = R.define("KerberosV5.RecordMark", FieldType.UINT, "Length of the message (over TCP)")
@@ -74,7 +74,7 @@ def dissect_kerberos_tcp(ctx: Ctx, off: int, end: int) -> None:
         layer = ctx.layer(KERBEROS, "", off, end - off)
         mark = int.from_bytes(d[off : off + 4], "big")
         layer.add(RECORD_MARK, mark, off, 4)
-        ctx.set_summary(layer, _message(ctx, layer, off + 4, min(end, off + 4 + mark)))
+        ctx.set_summary(layer, message(ctx, layer, off + 4, min(end, off + 4 + mark)))
     else:
         layer = ctx.layer(KERBEROS, f"Continued Data: {end - off} Bytes", off, end - off)
         layer.add(CONTINUED, d[off:end], off, end - off, display=f"{end - off} bytes")
@@ -82,11 +82,12 @@ def dissect_kerberos_tcp(ctx: Ctx, off: int, end: int) -> None:
 
 def dissect_kerberos_udp(ctx: Ctx, off: int, end: int) -> None:
     layer = ctx.layer(KERBEROS, "", off, end - off)
-    ctx.set_summary(layer, _message(ctx, layer, off, end))
+    ctx.set_summary(layer, message(ctx, layer, off, end))
 
 
-def _message(ctx: Ctx, layer: Layer, off: int, end: int) -> str:
-    """The message's fields into ``layer``; returns its summary."""
+def message(ctx: Ctx, layer: Layer, off: int, end: int) -> str:
+    """The message at ``off`` in ``ctx.data``: its fields into ``layer``; returns its summary (also
+    for the messages GSS-API tokens carry, spnego.py)."""
     der = _Der(ctx.data, end)
     h = der.header(off, end)
     kind = _APP_TAGS.get(h[0]) if h is not None else None
@@ -197,7 +198,7 @@ def from_gss(ctx: Ctx, off: int, end: int) -> None:
             if msg < end and d[msg] in _APP_TAGS:
                 layer = Layer(KERBEROS, "", msg, end - msg)
                 ctx.layers.append(layer)
-                layer.summary = _message(ctx, layer, msg, end)
+                layer.summary = message(ctx, layer, msg, end)
                 return
             at = d.find(oid, at + 1, end)
 

@@ -109,7 +109,8 @@ def from_http_header(ctx: Ctx, value: str, start: int, length: int) -> None:
         raw = base64.b64decode(token.strip(), validate=True)
     except (binascii.Error, ValueError):
         return
-    dissect_blob(ctx, start, start + length, raw)
+    if raw.startswith(SIGNATURE):  # (inside a GSS-API/SPNEGO token it is spnego.py's to hand on)
+        dissect_blob(ctx, start, start + length, raw)
 
 
 smb2.SECURITY_BLOBS.append(dissect_blob)
