@@ -14,9 +14,9 @@ import struct
 from ..frame import Field
 from ..packets import format_time
 from ..timezone import parse_time_zone, start_ft_ns, zone_description
-from .records import EVENT_TRACE_COMPRESSED_MODE, LOGFILE_HEADER_LAYOUT, LOGFILE_TAIL_LAYOUT
+from .packets import utf16z
+from .records import EVENT_TRACE_COMPRESSED_MODE, FILETIME_EPOCH, LOGFILE_HEADER_LAYOUT, LOGFILE_TAIL_LAYOUT
 
-FILETIME_EPOCH = 116_444_736_000_000_000
 CLOCK_TYPES = {0: "raw", 1: "QPC", 2: "system time", 3: "CPU cycle counter"}
 #: LogFileMode bits (EVENT_TRACE_*_MODE, evntrace.h) worth naming
 LOG_FILE_MODES = [
@@ -26,10 +26,9 @@ LOG_FILE_MODES = [
     (0x00000400, "buffering"), (0x00000800, "private logger"), (0x00001000, "add header"),
     (0x00002000, "size in KB"), (0x00004000, "global sequence"), (0x00008000, "local sequence"),
     (0x00010000, "relog"), (0x00020000, "private in process"), (0x01000000, "paged memory"),
-    (0x02000000, "system logger"), (0x04000000, "compressed"), (0x08000000, "independent session"),
+    (0x02000000, "system logger"), (EVENT_TRACE_COMPRESSED_MODE, "compressed"), (0x08000000, "independent session"),
     (0x10000000, "no per-processor buffering"), (0x80000000, "add to triage dump"),
 ]
-assert EVENT_TRACE_COMPRESSED_MODE == 0x04000000
 _NAMES = ("BufferSize", "Version", "ProviderVersion", "NumberOfProcessors", "EndTime", "TimerResolution",
           "MaximumFileSize", "LogFileMode", "BuffersWritten", "StartBuffers", "PointerSize", "EventsLost",
           "CpuSpeedInMHz")
@@ -44,15 +43,6 @@ def _filetime(ft: int) -> str:
 def _modes(mode: int) -> str:
     names = [n for bit, n in LOG_FILE_MODES if mode & bit]
     return f"0x{mode:08X}" + (f" ({', '.join(names)})" if names else "")
-
-
-def _utf16z(data: bytes, pos: int) -> tuple[str, int, int]:
-    """(text, start, end after the terminator) of a NUL-terminated UTF-16LE string at ``pos``."""
-    end = pos
-    while end + 1 < len(data) and data[end : end + 2] != b"\0\0":
-        end += 2
-    text = data[pos:end].decode("utf-16-le", errors="replace")
-    return text, pos, min(len(data), end + 2)
 
 
 def header_fields(payload: bytes, base: int, pointer_size: int) -> tuple[str, list[Field]] | None:
@@ -85,7 +75,7 @@ def header_fields(payload: bytes, base: int, pointer_size: int) -> tuple[str, li
         "ReservedFlags": f"{v['ReservedFlags']} (clock: {CLOCK_TYPES.get(v['ReservedFlags'], 'unknown')})",
     }
     fields: list[Field] = []
-    for name, off, size in [*zip(_NAMES, offsets, sizes, strict=True)]:
+    for name, off, size in zip(_NAMES, offsets, sizes, strict=True):
         fields.append(Field(None, v[name], display.get(name, str(v[name])), base + off, size, name))
     tz_at = 0x38 + 2 * ptr
     zone = parse_time_zone(payload, tz_at)
@@ -93,10 +83,11 @@ def header_fields(payload: bytes, base: int, pointer_size: int) -> tuple[str, li
     fields.append(Field(None, zone_text, zone_text, base + tz_at, _TZ_SIZE, "TimeZone"))
     for name, off, size in zip(_TAIL_NAMES, tail_offsets, tail_sizes, strict=True):
         fields.append(Field(None, v[name], display.get(name, str(v[name])), base + off, size, name))
-    logger, start, pos = _utf16z(payload, tail + 0x20)
-    fields.append(Field(None, logger, logger, base + start, pos - start, "LoggerName"))
-    logfile, start, end = _utf16z(payload, pos)
-    fields.append(Field(None, logfile, logfile, base + start, end - start, "LogFileName"))
+    names_at = tail + 0x20
+    logger, pos = utf16z(payload, names_at, len(payload))
+    fields.append(Field(None, logger, logger, base + names_at, pos - names_at, "LoggerName"))
+    logfile, end = utf16z(payload, pos, len(payload))
+    fields.append(Field(None, logfile, logfile, base + pos, end - pos, "LogFileName"))
     summary = (f"Header, LoggerName = {logger}, EventsLost = {v['EventsLost']}, "
                f"BuffersLost = {v['BuffersLost']}")
     return summary, fields
