@@ -67,6 +67,30 @@ def _isolated_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     monkeypatch.setenv("XDG_CACHE_HOME", str(base / "xdgcache"))
 
 
+
+@pytest.fixture
+def etw_names() -> None:
+    """The bundled ETW schemas' names in the registry (field-column tests ask for it module-wide)."""
+    from tracemon.filters.names import ensure_etw
+
+    ensure_etw()
+
+
+@pytest.fixture(scope="module")
+def vms_etl(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A compressed synthetic VmSwitch ETL of 3,000 events (``benchmarks/bench_etl.write_trace``),
+    made once per test module."""
+    import sys
+
+    bench = str(ROOT / "benchmarks")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    from bench_etl import write_trace
+
+    path = tmp_path_factory.mktemp("vms") / "vms.etl"
+    write_trace(path, 3000, compressed=True)
+    return path
+
 #: what ``-m "not slow"`` leaves out (each takes seconds to minutes on a 2-core machine): whole
 #: modules that drive tmux, tshark over merged samples or hypothesis over every frame, tests on
 #: the 1 M-frame pcap, and the few long comparisons below

@@ -29,20 +29,7 @@ VMS_FIELDS = [f"{PROTO}.VM_NBL_ROUTE.{f}" for f in ("SrcNicName", "SrcNicFName",
      f"{PROTO}.VM_NBL_RECEIVE.NicFName"]
 
 
-@pytest.fixture(autouse=True)
-def _etw_names() -> None:
-    from tracemon.filters.names import ensure_etw
-
-    ensure_etw()  # the bundled ETW schemas' names in the registry
-
-
-@pytest.fixture(scope="module")
-def vms_etl(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bench_etl import write_trace
-
-    path = tmp_path_factory.mktemp("vms") / "vms.etl"
-    write_trace(path, 3000, compressed=True)
-    return path
+pytestmark = pytest.mark.usefixtures("etw_names")
 
 
 @pytest.fixture(scope="module")

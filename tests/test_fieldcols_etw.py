@@ -34,20 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 native = pytest.mark.skipif(bulk._native_extract is None, reason="the C extension is not built")
 
 
-@pytest.fixture(autouse=True)
-def _etw_names() -> None:
-    from tracemon.filters.names import ensure_etw
-
-    ensure_etw()
-
-
-@pytest.fixture(scope="module")
-def vms_etl(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from bench_etl import write_trace
-
-    path = tmp_path_factory.mktemp("vms") / "vms.etl"
-    write_trace(path, 3000, compressed=True)
-    return path
+pytestmark = pytest.mark.usefixtures("etw_names")
 
 
 def _targets(trace, names: list[str]) -> list:
