@@ -134,7 +134,9 @@ def walk_pcap(config_home: Path, show: bool = False) -> None:
         # a filter with a typo: red bar, a caret under the name, the list unchanged.  "/" and the text
         # go in one write, as over SSH: every key must land in the bar, whatever the machine's load
         t.keys("/TCP.Prot == 443", literal=True)
-        s = t.wait(lambda x: "^^^^^^^^" in x, label="caret under the bad name")
+        # (the name is flagged as soon as it is typed: wait for the whole text too, not just the caret)
+        s = t.wait(lambda x: "^^^^^^^^" in x and bool(_lines_with(x, "TCP.Prot == 443")),
+                   label="caret under the bad name, the whole text in the bar")
         caret = _lines_with(s, "^^^^")[0]
         bar = _lines_with(s, "TCP.Prot == 443")[0]
         if caret.index("^") != bar.index("TCP.Prot"):
