@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from textual.message import Message
 from tracemon.traces.trace import Progress
@@ -58,11 +60,15 @@ class RowsReady(Message):
 
 
 class WorkNote(Message):
-    """Progress of slow view work (sorting, finding) for the status line; empty text clears it."""
+    """Progress of slow view work (sorting, finding) for the status line, as ``source``'s note;
+    empty text clears that note (and no other).  Work stopped by setting ``cancel`` says nothing
+    more: its stopper cleared the note, and a late message must not bring it back."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, source: str, text: str, cancel: threading.Event | None = None) -> None:
         super().__init__()
+        self.source = source
         self.text = text
+        self.cancel = cancel
 
 
 class HistogramReady(Message):

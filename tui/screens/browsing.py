@@ -79,8 +79,8 @@ class BrowsingScreen(ColouringScreen):
         # a sort still running for an older request stops, and its answer no longer counts
         self._rows_gen += 1
         self._rows_cancel.set()
+        self.status.set_note("sort", "")
         if self.filter_mask is None and self.scope is None and sort is None:
-            self.status.update_status(note="")
             self.view.set_rows(None, None)
             self._rows_ready(keep)
             return
@@ -97,16 +97,16 @@ class BrowsingScreen(ColouringScreen):
         if sort is not None:
             def progress(done: int, total: int) -> None:
                 if not cancel.is_set():
-                    self.post_message(m.WorkNote(f"sorting {done * 100 // max(total, 1)}%"))
+                    self.post_message(m.WorkNote("sort", f"sorting {done * 100 // max(total, 1)}%", cancel))
 
             def building(name: str, fraction: float | None) -> None:
                 if not cancel.is_set():
-                    self.post_message(m.WorkNote(building_note(name, fraction)))
+                    self.post_message(m.WorkNote("sort", building_note(name, fraction), cancel))
 
             rows = sort_rows(trace, rows, sort, cancel=cancel, progress=progress, building=building)
             if cancel.is_set():
                 return
-            self.post_message(m.WorkNote(""))
+            self.post_message(m.WorkNote("sort", "", cancel))
         self.post_message(m.RowsReady(gen, rows, sort, keep))
 
     @on(m.RowsReady)
@@ -126,7 +126,9 @@ class BrowsingScreen(ColouringScreen):
 
     @on(m.WorkNote)
     def _note(self, message: m.WorkNote) -> None:
-        self.status.update_status(note=message.text)
+        if message.cancel is not None and message.cancel.is_set():
+            return
+        self.status.set_note(message.source, message.text)
 
     # -- sorting and columns ----------------------------------------------------------------
     @on(FrameList.HeaderClicked)
@@ -180,6 +182,7 @@ class BrowsingScreen(ColouringScreen):
         already at once, the rest built in a worker that shows its progress; until it is done,
         and for fields no column can hold, the cells come from decoded frames as before."""
         self._texts_cancel.set()
+        self.status.set_note("columns", "")
         wanted = [c.key for c in self.frames.columns if c.field is not None]
         texts = self.view.texts
         for key in [k for k in texts if k not in wanted]:
@@ -196,7 +199,7 @@ class BrowsingScreen(ColouringScreen):
 
         def building(name: str, fraction: float | None) -> None:
             if not cancel.is_set():
-                self.post_message(m.WorkNote(building_note(name, fraction)))
+                self.post_message(m.WorkNote("columns", building_note(name, fraction), cancel))
 
         built_any = False
         with fieldcols.watching(building, cancel):
@@ -208,7 +211,7 @@ class BrowsingScreen(ColouringScreen):
                 if texts is not None:
                     found[name] = texts
         if built_any:
-            self.post_message(m.WorkNote(""))
+            self.post_message(m.WorkNote("columns", "", cancel))
         self.post_message(m.TextsReady(found, cancel))
 
     @on(m.TextsReady)
@@ -343,7 +346,7 @@ class BrowsingScreen(ColouringScreen):
         self._find_from(-1) if self.find_cf is not None else self.action_find()
 
     def _find_from(self, step: int) -> None:
-        self.status.update_status(note=f"finding {self.find_text}…")
+        self.status.set_note("find", f"finding {self.find_text}…")
         view = self.view
         self._find(self.find_cf, view.rows, view.in_frame_order, self.frames.cursor, step, self.frames.frame)
 
@@ -367,7 +370,7 @@ class BrowsingScreen(ColouringScreen):
                     found = find_in(cf, trace, rows, ordered, lo, hi, first=False)
                     hi = lo
         except Exception as e:  # noqa: BLE001
-            self.post_message(m.WorkNote(f"find failed: {e}"))
+            self.post_message(m.WorkNote("find", f"find failed: {e}"))
             return
         # a frame, not a position: the list may show other rows by the time the answer arrives
         frame = None if found is None else found if rows is None else int(rows[found])
@@ -375,7 +378,7 @@ class BrowsingScreen(ColouringScreen):
 
     @on(m.FindResult)
     def _found(self, message: m.FindResult) -> None:
-        self.status.update_status(note="")
+        self.status.set_note("find", "")
         if message.frame is None:
             where = "after" if message.step > 0 else "before"
             frame = f"frame {message.start_frame + 1}" if message.start_frame is not None else "here"

@@ -102,12 +102,12 @@ class ColouringScreen(FilteringScreen):
 
         def building(name: str, fraction: float | None) -> None:
             if not self._stop.is_set():
-                self.post_message(m.WorkNote(building_note(name, fraction)))
+                self.post_message(m.WorkNote("colours", building_note(name, fraction)))
 
         with fieldcols.watching(building, self._stop):  # rules over field columns build them
             done = colours.compute_masks(cancel=self._stop)
         if any(r.columns for r in colours.rules) and not self._stop.is_set():
-            self.post_message(m.WorkNote(""))
+            self.post_message(m.WorkNote("colours", ""))
         if done:
             self.trace.release_pages()  # a rule may have read every packet's bytes
             self.app.call_from_thread(self._colours_changed, colours, True)

@@ -95,8 +95,12 @@ class FilteringScreen(Screen):
     def _edited(self) -> None:
         if self._applying:  # (an evaluation over newly read frames keeps the applied filter going)
             self._fall_back()
-            self.status.update_status(note="filter stopped (edited): Enter applies")
+            self.status.set_note("filter", "filter stopped (edited): Enter applies")
             self.filter_bar.show_status("stopped: the filter was edited")
+
+    @on(FilterBar.Restored)
+    def _restored(self) -> None:
+        self.status.set_note("filter", "")  # "filter stopped (edited)" was about the text set aside
 
     @on(FilterBar.Applied)
     def _applied(self, message: FilterBar.Applied) -> None:
@@ -119,7 +123,8 @@ class FilteringScreen(Screen):
         self._preset_columns_for(preset)
         self._filter_cancel.set()
         self._filter_running = False
-        self.status.update_status(note="", filter_running="")
+        self.status.set_note("filter", "")
+        self.status.update_status(filter_running="")
         if cf is None:
             self._set_filter(None, "", None, preset)
             self._settle()

@@ -202,6 +202,9 @@ class FilterBar(Vertical):
     class Edited(Message):
         """The user typed: a running filter evaluation should stop."""
 
+    class Restored(Message):
+        """Esc put the applied filter's text back in the bar: what was typed is set aside."""
+
     def __init__(self, trace: Trace, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.trace = trace
@@ -419,6 +422,7 @@ class FilterBar(Vertical):
             self._remember(typed)
         self._history_pos = None
         self.set_text(self.applied_text)
+        self.post_message(self.Restored())
         # at once: the keys after Esc are for the list (see tracemon.tui.typeahead)
         self.screen.set_focus(self.leave_to)
 

@@ -30,7 +30,13 @@ class Status:
     scope: str = ""
     span: str = ""
     warnings: list[str] = field(default_factory=list)
-    note: str = ""  # transient: "sorting 40%", "exporting…"
+    #: transient notes by the work that set them ("sort": "sorting 40%", "find": "finding x…"):
+    #: each piece of work clears only its own, so a sort ending does not wipe "filter stopped"
+    notes: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def note(self) -> str:
+        return " · ".join(text for _, text in self.notes)
 
 
 class StatusLine(Widget):
@@ -48,6 +54,13 @@ class StatusLine(Widget):
         if new != self.status:
             self.status = new
             self.refresh()
+
+    def set_note(self, source: str, text: str) -> None:
+        """Show ``text`` as ``source``'s note (in place of its last one); empty text removes it."""
+        notes = [(k, t) for k, t in self.status.notes if k != source]
+        if text:
+            notes.append((source, text))
+        self.update_status(notes=tuple(notes))
 
     def parts(self) -> list[tuple[int, Text]]:
         """(priority, text) pieces; lower priority numbers survive narrow terminals."""
