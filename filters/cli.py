@@ -130,7 +130,7 @@ def run_count(args: argparse.Namespace, out: TextIO | None = None, err: TextIO |
 def _check_names(expression: str) -> None:
     """Compile ``expression`` against every name this machine knows (bundled and user manifests):
     a preset that can never apply is refused at save time, not found out during an incident."""
-    from ..traces.etw.schema import load_schemas
+    from ..traces.etw import load_schemas
     from .compiler import compile_filter
     from .errors import FilterError
 
@@ -144,7 +144,7 @@ def _check_names(expression: str) -> None:
 
 def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
     from ..traces import TraceError, open_trace
-    from ..traces.etw.schema import load_schemas
+    from ..traces.etw import load_schemas
 
     # the same names as every other command: the manifests folder, then --manifest/--symbols
     for w in load_schemas(getattr(args, "manifest", None) or (), getattr(args, "symbols", None) or ()):

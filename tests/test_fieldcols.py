@@ -200,7 +200,7 @@ def test_a_builder_registered_first_leaves_the_built_in_ones_in() -> None:
     code = ("from tracemon.traces import fieldcols\n"
             "from tracemon.traces.fields import REGISTRY\n"
             "fieldcols.register(lambda trace, fdef: None)\n"
-            "names = {getattr(p, '__module__', '') for p in fieldcols._planners()}\n"
+            "names = {getattr(p, '__module__', '') + '.' + p.__name__ for p in fieldcols._planners()}\n"
             "print(sorted(n for n in names if n.startswith('tracemon.traces')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert "tracemon.traces.dnscols" in out and "tracemon.traces.etw.fieldcols" in out
+    assert "tracemon.traces.dnscols.plan_dns" in out and "tracemon.traces.fieldcols._etw_planner" in out

@@ -328,10 +328,20 @@ def _planners() -> list[Planner]:
     global _builtins_loaded
     if not _builtins_loaded:
         from . import dnscols, fixedcols, httpcols, smb2cols, tlscols  # noqa: F401 — each registers itself
-        from .etw import fieldcols  # noqa: F401
 
+        register(_etw_planner)
         _builtins_loaded = True
     return _PLANNERS
+
+
+def _etw_planner(trace: Any, fdef: FieldDef) -> tuple[str, Plan] | None:
+    """ETW event fields (``etw/fieldcols.py``, which brings the schema store): imported only for
+    traces that can hold ETW events, so a pcap's first field filter does not pay for it."""
+    if getattr(trace, "format", "") not in ("etl", "netmon"):
+        return None
+    from .etw.fieldcols import plan_etw
+
+    return plan_etw(trace, fdef)
 
 
 def plan(trace: Any, fdef: FieldDef) -> tuple[str, Plan] | None:

@@ -209,7 +209,7 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
 
 def load_schemas(manifests: Sequence[str], symbols: Sequence[str]) -> list[str]:
     """Register the user's ETW manifests and symbol maps (see ``etw.schema.load_schemas``)."""
-    from tracemon.traces.etw.schema import load_schemas as load
+    from tracemon.traces.etw import load_schemas as load
 
     return load(manifests, symbols)
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ..dictcode import encode_bytes
-from ..fieldcols import CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, checkpoint, register
+from ..fieldcols import CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, checkpoint
 from ..fields import FieldDef, FieldType
 from ..index import FAMILY_EVENT
 from .naming import event_node, ident, schema_protocol
@@ -122,7 +122,6 @@ def _event_ids(trace: Any, fdef: FieldDef) -> tuple[FieldDef, tuple[int, ...]] |
     return None
 
 
-@register
 def plan_etw(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
     """A plan for an ETW event field of an ETL trace (or a Netmon capture's NetEvent frames)
     whose schema lets the walk reach it."""

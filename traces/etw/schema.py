@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ..fields import FieldType
+from . import user_manifest_dir
 
 FORMAT_VERSION = 1
 
@@ -514,13 +515,6 @@ STORE = SchemaStore()
 
 
 # -- user files -------------------------------------------------------------------------------
-
-def user_manifest_dir() -> Path:
-    """``<user data dir>/tracemon/manifests``: manifests and symbol maps loaded at start."""
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir("tracemon", appauthor=False)) / "manifests"
-
 
 def load_user_schemas(paths: Iterable[Path | str], registry: Any = None, store: SchemaStore | None = None) -> list[str]:
     """Load manifest XML (``*.xml``) and symbol maps (``*.symbols.tsv``); folders are searched.
