@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import fastapps, open_trace, pcap
+from tracemon.traces import fastapps, gather, open_trace, pcap
 
 pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
                                 reason="the C loops were not built (no compiler)")
@@ -91,3 +91,22 @@ def test_word_search_finds_any_case_and_refuses_bad_words() -> None:
         fastapps._native_find_words(u8, at, n, (b"NTLM",))
     with pytest.raises(ValueError):
         fastapps._native_find_words(u8, at, n[:2], (b"ntlm",))
+
+
+@settings(max_examples=300, deadline=None)
+@given(buf=st.binary(max_size=300), pos=st.lists(st.integers(-400, 700), max_size=30), width=st.integers(0, 40))
+def test_row_copy_is_the_numpy_gather(buf: bytes, pos: list[int], width: int) -> None:
+    """Header rows at many offsets (``gather.rows_at``): the C copy clips positions into the buffer
+    exactly as the NumPy gather does, short buffers and empty widths included."""
+    u8 = np.frombuffer(buf, dtype=np.uint8)
+    at = np.array(pos, dtype=np.int64)
+    got = gather.rows_at(u8, at, width)
+    want = gather.rows_at_numpy(u8, at, width)
+    assert gather._native_rows is not None
+    assert got.shape == want.shape == (len(pos), width) and got.tolist() == want.tolist()
+
+
+def test_row_copy_refuses_a_negative_width() -> None:
+    assert gather._native_rows is not None
+    with pytest.raises(ValueError):
+        gather._native_rows(b"abc", np.zeros(1, dtype=np.int64), -1)

@@ -22,7 +22,7 @@ from . import fastapps, fastlink, layeroffs
 from . import fasttunnels as _tunnels
 from . import tunnels as _tunnel_table
 from .dissect import core as _core
-from .gather import Gather
+from .gather import Gather, rows_at
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, MASK
 
@@ -51,10 +51,7 @@ class _View(Gather):
         """The ``width`` bytes at each position (rows × width): one gather for a whole header, where
         reading its fields one by one takes a gather per byte.  A position too close to the end of
         the buffer is moved back (the caller's bounds checks reject such rows)."""
-        if self.size < width:
-            return np.zeros((len(pos), width), dtype=np.uint8)
-        start = np.clip(pos, 0, self.size - width)
-        return self.u8[start[:, None] + np.arange(width)]
+        return rows_at(self.u8, pos, width)
 
 
 def _be(cols: np.ndarray) -> np.ndarray:
