@@ -94,16 +94,22 @@ def test_word_search_finds_any_case_and_refuses_bad_words() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(buf=st.binary(max_size=300), pos=st.lists(st.integers(-400, 700), max_size=30), width=st.integers(0, 40))
-def test_row_copy_is_the_numpy_gather(buf: bytes, pos: list[int], width: int) -> None:
+@given(buf=st.binary(max_size=300), pos=st.lists(st.integers(-400, 700), max_size=30), width=st.integers(0, 40),
+       pad=st.booleans())
+def test_row_copy_is_the_numpy_gather(buf: bytes, pos: list[int], width: int, pad: bool) -> None:
     """Header rows at many offsets (``gather.rows_at``): the C copy clips positions into the buffer
-    exactly as the NumPy gather does, short buffers and empty widths included."""
+    (or pads rows past its end with zeros) exactly as the NumPy gather does, short buffers and
+    empty widths included; with ``pad`` every row is the slice of the buffer it names."""
     u8 = np.frombuffer(buf, dtype=np.uint8)
     at = np.array(pos, dtype=np.int64)
-    got = gather.rows_at(u8, at, width)
-    want = gather.rows_at_numpy(u8, at, width)
+    got = gather.rows_at(u8, at, width, pad=pad)
+    want = gather.rows_at_numpy(u8, at, width, pad=pad)
     assert gather._native_rows is not None
     assert got.shape == want.shape == (len(pos), width) and got.tolist() == want.tolist()
+    if pad:
+        for row, a in zip(got.tolist(), pos, strict=True):
+            piece = buf[max(a, 0) : max(a, 0) + width]
+            assert bytes(row) == piece + bytes(width - len(piece))
 
 
 def test_row_copy_refuses_a_negative_width() -> None:

@@ -12,12 +12,13 @@
  *     ASCII letters) occurs in buf[start : start + length] in any letter case.  Rows outside the
  *     buffer are cut to it.
  *
- * gather_rows(buf, pos, width) -> bytes
+ * gather_rows(buf, pos, width, pad=False) -> bytes
  *     The ``width`` bytes at each int64 position of ``pos``, one row after another (rows x width):
- *     a header read at 100,000 offsets without NumPy's index temporaries.  A position outside
- *     [0, len(buf) - width] is moved to the nearest end of that range, as ``np.clip`` does (the
- *     callers check bounds themselves and ignore such rows); a buffer shorter than ``width``
- *     gives zero rows of zeros.
+ *     a header read at 100,000 offsets without NumPy's index temporaries.  A negative position
+ *     counts as 0.  Without ``pad`` a position past len(buf) - width is moved back to it, as
+ *     ``np.clip`` does (the callers check bounds themselves and ignore such rows), and a buffer
+ *     shorter than ``width`` gives rows of zeros; with ``pad`` such a row holds the bytes up to
+ *     the end of the buffer, then zeros.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -119,7 +120,8 @@ done:
 static PyObject *gather_rows(PyObject *self, PyObject *args) {
     Py_buffer in, ps;
     Py_ssize_t width;
-    if (!PyArg_ParseTuple(args, "y*y*n", &in, &ps, &width)) return NULL;
+    int pad = 0;
+    if (!PyArg_ParseTuple(args, "y*y*n|p", &in, &ps, &width, &pad)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t rows = ps.len / (Py_ssize_t)sizeof(int64_t);
     if (width < 0 || (width > 0 && rows > PY_SSIZE_T_MAX / width)) {
@@ -129,18 +131,26 @@ static PyObject *gather_rows(PyObject *self, PyObject *args) {
     out = PyBytes_FromStringAndSize(NULL, rows * width);
     if (out == NULL) goto done;
     unsigned char *o = (unsigned char *)PyBytes_AS_STRING(out);
-    if (in.len < width) {
+    const int64_t *pos = (const int64_t *)ps.buf;
+    const unsigned char *b = (const unsigned char *)in.buf;
+    int64_t size = (int64_t)in.len, hi = size - (int64_t)width;
+    if (!pad && hi < 0) {
         memset(o, 0, (size_t)(rows * width));
         goto done;
     }
-    const int64_t *pos = (const int64_t *)ps.buf;
-    const unsigned char *b = (const unsigned char *)in.buf;
-    int64_t hi = (int64_t)(in.len - width);
     for (Py_ssize_t r = 0; r < rows; r++) {
         int64_t a = pos[r];
+        unsigned char *row = o + r * width;
         if (a < 0) a = 0;
-        if (a > hi) a = hi;
-        memcpy(o + r * width, b + a, (size_t)width);
+        if (a <= hi) {
+            memcpy(row, b + a, (size_t)width);
+        } else if (!pad) {
+            memcpy(row, b + hi, (size_t)width);
+        } else {
+            int64_t have = a < size ? size - a : 0;
+            if (have > 0) memcpy(row, b + a, (size_t)have);
+            memset(row + have, 0, (size_t)(width - have));
+        }
     }
 done:
     PyBuffer_Release(&in);

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from numpy.lib.stride_tricks import sliding_window_view
+
+from . import gather
 
 #: strings longer than this are left to decoding (a padded matrix of them would not pay)
 MAX_TEXT_BYTES = 512
@@ -98,17 +99,9 @@ def _encode_native(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
 
 
 def rows_at(u8: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
-    """``u8[start[k]:start[k]+width]`` as the rows of a matrix (zeros past the end of ``u8``):
-    one gather through a sliding-window view, no index matrix."""
-    if len(u8) < width:
-        u8 = np.concatenate([u8, np.zeros(width - len(u8), dtype=np.uint8)])
-    limit = len(u8) - width
-    out = sliding_window_view(u8, width)[np.clip(start, 0, limit)]
-    for r in np.flatnonzero(start > limit).tolist():  # rows at the very end
-        tail = u8[start[r] : start[r] + width]
-        out[r] = 0
-        out[r, : len(tail)] = tail
-    return out
+    """``u8[start[k]:start[k]+width]`` as the rows of a matrix (zeros past the end of ``u8``;
+    a negative start reads from 0): one copy per row in C (``gather.rows_at``)."""
+    return gather.rows_at(u8, start, width, pad=True)
 
 
 _MIX = np.uint64(0x9E3779B97F4A7C15)

@@ -17,18 +17,30 @@ except ImportError:  # pragma: no cover - exercised where no compiler was availa
     _native_rows = None
 
 
-def rows_at(u8: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
-    """The ``width`` bytes at each position (rows × width, uint8), positions clipped into the
-    buffer (callers check bounds and ignore such rows; a buffer shorter than ``width`` gives zeros)."""
+def rows_at(u8: np.ndarray, pos: np.ndarray, width: int, *, pad: bool = False) -> np.ndarray:
+    """The ``width`` bytes at each position (rows × width, uint8; a negative position reads from
+    0).  A row that would run past the buffer is moved back into it (callers check bounds and
+    ignore such rows; a buffer shorter than ``width`` gives zeros), or with ``pad`` holds the
+    bytes up to the end and then zeros."""
     pos = np.ascontiguousarray(pos, dtype=np.int64)
     if _native_rows is not None and u8.flags.c_contiguous:
-        return np.frombuffer(_native_rows(u8, pos, width), dtype=np.uint8).reshape(len(pos), width)
-    return rows_at_numpy(u8, pos, width)
+        return np.frombuffer(_native_rows(u8, pos, width, pad), dtype=np.uint8).reshape(len(pos), width)
+    return rows_at_numpy(u8, pos, width, pad=pad)
 
 
-def rows_at_numpy(u8: np.ndarray, pos: np.ndarray, width: int) -> np.ndarray:
+def rows_at_numpy(u8: np.ndarray, pos: np.ndarray, width: int, *, pad: bool = False) -> np.ndarray:
     """``rows_at`` in NumPy: the fallback, and the reference the C copy is tested against."""
     size = len(u8)
+    if pad:  # zeros past the end: read from a copy of the tail with ``width`` zeros after it
+        start = np.maximum(np.asarray(pos, dtype=np.int64), 0)
+        late = start > size - width
+        out = rows_at_numpy(u8, np.minimum(start, max(0, size - width)), width) if size >= width \
+            else np.zeros((len(start), width), dtype=np.uint8)
+        if late.any():
+            base = max(0, size - width)
+            tail = np.concatenate([u8[base:], np.zeros(width, dtype=np.uint8)])
+            out[late] = rows_at_numpy(tail, np.minimum(start[late] - base, len(tail) - width), width)
+        return out
     if size < width:
         return np.zeros((len(pos), width), dtype=np.uint8)
     start = np.clip(np.asarray(pos, dtype=np.int64), 0, size - width)
