@@ -204,14 +204,19 @@ class _Messages:
         short = self.short | (~ended & self.cut)
         self.short = short
         ls, le, hf, b0, size = ls[keep], le[keep], hf[keep], b0[keep], size[keep]
-        word = np.stack([_LOWER[cat[np.minimum(ls + j, top)]] for j in range(5)], axis=1)
-        named = (size >= 5) & np.all(word[:, :4] == np.frombuffer(b"host", np.uint8), axis=1)
-        is_host = named & (word[:, 4] == 58)
-        odd = _SPACE[b0] | (named & _SPACE[word[:, 4]])
+        spaced = hf[_SPACE[b0]]  # messages with a header line starting with white space
+        # only lines starting with h or H can name the header: the next four bytes of those are read
+        cand = np.flatnonzero((_LOWER[b0] == 104) & (size >= 5))
+        ls, le, hf = ls[cand], le[cand], hf[cand]
+        word = np.stack([_LOWER[cat[np.minimum(ls + j, top)]] for j in range(1, 5)], axis=1)
+        named = np.all(word[:, :3] == np.frombuffer(b"ost", np.uint8), axis=1)
+        is_host = named & (word[:, 3] == 58)
         hosts = np.bincount(hf[is_host], minlength=k)
         state = np.where(hosts == 1, PRESENT, ABSENT).astype(np.uint8)
         unsure = short | (count > MAX_LINES) | self.broken
-        state[(hosts > 1) | (np.bincount(hf[odd], minlength=k) > 0) | unsure] = DECODE
+        state[(hosts > 1) | unsure] = DECODE
+        state[spaced] = DECODE
+        state[hf[named & _SPACE[word[:, 3]]]] = DECODE  # "host" and white space
         codes = np.zeros(k, dtype=np.int32)
         h = np.flatnonzero(is_host)
         h = h[state[hf[h]] == PRESENT]
