@@ -204,3 +204,38 @@ def test_a_builder_registered_first_leaves_the_built_in_ones_in() -> None:
             "print(sorted(n for n in names if n.startswith('tracemon.traces')))\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "tracemon.traces.dnscols.plan_dns" in out and "tracemon.traces.fieldcols._etw_planner" in out
+
+
+@pytest.fixture(scope="module")
+def web_pcap(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from gen_traces import write_pcap
+
+    return write_pcap(tmp_path_factory.mktemp("web") / "web.pcap", 3000, traffic="web")
+
+
+@pytest.mark.parametrize("name", ["DNS.QRecord.QuestionName", "HTTP.Host", "HTTP.Request.URI",
+                                  "HTTP.Response.StatusCode", "IPv4.TimeToLive"])
+def test_a_build_in_small_steps_is_the_build_in_one(web_pcap: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    name: str) -> None:
+    """Builders work in steps (bounded temporaries, a checkpoint between steps): each step's
+    table of distinct texts merges into one, and the column is the same whatever the step."""
+    from tracemon.traces import dnscols, fixedcols, httpcols
+    from tracemon.traces.fieldcols import plan
+
+    trace = open_trace(web_pcap, use_cache=False)
+    fdef = trace.registry.get(name)
+
+    def build() -> tuple[np.ndarray, list]:
+        got = plan(trace, fdef)
+        assert got is not None, name
+        col = got[1]()
+        if col.is_text:
+            return col.states(), [col.table[c] if c >= 0 else None for c in col.codes.tolist()]
+        return col.states(), col.values.tolist()
+
+    whole = build()
+    for module in (dnscols, httpcols, fixedcols):
+        monkeypatch.setattr(module, "STEP", 3)
+    steps = build()
+    assert whole[0].tolist() == steps[0].tolist() and whole[1] == steps[1]
+    assert (whole[0] == PRESENT).sum() > 3 * 3  # the trace carries the field: several steps

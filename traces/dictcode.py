@@ -27,6 +27,24 @@ except ImportError:  # pragma: no cover - depends on the build
     _span_hashes = _spans_equal = None
 
 
+class Tables:
+    """One table of distinct texts from the tables of several steps of a build (each step encodes
+    its rows alone, so its temporaries stay bounded): ``add`` maps a step's codes to the merged
+    table's."""
+
+    def __init__(self) -> None:
+        self._known: dict[str, int] = {}
+
+    def add(self, codes: np.ndarray, present: np.ndarray, table: list[str]) -> np.ndarray:
+        """``codes`` into ``table`` as codes into the merged table (0 where not ``present``)."""
+        remap = np.array([self._known.setdefault(t, len(self._known)) for t in table] + [0], dtype=np.int32)
+        return remap[np.where(present, codes, len(table))]
+
+    @property
+    def table(self) -> list[str]:
+        return list(self._known)
+
+
 def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
                  to_text: Callable[[bytes], str], native: bool = True) -> tuple[np.ndarray, list[str], np.ndarray]:
     """Dictionary-encode the byte strings ``u8[start:start+length]`` (one per row).

@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from .dictcode import encode_bytes, rows_at
+from .dictcode import Tables, encode_bytes, rows_at
 from .dissect.dns import read_name
-from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, register
+from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, checkpoint, register
 from .fields import FieldDef
 from .protocols import FLAGS, MASK
 
@@ -63,21 +63,28 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     base = reader_offsets(trace, rows)
     cap = idx.column("length")[rows].astype(np.int64)
     file = np.frombuffer(trace.buf, dtype=np.uint8)
-    # a first pass reads FIRST_WINDOW bytes of every DNS frame; the few whose question name goes
-    # on past it are read again with the whole WINDOW
-    state, c, table = _pass(file, base, cap, ok.copy(), FIRST_WINDOW)
-    more = np.flatnonzero(state == _RETRY)
-    if len(more):
-        state2, c2, table2 = _pass(file, base[more], cap[more], ok[more], WINDOW)
-        state2[state2 == _RETRY] = _DECODE
-        known = {t: j for j, t in enumerate(table)}
-        remap = np.array([known.setdefault(t, len(known)) for t in table2] + [0], dtype=np.int32)
-        table = list(known)
-        state[more] = state2
-        c[more] = remap[np.where(state2 == _NAME, c2, len(table2))]
-    codes[rows[state == _DECODE]] = CODE_DECODE
-    codes[rows[state == _NAME]] = c[state == _NAME]
-    return FieldColumn(fdef.name, codes=codes, table=table, how="DNS batch pass over DNS frames")
+    tables = Tables()
+    for a in range(0, len(rows), STEP):  # steps bound the window matrices (STEP x FIRST_WINDOW bytes)
+        checkpoint(a, len(rows))
+        b = min(len(rows), a + STEP)
+        # a first pass reads FIRST_WINDOW bytes of every DNS frame; the few whose question name
+        # goes on past it are read again with the whole WINDOW
+        state, c, table = _pass(file, base[a:b], cap[a:b], ok[a:b].copy(), FIRST_WINDOW)
+        c = tables.add(c, state == _NAME, table)
+        more = np.flatnonzero(state == _RETRY)
+        if len(more):
+            state2, c2, table2 = _pass(file, base[a:b][more], cap[a:b][more], ok[a:b][more], WINDOW)
+            state2[state2 == _RETRY] = _DECODE
+            state[more] = state2
+            c[more] = tables.add(c2, state2 == _NAME, table2)
+        part = rows[a:b]
+        codes[part[state == _DECODE]] = CODE_DECODE
+        codes[part[state == _NAME]] = c[state == _NAME]
+    return FieldColumn(fdef.name, codes=codes, table=tables.table, how="DNS batch pass over DNS frames")
+
+
+#: DNS frames per step of a build
+STEP = 1 << 17
 
 
 _NAME, _DECODE, _RETRY = 1, 2, 3

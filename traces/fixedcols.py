@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import layeroffs
-from .fieldcols import ABSENT, DECODE, PRESENT, FieldColumn, register
+from .fieldcols import ABSENT, DECODE, PRESENT, FieldColumn, checkpoint, register
 from .fields import FieldDef
 from .fixedfields import VERSION, Fixed, fixed
 from .index import KIND_EVENT
@@ -57,6 +57,7 @@ def build(trace: Any, fdef: FieldDef, spec: Fixed) -> FieldColumn:
     table = layeroffs.table_array(trace)
     u8 = np.frombuffer(trace.buf, dtype=np.uint8)
     for a in range(0, n, STEP):
+        checkpoint(a, n)
         _fill(trace, spec, table, u8, a, min(n, a + STEP), values, state)
     return FieldColumn(fdef.name, values=values, state=state, how=f"gather at {spec.describe()}")
 

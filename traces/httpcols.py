@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from . import appwalk
+from .dictcode import Tables
 from .dissect import http as _http
 from .fieldcols import (
     ABSENT,
@@ -32,6 +33,7 @@ from .fieldcols import (
     DECODE,
     PRESENT,
     FieldColumn,
+    checkpoint,
     encode_bytes,
     register,
     rows_at,
@@ -41,6 +43,8 @@ from .protocols import MASK
 
 #: payload bytes of each message read first, and for the messages whose headers go on (longer: decoded)
 FIRST_WINDOW, WINDOW = 256, 4096
+#: HTTP messages per step of a build
+STEP = 1 << 16
 #: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
 MAX_LINES = min(200, _http.MAX_HEADERS - 1)
 FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS)}
@@ -81,25 +85,25 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     msg = np.flatnonzero(follow & starts)  # the rest: payload of a message, no fields
     codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
     values = np.zeros(len(p.rows), dtype=np.uint16)
-    if len(msg):
-        m = _Messages(trace, p.start[msg], p.length[msg], FIRST_WINDOW)
+    tables = Tables()
+    for a in range(0, len(msg), STEP):  # steps bound the window matrices (STEP x FIRST_WINDOW bytes)
+        checkpoint(a, len(msg))
+        part = msg[a : a + STEP]
+        m = _Messages(trace, p.start[part], p.length[part], FIRST_WINDOW)
         got, c, table = _field(name, m)
+        if not numeric:
+            c = tables.add(c, got == PRESENT, table)
         more = np.flatnonzero(m.short)
         if len(more):  # header blocks longer than the first window: again with the whole window
-            got2, c2, table2 = _field(name, _Messages(trace, p.start[msg[more]], p.length[msg[more]], WINDOW))
+            got2, c2, table2 = _field(name, _Messages(trace, p.start[part[more]], p.length[part[more]], WINDOW))
             got[more] = got2
-            if numeric:
-                c[more] = c2
-            else:
-                known = {t: j for j, t in enumerate(table)}
-                remap = np.array([known.setdefault(t, len(known)) for t in table2] + [0], dtype=np.int32)
-                table = list(known)
-                c[more] = remap[np.where(got2 == PRESENT, c2, len(table2))]
-        state[msg] = got
+            c[more] = c2 if numeric else tables.add(c2, got2 == PRESENT, table2)
+        state[part] = got
         if numeric:
-            values[msg] = c
+            values[part] = c
         else:
-            codes[msg] = np.where(got == PRESENT, c, codes[msg])
+            codes[part] = np.where(got == PRESENT, c, codes[part])
+    table = tables.table
     how = "HTTP batch pass over HTTP frames"
     if numeric:
         col_state = np.zeros(n, dtype=np.uint8)
@@ -110,7 +114,7 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     col_codes = np.full(n, CODE_ABSENT, dtype=np.int32)
     codes[state == DECODE] = CODE_DECODE
     col_codes[p.rows] = codes
-    return FieldColumn(fdef.name, codes=col_codes, table=table if len(msg) else [], how=how)
+    return FieldColumn(fdef.name, codes=col_codes, table=table, how=how)
 
 
 def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
