@@ -23,6 +23,7 @@ headers than those two levels (``Nested``, ``IPinIP``, ICMP …) are decoded.
 from __future__ import annotations
 
 import threading
+import uuid
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
@@ -557,6 +558,54 @@ class HeaderField(FastField):
         return [int(v) for v in vals[:limit]]
 
 
+@dataclass(slots=True)
+class ProviderField(FastField):
+    """``NetEvent.Header.ProviderId``: the GUID of the event's provider code (index column
+    ``provider``), each test made once per provider of the trace.  WPP messages name a provider
+    only when they logged one, and code 0 (providers past the reader's limit) names none, so
+    those frames, and events whose header family is not known, are decoded."""
+
+    def _parts(self, ch: Chunk) -> tuple[np.ndarray, np.ndarray]:
+        table = descriptors(ch)
+        desc = ch.col("desc").astype(np.int64)
+        desc = np.where(desc < table.n, desc, 0)
+        prov = ch.col("provider").astype(np.int64)
+        guids = self._guids(ch)
+        prov = np.where(prov < len(guids), prov, 0)  # codes added after our snapshot: not known
+        sure = ch.events & (desc != 0) & (prov != 0) & (table.family[desc] != FAMILY_MESSAGE)
+        return prov, sure
+
+    @staticmethod
+    def _guids(ch: Chunk) -> list[uuid.UUID | None]:
+        def make() -> list[uuid.UUID | None]:
+            out: list[uuid.UUID | None] = []
+            for code, p in enumerate(getattr(ch.trace, "providers", ())):
+                try:
+                    out.append(uuid.UUID(p.guid.strip("{}")) if code and p.guid else None)
+                except ValueError:  # (a provider named without a GUID)
+                    out.append(None)
+            return out or [None]
+
+        return ch.memo(("provider_guids", len(getattr(ch.trace, "providers", ()))), make)
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        prov, sure = self._parts(ch)
+        guids = self._guids(ch)
+        known = np.array([g is not None for g in guids], dtype=bool)
+        per_code = np.array([g is not None and bool(test.py(g)) for g in guids], dtype=bool)
+        sure &= known[prov]
+        return Tri(per_code[prov] & sure, ~ch.events | sure)
+
+    def exists(self, ch: Chunk) -> Tri:
+        prov, sure = self._parts(ch)
+        known = np.array([g is not None for g in self._guids(ch)], dtype=bool)
+        sure &= known[prov]
+        return Tri(sure.copy(), ~ch.events | sure)
+
+    def values(self, trace: Any, limit: int) -> list[Any]:
+        return [uuid.UUID(p.guid.strip("{}")) for c, p in enumerate(trace.providers) if c and p.guid][:limit]
+
+
 _WITH_DESCRIPTOR = (FAMILY_EVENT,)
 _WITH_VERSION = (FAMILY_EVENT, FAMILY_SYSTEM, FAMILY_PERFINFO, FAMILY_CLASSIC)
 _WITH_THREAD = (FAMILY_EVENT, FAMILY_SYSTEM, FAMILY_CLASSIC)
@@ -614,6 +663,7 @@ FAST_FIELDS: dict[str, FastField] = {
     "netevent.header.descriptor.channel": HeaderField(_WITH_DESCRIPTOR, part=2),
     "netevent.header.descriptor.task": HeaderField(_WITH_DESCRIPTOR, part=3),
     "netevent.header.descriptor.keyword": HeaderField(_WITH_DESCRIPTOR, part=4),
+    "netevent.header.providerid": ProviderField(),
     "netevent.header.processid": HeaderField(_WITH_THREAD, "pid", by_pid=True),
     "netevent.header.threadid": HeaderField(_WITH_THREAD, "tid", by_pid=True),
     "frame.framenumber": PacketColumn("frame_number"),

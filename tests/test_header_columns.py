@@ -58,6 +58,38 @@ def test_header_conditions_come_from_the_index_and_match_decoding(path) -> None:
             assert np.array_equal(fast, slow), (path.name, expr, np.flatnonzero(fast != slow)[:5])
 
 
+
+@pytest.mark.parametrize("path", _with_events(), ids=lambda p: p.name)
+def test_provider_conditions_come_from_the_index_and_match_decoding(path) -> None:
+    """``NetEvent.Header.ProviderId`` (the Netmon way to pick a provider by GUID) is answered from
+    the index's provider column, and selects what decoding selects."""
+    trace = open_trace(path, use_cache=False)
+    stop = min(len(trace), ROWS)
+    frames = [trace.reader.frame(i) for i in range(stop)]
+    name = "NetEvent.Header.ProviderId"
+    values = sorted({str(f.value) for frame in frames for f in frame.fields(name)})
+    assert values, path.name
+    exprs = [name, f"!{name}", *(f"{name} == {{{v}}}" for v in values[:4]),
+             f"{name} != {{{values[0]}}}", f"{name} in [{{{values[0]}}}, {{{values[-1]}}}]"]
+    decoded = 0
+    for expr in exprs:
+        cf = compile_filter(expr, trace=trace)
+        fast = cf.evaluate(trace, 0, stop)
+        decoded += cf.last_stats.decoded
+        slow = decoded_matches(cf, trace, frames)
+        assert np.array_equal(fast, slow), (path.name, expr, np.flatnonzero(fast != slow)[:5])
+    assert decoded <= len(exprs) * _wpp_rows(trace, stop)  # only WPP messages are decoded
+
+
+def _wpp_rows(trace, stop: int) -> int:
+    from tracemon.traces.index import FAMILY_MESSAGE
+
+    table = np.array([d[0] for d in trace.descriptors] or [0])
+    desc = trace.index.column("desc")[:stop].astype(np.int64)
+    fam = table[np.minimum(desc, len(table) - 1)]
+    return int(((fam == FAMILY_MESSAGE) | (desc == 0)).sum())
+
+
 def test_the_readme_example_runs_from_the_index() -> None:
     path = max(samples("etl", ".etl"), key=lambda p: p.stat().st_size)
     trace = open_trace(path, use_cache=False)
