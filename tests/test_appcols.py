@@ -104,6 +104,10 @@ def odd_frames() -> list[bytes]:
         _tcp6(50000, 443, client_hello()),
         _tcp4(50000, 80, client_hello()),  # TLS bytes on an HTTP port: HTTP payload
         _tcp4(50000, 80, b"GET /cookie HTTP/1.1\r\nCookie: " + b"c" * 900 + b"\r\nHost: past-first-window\r\n\r\n"),
+        # RDP's port: TLS unless the segment starts a TPKT header
+        _tcp4(50001, 3389, _record(22, _hello(_sni((0, b"rdp.example"))))),
+        _tcp4(50001, 3389, b"\x03\x00\x00\x13\x0e\xe0\x00\x00\x00\x00\x00\x01\x00\x08\x00\x03\x00\x00\x00"),
+        _tcp4(3389, 50001, _record(23, bytes(30))),
     ]
 
 
@@ -142,7 +146,7 @@ def test_odd_frames_are_answered_exactly_or_left_to_decoding(tmp_path: Path) -> 
                                                              "in-a-response", "v6.example", "vlan.example",
                                                              "café", "past-first-window"}
     assert {sni.table[c] for c in sni.codes if c >= 0} == {"plain.example", "late.example", "second-record.example",
-                                                           "imaps.example", "www.example.com"}
+                                                           "imaps.example", "www.example.com", "rdp.example"}
     assert int(status.values[13]) == 204 and status.state[13] != DECODE
 
 

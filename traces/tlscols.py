@@ -7,7 +7,9 @@ candidate, and its hello is walked at fixed steps (version, random, session id, 
 compression methods) and then extension by extension (one array step per extension) to the
 ``server_name`` extension, whose first entry is the name.  Only the distinct names become text.
 
-Left to decoding: frames ``appwalk`` does not follow, a handshake record that is neither one
+The RDP port's segments that do not start a TPKT header are TLS too (``rdp.dissect_rdp_port``).
+
+Left to decoding: frames ``appwalk`` does not follow, RDP segments starting a TPKT header, a handshake record that is neither one
 message nor encrypted (several handshake messages in one record), two ClientHellos or two
 ``server_name`` extensions, a name list whose first entry is not a host name or that has a
 second entry, more than ``tls.MAX_RECORDS`` records or ``tls.MAX_ITEMS`` extensions.
@@ -20,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from . import appwalk
+from .dissect import rdp as _rdp
 from .dissect import tls as _tls
 from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register
 from .fields import FieldDef
@@ -49,8 +52,14 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     p = appwalk.tcp_payloads(trace, "TLS")
     g = Gather(trace.buf)
     u8 = g.u8
+
+    def byte(at: np.ndarray) -> np.ndarray:
+        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
+
     codes = np.full(n, CODE_ABSENT, dtype=np.int32)
-    follow = p.ok & appwalk.claimed_by(p, _tls.dissect_tls)
+    # the TLS port, and RDP's (``rdp.dissect_rdp_port``: a segment not starting a TPKT header is TLS)
+    tpkt = (p.length >= 4) & (byte(p.start) == 3) & (byte(p.start + 1) == 0)
+    follow = p.ok & (appwalk.claimed_by(p, _tls.dissect_tls) | (appwalk.claimed_by(p, _rdp.dissect_rdp_port) & ~tpkt))
     codes[p.rows[~follow]] = CODE_DECODE
     rows = np.flatnonzero(follow)
     end = p.start[rows] + p.length[rows]
@@ -59,9 +68,6 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     hello_end = np.zeros(len(rows), dtype=np.int64)
     pos = p.start[rows].copy()
     active = np.arange(len(rows))
-
-    def byte(at: np.ndarray) -> np.ndarray:
-        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
 
     for i in range(_tls.MAX_RECORDS + 1):
         if not len(active):
