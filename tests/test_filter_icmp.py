@@ -5,10 +5,10 @@ as in Netmon and Wireshark), so it is decoded.  Both must select what decoding s
 from __future__ import annotations
 
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
+from test_dissect_synthetic import write_pcap
 from tracemon.filters import compile_filter
 from tracemon.traces import open_trace
 from tracemon.traces.craft import checksum, ethernet, ipv4, udp
@@ -37,16 +37,13 @@ def _frames() -> list[bytes]:
 @pytest.fixture(scope="module")
 def trace(tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("icmp") / "icmp.pcap"
-    with open(path, "wb") as f:
-        f.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 262144, 1))
-        for i, data in enumerate(_frames()):
-            f.write(struct.pack("<IIII", 1_700_000_000 + i, 0, len(data), len(data)) + data)
+    write_pcap(path, 1, _frames())
     return open_trace(path, use_cache=False)
 
 
 @pytest.mark.parametrize("expr", [f"IPv4.Address == {B}", f"IPv4.Address == {FAR}", f"IPv4.SourceAddress == {A}",
                                   f"IPv4.DestinationAddress == {A}", f"!(IPv4.Address == {B})", "UDP.Port == 53",
-                                  f"IPv4.Address in 10.0.0.0/30 AND ICMP", "Ethernet.SourceAddress == 02-00-00-00-00-02"])
+                                  "IPv4.Address in 10.0.0.0/30 AND ICMP", "Ethernet.SourceAddress == 02-00-00-00-00-02"])
 def test_icmp_frames_select_what_decoding_selects(trace, expr: str) -> None:
     cf = compile_filter(expr, trace=trace)
     fast = cf.evaluate(trace)
