@@ -609,6 +609,25 @@ class ProviderField(FastField):
 
 
 @dataclass(slots=True)
+class NodeByChild(FastField):
+    """A node that exists exactly where a field it always holds exists (``HTTP.Request``: the
+    dissector adds it with its ``Method`` for every request line): the child's field column
+    answers, frames it leaves to decoding are decoded."""
+
+    child: str
+
+    def exists(self, ch: Chunk) -> Tri | None:
+        fdef = ch.trace.registry.get(self.child)
+        col = ch.field_column(fdef) if fdef is not None else None
+        if col is None:
+            return None
+        return Tri(*col.present(ch.start, ch.stop))
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        return None  # a comparison with the node's value: decoded
+
+
+@dataclass(slots=True)
 class TcpOptions(FastField):
     """Whether the outermost TCP header has options (``TCP.Options``, a node the dissector adds
     when the data offset says more than 20 bytes and the segment holds them all): the data
@@ -699,6 +718,7 @@ FAST_FIELDS: dict[str, FastField] = {
     "netevent.header.descriptor.task": HeaderField(_WITH_DESCRIPTOR, part=3),
     "netevent.header.descriptor.keyword": HeaderField(_WITH_DESCRIPTOR, part=4),
     "tcp.options": TcpOptions(),
+    "http.request": NodeByChild("HTTP.Request.Method"),
     "netevent.header.providerid": ProviderField(),
     "netevent.header.processid": HeaderField(_WITH_THREAD, "pid", by_pid=True),
     "netevent.header.threadid": HeaderField(_WITH_THREAD, "tid", by_pid=True),

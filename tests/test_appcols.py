@@ -280,3 +280,21 @@ def test_smb2_name_columns_match_the_dissector(tmp_path: Path) -> None:
                                   "SMB2.FileName"])
 def test_filters_over_smb2_names_select_what_decoding_selects(tmp_path: Path, expr: str) -> None:
     assert_column_filter(tmp_path / "smb2.pcap", smb2_frames(), expr)
+
+
+@pytest.mark.parametrize("expr", ["HTTP.Request", "!HTTP.Request", "http.Request AND TCP.Port == 80",
+                                  "HTTP.Request OR TLS"])
+def test_http_requests_are_found_from_the_method_column(tmp_path: Path, expr: str) -> None:
+    """``HTTP.Request`` (the standard "HTTP requests" preset) exists exactly where the dissector put
+    a request line, which always holds its method: the method column answers, without decoding
+    the frames it is sure of."""
+    from app_frames import http_frames
+
+    write_pcap(tmp_path / "odd.pcap", 1, [*odd_frames(), *app_frames(), *http_frames()])
+    trace = open_trace(tmp_path / "odd.pcap", use_cache=False)
+    method = columns_for(trace).get(trace.registry.get("HTTP.Request.Method"))
+    unsure = int((method.states() == DECODE).sum())
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert fast.any() and np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
+    assert cf.last_stats.decoded <= unsure, (cf.last_stats.decoded, unsure)
