@@ -628,6 +628,28 @@ class NodeByChild(FastField):
 
 
 @dataclass(slots=True)
+class NodeInRecords(FastField):
+    """A node that can only be inside records of one content type (``TLS.Handshake``: in a
+    handshake record): absent for sure where the content type column says the segment's records
+    are all of another type, or that it starts none; the rest is decoded."""
+
+    child: str
+    value: int
+
+    def exists(self, ch: Chunk) -> Tri | None:
+        fdef = ch.trace.registry.get(self.child)
+        col = ch.field_column(fdef) if fdef is not None else None
+        if col is None:
+            return None
+        present, known = col.present(ch.start, ch.stop)
+        other, _ = col.match(ch.start, ch.stop, lambda v: v != self.value, lambda a: a != self.value)
+        return Tri(np.zeros(ch.n, dtype=bool), (known & ~present) | other)
+
+    def test(self, ch: Chunk, test: Test) -> Tri | None:
+        return None  # a comparison with the node's value: decoded
+
+
+@dataclass(slots=True)
 class TcpOptions(FastField):
     """Whether the outermost TCP header has options (``TCP.Options``, a node the dissector adds
     when the data offset says more than 20 bytes and the segment holds them all): the data
@@ -719,6 +741,11 @@ FAST_FIELDS: dict[str, FastField] = {
     "netevent.header.descriptor.keyword": HeaderField(_WITH_DESCRIPTOR, part=4),
     "tcp.options": TcpOptions(),
     "http.request": NodeByChild("HTTP.Request.Method"),
+    # TLS nodes that only a record of one content type holds (the ClientHello presence, the
+    # Netmon spelling of "TLS handshakes")
+    **{f"tls.tlsreclayer.tlsrecordlayer.{node}": NodeInRecords("TLS.Record.ContentType", ctype)
+       for node, ctype in (("sslhandshake.handshake", 22), ("sslhandshake.handshake.clienthello", 22),
+                           ("sslhandshake.handshake.serverhello", 22), ("sslhandshake", 22), ("alert", 21))},
     "netevent.header.providerid": ProviderField(),
     "netevent.header.processid": HeaderField(_WITH_THREAD, "pid", by_pid=True),
     "netevent.header.threadid": HeaderField(_WITH_THREAD, "tid", by_pid=True),

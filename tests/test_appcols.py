@@ -21,7 +21,7 @@ from test_dissect_synthetic import eth, ipv4, ipv6, tcp, write_pcap
 from test_fieldcols import check_columns
 from tracemon.filters import compile_filter
 from tracemon.traces import open_trace
-from tracemon.traces.fieldcols import CODE_DECODE, DECODE, columns_for
+from tracemon.traces.fieldcols import CODE_DECODE, DECODE, PRESENT, columns_for
 
 SNI = "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName"
 HTTP_FIELDS = ["HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI", "HTTP.Response.StatusCode"]
@@ -298,3 +298,22 @@ def test_http_requests_are_found_from_the_method_column(tmp_path: Path, expr: st
     fast = cf.evaluate(trace)
     assert fast.any() and np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
     assert cf.last_stats.decoded <= unsure, (cf.last_stats.decoded, unsure)
+
+
+@pytest.mark.parametrize("expr", ["TLS.Record.ContentType == 22", "TLS.Record.ContentType in [21, 23]",
+                                  "TLS.Handshake", "!TLS.Handshake", "TLS.Handshake OR TLS.Record.ContentType == 21",
+                                  "TLS.ClientHello", "TLS.ServerHello", "TLS.Alert"])
+def test_tls_records_are_read_from_the_content_type_column(tmp_path: Path, expr: str) -> None:
+    """The standard "TLS handshakes and alerts" preset: the record content type column answers
+    segments holding one record, and the handshake (or alert) nodes are known absent from
+    segments whose record is of another type; decoding is left for the rest."""
+    write_pcap(tmp_path / "tls.pcap", 1, [*odd_frames(), *app_frames()])
+    trace = open_trace(tmp_path / "tls.pcap", use_cache=False)
+    ct = columns_for(trace).get(trace.registry.get("TLS.Record.ContentType"))
+    states = ct.states()
+    assert (states == PRESENT).sum() >= 10
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
+    maybe = (states == DECODE) | ((states == PRESENT) & np.isin(ct.values, (21, 22)))
+    assert cf.last_stats.decoded <= int(maybe.sum()), (expr, cf.last_stats.decoded)

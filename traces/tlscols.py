@@ -1,4 +1,5 @@
-"""The TLS ClientHello server name (SNI) column, in one batch pass over only the TLS frames.
+"""The TLS ClientHello server name (SNI) and record content type columns, in one batch pass
+over only the TLS frames.
 
 ``dissect/tls.py`` is the definition.  For every frame whose ports give the TCP payload to the
 TLS dissector, the records of the segment are walked together (one array step per record, at
@@ -24,12 +25,13 @@ import numpy as np
 from . import appwalk
 from .dissect import rdp as _rdp
 from .dissect import tls as _tls
-from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, encode_bytes, register
+from .fieldcols import ABSENT, CODE_ABSENT, CODE_DECODE, DECODE, PRESENT, FieldColumn, encode_bytes, register
 from .fields import FieldDef
 from .gather import Gather
 from .protocols import MASK
 
 SNI = _tls.CLIENT_HELLO.server_name
+CONTENT_TYPE = _tls.CONTENT_TYPE
 _TYPES = np.zeros(256, dtype=bool)
 _TYPES[list(_tls.HANDSHAKE_TYPES)] = True
 _CONTENT = np.zeros(256, dtype=bool)
@@ -38,9 +40,58 @@ _CONTENT[list(_tls.CONTENT_TYPES)] = True
 
 @register
 def plan_tls(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
-    if fdef.name.lower() != SNI.name.lower() or "TLS" not in MASK or not appwalk.usable(trace):
+    name = fdef.name.lower()
+    if name not in (SNI.name.lower(), CONTENT_TYPE.name.lower()) or "TLS" not in MASK or not appwalk.usable(trace):
         return None
-    return "tls-sni|1", lambda: build(trace, fdef)
+    if name == CONTENT_TYPE.name.lower():
+        return "tls-content-type|2", lambda: build_content_type(trace, fdef)
+    return "tls-sni|2", lambda: build(trace, fdef)
+
+
+def _followed(p: appwalk.Payloads, byte: Any) -> np.ndarray:
+    """Rows whose payload goes to the TLS dissector: the TLS port's, and RDP's segments that do not
+    start a TPKT header (``rdp.dissect_rdp_port``)."""
+    tpkt = (p.length >= 4) & (byte(p.start) == 3) & (byte(p.start + 1) == 0)
+    return p.ok & (appwalk.claimed_by(p, _tls.dissect_tls) | (appwalk.claimed_by(p, _rdp.dissect_rdp_port) & ~tpkt))
+
+
+def build_content_type(trace: Any, fdef: FieldDef) -> FieldColumn:
+    """``TLS.Record.ContentType``: the records of each segment walked as the dissector walks them
+    (at most ``tls.MAX_RECORDS``); a segment holding one record gets its type, one with several
+    is left to decoding (a column holds one value a frame), one that starts no record (continued
+    data) has none."""
+    n = len(trace.index)
+    p = appwalk.tcp_payloads(trace, "TLS")
+    u8 = np.frombuffer(trace.buf, dtype=np.uint8)
+
+    def byte(at: np.ndarray) -> np.ndarray:
+        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
+
+    follow = _followed(p, byte)
+    rows = np.flatnonzero(follow)
+    first = np.full(len(rows), -1, dtype=np.int64)
+    mixed = np.zeros(len(rows), dtype=bool)  # a second record (one value per frame: decoded)
+    pos, end = p.start[rows].copy(), p.start[rows] + p.length[rows]
+    active = np.arange(len(rows))
+    for _ in range(_tls.MAX_RECORDS):
+        if not len(active):
+            break
+        q, e = pos[active], end[active]
+        starts = (e - q >= 3) & _CONTENT[byte(q)] & (byte(q + 1) == 3) & (byte(q + 2) <= 4)
+        active, q, e = active[starts], q[starts], e[starts]
+        mixed[active] |= first[active] >= 0
+        first[active] = np.where(first[active] < 0, byte(q), first[active])
+        full = e - q >= 5  # else a record cut short: the last one
+        stop = np.minimum(e, q + 5 + ((byte(q + 3) << 8) | byte(q + 4)))
+        pos[active] = np.where(full, stop, e)
+        active = active[full & (stop < e)]
+    state = np.full(n, ABSENT, dtype=np.uint8)
+    values = np.zeros(n, dtype=np.uint8)
+    state[p.rows[~follow]] = DECODE
+    have = first >= 0
+    state[p.rows[rows[have]]] = np.where(mixed[have], DECODE, PRESENT)
+    values[p.rows[rows[have & ~mixed]]] = first[have & ~mixed]
+    return FieldColumn(fdef.name, values=values, state=state, how="TLS record walk over TLS frames")
 
 
 def _text(raw: bytes) -> str:
@@ -57,9 +108,7 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
         return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
 
     codes = np.full(n, CODE_ABSENT, dtype=np.int32)
-    # the TLS port, and RDP's (``rdp.dissect_rdp_port``: a segment not starting a TPKT header is TLS)
-    tpkt = (p.length >= 4) & (byte(p.start) == 3) & (byte(p.start + 1) == 0)
-    follow = p.ok & (appwalk.claimed_by(p, _tls.dissect_tls) | (appwalk.claimed_by(p, _rdp.dissect_rdp_port) & ~tpkt))
+    follow = _followed(p, byte)
     codes[p.rows[~follow]] = CODE_DECODE
     rows = np.flatnonzero(follow)
     end = p.start[rows] + p.length[rows]
