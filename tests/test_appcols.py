@@ -317,3 +317,40 @@ def test_tls_records_are_read_from_the_content_type_column(tmp_path: Path, expr:
     assert np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
     maybe = (states == DECODE) | ((states == PRESENT) & np.isin(ct.values, (21, 22)))
     assert cf.last_stats.decoded <= int(maybe.sum()), (expr, cf.last_stats.decoded)
+
+
+def _smb_responses() -> list[bytes]:
+    from app_frames import _smb2_header, smb_frames
+
+    def resp(status: int, mid: int, **kw) -> bytes:
+        return _smb2_header(5, mid, response=True, status=status, **kw) + struct.pack("<HBBI", 9, 0, 0, 0) + b"\x00"
+
+    ok = _smb2_header(5, 20, response=True) + bytes(88)
+    more = resp(0xC0000016, 21)  # STATUS_MORE_PROCESSING_REQUIRED
+    compound = resp(0xC0000034, 22, nxt=72) + resp(0xC0000022, 23, related=True)
+    sealed = b"\xfdSMB" + bytes(48) + b"encrypted"
+    return [*smb_frames(), _tcp4(445, 50010, _nbss(ok)), _tcp4(445, 50010, _nbss(more)),
+            _tcp4(445, 50010, _nbss(compound)), _tcp4(445, 50010, _nbss(sealed)),
+            _tcp4(445, 50010, _nbss(resp(0xC000000D, 24)) + _nbss(resp(0, 25))),  # two NbtSS messages
+            _tcp4(445, 50010, _nbss(resp(0xC0000022, 26))[:40])]  # a header cut short
+
+
+@pytest.mark.parametrize("expr", ["SMB2.Header.Status >= 0xC0000000", "smb2.header.Status.code == 0xC0000022",
+                                  "SMB2.Status == 0", "SMB2.Header.Status",
+                                  ("(SMB2.Header.Status >= 0xC0000000 AND SMB2.Header.Status != 0xC0000016) OR "
+                                   "(SMB.Status >= 0xC0000000 AND SMB.Status != 0xC0000016)")])
+def test_smb2_status_comes_from_its_column(tmp_path: Path, expr: str) -> None:
+    """The standard "SMB errors" preset: a response's status is read at byte 8 of its header when
+    the segment holds one NbtSS message with one SMB2 message; compounds and segments with a
+    second message are decoded."""
+    write_pcap(tmp_path / "smb.pcap", 1, _smb_responses())
+    trace = open_trace(tmp_path / "smb.pcap", use_cache=False)
+    col = columns_for(trace).get(trace.registry.get("SMB2.Header.Status"))
+    states = col.states()
+    assert sorted(col.values[states == PRESENT].tolist()) == [0, 0xC0000016, 0xC0000022]
+    cf = compile_filter(expr, trace=trace)
+    fast = cf.evaluate(trace)
+    assert fast.any() and np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr
+    smb1 = 1 if "SMB.Status" in expr else 0  # (the SMB1 frame is decoded for its own status)
+    assert cf.last_stats.decoded <= int((states == DECODE).sum()) + smb1  # the compounds and two messages
+    assert int((states == DECODE).sum()) == 3
