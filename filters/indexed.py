@@ -741,6 +741,7 @@ FAST_FIELDS: dict[str, FastField] = {
     "netevent.header.descriptor.keyword": HeaderField(_WITH_DESCRIPTOR, part=4),
     "tcp.options": TcpOptions(),
     "http.request": NodeByChild("HTTP.Request.Method"),
+    "http.response": NodeByChild("HTTP.Response.ProtocolVersion"),
     # TLS nodes that only a record of one content type holds (the ClientHello presence, the
     # Netmon spelling of "TLS handshakes")
     **{f"tls.tlsreclayer.tlsrecordlayer.{node}": NodeInRecords("TLS.Record.ContentType", ctype)

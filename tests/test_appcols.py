@@ -24,7 +24,8 @@ from tracemon.traces import open_trace
 from tracemon.traces.fieldcols import CODE_DECODE, DECODE, PRESENT, columns_for
 
 SNI = "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName"
-HTTP_FIELDS = ["HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI", "HTTP.Response.StatusCode"]
+HTTP_FIELDS = ["HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI", "HTTP.Response.StatusCode",
+               "HTTP.Response.ProtocolVersion"]
 SMB2_FIELDS = ["SMB2.TreeConnect.Path", "SMB2.FileName"]
 FIELDS = [*HTTP_FIELDS, SNI, *SMB2_FIELDS]
 
@@ -283,17 +284,21 @@ def test_filters_over_smb2_names_select_what_decoding_selects(tmp_path: Path, ex
 
 
 @pytest.mark.parametrize("expr", ["HTTP.Request", "!HTTP.Request", "http.Request AND TCP.Port == 80",
-                                  "HTTP.Request OR TLS"])
+                                  "HTTP.Request OR TLS", "HTTP.Response", "!http.Response",
+                                  'HTTP.Response.ProtocolVersion == "HTTP/1.1"', "HTTP.Request OR HTTP.Response"])
 def test_http_requests_are_found_from_the_method_column(tmp_path: Path, expr: str) -> None:
     """``HTTP.Request`` (the standard "HTTP requests" preset) exists exactly where the dissector put
-    a request line, which always holds its method: the method column answers, without decoding
-    the frames it is sure of."""
+    a request line, which always holds its method, and ``HTTP.Response`` where it put a status
+    line, which always holds its version: those columns answer, without decoding the frames they
+    are sure of."""
     from app_frames import http_frames
 
     write_pcap(tmp_path / "odd.pcap", 1, [*odd_frames(), *app_frames(), *http_frames()])
     trace = open_trace(tmp_path / "odd.pcap", use_cache=False)
-    method = columns_for(trace).get(trace.registry.get("HTTP.Request.Method"))
-    unsure = int((method.states() == DECODE).sum())
+    unsure = 0
+    for name in ("HTTP.Request.Method", "HTTP.Response.ProtocolVersion"):
+        col = columns_for(trace).get(trace.registry.get(name))
+        unsure += int((col.states() == DECODE).sum())
     cf = compile_filter(expr, trace=trace)
     fast = cf.evaluate(trace)
     assert fast.any() and np.array_equal(fast, cf.evaluate_by_decoding(trace)), expr

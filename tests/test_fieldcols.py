@@ -103,7 +103,7 @@ def _etw_fields(trace) -> list[str]:
 PACKET_FIELDS = ["DNS.QRecord.QuestionName", "HTTP.Host", "HTTP.Request.Method", "HTTP.Request.URI",
                  "HTTP.Response.StatusCode", "TLS.TlsRecLayer.TlsRecordLayer.SSLHandshake.HandShake.ClientHello.ServerName",
                  "SMB2.TreeConnect.Path", "SMB2.FileName", "TLS.TlsRecLayer.TlsRecordLayer.ContentType",
-                 "SMB2.Header.Status", "SMB2.Header.Status.Code"]
+                 "SMB2.Header.Status", "SMB2.Header.Status.Code", "HTTP.Response.ProtocolVersion"]
 
 
 @pytest.mark.parametrize("path", [*samples("etl", ".etl"), *samples("netmon", ".cap"), *samples("pcap", ".pcap"),

@@ -1,5 +1,6 @@
-"""HTTP field columns: ``HTTP.Host``, ``HTTP.Request.Method``, ``HTTP.Request.URI`` and
-``HTTP.Response.StatusCode``, in one batch pass over only the HTTP frames.
+"""HTTP field columns: ``HTTP.Host``, ``HTTP.Request.Method``, ``HTTP.Request.URI``,
+``HTTP.Response.StatusCode`` and ``HTTP.Response.ProtocolVersion``, in one batch pass over only
+the HTTP frames.
 
 ``dissect/http.py`` is the definition: a segment whose payload starts with a method and a space
 (or ``HTTP/1.``) is a message, any other segment on an HTTP port is payload only.  For the
@@ -47,7 +48,7 @@ FIRST_WINDOW, WINDOW = 256, 4096
 STEP = 1 << 16
 #: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
 MAX_LINES = min(200, _http.MAX_HEADERS - 1)
-FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS)}
+FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS, _http.RESP_VERSION)}
 #: bytes Python's ``str.strip`` removes from latin-1 text
 _SPACE = np.zeros(256, dtype=bool)
 _SPACE[[*range(9, 14), *range(0x1C, 0x21), 0x85, 0xA0]] = True
@@ -124,6 +125,8 @@ def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
         return m.method()
     if name == _http.URI.name.lower():
         return m.uri()
+    if name == _http.RESP_VERSION.name.lower():
+        return m.response_version()
     return m.status()
 
 
@@ -284,6 +287,24 @@ class _Messages:
         sel = np.flatnonzero(state == PRESENT)
         codes = np.zeros(self.k, dtype=np.int32)
         vc, table, too_long = encode_bytes(self.cat, after[sel], stop[sel] - after[sel], _text)
+        codes[sel] = vc
+        state[sel[too_long]] = DECODE
+        return state, codes, table
+
+    def response_version(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """A status line's first word (``line.partition(" ")``): every response has one, so its
+        presence is the ``HTTP.Response`` node's."""
+        start, end, unsure = self._line()
+        resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
+        sp = self._spaces()
+        i = np.searchsorted(sp, start)
+        s1 = sp[np.minimum(i, len(sp) - 1)] if len(sp) else end
+        s1 = np.where((i < len(sp)) & (s1 < end), s1, end)
+        state = np.where(resp, PRESENT, ABSENT).astype(np.uint8)
+        state[(resp & unsure) | self.broken] = DECODE
+        sel = np.flatnonzero(state == PRESENT)
+        codes = np.zeros(self.k, dtype=np.int32)
+        vc, table, too_long = encode_bytes(self.cat, start[sel], s1[sel] - start[sel], _text)
         codes[sel] = vc
         state[sel[too_long]] = DECODE
         return state, codes, table
