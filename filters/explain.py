@@ -57,6 +57,9 @@ def _field_source(op: FieldOperand, trace: Any) -> Source:
     if op.index_only:
         return Source(name, INDEX, "index columns")
     if op.fast is not None:
+        said = getattr(op.fast, "explained", None)
+        if said is not None:
+            return Source(name, COLUMN, said)
         return Source(name, INDEX, "index columns; frames that may hold a second instance (tunnels, "
                                    "ICMP errors) decoded")
     if fdef.type is not FieldType.PROTOCOL:

@@ -616,6 +616,10 @@ class NodeByChild(FastField):
 
     child: str
 
+    @property
+    def explained(self) -> str:
+        return f"where {self.child} is: its field column (extracted once, then kept); decoding frames it cannot tell"
+
     def exists(self, ch: Chunk) -> Tri | None:
         fdef = ch.trace.registry.get(self.child)
         col = ch.field_column(fdef) if fdef is not None else None
@@ -635,6 +639,11 @@ class NodeInRecords(FastField):
 
     child: str
     value: int
+
+    @property
+    def explained(self) -> str:
+        return (f"absent where the {self.child} column says another record type; decoding segments with "
+                f"records of type {self.value} and those it cannot tell")
 
     def exists(self, ch: Chunk) -> Tri | None:
         fdef = ch.trace.registry.get(self.child)
@@ -656,6 +665,9 @@ class TcpOptions(FastField):
     offset's field column (one gather, ``traces/fixedcols.py``) against where the index's layout
     table says the payload starts.  Frames either leaves unsure (no layout, a second TCP header)
     are decoded."""
+
+    explained = ("TCP.DataOffset's field column against the index's layout table; frames either "
+                 "cannot tell (tunnels, unusual headers) decoded")
 
     def exists(self, ch: Chunk) -> Tri | None:
         tcp = ch.has(MASK["TCP"])
