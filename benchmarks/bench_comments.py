@@ -15,13 +15,13 @@ import shutil
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_traces import frames
+from timing import timed
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -43,11 +43,6 @@ def write_commented_pcapng(path: Path, n: int, every: int) -> Path:
             f.write(data + b"\0" * pad + opts + struct.pack("<I", total))
     return path
 
-
-def timed(fn):  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main() -> None:

@@ -16,11 +16,14 @@ import argparse
 import shutil
 import struct
 import subprocess
-import time
+import sys
 import uuid
 from pathlib import Path
 
 import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from timing import timed
 
 OUT = Path(__file__).resolve().parent / "out"
 SAMR = "12345778-1234-abcd-ef00-0123456789ac"
@@ -115,11 +118,6 @@ def write_trace(path: Path, calls: int) -> None:
             put(_ip_tcp("10.0.0.3", "10.0.0.1", 80, 50001, hseq[True], hseq[False], resp))
             hseq[True] += len(resp)
 
-
-def timed(fn):  # type: ignore[no-untyped-def]
-    t0 = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - t0
 
 
 def main() -> None:
