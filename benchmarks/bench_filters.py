@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -175,7 +176,7 @@ COLUMN_FILTERS: list[tuple[str, str, str, str | None]] = [
 ]
 
 
-def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
+def column_table(paths: dict[str, Path], use_tshark: bool, repeat: int = 3) -> None:
     """Field columns: a fresh ``tracemon count`` (index + column build + filter, new process,
     empty cache) next to the event/protocol-only filter and tshark; then first build and later
     filters in process."""
@@ -186,8 +187,10 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
     from tracemon.traces import open_trace
     from tracemon.traces.fieldcols import PRESENT, columns_for, plan
 
-    print("\nField columns (cold: `tracemon count` in a new process with an empty cache; ratio = cold / index-only)")
+    print(f"\nField columns (cold: `tracemon count` in a new process with an empty cache, median of {repeat}; "
+          "ratio = cold / index-only)")
     print(f"{'trace':<22} {'filter':<64} {'matches':>8} {'cold s':>7} {'index-only s':>13} {'ratio':>6} {'tshark s':>9} "
+          f"{'/tshark':>7} "
           f"{'build s':>8} {'cpu s':>6} {'build fr/s':>12} {'carrying/s':>11} {'later fr/s':>13} {'bytes/fr':>8}")
     for kind, expr, plain, ws in COLUMN_FILTERS:
         path = paths.get(kind)
@@ -195,14 +198,20 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
             continue
         times = []
         counts = []
+        # as installed: compiled modules kept (a machine may set PYTHONDONTWRITEBYTECODE, which makes
+        # every run compile every module: a third of a second)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        subprocess.run(["tracemon", "check", "TCP"], env=env, capture_output=True, check=False)  # writes them
         for e in (expr, plain):
-            with tempfile.TemporaryDirectory() as tmp:
-                env = {**os.environ, "TRACEMON_CACHE_DIR": tmp}
-                t0 = time.perf_counter()
-                res = subprocess.run(["tracemon", "count", str(path), e], env=env, capture_output=True, text=True,
-                                     check=False)
-                times.append(time.perf_counter() - t0)
-                counts.append(res.stdout.strip() or res.stderr.strip()[-40:])
+            runs = []
+            for _ in range(max(1, repeat)):  # the median of fresh runs: one run is at a shared machine's mercy
+                with tempfile.TemporaryDirectory() as tmp:
+                    t0 = time.perf_counter()
+                    res = subprocess.run(["tracemon", "count", str(path), e], env={**env, "TRACEMON_CACHE_DIR": tmp},
+                                         capture_output=True, text=True, check=False)
+                    runs.append(time.perf_counter() - t0)
+            times.append(statistics.median(runs))
+            counts.append(res.stdout.strip() or res.stderr.strip()[-40:])
         ts = tshark(path, ws) if (use_tshark and ws) else None
         trace = open_trace(path)
         cf = compile_filter(expr, trace=trace)
@@ -226,9 +235,10 @@ def column_table(paths: dict[str, Path], use_tshark: bool) -> None:
         per = sum(c.nbytes for c in cols) / n / max(1, len(cols))
         label = expr if len(expr) <= 62 else expr[:59] + "..."
         ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
+        vs = f"{times[0] / ts[0]:>7.3f}" if ts else f"{'-':>7}"
         flag = "" if counts[0] == str(int(hits.sum())) else f"  (cold count said {counts[0]!r})"
-        print(f"{path.name:<22} {label:<64} {int(hits.sum()):>8} {times[0]:>7.1f} {times[1]:>13.1f} "
-              f"{times[0] / times[1]:>6.2f} {ts_s} {build:>8.2f} {cpu:>6.2f} {n / max(build, 1e-9):>12,.0f} "
+        print(f"{path.name:<22} {label:<64} {int(hits.sum()):>8} {times[0]:>7.2f} {times[1]:>13.2f} "
+              f"{times[0] / times[1]:>6.2f} {ts_s} {vs} {build:>8.2f} {cpu:>6.2f} {n / max(build, 1e-9):>12,.0f} "
               f"{carriers / max(build, 1e-9):>11,.0f} {n / max(later, 1e-9):>13,.0f} {per:>8.2f}{flag}")
     print("  build: every field of the filter built together from the trace (no cache), wall and CPU seconds (all "
           "threads); carrying/s: frames holding a built field per wall second; bytes/fr: column bytes per frame "
@@ -302,6 +312,7 @@ def main() -> None:
     ap.add_argument("--fixed-only", action="store_true", help="only the fixed-position field table")
     ap.add_argument("--column-frames", type=int, default=300_000,
                     help="frames of the web pcap (gen_traces traffic='web': HTTP, TLS, DNS) of the field-column table")
+    ap.add_argument("--repeat", type=int, default=3, help="fresh `tracemon count` runs per cold figure (median)")
     ap.add_argument("--etl", type=Path, help="a compressed VmSwitch ETL for the field-column table "
                     "(default: bench_etl.write_trace of --frames events, compressed)")
     args = ap.parse_args()
@@ -313,7 +324,7 @@ def main() -> None:
                                                        "web": cached("pcap", args.column_frames, traffic="web")}
     if not args.no_etl:
         paths["etl"] = args.etl or compressed_etl_path(args.frames)
-    column_table(paths, not args.no_tshark)
+    column_table(paths, not args.no_tshark, args.repeat)
     if args.columns_only:
         return
     compile_table()
