@@ -284,11 +284,22 @@ class ConversationTable:
     def intern_many(self, keys: list, a: list, b: list, parent: list | None = None,
                     proto: list | None = None) -> list[int]:
         """``intern`` for many keys at once (the vectorised classifier's path)."""
-        ids = list(map(self.keys.get, keys))
-        if None in ids:
+        known = self.keys
+        ids = list(map(known.get, keys))
+        if None in ids:  # new ones: ``intern`` inlined (a big trace interns millions)
+            col_a, col_b, col_parent, col_proto = self.a, self.b, self.parent, self.proto
             for n, cid in enumerate(ids):
+                if cid is not None:
+                    continue
+                key = keys[n]
+                cid = known.get(key)  # (a key may come twice in one call)
                 if cid is None:
-                    ids[n] = self.intern(keys[n], a[n], b[n], parent[n] if parent else 0, proto[n] if proto else 0)
+                    cid = known[key] = len(col_a)
+                    col_a.append(a[n])
+                    col_b.append(b[n])
+                    col_parent.append(parent[n] if parent else 0)
+                    col_proto.append(proto[n] if proto else 0)
+                ids[n] = cid
         return ids  # type: ignore[return-value]
 
     def __len__(self) -> int:
