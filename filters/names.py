@@ -19,6 +19,7 @@ from ..traces.fields import REGISTRY, FieldDef, FieldType, Registry
 from ..traces.packets import NOT_INDEXED
 from ..traces.protocols import MASK
 from . import ast as A
+from .colnodes import COLUMN_NODES
 from .errors import FilterError, FilterWarning, warning_at
 from .indexed import FAST_FIELDS, Presence, provider_codes, state_for
 from .operands import FieldOperand, MultiOperand, NeverOperand, Operand
@@ -160,7 +161,7 @@ class Resolver:
     def field(self, fdef: FieldDef, node: A.Node | None = None) -> FieldOperand:
         parts = [self.field(p) for p in (self.lookup(x) for x in fdef.pair) if p is not None] if fdef.pair else []
         presence = self.presence(fdef)
-        op = FieldOperand(fdef, presence, FAST_FIELDS.get(fdef.key), parts)
+        op = FieldOperand(fdef, presence, FAST_FIELDS.get(fdef.key) or COLUMN_NODES.get(fdef.key), parts)
         if node is not None and presence is not None and presence.guid:
             self._check_in_trace(fdef, presence, node)
         return op
