@@ -30,7 +30,7 @@ TSHARK = {
     "TLS alerts": "tls.record.content_type == 21",
     "TCP options": "tcp.hdr_len > 20",
     "TCP resets": "tcp.flags.reset == 1",
-    "DNS": "dns",
+    "DNS": "dns || mdns",  # mDNS is DNS in tracemon (Netmon), its own protocol in Wireshark
     "SMB errors": "smb2.nt_status >= 0xC0000000 && smb2.nt_status != 0xC0000016",
 }
 
@@ -39,7 +39,10 @@ def tshark(path: Path, expr: str) -> tuple[float, int] | None:
     exe = shutil.which("tshark")
     if exe is None:
         return None
-    cmd = [exe, "-n", "-o", "ip.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE", "-r", str(path),
+    # (Wireshark leaves the payload of segments it calls retransmissions undissected; Netmon and
+    # tracemon dissect every segment)
+    cmd = [exe, "-n", "-o", "ip.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE",
+           "-o", "tcp.no_subdissector_on_error:FALSE", "-r", str(path),
            "-Y", expr, "-T", "fields", "-e", "frame.number"]
     res, s = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=False))
     return (s, len(res.stdout.split())) if res.returncode == 0 else None
