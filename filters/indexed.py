@@ -701,11 +701,15 @@ class Presence:
     event_ids: tuple[int, ...] = ()
     exact: bool = False
     by_version: bool = False
+    #: (a field with a column, a value): the name exists only where that field may have that value
+    #: (a TLS alert's fields only in a segment whose record may be an alert)
+    within: tuple[str, int] | None = None
 
     def possible(self, ch: Chunk) -> np.ndarray:
         """False where the name is certainly absent."""
         if self.mask:
-            return ch.has(self.mask)
+            m = ch.has(self.mask)
+            return m & self._may_be_within(ch) if self.within is not None else m
         codes = ch.memo(("codes", self.guid), lambda: provider_codes(ch.trace, self.guid))
         prov = ch.col("provider")
         if not codes:
@@ -718,6 +722,16 @@ class Presence:
             ids = ch.col("event_id")
             m &= ids == self.event_ids[0] if len(self.event_ids) == 1 else np.isin(ids, self.event_ids)
         return m
+
+    def _may_be_within(self, ch: Chunk) -> np.ndarray:
+        name, value = self.within  # type: ignore[misc]
+        fdef = ch.trace.registry.get(name)
+        col = ch.field_column(fdef) if fdef is not None else None
+        if col is None:
+            return np.ones(ch.n, dtype=bool)
+        present, known = col.present(ch.start, ch.stop)
+        other, _ = col.match(ch.start, ch.stop, lambda v: v != value, lambda a: a != value)
+        return ~((known & ~present) | other)
 
     def exists(self, ch: Chunk) -> Tri:
         m = self.possible(ch)

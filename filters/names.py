@@ -26,6 +26,14 @@ from .operands import FieldOperand, MultiOperand, NeverOperand, Operand
 from .pseudo import NAMESPACES, PROPERTY_ALIASES, PSEUDO, UNSUPPORTED_NAMESPACES, supported
 from .wireshark_names import netmon_name_for
 
+#: fields only a TLS record of one content type holds (under its alert, handshake, change cipher
+#: spec or application data node): frames the record content type column says hold one record of
+#: another type, or none, cannot have them (``Presence.within``)
+_REC = "tls.tlsreclayer.tlsrecordlayer."
+_IN_RECORDS = ((_REC + "alert", ("TLS.Record.ContentType", 21)), (_REC + "sslhandshake", ("TLS.Record.ContentType", 22)),
+               (_REC + "changecipherspec", ("TLS.Record.ContentType", 20)),
+               (_REC + "applicationdata", ("TLS.Record.ContentType", 23)))
+
 #: Netmon and Message Analyzer spellings of names the dissectors declare otherwise (spellings the
 #: dissectors declare as registry aliases, TCP.Flags.Reset or IPv4.TTL, resolve before this table)
 SPELLINGS = {
@@ -181,7 +189,9 @@ class Resolver:
         root = self.registry.get(parts[0])
         rname = root.name if root is not None else parts[0]
         if rname in MASK and rname not in NOT_INDEXED:  # (bits the index never sets)
-            return Presence(mask=MASK[rname], exact=len(parts) == 1 and fdef.type is FieldType.PROTOCOL)
+            within = next((w for prefix, w in _IN_RECORDS if fdef.key.startswith(prefix)), None)
+            return Presence(mask=MASK[rname], exact=len(parts) == 1 and fdef.type is FieldType.PROTOCOL,
+                            within=within)
         return None
 
     def _check_in_trace(self, fdef: FieldDef, presence: Presence, node: A.Node) -> None:

@@ -307,11 +307,14 @@ def test_http_requests_are_found_from_the_method_column(tmp_path: Path, expr: st
 
 @pytest.mark.parametrize("expr", ["TLS.Record.ContentType == 22", "TLS.Record.ContentType in [21, 23]",
                                   "TLS.Handshake", "!TLS.Handshake", "TLS.Handshake OR TLS.Record.ContentType == 21",
-                                  "TLS.ClientHello", "TLS.ServerHello", "TLS.Alert"])
+                                  "TLS.ClientHello", "TLS.ServerHello", "TLS.Alert", "TLS.Alert.Level == 2",
+                                  "!TLS.Alert.Description", "TLS.ClientHello.CipherSuite == 0x1301",
+                                  "TLS.Handshake.HandShakeType == 1"])
 def test_tls_records_are_read_from_the_content_type_column(tmp_path: Path, expr: str) -> None:
     """The standard "TLS handshakes and alerts" preset: the record content type column answers
-    segments holding one record, and the handshake (or alert) nodes are known absent from
-    segments whose record is of another type; decoding is left for the rest."""
+    segments holding one record, and the handshake (or alert) nodes and the fields under them
+    are known absent from segments whose record is of another type; decoding is left for the
+    rest."""
     write_pcap(tmp_path / "tls.pcap", 1, [*odd_frames(), *app_frames()])
     trace = open_trace(tmp_path / "tls.pcap", use_cache=False)
     ct = columns_for(trace).get(trace.registry.get("TLS.Record.ContentType"))
