@@ -1,8 +1,9 @@
 """Nodes the index answers with the help of field columns (``traces/fieldcols.py``): a protocol
 node has no value a column could hold, but where it is follows from a field that is always beside
-it (``HTTP.Request`` and its method), from the records a segment holds (``TLS.Handshake`` only in a
-handshake record) or from two numbers the index keeps (``TCP.Options``: the data offset against the
-layout table's payload start).  Each says which frames it cannot tell, and those are decoded.
+it (``HTTP.Request`` and its method) or from two numbers the index keeps (``TCP.Options``: the
+data offset against the layout table's payload start).  Each says which frames it cannot tell,
+and those are decoded.  (Nodes and fields that only a TLS record of one type holds are ruled out
+by ``indexed.Presence.within``.)
 """
 
 from __future__ import annotations
@@ -35,33 +36,6 @@ class NodeByChild(FastField):
         if col is None:
             return None
         return Tri(*col.present(ch.start, ch.stop))
-
-    def test(self, ch: Chunk, test: Test) -> Tri | None:
-        return None  # a comparison with the node's value: decoded
-
-
-@dataclass(slots=True)
-class NodeInRecords(FastField):
-    """A node that can only be inside records of one content type (``TLS.Handshake``: in a
-    handshake record): absent for sure where the content type column says the segment's records
-    are all of another type, or that it starts none; the rest is decoded."""
-
-    child: str
-    value: int
-
-    @property
-    def explained(self) -> str:
-        return (f"absent where the {self.child} column says another record type; decoding segments with "
-                f"records of type {self.value} and those it cannot tell")
-
-    def exists(self, ch: Chunk) -> Tri | None:
-        fdef = ch.trace.registry.get(self.child)
-        col = ch.field_column(fdef) if fdef is not None else None
-        if col is None:
-            return None
-        present, known = col.present(ch.start, ch.stop)
-        other, _ = col.match(ch.start, ch.stop, lambda v: v != self.value, lambda a: a != self.value)
-        return Tri(np.zeros(ch.n, dtype=bool), (known & ~present) | other)
 
     def test(self, ch: Chunk, test: Test) -> Tri | None:
         return None  # a comparison with the node's value: decoded
@@ -108,9 +82,4 @@ COLUMN_NODES: dict[str, FastField] = {
     "tcp.options": TcpOptions(),
     "http.request": NodeByChild("HTTP.Request.Method"),
     "http.response": NodeByChild("HTTP.Response.ProtocolVersion"),
-    # TLS nodes that only a record of one content type holds (the ClientHello presence, the
-    # Netmon spelling of "TLS handshakes")
-    **{f"tls.tlsreclayer.tlsrecordlayer.{node}": NodeInRecords("TLS.Record.ContentType", ctype)
-       for node, ctype in (("sslhandshake.handshake", 22), ("sslhandshake.handshake.clienthello", 22),
-                           ("sslhandshake.handshake.serverhello", 22), ("sslhandshake", 22), ("alert", 21))},
 }

@@ -68,6 +68,10 @@ def _field_source(op: FieldOperand, trace: Any) -> Source:
             return Source(name, COLUMN, f"field column ({how}; extracted once for every frame, then kept); "
                                         "decoding only frames it cannot tell")
     carriers = _carriers(op)
+    within = op.presence.within if op.presence is not None else None
+    if within is not None:
+        return Source(name, COLUMN, f"absent where the {within[0]} column rules out {within[1]}; decoding the rest "
+                                    f"{carriers}".rstrip())
     if op.presence is not None and fdef.type is FieldType.PROTOCOL:
         return Source(name, INDEX, "index where it can tell, decoding the rest")
     how = f"decoding every frame {carriers}" if carriers else "decoding every frame"
