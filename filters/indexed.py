@@ -574,7 +574,8 @@ class ProviderField(FastField):
         prov = ch.col("provider").astype(np.int64)
         guids = self._guids(ch)
         prov = np.where(prov < len(guids), prov, 0)  # codes added after our snapshot: not known
-        sure = ch.events & (desc != 0) & (prov != 0) & (table.family[desc] != FAMILY_MESSAGE)
+        named = np.array([g is not None for g in guids], dtype=bool)
+        sure = ch.events & (desc != 0) & named[prov] & (table.family[desc] != FAMILY_MESSAGE)
         return prov, sure
 
     @staticmethod
@@ -592,16 +593,11 @@ class ProviderField(FastField):
 
     def test(self, ch: Chunk, test: Test) -> Tri | None:
         prov, sure = self._parts(ch)
-        guids = self._guids(ch)
-        known = np.array([g is not None for g in guids], dtype=bool)
-        per_code = np.array([g is not None and bool(test.py(g)) for g in guids], dtype=bool)
-        sure &= known[prov]
+        per_code = np.array([g is not None and bool(test.py(g)) for g in self._guids(ch)], dtype=bool)
         return Tri(per_code[prov] & sure, ~ch.events | sure)
 
     def exists(self, ch: Chunk) -> Tri:
-        prov, sure = self._parts(ch)
-        known = np.array([g is not None for g in self._guids(ch)], dtype=bool)
-        sure &= known[prov]
+        _, sure = self._parts(ch)
         return Tri(sure.copy(), ~ch.events | sure)
 
     def values(self, trace: Any, limit: int) -> list[Any]:
