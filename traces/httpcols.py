@@ -273,6 +273,17 @@ class _Messages:
     def _spaces(self) -> np.ndarray:
         return np.flatnonzero(self.cat == 32)
 
+    def _line_spaces(self, start: np.ndarray, end: np.ndarray, count: int) -> list[np.ndarray]:
+        """Where the first ``count`` spaces of each first line ``start:end`` are (``end`` where the
+        line has fewer)."""
+        sp = self._spaces()
+        i = np.searchsorted(sp, start)
+        out = []
+        for j in range(count):
+            at = sp[np.minimum(i + j, len(sp) - 1)] if len(sp) else end
+            out.append(np.where((i + j < len(sp)) & (at < end), at, end))
+        return out
+
     def uri(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         start, end, unsure = self._line()
         mlen = self._method_len()
@@ -296,10 +307,7 @@ class _Messages:
         presence is the ``HTTP.Response`` node's."""
         start, end, unsure = self._line()
         resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
-        sp = self._spaces()
-        i = np.searchsorted(sp, start)
-        s1 = sp[np.minimum(i, len(sp) - 1)] if len(sp) else end
-        s1 = np.where((i < len(sp)) & (s1 < end), s1, end)
+        (s1,) = self._line_spaces(start, end, 1)
         state = np.where(resp, PRESENT, ABSENT).astype(np.uint8)
         state[(resp & unsure) | self.broken] = DECODE
         sel = np.flatnonzero(state == PRESENT)
@@ -315,12 +323,7 @@ class _Messages:
         start, end, unsure = self._line()
         cat = self.cat
         resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
-        sp = self._spaces()
-        i = np.searchsorted(sp, start)
-        s1 = sp[np.minimum(i, len(sp) - 1)] if len(sp) else end
-        s1 = np.where((i < len(sp)) & (s1 < end), s1, end)
-        s2 = sp[np.minimum(i + 1, len(sp) - 1)] if len(sp) else end
-        s2 = np.where((i + 1 < len(sp)) & (s2 < end), s2, end)
+        s1, s2 = self._line_spaces(start, end, 2)
         three = resp & (s1 < end) & (s2 - s1 - 1 == 3)
         d = np.stack([cat[np.minimum(s1 + j, len(cat) - 1)].astype(np.int64) for j in (1, 2, 3)], axis=1)
         ascii = np.all((d >= 48) & (d <= 57), axis=1)
