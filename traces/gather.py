@@ -70,6 +70,9 @@ class Gather:
         # as ``dtype`` (far faster than gathering from one view per alignment of the buffer)
         return rows_at(self.u8, pos, width).view(dtype).ravel().astype(np.int64)
 
+    def byte(self, pos: np.ndarray) -> np.ndarray:
+        return self.read(pos, "u1")
+
     def be16(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, ">u2")
 

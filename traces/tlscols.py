@@ -48,6 +48,11 @@ def plan_tls(trace: Any, fdef: FieldDef) -> tuple[str, Any] | None:
     return "tls-sni|2", lambda: build(trace, fdef)
 
 
+def _starts_record(byte: Any, q: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """``tls.starts_record`` at ``q`` of segments ending at ``e``."""
+    return (e - q >= 3) & _CONTENT[byte(q)] & (byte(q + 1) == 3) & (byte(q + 2) <= 4)
+
+
 def _followed(p: appwalk.Payloads, byte: Any) -> np.ndarray:
     """Rows whose payload goes to the TLS dissector: the TLS port's, and RDP's segments that do not
     start a TPKT header (``rdp.dissect_rdp_port``)."""
@@ -62,35 +67,19 @@ def build_content_type(trace: Any, fdef: FieldDef) -> FieldColumn:
     data) has none."""
     n = len(trace.index)
     p = appwalk.tcp_payloads(trace, "TLS")
-    u8 = np.frombuffer(trace.buf, dtype=np.uint8)
-
-    def byte(at: np.ndarray) -> np.ndarray:
-        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
-
+    byte = Gather(trace.buf).byte
     follow = _followed(p, byte)
     rows = np.flatnonzero(follow)
-    first = np.full(len(rows), -1, dtype=np.int64)
-    mixed = np.zeros(len(rows), dtype=bool)  # a second record (one value per frame: decoded)
-    pos, end = p.start[rows].copy(), p.start[rows] + p.length[rows]
-    active = np.arange(len(rows))
-    for _ in range(_tls.MAX_RECORDS):
-        if not len(active):
-            break
-        q, e = pos[active], end[active]
-        starts = (e - q >= 3) & _CONTENT[byte(q)] & (byte(q + 1) == 3) & (byte(q + 2) <= 4)
-        active, q, e = active[starts], q[starts], e[starts]
-        mixed[active] |= first[active] >= 0
-        first[active] = np.where(first[active] < 0, byte(q), first[active])
-        full = e - q >= 5  # else a record cut short: the last one
-        stop = np.minimum(e, q + 5 + ((byte(q + 3) << 8) | byte(q + 4)))
-        pos[active] = np.where(full, stop, e)
-        active = active[full & (stop < e)]
+    q, e = p.start[rows], p.start[rows] + p.length[rows]
+    have = _starts_record(byte, q, e)
+    # a second record after the first (past ``tls.MAX_RECORDS`` >= 2 the dissector reads no more)
+    stop = np.minimum(e, q + 5 + ((byte(q + 3) << 8) | byte(q + 4)))
+    several = have & (e - q >= 5) & (stop < e) & _starts_record(byte, stop, e)
     state = np.full(n, ABSENT, dtype=np.uint8)
     values = np.zeros(n, dtype=np.uint8)
     state[p.rows[~follow]] = DECODE
-    have = first >= 0
-    state[p.rows[rows[have]]] = np.where(mixed[have], DECODE, PRESENT)
-    values[p.rows[rows[have & ~mixed]]] = first[have & ~mixed]
+    state[p.rows[rows[have]]] = np.where(several[have], DECODE, PRESENT)
+    values[p.rows[rows[have & ~several]]] = byte(q[have & ~several])
     return FieldColumn(fdef.name, values=values, state=state, how="TLS record walk over TLS frames")
 
 
@@ -102,11 +91,7 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     n = len(trace.index)
     p = appwalk.tcp_payloads(trace, "TLS")
     g = Gather(trace.buf)
-    u8 = g.u8
-
-    def byte(at: np.ndarray) -> np.ndarray:
-        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
-
+    u8, byte = g.u8, g.byte
     codes = np.full(n, CODE_ABSENT, dtype=np.int32)
     follow = _followed(p, byte)
     codes[p.rows[~follow]] = CODE_DECODE
@@ -122,7 +107,7 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
         if not len(active):
             break
         q, e = pos[active], end[active]
-        starts = (e - q >= 3) & _CONTENT[byte(q)] & (byte(q + 1) == 3) & (byte(q + 2) <= 4)
+        starts = _starts_record(byte, q, e)
         if i == _tls.MAX_RECORDS:  # the dissector stops here: what follows is payload
             unsure[active[starts]] = True
             break
@@ -157,10 +142,7 @@ def _walk(g: Gather, h: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.nda
     """(name start, name length, state: 0 none / 1 one name / 2 unsure) of the ClientHellos
     whose bodies are ``h:end``, as ``tls._hello`` reads them."""
     k = len(h)
-    u8 = g.u8
-
-    def byte(at: np.ndarray) -> np.ndarray:
-        return u8[np.clip(at, 0, len(u8) - 1)].astype(np.int64)
+    byte = g.byte
 
     state = np.zeros(k, dtype=np.int64)
     name_at = np.zeros(k, dtype=np.int64)
