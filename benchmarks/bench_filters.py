@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_traces import cached
+from timing import tshark
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -94,19 +95,6 @@ def compressed_etl_path(events: int) -> Path:
         write_trace(tmp, events, compressed=True)
         tmp.replace(path)
     return path
-
-
-def tshark(path: Path, ws: str) -> tuple[float, int] | None:
-    exe = shutil.which("tshark")
-    if exe is None:
-        return None
-    t0 = time.perf_counter()
-    res = subprocess.run([exe, "-n", "-o", "ip.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE",
-                          "-r", str(path), "-Y", ws, "-T", "fields", "-e", "frame.number"],
-                         capture_output=True, text=True, check=False)
-    if res.returncode != 0:
-        return None
-    return time.perf_counter() - t0, len(res.stdout.split())
 
 
 def compile_table() -> None:

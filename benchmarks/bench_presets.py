@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_traces import cached
-from timing import timed
+from timing import timed, tshark
 
 #: preset → tshark equivalent (only the ones with a faithful one)
 TSHARK = {
@@ -33,19 +32,6 @@ TSHARK = {
     "DNS": "dns || mdns",  # mDNS is DNS in tracemon (Netmon), its own protocol in Wireshark
     "SMB errors": "smb2.nt_status >= 0xC0000000 && smb2.nt_status != 0xC0000016",
 }
-
-
-def tshark(path: Path, expr: str) -> tuple[float, int] | None:
-    exe = shutil.which("tshark")
-    if exe is None:
-        return None
-    # (Wireshark leaves the payload of segments it calls retransmissions undissected; Netmon and
-    # tracemon dissect every segment)
-    cmd = [exe, "-n", "-o", "ip.defragment:FALSE", "-o", "tcp.desegment_tcp_streams:FALSE",
-           "-o", "tcp.no_subdissector_on_error:FALSE", "-r", str(path),
-           "-Y", expr, "-T", "fields", "-e", "frame.number"]
-    res, s = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=False))
-    return (s, len(res.stdout.split())) if res.returncode == 0 else None
 
 
 def table(path: Path, only: list[str], use_tshark: bool) -> None:
@@ -67,7 +53,9 @@ def table(path: Path, only: list[str], use_tshark: bool) -> None:
         indexed._STATES.pop(trace, None)  # conversation arrays and properties: built by the first use
         hits, s = timed(lambda cf=cf: cf.evaluate(trace))
         ws = TSHARK.get(preset.name) if use_tshark else None
-        ts = tshark(path, ws) if ws else None
+        # (Wireshark leaves the payload of segments it calls retransmissions undissected; Netmon and
+        # tracemon dissect every segment)
+        ts = tshark(path, ws, "tcp.no_subdissector_on_error:FALSE") if ws else None
         flag = "" if ts is None or ts[1] == int(hits.sum()) else "  COUNT DIFFERS"
         ts_s, ts_n = (f"{ts[0]:>9.1f}", f"{ts[1]:>8}") if ts else (f"{'-':>9}", f"{'-':>8}")
         print(f"{preset.name:<46} {int(hits.sum()):>9} {cf.last_stats.decoded:>9} {s:>8.3f} "

@@ -1,10 +1,13 @@
-"""Small timing helpers the benchmark scripts share."""
+"""Small timing helpers the benchmark scripts share, and tshark timed on the same file."""
 
 from __future__ import annotations
 
+import shutil
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 
@@ -18,3 +21,16 @@ def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
 def median_seconds(fn: Callable[[], Any], repeat: int) -> float:
     """The median wall time of ``repeat`` calls (a shared machine's noise hits single runs)."""
     return statistics.median(timed(fn)[1] for _ in range(max(1, repeat)))
+
+
+def tshark(path: Path, expr: str, *options: str) -> tuple[float, int] | None:
+    """(seconds, frames) of ``tshark -Y expr`` on ``path`` without reassembly (``options``: more
+    ``-o`` preferences), or None without tshark or when it refuses the filter."""
+    exe = shutil.which("tshark")
+    if exe is None:
+        return None
+    prefs = ["ip.defragment:FALSE", "tcp.desegment_tcp_streams:FALSE", *options]
+    cmd = [exe, "-n", *(x for pref in prefs for x in ("-o", pref)), "-r", str(path), "-Y", expr,
+           "-T", "fields", "-e", "frame.number"]
+    res, s = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=False))
+    return (s, len(res.stdout.split())) if res.returncode == 0 else None
