@@ -721,13 +721,18 @@ class Presence:
 
     def _may_be_within(self, ch: Chunk) -> np.ndarray:
         name, value = self.within  # type: ignore[misc]
-        fdef = ch.trace.registry.get(name)
-        col = ch.field_column(fdef) if fdef is not None else None
-        if col is None:
-            return np.ones(ch.n, dtype=bool)
-        present, known = col.present(ch.start, ch.stop)
-        other, _ = col.match(ch.start, ch.stop, lambda v: v != value, lambda a: a != value)
-        return ~((known & ~present) | other)
+
+        def make() -> np.ndarray:
+            fdef = ch.trace.registry.get(name)
+            col = ch.field_column(fdef) if fdef is not None else None
+            if col is None:
+                return np.ones(ch.n, dtype=bool)
+            present, known = col.present(ch.start, ch.stop)
+            other, _ = col.match(ch.start, ch.stop, lambda v: v != value, lambda a: a != value)
+            return ~((known & ~present) | other)
+
+        # (every condition under the same node asks for the chunk: once)
+        return ch.memo(("within", name.lower(), value), make)
 
     def exists(self, ch: Chunk) -> Tri:
         m = self.possible(ch)
