@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import struct
-import subprocess
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gen_traces import frames
 from timing import timed
+from timing import tshark as run_tshark
 
 OUT = Path(__file__).resolve().parent / "out"
 
@@ -80,10 +80,9 @@ def main() -> None:
         count = int(np.count_nonzero(mask))
         note = f"{count:,} match; {n / cold:,.0f} frames/s cold"
         if tshark:
-            out, tsecs = timed(lambda e=ts_expr: subprocess.run(
-                [tshark, "-r", str(path), "-Y", e, "-T", "fields", "-e", "frame.number"],
-                capture_output=True, text=True, check=True).stdout)
-            note += f"; tshark {tsecs:.2f} s ({len(out.split()):,} match)"
+            got = run_tshark(path, ts_expr)
+            if got is not None:
+                note += f"; tshark {got[0]:.2f} s ({got[1]:,} match)"
         rows.append((expr, f"{cold * 1000:.1f} / {warm * 1000:.1f} ms", note))
     w = max(len(r[0]) for r in rows)
     print(f"{a.frames:,} frames, a comment every {a.every}")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import struct
-import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -23,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from timing import timed
+from timing import timed, tshark
 
 OUT = Path(__file__).resolve().parent / "out"
 SAMR = "12345778-1234-abcd-ef00-0123456789ac"
@@ -169,10 +168,9 @@ def main() -> None:
             MEMORIES["msrpc"] = saved
     exe = shutil.which("tshark")
     if exe and not a.no_tshark:
-        cmd = [exe, "-n", "-o", "tcp.desegment_tcp_streams:FALSE", "-r", str(path), "-Y", "dcerpc.opnum == 64",
-               "-T", "fields", "-e", "frame.number"]
-        out, s = timed(lambda: subprocess.run(cmd, capture_output=True, text=True, check=True).stdout)
-        rows.append(("tshark -Y 'dcerpc.opnum == 64'", f"{s:.2f} s", f"{len(out.split()):,} frames"))
+        got = tshark(path, "dcerpc.opnum == 64")
+        if got is not None:
+            rows.append(("tshark -Y 'dcerpc.opnum == 64'", f"{got[0]:.2f} s", f"{got[1]:,} frames"))
     print(f"{path.name}: {n:,} frames")
     w = max(len(r[0]) for r in rows)
     for label, value, note in rows:
