@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import fastapps, gather, open_trace, pcap
+from tracemon.traces import fastapps, fastclassify, gather, open_trace, pcap
+from tracemon.traces.index import ConversationTable
 
 pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
                                 reason="the C loops were not built (no compiler)")
@@ -116,3 +117,58 @@ def test_row_copy_refuses_a_negative_width() -> None:
     assert gather._native_rows is not None
     with pytest.raises(ValueError):
         gather._native_rows(b"abc", np.zeros(1, dtype=np.int64), -1)
+
+
+# packed conversation keys crowd into few bits (small ids shifted high, ports low): draw them so
+_KEYS = st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 70), st.integers(0, 40).map(lambda k: k << 34),
+                  st.sampled_from([0, 2**64 - 1, 2**63]))
+
+
+@settings(max_examples=200, deadline=None)
+@given(batches=st.lists(st.lists(_KEYS, max_size=60), max_size=8))
+def test_key_table_is_the_sorted_keys(batches: list[list[int]]) -> None:
+    """The conversation keys' hash table in C answers every lookup as the sorted arrays do, across
+    additions that make it grow, with keys 0 and 2**64 - 1 and keys differing only in high bits."""
+    assert fastclassify.KeyCache is fastclassify.HashedKeys
+    table, sorted_keys, want = fastclassify.HashedKeys(), fastclassify.SortedKeys(), {}
+    for batch in batches:
+        keys = np.array(batch, dtype=np.uint64)
+        got = table.lookup(keys)
+        assert got.tolist() == sorted_keys.lookup(keys).tolist() == [want.get(k, -1) for k in batch]
+        got[:1] = 7  # the answer is the caller's to change
+        new = sorted({k for k in batch if k not in want})
+        ids = np.arange(len(want), len(want) + len(new), dtype=np.int64)
+        want.update(zip(new, ids.tolist(), strict=True))
+        table.add(np.array(new, dtype=np.uint64), ids)
+        sorted_keys.add(np.array(new, dtype=np.uint64), ids)
+    assert table.count == len(want) and 2 * table.count <= len(table.slots)
+    probe = np.array(list(want) + [k ^ 1 for k in want], dtype=np.uint64)
+    assert table.lookup(probe).tolist() == sorted_keys.lookup(probe).tolist()
+
+
+def test_key_table_refuses_a_bad_table_and_a_negative_id() -> None:
+    slots, ids = np.zeros(6, dtype=np.uint64), np.full(6, -1, dtype=np.int64)
+    with pytest.raises(ValueError, match="power-of-two"):
+        fastclassify._native_lookup(slots, ids, np.zeros(1, dtype=np.uint64))
+    slots, ids = np.zeros(8, dtype=np.uint64), np.full(8, -1, dtype=np.int64)
+    with pytest.raises(ValueError, match="negative"):
+        fastclassify._native_insert(slots, ids, np.zeros(1, dtype=np.uint64), np.full(1, -1, dtype=np.int64))
+    fastclassify._native_insert(slots, ids, np.arange(8, dtype=np.uint64), np.arange(8, dtype=np.int64))
+    with pytest.raises(ValueError, match="full"):  # past the half-full rule: refused, never an endless probe
+        fastclassify._native_insert(slots, ids, np.array([99], dtype=np.uint64), np.zeros(1, dtype=np.int64))
+    assert fastclassify._native_lookup(slots, ids, np.array([5, 99], dtype=np.uint64)) == \
+        np.array([5, -1], dtype=np.int64).tobytes()
+
+
+@pytest.mark.parametrize("keys", [[(1, 2), (3, 4), (5, 6)], [(1, 2), (3, 4), (1, 2)], [(3, 4), (9, 9)]])
+def test_interning_many_new_keys_is_interning_each(keys: list[tuple[int, int]]) -> None:
+    """``intern_many`` appends a batch of new keys whole; a batch that repeats a key, or mixes known
+    and new ones, gives the ids that interning one key after another gives."""
+    many, one = ConversationTable("eth"), ConversationTable("eth")
+    for table in (many, one):
+        table.intern((3, 4), 3, 4)
+    got = many.intern_many(keys, [k[0] for k in keys], [k[1] for k in keys])
+    assert got == [one.intern(k, k[0], k[1]) for k in keys]
+    assert (many.a, many.b, many.parent, many.proto, many.keys) == (one.a, one.b, one.parent, one.proto, one.keys)
+    fresh = ConversationTable("eth")
+    assert fresh.intern_many([(7, 8), (7, 8)], [7, 7], [8, 8]) == [1, 1] and len(fresh) == 1

@@ -1,6 +1,7 @@
-/* Per-record loops of the index in C: walking a pcap file's record chain, and a case-insensitive
- * word search in many payloads.  Optional: without a compiler, pcap.py and fastapps.py run the same
- * loops in Python (tests/test_scan_native.py holds both to the same results).
+/* Per-record loops of the index in C: walking a pcap file's record chain, a case-insensitive
+ * word search in many payloads, header rows at many offsets, and a hash table of conversation
+ * keys.  Optional: without a compiler, pcap.py, fastapps.py, gather.py and fastclassify.py run the
+ * same work in Python and NumPy (tests/test_scan_native.py holds both to the same results).
  *
  * pcap_records(buf, pos, want, little, limit) -> (starts, pos)
  *     From record header offset ``pos``, the offsets of up to ``want`` records whose captured length
@@ -19,6 +20,15 @@
  *     ``np.clip`` does (the callers check bounds themselves and ignore such rows), and a buffer
  *     shorter than ``width`` gives rows of zeros; with ``pad`` such a row holds the bytes up to
  *     the end of the buffer, then zeros.
+ *
+ * key_lookup(slots, ids, keys) -> bytes
+ *     An open-addressing hash table of u64 keys held by the caller in two arrays of one power-of-two
+ *     size: ``slots`` (uint64 keys) and ``ids`` (int64, -1 where a slot is empty).  The int64 id of
+ *     each of ``keys``, or -1 where the table lacks it.
+ *
+ * key_insert(slots, ids, keys, new_ids) -> None
+ *     Puts each key with its id into the table (writable arrays; a key already there takes the new
+ *     id).  The caller keeps the table at most half full, so a probe always ends at an empty slot.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -199,10 +209,105 @@ done:
     return out;
 }
 
+/* splitmix64's finaliser: packed keys differ in few, high or low, bits; this spreads them */
+static inline uint64_t mix64(uint64_t x) {
+    x ^= x >> 30;
+    x *= 0xBF58476D1CE4E5B9ULL;
+    x ^= x >> 27;
+    x *= 0x94D049BB133111EBULL;
+    return x ^ (x >> 31);
+}
+
+/* the table's two arrays, checked: one power-of-two number of slots each */
+static int table_size(Py_buffer *slots, Py_buffer *ids, Py_ssize_t *cap) {
+    Py_ssize_t n = slots->len / (Py_ssize_t)sizeof(uint64_t);
+    if (n == 0 || (n & (n - 1)) != 0 || ids->len != slots->len || slots->len % (Py_ssize_t)sizeof(uint64_t)) {
+        PyErr_SetString(PyExc_ValueError, "slots and ids must be two arrays of one power-of-two size");
+        return 0;
+    }
+    *cap = n;
+    return 1;
+}
+
+static PyObject *key_lookup(PyObject *self, PyObject *args) {
+    Py_buffer sl, id, ks;
+    if (!PyArg_ParseTuple(args, "y*y*y*", &sl, &id, &ks)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t cap, rows = ks.len / (Py_ssize_t)sizeof(uint64_t);
+    if (!table_size(&sl, &id, &cap)) goto done;
+    out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL) goto done;
+    int64_t *o = (int64_t *)PyBytes_AS_STRING(out);
+    const uint64_t *slots = (const uint64_t *)sl.buf, *keys = (const uint64_t *)ks.buf;
+    const int64_t *ids = (const int64_t *)id.buf;
+    uint64_t mask = (uint64_t)cap - 1;
+    Py_ssize_t tries = 0;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        uint64_t k = keys[r], at = mix64(k) & mask;
+        int64_t got = -1;
+        /* ``tries`` bounds a walk over a table a caller filled past the rule: never endless */
+        for (tries = 0; tries < cap && ids[at] >= 0; tries++, at = (at + 1) & mask) {
+            if (slots[at] == k) {
+                got = ids[at];
+                break;
+            }
+        }
+        o[r] = got;
+    }
+done:
+    PyBuffer_Release(&sl);
+    PyBuffer_Release(&id);
+    PyBuffer_Release(&ks);
+    return out;
+}
+
+static PyObject *key_insert(PyObject *self, PyObject *args) {
+    Py_buffer sl, id, ks, nw;
+    if (!PyArg_ParseTuple(args, "w*w*y*y*", &sl, &id, &ks, &nw)) return NULL;
+    PyObject *out = NULL;
+    Py_ssize_t cap, rows = ks.len / (Py_ssize_t)sizeof(uint64_t);
+    if (!table_size(&sl, &id, &cap)) goto done;
+    if (nw.len != ks.len) {
+        PyErr_SetString(PyExc_ValueError, "keys and ids differ in size");
+        goto done;
+    }
+    uint64_t *slots = (uint64_t *)sl.buf;
+    int64_t *ids = (int64_t *)id.buf;
+    const uint64_t *keys = (const uint64_t *)ks.buf;
+    const int64_t *fresh = (const int64_t *)nw.buf;
+    uint64_t mask = (uint64_t)cap - 1;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (fresh[r] < 0) {
+            PyErr_SetString(PyExc_ValueError, "an id is negative");
+            goto done;
+        }
+        uint64_t k = keys[r], at = mix64(k) & mask;
+        Py_ssize_t tries = 0;
+        while (ids[at] >= 0 && slots[at] != k) {
+            if (++tries == cap) {
+                PyErr_SetString(PyExc_ValueError, "the table is full");
+                goto done;
+            }
+            at = (at + 1) & mask;
+        }
+        slots[at] = k;
+        ids[at] = fresh[r];
+    }
+    out = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&sl);
+    PyBuffer_Release(&id);
+    PyBuffer_Release(&ks);
+    PyBuffer_Release(&nw);
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"gather_rows", gather_rows, METH_VARARGS, "The width bytes at each position, row after row."},
     {"pcap_records", pcap_records, METH_VARARGS, "Offsets of a run of sane pcap records."},
     {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
+    {"key_lookup", key_lookup, METH_VARARGS, "Ids of u64 keys in an open-addressing table, -1 where absent."},
+    {"key_insert", key_insert, METH_VARARGS, "Put u64 keys with their ids into an open-addressing table."},
     {NULL, NULL, 0, NULL},
 };
 

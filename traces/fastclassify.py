@@ -26,6 +26,12 @@ from .gather import Gather, rows_at
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, MASK
 
+try:  # the conversation keys' hash table in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import key_insert as _native_insert
+    from ._scan import key_lookup as _native_lookup
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _native_insert = _native_lookup = None
+
 if TYPE_CHECKING:
     from .trace import Trace
 
@@ -468,12 +474,10 @@ class _Tenant:
         return cls(rows, code, vni, bits, inner, done)
 
 
-class KeyCache:
-    """Packed u64 key → conversation id, for keys the vectorised path has seen (sorted arrays).
-
-    A lookup of a whole batch's keys is one ``searchsorted``; only keys never seen before go
-    through the conversation table's dictionary (which also holds what the scalar path interned).
-    """
+class SortedKeys:
+    """Packed u64 key → conversation id, for keys the vectorised path has seen (sorted arrays): a
+    batch's lookup is one ``searchsorted``, an addition re-sorts.  Where the C table is not built,
+    the key cache; elsewhere the reference ``HashedKeys`` is tested against."""
 
     def __init__(self) -> None:
         self.keys = np.zeros(0, dtype=np.uint64)
@@ -487,20 +491,57 @@ class KeyCache:
         return np.where(self.keys[at] == uniq, self.ids[at], -1)
 
     def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Keys never added before (each once), with their ids (>= 0)."""
         allk = np.concatenate([self.keys, keys])
         order = np.argsort(allk, kind="stable")
         self.keys, self.ids = allk[order], np.concatenate([self.ids, ids])[order]
 
 
-def _caches(trace: Trace) -> dict[str, KeyCache]:
-    caches = trace.__dict__.get("_fast_keys")
+class HashedKeys:
+    """``SortedKeys`` as an open-addressing hash table in C (``_scan.key_lookup``/``key_insert``):
+    a lookup is one probe per key and an addition touches only the new keys, where the sorted
+    arrays pay a binary search per key and a re-sort of every key seen.  The table is kept at most
+    half full (doubled and refilled when it would pass that)."""
+
+    def __init__(self) -> None:
+        self.slots = np.zeros(16, dtype=np.uint64)
+        self.ids = np.full(16, -1, dtype=np.int64)
+        self.count = 0
+
+    def lookup(self, uniq: np.ndarray) -> np.ndarray:
+        keys = np.ascontiguousarray(uniq, dtype=np.uint64)
+        return np.frombuffer(_native_lookup(self.slots, self.ids, keys), dtype=np.int64).copy()
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        need = 2 * (self.count + len(keys))
+        if need > len(self.slots):
+            cap = len(self.slots)
+            while cap < need:
+                cap *= 2
+            live = self.ids >= 0
+            old_keys, old_ids = self.slots[live], self.ids[live]
+            self.slots = np.zeros(cap, dtype=np.uint64)
+            self.ids = np.full(cap, -1, dtype=np.int64)
+            _native_insert(self.slots, self.ids, old_keys, old_ids)
+        _native_insert(self.slots, self.ids, keys, ids)
+        self.count += len(keys)
+
+
+#: the key cache this machine runs: the C table where the extension was built
+KeyCache: type[SortedKeys | HashedKeys] = HashedKeys if _native_lookup is not None else SortedKeys
+
+
+def _caches(trace: Trace) -> dict[str, SortedKeys | HashedKeys]:
+    caches: dict[str, SortedKeys | HashedKeys] | None = trace.__dict__.get("_fast_keys")
     if caches is None:
         caches = trace.__dict__["_fast_keys"] = {"mac": KeyCache(), "eth": KeyCache(), "ip4": KeyCache(),
                                                  "l4": KeyCache()}
     return caches
 
 
-def _cached_ids(cache: KeyCache, keys: np.ndarray, make: object) -> np.ndarray:
+def _cached_ids(cache: SortedKeys | HashedKeys, keys: np.ndarray, make: object) -> np.ndarray:
     """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
     each once).  Known keys are one ``searchsorted`` per row: only the new ones are sorted."""
     ids = cache.lookup(keys)

@@ -286,6 +286,18 @@ class ConversationTable:
         """``intern`` for many keys at once (the vectorised classifier's path)."""
         known = self.keys
         ids = list(map(known.get, keys))
+        n = len(keys)
+        if n and ids.count(None) == n:  # all new (the usual case): appended whole, if no key repeats
+            start = len(self.a)
+            known.update(zip(keys, range(start, start + n)))
+            if len(known) == start - 1 + n:
+                self.a.extend(a)
+                self.b.extend(b)
+                self.parent.extend(parent if parent else [0] * n)
+                self.proto.extend(proto if proto else [0] * n)
+                return list(range(start, start + n))
+            for key in keys:  # a key came twice: undone, and interned one by one below
+                known.pop(key, None)
         if None in ids:  # new ones: ``intern`` inlined (a big trace interns millions)
             col_a, col_b, col_parent, col_proto = self.a, self.b, self.parent, self.proto
             for n, cid in enumerate(ids):
