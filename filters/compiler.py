@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ..traces.bytesearch import rows_holding
 from ..traces.fields import FieldType, Registry
 from . import ast as A
 from . import tri as T
@@ -138,7 +139,7 @@ class FrameBytes(Pred):
         self._patterns = [re.compile(re.escape(n), flags) for n in self.needles]
 
     def vec(self, ch: Chunk) -> Tri | None:
-        return _buffer_search(ch, self.needles, self._patterns if self.ignore_case else None)
+        return _buffer_search(ch, self.needles, self.ignore_case)
 
     def test(self, fc: FrameCtx) -> bool:
         raw = fc.raw
@@ -224,55 +225,25 @@ class OrP(Pred):
         return [leaf for x in self.items for leaf in x.leaves()]
 
 
-# -- the raw-bytes search over a packet file ----------------------------------------------------
+# -- the raw-bytes search over many frames at once --------------------------------------------
 
-_WINDOW = 16 << 20
-
-
-def _buffer_search(ch: Chunk, needles: list[bytes], patterns: list[re.Pattern[bytes]] | None) -> Tri | None:
-    """Search the file once (C speed: ``mmap.find`` or a compiled regex) and map the hits to
-    rows; a hit counts only if it lies inside one record's bytes.  Every start position is
-    tried (a hit that straddles two records must not hide one inside the next)."""
+def _buffer_search(ch: Chunk, needles: list[bytes], ignore_case: bool) -> Tri | None:
+    """Search the bytes of the chunk's frames at once (``traces/bytesearch.py``): a packet file's
+    mapping where the reader keeps packets in place, an ETL trace's records (``etw/search.py``);
+    None where neither holds (each frame is then searched by itself)."""
     if ch.n == 0:
         return None
-    loc = packet_offsets(ch.trace, np.arange(ch.start, ch.start + ch.n))
+    rows = np.arange(ch.start, ch.start + ch.n)
+    loc = packet_offsets(ch.trace, rows)
     if loc is None:
-        return None
-    length = ch.col("length").astype(np.int64)
-    if ch.n > 1 and not bool(np.all(loc[1:] >= loc[:-1] + length[:-1])):
-        return None
-    lo, hi = int(loc[0]), int(loc[-1] + length[-1])
-    found = np.zeros(ch.n, dtype=bool)
-    buf = ch.trace.buf
-    for k, needle in enumerate(needles):
-        size = len(needle)
-        hits: list[int] = []
-        pos = lo
-        if patterns is None:
-            find = buf.find
-            while True:
-                at = find(needle, pos, hi)
-                if at < 0:
-                    break
-                hits.append(at)
-                pos = at + 1
-        else:  # ASCII case-insensitive: lower a window of the file at a time (bytes.lower is C)
-            low = needle.lower()
-            for ws in range(lo, hi, _WINDOW):
-                limit = min(hi, ws + _WINDOW)
-                piece = buf[ws : min(hi, limit + size - 1)].lower()
-                at = piece.find(low)
-                while 0 <= at and ws + at < limit:
-                    hits.append(ws + at)
-                    at = piece.find(low, at + 1)
-        if not hits:
-            continue
-        at_arr = np.array(hits, dtype=np.int64)
-        row = np.searchsorted(loc, at_arr, side="right") - 1
-        safe = np.maximum(row, 0)
-        ok = (row >= 0) & (at_arr + size <= loc[safe] + length[safe])
-        found[row[ok]] = True
-    return T.exact(found)
+        if getattr(ch.trace, "format", "") != "etl" or getattr(ch.trace.reader, "buffers", None) is None:
+            return None
+        from ..traces.etw.search import records_holding
+
+        val, known = records_holding(ch.trace.reader, rows, needles, ignore_case)
+        return Tri(val, known)
+    found = rows_holding(ch.trace.buf, loc, ch.col("length"), needles, ignore_case)
+    return None if found is None else T.exact(found)
 
 
 # -- compiling ----------------------------------------------------------------------------------
@@ -450,7 +421,8 @@ def _describe(leaf: Pred, trace: Any = None) -> tuple[str, list[Source]]:
         return f"{leaf.left.label} {leaf.op} {leaf.right.label}", parts
     if isinstance(leaf, FrameBytes):
         return ("frame bytes contain " + " or ".join(repr(n) for n in leaf.needles),
-                [Source("FrameData", INDEX, "searching the file (packet files) or the frame bytes")])
+                [Source("FrameData", INDEX, "searching the file (packet files) or the event records in bulk (ETL); "
+                        "decoding packet events whose record holds it, and frames neither reaches")])
     if isinstance(leaf, Const):
         return "always " + ("true" if leaf.value else "false"), []
     return type(leaf).__name__, [Source(type(leaf).__name__, DECODE, "decoding")]

@@ -44,7 +44,7 @@ class _Decoded:
     def __init__(self, trace: Any) -> None:
         self._trace = trace
         self._frames: dict[int, Any] = {}
-        self.reader = self
+        self.reader = _DecodedReader(self)
 
     def frame(self, i: int) -> Any:
         f = self._frames.get(i)
@@ -57,6 +57,19 @@ class _Decoded:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._trace, name)
+
+
+class _DecodedReader:
+    """The trace's reader, its frames from the decoded trace's memory."""
+
+    def __init__(self, owner: _Decoded) -> None:
+        self._owner = owner
+
+    def frame(self, i: int) -> Any:
+        return self._owner.frame(i)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._owner._trace.reader, name)
 
 
 @cache
@@ -262,9 +275,9 @@ def test_strings_compare_case_insensitively_and_containsbin_is_exact(pcap: Any) 
 @pytest.mark.parametrize("window", [5, 64, 4096])
 def test_file_search_windows_do_not_lose_or_invent_hits(pcap: Any, window: int, monkeypatch: pytest.MonkeyPatch
                                                         ) -> None:
-    from tracemon.filters import compiler
+    from tracemon.traces import bytesearch
 
-    monkeypatch.setattr(compiler, "_WINDOW", window)
+    monkeypatch.setattr(bytesearch, "WINDOW", window)
     trace = pcap._trace  # the file itself, not the test's decoding cache: the search reads the file
     # (filter text, the bytes it looks for)
     for text, raw in (("akamai", b"akamai"), ("HTTP/1.1", b"http/1.1"), ("\\r\\n", b"\r\n"), ("ww", b"ww")):
