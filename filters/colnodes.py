@@ -77,7 +77,7 @@ class TcpOptions(FastField):
         return None  # a comparison with the node's value: decoded
 
 
-#: registry names (lower case) these answer, beside ``indexed.FAST_FIELDS``
+#: registry names (lower case) these answer, beside ``eventfields.FAST_FIELDS``
 COLUMN_NODES: dict[str, FastField] = {
     "tcp.options": TcpOptions(),
     "http.request": NodeByChild("HTTP.Request.Method"),

@@ -21,7 +21,8 @@ from ..traces.protocols import MASK
 from . import ast as A
 from .colnodes import COLUMN_NODES
 from .errors import FilterError, FilterWarning, warning_at
-from .indexed import FAST_FIELDS, Presence, provider_codes, state_for
+from .eventfields import FAST_FIELDS
+from .indexed import Presence, provider_codes, state_for
 from .operands import FieldOperand, MultiOperand, NeverOperand, Operand
 from .pseudo import NAMESPACES, PROPERTY_ALIASES, PSEUDO, UNSUPPORTED_NAMESPACES, supported
 from .wireshark_names import netmon_name_for
