@@ -172,3 +172,86 @@ def test_interning_many_new_keys_is_interning_each(keys: list[tuple[int, int]]) 
     assert (many.a, many.b, many.parent, many.proto, many.keys) == (one.a, one.b, one.parent, one.proto, one.keys)
     fresh = ConversationTable("eth")
     assert fresh.intern_many([(7, 8), (7, 8)], [7, 7], [8, 8]) == [1, 1] and len(fresh) == 1
+
+
+def _ip4(proto: int, body: bytes, *, ihl: int = 5, frag: int = 0, version: int = 4, tot_extra: int = 0) -> bytes:
+    total = max(0, 4 * ihl + len(body) + tot_extra)
+    head = struct.pack(">BBHHHBBH4s4s", (version << 4) | ihl, 0, total, 1, frag, 64, proto, 0, b"\x0a\x00\x00\x01",
+                       b"\x0a\x00\x00\x02")
+    return head + bytes(max(0, 4 * ihl - 20)) + body
+
+
+def _ip6(proto: int, body: bytes, extra: int = 0) -> bytes:
+    return struct.pack(">IHBB", 6 << 28, len(body) + extra, proto, 64) + bytes(15) + b"\x01" + bytes(15) + b"\x02" + body
+
+
+@st.composite
+def _frames(draw: st.DrawFn) -> tuple[bytes, int]:
+    """A frame of the shapes the C walk decides, and near misses of each (the NumPy walk's)."""
+    port = st.sampled_from([53, 80, 443, 445, 3389, 4789, 6081, 5353, 88, 389, 135, 1234, 50000])
+    kind = draw(st.sampled_from(["tcp", "udp", "icmp", "other", "arp"]))
+    payload = draw(st.binary(max_size=24))
+    if kind == "tcp":
+        doff = draw(st.sampled_from([5, 5, 6, 4, 15]))
+        l4 = struct.pack(">HHIIBBHHH", draw(port), draw(port), 1, 2, doff << 4, draw(st.integers(0, 255)), 100, 0, 0)
+        l4 += bytes(max(0, 4 * doff - 20)) + payload
+        proto = 6
+    elif kind == "udp":
+        l4 = struct.pack(">HHHH", draw(port), draw(port), 8 + len(payload), 0) + payload
+        proto = 17
+    elif kind == "icmp":
+        l4 = bytes([draw(st.integers(0, 140)), 0, 0, 0, 0, 0, 0, 0]) + payload
+        proto = draw(st.sampled_from([1, 58]))
+    else:
+        l4 = payload
+        proto = draw(st.sampled_from([47, 50, 51, 2, 132]))
+    if kind == "arp":
+        ip = struct.pack(">HHBBH", draw(st.sampled_from([1, 1, 6])), draw(st.sampled_from([0x0800, 0x0800, 0x86DD])),
+                         draw(st.sampled_from([6, 6, 8])), draw(st.sampled_from([4, 4, 16])), 1) + bytes(20)
+        etype = 0x0806
+    elif draw(st.booleans()):
+        ip = _ip4(proto, l4, ihl=draw(st.sampled_from([5, 5, 6, 4])), frag=draw(st.sampled_from([0, 0, 0x2000, 0x4000])),
+                  version=draw(st.sampled_from([4, 4, 6])), tot_extra=draw(st.sampled_from([0, 0, 7, -30])))
+        etype = 0x0800
+    else:
+        ip = _ip6(proto, l4, extra=draw(st.sampled_from([0, 0, 9])))
+        etype = 0x86DD
+    link = draw(st.sampled_from([1, 1, 1, 101, 228, 229, 113, 276, 105]))
+    if link == 1:
+        tags = b"".join(struct.pack(">HH", draw(st.sampled_from([0x8100, 0x88A8, 0x9100])), 7)
+                        for _ in range(draw(st.sampled_from([0, 0, 1, 2, 3, 4]))))
+        frame = bytes(range(12)) + tags + struct.pack(">H", draw(st.sampled_from([etype, etype, 0x0806, 0x888E]))) + ip
+    elif link == 113:
+        frame = bytes(14) + struct.pack(">H", etype) + ip
+    elif link == 276:
+        frame = struct.pack(">H", etype) + bytes(18) + ip
+    else:
+        frame = ip
+    return frame[: len(frame) - draw(st.sampled_from([0, 0, 0, 1, 5, 30, 60]))], link
+
+
+@settings(max_examples=150, deadline=None)
+@given(frames=st.lists(_frames(), min_size=1, max_size=40), tunnels=st.booleans())
+def test_layer_walk_in_c_is_the_numpy_walk(frames: list[tuple[bytes, int]], tunnels: bool) -> None:
+    """``fastclassify._walk`` (plain shapes in C, the rest in NumPy) decides exactly the rows the
+    NumPy walk decides, with the same values, over frames of every shape it reads and near misses:
+    VLAN stacks, short headers, fragments, bad IHL / data offsets, IPsec, GRE, ports with dissectors,
+    ARP for other protocols."""
+    assert fastclassify._native_walk_applies()
+    buf = b"".join(f for f, _ in frames) + bytes(3)
+    starts = np.cumsum([0] + [len(f) for f, _ in frames[:-1]]).astype(np.int64)
+    ends = starts + np.array([len(f) for f, _ in frames], dtype=np.int64)
+    links = np.array([lk for _, lk in frames], dtype=np.int64)
+    v = fastclassify._View(buf)
+    got = fastclassify._walk(v, starts, ends, links, tunnels=tunnels)
+    want = fastclassify._walk_numpy(v, starts, ends, links, tunnels=tunnels)
+    done = want.ok & ~want.fallback
+    assert (got.ok & ~got.fallback).tolist() == done.tolist()
+    for name in fastclassify._Walk.__slots__:
+        a, b = getattr(got, name), getattr(want, name)
+        if name in ("src6", "dst6"):
+            six = done & (want.family == 6)
+            if six.any():
+                assert a[six].tolist() == b[six].tolist(), name
+            continue
+        assert np.asarray(a)[done].tolist() == np.asarray(b)[done].tolist(), name

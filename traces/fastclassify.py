@@ -26,11 +26,12 @@ from .gather import Gather, rows_at
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
 from .protocols import CODE, MASK
 
-try:  # the conversation keys' hash table in C (``_scan.c``), built at install time when a compiler is there
+try:  # the layer walk and the conversation keys' hash table in C (``_scan.c``), built at install time
     from ._scan import key_insert as _native_insert
     from ._scan import key_lookup as _native_lookup
+    from ._scan import walk_headers as _native_walk
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_insert = _native_lookup = None
+    _native_insert = _native_lookup = _native_walk = None
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -159,9 +160,10 @@ class _Walk:
     tunnel_end: np.ndarray
 
 
-def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> _Walk:
+def _walk_numpy(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> _Walk:
     """The layer walk over frames at ``o:end`` on ``link``: link layer, IP, transport, apps.
-    With ``tunnels``, VXLAN/Geneve/NVGRE rows are left for ``_Tenant`` instead of the scalar path."""
+    With ``tunnels``, VXLAN/Geneve/NVGRE rows are left for ``_Tenant`` instead of the scalar path.
+    (``_walk`` runs the plain shapes in C and only the rest here; this is the reference.)"""
     n = len(o)
     ok = np.zeros(n, dtype=bool)  # rows this pass has decided
     fallback = np.zeros(n, dtype=bool)
@@ -362,6 +364,103 @@ def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels
 
     return _Walk(ok, fallback, protos, top, is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, src6, dst6, proto,
                  sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
+
+
+#: ``_scan.walk_headers``' columns, in order
+WALK_COLUMNS = ("state", "linkbits", "eth_src", "eth_dst", "family", "ip_src4", "ip_dst4", "proto", "l3", "l4",
+                "l4end", "sport", "dport", "tcpflags", "pay")
+_S_TCP, _S_UDP, _S_ICMP, _S_ARP = 1, 2, 3, 4
+_LINKTYPES = np.array([_core.LINKTYPE_ETHERNET, _core.LINKTYPE_RAW, _core.LINKTYPE_RAW_12, _core.LINKTYPE_RAW_14,
+                       _core.LINKTYPE_IPV4, _core.LINKTYPE_IPV6, _core.LINKTYPE_LINUX_SLL, _core.LINKTYPE_LINUX_SLL2],
+                      dtype=np.int64)
+_EMBEDDING4 = sum(1 << t for t in ICMP_EMBEDDING)
+_EMBEDDING6 = sum(1 << t for t in ICMPV6_EMBEDDING)
+
+
+def _native_walk_applies() -> bool:
+    """Whether the C walk's fixed rules are the dispatch tables' (else every row walks in NumPy)."""
+    return (_native_walk is not None and all(t in _core.ETHER_TYPES for t in (0x0800, 0x86DD))
+            and all(p in _core.IP_PROTOCOLS for p in (6, 17, 1, 58)))
+
+
+def _walk(v: _View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> _Walk:
+    """``_walk_numpy``'s answer: the plain shapes (IPv4/IPv6 over Ethernet, VLAN, SLL or raw IP, then
+    TCP, UDP or ICMP; ARP) read by ``_scan.walk_headers`` in one pass, their applications classified in
+    NumPy, and every other row (tunnels, IPsec, fragments, anything unusual) walked by
+    ``_walk_numpy`` itself."""
+    n = len(o)
+    if not n or not _native_walk_applies() or not v.u8.flags.c_contiguous:
+        return _walk_numpy(v, o, end, link, tunnels=tunnels)
+    o = np.ascontiguousarray(o, dtype=np.int64)
+    cols = tuple(np.zeros(n, dtype=np.int64) for _ in WALK_COLUMNS)
+    out6 = np.zeros((n, 32), dtype=np.uint8)
+    _native_walk(v.u8, o, np.ascontiguousarray(end, dtype=np.int64), np.ascontiguousarray(link, dtype=np.int64), cols,
+                 out6, _LINKTYPES, _EMBEDDING4, _EMBEDDING6, 0x0806 in _core.ETHER_TYPES)
+    col = dict(zip(WALK_COLUMNS, cols, strict=True))
+    state = col["state"]
+    sport, dport, l4, l4end, pay = col["sport"], col["dport"], col["l4"], col["l4end"], col["pay"]
+    ok = state != 0
+    fallback = np.zeros(n, dtype=bool)
+    linkbits = col["linkbits"]
+    family = col["family"]
+    protos = np.where(linkbits & 1, np.uint64(ETH), np.uint64(0)) | np.where(linkbits & 2, np.uint64(VLAN),
+                                                                            np.uint64(0))
+    protos |= np.where(linkbits & 4, np.uint64(SLL), np.uint64(0))
+    protos |= np.where(family == 4, np.uint64(IPV4), np.where(family == 6, np.uint64(IPV6), np.uint64(0)))
+    top = np.where(family == 4, CODE["IPv4"], CODE["IPv6"]).astype(np.int64)
+    a = np.flatnonzero(state == _S_ARP)
+    if len(a):
+        protos[a] |= np.uint64(ARP)
+        top[a] = CODE["ARP"]
+    tunnel = np.zeros(n, dtype=np.int64)
+    t = np.flatnonzero(state == _S_TCP)
+    if len(t):
+        bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], pay[t], l4end[t] - pay[t])
+        fallback[t[claimed]] = True
+        ok[t[claimed]] = False
+        protos[t] |= np.uint64(TCP) | bits
+        top[t] = np.where(app_top >= 0, app_top, CODE["TCP"])
+    u = np.flatnonzero(state == _S_UDP)
+    if len(u) and tunnels:  # VXLAN / Geneve: the NumPy walk hands them to _Tenant
+        code = _tunnels.udp_tunnels(sport[u], dport[u], l4end[u] - l4[u] - 8)
+        state[u[code > 0]] = 0
+        u = u[code == 0]
+    if len(u):
+        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
+        fallback[u[claimed]] = True
+        ok[u[claimed]] = False
+        protos[u] |= np.uint64(UDP) | bits
+        top[u] = np.where(app_top >= 0, app_top, CODE["UDP"])
+    c = np.flatnonzero(state == _S_ICMP)
+    if len(c):
+        v4 = family[c] == 4
+        protos[c] |= np.where(v4, np.uint64(ICMP), np.uint64(ICMPV6))
+        top[c] = np.where(v4, CODE["ICMP"], CODE["ICMPv6"])
+    six = family == 6
+    w = _Walk(ok, fallback, protos, top, (linkbits & 1) != 0, col["eth_src"], col["eth_dst"], family, col["ip_src4"],
+              col["ip_dst4"], out6[:, :16] if six.any() else None, out6[:, 16:] if six.any() else None, col["proto"],
+              sport, dport, col["tcpflags"], col["l3"], np.where(family > 0, l4, -1), pay, tunnel,
+              np.zeros(n, dtype=np.int64), l4end)
+    rest = np.flatnonzero(state == 0)
+    if len(rest):
+        _merge(w, rest, _walk_numpy(v, o[rest], end[rest], link[rest], tunnels=tunnels))
+    return w
+
+
+def _merge(w: _Walk, rows: np.ndarray, sub: _Walk) -> None:
+    """Put the walk ``sub`` of ``w``'s ``rows`` in its place."""
+    for name in _Walk.__slots__:  # type: ignore[attr-defined]
+        part = getattr(sub, name)
+        whole = getattr(w, name)
+        if name in ("src6", "dst6"):
+            if part is None:
+                if whole is not None:
+                    whole[rows] = 0
+                continue
+            if whole is None:
+                whole = np.zeros((len(w.ok), 16), dtype=np.uint8)
+                setattr(w, name, whole)
+        whole[rows] = part
 
 
 @dataclass(slots=True)
