@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import fastapps, fastclassify, gather, open_trace, pcap
+from tracemon.traces import fastapps, fastclassify, gather, keytable, open_trace, pcap
 from tracemon.traces.index import ConversationTable
 
 pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
@@ -129,8 +129,8 @@ _KEYS = st.one_of(st.integers(0, 2**64 - 1), st.integers(0, 70), st.integers(0, 
 def test_key_table_is_the_sorted_keys(batches: list[list[int]]) -> None:
     """The conversation keys' hash table in C answers every lookup as the sorted arrays do, across
     additions that make it grow, with keys 0 and 2**64 - 1 and keys differing only in high bits."""
-    assert fastclassify.KeyCache is fastclassify.HashedKeys
-    table, sorted_keys, want = fastclassify.HashedKeys(), fastclassify.SortedKeys(), {}
+    assert keytable.KeyCache is keytable.HashedKeys
+    table, sorted_keys, want = keytable.HashedKeys(), keytable.SortedKeys(), {}
     for batch in batches:
         keys = np.array(batch, dtype=np.uint64)
         got = table.lookup(keys)
@@ -149,14 +149,14 @@ def test_key_table_is_the_sorted_keys(batches: list[list[int]]) -> None:
 def test_key_table_refuses_a_bad_table_and_a_negative_id() -> None:
     slots, ids = np.zeros(6, dtype=np.uint64), np.full(6, -1, dtype=np.int64)
     with pytest.raises(ValueError, match="power-of-two"):
-        fastclassify._native_lookup(slots, ids, np.zeros(1, dtype=np.uint64))
+        keytable._native_lookup(slots, ids, np.zeros(1, dtype=np.uint64))
     slots, ids = np.zeros(8, dtype=np.uint64), np.full(8, -1, dtype=np.int64)
     with pytest.raises(ValueError, match="negative"):
-        fastclassify._native_insert(slots, ids, np.zeros(1, dtype=np.uint64), np.full(1, -1, dtype=np.int64))
-    fastclassify._native_insert(slots, ids, np.arange(8, dtype=np.uint64), np.arange(8, dtype=np.int64))
+        keytable._native_insert(slots, ids, np.zeros(1, dtype=np.uint64), np.full(1, -1, dtype=np.int64))
+    keytable._native_insert(slots, ids, np.arange(8, dtype=np.uint64), np.arange(8, dtype=np.int64))
     with pytest.raises(ValueError, match="full"):  # past the half-full rule: refused, never an endless probe
-        fastclassify._native_insert(slots, ids, np.array([99], dtype=np.uint64), np.zeros(1, dtype=np.int64))
-    assert fastclassify._native_lookup(slots, ids, np.array([5, 99], dtype=np.uint64)) == \
+        keytable._native_insert(slots, ids, np.array([99], dtype=np.uint64), np.zeros(1, dtype=np.int64))
+    assert keytable._native_lookup(slots, ids, np.array([5, 99], dtype=np.uint64)) == \
         np.array([5, -1], dtype=np.int64).tobytes()
 
 
@@ -255,3 +255,27 @@ def test_layer_walk_in_c_is_the_numpy_walk(frames: list[tuple[bytes, int]], tunn
                 assert a[six].tolist() == b[six].tolist(), name
             continue
         assert np.asarray(a)[done].tolist() == np.asarray(b)[done].tolist(), name
+
+
+def test_layout_codes_number_each_triple_once_and_stop_at_the_table_size() -> None:
+    """Layout codes through the key table: a triple keeps its code across batches, the 256th
+    distinct triple and later ones get 0 (decoded), and a replaced table (a cache restore) is
+    numbered afresh, not from the old table's keys."""
+    from types import SimpleNamespace
+
+    from tracemon.traces import layeroffs
+
+    trace = SimpleNamespace(layouts=[layeroffs.UNKNOWN])
+    l3 = np.arange(300, dtype=np.int64)
+    quiet = np.zeros(300, dtype=np.uint64)
+    first = layeroffs.codes(trace, l3, l3 + 20, l3 + 28, quiet)  # type: ignore[arg-type]
+    assert first[:255].tolist() == list(range(1, 256)) and not first[255:].any()
+    again = layeroffs.codes(trace, l3[::-1], l3[::-1] + 20, l3[::-1] + 28, quiet)  # type: ignore[arg-type]
+    assert again.tolist() == first[::-1].tolist() and trace.layouts[5] == (4, 24, 32)
+    none = layeroffs.codes(trace, np.array([4, 4]), np.array([-1, 24]), np.array([-1, 32]),  # type: ignore[arg-type]
+                           np.array([0, layeroffs.MASK["GRE"]], dtype=np.uint64))
+    assert none.tolist() == [0, 0]  # (4, NONE, NONE) is new past a full table; GRE may hold two IP headers
+    trace.layouts = [layeroffs.UNKNOWN, (7, 27, 35)]
+    fresh = layeroffs.codes(trace, np.array([7, 4]), np.array([27, 24]), np.array([35, 32]),  # type: ignore[arg-type]
+                            quiet[:2])
+    assert fresh.tolist() == [1, 2] and trace.layouts[2] == (4, 24, 32)

@@ -24,14 +24,13 @@ from . import tunnels as _tunnel_table
 from .dissect import core as _core
 from .gather import Gather, rows_at
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
+from .keytable import KeyCache, KeyTable, cached_ids, unique_first
 from .protocols import CODE, MASK
 
-try:  # the layer walk and the conversation keys' hash table in C (``_scan.c``), built at install time
-    from ._scan import key_insert as _native_insert
-    from ._scan import key_lookup as _native_lookup
+try:  # the layer walk in C (``_scan.c``), built at install time when a compiler is there
     from ._scan import walk_headers as _native_walk
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_insert = _native_lookup = _native_walk = None
+    _native_walk = None
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -539,7 +538,7 @@ def _conversations(trace: Trace, w: _Walk, d: np.ndarray, conv: _Conversations,
             pas, pbs = ((new >> 16) & 0xFFFF).tolist(), (new & 0xFFFF).tolist()
             return table.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
 
-        l4_conv[lp] = _cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
+        l4_conv[lp] = cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
         dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
     return True
 
@@ -573,85 +572,12 @@ class _Tenant:
         return cls(rows, code, vni, bits, inner, done)
 
 
-class SortedKeys:
-    """Packed u64 key → conversation id, for keys the vectorised path has seen (sorted arrays): a
-    batch's lookup is one ``searchsorted``, an addition re-sorts.  Where the C table is not built,
-    the key cache; elsewhere the reference ``HashedKeys`` is tested against."""
-
-    def __init__(self) -> None:
-        self.keys = np.zeros(0, dtype=np.uint64)
-        self.ids = np.zeros(0, dtype=np.int64)
-
-    def lookup(self, uniq: np.ndarray) -> np.ndarray:
-        """Ids for keys (any order, repeats allowed); -1 where unknown."""
-        if not len(self.keys):
-            return np.full(len(uniq), -1, dtype=np.int64)
-        at = np.minimum(np.searchsorted(self.keys, uniq), len(self.keys) - 1)
-        return np.where(self.keys[at] == uniq, self.ids[at], -1)
-
-    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        """Keys never added before (each once), with their ids (>= 0)."""
-        allk = np.concatenate([self.keys, keys])
-        order = np.argsort(allk, kind="stable")
-        self.keys, self.ids = allk[order], np.concatenate([self.ids, ids])[order]
-
-
-class HashedKeys:
-    """``SortedKeys`` as an open-addressing hash table in C (``_scan.key_lookup``/``key_insert``):
-    a lookup is one probe per key and an addition touches only the new keys, where the sorted
-    arrays pay a binary search per key and a re-sort of every key seen.  The table is kept at most
-    half full (doubled and refilled when it would pass that)."""
-
-    def __init__(self) -> None:
-        self.slots = np.zeros(16, dtype=np.uint64)
-        self.ids = np.full(16, -1, dtype=np.int64)
-        self.count = 0
-
-    def lookup(self, uniq: np.ndarray) -> np.ndarray:
-        keys = np.ascontiguousarray(uniq, dtype=np.uint64)
-        return np.frombuffer(_native_lookup(self.slots, self.ids, keys), dtype=np.int64).copy()
-
-    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        need = 2 * (self.count + len(keys))
-        if need > len(self.slots):
-            cap = len(self.slots)
-            while cap < need:
-                cap *= 2
-            live = self.ids >= 0
-            old_keys, old_ids = self.slots[live], self.ids[live]
-            self.slots = np.zeros(cap, dtype=np.uint64)
-            self.ids = np.full(cap, -1, dtype=np.int64)
-            _native_insert(self.slots, self.ids, old_keys, old_ids)
-        _native_insert(self.slots, self.ids, keys, ids)
-        self.count += len(keys)
-
-
-#: the key cache this machine runs: the C table where the extension was built
-KeyCache: type[SortedKeys | HashedKeys] = HashedKeys if _native_lookup is not None else SortedKeys
-
-
-def _caches(trace: Trace) -> dict[str, SortedKeys | HashedKeys]:
-    caches: dict[str, SortedKeys | HashedKeys] | None = trace.__dict__.get("_fast_keys")
+def _caches(trace: Trace) -> dict[str, KeyTable]:
+    caches: dict[str, KeyTable] | None = trace.__dict__.get("_fast_keys")
     if caches is None:
         caches = trace.__dict__["_fast_keys"] = {"mac": KeyCache(), "eth": KeyCache(), "ip4": KeyCache(),
                                                  "l4": KeyCache()}
     return caches
-
-
-def _cached_ids(cache: SortedKeys | HashedKeys, keys: np.ndarray, make: object) -> np.ndarray:
-    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
-    each once).  Known keys are one ``searchsorted`` per row: only the new ones are sorted."""
-    ids = cache.lookup(keys)
-    miss = ids < 0
-    if miss.any():
-        at = np.flatnonzero(miss)
-        uniq, first, inv = _unique_first(keys[at])
-        new = np.asarray(make(uniq, at[first]), dtype=np.int64)  # type: ignore[operator]
-        ids[at] = new[inv]
-        cache.add(uniq, new)
-    return ids
 
 
 def _mac_ids(trace: Trace, macs: np.ndarray) -> np.ndarray:
@@ -661,7 +587,7 @@ def _mac_ids(trace: Trace, macs: np.ndarray) -> np.ndarray:
     def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
         return [registry.setdefault(m, len(registry) + 1) for m in new.tolist()]
 
-    return _cached_ids(_caches(trace)["mac"], macs.astype(np.uint64), make)
+    return cached_ids(_caches(trace)["mac"], macs.astype(np.uint64), make)
 
 
 def _intern_eth(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -674,7 +600,7 @@ def _intern_eth(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         a, b = lo[rows].tolist(), hi[rows].tolist()
         return table.intern_many(list(zip(a, b, strict=True)), a, b)
 
-    return _cached_ids(_caches(trace)["eth"], keys, make)
+    return cached_ids(_caches(trace)["eth"], keys, make)
 
 
 def _intern_ip4(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
@@ -687,7 +613,7 @@ def _intern_ip4(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         n = len(a)
         return table.intern_many([(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * n, [4] * n)
 
-    return _cached_ids(_caches(trace)["ip4"], keys, make)
+    return cached_ids(_caches(trace)["ip4"], keys, make)
 
 
 def _small_ids(trace: Trace, name: str, keys: np.ndarray) -> np.ndarray:
@@ -697,7 +623,7 @@ def _small_ids(trace: Trace, name: str, keys: np.ndarray) -> np.ndarray:
     def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
         return [registry.setdefault(k, len(registry) + 1) for k in new.tolist()]
 
-    return _cached_ids(_caches(trace).setdefault(name, KeyCache()), keys.astype(np.uint64), make)
+    return cached_ids(_caches(trace).setdefault(name, KeyCache()), keys.astype(np.uint64), make)
 
 
 _TENANT_BITS = 21  # tunnel ids and pair ids packed side by side into one u64 key
@@ -718,7 +644,7 @@ def _intern_eth_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.nda
         a, b, t = lo[rows].tolist(), hi[rows].tolist(), tid[rows].tolist()
         return table.intern_many(list(zip(a, b, t, strict=True)), a, b, t)
 
-    return _cached_ids(_caches(trace).setdefault("eth_tenant", KeyCache()), keys, make)
+    return cached_ids(_caches(trace).setdefault("eth_tenant", KeyCache()), keys, make)
 
 
 def _intern_ip4_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.ndarray) -> np.ndarray:
@@ -733,7 +659,7 @@ def _intern_ip4_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.nda
         n = len(a)
         return table.intern_many([(4, x, y, z) for x, y, z in zip(a, b, t, strict=True)], a, b, t, [4] * n)
 
-    return _cached_ids(_caches(trace).setdefault("ip4_tenant", KeyCache()), keys, make)
+    return cached_ids(_caches(trace).setdefault("ip4_tenant", KeyCache()), keys, make)
 
 
 def _intern_tunnels(trace: Trace, code: np.ndarray, vni: np.ndarray, eth: np.ndarray, ip: np.ndarray,
@@ -749,16 +675,7 @@ def _intern_tunnels(trace: Trace, code: np.ndarray, vni: np.ndarray, eth: np.nda
         return [_tunnel_table.intern(trace, int(code[r]), int(vni[r]), int(eth[r]), int(ip[r]), int(l4[r]))
                 for r in rows.tolist()]
 
-    return _cached_ids(_caches(trace).setdefault("tunnels", KeyCache()), keys, make)
-
-
-def _unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """np.unique's values and inverse, plus *a* row of each value (cheaper than return_index)."""
-    uniq, inv = np.unique(keys, return_inverse=True)
-    inv = inv.ravel()
-    first = np.empty(len(uniq), dtype=np.int64)
-    first[inv] = np.arange(len(keys))
-    return uniq, first, inv
+    return cached_ids(_caches(trace).setdefault("tunnels", KeyCache()), keys, make)
 
 
 def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray | None = None) -> np.ndarray:
@@ -766,7 +683,7 @@ def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray
     parts = [lo, hi] if tid is None else [lo, hi, tid.astype(">u8").view(np.uint8).reshape(-1, 8)]
     both = np.ascontiguousarray(np.concatenate(parts, axis=1))
     keys = both.view(np.dtype((np.void, both.shape[1]))).ravel()
-    _, first, inv = _unique_first(keys)
+    _, first, inv = unique_first(keys)
     a = [int.from_bytes(both[r, :16].tobytes(), "big") for r in first]
     b = [int.from_bytes(both[r, 16:32].tobytes(), "big") for r in first]
     n = len(a)

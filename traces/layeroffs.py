@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .keytable import KeyCache, cached_ids
 from .protocols import FLAGS, MASK
 
 if TYPE_CHECKING:
@@ -38,30 +39,35 @@ UNKNOWN = (NONE, NONE, NONE)
 def codes(trace: Trace, l3: np.ndarray, l4: np.ndarray, pay: np.ndarray, protos: np.ndarray) -> np.ndarray:
     """Layout codes for rows whose offsets (from the packet start; negative or ``NONE``: no such
     layer) the classifier found, with their presence masks: a frame that may hold a second
-    instance of a layer (``multi_instance``) gets 0.  One Python step per distinct triple."""
+    instance of a layer (``multi_instance``) gets 0.  Triples seen before are one table lookup a
+    row (``keytable``); one Python step per new distinct triple."""
     n = len(l3)
     if n == 0:
         return np.zeros(0, dtype=np.uint8)
-    trip = np.stack([_u16(l3), _u16(l4), _u16(pay)], axis=1)
-    packed = (trip[:, 0].astype(np.uint64) << np.uint64(32)) | (trip[:, 1].astype(np.uint64) << np.uint64(16)) \
-        | trip[:, 2].astype(np.uint64)
-    uniq, inv = np.unique(packed, return_inverse=True)
+    packed = (_u16(l3).astype(np.uint64) << np.uint64(32)) | (_u16(l4).astype(np.uint64) << np.uint64(16)) \
+        | _u16(pay).astype(np.uint64)
     table = trace.layouts
     known = trace.__dict__.setdefault("_layout_codes", {})
-    if len(known) != len(table):  # the table was replaced (a cache restore)
+    seen = trace.__dict__.get("_layout_keys")
+    if len(known) != len(table) or seen is None or seen[0] is not table:  # new, or the table was replaced
         known.clear()
         known.update({t: c for c, t in enumerate(table)})
-    out = np.zeros(len(uniq), dtype=np.uint8)
-    for j, key in enumerate(uniq.tolist()):
-        t = (key >> 32, (key >> 16) & 0xFFFF, key & 0xFFFF)
-        code = known.get(t)
-        if code is None:
-            if len(table) > MAX_LAYOUTS:
-                continue  # full: 0, the frame is decoded for such a field
-            code = known[t] = len(table)
-            table.append(t)
-        out[j] = code
-    got = out[inv.reshape(n)]
+        seen = trace.__dict__["_layout_keys"] = (table, KeyCache())
+
+    def make(new: np.ndarray, _rows: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(new), dtype=np.int64)
+        for j, key in enumerate(new.tolist()):
+            t = (key >> 32, (key >> 16) & 0xFFFF, key & 0xFFFF)
+            code = known.get(t)
+            if code is None:
+                if len(table) > MAX_LAYOUTS:
+                    continue  # full (for good: the table only grows): 0, the frame is decoded for such a field
+                code = known[t] = len(table)
+                table.append(t)
+            out[j] = code
+        return out
+
+    got = cached_ids(seen[1], packed, make).astype(np.uint8)
     got[multi_instance(protos)] = 0
     return got
 

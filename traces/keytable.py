@@ -1,0 +1,106 @@
+"""Packed u64 keys → small ids, for many keys at once: the index's conversation and layout tables.
+
+The vectorised classifier packs each frame's conversation (or layer offsets) into one u64 and
+needs the id that key was given before, for a whole batch of frames; only keys never seen go
+through the Python tables that number them.  ``HashedKeys`` is an open-addressing hash table in
+C (``_scan.key_lookup``/``key_insert``); ``SortedKeys``, sorted arrays and ``searchsorted``, is
+the fallback without a compiler and the reference the table is tested against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+try:  # the hash table in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import key_insert as _native_insert
+    from ._scan import key_lookup as _native_lookup
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _native_insert = _native_lookup = None
+
+
+class SortedKeys:
+    """Packed u64 key → conversation id, for keys the vectorised path has seen (sorted arrays): a
+    batch's lookup is one ``searchsorted``, an addition re-sorts.  Where the C table is not built,
+    the key cache; elsewhere the reference ``HashedKeys`` is tested against."""
+
+    def __init__(self) -> None:
+        self.keys = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int64)
+
+    def lookup(self, uniq: np.ndarray) -> np.ndarray:
+        """Ids for keys (any order, repeats allowed); -1 where unknown."""
+        if not len(self.keys):
+            return np.full(len(uniq), -1, dtype=np.int64)
+        at = np.minimum(np.searchsorted(self.keys, uniq), len(self.keys) - 1)
+        return np.where(self.keys[at] == uniq, self.ids[at], -1)
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Keys never added before (each once), with their ids (>= 0)."""
+        allk = np.concatenate([self.keys, keys])
+        order = np.argsort(allk, kind="stable")
+        self.keys, self.ids = allk[order], np.concatenate([self.ids, ids])[order]
+
+
+class HashedKeys:
+    """``SortedKeys`` as an open-addressing hash table in C (``_scan.key_lookup``/``key_insert``):
+    a lookup is one probe per key and an addition touches only the new keys, where the sorted
+    arrays pay a binary search per key and a re-sort of every key seen.  The table is kept at most
+    half full (doubled and refilled when it would pass that)."""
+
+    def __init__(self) -> None:
+        self.slots = np.zeros(16, dtype=np.uint64)
+        self.ids = np.full(16, -1, dtype=np.int64)
+        self.count = 0
+
+    def lookup(self, uniq: np.ndarray) -> np.ndarray:
+        keys = np.ascontiguousarray(uniq, dtype=np.uint64)
+        return np.frombuffer(_native_lookup(self.slots, self.ids, keys), dtype=np.int64).copy()
+
+    def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        ids = np.ascontiguousarray(ids, dtype=np.int64)
+        need = 2 * (self.count + len(keys))
+        if need > len(self.slots):
+            cap = len(self.slots)
+            while cap < need:
+                cap *= 2
+            live = self.ids >= 0
+            old_keys, old_ids = self.slots[live], self.ids[live]
+            self.slots = np.zeros(cap, dtype=np.uint64)
+            self.ids = np.full(cap, -1, dtype=np.int64)
+            _native_insert(self.slots, self.ids, old_keys, old_ids)
+        _native_insert(self.slots, self.ids, keys, ids)
+        self.count += len(keys)
+
+
+#: the key cache this machine runs: the C table where the extension was built
+#: either kind of table
+KeyTable = SortedKeys | HashedKeys
+#: the table this machine runs: the C one where the extension was built
+KeyCache: type[KeyTable] = HashedKeys if _native_lookup is not None else SortedKeys
+
+
+def cached_ids(cache: KeyTable, keys: np.ndarray, make: Callable[[np.ndarray, np.ndarray], object]) -> np.ndarray:
+    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
+    each once) and gives their ids.  Known keys are one table lookup per row: only the new ones
+    are sorted."""
+    ids = cache.lookup(keys)
+    miss = ids < 0
+    if miss.any():
+        at = np.flatnonzero(miss)
+        uniq, first, inv = unique_first(keys[at])
+        new = np.asarray(make(uniq, at[first]), dtype=np.int64)
+        ids[at] = new[inv]
+        cache.add(uniq, new)
+    return ids
+
+
+def unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """np.unique's values and inverse, plus *a* row of each value (cheaper than return_index)."""
+    uniq, inv = np.unique(keys, return_inverse=True)
+    inv = inv.ravel()
+    first = np.empty(len(uniq), dtype=np.int64)
+    first[inv] = np.arange(len(keys))
+    return uniq, first, inv
