@@ -105,6 +105,25 @@ def test_cached_reopen_skips_the_scan(tmp_path: Path, monkeypatch: pytest.Monkey
     assert not again.from_cache and again.warnings
 
 
+def test_columns_of_zeros_are_not_written_to_the_cache(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A pcap's ETW columns (level, provider, event id …) are all zero: the cache entry leaves their
+    files out and the restored index has them as zeros, every other column as written."""
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    from tracemon.traces import cache
+
+    src = sample("pcapng/chrissanders_arppoison.pcapng")
+    first = open_trace(src)
+    entry = cache.cache_root() / cache.key_for(first)
+    written = {p.stem for p in entry.glob("*.npy")}
+    zero = {name for name, arr in first.index.columns().items() if not arr.any()}
+    assert {"level", "provider", "event_id"} <= zero and written == set(first.index.columns()) - zero
+    second = open_trace(src)
+    assert second.from_cache
+    for col, arr in first.index.columns().items():
+        got = second.index.column(col)
+        assert got.dtype == arr.dtype and got.tolist() == arr.tolist(), col
+
+
 def test_frame_cache_keeps_the_rows_in_use(tmp_path: Path) -> None:
     p = tmp_path / "many.pcap"
     p.write_bytes(_pcap_with([_rec(bytes([k % 256]) * 60) for k in range(600)]))

@@ -49,6 +49,8 @@
 
 /* how far ahead of the record walk the file's lines are prefetched */
 #define PREFETCH_BYTES 4096
+/* rows ahead whose bytes are prefetched where rows lie far apart (gather_rows, walk_headers) */
+#define WALK_AHEAD 16
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch(p)
 #else
@@ -204,6 +206,9 @@ static PyObject *gather_rows(PyObject *self, PyObject *args) {
     for (Py_ssize_t r = 0; r < rows; r++) {
         int64_t a = pos[r];
         unsigned char *row = o + r * width;
+        /* rows far apart in the buffer: ask for the ones a few rows ahead (as walk_headers does) */
+        if (r + WALK_AHEAD < rows && pos[r + WALK_AHEAD] >= 0 && pos[r + WALK_AHEAD] < size)
+            PREFETCH(b + pos[r + WALK_AHEAD]);
         if (a < 0) a = 0;
         if (a <= hi) {
             memcpy(row, b + a, (size_t)width);
@@ -318,8 +323,7 @@ done:
 enum { W_STATE, W_LINKBITS, W_ETH_SRC, W_ETH_DST, W_FAMILY, W_SRC4, W_DST4, W_PROTO, W_L3, W_L4, W_L4END, W_SPORT,
        W_DPORT, W_TCPFLAGS, W_PAY, W_COLUMNS };
 enum { S_TCP = 1, S_UDP = 2, S_ICMP = 3, S_ARP = 4 };
-/* rows ahead whose headers are prefetched */
-#define WALK_AHEAD 16
+
 enum { LB_ETH = 1, LB_VLAN = 2, LB_SLL = 4 };
 
 static inline int64_t be16(const unsigned char *p) { return ((int64_t)p[0] << 8) | p[1]; }

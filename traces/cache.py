@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 15
+CACHE_VERSION = 16
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
@@ -91,7 +91,11 @@ def restore(trace: Trace) -> bool:
     try:
         _verify(entry, trace)
         state = json.loads((entry / "state.json").read_text("utf-8"))
-        cols = {name: np.load(entry / f"{name}.npy", mmap_mode="r") for name in COLUMNS}
+        zero, frames = set(state["zero_columns"]), int(state["frames"])
+        cols = {name: np.zeros(frames, dtype=dt) if name in zero else np.load(entry / f"{name}.npy", mmap_mode="r")
+                for name, dt in COLUMNS.items()}
+        if any(len(c) != frames for c in cols.values()):
+            raise ValueError(f"index columns of other lengths than its {frames} frames")
         index = FrameIndex.from_columns(cols)
         interfaces = [Interface(**i) for i in state["interfaces"]]
         providers = [Provider(**p) for p in state["providers"]]
@@ -136,13 +140,19 @@ def store(trace: Trace) -> Path | None:
         root.mkdir(parents=True, exist_ok=True)
         _sweep_once(root)
         tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
+        zero_columns = []
         for name, arr in trace.index.columns().items():
+            if not arr.any():  # an ETW column of a pcap, the conversations of an event trace: not written
+                zero_columns.append(name)
+                continue
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations,
                       trace.tunnel_conversations):
             np.savez(tmp / f"conv_{table.kind}.npz", **table.to_arrays())
         state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),
+            "frames": len(trace.index),
+            "zero_columns": zero_columns,
             # each record as its dataclass fields, so restore() rebuilds it with Class(**fields)
             "interfaces": [{**asdict(i), "options": _json_safe(i.options)} for i in trace.interfaces],
             "providers": [asdict(p) for p in trace.providers],

@@ -322,6 +322,12 @@ class ConversationTable:
         mask = (1 << 64) - 1
         out: dict[str, np.ndarray] = {}
         for name, values in (("a", self.a[1:]), ("b", self.b[1:])):
+            try:  # all below 2**64 (MACs, IPv4 addresses, ports): one conversion
+                out[f"{name}_lo"] = np.array(values, dtype=np.uint64)
+                out[f"{name}_hi"] = np.zeros(len(values), dtype=np.uint64)
+                continue
+            except (OverflowError, TypeError, ValueError):  # IPv6 addresses among them
+                pass
             ints = [int(v) for v in values]
             out[f"{name}_lo"] = np.array([v & mask for v in ints], dtype=np.uint64)
             out[f"{name}_hi"] = np.array([v >> 64 for v in ints], dtype=np.uint64)

@@ -1,7 +1,7 @@
 """Classic libpcap files: both byte orders, µs and ns timestamps, any link type.
 
-The scan loop only chains record headers (one ``unpack_from`` per record); timestamps and
-lengths are then gathered for the whole batch with NumPy and the frames are classified by
+The scan loop only chains record headers (in C, or one ``unpack_from`` per record); timestamps
+and lengths are then gathered for the whole batch at once and the frames are classified by
 ``classify.py``.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
-from .gather import Gather
+from .gather import Gather, rows_at
 from .index import KIND_PACKET, empty_batch
 from .packets import PacketReader, RecordMeta
 from .trace import Interface
@@ -153,10 +153,9 @@ class PcapReader(PacketReader):
         return None
 
     def _batch(self, u8: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
-        word = self.endian + "u4"
-        sec = self.gather.read(starts, word)
-        frac = self.gather.read(starts + 4, word)
-        caplen = self.gather.read(starts + 8, word)
+        # the first 12 bytes of each record header in one gather: seconds, fraction, captured length
+        head = rows_at(u8, starts, 12).view(self.endian + "u4").astype(np.int64)
+        sec, frac, caplen = head[:, 0], head[:, 1], head[:, 2]
         batch = empty_batch(len(starts))
         batch["loc"][:] = starts + RECORD
         batch["length"][:] = caplen
