@@ -146,6 +146,43 @@ def test_key_table_is_the_sorted_keys(batches: list[list[int]]) -> None:
     assert table.lookup(probe).tolist() == sorted_keys.lookup(probe).tolist()
 
 
+@settings(max_examples=200, deadline=None)
+@given(batches=st.lists(st.lists(_KEYS, max_size=60), max_size=8))
+def test_interning_through_either_table_numbers_keys_as_they_first_come(batches: list[list[int]]) -> None:
+    """``cached_ids`` through the C table (one ``key_claim`` pass) and through the sorted arrays
+    give every row the same id; new keys are numbered in the order they first come, and ``make``
+    gets each new key once with a row that holds it."""
+    tables = (keytable.HashedKeys(), keytable.SortedKeys())
+    numbers: list[dict[int, int]] = [{}, {}]
+    for batch in batches:
+        keys = np.array(batch, dtype=np.uint64)
+        got = []
+        for table, reg in zip(tables, numbers, strict=True):
+            def make(new: np.ndarray, rows: np.ndarray, reg: dict[int, int] = reg) -> list[int]:
+                assert [int(keys[r]) for r in rows.tolist()] == new.tolist() and len(set(new.tolist())) == len(new)
+                assert not set(new.tolist()) & set(reg)
+                return [reg.setdefault(k, len(reg) + 1) for k in new.tolist()]
+
+            got.append(keytable.cached_ids(table, keys, make).tolist())
+        assert got[0] == got[1] == [numbers[0][k] for k in batch]
+    order = list(dict.fromkeys(k for batch in batches for k in batch))
+    assert [numbers[0][k] for k in order] == list(range(1, len(order) + 1))
+
+
+def test_a_failed_interning_leaves_no_provisional_number_behind() -> None:
+    table = keytable.HashedKeys()
+    keytable.cached_ids(table, np.array([5, 6], dtype=np.uint64), lambda new, rows: [1, 2])
+
+    def broken(new: np.ndarray, rows: np.ndarray) -> list[int]:
+        raise RuntimeError("interning failed")
+
+    with pytest.raises(RuntimeError):
+        keytable.cached_ids(table, np.array([6, 7], dtype=np.uint64), broken)
+    assert (table.ids < keytable.PROVISIONAL).all() and table.count == 0  # emptied: it is only a cache
+    again = keytable.cached_ids(table, np.array([7, 5], dtype=np.uint64), lambda new, rows: [8, 9])
+    assert again.tolist() == [8, 9]
+
+
 def test_key_table_refuses_a_bad_table_and_a_negative_id() -> None:
     slots, ids = np.zeros(6, dtype=np.uint64), np.full(6, -1, dtype=np.int64)
     with pytest.raises(ValueError, match="power-of-two"):

@@ -30,6 +30,13 @@
  *     Puts each key with its id into the table (writable arrays; a key already there takes the new
  *     id).  The caller keeps the table at most half full, so a probe always ends at an empty slot.
  *
+ * key_claim(slots, ids, keys, base, count) -> (ids, new_rows, done)
+ *     ``key_lookup`` that also puts each key the table lacks in it, numbered ``base``, ``base`` + 1, …
+ *     in the order the keys first come: the int64 id of each key (those numbers for new ones)
+ *     and the row where each new key first came (int64), for the first ``done`` rows.  It stops
+ *     before a new key would fill the table past half (``count``: the keys in it now); the caller
+ *     grows the table and goes on, and at the end renumbers the new keys (``key_insert``).
+ *
  * walk_headers(buf, offs, ends, links, columns, out6, linktypes, embedding4, embedding6, arp) -> None
  *     The index's layer walk (fastclassify._walk_numpy) for the plain shapes: Ethernet (up to three
  *     VLAN tags), raw IP, IPv4/IPv6 link types and Linux SLL/SLL2, then an unfragmented IPv4 or
@@ -319,6 +326,63 @@ done:
     return out;
 }
 
+static PyObject *key_claim(PyObject *self, PyObject *args) {
+    Py_buffer sl, id, ks;
+    long long base;
+    Py_ssize_t count;
+    if (!PyArg_ParseTuple(args, "w*w*y*Ln", &sl, &id, &ks, &base, &count)) return NULL;
+    PyObject *out = NULL, *rows_out = NULL, *res = NULL;
+    Py_ssize_t cap, rows = ks.len / (Py_ssize_t)sizeof(uint64_t);
+    if (!table_size(&sl, &id, &cap)) goto done;
+    if (base < 0 || count < 0) {
+        PyErr_SetString(PyExc_ValueError, "a negative base or count");
+        goto done;
+    }
+    out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    rows_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL || rows_out == NULL) goto done;
+    int64_t *o = (int64_t *)PyBytes_AS_STRING(out), *first = (int64_t *)PyBytes_AS_STRING(rows_out);
+    uint64_t *slots = (uint64_t *)sl.buf;
+    int64_t *ids = (int64_t *)id.buf;
+    const uint64_t *keys = (const uint64_t *)ks.buf;
+    uint64_t mask = (uint64_t)cap - 1;
+    Py_ssize_t fresh = 0, r = 0;
+    for (; r < rows; r++) {
+        uint64_t k = keys[r], at = mix64(k) & mask;
+        Py_ssize_t tries = 0;
+        while (ids[at] >= 0 && slots[at] != k) {
+            if (++tries == cap) {
+                PyErr_SetString(PyExc_ValueError, "the table is full");
+                goto done;
+            }
+            at = (at + 1) & mask;
+        }
+        if (ids[at] < 0) {
+            if (2 * (count + fresh + 1) > cap) break; /* the caller grows the table first */
+            slots[at] = k;
+            ids[at] = (int64_t)base + fresh;
+            first[fresh++] = r;
+        }
+        o[r] = ids[at];
+    }
+    if (_PyBytes_Resize(&out, r * (Py_ssize_t)sizeof(int64_t)) < 0) {
+        out = NULL;
+        goto done;
+    }
+    if (_PyBytes_Resize(&rows_out, fresh * (Py_ssize_t)sizeof(int64_t)) < 0) {
+        rows_out = NULL;
+        goto done;
+    }
+    res = Py_BuildValue("(OOn)", out, rows_out, r);
+done:
+    Py_XDECREF(out);
+    Py_XDECREF(rows_out);
+    PyBuffer_Release(&sl);
+    PyBuffer_Release(&id);
+    PyBuffer_Release(&ks);
+    return res;
+}
+
 /* walk_headers' columns (fastclassify.WALK_COLUMNS names them) */
 enum { W_STATE, W_LINKBITS, W_ETH_SRC, W_ETH_DST, W_FAMILY, W_SRC4, W_DST4, W_PROTO, W_L3, W_L4, W_L4END, W_SPORT,
        W_DPORT, W_TCPFLAGS, W_PAY, W_COLUMNS };
@@ -504,6 +568,7 @@ static PyMethodDef methods[] = {
     {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
     {"key_lookup", key_lookup, METH_VARARGS, "Ids of u64 keys in an open-addressing table, -1 where absent."},
     {"key_insert", key_insert, METH_VARARGS, "Put u64 keys with their ids into an open-addressing table."},
+    {"key_claim", key_claim, METH_VARARGS, "Ids of u64 keys, new keys put in the table numbered from a base."},
     {"walk_headers", walk_headers, METH_VARARGS, "The index's layer walk over the plain packet shapes."},
     {NULL, NULL, 0, NULL},
 };

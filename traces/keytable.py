@@ -14,10 +14,16 @@ from collections.abc import Callable
 import numpy as np
 
 try:  # the hash table in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import key_claim as _native_claim
     from ._scan import key_insert as _native_insert
     from ._scan import key_lookup as _native_lookup
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_insert = _native_lookup = None
+    _native_claim = _native_insert = _native_lookup = None
+
+#: ``make(new_keys, a_row_of_each)``: the ids of keys never seen, interning them
+Make = Callable[[np.ndarray, np.ndarray], object]
+#: numbers ``HashedKeys.intern`` gives new keys until ``make`` has given theirs (above any id)
+PROVISIONAL = 1 << 62
 
 
 class SortedKeys:
@@ -61,39 +67,81 @@ class HashedKeys:
     def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         ids = np.ascontiguousarray(ids, dtype=np.int64)
-        need = 2 * (self.count + len(keys))
-        if need > len(self.slots):
+        self._reserve(len(keys))
+        _native_insert(self.slots, self.ids, keys, ids)
+        self.count += len(keys)
+
+    def intern(self, keys: np.ndarray, make: Make) -> np.ndarray:
+        """``cached_ids`` in one pass (``_scan.key_claim``): known keys get their ids, new ones
+        provisional numbers and then ``make``'s ids; no sorting at all."""
+        keys = np.ascontiguousarray(keys, dtype=np.uint64)
+        n = len(keys)
+        ids = np.empty(n, dtype=np.int64)
+        firsts: list[np.ndarray] = []
+        fresh = r = 0
+        try:
+            while r < n:  # the C pass stops where the table would pass half full: grown, and on
+                raw, rows, done = _native_claim(self.slots, self.ids, keys[r:], PROVISIONAL + fresh,
+                                                self.count + fresh)
+                ids[r : r + done] = np.frombuffer(raw, dtype=np.int64)
+                got = np.frombuffer(rows, dtype=np.int64) + r
+                firsts.append(got)
+                fresh += len(got)
+                r += done
+                if r < n:
+                    self._grow(self.count + fresh + 1)
+            if fresh:
+                first = np.concatenate(firsts)
+                new = keys[first]
+                real = np.asarray(make(new, first), dtype=np.int64)
+                _native_insert(self.slots, self.ids, new, real)
+                self.count += fresh
+                late = ids >= PROVISIONAL
+                ids[late] = real[ids[late] - PROVISIONAL]
+        except BaseException:  # provisional numbers must not outlive this call
+            self.__init__()  # type: ignore[misc]  # (a cache: emptied, it is only slower)
+            raise
+        return ids
+
+    def _reserve(self, more: int) -> None:
+        """Room for ``more`` keys at most half full."""
+        self._grow(self.count + more)
+
+    def _grow(self, keys: int) -> None:
+        """At least twice ``keys`` slots: doubled and refilled while short of that."""
+        if 2 * keys > len(self.slots):
             cap = len(self.slots)
-            while cap < need:
+            while cap < 2 * keys:
                 cap *= 2
             live = self.ids >= 0
             old_keys, old_ids = self.slots[live], self.ids[live]
             self.slots = np.zeros(cap, dtype=np.uint64)
             self.ids = np.full(cap, -1, dtype=np.int64)
             _native_insert(self.slots, self.ids, old_keys, old_ids)
-        _native_insert(self.slots, self.ids, keys, ids)
-        self.count += len(keys)
 
 
-#: the key cache this machine runs: the C table where the extension was built
 #: either kind of table
 KeyTable = SortedKeys | HashedKeys
 #: the table this machine runs: the C one where the extension was built
 KeyCache: type[KeyTable] = HashedKeys if _native_lookup is not None else SortedKeys
 
 
-def cached_ids(cache: KeyTable, keys: np.ndarray, make: Callable[[np.ndarray, np.ndarray], object]) -> np.ndarray:
-    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns keys never seen (sorted,
-    each once) and gives their ids.  Known keys are one table lookup per row: only the new ones
-    are sorted."""
+def cached_ids(cache: KeyTable, keys: np.ndarray, make: Make) -> np.ndarray:
+    """Ids for per-row packed keys; ``make(new_keys, a_row_of_each)`` interns the keys never seen
+    (each once, in the order they first come) and gives their ids."""
+    if isinstance(cache, HashedKeys):
+        return cache.intern(keys, make)
     ids = cache.lookup(keys)
     miss = ids < 0
     if miss.any():
         at = np.flatnonzero(miss)
-        uniq, first, inv = unique_first(keys[at])
-        new = np.asarray(make(uniq, at[first]), dtype=np.int64)
-        ids[at] = new[inv]
-        cache.add(uniq, new)
+        uniq, where, inv = np.unique(keys[at], return_index=True, return_inverse=True)
+        order = np.argsort(where, kind="stable")  # first come, first numbered, as the C table does
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        new = np.asarray(make(uniq[order], at[where[order]]), dtype=np.int64)
+        ids[at] = new[rank[inv.ravel()]]
+        cache.add(uniq[order], new)
     return ids
 
 
