@@ -59,6 +59,10 @@ ETL_FILTERS: list[tuple[str, str | None]] = [
     ("VMSWITCH_MicrosoftWindowsHyperVVmSwitch.VM_NBL_INCOMING_DROP", None),
     ("NetEvent.Header.Descriptor.Id == 1001", None),
     ("TCP.Port == 443 AND IPv4.Address == 10.0.0.1", None),
+    # the string-search presets: the event records searched in bulk (etw/search.py)
+    ('contains "vm03"', None),
+    ('ContainsBin(FrameData, ASCII, "Microsoft")', None),
+    ("contains $[534d42]", None),
 ]
 
 #: typical filters for the compile-time table
@@ -319,6 +323,7 @@ def main() -> None:
     filter_table(cached("pcap", args.frames), PCAP_FILTERS, not args.no_tshark)
     if not args.no_etl:
         filter_table(etl_path(args.frames), ETL_FILTERS, False)
+        filter_table(args.etl or compressed_etl_path(args.frames), ETL_FILTERS, False)
 
 
 if __name__ == "__main__":
