@@ -48,7 +48,7 @@ from .values import Test
 #: protocols whose presence means a frame may carry a second IP / TCP / UDP / Ethernet header,
 #: and flags (protocols.FLAGS) saying the same; names not in the mask are ignored.  ICMP and
 #: ICMPv6 are not among them: an error message quoting a packet is indexed by the scalar path
-#: (``fastclassify.ICMP_EMBEDDING``), which flags the quoted IP header as ``IPinIP``, and every
+#: (``fastwalk.ICMP_EMBEDDING``), which flags the quoted IP header as ``IPinIP``, and every
 #: other message holds one IP header (pings no longer send address filters to decoding)
 MULTI_INSTANCE = ("GRE", "MPLS", "IPinIP", "Nested", "Teredo", "VXLAN", "Geneve", "NVGRE", "ERSPAN")
 #: of those, the ones a tunnel frame's two levels (tenant and outer) account for

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import fastapps, fastclassify, gather, keytable, open_trace, pcap
+from tracemon.traces import fastapps, fastwalk, gather, keytable, open_trace, pcap
 from tracemon.traces.index import ConversationTable
 
 pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
@@ -158,7 +158,7 @@ def test_interning_through_either_table_numbers_keys_as_they_first_come(batches:
         keys = np.array(batch, dtype=np.uint64)
         got = []
         for table, reg in zip(tables, numbers, strict=True):
-            def make(new: np.ndarray, rows: np.ndarray, reg: dict[int, int] = reg) -> list[int]:
+            def make(new: np.ndarray, rows: np.ndarray, reg: dict[int, int] = reg, keys: np.ndarray = keys) -> list[int]:
                 assert [int(keys[r]) for r in rows.tolist()] == new.tolist() and len(set(new.tolist())) == len(new)
                 assert not set(new.tolist()) & set(reg)
                 return [reg.setdefault(k, len(reg) + 1) for k in new.tolist()]
@@ -270,21 +270,21 @@ def _frames(draw: st.DrawFn) -> tuple[bytes, int]:
 @settings(max_examples=150, deadline=None)
 @given(frames=st.lists(_frames(), min_size=1, max_size=40), tunnels=st.booleans())
 def test_layer_walk_in_c_is_the_numpy_walk(frames: list[tuple[bytes, int]], tunnels: bool) -> None:
-    """``fastclassify._walk`` (plain shapes in C, the rest in NumPy) decides exactly the rows the
+    """``fastwalk.walk`` (plain shapes in C, the rest in NumPy) decides exactly the rows the
     NumPy walk decides, with the same values, over frames of every shape it reads and near misses:
     VLAN stacks, short headers, fragments, bad IHL / data offsets, IPsec, GRE, ports with dissectors,
     ARP for other protocols."""
-    assert fastclassify._native_walk_applies()
+    assert fastwalk.native_walk_applies()
     buf = b"".join(f for f, _ in frames) + bytes(3)
     starts = np.cumsum([0] + [len(f) for f, _ in frames[:-1]]).astype(np.int64)
     ends = starts + np.array([len(f) for f, _ in frames], dtype=np.int64)
     links = np.array([lk for _, lk in frames], dtype=np.int64)
-    v = fastclassify._View(buf)
-    got = fastclassify._walk(v, starts, ends, links, tunnels=tunnels)
-    want = fastclassify._walk_numpy(v, starts, ends, links, tunnels=tunnels)
+    v = fastwalk.View(buf)
+    got = fastwalk.walk(v, starts, ends, links, tunnels=tunnels)
+    want = fastwalk.walk_numpy(v, starts, ends, links, tunnels=tunnels)
     done = want.ok & ~want.fallback
     assert (got.ok & ~got.fallback).tolist() == done.tolist()
-    for name in fastclassify._Walk.__slots__:
+    for name in fastwalk.Walk.__slots__:
         a, b = getattr(got, name), getattr(want, name)
         if name in ("src6", "dst6"):
             six = done & (want.family == 6)

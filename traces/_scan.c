@@ -1,6 +1,6 @@
 /* Per-record loops of the index in C: walking a pcap file's record chain, a case-insensitive
  * word search in many payloads, header rows at many offsets, and a hash table of conversation
- * keys.  Optional: without a compiler, pcap.py, fastapps.py, gather.py and fastclassify.py run the
+ * keys.  Optional: without a compiler, pcap.py, fastapps.py, gather.py, fastwalk.py and keytable.py run the
  * same work in Python and NumPy (tests/test_scan_native.py holds both to the same results).
  *
  * pcap_records(buf, pos, want, little, limit) -> (starts, pos)
@@ -38,7 +38,7 @@
  *     grows the table and goes on, and at the end renumbers the new keys (``key_insert``).
  *
  * walk_headers(buf, offs, ends, links, columns, out6, linktypes, embedding4, embedding6, arp) -> None
- *     The index's layer walk (fastclassify._walk_numpy) for the plain shapes: Ethernet (up to three
+ *     The index's layer walk (fastwalk.walk_numpy) for the plain shapes: Ethernet (up to three
  *     VLAN tags), raw IP, IPv4/IPv6 link types and Linux SLL/SLL2, then an unfragmented IPv4 or
  *     a fixed IPv6 header, then TCP, UDP, or an ICMP/ICMPv6 message that quotes no packet; or,
  *     with ``arp``, an ARP message for IPv4 over Ethernet.  Per
@@ -383,7 +383,7 @@ done:
     return res;
 }
 
-/* walk_headers' columns (fastclassify.WALK_COLUMNS names them) */
+/* walk_headers' columns (fastwalk.WALK_COLUMNS names them) */
 enum { W_STATE, W_LINKBITS, W_ETH_SRC, W_ETH_DST, W_FAMILY, W_SRC4, W_DST4, W_PROTO, W_L3, W_L4, W_L4END, W_SPORT,
        W_DPORT, W_TCPFLAGS, W_PAY, W_COLUMNS };
 enum { S_TCP = 1, S_UDP = 2, S_ICMP = 3, S_ARP = 4 };
