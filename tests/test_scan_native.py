@@ -316,3 +316,37 @@ def test_layout_codes_number_each_triple_once_and_stop_at_the_table_size() -> No
     fresh = layeroffs.codes(trace, np.array([7, 4]), np.array([27, 24]), np.array([35, 32]),  # type: ignore[arg-type]
                             quiet[:2])
     assert fresh.tolist() == [1, 2] and trace.layouts[2] == (4, 24, 32)
+
+
+@pytest.mark.parametrize("name", ["pcapng/chrissanders_http_ip4and6.pcapng", "pcapng/chrissanders_arppoison.pcapng",
+                                  "pcap/tcpreplay_test.pcap",
+                                  "pcapng/msprotod_MS-FASOD_Example2_Win2019v2004_X64_Win10v2004_X64_Domain.pcapng",
+                                  "tunnels"])
+def test_the_index_without_the_c_loops_is_the_same_index(name: str, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Path) -> None:
+    """Indexed with every C loop switched off (the record walk, row copies, the layer walk, the key
+    tables), a trace has the same columns and conversation tables, ids and all: a machine without
+    a compiler numbers conversations as one with it."""
+    from conftest import sample
+    from tracemon.traces import fastclassify, layeroffs
+
+    if name == "tunnels":  # VXLAN, Geneve and NVGRE tenants: their conversations go through more tables
+        from test_dissect_synthetic import write_pcap
+        from test_tunnels import tunnel_trace_frames
+
+        path = tmp_path / "tunnels.pcap"
+        write_pcap(path, 1, tunnel_trace_frames())
+    else:
+        path = sample(name)
+    native = open_trace(path, use_cache=False)
+    for module, attr in ((pcap, "_native_records"), (gather, "_native_rows"), (fastwalk, "_native_walk")):
+        monkeypatch.setattr(module, attr, None)
+    for module in (fastclassify, layeroffs):
+        monkeypatch.setattr(module, "KeyCache", keytable.SortedKeys)
+    plain = open_trace(path, use_cache=False)
+    for col, arr in native.index.columns().items():
+        assert plain.index.column(col).tolist() == arr.tolist(), col
+    for table in ("eth_conversations", "ip_conversations", "l4_conversations", "tunnel_conversations"):
+        a, b = getattr(native, table), getattr(plain, table)
+        assert (a.a, a.b, a.parent, a.proto) == (b.a, b.b, b.parent, b.proto), table
+    assert plain.layouts == native.layouts
