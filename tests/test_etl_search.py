@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from tracemon.filters import compile_filter, compiler
+from tracemon.filters import compile_filter, preds
 from tracemon.traces import open_trace
 from tracemon.traces.etw import writer as W
 
@@ -70,7 +70,7 @@ def test_bulk_search_is_decoding_every_event(trace_path: Path, expr: str, monkey
     got = cf.evaluate(trace)
     decoded = cf.last_stats.decoded
     with monkeypatch.context() as m:
-        m.setattr(compiler, "_buffer_search", lambda *a, **k: None)
+        m.setattr(preds, "_buffer_search", lambda *a, **k: None)
         cf2 = compile_filter(expr, trace=trace)
         want = cf2.evaluate(trace)
         assert cf2.last_stats.decoded > 0

@@ -172,7 +172,7 @@ def column_fields(cf: Any, trace: Trace) -> list[Any] | None:
 
     from . import filter_api
 
-    compiler, operands = filter_api.module("compiler"), filter_api.module("operands")
+    preds, operands = filter_api.module("preds"), filter_api.module("operands")
     out: list[Any] = []
     try:
         cols = columns_for(trace)
@@ -184,7 +184,7 @@ def column_fields(cf: Any, trace: Trace) -> list[Any] | None:
     for leaf in root.leaves():
         if leaf.index_only:
             continue
-        if not isinstance(leaf, compiler.Leaf | compiler.Exists):
+        if not isinstance(leaf, preds.Leaf | preds.Exists):
             return None
         op = leaf.operand
         for o in op.members if isinstance(op, operands.MultiOperand) else [op]:
