@@ -293,7 +293,7 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
         ok[g] = True
 
     return Walk(ok, fallback, protos, top, is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, src6, dst6, proto,
-                 sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
+                sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
 
 
 #: ``_scan.walk_headers``' columns, in order
@@ -368,9 +368,9 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
         top[c] = np.where(v4, CODE["ICMP"], CODE["ICMPv6"])
     six = family == 6
     w = Walk(ok, fallback, protos, top, (linkbits & 1) != 0, col["eth_src"], col["eth_dst"], family, col["ip_src4"],
-              col["ip_dst4"], out6[:, :16] if six.any() else None, out6[:, 16:] if six.any() else None, col["proto"],
-              sport, dport, col["tcpflags"], col["l3"], np.where(family > 0, l4, -1), pay, tunnel,
-              np.zeros(n, dtype=np.int64), l4end)
+             col["ip_dst4"], out6[:, :16] if six.any() else None, out6[:, 16:] if six.any() else None, col["proto"],
+             sport, dport, col["tcpflags"], col["l3"], np.where(family > 0, l4, -1), pay, tunnel,
+             np.zeros(n, dtype=np.int64), l4end)
     rest = np.flatnonzero(state == 0)
     if len(rest):
         _merge(w, rest, walk_numpy(v, o[rest], end[rest], link[rest], tunnels=tunnels))
