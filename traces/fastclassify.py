@@ -145,14 +145,15 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
         ip_conv[i6] = _intern_pairs6(lo, hi, trace, net[i6] if tunnel is not None else None)
         dirflags[i6] |= np.where(swap, DIR_IP_REVERSED, 0)
 
-    lp = d[np.isin(proto[d], (6, 17)) & (family[d] > 0)]
+    pd = proto[d]
+    lp = d[((pd == 6) | (pd == 17)) & (family[d] > 0)]
     if len(lp):
         rev_ip = (dirflags[lp] & DIR_IP_REVERSED) != 0
         same = np.zeros(len(lp), dtype=bool)
         f4 = family[lp] == 4
         same[f4] = ip_src4[lp[f4]] == ip_dst4[lp[f4]]
         if src6 is not None and (~f4).any():
-            same[~f4] = np.all(src6[lp[~f4]] == dst6[lp[~f4]], axis=1)
+            same[~f4] = np.all(_halves(src6[lp[~f4]]) == _halves(dst6[lp[~f4]]), axis=1)
         swap = np.where(same, sport[lp] > dport[lp], rev_ip)
         pa = np.where(swap, dport[lp], sport[lp])
         pb = np.where(swap, sport[lp], dport[lp])
@@ -327,9 +328,12 @@ def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray
     return np.asarray(got, dtype=np.int64)[inv]
 
 
+def _halves(a: np.ndarray) -> np.ndarray:
+    """Rows of 16 big-endian bytes as two big-endian u64 (n × 2): compared, as the bytes are."""
+    return np.ascontiguousarray(a).view(">u8")
+
+
 def _lex_less(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Row-wise a < b for big-endian byte strings (n × 16)."""
-    diff = a != b
-    first = np.argmax(diff, axis=1)
-    rows = np.arange(len(a))
-    return diff.any(axis=1) & (a[rows, first] < b[rows, first])
+    x, y = _halves(a), _halves(b)
+    return (x[:, 0] < y[:, 0]) | ((x[:, 0] == y[:, 0]) & (x[:, 1] < y[:, 1]))
