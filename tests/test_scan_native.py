@@ -350,3 +350,35 @@ def test_the_index_without_the_c_loops_is_the_same_index(name: str, monkeypatch:
         a, b = getattr(native, table), getattr(plain, table)
         assert (a.a, a.b, a.parent, a.proto) == (b.a, b.b, b.parent, b.proto), table
     assert plain.layouts == native.layouts
+
+
+@settings(max_examples=200, deadline=None)
+@given(frames=st.lists(_frames(), min_size=1, max_size=12), junk=st.binary(max_size=40),
+       moves=st.lists(st.tuples(st.integers(-70, 70), st.integers(-70, 70)), min_size=12, max_size=12))
+def test_layer_walk_in_c_reads_only_inside_each_frame(frames: list[tuple[bytes, int]], junk: bytes,
+                                                      moves: list[tuple[int, int]]) -> None:
+    """Real frame shapes with their bounds moved (cut short, run into the next frame, negative,
+    reversed, past the buffer): the C walk decides only rows whose bounds lie in the buffer, and a
+    decided row reads nothing past its end: the answer stays when every later byte changes."""
+    buf = b"".join(f for f, _ in frames) + junk
+    starts = np.cumsum([0] + [len(f) for f, _ in frames[:-1]]).astype(np.int64)
+    o = starts + np.array([m[0] if k % 2 else 0 for k, m in enumerate(moves[: len(frames)])], dtype=np.int64)
+    end = starts + np.array([len(f) for f, _ in frames], dtype=np.int64) + np.array(
+        [m[1] if k % 3 else 0 for k, m in enumerate(moves[: len(frames)])], dtype=np.int64)
+    link = np.array([lk for _, lk in frames], dtype=np.int64)
+
+    def run(data: bytes, rows: slice) -> tuple[np.ndarray, ...]:
+        n = len(o[rows])
+        cols = tuple(np.zeros(n, dtype=np.int64) for _ in fastwalk.WALK_COLUMNS)
+        fastwalk._native_walk(np.frombuffer(data, dtype=np.uint8), o[rows], end[rows], link[rows], cols,
+                              np.zeros((n, 32), dtype=np.uint8), fastwalk._LINKTYPES, fastwalk._EMBEDDING4,
+                              fastwalk._EMBEDDING6, True)
+        return cols
+
+    cols = run(buf, slice(None))
+    state = cols[0]
+    inside = (o >= 0) & (o <= end) & (end <= len(buf))
+    assert not (state[~inside] != 0).any()
+    for k in np.flatnonzero(state != 0).tolist():
+        changed = buf[: end[k]] + bytes(b ^ 0x5A for b in buf[end[k] :])
+        assert [c[0] for c in run(changed, slice(k, k + 1))] == [c[k] for c in cols]
