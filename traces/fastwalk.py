@@ -41,10 +41,6 @@ class View(Gather):
     def b(self, pos: np.ndarray) -> np.ndarray:
         return self.read(pos, "u1")
 
-    def bytes16(self, pos: np.ndarray) -> np.ndarray:
-        idx = np.clip(pos[:, None] + np.arange(16), 0, self.size - 1)
-        return self.u8[idx]
-
     def block(self, pos: np.ndarray, width: int) -> np.ndarray:
         """The ``width`` bytes at each position (rows × width): one gather for a whole header, where
         reading its fields one by one takes a gather per byte.  A position too close to the end of
@@ -214,8 +210,8 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
         top[i] = CODE["IPv6"]
         src6 = np.zeros((n, 16), dtype=np.uint8)
         dst6 = np.zeros((n, 16), dtype=np.uint8)
-        src6[i] = v.bytes16(l3[i] + 8)
-        dst6[i] = v.bytes16(l3[i] + 24)
+        addrs = v.block(l3[i] + 8, 32)  # source and destination, in bounds: l3 + 40 <= end
+        src6[i], dst6[i] = addrs[:, :16], addrs[:, 16:]
 
     fastlink.ipsec(v, family, proto, l4, l4end, protos, top, ok, fallback)  # AH moves proto and l4 past it
     isip = family > 0
