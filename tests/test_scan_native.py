@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import fastapps, fastwalk, gather, keytable, open_trace, pcap
+from tracemon.traces import fastapps, fastwalk, gather, keytable, open_trace, pcap, pcapng
 from tracemon.traces.index import ConversationTable
 
 pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
@@ -382,3 +382,88 @@ def test_layer_walk_in_c_reads_only_inside_each_frame(frames: list[tuple[bytes, 
     for k in np.flatnonzero(state != 0).tolist():
         changed = buf[: end[k]] + bytes(b ^ 0x5A for b in buf[end[k] :])
         assert [c[0] for c in run(changed, slice(k, k + 1))] == [c[k] for c in cols]
+
+
+def _pcapng_block(btype: int, body: bytes, endian: str, *, length: int | None = None, tail: int | None = None) -> bytes:
+    n = 12 + len(body) + (-len(body) % 4)
+    return (struct.pack(endian + "II", btype, n if length is None else length) + body + bytes(-len(body) % 4)
+            + struct.pack(endian + "I", n if tail is None else tail))
+
+
+@st.composite
+def pcapngs(draw: st.DrawFn) -> bytes:
+    """Sections of packet blocks in either byte order, with the blocks the C walk stops at: other
+    block types, a second interface or section, unknown types, and damaged lengths."""
+    out = b""
+    for _ in range(draw(st.integers(1, 2))):
+        e = draw(st.sampled_from(["<", ">"]))
+        out += struct.pack(e + "IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+        out += _pcapng_block(1, struct.pack(e + "HHI", 1, 0, 0), e)
+        for k in range(draw(st.integers(0, 14))):
+            data = draw(st.binary(min_size=0, max_size=70))
+            epb = struct.pack(e + "IIIII", 0, 0, 1000 + k, len(data), len(data)) + data
+            kind = draw(st.sampled_from(["epb"] * 6 + ["tail", "odd", "short", "spb", "idb", "unknown", "huge"]))
+            if kind == "epb":
+                out += _pcapng_block(6, epb, e)
+            elif kind == "tail":  # the trailing length disagrees
+                out += _pcapng_block(6, epb, e, tail=len(epb) + 16)
+            elif kind == "odd":  # a length that is no multiple of 4
+                out += _pcapng_block(6, epb, e, length=13 + len(epb) + (-len(epb) % 4))
+            elif kind == "short":  # shorter than an EPB can be
+                out += _pcapng_block(6, b"\0" * 8, e)
+            elif kind == "spb":
+                out += _pcapng_block(3, struct.pack(e + "I", len(data)) + data, e)
+            elif kind == "idb":
+                out += _pcapng_block(1, struct.pack(e + "HHI", 1, 0, 0), e)
+            elif kind == "unknown":
+                out += _pcapng_block(0x0BAD, data, e)
+            else:  # announces more than the file holds
+                out += _pcapng_block(6, epb, e, length=1 << 20)
+    return out[: max(28, len(out) - draw(st.sampled_from([0, 0, 0, 3, 20])))]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=pcapngs())
+def test_pcapng_block_walk_is_the_python_walk(data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The C walk over runs of packet blocks gives the rows, timestamps, warnings and damage
+    report of the Python loop, for any mix of blocks, byte orders and damage."""
+    assert pcapng._native_epbs is not None
+    path = tmp_path / "t.pcapng"
+    path.write_bytes(data)
+
+    def scan() -> tuple[list[int], list[int], list[tuple[int, str]]]:
+        trace = open_trace(path, use_cache=False)
+        return trace.index.loc.tolist(), trace.index.ts.tolist(), [(w.offset, w.cause) for w in trace.warnings]
+
+    native = scan()
+    with monkeypatch.context() as m:
+        m.setattr(pcapng, "_native_epbs", None)
+        assert scan() == native
+
+
+def test_pcapng_block_walk_stops_at_every_block_it_does_not_take(tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file with each block the C walk must leave to the Python loop, between packet blocks
+    and in both byte orders: the same rows, times, kinds and warnings either way."""
+    out = b""
+    for e in ("<", ">"):
+        data = bytes(range(40))
+        epb = _pcapng_block(6, struct.pack(e + "IIIII", 0, 0, 1000, len(data), len(data)) + data, e)
+        out += struct.pack(e + "IIIHHqI", 0x0A0D0D0A, 28, 0x1A2B3C4D, 1, 0, -1, 28)
+        out += _pcapng_block(1, struct.pack(e + "HHI", 1, 0, 0), e) + epb
+        out += _pcapng_block(3, struct.pack(e + "I", len(data)) + data, e) + epb  # a simple packet block
+        out += _pcapng_block(0x0BAD, data, e) + epb  # an unknown block
+        out += _pcapng_block(1, struct.pack(e + "HHI", 1, 0, 0), e) + epb  # a second interface
+        out += _pcapng_block(0x80000001, data, e) + epb  # a local-use block
+    out += _pcapng_block(6, struct.pack("<IIIII", 0, 0, 3000, 8, 8) + bytes(8), "<", tail=99)  # damage last
+    path = tmp_path / "mixed.pcapng"
+    path.write_bytes(out)
+
+    def scan() -> tuple[list[int], list[int], list[int], list[tuple[int, str]]]:
+        trace = open_trace(path, use_cache=False)
+        return (trace.index.loc.tolist(), trace.index.ts.tolist(), trace.index.kind.tolist(),
+                [(w.offset, w.cause) for w in trace.warnings])
+
+    native = scan()
+    monkeypatch.setattr(pcapng, "_native_epbs", None)
+    assert scan() == native and len(native[0]) == 14 and native[3]

@@ -1,12 +1,19 @@
 /* Per-record loops of the index in C: walking a pcap file's record chain, a case-insensitive
  * word search in many payloads, header rows at many offsets, and a hash table of conversation
- * keys.  Optional: without a compiler, pcap.py, fastapps.py, gather.py, fastwalk.py and keytable.py run the
+ * keys.  Optional: without a compiler, pcap.py, pcapng.py, fastapps.py, gather.py, fastwalk.py and keytable.py run the
  * same work in Python and NumPy (tests/test_scan_native.py holds both to the same results).
  *
  * pcap_records(buf, pos, want, little, limit) -> (starts, pos)
  *     From record header offset ``pos``, the offsets of up to ``want`` records whose captured length
  *     is non-zero, at most ``limit`` and inside the buffer, as native int64 bytes; ``pos`` after the
  *     last one.  It stops before the first record that is not so (the caller looks closer).
+ *
+ * pcapng_epbs(buf, pos, want, little, limit) -> (starts, pos)
+ *     From block offset ``pos``, the offsets of up to ``want`` consecutive Enhanced Packet Blocks
+ *     that are well formed on the outside: type 6, a length of at least 32, a multiple of 4, at
+ *     most ``limit`` and inside the buffer, the same length at the block's end.  Native int64
+ *     bytes, and ``pos`` after the last one; it stops before the first block that is not so
+ *     (the caller reads that one: another block type, or damage).
  *
  * find_words(buf, starts, lengths, words) -> bytes
  *     One byte per (start, length) row of the int64 arrays: 1 when any of ``words`` (lower-case
@@ -94,6 +101,44 @@ static PyObject *pcap_records(PyObject *self, PyObject *args) {
         if (caplen == 0 || (Py_ssize_t)caplen > limit || (Py_ssize_t)caplen > size - pos - 16) break;
         starts[n++] = pos;
         pos += 16 + (Py_ssize_t)caplen;
+    }
+    PyBuffer_Release(&in);
+    if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
+    return Py_BuildValue("(Nn)", out, pos);
+}
+
+static inline uint32_t u32_at(const unsigned char *h, int little) {
+    return little ? ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24)
+                  : ((uint32_t)h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24);
+}
+
+static PyObject *pcapng_epbs(PyObject *self, PyObject *args) {
+    Py_buffer in;
+    Py_ssize_t pos, want, limit;
+    int little;
+    if (!PyArg_ParseTuple(args, "y*nnpn", &in, &pos, &want, &little, &limit)) return NULL;
+    if (pos < 0 || want < 0) {
+        PyBuffer_Release(&in);
+        PyErr_SetString(PyExc_ValueError, "negative position or count");
+        return NULL;
+    }
+    PyObject *out = PyBytes_FromStringAndSize(NULL, want * (Py_ssize_t)sizeof(int64_t));
+    if (out == NULL) {
+        PyBuffer_Release(&in);
+        return NULL;
+    }
+    int64_t *starts = (int64_t *)PyBytes_AS_STRING(out);
+    const unsigned char *b = (const unsigned char *)in.buf;
+    Py_ssize_t size = in.len, n = 0, ahead = pos;
+    while (n < want && pos + 12 <= size) {
+        Py_ssize_t goal = pos + PREFETCH_BYTES < size ? pos + PREFETCH_BYTES : size;
+        for (; ahead < goal; ahead += 64) PREFETCH(b + ahead);
+        uint32_t btype = u32_at(b + pos, little), blen = u32_at(b + pos + 4, little);
+        if (btype != 6 || blen < 32 || (blen & 3) || (Py_ssize_t)blen > limit || (Py_ssize_t)blen > size - pos ||
+            u32_at(b + pos + blen - 4, little) != blen)
+            break;
+        starts[n++] = pos;
+        pos += (Py_ssize_t)blen;
     }
     PyBuffer_Release(&in);
     if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
@@ -565,6 +610,7 @@ done:
 static PyMethodDef methods[] = {
     {"gather_rows", gather_rows, METH_VARARGS, "The width bytes at each position, row after row."},
     {"pcap_records", pcap_records, METH_VARARGS, "Offsets of a run of sane pcap records."},
+    {"pcapng_epbs", pcapng_epbs, METH_VARARGS, "Offsets of a run of well-formed pcapng Enhanced Packet Blocks."},
     {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
     {"key_lookup", key_lookup, METH_VARARGS, "Ids of u64 keys in an open-addressing table, -1 where absent."},
     {"key_insert", key_insert, METH_VARARGS, "Put u64 keys with their ids into an open-addressing table."},

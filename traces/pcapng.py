@@ -1,7 +1,8 @@
 """pcapng: sections in either byte order, many interfaces, EPB/SPB/OPB, options kept and shown.
 
-The scan loop only chains block headers; Enhanced Packet Blocks (nearly every block of a real
-capture) are then decoded for the whole batch with NumPy.  Custom blocks become record frames,
+The scan loop only chains block headers: runs of well-formed Enhanced Packet Blocks (nearly every
+block of a real capture) in C (``_scan.pcapng_epbs``), every other block in Python; the packet
+blocks are then decoded for the whole batch with NumPy.  Custom blocks become record frames,
 as Wireshark shows them, so frame numbers match Wireshark's.  Unknown blocks are skipped with a
 warning naming their offset and type.
 """
@@ -24,6 +25,11 @@ from .gather import Gather
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
 from .trace import Interface
+
+try:  # the walk over runs of packet blocks in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import pcapng_epbs as _native_epbs
+except ImportError:  # pragma: no cover - the Python loop below does the same
+    _native_epbs = None
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -187,6 +193,7 @@ class PcapngReader(PacketReader):
         hdr = struct.Struct("<II").unpack_from
         trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
+        native = _native_epbs
         section: Section | None = None
         rows = 0  # rows of the batches before this one
         section_rows = 0  # rows before the current section began
@@ -197,6 +204,12 @@ class PcapngReader(PacketReader):
             damage: DamagedRecord | None = None
             n = 0
             while pos < size and n < want:
+                if native is not None and section is not None:  # a run of well-formed EPBs, in C
+                    raw, pos = native(buf, pos, want - n, endian == "<", MAX_BLOCK)
+                    if raw:
+                        starts.extend(np.frombuffer(raw, dtype=np.int64).tolist())
+                        n = len(starts)
+                        continue
                 if pos + 12 > size:
                     damage = DamagedRecord(pos, f"truncated block header ({size - pos} bytes left)")
                     break
