@@ -21,7 +21,7 @@ import numpy as np
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .frame import Frame, Layer
-from .gather import Gather
+from .gather import Gather, rows_at
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
 from .trace import Interface
@@ -382,16 +382,13 @@ class PcapngReader(PacketReader):
                     data_off: np.ndarray, links: np.ndarray) -> bool:
         """All-EPB batch of one section in array operations; False when a row needs the slow path."""
         e = section.endian
-        g = Gather(u8)
-        word = e + "u4"
-        blen = g.read(starts + 4, word)
-        local = g.read(starts + 8, word)
-        caplen = g.read(starts + 20, word)
+        # the block header in one gather: type, length, interface, timestamp (high, low), captured length
+        head = rows_at(u8, starts, 24).view(e + "u4").astype(np.int64)
+        blen, local, caplen = head[:, 1], head[:, 2], head[:, 5]
         if np.any(local >= len(section.interfaces)) or np.any(caplen > blen - 32):
             return False  # the scalar path finds and reports the damaged block
         glob = np.asarray(section.interfaces, dtype=np.int64)[local]
-        units = (g.read(starts + 12, word).astype(np.uint64) << np.uint64(32)) | \
-            g.read(starts + 16, word).astype(np.uint64)
+        units = (head[:, 3].astype(np.uint64) << np.uint64(32)) | head[:, 4].astype(np.uint64)
         used, which = np.unique(glob, return_inverse=True)
         scales = [self.scales[k] for k in used.tolist()]
         if any(div != 1 or not -VECTOR_NS_LIMIT < off < VECTOR_NS_LIMIT for _, div, off in scales):
