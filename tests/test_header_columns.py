@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import samples
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tracemon.filters import compile_filter
 from tracemon.filters.operands import FrameCtx
 from tracemon.traces import open_trace
@@ -113,3 +115,20 @@ def test_descriptors_past_the_table_limit_are_left_to_decoding(monkeypatch: pyte
     assert cf.last_stats.decoded == int((desc == 0).sum())  # the others decode
     frames = [trace.reader.frame(i) for i in range(len(trace))]
     assert np.array_equal(fast, decoded_matches(cf, trace, frames))
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.lists(st.tuples(st.sampled_from([1, 2, 3]), st.integers(0, 2), st.integers(0, 17),
+                                           st.sampled_from([0, 1, 255, 256, 65535]),
+                                           st.sampled_from([0, 1, 2**63, 2**64 - 1, 0x80])),
+                                 max_size=40), max_size=4))
+def test_descriptor_codes_name_each_records_combination(batches: list[list[tuple[int, ...]]]) -> None:
+    """Every record's ``desc`` code is the position of its own (family, version, channel, task,
+    keyword) in ``Trace.descriptors``, across batches; each combination is numbered once."""
+    trace = open_trace(min(samples("etl", ".etl"), key=lambda p: p.stat().st_size), use_cache=False)
+    for batch in batches:
+        cols = [np.array([r[k] for r in batch], dtype=dt) for k, dt in
+                enumerate((np.uint8, np.uint16, np.uint8, np.uint32, np.uint64))]
+        codes = trace.descriptor_codes(*cols)
+        assert [trace.descriptors[c] for c in codes.tolist()] == [tuple(r) for r in batch]
+    assert len(set(trace.descriptors)) == len(trace.descriptors)
