@@ -1,5 +1,7 @@
-"""The C loops of ``_scan.c`` must be the Python loops they replace, only faster: the same record
-offsets and the same damage report for any pcap, the same rows for the word search."""
+"""The C loops of ``_scan.c``, ``_walk.c`` and ``_keys.c`` must be the Python and NumPy code they
+replace, only faster: the same record offsets and damage report for any pcap or pcapng, the same
+rows for the word search and the row copies, the same layer walk, the same key ids; and an index
+built with all of them off is the same index."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ from hypothesis import strategies as st
 from tracemon.traces import fastapps, fastwalk, gather, keytable, open_trace, pcap, pcapng
 from tracemon.traces.index import ConversationTable
 
-pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None,
+pytestmark = pytest.mark.skipif(pcap._native_records is None or fastapps._native_find_words is None
+                                or fastwalk._native_walk is None or keytable._native_claim is None,
                                 reason="the C loops were not built (no compiler)")
 
 

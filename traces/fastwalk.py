@@ -4,7 +4,7 @@
 Linux SLL/SLL2), then ARP or an unfragmented IPv4 / fixed IPv6 header, then TCP, UDP (and what
 they carry, by port or payload prefix: ``fastapps``) or an ICMP / ICMPv6 message that quotes no
 packet; EAPOL, LLDP, ESP and AH (``fastlink``); and marks VXLAN, Geneve and NVGRE rows for the
-tenant walk (``fastclassify._Tenant``).  The plain shapes are read in C (``_scan.walk_headers``)
+tenant walk (``fastclassify._Tenant``).  The plain shapes are read in C (``_walk.walk_headers``)
 and the rest with NumPy array operations (``walk_numpy``, the reference the C pass is tested
 against).  Every row a dissector would look closer at (a cut header, an unusual value, a port or
 protocol someone registered a dissector for) is marked ``fallback``: the scalar path decides it.
@@ -22,8 +22,8 @@ from .dissect import core as _core
 from .gather import Gather, rows_at
 from .protocols import CODE, MASK
 
-try:  # the layer walk in C (``_scan.c``), built at install time when a compiler is there
-    from ._scan import walk_headers as _native_walk
+try:  # the layer walk in C (``_walk.c``), built at install time when a compiler is there
+    from ._walk import walk_headers as _native_walk
 except ImportError:  # pragma: no cover - exercised where no compiler was available
     _native_walk = None
 
@@ -292,7 +292,7 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
                 sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
 
 
-#: ``_scan.walk_headers``' columns, in order
+#: ``_walk.walk_headers``' columns, in order
 WALK_COLUMNS = ("state", "linkbits", "eth_src", "eth_dst", "family", "ip_src4", "ip_dst4", "proto", "l3", "l4",
                 "l4end", "sport", "dport", "tcpflags", "pay")
 _S_TCP, _S_UDP, _S_ICMP, _S_ARP = 1, 2, 3, 4
@@ -311,7 +311,7 @@ def native_walk_applies() -> bool:
 
 def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> Walk:
     """``walk_numpy``'s answer: the plain shapes (IPv4/IPv6 over Ethernet, VLAN, SLL or raw IP, then
-    TCP, UDP or ICMP; ARP) read by ``_scan.walk_headers`` in one pass, their applications classified in
+    TCP, UDP or ICMP; ARP) read by ``_walk.walk_headers`` in one pass, their applications classified in
     NumPy, and every other row (tunnels, IPsec, fragments, anything unusual) walked by
     ``walk_numpy`` itself."""
     n = len(o)

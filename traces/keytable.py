@@ -3,7 +3,7 @@
 The vectorised classifier packs each frame's conversation (or layer offsets) into one u64 and
 needs the id that key was given before, for a whole batch of frames; only keys never seen go
 through the Python tables that number them.  ``HashedKeys`` is an open-addressing hash table in
-C (``_scan.key_lookup``/``key_insert``); ``SortedKeys``, sorted arrays and ``searchsorted``, is
+C (``_keys.key_lookup``/``key_insert``); ``SortedKeys``, sorted arrays and ``searchsorted``, is
 the fallback without a compiler and the reference the table is tested against.
 """
 
@@ -13,10 +13,10 @@ from collections.abc import Callable
 
 import numpy as np
 
-try:  # the hash table in C (``_scan.c``), built at install time when a compiler is there
-    from ._scan import key_claim as _native_claim
-    from ._scan import key_insert as _native_insert
-    from ._scan import key_lookup as _native_lookup
+try:  # the hash table in C (``_keys.c``), built at install time when a compiler is there
+    from ._keys import key_claim as _native_claim
+    from ._keys import key_insert as _native_insert
+    from ._keys import key_lookup as _native_lookup
 except ImportError:  # pragma: no cover - exercised where no compiler was available
     _native_claim = _native_insert = _native_lookup = None
 
@@ -50,7 +50,7 @@ class SortedKeys:
 
 
 class HashedKeys:
-    """``SortedKeys`` as an open-addressing hash table in C (``_scan.key_lookup``/``key_insert``):
+    """``SortedKeys`` as an open-addressing hash table in C (``_keys.key_lookup``/``key_insert``):
     a lookup is one probe per key and an addition touches only the new keys, where the sorted
     arrays pay a binary search per key and a re-sort of every key seen.  The table is kept at most
     half full (doubled and refilled when it would pass that)."""
@@ -72,7 +72,7 @@ class HashedKeys:
         self.count += len(keys)
 
     def intern(self, keys: np.ndarray, make: Make) -> np.ndarray:
-        """``cached_ids`` in one pass (``_scan.key_claim``): known keys get their ids, new ones
+        """``cached_ids`` in one pass (``_keys.key_claim``): known keys get their ids, new ones
         provisional numbers and then ``make``'s ids; no sorting at all."""
         keys = np.ascontiguousarray(keys, dtype=np.uint64)
         n = len(keys)
