@@ -44,48 +44,35 @@
 #define PREFETCH(p) ((void)(p))
 #endif
 
-static PyObject *pcap_records(PyObject *self, PyObject *args) {
-    Py_buffer in;
-    Py_ssize_t pos, want, limit;
-    int little;
-    if (!PyArg_ParseTuple(args, "y*nnpn", &in, &pos, &want, &little, &limit)) return NULL;
-    if (pos < 0 || want < 0) {
-        PyBuffer_Release(&in);
-        PyErr_SetString(PyExc_ValueError, "negative position or count");
-        return NULL;
-    }
-    PyObject *out = PyBytes_FromStringAndSize(NULL, want * (Py_ssize_t)sizeof(int64_t));
-    if (out == NULL) {
-        PyBuffer_Release(&in);
-        return NULL;
-    }
-    int64_t *starts = (int64_t *)PyBytes_AS_STRING(out);
-    const unsigned char *b = (const unsigned char *)in.buf;
-    Py_ssize_t size = in.len, n = 0;
-    /* Each record's length says where the next one is: a chain of dependent loads, one cache miss
-     * per record.  The records tile the file, so every line ahead is wanted: prefetch them. */
-    Py_ssize_t ahead = pos;
-    while (n < want && pos + 16 <= size) {
-        Py_ssize_t goal = pos + PREFETCH_BYTES < size ? pos + PREFETCH_BYTES : size;
-        for (; ahead < goal; ahead += 64) PREFETCH(b + ahead);
-        const unsigned char *h = b + pos + 8;
-        uint32_t caplen = little ? ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24)
-                                 : ((uint32_t)h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24);
-        if (caplen == 0 || (Py_ssize_t)caplen > limit || (Py_ssize_t)caplen > size - pos - 16) break;
-        starts[n++] = pos;
-        pos += 16 + (Py_ssize_t)caplen;
-    }
-    PyBuffer_Release(&in);
-    if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
-    return Py_BuildValue("(Nn)", out, pos);
-}
-
 static inline uint32_t u32_at(const unsigned char *h, int little) {
     return little ? ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24)
                   : ((uint32_t)h[3] | (uint32_t)h[2] << 8 | (uint32_t)h[1] << 16 | (uint32_t)h[0] << 24);
 }
 
-static PyObject *pcapng_epbs(PyObject *self, PyObject *args) {
+/* The length of the sane record at ``pos`` (0: not one; the walk stops before it). */
+typedef Py_ssize_t (*record_len)(const unsigned char *b, Py_ssize_t size, Py_ssize_t pos, int little,
+                                 Py_ssize_t limit);
+
+/* a pcap record: a 16-byte header whose captured length is non-zero, at most ``limit``, inside */
+static Py_ssize_t pcap_record(const unsigned char *b, Py_ssize_t size, Py_ssize_t pos, int little, Py_ssize_t limit) {
+    if (pos + 16 > size) return 0;
+    uint32_t caplen = u32_at(b + pos + 8, little);
+    if (caplen == 0 || (Py_ssize_t)caplen > limit || (Py_ssize_t)caplen > size - pos - 16) return 0;
+    return 16 + (Py_ssize_t)caplen;
+}
+
+/* a pcapng Enhanced Packet Block, well formed on the outside */
+static Py_ssize_t pcapng_epb(const unsigned char *b, Py_ssize_t size, Py_ssize_t pos, int little, Py_ssize_t limit) {
+    if (pos + 12 > size) return 0;
+    uint32_t btype = u32_at(b + pos, little), blen = u32_at(b + pos + 4, little);
+    if (btype != 6 || blen < 32 || (blen & 3) || (Py_ssize_t)blen > limit || (Py_ssize_t)blen > size - pos ||
+        u32_at(b + pos + blen - 4, little) != blen)
+        return 0;
+    return (Py_ssize_t)blen;
+}
+
+/* pcap_records and pcapng_epbs: (buf, pos, want, little, limit) -> (starts, pos) */
+static PyObject *chain(PyObject *args, record_len step) {
     Py_buffer in;
     Py_ssize_t pos, want, limit;
     int little;
@@ -102,21 +89,24 @@ static PyObject *pcapng_epbs(PyObject *self, PyObject *args) {
     }
     int64_t *starts = (int64_t *)PyBytes_AS_STRING(out);
     const unsigned char *b = (const unsigned char *)in.buf;
-    Py_ssize_t size = in.len, n = 0, ahead = pos;
-    while (n < want && pos + 12 <= size) {
+    Py_ssize_t size = in.len, n = 0, len;
+    /* Each record's length says where the next one is: a chain of dependent loads, one cache miss
+     * per record.  The records tile the file, so every line ahead is wanted: prefetch them. */
+    Py_ssize_t ahead = pos;
+    while (n < want && (len = step(b, size, pos, little, limit)) > 0) {
+        starts[n++] = pos;
+        pos += len;
         Py_ssize_t goal = pos + PREFETCH_BYTES < size ? pos + PREFETCH_BYTES : size;
         for (; ahead < goal; ahead += 64) PREFETCH(b + ahead);
-        uint32_t btype = u32_at(b + pos, little), blen = u32_at(b + pos + 4, little);
-        if (btype != 6 || blen < 32 || (blen & 3) || (Py_ssize_t)blen > limit || (Py_ssize_t)blen > size - pos ||
-            u32_at(b + pos + blen - 4, little) != blen)
-            break;
-        starts[n++] = pos;
-        pos += (Py_ssize_t)blen;
     }
     PyBuffer_Release(&in);
     if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
     return Py_BuildValue("(Nn)", out, pos);
 }
+
+static PyObject *pcap_records(PyObject *self, PyObject *args) { return chain(args, pcap_record); }
+
+static PyObject *pcapng_epbs(PyObject *self, PyObject *args) { return chain(args, pcapng_epb); }
 
 static int has_word(const unsigned char *p, Py_ssize_t n, const unsigned char *w, Py_ssize_t wn) {
     if (wn == 0) return 1;
