@@ -240,13 +240,8 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
         dport[t] = _be(hdr[:, 2:4])
         tcpflags[t] = hdr[:, 13]
         pay[t] = l4[t] + doff
-        bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff)
-        fallback[t[claimed]] = True
-        keep = ~claimed
-        t, bits, app_top = t[keep], bits[keep], app_top[keep]
-        protos[t] |= np.uint64(TCP) | bits
-        top[t] = np.where(app_top >= 0, app_top, CODE["TCP"])
-        ok[t] = True
+        _carried(t, fastapps.tcp(v, sport[t], dport[t], l4[t] + doff, l4end[t] - l4[t] - doff), TCP, "TCP",
+                 ok, fallback, protos, top)
 
     u = np.flatnonzero(live & (proto == 17))
     if len(u):
@@ -265,13 +260,8 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
             protos[tu] |= np.uint64(UDP)
             ok[tu] = True
             u = u[code == 0]
-        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
-        fallback[u[claimed]] = True
-        keep = ~claimed
-        u, bits, app_top = u[keep], bits[keep], app_top[keep]
-        protos[u] |= np.uint64(UDP) | bits
-        top[u] = np.where(app_top >= 0, app_top, CODE["UDP"])
-        ok[u] = True
+        _carried(u, fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8), UDP, "UDP",
+                 ok, fallback, protos, top)
 
     for pnum, bit, name, embedding in ((1, ICMP, "ICMP", ICMP_EMBEDDING), (58, ICMPV6, "ICMPv6", ICMPV6_EMBEDDING)):
         c = np.flatnonzero(live & (proto == pnum))
@@ -290,6 +280,19 @@ def walk_numpy(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tun
 
     return Walk(ok, fallback, protos, top, is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, src6, dst6, proto,
                 sport, dport, tcpflags, l3, np.where(family > 0, l4, -1), pay, tunnel, tunnel_at, l4end)
+
+
+def _carried(rows: np.ndarray, apps: tuple[np.ndarray, np.ndarray, np.ndarray], layer: int, name: str,
+             ok: np.ndarray, fallback: np.ndarray, protos: np.ndarray, top: np.ndarray) -> None:
+    """What ``fastapps`` found on TCP or UDP ``rows`` (presence bits, Protocol Name or -1,
+    claimed): claimed rows go to the scalar path, the others are decided with their application."""
+    bits, app_top, claimed = apps
+    fallback[rows[claimed]] = True
+    keep = ~claimed
+    rows, bits, app_top = rows[keep], bits[keep], app_top[keep]
+    protos[rows] |= np.uint64(layer) | bits
+    top[rows] = np.where(app_top >= 0, app_top, CODE[name])
+    ok[rows] = True
 
 
 #: ``_walk.walk_headers``' columns, in order
@@ -325,7 +328,7 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
     col = dict(zip(WALK_COLUMNS, cols, strict=True))
     state = col["state"]
     sport, dport, l4, l4end, pay = col["sport"], col["dport"], col["l4"], col["l4end"], col["pay"]
-    ok = state != 0
+    ok = (state == _S_ICMP) | (state == _S_ARP)  # TCP and UDP rows: once their applications are known
     fallback = np.zeros(n, dtype=bool)
     linkbits = col["linkbits"]
     family = col["family"]
@@ -341,22 +344,16 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
     tunnel = np.zeros(n, dtype=np.int64)
     t = np.flatnonzero(state == _S_TCP)
     if len(t):
-        bits, app_top, claimed = fastapps.tcp(v, sport[t], dport[t], pay[t], l4end[t] - pay[t])
-        fallback[t[claimed]] = True
-        ok[t[claimed]] = False
-        protos[t] |= np.uint64(TCP) | bits
-        top[t] = np.where(app_top >= 0, app_top, CODE["TCP"])
+        _carried(t, fastapps.tcp(v, sport[t], dport[t], pay[t], l4end[t] - pay[t]), TCP, "TCP", ok, fallback, protos,
+                 top)
     u = np.flatnonzero(state == _S_UDP)
     if len(u) and tunnels:  # VXLAN / Geneve: the NumPy walk hands them to _Tenant
         code = _tunnels.udp_tunnels(sport[u], dport[u], l4end[u] - l4[u] - 8)
         state[u[code > 0]] = 0
         u = u[code == 0]
     if len(u):
-        bits, app_top, claimed = fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8)
-        fallback[u[claimed]] = True
-        ok[u[claimed]] = False
-        protos[u] |= np.uint64(UDP) | bits
-        top[u] = np.where(app_top >= 0, app_top, CODE["UDP"])
+        _carried(u, fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8), UDP, "UDP", ok, fallback,
+                 protos, top)
     c = np.flatnonzero(state == _S_ICMP)
     if len(c):
         v4 = family[c] == 4
