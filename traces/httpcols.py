@@ -293,14 +293,7 @@ class _Messages:
         last = sp[np.maximum(np.searchsorted(sp, end) - 1, 0)] if len(sp) else np.zeros(self.k, np.int64)
         stop = np.where(last > after - 1, last, end)  # rest.rpartition(" ") when rest has a space
         stop = np.maximum(stop, after)
-        state = np.where(req, PRESENT, ABSENT).astype(np.uint8)
-        state[(req & unsure) | self.broken] = DECODE
-        sel = np.flatnonzero(state == PRESENT)
-        codes = np.zeros(self.k, dtype=np.int32)
-        vc, table, too_long = encode_bytes(self.cat, after[sel], stop[sel] - after[sel], _text)
-        codes[sel] = vc
-        state[sel[too_long]] = DECODE
-        return state, codes, table
+        return self._first_line_text(req, unsure, after, stop)
 
     def response_version(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """A status line's first word (``line.partition(" ")``): every response has one, so its
@@ -308,11 +301,17 @@ class _Messages:
         start, end, unsure = self._line()
         resp = self._method_len() == 0  # a payload starting ``HTTP/1.``
         (s1,) = self._line_spaces(start, end, 1)
-        state = np.where(resp, PRESENT, ABSENT).astype(np.uint8)
-        state[(resp & unsure) | self.broken] = DECODE
+        return self._first_line_text(resp, unsure, start, s1)
+
+    def _first_line_text(self, has: np.ndarray, unsure: np.ndarray, start: np.ndarray,
+                         stop: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+        """A field that messages ``has`` hold as the text ``start:stop`` of their first line: its
+        state (an ``unsure`` first line, a broken message, a value too long: decoded) and codes."""
+        state = np.where(has, PRESENT, ABSENT).astype(np.uint8)
+        state[(has & unsure) | self.broken] = DECODE
         sel = np.flatnonzero(state == PRESENT)
         codes = np.zeros(self.k, dtype=np.int32)
-        vc, table, too_long = encode_bytes(self.cat, start[sel], s1[sel] - start[sel], _text)
+        vc, table, too_long = encode_bytes(self.cat, start[sel], stop[sel] - start[sel], _text)
         codes[sel] = vc
         state[sel[too_long]] = DECODE
         return state, codes, table
