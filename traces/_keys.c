@@ -44,6 +44,16 @@ static int table_size(Py_buffer *slots, Py_buffer *ids, Py_ssize_t *cap) {
     return 1;
 }
 
+/* The slot holding ``k``, or the empty slot where its probe ends (then ids[slot] < 0); -1 when
+ * the table has neither: full, which a caller keeping it half full never lets happen, but the
+ * walk stays bounded if one does not. */
+static Py_ssize_t probe(const uint64_t *slots, const int64_t *ids, Py_ssize_t cap, uint64_t k) {
+    uint64_t mask = (uint64_t)cap - 1, at = mix64(k) & mask;
+    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask)
+        if (ids[at] < 0 || slots[at] == k) return (Py_ssize_t)at;
+    return -1;
+}
+
 static PyObject *key_lookup(PyObject *self, PyObject *args) {
     Py_buffer sl, id, ks;
     if (!PyArg_ParseTuple(args, "y*y*y*", &sl, &id, &ks)) return NULL;
@@ -55,19 +65,9 @@ static PyObject *key_lookup(PyObject *self, PyObject *args) {
     int64_t *o = (int64_t *)PyBytes_AS_STRING(out);
     const uint64_t *slots = (const uint64_t *)sl.buf, *keys = (const uint64_t *)ks.buf;
     const int64_t *ids = (const int64_t *)id.buf;
-    uint64_t mask = (uint64_t)cap - 1;
-    Py_ssize_t tries = 0;
     for (Py_ssize_t r = 0; r < rows; r++) {
-        uint64_t k = keys[r], at = mix64(k) & mask;
-        int64_t got = -1;
-        /* ``tries`` bounds a walk over a table a caller filled past the rule: never endless */
-        for (tries = 0; tries < cap && ids[at] >= 0; tries++, at = (at + 1) & mask) {
-            if (slots[at] == k) {
-                got = ids[at];
-                break;
-            }
-        }
-        o[r] = got;
+        Py_ssize_t at = probe(slots, ids, cap, keys[r]);
+        o[r] = at >= 0 && ids[at] >= 0 ? ids[at] : -1;
     }
 done:
     PyBuffer_Release(&sl);
@@ -90,22 +90,17 @@ static PyObject *key_insert(PyObject *self, PyObject *args) {
     int64_t *ids = (int64_t *)id.buf;
     const uint64_t *keys = (const uint64_t *)ks.buf;
     const int64_t *fresh = (const int64_t *)nw.buf;
-    uint64_t mask = (uint64_t)cap - 1;
     for (Py_ssize_t r = 0; r < rows; r++) {
         if (fresh[r] < 0) {
             PyErr_SetString(PyExc_ValueError, "an id is negative");
             goto done;
         }
-        uint64_t k = keys[r], at = mix64(k) & mask;
-        Py_ssize_t tries = 0;
-        while (ids[at] >= 0 && slots[at] != k) {
-            if (++tries == cap) {
-                PyErr_SetString(PyExc_ValueError, "the table is full");
-                goto done;
-            }
-            at = (at + 1) & mask;
+        Py_ssize_t at = probe(slots, ids, cap, keys[r]);
+        if (at < 0) {
+            PyErr_SetString(PyExc_ValueError, "the table is full");
+            goto done;
         }
-        slots[at] = k;
+        slots[at] = keys[r];
         ids[at] = fresh[r];
     }
     out = Py_NewRef(Py_None);
@@ -136,21 +131,16 @@ static PyObject *key_claim(PyObject *self, PyObject *args) {
     uint64_t *slots = (uint64_t *)sl.buf;
     int64_t *ids = (int64_t *)id.buf;
     const uint64_t *keys = (const uint64_t *)ks.buf;
-    uint64_t mask = (uint64_t)cap - 1;
     Py_ssize_t fresh = 0, r = 0;
     for (; r < rows; r++) {
-        uint64_t k = keys[r], at = mix64(k) & mask;
-        Py_ssize_t tries = 0;
-        while (ids[at] >= 0 && slots[at] != k) {
-            if (++tries == cap) {
-                PyErr_SetString(PyExc_ValueError, "the table is full");
-                goto done;
-            }
-            at = (at + 1) & mask;
+        Py_ssize_t at = probe(slots, ids, cap, keys[r]);
+        if (at < 0) {
+            PyErr_SetString(PyExc_ValueError, "the table is full");
+            goto done;
         }
         if (ids[at] < 0) {
             if (2 * (count + fresh + 1) > cap) break; /* the caller grows the table first */
-            slots[at] = k;
+            slots[at] = keys[r];
             ids[at] = (int64_t)base + fresh;
             first[fresh++] = r;
         }
