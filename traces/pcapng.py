@@ -198,8 +198,11 @@ class PcapngReader(PacketReader):
         rows = 0  # rows of the batches before this one
         section_rows = 0  # rows before the current section began
         while pos < size:
-            starts: list[int] = []  # block offsets of this batch's rows, in file order
-            append = starts.append
+            # block offsets of this batch's rows, in file order: runs found in C, and the blocks the
+            # loop below took one at a time (gathered into one array when the batch is done)
+            runs: list[np.ndarray] = []
+            singles: list[int] = []
+            append = singles.append
             others: dict[int, int] = {}  # row → block type, for the rows that are not EPBs
             damage: DamagedRecord | None = None
             n = 0
@@ -207,8 +210,11 @@ class PcapngReader(PacketReader):
                 if native is not None and section is not None:  # a run of well-formed EPBs, in C
                     raw, pos = native(buf, pos, want - n, endian == "<", MAX_BLOCK)
                     if raw:
-                        starts.extend(np.frombuffer(raw, dtype=np.int64).tolist())
-                        n = len(starts)
+                        if singles:
+                            runs.append(np.array(singles, dtype=np.int64))
+                            singles.clear()
+                        runs.append(np.frombuffer(raw, dtype=np.int64))
+                        n += len(runs[-1])
                         continue
                 if pos + 12 > size:
                     damage = DamagedRecord(pos, f"truncated block header ({size - pos} bytes left)")
@@ -255,8 +261,11 @@ class PcapngReader(PacketReader):
                     self._unknown_block(pos, btype, blen)
                 pos += blen
             rows += n
-            if starts:
-                kinds = [(others.get(k, EPB), p) for k, p in enumerate(starts)] if others else None
+            if singles:
+                runs.append(np.array(singles, dtype=np.int64))
+            starts = np.concatenate(runs) if len(runs) > 1 else runs[0] if runs else np.zeros(0, dtype=np.int64)
+            if len(starts):
+                kinds = [(others.get(k, EPB), p) for k, p in enumerate(starts.tolist())] if others else None
                 batch, bad = self._batch(u8, starts, kinds, section)
                 if len(batch["ts"]):
                     yield batch
@@ -349,7 +358,7 @@ class PcapngReader(PacketReader):
         self.scales.append((mult, div, offset_ns))
         section.interfaces.append(len(self.trace.interfaces) - 1)
 
-    def _batch(self, u8: np.ndarray, starts: list[int], rows: list[tuple[int, int]] | None,
+    def _batch(self, u8: np.ndarray, starts: np.ndarray, rows: list[tuple[int, int]] | None,
                section: Section | None) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
         """Index rows for a batch of blocks (``rows`` = (type, offset) pairs, None when all are
         EPBs); damage inside the batch keeps the rows before it."""
@@ -360,9 +369,9 @@ class PcapngReader(PacketReader):
         damage: DamagedRecord | None = None
         done = False
         if rows is None and section is not None and starts[0] > section.offset:
-            done = self._epb_vector(u8, np.array(starts, dtype=np.int64), section, batch, data_off, links)
+            done = self._epb_vector(u8, starts, section, batch, data_off, links)
         if not done and rows is None:
-            rows = [(EPB, p) for p in starts]
+            rows = [(EPB, p) for p in starts.tolist()]
         if not done:
             last_ts = 0
             for r, (btype, pos) in enumerate(rows or ()):
