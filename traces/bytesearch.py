@@ -18,31 +18,33 @@ import numpy as np
 WINDOW = 16 << 20
 
 
-def hits(buf: Any, lo: int, hi: int, needle: bytes, ignore_case: bool) -> np.ndarray:
-    """Every position in ``buf[lo:hi]`` where ``needle`` starts (``buf``: anything with ``find``
-    and slicing to bytes, such as ``bytes`` or ``mmap``); ASCII letters in any case with
-    ``ignore_case``."""
-    found: list[int] = []
-    size = len(needle)
+def hits(buf: Any, lo: int, hi: int, needles: list[bytes], ignore_case: bool) -> list[np.ndarray]:
+    """For each of ``needles``, every position in ``buf[lo:hi]`` where it starts (``buf``:
+    anything with ``find`` and slicing to bytes, such as ``bytes`` or ``mmap``); ASCII letters in
+    any case with ``ignore_case``, each window of the buffer lowered once for all the needles."""
+    found: list[list[int]] = [[] for _ in needles]
     if not ignore_case:
         find = buf.find
-        pos = lo
-        while True:
-            at = find(needle, pos, hi)
-            if at < 0:
-                break
-            found.append(at)
-            pos = at + 1
+        for needle, out in zip(needles, found, strict=True):
+            pos = lo
+            while True:
+                at = find(needle, pos, hi)
+                if at < 0:
+                    break
+                out.append(at)
+                pos = at + 1
     else:  # bytes.lower folds ASCII letters only: as re.IGNORECASE does for a bytes pattern
-        low = needle.lower()
+        lows = [needle.lower() for needle in needles]
+        longest = max((len(x) for x in lows), default=1)
         for ws in range(lo, hi, WINDOW):
             limit = min(hi, ws + WINDOW)
-            piece = bytes(buf[ws : min(hi, limit + size - 1)]).lower()
-            at = piece.find(low)
-            while 0 <= at and ws + at < limit:
-                found.append(ws + at)
-                at = piece.find(low, at + 1)
-    return np.array(found, dtype=np.int64)
+            piece = bytes(buf[ws : min(hi, limit + longest - 1)]).lower()
+            for low, out in zip(lows, found, strict=True):
+                at = piece.find(low)
+                while 0 <= at and ws + at < limit:
+                    out.append(ws + at)
+                    at = piece.find(low, at + 1)
+    return [np.array(x, dtype=np.int64) for x in found]
 
 
 def rows_holding(buf: Any, start: np.ndarray, length: np.ndarray, needles: list[bytes],
@@ -59,8 +61,7 @@ def rows_holding(buf: Any, start: np.ndarray, length: np.ndarray, needles: list[
     if n > 1 and not bool(np.all(start[1:] >= start[:-1] + length[:-1])):
         return None
     lo, hi = int(start[0]), int(start[-1] + length[-1])
-    for needle in needles:
-        at = hits(buf, lo, hi, needle, ignore_case)
+    for needle, at in zip(needles, hits(buf, lo, hi, needles, ignore_case), strict=True):
         if not len(at):
             continue
         row = np.searchsorted(start, at, side="right") - 1
