@@ -75,16 +75,30 @@ def test_record_walk_over_batches(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
 @settings(max_examples=300, deadline=None)
 @given(buf=st.binary(max_size=400), rows=st.lists(st.tuples(st.integers(-5, 420), st.integers(0, 100)), max_size=20),
        words=st.lists(st.sampled_from([b"ntlm", b"negotiate", b"a", b"zz"]), min_size=1, max_size=3, unique=True),
-       plant=st.sampled_from([b"", b"NTLM", b"nEgOtIaTe", b"ntl", b"A"]), at=st.integers(0, 400))
+       plant=st.sampled_from([b"", b"NTLM", b"nEgOtIaTe", b"ntl", b"A"]), at=st.integers(0, 400),
+       blank=st.sampled_from([b"", b"\n\n", b"\n\r\n", b"\r\n", b"\n\r\r\n", b"\n"]), blank_at=st.integers(0, 400),
+       headers=st.booleans())
 def test_word_search_is_the_python_search(buf: bytes, rows: list[tuple[int, int]], words: list[bytes], plant: bytes,
-                                          at: int) -> None:
+                                          at: int, blank: bytes, blank_at: int, headers: bool) -> None:
     data = buf[:at] + plant + buf[at:]
+    data = data[:blank_at] + blank + data[blank_at:]
     u8 = np.frombuffer(data, dtype=np.uint8)
     start = np.array([max(0, a) for a, _ in rows], dtype=np.int64)  # (the index never asks before 0)
     length = np.array([n for _, n in rows], dtype=np.int64)
-    got = fastapps._has_words(u8, start, length, tuple(words))
-    want = fastapps._has_words(u8, start, length, tuple(words), native=None)
+    got = fastapps._has_words(u8, start, length, tuple(words), headers=headers)
+    want = fastapps._has_words(u8, start, length, tuple(words), headers=headers, native=None)
     assert got.tolist() == want.tolist()
+
+
+@pytest.mark.parametrize("native", [True, None])
+def test_word_search_of_headers_stops_at_the_blank_line(native: object) -> None:
+    msg = b"HTTP/1.1 200 OK\r\nServer: x\r\n\r\nuse NTLM or Negotiate"
+    u8 = np.frombuffer(msg + b"GET / HTTP/1.1\nAuthorization: ntlm x\n\n", dtype=np.uint8)
+    at = np.array([0, len(msg), 0], dtype=np.int64)
+    n = np.array([len(msg), len(u8) - len(msg), 20], dtype=np.int64)
+    found = fastapps._has_words(u8, at, n, fastapps._AUTH_WORDS, headers=True, native=native)
+    assert found.tolist() == [False, True, False]
+    assert fastapps._has_words(u8, at, n, fastapps._AUTH_WORDS, native=native).tolist() == [True, True, False]
 
 
 def test_word_search_finds_any_case_and_refuses_bad_words() -> None:

@@ -16,10 +16,11 @@
  *     bytes, and ``pos`` after the last one; it stops before the first block that is not so
  *     (the caller reads that one: another block type, or damage).
  *
- * find_words(buf, starts, lengths, words) -> bytes
+ * find_words(buf, starts, lengths, words, headers=False) -> bytes
  *     One byte per (start, length) row of the int64 arrays: 1 when any of ``words`` (lower-case
  *     ASCII letters) occurs in buf[start : start + length] in any letter case.  Rows outside the
- *     buffer are cut to it.
+ *     buffer are cut to it.  With ``headers`` a row ends at its first blank line ("\n\n" or
+ *     "\n\r\n"), where the header block of an HTTP-like message ends.
  *
  * gather_rows(buf, pos, width, pad=False) -> bytes
  *     The ``width`` bytes at each int64 position of ``pos``, one row after another (rows x width):
@@ -120,10 +121,22 @@ static int has_word(const unsigned char *p, Py_ssize_t n, const unsigned char *w
     return 0;
 }
 
+/* the length of p[0:n] up to its first blank line ("\n\n" or "\n\r\n"), or n */
+static Py_ssize_t header_block(const unsigned char *p, Py_ssize_t n) {
+    const unsigned char *q = p, *end = p + n;
+    while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+        if (q + 1 < end && q[1] == '\n') return q - p;
+        if (q + 2 < end && q[1] == '\r' && q[2] == '\n') return q - p;
+        q++;
+    }
+    return n;
+}
+
 static PyObject *find_words(PyObject *self, PyObject *args) {
     Py_buffer in, st, ln;
     PyObject *words;
-    if (!PyArg_ParseTuple(args, "y*y*y*O!", &in, &st, &ln, &PyTuple_Type, &words)) return NULL;
+    int headers = 0;
+    if (!PyArg_ParseTuple(args, "y*y*y*O!|p", &in, &st, &ln, &PyTuple_Type, &words, &headers)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t rows = st.len / (Py_ssize_t)sizeof(int64_t);
     Py_ssize_t nw = PyTuple_GET_SIZE(words);
@@ -165,6 +178,7 @@ static PyObject *find_words(PyObject *self, PyObject *args) {
         int64_t a = starts[r], e = starts[r] + lengths[r];
         if (a < 0) a = 0;
         if (e > size) e = size;
+        if (headers && e > a) e = a + header_block(b + a, (Py_ssize_t)(e - a));
         int hit = 0;
         if (one_pass) {
             const unsigned char *p = b + a;

@@ -152,29 +152,37 @@ def _tpkt(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallbac
 
 def _http_auth(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
     """HTTP messages whose headers may carry NTLMSSP or a GSS-API token (``ntlm``/``negotiate``/
-    ``kerberos`` anywhere, any case) go to the dissectors, which decide what layers are there.  A
-    byte search per message start only: continuation segments and bodies are not looked at."""
+    ``kerberos`` in its header block, any case) go to the dissectors, which decide what layers are
+    there.  Only the headers of a segment starting a message are searched: the dissectors read
+    the authentication schemes from header values, never from a body or a continuation segment."""
     if not len(rows):
         return
     first = v.read(pl[rows], "u1")
     starts = rows[np.isin(first, _FIRST_BYTES)]
     if not len(starts):
         return
-    fallback[starts[_has_words(v.u8, pl[starts], plen[starts], _AUTH_WORDS)]] = True
+    fallback[starts[_has_words(v.u8, pl[starts], plen[starts], _AUTH_WORDS, headers=True)]] = True
 
 
-def _has_words(u8: np.ndarray, at: np.ndarray, n: np.ndarray, words: tuple[bytes, ...],
+def _has_words(u8: np.ndarray, at: np.ndarray, n: np.ndarray, words: tuple[bytes, ...], *, headers: bool = False,
                native: object = True) -> np.ndarray:
-    """Per row: whether ``u8[at : at + n]`` holds any of ``words`` (lower-case letters) in any case.
-    ``native=None`` runs the Python loop (the C one's reference)."""
+    """Per row: whether ``u8[at : at + n]`` holds any of ``words`` (lower-case letters) in any case;
+    with ``headers``, before the row's first blank line (``\\n\\n`` or ``\\n\\r\\n``: a header
+    block ends there; a line of several ``\\r`` also ends one for the dissectors, and reading on
+    past it only sends more frames to them).  ``native=None`` runs the Python loop (the C one's
+    reference)."""
     fn = _native_find_words if native is True else native
     if fn is not None:
-        found = fn(u8, np.ascontiguousarray(at, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64), words)  # type: ignore[operator]
+        found = fn(u8, np.ascontiguousarray(at, dtype=np.int64), np.ascontiguousarray(n, dtype=np.int64), words,  # type: ignore[operator]
+                   headers)
         return np.frombuffer(found, dtype=np.uint8).astype(bool)
     out = np.zeros(len(at), dtype=bool)
     for i, (a, k) in enumerate(zip(at.tolist(), n.tolist(), strict=True)):
-        seg = u8[max(a, 0) : a + k].tobytes().lower()
-        out[i] = any(w in seg for w in words)
+        seg = u8[max(a, 0) : a + k].tobytes()
+        if headers:
+            ends = [e for e in (seg.find(b"\n\n"), seg.find(b"\n\r\n")) if e >= 0]
+            seg = seg[: min(ends)] if ends else seg
+        out[i] = any(w in seg.lower() for w in words)
     return out
 
 
