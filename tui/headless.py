@@ -11,6 +11,7 @@ be read; 3 a filter that does not compile.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import signal
 import sys
@@ -84,6 +85,7 @@ def _tui(argv: list[str]) -> int:
         raise CliError(str(e), e.code) from None
     from .app import run  # the only place the headless path imports Textual
 
+    modules_loaded(traces=False)
     return run(list(args.files), manifests=list(args.manifest), symbols=list(args.symbols), theme=args.theme,
                start=start)
 
@@ -176,18 +178,34 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def modules_loaded(*, traces: bool = True) -> None:
+    """Where ``cli.main`` kept the garbage collector off while the modules load: load the trace
+    readers and the filter compiler (``traces``: every command but ``cache`` and the TUI's own
+    start needs them), keep what the modules made out of the collector's passes for good (it
+    lives as long as the process), and turn the collector back on."""
+    if gc.isenabled():
+        return
+    if traces:
+        import tracemon.filters.compiler
+        import tracemon.traces  # noqa: F401
+    gc.freeze()
+    gc.enable()
+
+
 def _subcommand(argv: list[str]) -> int:
     args = _parser().parse_args(argv)
     from . import config as _config
 
     _config.apply_cache_limit(_config.load())
-    if args.command == "cache":
-        return cmd_cache(args, sys.stdout)
     if args.command in ("count", "check", "presets"):
         from tracemon.filters import cli as filter_cli
 
+        modules_loaded()
         fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
         return int(fn[args.command](args))
+    modules_loaded(traces=args.command != "cache")
+    if args.command == "cache":
+        return cmd_cache(args, sys.stdout)
     handler = {"list": cmd_list, "show": cmd_show, "stats": cmd_stats, "export": cmd_export}[args.command]
     return handler(args, sys.stdout)
 
