@@ -356,7 +356,8 @@ def test_the_index_without_the_c_loops_is_the_same_index(name: str, monkeypatch:
     else:
         path = sample(name)
     native = open_trace(path, use_cache=False)
-    for module, attr in ((pcap, "_native_records"), (gather, "_native_rows"), (fastwalk, "_native_walk")):
+    for module, attr in ((pcap, "_native_records"), (gather, "_native_rows"), (fastwalk, "_native_walk"),
+                         (fastclassify, "_native_conv")):
         monkeypatch.setattr(module, attr, None)
     for module in (fastclassify, layeroffs):
         monkeypatch.setattr(module, "KeyCache", keytable.SortedKeys)

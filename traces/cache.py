@@ -45,7 +45,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 16
+CACHE_VERSION = 17
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint

@@ -14,6 +14,7 @@ protocol a dissector claims is never classified here behind its back.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -25,7 +26,12 @@ from . import tunnels as _tunnel_table
 from .dissect import core as _core
 from .fastwalk import View, Walk, walk
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
-from .keytable import KeyCache, KeyTable, cached_ids, unique_first
+from .keytable import HashedKeys, KeyCache, KeyTable, WideKeys, cached_ids, unique_first
+
+try:  # the conversation pass in C (``_keys.c``), built at install time when a compiler is there
+    from ._keys import conversations as _native_conv
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _native_conv = None
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -106,71 +112,192 @@ class _Conversations:
 
 def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
                    tunnel: tuple[np.ndarray, np.ndarray] | None) -> bool:
-    """Intern the conversations of rows ``d`` of ``w`` into ``conv``.  ``tunnel``: for a tunnel's
-    tenants, per row of ``d`` the tunnel entry and the ``tunnels.network_key`` (the parents of
-    their Ethernet and IP conversations).  False: beyond what the packed keys hold."""
+    """Intern the conversations of rows ``d`` of ``w`` into ``conv``, ids numbered in the order
+    they first come: each frame's Ethernet and IPv4 ones, then the TCP/UDP ones over IPv4, then
+    the IPv6 ones and the TCP/UDP ones over IPv6.  ``tunnel``: for a tunnel's tenants, per row of
+    ``d`` the tunnel entry and the ``tunnels.network_key`` (the parents of their Ethernet and IP
+    conversations).  False: beyond what the packed keys hold."""
     if not len(d):
         return True
-    eth_src, eth_dst, family, ip_src4, ip_dst4 = w.eth_src, w.eth_dst, w.family, w.ip_src4, w.ip_dst4
-    src6, dst6, proto, sport, dport = w.src6, w.dst6, w.proto, w.sport, w.dport
-    dirflags, eth_conv, ip_conv, l4_conv = conv.dirflags, conv.eth, conv.ip, conv.l4
+    family, proto = w.family, w.proto
     tid = np.zeros(len(w.ok), dtype=np.int64)
     net = np.zeros(len(w.ok), dtype=np.int64)
     if tunnel is not None:
         tid[d], net[d] = tunnel
-
-    # -- conversations: ids interned in order of first appearance --------------------------------
-    e = d[w.is_eth[d]]
-    if len(e):
-        lo = np.minimum(eth_src[e], eth_dst[e])
-        hi = np.maximum(eth_src[e], eth_dst[e])
-        got = _intern_eth(trace, lo, hi) if tunnel is None else _intern_eth_tenant(trace, lo, hi, tid[e])
-        if got is None:
-            return False
-        eth_conv[e] = got
-        dirflags[e] |= np.where(eth_src[e] != lo, DIR_ETH_REVERSED, 0)
-
-    i4 = d[family[d] == 4]
-    if len(i4):
-        s, t_ = ip_src4[i4], ip_dst4[i4]
-        lo, hi = np.minimum(s, t_), np.maximum(s, t_)
-        ip_conv[i4] = _intern_ip4(trace, lo, hi) if tunnel is None else _intern_ip4_tenant(trace, lo, hi, net[i4])
-        dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
+    pd = proto[d]
+    l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
+    if tunnel is None and native_conversations():
+        _native(trace, w, d, conv)
+    elif not (_eth(trace, w, d[w.is_eth[d]], conv, tid if tunnel is not None else None) and _ip4(trace, w, d[family[d] == 4], conv, net, tunnel)
+              and _l4(trace, w, d[l4 & (family[d] == 4)], conv)):
+        return False
     i6 = d[family[d] == 6]
-    if len(i6) and src6 is not None and dst6 is not None:
-        s, t_ = src6[i6], dst6[i6]
+    if len(i6) and w.src6 is not None and w.dst6 is not None:
+        s, t_ = w.src6[i6], w.dst6[i6]
         swap = _lex_less(t_, s)  # dst < src → dst is side A
         lo = np.where(swap[:, None], t_, s)
         hi = np.where(swap[:, None], s, t_)
-        ip_conv[i6] = _intern_pairs6(lo, hi, trace, net[i6] if tunnel is not None else None)
-        dirflags[i6] |= np.where(swap, DIR_IP_REVERSED, 0)
+        conv.ip[i6] = _intern_pairs6(lo, hi, trace, net[i6] if tunnel is not None else None)
+        conv.dirflags[i6] |= np.where(swap, DIR_IP_REVERSED, 0)
+    return _l4(trace, w, d[l4 & (family[d] == 6)], conv)
 
-    pd = proto[d]
-    lp = d[((pd == 6) | (pd == 17)) & (family[d] > 0)]
-    if len(lp):
-        rev_ip = (dirflags[lp] & DIR_IP_REVERSED) != 0
-        same = np.zeros(len(lp), dtype=bool)
-        f4 = family[lp] == 4
-        same[f4] = ip_src4[lp[f4]] == ip_dst4[lp[f4]]
-        if src6 is not None and (~f4).any():
-            same[~f4] = np.all(_halves(src6[lp[~f4]]) == _halves(dst6[lp[~f4]]), axis=1)
-        swap = np.where(same, sport[lp] > dport[lp], rev_ip)
-        pa = np.where(swap, dport[lp], sport[lp])
-        pb = np.where(swap, sport[lp], dport[lp])
-        cid = ip_conv[lp]
-        if int(cid.max()) >= 1 << 29:  # beyond the packed key's range: let the scalar path do it
-            return False
-        key = (cid << 34) | ((proto[lp] == 17).astype(np.int64) << 32) | (pa << 16) | pb
-        table = trace.l4_conversations
 
-        def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
-            new = new.astype(np.int64)  # keys stay below 2**63: ip_conv < 2**29 was checked
-            cs, prs = (new >> 34).tolist(), np.where((new >> 32) & 1, 17, 6).tolist()
-            pas, pbs = ((new >> 16) & 0xFFFF).tolist(), (new & 0xFFFF).tolist()
-            return table.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+def native_conversations() -> bool:
+    """Whether the C conversation pass runs (where ``_keys.c`` was built)."""
+    return _native_conv is not None and KeyCache is HashedKeys
 
-        l4_conv[lp] = cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
-        dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
+
+#: ``_keys.conversations``' flag bits → the index's direction bits
+_DIR_OF_FLAGS = np.array([(DIR_ETH_REVERSED if f & 1 else 0) | (DIR_IP_REVERSED if f & 2 else 0)
+                          | (DIR_L4_REVERSED if f & 4 else 0) for f in range(8)], dtype=np.int64)
+
+
+def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
+    """The Ethernet, IPv4 and TCP/UDP-over-IPv4 conversations of rows ``d`` (no tunnel's tenants)
+    in one C pass (``_keys.conversations``); ``_eth``, ``_ip4`` and ``_l4`` are its reference.
+
+    The pass numbers a table's new keys from the id its conversation table gives next, which
+    is their id whenever that table does not know one of them already (it may: the scalar
+    path interns conversations too); only then are they renumbered."""
+    caches = _caches(trace)
+    eth_t, l4_t = caches.setdefault("eth_wide", WideKeys()), caches.setdefault("l4_wide", WideKeys())
+    ip_t = caches["ip4"]
+    assert isinstance(eth_t, WideKeys) and isinstance(l4_t, WideKeys) and isinstance(ip_t, HashedKeys)
+    convs = (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations)
+    nexts = tuple(len(c) + 1 for c in convs)  # the id each conversation table gives next
+    n = len(d)
+    rows = np.ascontiguousarray(d, dtype=np.int64)
+    cols = tuple(np.ascontiguousarray(c, dtype=bool if k == 0 else np.int64) for k, c in enumerate(
+        (w.is_eth, w.eth_src, w.eth_dst, w.family, w.ip_src4, w.ip_dst4, w.proto, w.sport, w.dport)))
+    tables = (eth_t, ip_t, l4_t)
+    eth, ip, l4 = (np.empty(n, dtype=np.int64) for _ in range(3))
+    flags = np.empty(n, dtype=np.uint8)
+    new: list[list[np.ndarray]] = [[], [], []]
+    fresh = [0, 0, 0]
+    done = 0
+    try:
+        while done < n:  # the C pass stops where a table would pass half full: grown, and on
+            *firsts, got = _native_conv(rows[done:], cols, *(t.spec(1) for t in tables),
+                                        tuple(nexts[k] + fresh[k] for k in range(3)),
+                                        (eth[done:], ip[done:], l4[done:], flags[done:]))
+            for k, t in enumerate(tables):
+                rows_k = np.frombuffer(firsts[k], dtype=np.int64) + done
+                new[k].append(rows_k)
+                t.count += len(rows_k)
+                fresh[k] += len(rows_k)
+            done += got
+        eth_new, ip_new, l4_new = (np.concatenate(parts) for parts in new)
+        if len(eth_new):
+            r = d[eth_new]
+            lo = np.minimum(w.eth_src[r], w.eth_dst[r])
+            hi = np.maximum(w.eth_src[r], w.eth_dst[r])
+            a, b = lo.tolist(), hi.tolist()
+            real = convs[0].intern_many(list(zip(a, b, strict=True)), a, b)
+            eth = _settled(eth, nexts[0], real, lambda ids: eth_t.settle(lo, hi, ids))
+        if len(ip_new):
+            r = d[ip_new]
+            lo4 = np.minimum(w.ip_src4[r], w.ip_dst4[r])
+            hi4 = np.maximum(w.ip_src4[r], w.ip_dst4[r])
+            a, b = lo4.tolist(), hi4.tolist()
+            k = len(a)
+            real = convs[1].intern_many([(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k, [4] * k)
+            ip = _settled(ip, nexts[1], real, lambda ids: ip_t.settle(
+                (lo4.astype(np.uint64) << np.uint64(32)) | hi4.astype(np.uint64), ids))
+        if len(l4_new):
+            r = d[l4_new]
+            s, t_ = w.ip_src4[r], w.ip_dst4[r]
+            swap = (flags[l4_new] & 4) != 0
+            pa = np.where(swap, w.dport[r], w.sport[r])
+            pb = np.where(swap, w.sport[r], w.dport[r])
+            udp = w.proto[r] == 17
+            cs, prs = ip[l4_new].tolist(), np.where(udp, 17, 6).tolist()
+            pas, pbs = pa.tolist(), pb.tolist()
+            real = convs[2].intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+            pair = (np.minimum(s, t_).astype(np.uint64) << np.uint64(32)) | np.maximum(s, t_).astype(np.uint64)
+            ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(
+                np.uint64)
+            l4 = _settled(l4, nexts[2], real, lambda ids: l4_t.settle(pair, ports, ids))
+    except BaseException:  # numbers the conversation tables did not give must not outlive this call
+        caches.pop("eth_wide", None)
+        caches.pop("l4_wide", None)
+        caches["ip4"] = KeyCache()
+        raise
+    conv.eth[d] = eth
+    conv.ip[d] = ip  # (0 for IPv6 rows: set next)
+    conv.l4[d] = l4
+    conv.dirflags[d] |= _DIR_OF_FLAGS[flags]
+
+
+def _settled(ids: np.ndarray, first: int, real: list[int], put: Callable[[np.ndarray], None]) -> np.ndarray:
+    """``ids`` where the C pass numbered new keys ``first``, ``first`` + 1, … in the order they
+    came and their conversation table gave them ``real``: the same numbers (the usual case), or
+    renumbered, in ``ids`` and in the key table (``put``)."""
+    got = np.asarray(real, dtype=np.int64)
+    if np.array_equal(got, np.arange(first, first + len(got))):
+        return ids
+    put(got)
+    late = ids >= first
+    ids[late] = got[ids[late] - first]
+    return ids
+
+
+def _eth(trace: Trace, w: Walk, e: np.ndarray, conv: _Conversations, tid: np.ndarray | None) -> bool:
+    """The Ethernet conversations of rows ``e``; ``tid``: per row of the walk, the tunnel entry
+    of a tenant's frame."""
+    if not len(e):
+        return True
+    eth_src, eth_dst = w.eth_src, w.eth_dst
+    lo = np.minimum(eth_src[e], eth_dst[e])
+    hi = np.maximum(eth_src[e], eth_dst[e])
+    got = _intern_eth(trace, lo, hi) if tid is None else _intern_eth_tenant(trace, lo, hi, tid[e])
+    if got is None:
+        return False
+    conv.eth[e] = got
+    conv.dirflags[e] |= np.where(eth_src[e] != lo, DIR_ETH_REVERSED, 0)
+    return True
+
+
+def _ip4(trace: Trace, w: Walk, i4: np.ndarray, conv: _Conversations, net: np.ndarray,
+         tunnel: tuple[np.ndarray, np.ndarray] | None) -> bool:
+    """The IPv4 conversations of rows ``i4``; ``net``: per row of the walk, a tenant's network."""
+    if not len(i4):
+        return True
+    s, t_ = w.ip_src4[i4], w.ip_dst4[i4]
+    lo, hi = np.minimum(s, t_), np.maximum(s, t_)
+    conv.ip[i4] = _intern_ip4(trace, lo, hi) if tunnel is None else _intern_ip4_tenant(trace, lo, hi, net[i4])
+    conv.dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
+    return True
+
+
+def _l4(trace: Trace, w: Walk, lp: np.ndarray, conv: _Conversations) -> bool:
+    """The TCP/UDP conversations of rows ``lp`` (their IP conversations interned)."""
+    if not len(lp):
+        return True
+    family, ip_src4, ip_dst4, src6, dst6 = w.family, w.ip_src4, w.ip_dst4, w.src6, w.dst6
+    sport, dport, proto = w.sport, w.dport, w.proto
+    rev_ip = (conv.dirflags[lp] & DIR_IP_REVERSED) != 0
+    same = np.zeros(len(lp), dtype=bool)
+    f4 = family[lp] == 4
+    same[f4] = ip_src4[lp[f4]] == ip_dst4[lp[f4]]
+    if src6 is not None and dst6 is not None and (~f4).any():
+        same[~f4] = np.all(_halves(src6[lp[~f4]]) == _halves(dst6[lp[~f4]]), axis=1)
+    swap = np.where(same, sport[lp] > dport[lp], rev_ip)
+    pa = np.where(swap, dport[lp], sport[lp])
+    pb = np.where(swap, sport[lp], dport[lp])
+    cid = conv.ip[lp]
+    if int(cid.max()) >= 1 << 29:  # beyond the packed key's range: let the scalar path do it
+        return False
+    key = (cid << 34) | ((proto[lp] == 17).astype(np.int64) << 32) | (pa << 16) | pb
+    table = trace.l4_conversations
+
+    def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
+        new = new.astype(np.int64)  # keys stay below 2**63: ip_conv < 2**29 was checked
+        cs, prs = (new >> 34).tolist(), np.where((new >> 32) & 1, 17, 6).tolist()
+        pas, pbs = ((new >> 16) & 0xFFFF).tolist(), (new & 0xFFFF).tolist()
+        return table.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+
+    conv.l4[lp] = cached_ids(_caches(trace)["l4"], key.astype(np.uint64), make)
+    conv.dirflags[lp] |= np.where(swap, DIR_L4_REVERSED, 0)
     return True
 
 
@@ -203,8 +330,8 @@ class _Tenant:
         return cls(rows, code, vni, bits, inner, done)
 
 
-def _caches(trace: Trace) -> dict[str, KeyTable]:
-    caches: dict[str, KeyTable] | None = trace.__dict__.get("_fast_keys")
+def _caches(trace: Trace) -> dict[str, KeyTable | WideKeys]:
+    caches: dict[str, KeyTable | WideKeys] | None = trace.__dict__.get("_fast_keys")
     if caches is None:
         caches = trace.__dict__["_fast_keys"] = {"mac": KeyCache(), "eth": KeyCache(), "ip4": KeyCache(),
                                                  "l4": KeyCache()}

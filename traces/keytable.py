@@ -17,8 +17,9 @@ try:  # the hash table in C (``_keys.c``), built at install time when a compiler
     from ._keys import key_claim as _native_claim
     from ._keys import key_insert as _native_insert
     from ._keys import key_lookup as _native_lookup
+    from ._keys import wide_insert as _native_wide_insert
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_claim = _native_insert = _native_lookup = None
+    _native_claim = _native_insert = _native_lookup = _native_wide_insert = None
 
 #: ``make(new_keys, a_row_of_each)``: the ids of keys never seen, interning them
 Make = Callable[[np.ndarray, np.ndarray], object]
@@ -107,6 +108,17 @@ class HashedKeys:
         """Room for ``more`` keys at most half full."""
         self._grow(self.count + more)
 
+    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The table as ``_keys.conversations`` takes it, with room for ``more`` new keys at most
+        half full (the pass counts nothing: the caller adds the keys it put in to ``count``)."""
+        self._reserve(more)
+        return self.slots, self.ids, self.count
+
+    def settle(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Keys a C pass put in the table (counted) with numbers that were not their ids: their ids."""
+        _native_insert(self.slots, self.ids, np.ascontiguousarray(keys, dtype=np.uint64),
+                       np.ascontiguousarray(ids, dtype=np.int64))
+
     def _grow(self, keys: int) -> None:
         """At least twice ``keys`` slots: doubled and refilled while short of that."""
         if 2 * keys > len(self.slots):
@@ -118,6 +130,39 @@ class HashedKeys:
             self.slots = np.zeros(cap, dtype=np.uint64)
             self.ids = np.full(cap, -1, dtype=np.int64)
             _native_insert(self.slots, self.ids, old_keys, old_ids)
+
+
+class WideKeys:
+    """``HashedKeys`` for 128-bit keys, each held as two u64 halves: the tables of the C
+    conversation pass (``_keys.conversations``), whose keys are a pair of MAC addresses, or an
+    address pair with the ports.  Filled only by that pass (then ``settle``)."""
+
+    def __init__(self) -> None:
+        self.lo = np.zeros(16, dtype=np.uint64)
+        self.hi = np.zeros(16, dtype=np.uint64)
+        self.ids = np.full(16, -1, dtype=np.int64)
+        self.count = 0
+
+    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The table as ``_keys.conversations`` takes it, with room for ``more`` new keys at most
+        half full (doubled and refilled while short of that; the pass counts nothing: the caller
+        adds the keys it put in to ``count``)."""
+        if 2 * (self.count + more) > len(self.ids):
+            cap = len(self.ids)
+            while cap < 2 * (self.count + more):
+                cap *= 2
+            live = self.ids >= 0
+            lo, hi, ids = self.lo[live], self.hi[live], self.ids[live]
+            self.lo = np.zeros(cap, dtype=np.uint64)
+            self.hi = np.zeros(cap, dtype=np.uint64)
+            self.ids = np.full(cap, -1, dtype=np.int64)
+            _native_wide_insert(self.lo, self.hi, self.ids, lo, hi, ids)
+        return self.lo, self.hi, self.ids, self.count
+
+    def settle(self, lo: np.ndarray, hi: np.ndarray, ids: np.ndarray) -> None:
+        """Keys a C pass put in the table (counted) with numbers that were not their ids: their ids."""
+        _native_wide_insert(self.lo, self.hi, self.ids, np.ascontiguousarray(lo, dtype=np.uint64),
+                            np.ascontiguousarray(hi, dtype=np.uint64), np.ascontiguousarray(ids, dtype=np.int64))
 
 
 #: either kind of table
