@@ -6,6 +6,7 @@ scalar path interned a conversation first."""
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import numpy as np
@@ -61,19 +62,21 @@ def _index(path: Path, monkeypatch: pytest.MonkeyPatch, native: bool, batch: int
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(frames=st.lists(_frame(), min_size=1, max_size=60), batch=st.sampled_from([7, 64, 4096]),
-       pre=st.sampled_from(["none", "ip", "l4", "eth"]))
+       pre=st.sampled_from(["none", "ip", "l4", "eth", "ip6"]))
 def test_the_c_pass_numbers_conversations_as_the_numpy_path(frames: list[bytes], batch: int, pre: str,
                                                              tmp_path_factory: pytest.TempPathFactory,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     path = tmp_path_factory.mktemp("conv") / "t.pcap"
     write_pcap(path, 1, frames)
     a, b = int.from_bytes(bytes(map(int, V4[2].split("."))), "big"), int.from_bytes(bytes(map(int, V4[0].split("."))), "big")
+    x6, y6 = sorted(int(ipaddress.ip_address(v)) for v in V6[:2])
     first = {"none": [],
              # a conversation the scalar path met first: the C pass finds it new to its tables
              "ip": [("ip_conversations", (4, b, a), (b, a, 0, 4))],
              "eth": [("eth_conversations", (int.from_bytes(MACS[0], "big"), int.from_bytes(MACS[1], "big")),
                       (int.from_bytes(MACS[0], "big"), int.from_bytes(MACS[1], "big")))],
              "l4": [("ip_conversations", (4, b, a), (b, a, 0, 4)), ("l4_conversations", (1, 6, 80, 443), (80, 443, 1, 6))],
+             "ip6": [("ip_conversations", (6, x6, y6), (x6, y6, 0, 6))],
              }[pre]
     assert _index(path, monkeypatch, True, batch, first) == _index(path, monkeypatch, False, batch, first)
 
@@ -98,10 +101,10 @@ def test_the_c_pass_grows_its_tables_and_keeps_known_ids(tmp_path: Path, monkeyp
 def test_the_c_pass_refuses_bad_arguments() -> None:
     rows = np.array([0, 1], dtype=np.int64)
     cols = (np.ones(2, dtype=bool), *(np.zeros(2, dtype=np.int64) for _ in range(8)))
-    wide, narrow = keytable.WideKeys(), keytable.HashedKeys()
+    wide, narrow = keytable.WideKeys(2), keytable.HashedKeys()
     out = (np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.int64), np.zeros(2, np.uint8))
     conv = fastclassify._native_conv
-    *_, done = conv(rows, cols, wide.spec(1), narrow.spec(1), keytable.WideKeys().spec(1), (1, 1, 1), out)
+    *_, done = conv(rows, cols, wide.spec(1), narrow.spec(1), keytable.WideKeys(2).spec(1), (1, 1, 1), out)
     assert done == 2 and out[0].tolist() == [1, 1]  # one Ethernet conversation (00…00 with itself)
     with pytest.raises(IndexError):
         conv(np.array([2], dtype=np.int64), cols, wide.spec(1), narrow.spec(1), wide.spec(1), (1, 1, 1), out)

@@ -19,29 +19,35 @@
  *     before a new key would fill the table past half (``count``: the keys in it now); the caller
  *     grows the table and goes on, and at the end renumbers the new keys (``key_insert``).
  *
- * wide_insert(lo, hi, ids, keys_lo, keys_hi, new_ids) -> None
- *     ``key_insert`` for a table of 128-bit keys, each held as two u64 halves: three arrays of one
- *     power-of-two size, ``lo`` and ``hi`` (uint64) and ``ids`` (int64, -1 where a slot is empty).
+ * wide_insert(keys, ids, new_keys, new_ids) -> None
+ *     ``key_insert`` for a table of wider keys, each ``w`` u64 words: ``keys`` (uint64, ``w`` words
+ *     a slot, row after row) and ``ids`` (int64, -1 where a slot is empty), a power-of-two number
+ *     of slots; ``new_keys`` ``w`` words a key.
  *
  * conversations(rows, cols, eth, ip, l4, bases, out) -> (eth_new, ip_new, l4_new, done)
  *     The Ethernet, IPv4 and TCP/UDP-over-IPv4 conversations of many frames in one pass (the
- *     layer walk's columns; ``fastclassify._conversations`` is the NumPy reference).  ``cols``:
- *     (is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, proto, sport, dport), one byte a row
- *     for ``is_eth``, int64 for the rest; ``rows``: the int64 rows of ``cols`` to read.  A
- *     conversation's key is its two sides, the lower first: the MAC pair (a 128-bit ``eth``
- *     table), the IPv4 pair packed as lo << 32 | hi (a u64 ``ip`` table: ``key_claim``'s), and
- *     for TCP and UDP that packed pair with udp << 32 | port_a << 16 | port_b (a 128-bit ``l4``
- *     table), where side A of the ports is the frame's source unless the frame's source address
- *     is side B (or, between equal addresses, its source port is the higher).  A table is given
- *     as (lo, hi, ids, count) or (slots, ids, count), ``count`` the keys in it.  Into ``out``,
- *     writable arrays (eth_ids, ip_ids, l4_ids, flags) of at least one item per row, per row:
- *     the int64 id of each conversation (0 where the frame has none: not Ethernet, not IPv4, not
- *     TCP/UDP), a table's new keys numbered from its entry of ``bases`` in the order they first
- *     come, and put in the table with those numbers (the caller renumbers them if it must); and
- *     ``flags``, one byte: 1 the source MAC is side B, 2 the source address is, 4 the source port
- *     is.  Returned: per table, the rows where its new keys first came (int64), and ``done``, the
- *     rows read.  It stops before a row where a table could not take one more key at most half
- *     full: the caller grows that table and goes on from there.
+ *     layer walk's columns; ``fastclassify._eth``/``_ip4``/``_l4`` are the NumPy reference).
+ *     ``cols``: (is_eth, eth_src, eth_dst, family, ip_src4, ip_dst4, proto, sport, dport), one
+ *     byte a row for ``is_eth``, int64 for the rest; ``rows``: the int64 rows of ``cols`` to read.
+ *     A conversation's key is its two sides, the lower first: the MAC pair (2 words), the IPv4
+ *     pair packed as lo << 32 | hi (1 word), and for TCP and UDP that packed pair and udp << 32 |
+ *     port_a << 16 | port_b (2 words), where side A of the ports is the frame's source unless the
+ *     frame's source address is side B (or, between equal addresses, its source port is the
+ *     higher).  A table is (keys, ids, count), as ``wide_insert`` holds it, ``count`` the keys in
+ *     it.  Into ``out``, writable arrays (eth_ids, ip_ids, l4_ids, flags) of at least one item a
+ *     row, per row: the int64 id of each conversation (0 where the frame has none: not Ethernet,
+ *     not IPv4, not TCP/UDP), a table's new keys numbered from its entry of ``bases`` in the order
+ *     they first come, and put in the table with those numbers (the caller renumbers them if it
+ *     must); and ``flags``, one byte: 1 the source MAC is side B, 2 the source address is, 4 the
+ *     source port is.  Returned: per table, the rows where its new keys first came (int64), and
+ *     ``done``, the rows read.  It stops before a row where a table could not take one more key at
+ *     most half full: the caller grows that table and goes on from there.
+ *
+ * conversations6(rows, addrs, cols, ip, l4, bases, out) -> (ip_new, l4_new, done)
+ *     ``conversations`` for IPv6 frames: ``addrs`` (src, dst), their addresses, 16 bytes for each
+ *     of ``rows`` (in its order), ``cols`` (proto, sport, dport); the IP key is the two addresses
+ *     as big-endian words, the lower first (4 words), the TCP/UDP key that and the ports' word (5
+ *     words); ``out`` (ip_ids, l4_ids, flags), flags 2 and 4 as above.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -188,93 +194,113 @@ done:
     return res;
 }
 
-/* -- 128-bit keys (two u64 halves) ---------------------------------------------------------- */
-static inline uint64_t mix128(uint64_t a, uint64_t b) { return mix64(a ^ mix64(b)); }
+/* -- wider keys: ``w`` u64 words a key ----------------------------------------------------- */
+#define MAX_WORDS 8
 
-static Py_ssize_t probe2(const uint64_t *lo, const uint64_t *hi, const int64_t *ids, Py_ssize_t cap, uint64_t a,
-                         uint64_t b) {
-    uint64_t mask = (uint64_t)cap - 1, at = mix128(a, b) & mask;
-    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask)
-        if (ids[at] < 0 || (lo[at] == a && hi[at] == b)) return (Py_ssize_t)at;
+static inline uint64_t mix_words(const uint64_t *k, int w) {
+    uint64_t h = mix64(k[0]);
+    for (int j = 1; j < w; j++) h = mix64(h ^ k[j]);
+    return h;
+}
+
+static Py_ssize_t probe_words(const uint64_t *keys, const int64_t *ids, Py_ssize_t cap, int w, const uint64_t *k) {
+    uint64_t mask = (uint64_t)cap - 1, at = mix_words(k, w) & mask;
+    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask) {
+        if (ids[at] < 0) return (Py_ssize_t)at;
+        const uint64_t *slot = keys + at * (uint64_t)w;
+        int same = 1;
+        for (int j = 0; j < w && same; j++) same = slot[j] == k[j];
+        if (same) return (Py_ssize_t)at;
+    }
     return -1;
 }
 
+/* the words a key of the table (keys, ids) has: its slots' share of ``keys`` (0: not a table) */
+static int key_words(Py_buffer *keys, Py_buffer *ids, Py_ssize_t *cap) {
+    Py_ssize_t n = ids->len / (Py_ssize_t)sizeof(int64_t);
+    if (n == 0 || (n & (n - 1)) != 0 || ids->len % (Py_ssize_t)sizeof(int64_t) || keys->len % ids->len ||
+        keys->len / ids->len < 1 || keys->len / ids->len > MAX_WORDS) {
+        PyErr_SetString(PyExc_ValueError, "keys and ids must hold one power-of-two number of slots of 1 to 8 words");
+        return 0;
+    }
+    *cap = n;
+    return (int)(keys->len / ids->len);
+}
+
 static PyObject *wide_insert(PyObject *self, PyObject *args) {
-    Py_buffer lo, hi, id, kl, kh, nw;
-    if (!PyArg_ParseTuple(args, "w*w*w*y*y*y*", &lo, &hi, &id, &kl, &kh, &nw)) return NULL;
+    Py_buffer kb, id, nk, nw;
+    if (!PyArg_ParseTuple(args, "w*w*y*y*", &kb, &id, &nk, &nw)) return NULL;
     PyObject *out = NULL;
-    Py_ssize_t cap, rows = kl.len / (Py_ssize_t)sizeof(uint64_t);
-    if (!table_size(&lo, &id, &cap)) goto done;
-    if (hi.len != lo.len || kh.len != kl.len || nw.len != kl.len) {
-        PyErr_SetString(PyExc_ValueError, "arrays differ in size");
+    Py_ssize_t cap, rows = nw.len / (Py_ssize_t)sizeof(int64_t);
+    int w = key_words(&kb, &id, &cap);
+    if (!w) goto done;
+    if (nk.len != rows * w * (Py_ssize_t)sizeof(uint64_t) || nw.len % (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "new keys and new ids differ in size");
         goto done;
     }
-    uint64_t *slo = (uint64_t *)lo.buf, *shi = (uint64_t *)hi.buf;
+    uint64_t *keys = (uint64_t *)kb.buf;
     int64_t *ids = (int64_t *)id.buf;
-    const uint64_t *a = (const uint64_t *)kl.buf, *b = (const uint64_t *)kh.buf;
+    const uint64_t *k = (const uint64_t *)nk.buf;
     const int64_t *fresh = (const int64_t *)nw.buf;
     for (Py_ssize_t r = 0; r < rows; r++) {
         if (fresh[r] < 0) {
             PyErr_SetString(PyExc_ValueError, "an id is negative");
             goto done;
         }
-        Py_ssize_t at = probe2(slo, shi, ids, cap, a[r], b[r]);
+        Py_ssize_t at = probe_words(keys, ids, cap, w, k + r * w);
         if (at < 0) {
             PyErr_SetString(PyExc_ValueError, "the table is full");
             goto done;
         }
-        slo[at] = a[r];
-        shi[at] = b[r];
+        memcpy(keys + at * w, k + r * w, (size_t)w * sizeof(uint64_t));
         ids[at] = fresh[r];
     }
     out = Py_NewRef(Py_None);
 done:
-    PyBuffer_Release(&lo);
-    PyBuffer_Release(&hi);
+    PyBuffer_Release(&kb);
     PyBuffer_Release(&id);
-    PyBuffer_Release(&kl);
-    PyBuffer_Release(&kh);
+    PyBuffer_Release(&nk);
     PyBuffer_Release(&nw);
     return out;
 }
 
-/* one table of ``conversations``: 128-bit (``hi`` set) or u64 keys, the new keys it was given */
+/* one table of a conversation pass, the new keys it was given */
 typedef struct {
-    Py_buffer b[3];
-    int nb;
-    uint64_t *lo, *hi;
+    Py_buffer b[2];
+    int nb, w;
+    uint64_t *keys;
     int64_t *ids;
     Py_ssize_t cap, count, fresh;
     int64_t base, *first;
 } table_t;
 
-static int open_table(PyObject *spec, table_t *t, int wide) {
+static int open_table(PyObject *spec, table_t *t, int words, long long base) {
     t->nb = 0;
-    int want = wide ? 4 : 3;
-    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != want) {
-        PyErr_SetString(PyExc_TypeError, wide ? "a wide table is (lo, hi, ids, count)" : "a table is (slots, ids, count)");
+    if (!PyTuple_Check(spec) || PyTuple_GET_SIZE(spec) != 3) {
+        PyErr_SetString(PyExc_TypeError, "a table is (keys, ids, count)");
         return 0;
     }
-    for (int k = 0; k < want - 1; k++) {
+    for (int k = 0; k < 2; k++) {
         if (PyObject_GetBuffer(PyTuple_GET_ITEM(spec, k), &t->b[k], PyBUF_WRITABLE) < 0) return 0;
         t->nb++;
     }
-    t->count = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, want - 1));
+    t->count = PyLong_AsSsize_t(PyTuple_GET_ITEM(spec, 2));
     if (t->count == -1 && PyErr_Occurred()) return 0;
-    Py_buffer *ids = &t->b[want - 2];
-    if (!table_size(&t->b[0], ids, &t->cap)) return 0;
-    if (wide && t->b[1].len != t->b[0].len) {
-        PyErr_SetString(PyExc_ValueError, "lo and hi differ in size");
+    t->w = key_words(&t->b[0], &t->b[1], &t->cap);
+    if (!t->w) return 0;
+    if (t->w != words) {
+        PyErr_Format(PyExc_ValueError, "a table of %d-word keys where %d-word ones belong", t->w, words);
         return 0;
     }
-    if (t->count < 0 || 2 * t->count > t->cap) {
-        PyErr_SetString(PyExc_ValueError, "a table is more than half full");
+    if (t->count < 0 || 2 * t->count > t->cap || base < 0) {
+        PyErr_SetString(PyExc_ValueError, "a table more than half full, or a negative base");
         return 0;
     }
-    t->lo = (uint64_t *)t->b[0].buf;
-    t->hi = wide ? (uint64_t *)t->b[1].buf : NULL;
-    t->ids = (int64_t *)ids->buf;
+    t->keys = (uint64_t *)t->b[0].buf;
+    t->ids = (int64_t *)t->b[1].buf;
     t->fresh = 0;
+    t->base = (int64_t)base;
+    t->first = NULL;
     return 1;
 }
 
@@ -283,118 +309,206 @@ static void close_table(table_t *t) {
     t->nb = 0;
 }
 
-/* the id of key (a, b) (b unused in a u64 table), claimed numbered ``base`` + fresh when new */
-static inline int64_t claim(table_t *t, uint64_t a, uint64_t b, Py_ssize_t row) {
-    Py_ssize_t at = t->hi ? probe2(t->lo, t->hi, t->ids, t->cap, a, b) : probe(t->lo, t->ids, t->cap, a);
-    /* (at >= 0: the loop stops before a table could pass half full) */
+/* room in every table for one more key at most half full */
+static int room(const table_t *t, int n) {
+    for (int k = 0; k < n; k++)
+        if (2 * (t[k].count + t[k].fresh + 1) > t[k].cap) return 0;
+    return 1;
+}
+
+/* the id of key ``k``, claimed numbered base + fresh when new (``room`` was checked) */
+static inline int64_t claim(table_t *t, const uint64_t *k, Py_ssize_t row) {
+    Py_ssize_t at = probe_words(t->keys, t->ids, t->cap, t->w, k);
     if (t->ids[at] < 0) {
-        t->lo[at] = a;
-        if (t->hi) t->hi[at] = b;
+        memcpy(t->keys + at * t->w, k, (size_t)t->w * sizeof(uint64_t));
         t->ids[at] = t->base + t->fresh;
         t->first[t->fresh++] = row;
     }
     return t->ids[at];
 }
 
+/* a pass's shared set-up: int64 columns of one length, the rows inside them, the tables, the
+ * outputs (int64 ids, then one byte of flags) and the new-row lists */
+typedef struct {
+    Py_buffer rb, cb[9], ob[4];
+    int ncb, nob, ntab;
+    Py_ssize_t n, len;
+    table_t tab[3];
+    PyObject *firsts[3];
+} pass_t;
+
+static void pass_free(pass_t *p) {
+    for (int k = 0; k < p->ntab; k++) close_table(&p->tab[k]);
+    for (int k = 0; k < p->ncb; k++) PyBuffer_Release(&p->cb[k]);
+    for (int k = 0; k < p->nob; k++) PyBuffer_Release(&p->ob[k]);
+    for (int k = 0; k < 3; k++) Py_CLEAR(p->firsts[k]);
+    PyBuffer_Release(&p->rb);
+}
+
+/* ``cols`` (each ``sizes[k]`` bytes a row, ``widths[k]`` of them: 16 for an address), ``specs``
+ * with their key words, ``outs`` (ntab int64 arrays then the flags) */
+static int pass_open(pass_t *p, PyObject *cols, const int *sizes, int ncols, PyObject *const *specs,
+                     const int *words, const long long *bases, int ntab, PyObject *outs) {
+    p->n = p->rb.len / (Py_ssize_t)sizeof(int64_t);
+    if (!PyTuple_Check(cols) || PyTuple_GET_SIZE(cols) != ncols) {
+        PyErr_Format(PyExc_TypeError, "cols must be %d arrays", ncols);
+        return 0;
+    }
+    for (int k = 0; k < ncols; k++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(cols, k), &p->cb[k], PyBUF_SIMPLE) < 0) return 0;
+        p->ncb++;
+        Py_ssize_t rows_here = p->cb[k].len / sizes[k];
+        if (k == 0) p->len = rows_here;
+        if (rows_here != p->len || p->cb[k].len % sizes[k]) {
+            PyErr_SetString(PyExc_ValueError, "the columns differ in size");
+            return 0;
+        }
+    }
+    const int64_t *rows = (const int64_t *)p->rb.buf;
+    for (Py_ssize_t i = 0; i < p->n; i++) {
+        if (rows[i] < 0 || rows[i] >= p->len) {
+            PyErr_SetString(PyExc_IndexError, "a row is outside the columns");
+            return 0;
+        }
+    }
+    for (int k = 0; k < ntab; k++) {
+        if (!open_table(specs[k], &p->tab[k], words[k], bases[k])) {
+            p->ntab = k + 1;
+            return 0;
+        }
+        p->ntab = k + 1;
+        p->firsts[k] = PyBytes_FromStringAndSize(NULL, p->n * (Py_ssize_t)sizeof(int64_t));
+        if (p->firsts[k] == NULL) return 0;
+        p->tab[k].first = (int64_t *)PyBytes_AS_STRING(p->firsts[k]);
+    }
+    if (!PyTuple_Check(outs) || PyTuple_GET_SIZE(outs) != ntab + 1) {
+        PyErr_Format(PyExc_TypeError, "out must be %d arrays", ntab + 1);
+        return 0;
+    }
+    for (int k = 0; k <= ntab; k++) {
+        if (PyObject_GetBuffer(PyTuple_GET_ITEM(outs, k), &p->ob[k], PyBUF_WRITABLE) < 0) return 0;
+        p->nob++;
+        if (p->ob[k].len < p->n * (k < ntab ? (Py_ssize_t)sizeof(int64_t) : 1)) {
+            PyErr_SetString(PyExc_ValueError, "an output array is shorter than the rows");
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* (new rows per table..., done) */
+static PyObject *pass_result(pass_t *p, Py_ssize_t done) {
+    for (int k = 0; k < p->ntab; k++)
+        if (_PyBytes_Resize(&p->firsts[k], p->tab[k].fresh * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
+    return p->ntab == 3 ? Py_BuildValue("(OOOn)", p->firsts[0], p->firsts[1], p->firsts[2], done)
+                        : Py_BuildValue("(OOn)", p->firsts[0], p->firsts[1], done);
+}
+
 enum { C_IS_ETH, C_ETH_SRC, C_ETH_DST, C_FAMILY, C_SRC4, C_DST4, C_PROTO, C_SPORT, C_DPORT, N_COLS };
 
 static PyObject *conversations(PyObject *self, PyObject *args) {
-    Py_buffer rb, cb[N_COLS];
-    Py_buffer ob[4];
-    PyObject *cols, *specs[3];
+    pass_t p = {.ncb = 0};
+    PyObject *cols, *specs[3], *outs, *res = NULL;
     long long bases[3];
-    if (!PyArg_ParseTuple(args, "y*O!OOO(LLL)(w*w*w*w*)", &rb, &PyTuple_Type, &cols, &specs[0], &specs[1], &specs[2],
-                          &bases[0], &bases[1], &bases[2], &ob[0], &ob[1], &ob[2], &ob[3]))
+    if (!PyArg_ParseTuple(args, "y*OOOO(LLL)O", &p.rb, &cols, &specs[0], &specs[1], &specs[2], &bases[0], &bases[1],
+                          &bases[2], &outs))
         return NULL;
-    int ncb = 0;
-    table_t tables[3] = {{.nb = 0}, {.nb = 0}, {.nb = 0}};
-    PyObject *out[3] = {NULL}, *res = NULL;
-    Py_ssize_t n = rb.len / (Py_ssize_t)sizeof(int64_t), len = 0;
-    if (PyTuple_GET_SIZE(cols) != N_COLS) {
-        PyErr_SetString(PyExc_TypeError, "cols must be 9 arrays");
-        goto done;
-    }
-    for (; ncb < N_COLS; ncb++) {
-        if (PyObject_GetBuffer(PyTuple_GET_ITEM(cols, ncb), &cb[ncb], PyBUF_SIMPLE) < 0) goto done;
-        Py_ssize_t each = ncb == C_IS_ETH ? 1 : (Py_ssize_t)sizeof(int64_t), rows_here = cb[ncb].len / each;
-        if (ncb == 0) len = rows_here;
-        if (rows_here != len || cb[ncb].len % each) {
-            ncb++;
-            PyErr_SetString(PyExc_ValueError, "the columns differ in size");
-            goto done;
-        }
-    }
-    for (int k = 0; k < 3; k++) {
-        if (!open_table(specs[k], &tables[k], k != 1)) goto done;
-        if (bases[k] < 0) {
-            PyErr_SetString(PyExc_ValueError, "a negative base");
-            goto done;
-        }
-        tables[k].base = (int64_t)bases[k];
-    }
-    for (int k = 0; k < 4; k++) {
-        if (ob[k].len < n * (k < 3 ? (Py_ssize_t)sizeof(int64_t) : 1)) {
-            PyErr_SetString(PyExc_ValueError, "an output array is shorter than the rows");
-            goto done;
-        }
-    }
-    for (int k = 0; k < 3; k++) {
-        out[k] = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
-        if (out[k] == NULL) goto done;
-        tables[k].first = (int64_t *)PyBytes_AS_STRING(out[k]);
-    }
-    const int64_t *rows = (const int64_t *)rb.buf;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        if (rows[i] < 0 || rows[i] >= len) {
-            PyErr_SetString(PyExc_IndexError, "a row is outside the columns");
-            goto done;
-        }
-    }
-    const unsigned char *is_eth = (const unsigned char *)cb[C_IS_ETH].buf;
+    static const int sizes[N_COLS] = {1, 8, 8, 8, 8, 8, 8, 8, 8}, words[3] = {2, 1, 2};
+    if (!pass_open(&p, cols, sizes, N_COLS, specs, words, bases, 3, outs)) goto done;
+    const int64_t *rows = (const int64_t *)p.rb.buf;
+    const unsigned char *is_eth = (const unsigned char *)p.cb[C_IS_ETH].buf;
     const int64_t *c[N_COLS];
-    for (int k = 1; k < N_COLS; k++) c[k] = (const int64_t *)cb[k].buf;
-    int64_t *eth_ids = (int64_t *)ob[0].buf, *ip_ids = (int64_t *)ob[1].buf, *l4_ids = (int64_t *)ob[2].buf;
-    unsigned char *flags = (unsigned char *)ob[3].buf;
+    for (int k = 1; k < N_COLS; k++) c[k] = (const int64_t *)p.cb[k].buf;
+    int64_t *eth_ids = (int64_t *)p.ob[0].buf, *ip_ids = (int64_t *)p.ob[1].buf, *l4_ids = (int64_t *)p.ob[2].buf;
+    unsigned char *flags = (unsigned char *)p.ob[3].buf;
     Py_ssize_t i = 0;
-    for (; i < n; i++) {
-        int room = 1;
-        for (int k = 0; k < 3; k++) room &= 2 * (tables[k].count + tables[k].fresh + 1) <= tables[k].cap;
-        if (!room) break; /* the caller grows the table first */
+    for (; i < p.n && room(p.tab, 3); i++) {
         Py_ssize_t r = (Py_ssize_t)rows[i];
         unsigned char f = 0;
         eth_ids[i] = ip_ids[i] = l4_ids[i] = 0;
         if (is_eth[r]) {
             uint64_t s = (uint64_t)c[C_ETH_SRC][r], t = (uint64_t)c[C_ETH_DST][r];
-            uint64_t lo = s < t ? s : t, hi = s < t ? t : s;
-            if (s != lo) f |= 1;
-            eth_ids[i] = claim(&tables[0], lo, hi, i);
+            uint64_t k[2] = {s < t ? s : t, s < t ? t : s};
+            if (s != k[0]) f |= 1;
+            eth_ids[i] = claim(&p.tab[0], k, i);
         }
         if (c[C_FAMILY][r] == 4) {
             uint64_t s = (uint64_t)c[C_SRC4][r], t = (uint64_t)c[C_DST4][r];
-            uint64_t lo = s < t ? s : t, hi = s < t ? t : s, pair = lo << 32 | hi;
-            int rev = s != lo;
+            uint64_t pair = (s < t ? s : t) << 32 | (s < t ? t : s);
+            int rev = t < s;
             if (rev) f |= 2;
-            ip_ids[i] = claim(&tables[1], pair, 0, i);
+            ip_ids[i] = claim(&p.tab[1], &pair, i);
             int64_t proto = c[C_PROTO][r];
             if (proto == 6 || proto == 17) {
                 int64_t sp = c[C_SPORT][r], dp = c[C_DPORT][r];
                 int swap = s == t ? sp > dp : rev;
                 uint64_t pa = (uint64_t)(swap ? dp : sp), pb = (uint64_t)(swap ? sp : dp);
                 if (swap) f |= 4;
-                l4_ids[i] = claim(&tables[2], pair, (uint64_t)(proto == 17) << 32 | pa << 16 | pb, i);
+                uint64_t k[2] = {pair, (uint64_t)(proto == 17) << 32 | pa << 16 | pb};
+                l4_ids[i] = claim(&p.tab[2], k, i);
             }
         }
         flags[i] = f;
     }
-    for (int k = 0; k < 3; k++)
-        if (_PyBytes_Resize(&out[k], tables[k].fresh * (Py_ssize_t)sizeof(int64_t)) < 0) goto done;
-    res = Py_BuildValue("(OOOn)", out[0], out[1], out[2], i);
+    res = pass_result(&p, i);
 done:
-    for (int k = 0; k < 3; k++) Py_XDECREF(out[k]);
-    for (int k = 0; k < 4; k++) PyBuffer_Release(&ob[k]);
-    for (int k = 0; k < 3; k++) close_table(&tables[k]);
-    for (int k = 0; k < ncb; k++) PyBuffer_Release(&cb[k]);
-    PyBuffer_Release(&rb);
+    pass_free(&p);
+    return res;
+}
+
+static inline uint64_t be64(const unsigned char *b) {
+    uint64_t x = 0;
+    for (int j = 0; j < 8; j++) x = x << 8 | b[j];
+    return x;
+}
+
+enum { C6_PROTO, C6_SPORT, C6_DPORT, N_COLS6 };
+
+static PyObject *conversations6(PyObject *self, PyObject *args) {
+    pass_t p = {.ncb = 0};
+    Py_buffer sb, db;
+    PyObject *cols, *specs[2], *outs, *res = NULL;
+    long long bases[2];
+    if (!PyArg_ParseTuple(args, "y*(y*y*)OOO(LL)O", &p.rb, &sb, &db, &cols, &specs[0], &specs[1], &bases[0],
+                          &bases[1], &outs))
+        return NULL;
+    static const int sizes[N_COLS6] = {8, 8, 8}, words[2] = {4, 5};
+    if (!pass_open(&p, cols, sizes, N_COLS6, specs, words, bases, 2, outs)) goto done;
+    if (sb.len != 16 * p.n || db.len != 16 * p.n) {
+        PyErr_SetString(PyExc_ValueError, "the addresses are not 16 bytes for each row");
+        goto done;
+    }
+    const int64_t *rows = (const int64_t *)p.rb.buf;
+    const unsigned char *src = (const unsigned char *)sb.buf, *dst = (const unsigned char *)db.buf;
+    const int64_t *proto = (const int64_t *)p.cb[C6_PROTO].buf, *sport = (const int64_t *)p.cb[C6_SPORT].buf;
+    const int64_t *dport = (const int64_t *)p.cb[C6_DPORT].buf;
+    int64_t *ip_ids = (int64_t *)p.ob[0].buf, *l4_ids = (int64_t *)p.ob[1].buf;
+    unsigned char *flags = (unsigned char *)p.ob[2].buf;
+    Py_ssize_t i = 0;
+    for (; i < p.n && room(p.tab, 2); i++) {
+        Py_ssize_t r = (Py_ssize_t)rows[i];
+        uint64_t s[2] = {be64(src + 16 * i), be64(src + 16 * i + 8)};
+        uint64_t t[2] = {be64(dst + 16 * i), be64(dst + 16 * i + 8)};
+        int rev = t[0] < s[0] || (t[0] == s[0] && t[1] < s[1]); /* dst < src: dst is side A */
+        unsigned char f = rev ? 2 : 0;
+        uint64_t k[5] = {rev ? t[0] : s[0], rev ? t[1] : s[1], rev ? s[0] : t[0], rev ? s[1] : t[1], 0};
+        ip_ids[i] = claim(&p.tab[0], k, i);
+        l4_ids[i] = 0;
+        if (proto[r] == 6 || proto[r] == 17) {
+            int same = s[0] == t[0] && s[1] == t[1];
+            int swap = same ? sport[r] > dport[r] : rev;
+            uint64_t pa = (uint64_t)(swap ? dport[r] : sport[r]), pb = (uint64_t)(swap ? sport[r] : dport[r]);
+            if (swap) f |= 4;
+            k[4] = (uint64_t)(proto[r] == 17) << 32 | pa << 16 | pb;
+            l4_ids[i] = claim(&p.tab[1], k, i);
+        }
+        flags[i] = f;
+    }
+    res = pass_result(&p, i);
+done:
+    pass_free(&p);
+    PyBuffer_Release(&sb);
+    PyBuffer_Release(&db);
     return res;
 }
 
@@ -402,8 +516,9 @@ static PyMethodDef methods[] = {
     {"key_lookup", key_lookup, METH_VARARGS, "Ids of u64 keys in an open-addressing table, -1 where absent."},
     {"key_insert", key_insert, METH_VARARGS, "Put u64 keys with their ids into an open-addressing table."},
     {"key_claim", key_claim, METH_VARARGS, "Ids of u64 keys, new keys put in the table numbered from a base."},
-    {"wide_insert", wide_insert, METH_VARARGS, "Put 128-bit keys with their ids into an open-addressing table."},
+    {"wide_insert", wide_insert, METH_VARARGS, "Put keys of several words with their ids into an open-addressing table."},
     {"conversations", conversations, METH_VARARGS, "Ethernet, IPv4 and TCP/UDP conversation ids of many frames."},
+    {"conversations6", conversations6, METH_VARARGS, "IPv6 and TCP/UDP conversation ids of many frames."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -26,12 +26,13 @@ from . import tunnels as _tunnel_table
 from .dissect import core as _core
 from .fastwalk import View, Walk, walk
 from .index import DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED, OUTER_SHIFT
-from .keytable import HashedKeys, KeyCache, KeyTable, WideKeys, cached_ids, unique_first
+from .keytable import HashedKeys, KeyCache, KeyTable, WideKeys, cached_ids
 
-try:  # the conversation pass in C (``_keys.c``), built at install time when a compiler is there
+try:  # the conversation passes in C (``_keys.c``), built at install time when a compiler is there
     from ._keys import conversations as _native_conv
+    from ._keys import conversations6 as _native_conv6
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_conv = None
+    _native_conv = _native_conv6 = None
 
 if TYPE_CHECKING:
     from .trace import Trace
@@ -91,7 +92,7 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
     # layer offsets of plain frames (a tunnel frame holds two of each layer: its fields decode)
     layout = np.zeros(len(d), dtype=np.uint8)
     if len(plain):
-        at = np.searchsorted(d, plain)
+        at = np.searchsorted(d, plain) if len(plain) < len(d) else slice(None)
         layout[at] = layeroffs.codes(trace, w.l3[plain] - o[plain], np.where(w.l4[plain] >= 0, w.l4[plain] - o[plain], -1),
                                      np.where(w.pay[plain] >= 0, w.pay[plain] - o[plain], -1), w.protos[plain])
     batch["layout"][out] = layout
@@ -126,12 +127,15 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
         tid[d], net[d] = tunnel
     pd = proto[d]
     l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
+    i6 = d[family[d] == 6]
     if tunnel is None and native_conversations():
         _native(trace, w, d, conv)
-    elif not (_eth(trace, w, d[w.is_eth[d]], conv, tid if tunnel is not None else None) and _ip4(trace, w, d[family[d] == 4], conv, net, tunnel)
+        if len(i6) and w.src6 is not None and w.dst6 is not None:
+            _native6(trace, w, i6, conv)
+        return True
+    if not (_eth(trace, w, d[w.is_eth[d]], conv, tid if tunnel is not None else None) and _ip4(trace, w, d[family[d] == 4], conv, net, tunnel)
               and _l4(trace, w, d[l4 & (family[d] == 4)], conv)):
         return False
-    i6 = d[family[d] == 6]
     if len(i6) and w.src6 is not None and w.dst6 is not None:
         s, t_ = w.src6[i6], w.dst6[i6]
         swap = _lex_less(t_, s)  # dst < src → dst is side A
@@ -150,6 +154,7 @@ def native_conversations() -> bool:
 #: ``_keys.conversations``' flag bits → the index's direction bits
 _DIR_OF_FLAGS = np.array([(DIR_ETH_REVERSED if f & 1 else 0) | (DIR_IP_REVERSED if f & 2 else 0)
                           | (DIR_L4_REVERSED if f & 4 else 0) for f in range(8)], dtype=np.int64)
+_FLAGS_ARE_DIR = bool((_DIR_OF_FLAGS == np.arange(8)).all())  # (they are: no lookup)
 
 
 def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
@@ -160,7 +165,7 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
     is their id whenever that table does not know one of them already (it may: the scalar
     path interns conversations too); only then are they renumbered."""
     caches = _caches(trace)
-    eth_t, l4_t = caches.setdefault("eth_wide", WideKeys()), caches.setdefault("l4_wide", WideKeys())
+    eth_t, l4_t = caches.setdefault("eth_wide", WideKeys(2)), caches.setdefault("l4_wide", WideKeys(2))
     ip_t = caches["ip4"]
     assert isinstance(eth_t, WideKeys) and isinstance(l4_t, WideKeys) and isinstance(ip_t, HashedKeys)
     convs = (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations)
@@ -193,7 +198,7 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             hi = np.maximum(w.eth_src[r], w.eth_dst[r])
             a, b = lo.tolist(), hi.tolist()
             real = convs[0].intern_many(list(zip(a, b, strict=True)), a, b)
-            eth = _settled(eth, nexts[0], real, lambda ids: eth_t.settle(lo, hi, ids))
+            eth = _settled(eth, nexts[0], real, lambda ids: eth_t.settle(np.stack([lo, hi], axis=1), ids))
         if len(ip_new):
             r = d[ip_new]
             lo4 = np.minimum(w.ip_src4[r], w.ip_dst4[r])
@@ -216,16 +221,87 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             pair = (np.minimum(s, t_).astype(np.uint64) << np.uint64(32)) | np.maximum(s, t_).astype(np.uint64)
             ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(
                 np.uint64)
-            l4 = _settled(l4, nexts[2], real, lambda ids: l4_t.settle(pair, ports, ids))
+            l4 = _settled(l4, nexts[2], real, lambda ids: l4_t.settle(np.stack([pair, ports], axis=1), ids))
     except BaseException:  # numbers the conversation tables did not give must not outlive this call
-        caches.pop("eth_wide", None)
-        caches.pop("l4_wide", None)
-        caches["ip4"] = KeyCache()
+        _forget_native(caches)
         raise
     conv.eth[d] = eth
     conv.ip[d] = ip  # (0 for IPv6 rows: set next)
     conv.l4[d] = l4
-    conv.dirflags[d] |= _DIR_OF_FLAGS[flags]
+    conv.dirflags[d] |= flags if _FLAGS_ARE_DIR else _DIR_OF_FLAGS[flags]
+
+
+def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> None:
+    """``_native`` for the IPv6 rows ``i6``: their IP conversations and the TCP/UDP ones over them
+    (``_keys.conversations6``), numbered after the IPv4 ones, as the reference does."""
+    caches = _caches(trace)
+    ip_t, l4_t = caches.setdefault("ip6_wide", WideKeys(4)), caches.setdefault("l46_wide", WideKeys(5))
+    assert isinstance(ip_t, WideKeys) and isinstance(l4_t, WideKeys) and w.src6 is not None and w.dst6 is not None
+    convs = (trace.ip_conversations, trace.l4_conversations)
+    nexts = tuple(len(c) + 1 for c in convs)
+    n = len(i6)
+    rows = np.ascontiguousarray(i6, dtype=np.int64)
+    addrs = (np.ascontiguousarray(w.src6[i6], dtype=np.uint8), np.ascontiguousarray(w.dst6[i6], dtype=np.uint8))
+    cols = tuple(np.ascontiguousarray(c, dtype=np.int64) for c in (w.proto, w.sport, w.dport))
+    ip, l4 = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+    flags = np.empty(n, dtype=np.uint8)
+    new: list[list[np.ndarray]] = [[], []]
+    fresh = [0, 0]
+    done = 0
+    try:
+        while done < n:
+            *firsts, got = _native_conv6(rows[done:], (addrs[0][done:], addrs[1][done:]), cols, ip_t.spec(1), l4_t.spec(1),
+                                         (nexts[0] + fresh[0], nexts[1] + fresh[1]), (ip[done:], l4[done:], flags[done:]))
+            for k, t in enumerate((ip_t, l4_t)):
+                rows_k = np.frombuffer(firsts[k], dtype=np.int64) + done
+                new[k].append(rows_k)
+                t.count += len(rows_k)
+                fresh[k] += len(rows_k)
+            done += got
+        ip_new, l4_new = (np.concatenate(parts) for parts in new)
+        if len(ip_new):
+            lo, hi = _sides6(w, i6[ip_new], flags[ip_new])
+            a = [int.from_bytes(x, "big") for x in map(bytes, lo)]
+            b = [int.from_bytes(x, "big") for x in map(bytes, hi)]
+            k = len(a)
+            real = convs[0].intern_many([(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k, [6] * k)
+            ip = _settled(ip, nexts[0], real, lambda ids: ip_t.settle(np.concatenate([_halves(lo), _halves(hi)], axis=1),
+                                                                       ids))
+        if len(l4_new):
+            r = i6[l4_new]
+            lo, hi = _sides6(w, r, flags[l4_new])
+            swap = (flags[l4_new] & 4) != 0
+            pa = np.where(swap, w.dport[r], w.sport[r])
+            pb = np.where(swap, w.sport[r], w.dport[r])
+            udp = w.proto[r] == 17
+            cs, prs = ip[l4_new].tolist(), np.where(udp, 17, 6).tolist()
+            pas, pbs = pa.tolist(), pb.tolist()
+            real = convs[1].intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+            ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(
+                np.uint64)
+            l4 = _settled(l4, nexts[1], real, lambda ids: l4_t.settle(
+                np.concatenate([_halves(lo), _halves(hi), ports[:, None]], axis=1), ids))
+    except BaseException:
+        _forget_native(caches)
+        raise
+    conv.ip[i6] = ip
+    conv.l4[i6] = l4
+    conv.dirflags[i6] |= flags if _FLAGS_ARE_DIR else _DIR_OF_FLAGS[flags]
+
+
+def _sides6(w: Walk, r: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The two addresses of IPv6 rows ``r`` (n × 16 bytes), side A first (flag 2: the source is B)."""
+    assert w.src6 is not None and w.dst6 is not None
+    s, t_ = w.src6[r], w.dst6[r]
+    rev = ((flags & 2) != 0)[:, None]
+    return np.where(rev, t_, s), np.where(rev, s, t_)
+
+
+def _forget_native(caches: dict[str, KeyTable | WideKeys]) -> None:
+    """Empty the C passes' tables (after a failure left numbers in them no conversation table gave)."""
+    for name in ("eth_wide", "l4_wide", "ip6_wide", "l46_wide"):
+        caches.pop(name, None)
+    caches["ip4"] = KeyCache()
 
 
 def _settled(ids: np.ndarray, first: int, real: list[int], put: Callable[[np.ndarray], None]) -> np.ndarray:
@@ -441,7 +517,9 @@ def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray
     parts = [lo, hi] if tid is None else [lo, hi, tid.astype(">u8").view(np.uint8).reshape(-1, 8)]
     both = np.ascontiguousarray(np.concatenate(parts, axis=1))
     keys = both.view(np.dtype((np.void, both.shape[1]))).ravel()
-    _, first, inv = unique_first(keys)
+    _, where, inv = np.unique(keys, return_index=True, return_inverse=True)
+    order = np.argsort(where)  # interned in the order they first come, as every other table is
+    first = where[order]
     a = [int.from_bytes(both[r, :16].tobytes(), "big") for r in first]
     b = [int.from_bytes(both[r, 16:32].tobytes(), "big") for r in first]
     n = len(a)
@@ -452,7 +530,9 @@ def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray
         t = [int(tid[r]) for r in first]
         got = trace.ip_conversations.intern_many([(6, x, y, z) for x, y, z in zip(a, b, t, strict=True)], a, b, t,
                                                  [6] * n)
-    return np.asarray(got, dtype=np.int64)[inv]
+    ids = np.empty(len(order), dtype=np.int64)
+    ids[order] = got
+    return ids[inv.ravel()]
 
 
 def _halves(a: np.ndarray) -> np.ndarray:

@@ -133,36 +133,35 @@ class HashedKeys:
 
 
 class WideKeys:
-    """``HashedKeys`` for 128-bit keys, each held as two u64 halves: the tables of the C
-    conversation pass (``_keys.conversations``), whose keys are a pair of MAC addresses, or an
-    address pair with the ports.  Filled only by that pass (then ``settle``)."""
+    """``HashedKeys`` for keys of ``width`` u64 words: the tables of the C conversation passes
+    (``_keys.conversations``/``conversations6``), whose keys are a pair of MAC addresses, a pair
+    of IPv6 addresses, or an address pair with the ports.  Filled only by those passes."""
 
-    def __init__(self) -> None:
-        self.lo = np.zeros(16, dtype=np.uint64)
-        self.hi = np.zeros(16, dtype=np.uint64)
+    def __init__(self, width: int) -> None:
+        self.keys = np.zeros((16, width), dtype=np.uint64)
         self.ids = np.full(16, -1, dtype=np.int64)
         self.count = 0
 
-    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-        """The table as ``_keys.conversations`` takes it, with room for ``more`` new keys at most
-        half full (doubled and refilled while short of that; the pass counts nothing: the caller
-        adds the keys it put in to ``count``)."""
+    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The table as a conversation pass takes it, with room for ``more`` new keys at most half
+        full (doubled and refilled while short of that; the pass counts nothing: the caller adds
+        the keys it put in to ``count``)."""
         if 2 * (self.count + more) > len(self.ids):
             cap = len(self.ids)
             while cap < 2 * (self.count + more):
                 cap *= 2
             live = self.ids >= 0
-            lo, hi, ids = self.lo[live], self.hi[live], self.ids[live]
-            self.lo = np.zeros(cap, dtype=np.uint64)
-            self.hi = np.zeros(cap, dtype=np.uint64)
+            keys, ids = self.keys[live], self.ids[live]
+            self.keys = np.zeros((cap, self.keys.shape[1]), dtype=np.uint64)
             self.ids = np.full(cap, -1, dtype=np.int64)
-            _native_wide_insert(self.lo, self.hi, self.ids, lo, hi, ids)
-        return self.lo, self.hi, self.ids, self.count
+            _native_wide_insert(self.keys, self.ids, np.ascontiguousarray(keys), ids)
+        return self.keys, self.ids, self.count
 
-    def settle(self, lo: np.ndarray, hi: np.ndarray, ids: np.ndarray) -> None:
-        """Keys a C pass put in the table (counted) with numbers that were not their ids: their ids."""
-        _native_wide_insert(self.lo, self.hi, self.ids, np.ascontiguousarray(lo, dtype=np.uint64),
-                            np.ascontiguousarray(hi, dtype=np.uint64), np.ascontiguousarray(ids, dtype=np.int64))
+    def settle(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Keys (one row of words each) a pass put in the table (counted) with numbers that were
+        not their ids: their ids."""
+        _native_wide_insert(self.keys, self.ids, np.ascontiguousarray(keys, dtype=np.uint64),
+                            np.ascontiguousarray(ids, dtype=np.int64))
 
 
 #: either kind of table
@@ -188,12 +187,3 @@ def cached_ids(cache: KeyTable, keys: np.ndarray, make: Make) -> np.ndarray:
         ids[at] = new[rank[inv.ravel()]]
         cache.add(uniq[order], new)
     return ids
-
-
-def unique_first(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """np.unique's values and inverse, plus *a* row of each value (cheaper than return_index)."""
-    uniq, inv = np.unique(keys, return_inverse=True)
-    inv = inv.ravel()
-    first = np.empty(len(uniq), dtype=np.int64)
-    first[inv] = np.arange(len(keys))
-    return uniq, first, inv
