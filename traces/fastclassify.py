@@ -121,22 +121,26 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
     if not len(d):
         return True
     family, proto = w.family, w.proto
+    pd = proto[d]
+    l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
+    i6 = d[family[d] == 6]
+    six = len(i6) > 0 and w.src6 is not None and w.dst6 is not None
+    if tunnel is None and native_conversations():
+        _native(trace, w, d, conv)
+        if six:
+            _native6(trace, w, i6, conv)
+        return True
     tid = np.zeros(len(w.ok), dtype=np.int64)
     net = np.zeros(len(w.ok), dtype=np.int64)
     if tunnel is not None:
         tid[d], net[d] = tunnel
-    pd = proto[d]
-    l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
-    i6 = d[family[d] == 6]
-    if tunnel is None and native_conversations():
-        _native(trace, w, d, conv)
-        if len(i6) and w.src6 is not None and w.dst6 is not None:
-            _native6(trace, w, i6, conv)
-        return True
-    if not (_eth(trace, w, d[w.is_eth[d]], conv, tid if tunnel is not None else None) and _ip4(trace, w, d[family[d] == 4], conv, net, tunnel)
-              and _l4(trace, w, d[l4 & (family[d] == 4)], conv)):
+    if not _eth(trace, w, d[w.is_eth[d]], conv, tid if tunnel is not None else None):
         return False
-    if len(i6) and w.src6 is not None and w.dst6 is not None:
+    _ip4(trace, w, d[family[d] == 4], conv, net, tunnel)
+    if not _l4(trace, w, d[l4 & (family[d] == 4)], conv):
+        return False
+    if six:
+        assert w.src6 is not None and w.dst6 is not None
         s, t_ = w.src6[i6], w.dst6[i6]
         swap = _lex_less(t_, s)  # dst < src → dst is side A
         lo = np.where(swap[:, None], t_, s)
@@ -334,15 +338,14 @@ def _eth(trace: Trace, w: Walk, e: np.ndarray, conv: _Conversations, tid: np.nda
 
 
 def _ip4(trace: Trace, w: Walk, i4: np.ndarray, conv: _Conversations, net: np.ndarray,
-         tunnel: tuple[np.ndarray, np.ndarray] | None) -> bool:
+         tunnel: tuple[np.ndarray, np.ndarray] | None) -> None:
     """The IPv4 conversations of rows ``i4``; ``net``: per row of the walk, a tenant's network."""
     if not len(i4):
-        return True
+        return
     s, t_ = w.ip_src4[i4], w.ip_dst4[i4]
     lo, hi = np.minimum(s, t_), np.maximum(s, t_)
     conv.ip[i4] = _intern_ip4(trace, lo, hi) if tunnel is None else _intern_ip4_tenant(trace, lo, hi, net[i4])
     conv.dirflags[i4] |= np.where(s != lo, DIR_IP_REVERSED, 0)
-    return True
 
 
 def _l4(trace: Trace, w: Walk, lp: np.ndarray, conv: _Conversations) -> bool:
