@@ -362,3 +362,53 @@ def test_smb2_status_comes_from_its_column(tmp_path: Path, expr: str) -> None:
     smb1 = 1 if "SMB.Status" in expr else 0  # (the SMB1 frame is decoded for its own status)
     assert cf.last_stats.decoded <= int((states == DECODE).sum()) + smb1  # the compounds and two messages
     assert int((states == DECODE).sum()) == 3
+
+
+def _host_columns(trace: object, native: bool, monkeypatch: pytest.MonkeyPatch) -> tuple[list[int], list[str]]:
+    """HTTP.Host's column built by the C scan or by the NumPy windows (``_Messages.host``): per
+    frame its state and its text (so the two tables may number values differently)."""
+    from tracemon.traces import httpcols
+
+    with monkeypatch.context() as m:
+        if not native:
+            m.setattr(httpcols, "_native_host", None)
+        col = httpcols.build(trace, trace.registry.get("HTTP.Host"))  # type: ignore[attr-defined]
+    states = col.states().tolist()
+    texts = [col.table[c] if c >= 0 else "" for c in col.codes.tolist()]
+    return states, texts
+
+
+@pytest.mark.skipif(__import__("tracemon.traces.httpcols", fromlist=["x"])._native_host is None,
+                    reason="the C extension _scan is not built")
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(http=st.lists(st.tuples(http_payload(), st.sampled_from([80, 8080, 9999])), min_size=1, max_size=8),
+       pad=st.sampled_from([0, 0, 240, 250, 4090, 5000]), lines=st.sampled_from([0, 0, 199, 201]))
+def test_the_c_host_scan_is_the_numpy_one(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+                                          http: list[tuple[bytes, int]], pad: int, lines: int) -> None:
+    """Random messages, some with headers padded past the first window or past the whole one, or
+    with about ``MAX_LINES`` header lines: the C scan answers as the NumPy reference, message for
+    message (and both as the dissector: the other tests)."""
+    frames = []
+    for data, port in http:
+        at = data.find(b"\n") + 1
+        if at and (pad or lines):  # (after the first line)
+            data = data[:at] + b"X-Pad: " + b"p" * pad + b"\r\n" + b"A: b\r\n" * lines + data[at:]
+        frames.append(_tcp4(50000, port, data))
+    path = tmp_path_factory.mktemp("host") / "h.pcap"
+    write_pcap(path, 1, frames)
+    trace = open_trace(path, use_cache=False)
+    assert _host_columns(trace, True, monkeypatch) == _host_columns(trace, False, monkeypatch)
+
+
+def test_the_c_host_scan_answers_the_odd_frames_as_the_numpy_one(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from tracemon.traces import httpcols
+
+    if httpcols._native_host is None:
+        pytest.skip("the C extension _scan is not built")
+    path = tmp_path / "odd.pcap"
+    write_pcap(path, 1, odd_frames())
+    trace = open_trace(path, use_cache=False)
+    native = _host_columns(trace, True, monkeypatch)
+    assert native == _host_columns(trace, False, monkeypatch)
+    assert native[0].count(DECODE) == 4 and "past-first-window" in native[1]

@@ -22,6 +22,14 @@
  *     buffer are cut to it.  With ``headers`` a row ends at its first blank line ("\n\n" or
  *     "\n\r\n"), where the header block of an HTTP-like message ends.
  *
+ * http_host(buf, starts, lengths, window, max_lines, methods) -> (state, value_start, value_length)
+ *     The Host header of HTTP messages (payloads ``buf[start : start + length]`` that start one:
+ *     a method of ``methods``, each with its space, or a status line), each read as far as
+ *     ``window`` bytes, as ``httpcols._Messages.host`` finds it (the NumPy reference; its
+ *     docstring says what is left to decoding): one byte a message, 0 no Host header, 1 one,
+ *     whose value (the text after the colon, white space and all) is at ``value_start`` for
+ *     ``value_length`` bytes (int64), 2 decode the message.
+ *
  * gather_rows(buf, pos, width, pad=False) -> bytes
  *     The ``width`` bytes at each int64 position of ``pos``, one row after another (rows x width):
  *     a header read at 100,000 offsets without NumPy's index temporaries.  A negative position
@@ -211,6 +219,133 @@ done:
     return out;
 }
 
+/* bytes ``str.strip`` removes from latin-1 text (httpcols._SPACE) */
+static int is_space(unsigned char c) {
+    return (c >= 9 && c <= 13) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0;
+}
+
+/* a status line's 3-character code that ``str.isdigit`` takes but ``int`` refuses (superscript
+ * digits): the dissector fails on such a message (``httpcols._Messages._code``) */
+static int broken_status(const unsigned char *p, Py_ssize_t line_end) {
+    Py_ssize_t end = line_end;
+    if (end > 0 && p[end - 1] == '\r') end--;
+    Py_ssize_t s1 = end, s2 = end;
+    for (Py_ssize_t i = 0; i < end; i++) {
+        if (p[i] != ' ') continue;
+        if (s1 == end) s1 = i;
+        else { s2 = i; break; }
+    }
+    if (s1 >= end || s2 - s1 - 1 != 3) return 0;
+    int ascii = 1, other = 1;
+    for (int j = 1; j <= 3; j++) {
+        unsigned char c = p[s1 + j];
+        int digit = c >= '0' && c <= '9';
+        ascii &= digit;
+        other &= digit || c == 0xB2 || c == 0xB3 || c == 0xB9;
+    }
+    return other && !ascii;
+}
+
+static PyObject *http_host(PyObject *self, PyObject *args) {
+    Py_buffer in, st, ln;
+    Py_ssize_t window, max_lines;
+    PyObject *methods;
+    if (!PyArg_ParseTuple(args, "y*y*y*nnO!", &in, &st, &ln, &window, &max_lines, &PyTuple_Type, &methods)) return NULL;
+    PyObject *state_out = NULL, *vs_out = NULL, *vl_out = NULL, *res = NULL;
+    Py_ssize_t rows = st.len / (Py_ssize_t)sizeof(int64_t), nm = PyTuple_GET_SIZE(methods);
+    if (ln.len != st.len || window < 1) {
+        PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size, or the window is empty");
+        goto done;
+    }
+    for (Py_ssize_t j = 0; j < nm; j++) {
+        if (!PyBytes_Check(PyTuple_GET_ITEM(methods, j))) {
+            PyErr_SetString(PyExc_TypeError, "methods must be bytes");
+            goto done;
+        }
+    }
+    state_out = PyBytes_FromStringAndSize(NULL, rows);
+    vs_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    vl_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    if (state_out == NULL || vs_out == NULL || vl_out == NULL) goto done;
+    unsigned char *state = (unsigned char *)PyBytes_AS_STRING(state_out);
+    int64_t *vstart = (int64_t *)PyBytes_AS_STRING(vs_out), *vlen = (int64_t *)PyBytes_AS_STRING(vl_out);
+    const int64_t *starts = (const int64_t *)st.buf, *lengths = (const int64_t *)ln.buf;
+    const unsigned char *b = (const unsigned char *)in.buf;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (r + WALK_AHEAD < rows) { /* messages lie far apart: their first lines are fetched ahead */
+            int64_t q = starts[r + WALK_AHEAD];
+            if (q >= 0 && q + 128 <= in.len) {
+                PREFETCH(b + q);
+                PREFETCH(b + q + 64);
+            }
+        }
+        vstart[r] = vlen[r] = 0;
+        int64_t a = starts[r], n = lengths[r];
+        if (a < 0 || n < 0 || a > in.len || n > in.len - a) {
+            state[r] = 2; /* outside the buffer: the dissector decides */
+            continue;
+        }
+        int cut = n > window;
+        Py_ssize_t w = cut ? window : (Py_ssize_t)n;
+        const unsigned char *p = b + a;
+        const unsigned char *nl = memchr(p, '\n', (size_t)w);
+        int request = 0;
+        for (Py_ssize_t j = 0; j < nm && !request; j++) {
+            PyObject *m = PyTuple_GET_ITEM(methods, j);
+            Py_ssize_t k = PyBytes_GET_SIZE(m);
+            request = k <= w && memcmp(p, PyBytes_AS_STRING(m), (size_t)k) == 0;
+        }
+        Py_ssize_t line_end = nl ? nl - p : w;
+        int unsure = !nl && cut;
+        if (!request && broken_status(p, line_end)) unsure = 1;
+        Py_ssize_t count = 0, hosts = 0, host_at = 0, host_end = 0;
+        int ended = 0, spaced = 0;
+        Py_ssize_t pos = nl ? line_end + 1 : w;
+        while (pos < w) {
+            const unsigned char *e = memchr(p + pos, '\n', (size_t)(w - pos));
+            if (e == NULL) break; /* a last line the window does not end: not a line */
+            Py_ssize_t le = e - p, size = le - pos, k = 0;
+            while (k < size && p[pos + k] == '\r') k++;
+            if (k == size) {  /* nothing but '\r': the headers end here */
+                ended = 1;
+                break;
+            }
+            count++;
+            unsigned char b0 = p[pos];
+            if (is_space(b0)) spaced = 1;
+            if ((b0 | 0x20) == 'h' && size >= 5 && (p[pos + 1] | 0x20) == 'o' && (p[pos + 2] | 0x20) == 's' &&
+                (p[pos + 3] | 0x20) == 't') {
+                unsigned char c = p[pos + 4];
+                if (c == ':') {
+                    hosts++;
+                    host_at = pos + 5;
+                    host_end = le;
+                } else if (is_space(c)) {
+                    spaced = 1; /* "host" and white space: its name may strip to "host" */
+                }
+            }
+            pos = le + 1;
+        }
+        if (!ended && cut) unsure = 1;
+        if (count > max_lines) unsure = 1;
+        if (hosts > 1 || unsure || spaced) state[r] = 2;
+        else if (hosts == 1) {
+            state[r] = 1;
+            vstart[r] = a + host_at;
+            vlen[r] = host_end - host_at;
+        } else state[r] = 0;
+    }
+    res = Py_BuildValue("(OOO)", state_out, vs_out, vl_out);
+done:
+    Py_XDECREF(state_out);
+    Py_XDECREF(vs_out);
+    Py_XDECREF(vl_out);
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&ln);
+    return res;
+}
+
 static PyObject *gather_rows(PyObject *self, PyObject *args) {
     Py_buffer in, ps;
     Py_ssize_t width;
@@ -260,6 +395,7 @@ static PyMethodDef methods[] = {
     {"pcap_records", pcap_records, METH_VARARGS, "Offsets of a run of sane pcap records."},
     {"pcapng_epbs", pcapng_epbs, METH_VARARGS, "Offsets of a run of well-formed pcapng Enhanced Packet Blocks."},
     {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
+    {"http_host", http_host, METH_VARARGS, "The Host header of many HTTP messages."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -42,10 +42,17 @@ from .fieldcols import (
 from .fields import FieldDef
 from .protocols import MASK
 
+try:  # the Host header scan in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import http_host as _native_host
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _native_host = None
+
 #: payload bytes of each message read first, and for the messages whose headers go on (longer: decoded)
 FIRST_WINDOW, WINDOW = 256, 4096
 #: HTTP messages per step of a build
 STEP = 1 << 16
+#: what a request starts with (``_scan.http_host`` tells requests from responses by it)
+_METHODS = tuple(m.encode() + b" " for m in _http.METHODS)
 #: header lines followed (the dissector reads up to ``http.MAX_HEADERS``)
 MAX_LINES = min(200, _http.MAX_HEADERS - 1)
 FIELDS = {f.name.lower(): f.name for f in (_http.HOST, _http.METHOD, _http.URI, _http.STATUS, _http.RESP_VERSION)}
@@ -87,6 +94,12 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
     values = np.zeros(len(p.rows), dtype=np.uint16)
     tables = Tables()
+    if name == _http.HOST.name.lower() and _native_host is not None:  # one pass in C, no window matrices
+        got, c, table = _hosts(trace, p.start[msg], p.length[msg])
+        c = tables.add(c, got == PRESENT, table)
+        state[msg] = got
+        codes[msg] = np.where(got == PRESENT, c, codes[msg])
+        msg = msg[:0]
     for a in range(0, len(msg), STEP):  # steps bound the window matrices (STEP x FIRST_WINDOW bytes)
         checkpoint(a, len(msg))
         part = msg[a : a + STEP]
@@ -116,6 +129,23 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     codes[state == DECODE] = CODE_DECODE
     col_codes[p.rows] = codes
     return FieldColumn(fdef.name, codes=col_codes, table=table, how=how)
+
+
+def _hosts(trace: Any, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """(state, code) of the Host header of the messages at ``start`` (``length`` bytes each), read
+    by ``_scan.http_host`` as far as ``WINDOW`` bytes: what ``_Messages.host`` finds in its two
+    passes (the first ``FIRST_WINDOW`` bytes, then ``WINDOW`` for the messages it must)."""
+    file = np.frombuffer(trace.buf, dtype=np.uint8)
+    raw_state, raw_at, raw_len = _native_host(file, np.ascontiguousarray(start, dtype=np.int64),
+                                              np.ascontiguousarray(length, dtype=np.int64), WINDOW, MAX_LINES, _METHODS)
+    state = np.frombuffer(raw_state, dtype=np.uint8).copy()
+    at, ln = np.frombuffer(raw_at, dtype=np.int64), np.frombuffer(raw_len, dtype=np.int64)
+    codes = np.zeros(len(state), dtype=np.int32)
+    h = np.flatnonzero(state == PRESENT)
+    vc, table, too_long = encode_bytes(file, at[h], ln[h], _value)
+    codes[h] = vc
+    state[h[too_long]] = DECODE
+    return state, codes, table
 
 
 def _field(name: str, m: _Messages) -> tuple[np.ndarray, np.ndarray, list[str]]:
