@@ -422,6 +422,7 @@ static PyObject *conversations(PyObject *self, PyObject *args) {
     int64_t *eth_ids = (int64_t *)p.ob[0].buf, *ip_ids = (int64_t *)p.ob[1].buf, *l4_ids = (int64_t *)p.ob[2].buf;
     unsigned char *flags = (unsigned char *)p.ob[3].buf;
     Py_ssize_t i = 0;
+    Py_BEGIN_ALLOW_THREADS /* (only buffers the call holds are read and written) */
     for (; i < p.n && room(p.tab, 3); i++) {
         Py_ssize_t r = (Py_ssize_t)rows[i];
         unsigned char f = 0;
@@ -450,6 +451,7 @@ static PyObject *conversations(PyObject *self, PyObject *args) {
         }
         flags[i] = f;
     }
+    Py_END_ALLOW_THREADS
     res = pass_result(&p, i);
 done:
     pass_free(&p);
@@ -485,6 +487,7 @@ static PyObject *conversations6(PyObject *self, PyObject *args) {
     int64_t *ip_ids = (int64_t *)p.ob[0].buf, *l4_ids = (int64_t *)p.ob[1].buf;
     unsigned char *flags = (unsigned char *)p.ob[2].buf;
     Py_ssize_t i = 0;
+    Py_BEGIN_ALLOW_THREADS
     for (; i < p.n && room(p.tab, 2); i++) {
         Py_ssize_t r = (Py_ssize_t)rows[i];
         uint64_t s[2] = {be64(src + 16 * i), be64(src + 16 * i + 8)};
@@ -504,6 +507,7 @@ static PyObject *conversations6(PyObject *self, PyObject *args) {
         }
         flags[i] = f;
     }
+    Py_END_ALLOW_THREADS
     res = pass_result(&p, i);
 done:
     pass_free(&p);

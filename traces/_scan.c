@@ -102,12 +102,14 @@ static PyObject *chain(PyObject *args, record_len step) {
     /* Each record's length says where the next one is: a chain of dependent loads, one cache miss
      * per record.  The records tile the file, so every line ahead is wanted: prefetch them. */
     Py_ssize_t ahead = pos;
+    Py_BEGIN_ALLOW_THREADS /* (the buffer is held: the map cannot close under the walk) */
     while (n < want && (len = step(b, size, pos, little, limit)) > 0) {
         starts[n++] = pos;
         pos += len;
         Py_ssize_t goal = pos + PREFETCH_BYTES < size ? pos + PREFETCH_BYTES : size;
         for (; ahead < goal; ahead += 64) PREFETCH(b + ahead);
     }
+    Py_END_ALLOW_THREADS
     PyBuffer_Release(&in);
     if (_PyBytes_Resize(&out, n * (Py_ssize_t)sizeof(int64_t)) < 0) return NULL;
     return Py_BuildValue("(Nn)", out, pos);
@@ -367,6 +369,7 @@ static PyObject *gather_rows(PyObject *self, PyObject *args) {
         memset(o, 0, (size_t)(rows * width));
         goto done;
     }
+    Py_BEGIN_ALLOW_THREADS
     for (Py_ssize_t r = 0; r < rows; r++) {
         int64_t a = pos[r];
         unsigned char *row = o + r * width;
@@ -384,6 +387,7 @@ static PyObject *gather_rows(PyObject *self, PyObject *args) {
             memset(row + have, 0, (size_t)(width - have));
         }
     }
+    Py_END_ALLOW_THREADS
 done:
     PyBuffer_Release(&in);
     PyBuffer_Release(&ps);

@@ -16,6 +16,7 @@ from . import layeroffs
 from .packets import scalar_rows
 
 if TYPE_CHECKING:
+    from .fastwalk import Walk
     from .trace import Trace
 
 #: the columns classification fills (the fields of ``packets.Keys``)
@@ -24,12 +25,13 @@ KEY_COLUMNS = ("protos", "top", "tcpflags", "dirflags", "eth_conv", "ip_conv", "
 
 def classify_packets(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray],
                      link_type: int | np.ndarray, rows: np.ndarray | None = None,
-                     data_off: np.ndarray | None = None) -> None:
+                     data_off: np.ndarray | None = None, walked: Walk | None = None) -> None:
     """Fill the key columns of ``batch`` for its packets.
 
     The packet bytes of row ``i`` are ``u8[data_off[i] : data_off[i] + length[i]]`` (``data_off``
     defaults to the ``loc`` column).  ``link_type`` is one value for the whole batch or one per
     row; ``rows`` restricts the work to some rows (the others are left as they are).
+    ``walked``: the batch's ``fastclassify.walk_batch``, made ahead (every row, at ``loc``).
     """
     from . import fastclassify
 
@@ -37,7 +39,7 @@ def classify_packets(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray],
     sel = np.arange(n) if rows is None else np.asarray(rows)
     links = np.broadcast_to(np.asarray(link_type, dtype=np.int64), (n,))
     offs = batch["loc"].astype(np.int64) if data_off is None else np.asarray(data_off, dtype=np.int64)
-    rest = fastclassify.classify(trace, u8, batch, links, sel, offs)
+    rest = fastclassify.classify(trace, u8, batch, links, sel, offs, walked)
     if len(rest):
         classify_scalar(trace, u8, batch, links, rest, offs)
 

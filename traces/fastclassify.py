@@ -38,15 +38,30 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 
+def walk_batch(u8: np.ndarray, batch: dict[str, np.ndarray], link_type: int) -> Walk | None:
+    """The layer walk of every row of a batch of packets at their ``loc`` on one link type:
+    ``classify``'s first step, which reads only the bytes (a reader may run it on another
+    thread, ahead of the ``classify`` that is given it)."""
+    n = len(batch["ts"])
+    if not n or not len(u8):
+        return None
+    o = batch["loc"].astype(np.int64)
+    return walk(View(u8), o, o + batch["length"].astype(np.int64), np.full(n, link_type, dtype=np.int64),
+                tunnels=True)
+
+
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
-             rows: np.ndarray, offs: np.ndarray) -> np.ndarray:
-    """Classify what array operations can decide; return the rows left for the scalar path."""
+             rows: np.ndarray, offs: np.ndarray, walked: Walk | None = None) -> np.ndarray:
+    """Classify what array operations can decide; return the rows left for the scalar path.
+    ``walked``: ``walk_batch``'s walk of these rows, when a reader made it ahead."""
     if len(rows) == 0 or len(u8) == 0:
         return rows
     v = View(u8)
     o = offs[rows]
     end = o + batch["length"][rows].astype(np.int64)
-    w = walk(v, o, end, links[rows], tunnels=True)
+    if walked is not None and len(walked.ok) != len(rows):
+        raise ValueError(f"a walk of {len(walked.ok)} rows given for {len(rows)}")
+    w = walked if walked is not None else walk(v, o, end, links[rows], tunnels=True)
     n = len(rows)
     tun = _Tenant.of(v, w)
     if tun is not None:

@@ -2,18 +2,21 @@
 
 The scan loop only chains record headers (in C, or one ``unpack_from`` per record); timestamps
 and lengths are then gathered for the whole batch at once and the frames are classified by
-``classify.py``.
+``classify.py``.  The gather and the layer walk of the next batch run on a second thread while
+this one finishes classifying the batch before it (``PIPELINE``).
 """
 
 from __future__ import annotations
 
 import struct
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
+from .fastclassify import walk_batch
 from .gather import Gather, rows_at
 from .index import KIND_PACKET, empty_batch
 from .packets import PacketReader, RecordMeta
@@ -27,6 +30,7 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .fastwalk import Walk
     from .trace import Trace
 
 MAGICS = {
@@ -41,6 +45,8 @@ RECORD = 16
 MAX_RECORD = 64 * 1024 * 1024
 FIRST_BATCH = 4096
 BATCH = 131072
+#: walk the next batch on a second thread while this one classifies (``scan``); False: one thread
+PIPELINE = True
 
 
 def detect(head: bytes) -> bool:
@@ -75,20 +81,48 @@ class PcapReader(PacketReader):
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
         self.gather = Gather(self.buf)
         u8 = self.gather.u8
-        for starts in self._chain():
-            yield self._batch(u8, starts)
+        if not PIPELINE:
+            for starts, end in self._chain():
+                batch = self._batch(u8, *self._prepare(u8, starts))
+                self.position = end
+                yield batch
+            return
+        # Two threads: while this one classifies a batch (conversations, the scalar path), the
+        # other gathers and walks the next (``_prepare``).  Their C loops run without the
+        # interpreter lock; the batches come out in order, so the index is the one-thread index.
+        with ThreadPoolExecutor(1, thread_name_prefix="tracemon-pcap") as pool:
+            ahead: tuple[Future[tuple[dict[str, np.ndarray], Walk | None]], int] | None = None
+            try:
+                for starts, end in self._chain():
+                    nxt = (pool.submit(self._prepare, u8, starts), end)
+                    if ahead is not None:
+                        yield self._finish(u8, *ahead)
+                    ahead = nxt
+            except DamagedRecord:  # after the last good batch, which is still to come
+                if ahead is not None:
+                    yield self._finish(u8, *ahead)
+                raise
+            if ahead is not None:
+                yield self._finish(u8, *ahead)
 
-    def _chain(self) -> Iterator[np.ndarray]:
-        """Record offsets, a batch at a time; raises DamagedRecord after the last good batch."""
+    def _finish(self, u8: np.ndarray, prepared: Future[tuple[dict[str, np.ndarray], Walk | None]],
+                end: int) -> dict[str, np.ndarray]:
+        batch = self._batch(u8, *prepared.result())
+        self.position = end  # (the pages up to here may go: the next batch's walk is past them)
+        return batch
+
+    def _chain(self) -> Iterator[tuple[np.ndarray, int]]:
+        """Record offsets, a batch at a time, with where the batch ends; raises DamagedRecord
+        after the last good batch."""
         size = len(self.buf)
         pos = HEADER
         want = FIRST_BATCH
         while pos < size:
             starts, pos, damage = self._walk(pos, want, size)
             if len(starts):
-                yield starts
-            self.position = pos
+                yield starts, pos
             if damage is not None:
+                self.position = pos
                 raise damage
             want = BATCH
 
@@ -152,7 +186,9 @@ class PcapReader(PacketReader):
             return DamagedRecord(pos, "record with zero length")
         return None
 
-    def _batch(self, u8: np.ndarray, starts: np.ndarray) -> dict[str, np.ndarray]:
+    def _prepare(self, u8: np.ndarray, starts: np.ndarray) -> tuple[dict[str, np.ndarray], Walk | None]:
+        """A batch's columns from its record headers, and its layer walk: what reads only the
+        file (the pipeline's other thread runs it)."""
         # the first 12 bytes of each record header in one gather: seconds, fraction, captured length
         head = rows_at(u8, starts, 12).view(self.endian + "u4").astype(np.int64)
         sec, frac, caplen = head[:, 0], head[:, 1], head[:, 2]
@@ -161,7 +197,10 @@ class PcapReader(PacketReader):
         batch["length"][:] = caplen
         batch["ts"][:] = sec * 1_000_000_000 + frac * self.ns_scale
         batch["kind"][:] = KIND_PACKET
-        classify_packets(self.trace, u8, batch, self.link_type)
+        return batch, walk_batch(u8, batch, self.link_type)
+
+    def _batch(self, u8: np.ndarray, batch: dict[str, np.ndarray], walked: Walk | None) -> dict[str, np.ndarray]:
+        classify_packets(self.trace, u8, batch, self.link_type, walked=walked)
         return batch
 
     def record_meta(self, i: int, loc: int, length: int) -> RecordMeta:
