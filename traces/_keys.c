@@ -74,14 +74,31 @@ static int table_size(Py_buffer *slots, Py_buffer *ids, Py_ssize_t *cap) {
     return 1;
 }
 
+#define MAX_WORDS 8
+
+static inline uint64_t mix_words(const uint64_t *k, int w) {
+    uint64_t h = mix64(k[0]);
+    for (int j = 1; j < w; j++) h = mix64(h ^ k[j]);
+    return h;
+}
+
+static inline Py_ssize_t probe_words(const uint64_t *keys, const int64_t *ids, Py_ssize_t cap, int w, const uint64_t *k) {
+    uint64_t mask = (uint64_t)cap - 1, at = mix_words(k, w) & mask;
+    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask) {
+        if (ids[at] < 0) return (Py_ssize_t)at;
+        const uint64_t *slot = keys + at * (uint64_t)w;
+        int same = 1;
+        for (int j = 0; j < w && same; j++) same = slot[j] == k[j];
+        if (same) return (Py_ssize_t)at;
+    }
+    return -1;
+}
+
 /* The slot holding ``k``, or the empty slot where its probe ends (then ids[slot] < 0); -1 when
  * the table has neither: full, which a caller keeping it half full never lets happen, but the
  * walk stays bounded if one does not. */
-static Py_ssize_t probe(const uint64_t *slots, const int64_t *ids, Py_ssize_t cap, uint64_t k) {
-    uint64_t mask = (uint64_t)cap - 1, at = mix64(k) & mask;
-    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask)
-        if (ids[at] < 0 || slots[at] == k) return (Py_ssize_t)at;
-    return -1;
+static inline Py_ssize_t probe(const uint64_t *slots, const int64_t *ids, Py_ssize_t cap, uint64_t k) {
+    return probe_words(slots, ids, cap, 1, &k);
 }
 
 static PyObject *key_lookup(PyObject *self, PyObject *args) {
@@ -106,41 +123,10 @@ done:
     return out;
 }
 
-static PyObject *key_insert(PyObject *self, PyObject *args) {
-    Py_buffer sl, id, ks, nw;
-    if (!PyArg_ParseTuple(args, "w*w*y*y*", &sl, &id, &ks, &nw)) return NULL;
-    PyObject *out = NULL;
-    Py_ssize_t cap, rows = ks.len / (Py_ssize_t)sizeof(uint64_t);
-    if (!table_size(&sl, &id, &cap)) goto done;
-    if (nw.len != ks.len) {
-        PyErr_SetString(PyExc_ValueError, "keys and ids differ in size");
-        goto done;
-    }
-    uint64_t *slots = (uint64_t *)sl.buf;
-    int64_t *ids = (int64_t *)id.buf;
-    const uint64_t *keys = (const uint64_t *)ks.buf;
-    const int64_t *fresh = (const int64_t *)nw.buf;
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        if (fresh[r] < 0) {
-            PyErr_SetString(PyExc_ValueError, "an id is negative");
-            goto done;
-        }
-        Py_ssize_t at = probe(slots, ids, cap, keys[r]);
-        if (at < 0) {
-            PyErr_SetString(PyExc_ValueError, "the table is full");
-            goto done;
-        }
-        slots[at] = keys[r];
-        ids[at] = fresh[r];
-    }
-    out = Py_NewRef(Py_None);
-done:
-    PyBuffer_Release(&sl);
-    PyBuffer_Release(&id);
-    PyBuffer_Release(&ks);
-    PyBuffer_Release(&nw);
-    return out;
-}
+static PyObject *wide_insert(PyObject *self, PyObject *args);
+
+/* (a table of 1-word keys is a wide one: the same slots, hash and probe) */
+static PyObject *key_insert(PyObject *self, PyObject *args) { return wide_insert(self, args); }
 
 static PyObject *key_claim(PyObject *self, PyObject *args) {
     Py_buffer sl, id, ks;
@@ -195,26 +181,6 @@ done:
 }
 
 /* -- wider keys: ``w`` u64 words a key ----------------------------------------------------- */
-#define MAX_WORDS 8
-
-static inline uint64_t mix_words(const uint64_t *k, int w) {
-    uint64_t h = mix64(k[0]);
-    for (int j = 1; j < w; j++) h = mix64(h ^ k[j]);
-    return h;
-}
-
-static Py_ssize_t probe_words(const uint64_t *keys, const int64_t *ids, Py_ssize_t cap, int w, const uint64_t *k) {
-    uint64_t mask = (uint64_t)cap - 1, at = mix_words(k, w) & mask;
-    for (Py_ssize_t tries = 0; tries < cap; tries++, at = (at + 1) & mask) {
-        if (ids[at] < 0) return (Py_ssize_t)at;
-        const uint64_t *slot = keys + at * (uint64_t)w;
-        int same = 1;
-        for (int j = 0; j < w && same; j++) same = slot[j] == k[j];
-        if (same) return (Py_ssize_t)at;
-    }
-    return -1;
-}
-
 /* the words a key of the table (keys, ids) has: its slots' share of ``keys`` (0: not a table) */
 static int key_words(Py_buffer *keys, Py_buffer *ids, Py_ssize_t *cap) {
     Py_ssize_t n = ids->len / (Py_ssize_t)sizeof(int64_t);

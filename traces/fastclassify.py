@@ -193,24 +193,12 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
     rows = np.ascontiguousarray(d, dtype=np.int64)
     cols = tuple(np.ascontiguousarray(c, dtype=bool if k == 0 else np.int64) for k, c in enumerate(
         (w.is_eth, w.eth_src, w.eth_dst, w.family, w.ip_src4, w.ip_dst4, w.proto, w.sport, w.dport)))
-    tables = (eth_t, ip_t, l4_t)
     eth, ip, l4 = (np.empty(n, dtype=np.int64) for _ in range(3))
     flags = np.empty(n, dtype=np.uint8)
-    new: list[list[np.ndarray]] = [[], [], []]
-    fresh = [0, 0, 0]
-    done = 0
     try:
-        while done < n:  # the C pass stops where a table would pass half full: grown, and on
-            *firsts, got = _native_conv(rows[done:], cols, *(t.spec(1) for t in tables),
-                                        tuple(nexts[k] + fresh[k] for k in range(3)),
-                                        (eth[done:], ip[done:], l4[done:], flags[done:]))
-            for k, t in enumerate(tables):
-                rows_k = np.frombuffer(firsts[k], dtype=np.int64) + done
-                new[k].append(rows_k)
-                t.count += len(rows_k)
-                fresh[k] += len(rows_k)
-            done += got
-        eth_new, ip_new, l4_new = (np.concatenate(parts) for parts in new)
+        eth_new, ip_new, l4_new = _claimed(
+            lambda at, specs, bases, outs: _native_conv(rows[at:], cols, *specs, bases, outs),
+            n, (eth_t, ip_t, l4_t), nexts, (eth, ip, l4, flags))
         if len(eth_new):
             r = d[eth_new]
             lo = np.minimum(w.eth_src[r], w.eth_dst[r])
@@ -230,17 +218,8 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
         if len(l4_new):
             r = d[l4_new]
             s, t_ = w.ip_src4[r], w.ip_dst4[r]
-            swap = (flags[l4_new] & 4) != 0
-            pa = np.where(swap, w.dport[r], w.sport[r])
-            pb = np.where(swap, w.sport[r], w.dport[r])
-            udp = w.proto[r] == 17
-            cs, prs = ip[l4_new].tolist(), np.where(udp, 17, 6).tolist()
-            pas, pbs = pa.tolist(), pb.tolist()
-            real = convs[2].intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
             pair = (np.minimum(s, t_).astype(np.uint64) << np.uint64(32)) | np.maximum(s, t_).astype(np.uint64)
-            ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(
-                np.uint64)
-            l4 = _settled(l4, nexts[2], real, lambda ids: l4_t.settle(np.stack([pair, ports], axis=1), ids))
+            l4 = _new_l4(trace, w, r, flags[l4_new], ip[l4_new], pair[:, None], l4_t, l4, nexts[2])
     except BaseException:  # numbers the conversation tables did not give must not outlive this call
         _forget_native(caches)
         raise
@@ -264,20 +243,11 @@ def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> Non
     cols = tuple(np.ascontiguousarray(c, dtype=np.int64) for c in (w.proto, w.sport, w.dport))
     ip, l4 = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
     flags = np.empty(n, dtype=np.uint8)
-    new: list[list[np.ndarray]] = [[], []]
-    fresh = [0, 0]
-    done = 0
     try:
-        while done < n:
-            *firsts, got = _native_conv6(rows[done:], (addrs[0][done:], addrs[1][done:]), cols, ip_t.spec(1), l4_t.spec(1),
-                                         (nexts[0] + fresh[0], nexts[1] + fresh[1]), (ip[done:], l4[done:], flags[done:]))
-            for k, t in enumerate((ip_t, l4_t)):
-                rows_k = np.frombuffer(firsts[k], dtype=np.int64) + done
-                new[k].append(rows_k)
-                t.count += len(rows_k)
-                fresh[k] += len(rows_k)
-            done += got
-        ip_new, l4_new = (np.concatenate(parts) for parts in new)
+        ip_new, l4_new = _claimed(
+            lambda at, specs, bases, outs: _native_conv6(rows[at:], (addrs[0][at:], addrs[1][at:]), cols, *specs, bases,
+                                                         outs),
+            n, (ip_t, l4_t), nexts, (ip, l4, flags))
         if len(ip_new):
             lo, hi = _sides6(w, i6[ip_new], flags[ip_new])
             a = [int.from_bytes(x, "big") for x in map(bytes, lo)]
@@ -289,23 +259,51 @@ def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> Non
         if len(l4_new):
             r = i6[l4_new]
             lo, hi = _sides6(w, r, flags[l4_new])
-            swap = (flags[l4_new] & 4) != 0
-            pa = np.where(swap, w.dport[r], w.sport[r])
-            pb = np.where(swap, w.sport[r], w.dport[r])
-            udp = w.proto[r] == 17
-            cs, prs = ip[l4_new].tolist(), np.where(udp, 17, 6).tolist()
-            pas, pbs = pa.tolist(), pb.tolist()
-            real = convs[1].intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
-            ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(
-                np.uint64)
-            l4 = _settled(l4, nexts[1], real, lambda ids: l4_t.settle(
-                np.concatenate([_halves(lo), _halves(hi), ports[:, None]], axis=1), ids))
+            l4 = _new_l4(trace, w, r, flags[l4_new], ip[l4_new], np.concatenate([_halves(lo), _halves(hi)], axis=1),
+                         l4_t, l4, nexts[1])
     except BaseException:
         _forget_native(caches)
         raise
     conv.ip[i6] = ip
     conv.l4[i6] = l4
     conv.dirflags[i6] |= flags if _FLAGS_ARE_DIR else _DIR_OF_FLAGS[flags]
+
+
+def _claimed(run: Callable[[int, tuple, tuple, tuple], tuple], n: int, tables: tuple[KeyTable | WideKeys, ...],
+             nexts: tuple[int, ...], outs: tuple[np.ndarray, ...]) -> list[np.ndarray]:
+    """Run a C conversation pass over ``n`` rows (``run(first_row, specs, bases, outs)``), again
+    from where it stopped each time a table would have passed half full (then grown); per
+    table, the rows where its new keys first came.  The keys of ``tables`` are counted; a
+    table's new ones are numbered on from its entry of ``nexts``."""
+    new: list[list[np.ndarray]] = [[] for _ in tables]
+    fresh = [0] * len(tables)
+    done = 0
+    while done < n:
+        *firsts, got = run(done, tuple(t.spec(1) for t in tables),  # type: ignore[union-attr]
+                           tuple(nexts[k] + fresh[k] for k in range(len(tables))), tuple(o[done:] for o in outs))
+        for k, t in enumerate(tables):
+            rows_k = np.frombuffer(firsts[k], dtype=np.int64) + done
+            new[k].append(rows_k)
+            t.count += len(rows_k)  # type: ignore[union-attr]
+            fresh[k] += len(rows_k)
+        done += got
+    return [np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64) for parts in new]
+
+
+def _new_l4(trace: Trace, w: Walk, r: np.ndarray, flags: np.ndarray, cids: np.ndarray, pair: np.ndarray,
+            table: WideKeys, l4: np.ndarray, first: int) -> np.ndarray:
+    """Intern the TCP/UDP conversations new to a C pass (first come at walk rows ``r``, with the
+    pass's ``flags`` and their IP conversations ``cids``), ``pair`` the words of their address
+    pair in the pass's key; ``l4`` the pass's ids, settled (``_settled``)."""
+    swap = (flags & 4) != 0
+    pa = np.where(swap, w.dport[r], w.sport[r])
+    pb = np.where(swap, w.sport[r], w.dport[r])
+    udp = w.proto[r] == 17
+    cs, prs = cids.tolist(), np.where(udp, 17, 6).tolist()
+    pas, pbs = pa.tolist(), pb.tolist()
+    real = trace.l4_conversations.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+    ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(np.uint64)
+    return _settled(l4, first, real, lambda ids: table.settle(np.concatenate([pair, ports[:, None]], axis=1), ids))
 
 
 def _sides6(w: Walk, r: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
