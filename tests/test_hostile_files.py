@@ -175,9 +175,9 @@ def _damage(entry: Path, how: str) -> None:
     elif how == "truncated-npy":
         data = (entry / "loc.npy").read_bytes()
         (entry / "loc.npy").write_bytes(data[: len(data) // 2])
-    elif how == "truncated-npz":
-        data = (entry / "conv_ip.npz").read_bytes()
-        (entry / "conv_ip.npz").write_bytes(data[: len(data) // 2])
+    elif how == "truncated-table":
+        data = (entry / "conv_ip.npy").read_bytes()
+        (entry / "conv_ip.npy").write_bytes(data[: len(data) // 2])
     elif how == "bit-rot":  # one bit of one frame's offset, the file keeps its length
         data = bytearray((entry / "loc.npy").read_bytes())
         data[-8 * 5] ^= 0x10
@@ -188,7 +188,7 @@ def _damage(entry: Path, how: str) -> None:
         (entry / "state.json").write_bytes(b"")
 
 
-@pytest.mark.parametrize("how", ["empty-npy", "truncated-npy", "truncated-npz", "bit-rot", "no-manifest",
+@pytest.mark.parametrize("how", ["empty-npy", "truncated-npy", "truncated-table", "bit-rot", "no-manifest",
                                  "empty-state"])
 def test_a_damaged_cache_entry_is_dropped_and_the_trace_indexed_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
@@ -278,7 +278,7 @@ def test_ctrl_c_during_a_cache_write_leaves_no_temporary_directory(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cache.np, "savez", interrupted)
+    monkeypatch.setattr(cache, "_records", interrupted)  # (after the index columns, before the tables)
     with pytest.raises(KeyboardInterrupt):
         open_trace(sample("pcap/tcpreplay_test.pcap"))
     assert not list((tmp_path / "cache").iterdir())
@@ -288,13 +288,13 @@ def test_sigterm_during_a_cache_write_is_cleaned_up_by_the_next_start(tmp_path: 
     # a child stops itself with SIGTERM half-way through writing its entry
     script = textwrap.dedent("""
         import os, signal, sys
-        import numpy as np
-        from tracemon.traces import open_trace
-        real = np.savez
-        def savez(*a, **k):
-            real(*a, **k)
+        from tracemon.traces import cache, open_trace
+        real = cache._records
+        def records(*a, **k):
+            out = real(*a, **k)
             os.kill(os.getpid(), signal.SIGTERM)
-        np.savez = savez
+            return out
+        cache._records = records
         open_trace(sys.argv[1])
     """)
     env = {**os.environ, "TRACEMON_CACHE_MIN_BYTES": "0", "TRACEMON_CACHE_DIR": str(tmp_path / "cache")}

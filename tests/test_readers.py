@@ -114,7 +114,7 @@ def test_columns_of_zeros_are_not_written_to_the_cache(monkeypatch: pytest.Monke
     src = sample("pcapng/chrissanders_arppoison.pcapng")
     first = open_trace(src)
     entry = cache.cache_root() / cache.key_for(first)
-    written = {p.stem for p in entry.glob("*.npy")}
+    written = {p.stem for p in entry.glob("*.npy") if not p.stem.startswith("conv_")}
     zero = {name for name, arr in first.index.columns().items() if not arr.any()}
     assert {"level", "provider", "event_id"} <= zero and written == set(first.index.columns()) - zero
     second = open_trace(src)

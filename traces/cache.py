@@ -27,7 +27,6 @@ import os
 import shutil
 import tempfile
 import time
-import zipfile
 import zlib
 from dataclasses import asdict
 from pathlib import Path
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 17
+CACHE_VERSION = 18
 #: written last: every other file's length and CRC-32, and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
@@ -110,7 +109,7 @@ def restore(trace: Trace) -> bool:
     except StaleEntry as e:  # the trace changed behind an unchanged size and mtime
         _drop(trace, entry, f"ignored an index cache entry made for other contents of this file: {e}")
         return False
-    except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError, zipfile.BadZipFile) as e:
+    except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError) as e:
         _drop(trace, entry, f"ignored a damaged index cache entry: {e}")
         return False
     trace.index = index
@@ -148,7 +147,7 @@ def store(trace: Trace) -> Path | None:
             np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
         for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations,
                       trace.tunnel_conversations):
-            np.savez(tmp / f"conv_{table.kind}.npz", **table.to_arrays())
+            np.save(tmp / f"conv_{table.kind}.npy", _records(table.to_arrays()))
         state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),
             "frames": len(trace.index),
@@ -180,9 +179,20 @@ def store(trace: Trace) -> Path | None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _records(cols: dict[str, np.ndarray]) -> np.ndarray:
+    """A conversation table's columns as one structured array: one file, one write (an ``.npz``
+    of six arrays cost half of a cache write, in its zip members and their checksums)."""
+    out = np.empty(len(next(iter(cols.values()))), dtype=[(name, arr.dtype) for name, arr in cols.items()])
+    for name, arr in cols.items():
+        out[name] = arr
+    return out
+
+
 def _load_table(entry: Path, kind: str) -> ConversationTable:
-    with np.load(entry / f"conv_{kind}.npz") as cols:
-        return ConversationTable.from_arrays(kind, {k: cols[k] for k in cols.files})
+    rec = np.load(entry / f"conv_{kind}.npy")
+    if rec.dtype.names is None:
+        raise ValueError(f"conv_{kind}.npy holds no conversation table")
+    return ConversationTable.from_arrays(kind, {name: rec[name] for name in rec.dtype.names})
 
 
 def _json_safe(v: Any) -> Any:

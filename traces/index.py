@@ -328,9 +328,9 @@ class ConversationTable:
                 continue
             except (OverflowError, TypeError, ValueError):  # IPv6 addresses among them
                 pass
-            ints = [int(v) for v in values]
-            out[f"{name}_lo"] = np.array([v & mask for v in ints], dtype=np.uint64)
-            out[f"{name}_hi"] = np.array([v >> 64 for v in ints], dtype=np.uint64)
+            ints = np.array([int(v) for v in values], dtype=object)  # (the halves in C, per item)
+            out[f"{name}_lo"] = (ints & mask).astype(np.uint64)
+            out[f"{name}_hi"] = (ints >> 64).astype(np.uint64)
         out["parent"] = np.array(self.parent[1:], dtype=np.uint32)
         out["proto"] = np.array(self.proto[1:], dtype=np.uint16)
         return out
