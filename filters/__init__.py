@@ -20,11 +20,31 @@ matches; ``!=`` is ``NOT ==`` (true when the field is missing); ordered comparis
 field are false; text compares case-insensitively, ``ContainsBin`` byte-exactly.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from .compiler import CompiledFilter, compile_filter
 from .complete import Candidate, Completion, complete, format_value
 from .errors import FilterError, FilterWarning
-from .history import History
-from .presets import Preset, PresetError, PresetFileError, PresetStore
+
+if TYPE_CHECKING:
+    from .history import History
+    from .presets import Preset, PresetError, PresetFileError, PresetStore
+
+#: names loaded on first use: history and presets (TOML files) are the TUI's and the ``presets``
+#: command's, not what a headless ``count`` needs
+_LAZY = {"History": "history", "Preset": "presets", "PresetError": "presets", "PresetFileError": "presets",
+         "PresetStore": "presets"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
 __all__ = [
     "Candidate",

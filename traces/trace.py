@@ -14,7 +14,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import numpy as np
 
@@ -27,7 +27,9 @@ from .keytable import KeyCache, cached_ids
 from .layeroffs import UNKNOWN as UNKNOWN_LAYOUT
 from .origins import Interface, Provider
 from .protocols import PACKET_PROTOCOL_NAMES
-from .timezone import CaptureZone
+
+if TYPE_CHECKING:
+    from .timezone import CaptureZone
 
 try:  # the SIGBUS safety net (_mapguard.c), built at install time when a compiler is there
     from . import _mapguard

@@ -7,7 +7,6 @@ the presets' TOML writer (``tracemon.filters.tomlwrite``).
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,6 +83,8 @@ def load(path: Path | None = None) -> Config:
     except UnicodeDecodeError as e:
         cfg.problems.append(f"{target}: not UTF-8 text ({e.reason} at byte {e.start}); using the defaults")
         return cfg
+    import tomllib  # (only where there is a file to read)
+
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
