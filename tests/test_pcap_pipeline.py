@@ -88,4 +88,4 @@ def test_a_failure_on_the_other_thread_reaches_the_scan(monkeypatch: pytest.Monk
     monkeypatch.setattr(pcap, "walk_batch", failing)
     with pytest.raises(RuntimeError, match="walk failed"):
         open_trace(sample("pcap/tcpreplay_test.pcap"), use_cache=False)
-    assert all(name.startswith("tracemon-pcap") for name in calls)
+    assert all(name == "tracemon-pcap" for name in calls)

@@ -9,8 +9,9 @@ this one finishes classifying the batch before it (``PIPELINE``).
 from __future__ import annotations
 
 import struct
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -47,6 +48,29 @@ FIRST_BATCH = 4096
 BATCH = 131072
 #: walk the next batch on a second thread while this one classifies (``scan``); False: one thread
 PIPELINE = True
+
+
+class Ahead:
+    """``fn(*args)`` on a thread of its own: ``result()`` waits for it and gives its value or
+    raises its exception.  (A daemon thread: a scan left half-way never holds up the exit.)"""
+
+    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), name="tracemon-pcap", daemon=True)
+        self._thread.start()
+
+    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        try:
+            self._value = fn(*args)
+        except BaseException as e:  # noqa: BLE001 - handed to result(), on the thread that waits
+            self._error = e
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def detect(head: bytes) -> bool:
@@ -90,23 +114,21 @@ class PcapReader(PacketReader):
         # Two threads: while this one classifies a batch (conversations, the scalar path), the
         # other gathers and walks the next (``_prepare``).  Their C loops run without the
         # interpreter lock; the batches come out in order, so the index is the one-thread index.
-        with ThreadPoolExecutor(1, thread_name_prefix="tracemon-pcap") as pool:
-            ahead: tuple[Future[tuple[dict[str, np.ndarray], Walk | None]], int] | None = None
-            try:
-                for starts, end in self._chain():
-                    nxt = (pool.submit(self._prepare, u8, starts), end)
-                    if ahead is not None:
-                        yield self._finish(u8, *ahead)
-                    ahead = nxt
-            except DamagedRecord:  # after the last good batch, which is still to come
+        ahead: tuple[Ahead, int] | None = None
+        try:
+            for starts, end in self._chain():
+                nxt = (Ahead(self._prepare, u8, starts), end)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
-                raise
+                ahead = nxt
+        except DamagedRecord:  # after the last good batch, which is still to come
             if ahead is not None:
                 yield self._finish(u8, *ahead)
+            raise
+        if ahead is not None:
+            yield self._finish(u8, *ahead)
 
-    def _finish(self, u8: np.ndarray, prepared: Future[tuple[dict[str, np.ndarray], Walk | None]],
-                end: int) -> dict[str, np.ndarray]:
+    def _finish(self, u8: np.ndarray, prepared: Ahead, end: int) -> dict[str, np.ndarray]:
         batch = self._batch(u8, *prepared.result())
         self.position = end  # (the pages up to here may go: the next batch's walk is past them)
         return batch
