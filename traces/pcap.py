@@ -45,7 +45,7 @@ RECORD = 16
 #: larger records are damage, not packets (Wireshark's limit is 256 KiB for most link types)
 MAX_RECORD = 64 * 1024 * 1024
 FIRST_BATCH = 4096
-BATCH = 131072
+BATCH = 65536  # (with the walk ahead, two batches are in memory at once: a smaller one keeps the peak)
 #: walk the next batch on a second thread while this one classifies (``scan``); False: one thread
 PIPELINE = True
 
