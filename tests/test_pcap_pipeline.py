@@ -5,6 +5,8 @@ thread."""
 
 from __future__ import annotations
 
+import gc
+import os
 import threading
 from pathlib import Path
 
@@ -89,3 +91,33 @@ def test_a_failure_on_the_other_thread_reaches_the_scan(monkeypatch: pytest.Monk
     with pytest.raises(RuntimeError, match="walk failed"):
         open_trace(sample("pcap/tcpreplay_test.pcap"), use_cache=False)
     assert all(name == "tracemon-pcap" for name in calls)
+    gc.collect()  # (the failed trace's map, held by the traceback: not left for another test's count)
+
+
+def _open_fds(path: Path) -> int:
+    """This process's file descriptors open on ``path`` (other threads' fds come and go)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            count += os.readlink(f"/proc/self/fd/{fd}") == os.path.realpath(path)
+        except OSError:  # closed meanwhile
+            pass
+    return count
+
+
+def test_a_failed_scan_leaves_no_file_open(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The trace a failed ``open_trace`` made is closed: its file at once, its map once the
+    error's traceback (whose frames still read it) is gone."""
+    _small_batches(monkeypatch)
+
+    def failing(*args: object) -> object:
+        raise RuntimeError("walk failed")
+
+    monkeypatch.setattr(pcap, "walk_batch", failing)
+    path = tmp_path / "t.pcap"
+    path.write_bytes(sample("pcap/tcpreplay_test.pcap").read_bytes())
+    for _ in range(3):
+        with pytest.raises(RuntimeError):
+            open_trace(path, use_cache=False)
+    gc.collect()
+    assert _open_fds(path) == 0

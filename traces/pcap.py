@@ -72,6 +72,10 @@ class Ahead:
             raise self._error
         return self._value
 
+    def wait(self) -> None:
+        """Until ``fn`` has returned (its value or error left unread)."""
+        self._thread.join()
+
 
 def detect(head: bytes) -> bool:
     return head[:4] in MAGICS
@@ -115,16 +119,21 @@ class PcapReader(PacketReader):
         # other gathers and walks the next (``_prepare``).  Their C loops run without the
         # interpreter lock; the batches come out in order, so the index is the one-thread index.
         ahead: tuple[Ahead, int] | None = None
+        nxt: tuple[Ahead, int] | None = None
         try:
             for starts, end in self._chain():
                 nxt = (Ahead(self._prepare, u8, starts), end)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
-                ahead = nxt
+                ahead, nxt = nxt, None
         except DamagedRecord:  # after the last good batch, which is still to come
             if ahead is not None:
                 yield self._finish(u8, *ahead)
             raise
+        finally:  # stopped by an error or closed: no walk goes on reading the file behind it
+            for pending in (nxt, ahead):
+                if pending is not None:
+                    pending[0].wait()
         if ahead is not None:
             yield self._finish(u8, *ahead)
 

@@ -503,11 +503,17 @@ def _map(path: str) -> tuple[Any, Any, int, int]:
 
 def open_trace(path: str | os.PathLike[str], *, load: bool = True, use_cache: bool = True,
                registry: Registry | None = None) -> Trace:
-    """Open a trace; with ``load=False`` the caller drives ``Trace.scan()`` (UI workers do)."""
+    """Open a trace; with ``load=False`` the caller drives ``Trace.scan()`` (UI workers do).  A
+    scan that fails (or Ctrl-C) closes the file before the error goes on: the caller never had
+    the trace, so nothing else would."""
     trace = Trace(path, registry=registry)
     trace.use_cache = use_cache
-    if load:
-        trace.load(use_cache=use_cache)
-    elif use_cache:
-        _cache.restore(trace)
+    try:
+        if load:
+            trace.load(use_cache=use_cache)
+        elif use_cache:
+            _cache.restore(trace)
+    except BaseException:
+        trace.close()
+        raise
     return trace
