@@ -370,6 +370,17 @@ static PyObject *pass_result(pass_t *p, Py_ssize_t done) {
                         : Py_BuildValue("(OOn)", p->firsts[0], p->firsts[1], done);
 }
 
+/* a TCP/UDP conversation's last key word, udp << 32 | port_a << 16 | port_b: side A is the
+ * frame's source unless its source address is side B (``rev``) or, between equal addresses
+ * (``same``), its source port is the higher; flag 4 when the source is side B */
+static inline uint64_t ports_word(int64_t proto, int64_t sport, int64_t dport, int same, int rev,
+                                  unsigned char *flags) {
+    int swap = same ? sport > dport : rev;
+    if (swap) *flags |= 4;
+    uint64_t pa = (uint64_t)(swap ? dport : sport), pb = (uint64_t)(swap ? sport : dport);
+    return (uint64_t)(proto == 17) << 32 | pa << 16 | pb;
+}
+
 enum { C_IS_ETH, C_ETH_SRC, C_ETH_DST, C_FAMILY, C_SRC4, C_DST4, C_PROTO, C_SPORT, C_DPORT, N_COLS };
 
 static PyObject *conversations(PyObject *self, PyObject *args) {
@@ -407,11 +418,7 @@ static PyObject *conversations(PyObject *self, PyObject *args) {
             ip_ids[i] = claim(&p.tab[1], &pair, i);
             int64_t proto = c[C_PROTO][r];
             if (proto == 6 || proto == 17) {
-                int64_t sp = c[C_SPORT][r], dp = c[C_DPORT][r];
-                int swap = s == t ? sp > dp : rev;
-                uint64_t pa = (uint64_t)(swap ? dp : sp), pb = (uint64_t)(swap ? sp : dp);
-                if (swap) f |= 4;
-                uint64_t k[2] = {pair, (uint64_t)(proto == 17) << 32 | pa << 16 | pb};
+                uint64_t k[2] = {pair, ports_word(proto, c[C_SPORT][r], c[C_DPORT][r], s == t, rev, &f)};
                 l4_ids[i] = claim(&p.tab[2], k, i);
             }
         }
@@ -464,11 +471,7 @@ static PyObject *conversations6(PyObject *self, PyObject *args) {
         ip_ids[i] = claim(&p.tab[0], k, i);
         l4_ids[i] = 0;
         if (proto[r] == 6 || proto[r] == 17) {
-            int same = s[0] == t[0] && s[1] == t[1];
-            int swap = same ? sport[r] > dport[r] : rev;
-            uint64_t pa = (uint64_t)(swap ? dport[r] : sport[r]), pb = (uint64_t)(swap ? sport[r] : dport[r]);
-            if (swap) f |= 4;
-            k[4] = (uint64_t)(proto[r] == 17) << 32 | pa << 16 | pb;
+            k[4] = ports_word(proto[r], sport[r], dport[r], s[0] == t[0] && s[1] == t[1], rev, &f);
             l4_ids[i] = claim(&p.tab[1], k, i);
         }
         flags[i] = f;
