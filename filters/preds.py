@@ -152,7 +152,10 @@ class NotP(Pred):
 
 
 @dataclass(eq=False)
-class AndP(Pred):
+class _Junction(Pred):
+    """AND or OR over ``items``, chunk by chunk: the three-valued results are joined in order
+    until one settles the answer (``_settled``), then the rest are not asked."""
+
     items: list[Pred]
 
     def __post_init__(self) -> None:
@@ -162,39 +165,43 @@ class AndP(Pred):
         acc: Tri | None = None
         for n, x in enumerate(self.items):
             t = x.vec(ch)
-            acc = t if n == 0 else T.and3(acc, t, ch.n)
-            if acc is not None and not acc.val.any() and acc.known.all():
-                break  # all false already
+            acc = t if n == 0 else self._join(acc, t, ch.n)
+            if acc is not None and self._settled(acc):
+                break
         return acc
+
+    def leaves(self) -> list[Pred]:
+        return [leaf for x in self.items for leaf in x.leaves()]
+
+    @staticmethod
+    def _join(a: Tri | None, b: Tri | None, n: int) -> Tri | None:
+        raise NotImplementedError
+
+    @staticmethod
+    def _settled(acc: Tri) -> bool:
+        raise NotImplementedError
+
+
+class AndP(_Junction):
+    _join = staticmethod(T.and3)
+
+    @staticmethod
+    def _settled(acc: Tri) -> bool:
+        return not acc.val.any() and bool(acc.known.all())  # all false already
 
     def test(self, fc: FrameCtx) -> bool:
         return all(x.test(fc) for x in self.items)
 
-    def leaves(self) -> list[Pred]:
-        return [leaf for x in self.items for leaf in x.leaves()]
 
+class OrP(_Junction):
+    _join = staticmethod(T.or3)
 
-@dataclass(eq=False)
-class OrP(Pred):
-    items: list[Pred]
-
-    def __post_init__(self) -> None:
-        self.index_only = all(x.index_only for x in self.items)
-
-    def vec(self, ch: Chunk) -> Tri | None:
-        acc: Tri | None = None
-        for n, x in enumerate(self.items):
-            t = x.vec(ch)
-            acc = t if n == 0 else T.or3(acc, t, ch.n)
-            if acc is not None and acc.val.all():
-                break
-        return acc
+    @staticmethod
+    def _settled(acc: Tri) -> bool:
+        return bool(acc.val.all())  # all true already
 
     def test(self, fc: FrameCtx) -> bool:
         return any(x.test(fc) for x in self.items)
-
-    def leaves(self) -> list[Pred]:
-        return [leaf for x in self.items for leaf in x.leaves()]
 
 
 # -- the raw-bytes search over many frames at once --------------------------------------------
