@@ -94,24 +94,23 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
     codes = np.full(len(p.rows), CODE_ABSENT, dtype=np.int32)
     values = np.zeros(len(p.rows), dtype=np.uint16)
     tables = Tables()
-    if name == _http.HOST.name.lower() and _native_host is not None:  # one pass in C, no window matrices
-        got, c, table = _hosts(trace, p.start[msg], p.length[msg])
-        c = tables.add(c, got == PRESENT, table)
-        state[msg] = got
-        codes[msg] = np.where(got == PRESENT, c, codes[msg])
-        msg = msg[:0]
-    for a in range(0, len(msg), STEP):  # steps bound the window matrices (STEP x FIRST_WINDOW bytes)
+    native = name == _http.HOST.name.lower() and _native_host is not None
+    for a in range(0, len(msg), STEP):  # steps: a cancel between them; they bound the window matrices
         checkpoint(a, len(msg))
         part = msg[a : a + STEP]
-        m = _Messages(trace, p.start[part], p.length[part], FIRST_WINDOW)
-        got, c, table = _field(name, m)
-        if not numeric:
+        if native:  # one pass in C, no window matrices
+            got, c, table = _hosts(trace, p.start[part], p.length[part])
             c = tables.add(c, got == PRESENT, table)
-        more = np.flatnonzero(m.short)
-        if len(more):  # header blocks longer than the first window: again with the whole window
-            got2, c2, table2 = _field(name, _Messages(trace, p.start[part[more]], p.length[part[more]], WINDOW))
-            got[more] = got2
-            c[more] = c2 if numeric else tables.add(c2, got2 == PRESENT, table2)
+        else:
+            m = _Messages(trace, p.start[part], p.length[part], FIRST_WINDOW)
+            got, c, table = _field(name, m)
+            if not numeric:
+                c = tables.add(c, got == PRESENT, table)
+            more = np.flatnonzero(m.short)
+            if len(more):  # header blocks longer than the first window: again with the whole window
+                got2, c2, table2 = _field(name, _Messages(trace, p.start[part[more]], p.length[part[more]], WINDOW))
+                got[more] = got2
+                c[more] = c2 if numeric else tables.add(c2, got2 == PRESENT, table2)
         state[part] = got
         if numeric:
             values[part] = c
@@ -132,7 +131,7 @@ def build(trace: Any, fdef: FieldDef) -> FieldColumn:
 
 
 def _hosts(trace: Any, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """(state, code) of the Host header of the messages at ``start`` (``length`` bytes each), read
+    """(state, codes, table) of the Host header of the messages at ``start`` (``length`` bytes each), read
     by ``_scan.http_host`` as far as ``WINDOW`` bytes: what ``_Messages.host`` finds in its two
     passes (the first ``FIRST_WINDOW`` bytes, then ``WINDOW`` for the messages it must)."""
     file = np.frombuffer(trace.buf, dtype=np.uint8)

@@ -197,15 +197,14 @@ def _subcommand(argv: list[str]) -> int:
     from . import config as _config
 
     _config.apply_cache_limit(_config.load())
-    if args.command in ("count", "check", "presets"):
-        from tracemon.filters import cli as filter_cli
-
-        modules_loaded()
-        fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
-        return int(fn[args.command](args))
     modules_loaded(traces=args.command != "cache")
     if args.command == "cache":
         return cmd_cache(args, sys.stdout)
+    if args.command in ("count", "check", "presets"):
+        from tracemon.filters import cli as filter_cli
+
+        fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
+        return int(fn[args.command](args))
     handler = {"list": cmd_list, "show": cmd_show, "stats": cmd_stats, "export": cmd_export}[args.command]
     return handler(args, sys.stdout)
 
