@@ -38,8 +38,8 @@
  *     row, per row: the int64 id of each conversation (0 where the frame has none: not Ethernet,
  *     not IPv4, not TCP/UDP), a table's new keys numbered from its entry of ``bases`` in the order
  *     they first come, and put in the table with those numbers (the caller renumbers them if it
- *     must); and ``flags``, one byte: 1 the source MAC is side B, 2 the source address is, 4 the
- *     source port is.  Returned: per table, the rows where its new keys first came (int64), and
+ *     must); and ``flags``, one byte, the index's DIR_*_REVERSED bits: 1 the source MAC is side
+ *     B, 2 the source address is, 4 the source port is.  Returned: per table, the rows where its new keys first came (int64), and
  *     ``done``, the rows read.  It stops before a row where a table could not take one more key at
  *     most half full: the caller grows that table and goes on from there.
  *

@@ -170,10 +170,9 @@ def native_conversations() -> bool:
     return _native_conv is not None and KeyCache is HashedKeys
 
 
-#: ``_keys.conversations``' flag bits → the index's direction bits
-_DIR_OF_FLAGS = np.array([(DIR_ETH_REVERSED if f & 1 else 0) | (DIR_IP_REVERSED if f & 2 else 0)
-                          | (DIR_L4_REVERSED if f & 4 else 0) for f in range(8)], dtype=np.int64)
-_FLAGS_ARE_DIR = bool((_DIR_OF_FLAGS == np.arange(8)).all())  # (they are: no lookup)
+#: ``_keys.conversations``' flag bits are the index's direction bits (the C pass writes 1, 2, 4)
+if (DIR_ETH_REVERSED, DIR_IP_REVERSED, DIR_L4_REVERSED) != (1, 2, 4):  # pragma: no cover - a guard
+    raise ImportError("the index's direction bits are not the C conversation pass's flags")
 
 
 def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
@@ -213,12 +212,11 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             a, b = lo4.tolist(), hi4.tolist()
             k = len(a)
             real = convs[1].intern_many([(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k, [4] * k)
-            ip = _settled(ip, nexts[1], real, lambda ids: ip_t.settle(
-                (lo4.astype(np.uint64) << np.uint64(32)) | hi4.astype(np.uint64), ids))
+            ip = _settled(ip, nexts[1], real, lambda ids: ip_t.settle(_pack32(lo4, hi4), ids))
         if len(l4_new):
             r = d[l4_new]
             s, t_ = w.ip_src4[r], w.ip_dst4[r]
-            pair = (np.minimum(s, t_).astype(np.uint64) << np.uint64(32)) | np.maximum(s, t_).astype(np.uint64)
+            pair = _pack32(np.minimum(s, t_), np.maximum(s, t_))
             l4 = _new_l4(trace, w, r, flags[l4_new], ip[l4_new], pair[:, None], l4_t, l4, nexts[2])
     except BaseException:  # numbers the conversation tables did not give must not outlive this call
         _forget_native(caches)
@@ -226,7 +224,7 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
     conv.eth[d] = eth
     conv.ip[d] = ip  # (0 for IPv6 rows: set next)
     conv.l4[d] = l4
-    conv.dirflags[d] |= flags if _FLAGS_ARE_DIR else _DIR_OF_FLAGS[flags]
+    conv.dirflags[d] |= flags
 
 
 def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> None:
@@ -266,7 +264,7 @@ def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> Non
         raise
     conv.ip[i6] = ip
     conv.l4[i6] = l4
-    conv.dirflags[i6] |= flags if _FLAGS_ARE_DIR else _DIR_OF_FLAGS[flags]
+    conv.dirflags[i6] |= flags
 
 
 def _claimed(run: Callable[[int, tuple, tuple, tuple], tuple], n: int, tables: tuple[KeyTable | WideKeys, ...],
@@ -444,7 +442,7 @@ def _intern_eth(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     table = trace.eth_conversations
     ids = _mac_ids(trace, np.concatenate([lo, hi]))
     n = len(lo)
-    keys = (ids[:n].astype(np.uint64) << np.uint64(32)) | ids[n:].astype(np.uint64)
+    keys = _pack32(ids[:n], ids[n:])
 
     def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
         a, b = lo[rows].tolist(), hi[rows].tolist()
@@ -455,7 +453,7 @@ def _intern_eth(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
 def _intern_ip4(trace: Trace, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
     table = trace.ip_conversations
-    keys = (lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64)
+    keys = _pack32(lo, hi)
 
     def make(new: np.ndarray, _rows: np.ndarray) -> list[int]:
         a = (new >> np.uint64(32)).astype(np.int64).tolist()
@@ -501,8 +499,8 @@ def _intern_ip4_tenant(trace: Trace, lo: np.ndarray, hi: np.ndarray, tid: np.nda
     """``_intern_ip4`` for a tunnel's tenants: the address pair's small id and ``tid``, the virtual
     network's key (< 2**30)."""
     table = trace.ip_conversations
-    pair = _small_ids(trace, "ip4_pairs", (lo.astype(np.uint64) << np.uint64(32)) | hi.astype(np.uint64))
-    keys = (pair.astype(np.uint64) << np.uint64(32)) | tid.astype(np.uint64)
+    pair = _small_ids(trace, "ip4_pairs", _pack32(lo, hi))
+    keys = _pack32(pair, tid)
 
     def make(_new: np.ndarray, rows: np.ndarray) -> list[int]:
         a, b, t = lo[rows].tolist(), hi[rows].tolist(), tid[rows].tolist()
@@ -549,6 +547,11 @@ def _intern_pairs6(lo: np.ndarray, hi: np.ndarray, trace: Trace, tid: np.ndarray
     ids = np.empty(len(order), dtype=np.int64)
     ids[order] = got
     return ids[inv.ravel()]
+
+
+def _pack32(hi: np.ndarray, lo: np.ndarray) -> np.ndarray:
+    """Two columns of values below 2**32 as one u64 key each: ``hi << 32 | lo``."""
+    return (hi.astype(np.uint64) << np.uint64(32)) | lo.astype(np.uint64)
 
 
 def _halves(a: np.ndarray) -> np.ndarray:
