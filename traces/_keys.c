@@ -39,9 +39,10 @@
  *     not IPv4, not TCP/UDP), a table's new keys numbered from its entry of ``bases`` in the order
  *     they first come, and put in the table with those numbers (the caller renumbers them if it
  *     must); and ``flags``, one byte, the index's DIR_*_REVERSED bits: 1 the source MAC is side
- *     B, 2 the source address is, 4 the source port is.  Returned: per table, the rows where its new keys first came (int64), and
- *     ``done``, the rows read.  It stops before a row where a table could not take one more key at
- *     most half full: the caller grows that table and goes on from there.
+ *     B, 2 the source address is, 4 the source port is.  Returned: per table, the rows where its
+ *     new keys first came (int64), and ``done``, the rows read.  It stops before a row where a
+ *     table could not take one more key at most half full: the caller grows that table and goes
+ *     on from there.
  *
  * conversations6(rows, addrs, cols, ip, l4, bases, out) -> (ip_new, l4_new, done)
  *     ``conversations`` for IPv6 frames: ``addrs`` (src, dst), their addresses, 16 bytes for each
