@@ -201,15 +201,17 @@ def test_a_failed_interning_leaves_no_provisional_number_behind() -> None:
 
 
 def test_key_table_refuses_a_bad_table_and_a_negative_id() -> None:
+    from tracemon.traces import _keys
+
     slots, ids = np.zeros(6, dtype=np.uint64), np.full(6, -1, dtype=np.int64)
     with pytest.raises(ValueError, match="power-of-two"):
         keytable._native_lookup(slots, ids, np.zeros(1, dtype=np.uint64))
     slots, ids = np.zeros(8, dtype=np.uint64), np.full(8, -1, dtype=np.int64)
     with pytest.raises(ValueError, match="negative"):
-        keytable._native_insert(slots, ids, np.zeros(1, dtype=np.uint64), np.full(1, -1, dtype=np.int64))
-    keytable._native_insert(slots, ids, np.arange(8, dtype=np.uint64), np.arange(8, dtype=np.int64))
+        _keys.key_insert(slots, ids, np.zeros(1, dtype=np.uint64), np.full(1, -1, dtype=np.int64))
+    _keys.key_insert(slots, ids, np.arange(8, dtype=np.uint64), np.arange(8, dtype=np.int64))
     with pytest.raises(ValueError, match="full"):  # past the half-full rule: refused, never an endless probe
-        keytable._native_insert(slots, ids, np.array([99], dtype=np.uint64), np.zeros(1, dtype=np.int64))
+        _keys.key_insert(slots, ids, np.array([99], dtype=np.uint64), np.zeros(1, dtype=np.int64))
     assert keytable._native_lookup(slots, ids, np.array([5, 99], dtype=np.uint64)) == \
         np.array([5, -1], dtype=np.int64).tobytes()
 

@@ -3,7 +3,7 @@
 The vectorised classifier packs each frame's conversation (or layer offsets) into one u64 and
 needs the id that key was given before, for a whole batch of frames; only keys never seen go
 through the Python tables that number them.  ``HashedKeys`` is an open-addressing hash table in
-C (``_keys.key_lookup``/``key_insert``); ``SortedKeys``, sorted arrays and ``searchsorted``, is
+C (``_keys.key_lookup``/``wide_insert``); ``SortedKeys``, sorted arrays and ``searchsorted``, is
 the fallback without a compiler and the reference the table is tested against.
 """
 
@@ -15,11 +15,10 @@ import numpy as np
 
 try:  # the hash table in C (``_keys.c``), built at install time when a compiler is there
     from ._keys import key_claim as _native_claim
-    from ._keys import key_insert as _native_insert
     from ._keys import key_lookup as _native_lookup
     from ._keys import wide_insert as _native_wide_insert
 except ImportError:  # pragma: no cover - exercised where no compiler was available
-    _native_claim = _native_insert = _native_lookup = _native_wide_insert = None
+    _native_claim = _native_lookup = _native_wide_insert = None
 
 #: ``make(new_keys, a_row_of_each)``: the ids of keys never seen, interning them
 Make = Callable[[np.ndarray, np.ndarray], object]
@@ -50,26 +49,64 @@ class SortedKeys:
         self.keys, self.ids = allk[order], np.concatenate([self.ids, ids])[order]
 
 
-class HashedKeys:
-    """``SortedKeys`` as an open-addressing hash table in C (``_keys.key_lookup``/``key_insert``):
+class WideKeys:
+    """An open-addressing hash table in C of keys of ``width`` u64 words, held in two arrays
+    (``keys``, a row of words per slot, and ``ids``, -1 where a slot is empty), kept at most half
+    full (doubled and refilled when it would pass that).  As it is: the tables of the C
+    conversation passes (``_keys.conversations``/``conversations6``), whose keys are a pair of MAC
+    addresses, a pair of IPv6 addresses, or an address pair with the ports."""
+
+    def __init__(self, width: int) -> None:
+        self.keys = np.zeros((16, width), dtype=np.uint64)
+        self.ids = np.full(16, -1, dtype=np.int64)
+        self.count = 0
+
+    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """The table as a conversation pass takes it, with room for ``more`` new keys at most half
+        full (the pass counts nothing: the caller adds the keys it put in to ``count``)."""
+        self._grow(self.count + more)
+        return self.keys, self.ids, self.count
+
+    def settle(self, keys: np.ndarray, ids: np.ndarray) -> None:
+        """Keys (a row of words each) a pass put in the table (counted) with numbers that were
+        not their ids: their ids."""
+        _native_wide_insert(self.keys, self.ids, np.ascontiguousarray(keys, dtype=np.uint64),
+                            np.ascontiguousarray(ids, dtype=np.int64))
+
+    def _grow(self, keys: int) -> None:
+        """At least twice ``keys`` slots: doubled and refilled while short of that."""
+        if 2 * keys > len(self.ids):
+            cap = len(self.ids)
+            while cap < 2 * keys:
+                cap *= 2
+            live = self.ids >= 0
+            old_keys, old_ids = np.ascontiguousarray(self.keys[live]), self.ids[live]
+            self.keys = np.zeros((cap, self.keys.shape[1]), dtype=np.uint64)
+            self.ids = np.full(cap, -1, dtype=np.int64)
+            _native_wide_insert(self.keys, self.ids, old_keys, old_ids)
+
+
+class HashedKeys(WideKeys):
+    """``SortedKeys`` as an open-addressing hash table in C, of 1-word keys (``_keys.key_lookup``):
     a lookup is one probe per key and an addition touches only the new keys, where the sorted
     arrays pay a binary search per key and a re-sort of every key seen.  The table is kept at most
     half full (doubled and refilled when it would pass that)."""
 
     def __init__(self) -> None:
-        self.slots = np.zeros(16, dtype=np.uint64)
-        self.ids = np.full(16, -1, dtype=np.int64)
-        self.count = 0
+        super().__init__(1)
+
+    @property
+    def slots(self) -> np.ndarray:
+        """The keys, one u64 a slot (a view of ``keys``)."""
+        return self.keys.reshape(-1)
 
     def lookup(self, uniq: np.ndarray) -> np.ndarray:
         keys = np.ascontiguousarray(uniq, dtype=np.uint64)
         return np.frombuffer(_native_lookup(self.slots, self.ids, keys), dtype=np.int64).copy()
 
     def add(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        keys = np.ascontiguousarray(keys, dtype=np.uint64)
-        ids = np.ascontiguousarray(ids, dtype=np.int64)
-        self._reserve(len(keys))
-        _native_insert(self.slots, self.ids, keys, ids)
+        self._grow(self.count + len(keys))
+        self.settle(keys, ids)
         self.count += len(keys)
 
     def intern(self, keys: np.ndarray, make: Make) -> np.ndarray:
@@ -95,7 +132,7 @@ class HashedKeys:
                 first = np.concatenate(firsts)
                 new = keys[first]
                 real = np.asarray(make(new, first), dtype=np.int64)
-                _native_insert(self.slots, self.ids, new, real)
+                self.settle(new, real)
                 self.count += fresh
                 late = ids >= PROVISIONAL
                 ids[late] = real[ids[late] - PROVISIONAL]
@@ -103,65 +140,6 @@ class HashedKeys:
             self.__init__()  # type: ignore[misc]  # (a cache: emptied, it is only slower)
             raise
         return ids
-
-    def _reserve(self, more: int) -> None:
-        """Room for ``more`` keys at most half full."""
-        self._grow(self.count + more)
-
-    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """The table as ``_keys.conversations`` takes it, with room for ``more`` new keys at most
-        half full (the pass counts nothing: the caller adds the keys it put in to ``count``)."""
-        self._reserve(more)
-        return self.slots, self.ids, self.count
-
-    def settle(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        """Keys a C pass put in the table (counted) with numbers that were not their ids: their ids."""
-        _native_insert(self.slots, self.ids, np.ascontiguousarray(keys, dtype=np.uint64),
-                       np.ascontiguousarray(ids, dtype=np.int64))
-
-    def _grow(self, keys: int) -> None:
-        """At least twice ``keys`` slots: doubled and refilled while short of that."""
-        if 2 * keys > len(self.slots):
-            cap = len(self.slots)
-            while cap < 2 * keys:
-                cap *= 2
-            live = self.ids >= 0
-            old_keys, old_ids = self.slots[live], self.ids[live]
-            self.slots = np.zeros(cap, dtype=np.uint64)
-            self.ids = np.full(cap, -1, dtype=np.int64)
-            _native_insert(self.slots, self.ids, old_keys, old_ids)
-
-
-class WideKeys:
-    """``HashedKeys`` for keys of ``width`` u64 words: the tables of the C conversation passes
-    (``_keys.conversations``/``conversations6``), whose keys are a pair of MAC addresses, a pair
-    of IPv6 addresses, or an address pair with the ports.  Filled only by those passes."""
-
-    def __init__(self, width: int) -> None:
-        self.keys = np.zeros((16, width), dtype=np.uint64)
-        self.ids = np.full(16, -1, dtype=np.int64)
-        self.count = 0
-
-    def spec(self, more: int) -> tuple[np.ndarray, np.ndarray, int]:
-        """The table as a conversation pass takes it, with room for ``more`` new keys at most half
-        full (doubled and refilled while short of that; the pass counts nothing: the caller adds
-        the keys it put in to ``count``)."""
-        if 2 * (self.count + more) > len(self.ids):
-            cap = len(self.ids)
-            while cap < 2 * (self.count + more):
-                cap *= 2
-            live = self.ids >= 0
-            keys, ids = self.keys[live], self.ids[live]
-            self.keys = np.zeros((cap, self.keys.shape[1]), dtype=np.uint64)
-            self.ids = np.full(cap, -1, dtype=np.int64)
-            _native_wide_insert(self.keys, self.ids, np.ascontiguousarray(keys), ids)
-        return self.keys, self.ids, self.count
-
-    def settle(self, keys: np.ndarray, ids: np.ndarray) -> None:
-        """Keys (one row of words each) a pass put in the table (counted) with numbers that were
-        not their ids: their ids."""
-        _native_wide_insert(self.keys, self.ids, np.ascontiguousarray(keys, dtype=np.uint64),
-                            np.ascontiguousarray(ids, dtype=np.int64))
 
 
 #: either kind of table
