@@ -66,15 +66,15 @@ class Ahead:
         except BaseException as e:  # noqa: BLE001 - handed to result(), on the thread that waits
             self._error = e
 
-    def result(self) -> Any:
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
     def wait(self) -> None:
         """Until ``fn`` has returned (its value or error left unread)."""
         self._thread.join()
+
+    def result(self) -> Any:
+        self.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value
 
 
 def detect(head: bytes) -> bool:
