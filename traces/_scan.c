@@ -43,15 +43,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "_bytes.h"
+
 /* how far ahead of the record walk the file's lines are prefetched */
 #define PREFETCH_BYTES 4096
-/* rows ahead whose bytes are prefetched where rows lie far apart (gather_rows) */
-#define WALK_AHEAD 16
-#if defined(__GNUC__) || defined(__clang__)
-#define PREFETCH(p) __builtin_prefetch(p)
-#else
-#define PREFETCH(p) ((void)(p))
-#endif
 
 static inline uint32_t u32_at(const unsigned char *h, int little) {
     return little ? ((uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16 | (uint32_t)h[3] << 24)
@@ -119,29 +114,6 @@ static PyObject *pcap_records(PyObject *self, PyObject *args) { return chain(arg
 
 static PyObject *pcapng_epbs(PyObject *self, PyObject *args) { return chain(args, pcapng_epb); }
 
-static int has_word(const unsigned char *p, Py_ssize_t n, const unsigned char *w, Py_ssize_t wn) {
-    if (wn == 0) return 1;
-    unsigned char first = w[0];
-    for (Py_ssize_t i = 0; i + wn <= n; i++) {
-        if ((p[i] | 0x20) != first) continue;
-        Py_ssize_t k = 1;
-        while (k < wn && (p[i + k] | 0x20) == w[k]) k++;
-        if (k == wn) return 1;
-    }
-    return 0;
-}
-
-/* the length of p[0:n] up to its first blank line ("\n\n" or "\n\r\n"), or n */
-static Py_ssize_t header_block(const unsigned char *p, Py_ssize_t n) {
-    const unsigned char *q = p, *end = p + n;
-    while ((q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
-        if (q + 1 < end && q[1] == '\n') return q - p;
-        if (q + 2 < end && q[1] == '\r' && q[2] == '\n') return q - p;
-        q++;
-    }
-    return n;
-}
-
 static PyObject *find_words(PyObject *self, PyObject *args) {
     Py_buffer in, st, ln;
     PyObject *words;
@@ -149,71 +121,21 @@ static PyObject *find_words(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*y*y*O!|p", &in, &st, &ln, &PyTuple_Type, &words, &headers)) return NULL;
     PyObject *out = NULL;
     Py_ssize_t rows = st.len / (Py_ssize_t)sizeof(int64_t);
-    Py_ssize_t nw = PyTuple_GET_SIZE(words);
+    wordset ws;
     if (ln.len / (Py_ssize_t)sizeof(int64_t) != rows) {
         PyErr_SetString(PyExc_ValueError, "starts and lengths differ in size");
         goto done;
     }
-    for (Py_ssize_t j = 0; j < nw; j++) {
-        PyObject *w = PyTuple_GET_ITEM(words, j);
-        if (!PyBytes_Check(w)) {
-            PyErr_SetString(PyExc_TypeError, "words must be bytes");
-            goto done;
-        }
-        const unsigned char *c = (const unsigned char *)PyBytes_AS_STRING(w);
-        for (Py_ssize_t k = 0; k < PyBytes_GET_SIZE(w); k++) {
-            if (c[k] < 'a' || c[k] > 'z') {
-                PyErr_SetString(PyExc_ValueError, "words must be lower-case ASCII letters");
-                goto done;
-            }
-        }
-    }
+    if (wordset_init(&ws, words) < 0) goto done;
     out = PyBytes_FromStringAndSize(NULL, rows);
     if (out == NULL) goto done;
     unsigned char *mask = (unsigned char *)PyBytes_AS_STRING(out);
     const int64_t *starts = (const int64_t *)st.buf, *lengths = (const int64_t *)ln.buf;
     const unsigned char *b = (const unsigned char *)in.buf;
-    Py_ssize_t size = in.len;
-    /* One pass per row: at each byte, only the words starting with its letter are compared
-     * (``first``: a bit per word, by lower-case first letter).  With more words than bits, or an
-     * empty word, each word is searched in turn. */
-    uint32_t first[256] = {0};
-    int one_pass = nw <= 32;
-    for (Py_ssize_t j = 0; j < nw && one_pass; j++) {
-        PyObject *w = PyTuple_GET_ITEM(words, j);
-        if (PyBytes_GET_SIZE(w) == 0) one_pass = 0;
-        else first[(unsigned char)PyBytes_AS_STRING(w)[0]] |= (uint32_t)1 << j;
-    }
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        int64_t a = starts[r], e = starts[r] + lengths[r];
-        if (a < 0) a = 0;
-        if (e > size) e = size;
-        if (headers && e > a) e = a + header_block(b + a, (Py_ssize_t)(e - a));
-        int hit = 0;
-        if (one_pass) {
-            const unsigned char *p = b + a;
-            Py_ssize_t n = e > a ? (Py_ssize_t)(e - a) : 0;
-            for (Py_ssize_t i = 0; i < n && !hit; i++) {
-                uint32_t bits = first[p[i] | 0x20];
-                for (Py_ssize_t j = 0; bits && !hit; j++, bits >>= 1) {
-                    if (!(bits & 1)) continue;
-                    PyObject *w = PyTuple_GET_ITEM(words, j);
-                    Py_ssize_t wn = PyBytes_GET_SIZE(w);
-                    const unsigned char *c = (const unsigned char *)PyBytes_AS_STRING(w);
-                    if (i + wn > n) continue;
-                    Py_ssize_t k = 1;
-                    while (k < wn && (p[i + k] | 0x20) == c[k]) k++;
-                    hit = k == wn;
-                }
-            }
-        } else {
-            for (Py_ssize_t j = 0; j < nw && !hit && e > a; j++) {
-                PyObject *w = PyTuple_GET_ITEM(words, j);
-                hit = has_word(b + a, (Py_ssize_t)(e - a), (const unsigned char *)PyBytes_AS_STRING(w), PyBytes_GET_SIZE(w));
-            }
-        }
-        mask[r] = (unsigned char)hit;
-    }
+    Py_BEGIN_ALLOW_THREADS /* (the words tuple and the buffers are held) */
+    for (Py_ssize_t r = 0; r < rows; r++)
+        mask[r] = (unsigned char)words_in_row(&ws, b, (int64_t)in.len, starts[r], starts[r] + lengths[r], headers);
+    Py_END_ALLOW_THREADS
 done:
     PyBuffer_Release(&in);
     PyBuffer_Release(&st);

@@ -54,6 +54,10 @@ try:  # the word search in C (``_scan.c``), built at install time when a compile
     from ._scan import find_words as _native_find_words
 except ImportError:  # pragma: no cover - the Python loop in ``_http_auth`` does the same
     _native_find_words = None
+try:  # these rules in C, for the rows the C layer walk read (``_walk.c``)
+    from ._walk import walk_apps as _native_apps
+except ImportError:  # pragma: no cover - fastwalk.walk runs ``tcp`` and ``udp`` instead
+    _native_apps = None
 
 #: TCP dissector → the protocol any non-empty payload on its port is
 _TCP_WHOLE: dict[Callable[..., None], str] = {_http.dissect_http: "HTTP", _tls.dissect_tls: "TLS",
@@ -100,7 +104,8 @@ def _rules(kind: str, table: dict[int, Callable[..., None]]) -> np.ndarray:
                 rules[port] = _NATT
             else:
                 rules[port] = _FALLBACK
-        _tables.clear()  # (one table per kind in practice; a test that swaps dissectors makes others)
+        for old in [k for k in _tables if k[0] == kind]:  # (one table per kind: a test may swap dissectors)
+            del _tables[old]
         _tables[key] = rules
     return rules
 
@@ -131,13 +136,15 @@ def tcp(v: Gather, sport: np.ndarray, dport: np.ndarray, pl: np.ndarray,
     rpc = np.flatnonzero(top == CODE["MSRPC"])
     if len(rpc):
         _msrpc_fallback(v, rpc, pl, plen, fallback)
-    _http_auth(v, np.flatnonzero((top == CODE["HTTP"]) & (plen >= 16)), pl, plen, fallback)
+    _http_auth(v, np.flatnonzero((top == CODE["HTTP"]) & (plen >= _AUTH_MIN)), pl, plen, fallback)
     return bits, top, fallback
 
 
 #: what makes the dissectors look for NTLMSSP or a GSS-API token in an HTTP message (lower case; any
-#: case matches)
+#: case matches), in a payload of at least ``_AUTH_MIN`` bytes
 _AUTH_WORDS = (b"ntlm", b"negotiate", b"kerberos")
+_AUTH_MIN = 16
+_SMB2_MAGIC = 0xFE534D42
 
 
 def _tpkt(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, fallback: np.ndarray) -> None:
@@ -266,9 +273,9 @@ def _nbtss(v: Gather, rows: np.ndarray, pl: np.ndarray, plen: np.ndarray, bits: 
     carried = valid & (kind == 0) & (body >= 4)
     magic = v.be32(p + 4)
     # a SESSION SETUP (SMB2 command 1) may carry NTLMSSP or Kerberos layers: the scalar path decides
-    setup = carried & (magic == 0xFE534D42) & (body >= 16) & (v.read(p + 16, "<u2") == 1)
+    setup = carried & (magic == _SMB2_MAGIC) & (body >= 16) & (v.read(p + 16, "<u2") == 1)
     fallback[rows[setup]] = True
-    smb2 = carried & (magic == 0xFE534D42) & (body >= 64)
+    smb2 = carried & (magic == _SMB2_MAGIC) & (body >= 64)
     _smb2_pipes(v, rows[smb2], p[smb2], fallback)
     for key, fn in _nbns.SESSION_PAYLOADS.items():
         m = rows[carried & (magic == int.from_bytes(key, "big"))]
@@ -327,3 +334,51 @@ _RULE_TOP = np.array([-1, -1, -1, *(CODE[_RULE_PROTOCOL.get(n, n)] for n in _RUL
 _RDP = 3 + _RULE_NAMES.index("RDP")
 _CO_PTYPES = np.array(sorted(_dcerpc.CO_PTYPES), dtype=np.int64)
 _FIRST_BYTES = np.array(sorted({p[0] for p in _http.PREFIXES}), dtype=np.int64)
+
+
+# -- the same rules in C (``_walk.walk_apps``) ------------------------------------------------------
+
+#: ``_walk.walk_apps``' constants, in the order of its enum: rule numbers, then the presence bits and
+#: Protocol Names its rows can get (``fastwalk`` fills the layer ones), then fixed values of the rules
+NATIVE_CONSTANTS = ("rule FALLBACK", "rule NBTSS", "rule NATT", "rule RDP", "rule IKE", "rule ESP", "rule DNS end",
+                    *(f"bit {n}" for n in ("ETH", "VLAN", "SLL", "IPV4", "IPV6", "ARP", "ICMP", "ICMPV6", "TCP", "UDP",
+                                           "NbtSS", "MSRPC", "HTTP")),
+                    *(f"code {n}" for n in ("IPv4", "IPv6", "ARP", "ICMP", "ICMPv6", "TCP", "UDP", "NbtSS", "MSRPC",
+                                            "HTTP")),
+                    "SMB2 magic", "FSCTL_PIPE_TRANSCEIVE", "DCE/RPC header", "DNS header", "HTTP auth minimum")
+_HEUR_PDU, _HEUR_HTTP, _HEUR_OTHER = 1, 2, 4
+_SET_NBSS_TYPE, _SET_CO_PTYPE, _SET_HTTP_FIRST = 1, 2, 4
+
+
+def native_plan(layer_bits: dict[str, int]) -> tuple | None:
+    """The arguments of ``_walk.walk_apps`` after its rows and outputs, for the dispatch tables as
+    they are now (``tcp`` and ``udp`` read them the same way); None without the C pass.
+    ``layer_bits``: the presence bits of ETH, VLAN, SLL, IPV4, IPV6, ARP, ICMP, ICMPV6, TCP and UDP."""
+    if _native_apps is None:
+        return None
+    tests = [test for test, _ in _core.TCP_HEURISTICS]
+    heur = ((_HEUR_OTHER if any(t not in (_http.starts_message, _dcerpc.starts_pdu) for t in tests) else 0)
+            | (_HEUR_PDU if _dcerpc.starts_pdu in tests else 0) | (_HEUR_HTTP if _http.starts_message in tests else 0))
+    sessions = []
+    for key, fn in _nbns.SESSION_PAYLOADS.items():
+        name = _smb.SESSION_PROTOCOLS.get(key)
+        ours = name is not None and _SESSION_DISSECTORS.get(name) is fn
+        sessions.append((int.from_bytes(key, "big"), MASK[name] if ours else 0,  # type: ignore[index]
+                         CODE[name] if ours else (1 << 64) - 1))  # type: ignore[index]
+    bits = {**layer_bits, "NbtSS": MASK["NbtSS"], "MSRPC": MASK["MSRPC"], "HTTP": MASK["HTTP"]}
+    consts = [1, 2, _NATT, _RDP, 3 + _RULE_NAMES.index("IKE"), 3 + _RULE_NAMES.index("ESP"), 3 + len(_DNS_FORMAT),
+              *(bits[n] for n in ("ETH", "VLAN", "SLL", "IPV4", "IPV6", "ARP", "ICMP", "ICMPV6", "TCP", "UDP", "NbtSS",
+                                  "MSRPC", "HTTP")),
+              *(CODE[n] for n in ("IPv4", "IPv6", "ARP", "ICMP", "ICMPv6", "TCP", "UDP", "NbtSS", "MSRPC", "HTTP")),
+              _SMB2_MAGIC, _smb.smb2.FSCTL_PIPE_TRANSCEIVE, _dcerpc.HEADER, _DNS_HEADER, _AUTH_MIN]
+    assert len(consts) == len(NATIVE_CONSTANTS)
+    tables = (_rules("tcp", _core.TCP_PORTS), _rules("udp", _core.UDP_PORTS), _RULE_BITS, _RULE_TOP,
+              np.array(consts, dtype=np.uint64), _BYTE_SETS,
+              np.array(sessions, dtype=np.uint64).reshape(-1))
+    return tables, heur, _http.PREFIXES, _AUTH_WORDS
+
+
+_BYTE_SETS = np.zeros(256, dtype=np.uint8)
+_BYTE_SETS[_NBSS_TYPES[(_NBSS_TYPES >= 0) & (_NBSS_TYPES < 256)]] |= _SET_NBSS_TYPE
+_BYTE_SETS[_CO_PTYPES[(_CO_PTYPES >= 0) & (_CO_PTYPES < 256)]] |= _SET_CO_PTYPE
+_BYTE_SETS[_FIRST_BYTES] |= _SET_HTTP_FIRST

@@ -304,6 +304,11 @@ _LINKTYPES = np.array([_core.LINKTYPE_ETHERNET, _core.LINKTYPE_RAW, _core.LINKTY
                       dtype=np.int64)
 _EMBEDDING4 = sum(1 << t for t in ICMP_EMBEDDING)
 _EMBEDDING6 = sum(1 << t for t in ICMPV6_EMBEDDING)
+#: the layers' presence bits ``_walk.walk_apps`` sets
+_LAYER_BITS = {"ETH": ETH, "VLAN": VLAN, "SLL": SLL, "IPV4": IPV4, "IPV6": IPV6, "ARP": ARP, "ICMP": ICMP,
+               "ICMPV6": ICMPV6, "TCP": TCP, "UDP": UDP}
+#: classify the C walk's TCP and UDP rows in C (False: ``_carries``, its NumPy reference)
+NATIVE_APPS = True
 
 
 def native_walk_applies() -> bool:
@@ -314,9 +319,9 @@ def native_walk_applies() -> bool:
 
 def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: bool) -> Walk:
     """``walk_numpy``'s answer: the plain shapes (IPv4/IPv6 over Ethernet, VLAN, SLL or raw IP, then
-    TCP, UDP or ICMP; ARP) read by ``_walk.walk_headers`` in one pass, their applications classified in
-    NumPy, and every other row (tunnels, IPsec, fragments, anything unusual) walked by
-    ``walk_numpy`` itself."""
+    TCP, UDP or ICMP; ARP) read by ``_walk.walk_headers`` in one pass, their applications classified by
+    ``_walk.walk_apps`` in another (``_carries`` in NumPy without it, or without ``NATIVE_APPS``), and
+    every other row (tunnels, IPsec, fragments, anything unusual) walked by ``walk_numpy`` itself."""
     n = len(o)
     if not n or not native_walk_applies() or not v.u8.flags.c_contiguous:
         return walk_numpy(v, o, end, link, tunnels=tunnels)
@@ -326,12 +331,37 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
     _native_walk(v.u8, o, np.ascontiguousarray(end, dtype=np.int64), np.ascontiguousarray(link, dtype=np.int64), cols,
                  out6, _LINKTYPES, _EMBEDDING4, _EMBEDDING6, 0x0806 in _core.ETHER_TYPES)
     col = dict(zip(WALK_COLUMNS, cols, strict=True))
-    state = col["state"]
+    state, family, l4, l4end = col["state"], col["family"], col["l4"], col["l4end"]
+    u = np.flatnonzero(state == _S_UDP)
+    if len(u) and tunnels:  # VXLAN / Geneve: the NumPy walk hands them to _Tenant
+        code = _tunnels.udp_tunnels(col["sport"][u], col["dport"][u], l4end[u] - l4[u] - 8)
+        state[u[code > 0]] = 0
+    plan = fastapps.native_plan(_LAYER_BITS) if NATIVE_APPS else None
+    if plan is not None:  # what TCP and UDP carry, and every row's bits, in one C pass
+        protos, top = np.zeros(n, dtype=np.uint64), np.zeros(n, dtype=np.int64)
+        ok, fallback = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+        fastapps._native_apps(v.u8, cols, (protos, top, ok, fallback), *plan)
+    else:
+        ok, fallback, protos, top = _carries(v, col)
+    six = family == 6
+    w = Walk(ok, fallback, protos, top, (col["linkbits"] & 1) != 0, col["eth_src"], col["eth_dst"], family,
+             col["ip_src4"], col["ip_dst4"], out6[:, :16] if six.any() else None, out6[:, 16:] if six.any() else None,
+             col["proto"], col["sport"], col["dport"], col["tcpflags"], col["l3"], np.where(family > 0, l4, -1),
+             col["pay"], np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), l4end)
+    rest = np.flatnonzero(state == 0)
+    if len(rest):
+        _merge(w, rest, walk_numpy(v, o[rest], end[rest], link[rest], tunnels=tunnels))
+    return w
+
+
+def _carries(v: View, col: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(ok, fallback, presence bits, Protocol Name) of the rows ``_walk.walk_headers`` decided
+    (columns ``col``), their applications classified by ``fastapps.tcp``/``udp``: what
+    ``_walk.walk_apps`` does in one pass, and its reference."""
+    state, family, linkbits = col["state"], col["family"], col["linkbits"]
     sport, dport, l4, l4end, pay = col["sport"], col["dport"], col["l4"], col["l4end"], col["pay"]
     ok = (state == _S_ICMP) | (state == _S_ARP)  # TCP and UDP rows: once their applications are known
-    fallback = np.zeros(n, dtype=bool)
-    linkbits = col["linkbits"]
-    family = col["family"]
+    fallback = np.zeros(len(state), dtype=bool)
     protos = np.where(linkbits & 1, np.uint64(ETH), np.uint64(0)) | np.where(linkbits & 2, np.uint64(VLAN),
                                                                             np.uint64(0))
     protos |= np.where(linkbits & 4, np.uint64(SLL), np.uint64(0))
@@ -341,16 +371,11 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
     if len(a):
         protos[a] |= np.uint64(ARP)
         top[a] = CODE["ARP"]
-    tunnel = np.zeros(n, dtype=np.int64)
     t = np.flatnonzero(state == _S_TCP)
     if len(t):
         _carried(t, fastapps.tcp(v, sport[t], dport[t], pay[t], l4end[t] - pay[t]), TCP, "TCP", ok, fallback, protos,
                  top)
     u = np.flatnonzero(state == _S_UDP)
-    if len(u) and tunnels:  # VXLAN / Geneve: the NumPy walk hands them to _Tenant
-        code = _tunnels.udp_tunnels(sport[u], dport[u], l4end[u] - l4[u] - 8)
-        state[u[code > 0]] = 0
-        u = u[code == 0]
     if len(u):
         _carried(u, fastapps.udp(v, sport[u], dport[u], l4end[u] - l4[u] - 8, l4[u] + 8), UDP, "UDP", ok, fallback,
                  protos, top)
@@ -359,15 +384,7 @@ def walk(v: View, o: np.ndarray, end: np.ndarray, link: np.ndarray, *, tunnels: 
         v4 = family[c] == 4
         protos[c] |= np.where(v4, np.uint64(ICMP), np.uint64(ICMPV6))
         top[c] = np.where(v4, CODE["ICMP"], CODE["ICMPv6"])
-    six = family == 6
-    w = Walk(ok, fallback, protos, top, (linkbits & 1) != 0, col["eth_src"], col["eth_dst"], family, col["ip_src4"],
-             col["ip_dst4"], out6[:, :16] if six.any() else None, out6[:, 16:] if six.any() else None, col["proto"],
-             sport, dport, col["tcpflags"], col["l3"], np.where(family > 0, l4, -1), pay, tunnel,
-             np.zeros(n, dtype=np.int64), l4end)
-    rest = np.flatnonzero(state == 0)
-    if len(rest):
-        _merge(w, rest, walk_numpy(v, o[rest], end[rest], link[rest], tunnels=tunnels))
-    return w
+    return ok, fallback, protos, top
 
 
 def _merge(w: Walk, rows: np.ndarray, sub: Walk) -> None:
