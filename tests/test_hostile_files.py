@@ -278,7 +278,7 @@ def test_ctrl_c_during_a_cache_write_leaves_no_temporary_directory(
     def interrupted(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cache, "_records", interrupted)  # (after the index columns, before the tables)
+    monkeypatch.setattr(cache, "_write_manifest", interrupted)  # (every file written but the manifest)
     with pytest.raises(KeyboardInterrupt):
         open_trace(sample("pcap/tcpreplay_test.pcap"))
     assert not list((tmp_path / "cache").iterdir())
@@ -289,12 +289,9 @@ def test_sigterm_during_a_cache_write_is_cleaned_up_by_the_next_start(tmp_path: 
     script = textwrap.dedent("""
         import os, signal, sys
         from tracemon.traces import cache, open_trace
-        real = cache._records
-        def records(*a, **k):
-            out = real(*a, **k)
+        def manifest(*a, **k):  # every file written but the manifest
             os.kill(os.getpid(), signal.SIGTERM)
-            return out
-        cache._records = records
+        cache._write_manifest = manifest
         open_trace(sys.argv[1])
     """)
     env = {**os.environ, "TRACEMON_CACHE_MIN_BYTES": "0", "TRACEMON_CACHE_DIR": str(tmp_path / "cache")}

@@ -26,7 +26,9 @@ import json
 import os
 import shutil
 import tempfile
+import threading
 import time
+import weakref
 import zlib
 from dataclasses import asdict
 from pathlib import Path
@@ -128,30 +130,61 @@ def restore(trace: Trace) -> bool:
     return True
 
 
-def store(trace: Trace) -> Path | None:
-    """Save a completed scan; failures to write the cache never fail the open."""
+def store(trace: Trace, *, behind: bool = False) -> Path | None:
+    """Save a completed scan; failures to write the cache never fail the open (they are noted in
+    ``trace.facts["cache_error"]``).  The entry's contents are taken now; with ``behind`` they are
+    written on a thread of their own while the caller goes on (a one-shot command filters
+    meanwhile), and None is returned: ``wait_stored`` waits for the write, and the process waits
+    for it at exit."""
     if not _enabled(trace) or not trace.complete.is_set() or trace.from_cache:
         return None
-    root = cache_root()
-    entry = root / key_for(trace)
-    tmp: Path | None = None
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        _sweep_once(root)
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
-        zero_columns = []
-        for name, arr in trace.index.columns().items():
-            if not arr.any():  # an ETW column of a pcap, the conversations of an event trace: not written
-                zero_columns.append(name)
-                continue
-            np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
-        for table in (trace.eth_conversations, trace.ip_conversations, trace.l4_conversations,
-                      trace.tunnel_conversations):
-            np.save(tmp / f"conv_{table.kind}.npy", _records(table.to_arrays()))
-        state: dict[str, Any] = {
+    entry = _Entry(trace)
+    if not behind:
+        return entry.write()
+    writer = threading.Thread(target=entry.write, name="tracemon-cache")  # (not a daemon: finished at exit)
+    with _writers_lock:
+        _writers[trace] = writer
+    writer.start()
+    return None
+
+
+#: the traces whose entry a thread is writing (``store(behind=True)``)
+_writers: weakref.WeakKeyDictionary[Trace, threading.Thread] = weakref.WeakKeyDictionary()
+_writers_lock = threading.Lock()
+
+
+def wait_stored(trace: Trace) -> None:
+    """Until the entry ``store(trace, behind=True)`` began is written (or failed)."""
+    with _writers_lock:
+        writer = _writers.pop(trace, None)
+    if writer is not None:
+        writer.join()
+
+
+def _storing(trace: Trace) -> bool:
+    with _writers_lock:
+        writer = _writers.get(trace)
+    return writer is not None and writer.is_alive()
+
+
+class _Entry:
+    """What a cache entry of ``trace`` holds, taken when the scan completed (a thread may write
+    it while the trace goes on: frames decoded later intern new conversations, and the trace may
+    be closed), and its writing."""
+
+    def __init__(self, trace: Trace) -> None:
+        self.root = cache_root()
+        self.path = self.root / key_for(trace)
+        self.facts = trace.facts
+        # the index's columns are not written after the scan completes: kept by reference
+        self.columns = {name: arr for name, arr in trace.index.columns().items() if arr.any()}
+        self.tables = {table.kind: _records(table.to_arrays()) for table in (
+            trace.eth_conversations, trace.ip_conversations, trace.l4_conversations, trace.tunnel_conversations)}
+        self.state: dict[str, Any] = {
             "path": os.path.abspath(trace.path),
             "frames": len(trace.index),
-            "zero_columns": zero_columns,
+            # an ETW column of a pcap, the conversations of an event trace: not written
+            "zero_columns": [name for name in trace.index.columns() if name not in self.columns],
             # each record as its dataclass fields, so restore() rebuilds it with Class(**fields)
             "interfaces": [{**asdict(i), "options": _json_safe(i.options)} for i in trace.interfaces],
             "providers": [asdict(p) for p in trace.providers],
@@ -163,20 +196,33 @@ def store(trace: Trace) -> Path | None:
             "facts": _json_safe(trace.facts),
             "reader": trace.reader.state(),
         }
-        (tmp / "state.json").write_text(json.dumps(state), "utf-8")
-        _write_manifest(tmp, trace)
-        if entry.exists():
-            shutil.rmtree(entry, ignore_errors=True)
-        os.replace(tmp, entry)
-        tmp = None
-        cache_space.evict(root, keep=entry)
-        return entry
-    except (OSError, TypeError, ValueError) as e:  # full disk, read-only dir, state JSON cannot hold
-        trace.facts["cache_error"] = f"could not write the index cache: {e}"
-        return None
-    finally:  # also on Ctrl-C: no half-written directory left behind
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
+        self.fingerprint = fingerprint(trace)
+
+    def write(self) -> Path | None:
+        root, entry = self.root, self.path
+        tmp: Path | None = None
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            _sweep_once(root)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{TMP_PREFIX}{os.getpid()}-", dir=root))
+            for name, arr in self.columns.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+            for kind, rec in self.tables.items():
+                np.save(tmp / f"conv_{kind}.npy", rec)
+            (tmp / "state.json").write_text(json.dumps(self.state), "utf-8")
+            _write_manifest(tmp, self.fingerprint)
+            if entry.exists():
+                shutil.rmtree(entry, ignore_errors=True)
+            os.replace(tmp, entry)
+            tmp = None
+            cache_space.evict(root, keep=entry)
+            return entry
+        except (OSError, TypeError, ValueError) as e:  # full disk, read-only dir, state JSON cannot hold
+            self.facts["cache_error"] = f"could not write the index cache: {e}"
+            return None
+        finally:  # also on Ctrl-C: no half-written directory left behind
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _records(cols: dict[str, np.ndarray]) -> np.ndarray:
@@ -234,9 +280,9 @@ def _crc(path: Path) -> int:
     return crc
 
 
-def _write_manifest(tmp: Path, trace: Trace) -> None:
+def _write_manifest(tmp: Path, ident: dict[str, Any]) -> None:
     files = {p.name: [p.stat().st_size, _crc(p)] for p in sorted(tmp.iterdir()) if p.is_file()}
-    manifest = {"version": CACHE_VERSION, "files": files, "fingerprint": fingerprint(trace)}
+    manifest = {"version": CACHE_VERSION, "files": files, "fingerprint": ident}
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f)
 
@@ -329,11 +375,17 @@ def _process_start() -> float:
 
 # -- field columns (traces/fieldcols.py) beside the index entry ------------------------------------
 
-def field_column_dir(trace: Trace) -> Path | None:
+def field_column_dir(trace: Trace, *, writing: bool = False) -> Path | None:
     """Where the field columns of ``trace`` are cached: a ``fields`` folder inside its index
     entry, so they go when the entry goes; None when the trace has no entry (small files,
-    caching off, a stale or unwritten entry)."""
+    caching off, a stale or unwritten entry).  While a thread writes the entry
+    (``store(behind=True)``) it holds no field column yet: None, unless ``writing`` one, which
+    waits for the entry."""
     if not _enabled(trace) or not trace.complete.is_set():
+        return None
+    if writing:
+        wait_stored(trace)
+    elif _storing(trace):
         return None
     entry = cache_root() / key_for(trace)
     if not (entry / MANIFEST).is_file():  # written last: the entry is complete

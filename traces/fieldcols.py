@@ -497,19 +497,21 @@ class TraceColumns:
             _WATCH.current = watch
 
     @staticmethod
-    def _where(trace: Any, fdef: FieldDef, ckey: str) -> tuple[Path | None, str]:
+    def _where(trace: Any, fdef: FieldDef, ckey: str, *, writing: bool = False) -> tuple[Path | None, str]:
         from . import cache
 
         fname = hashlib.sha256(f"{COLUMN_FORMAT}|{fdef.name.lower()}|{ckey}".encode()).hexdigest()[:24]
-        return cache.field_column_dir(trace), fname
+        return cache.field_column_dir(trace, writing=writing), fname
 
     def _cached(self, trace: Any, fdef: FieldDef, ckey: str) -> FieldColumn | None:
         folder, fname = self._where(trace, fdef, ckey)
         return load(folder, fname, len(trace.index)) if folder is not None else None
 
     def _store(self, trace: Any, fdef: FieldDef, ckey: str, col: FieldColumn | None) -> None:
-        folder, fname = self._where(trace, fdef, ckey)
-        if col is not None and folder is not None:
+        if col is None:
+            return
+        folder, fname = self._where(trace, fdef, ckey, writing=True)
+        if folder is not None:
             save(folder, fname, col)
 
     def _build(self, trace: Any, fdef: FieldDef, watch: _Watch) -> FieldColumn | None:

@@ -188,6 +188,8 @@ class Trace:
         self.time_zone: CaptureZone | None = None
         self.from_cache = False
         self.use_cache = True
+        #: write the index cache on a thread of its own once the scan completes (``cache.store``)
+        self.store_behind = False
         self.scan_seconds = 0.0
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
@@ -244,7 +246,7 @@ class Trace:
         self.scan_seconds = time.perf_counter() - t0
         self.complete.set()
         if self.use_cache:
-            _cache.store(self)
+            _cache.store(self, behind=self.store_behind)
         yield Progress(len(self.index), self.size, self.size, True)
 
     def _release_scanned(self, upto: int) -> None:
@@ -502,12 +504,14 @@ def _map(path: str) -> tuple[Any, Any, int, int]:
 
 
 def open_trace(path: str | os.PathLike[str], *, load: bool = True, use_cache: bool = True,
-               registry: Registry | None = None) -> Trace:
+               registry: Registry | None = None, store_behind: bool = False) -> Trace:
     """Open a trace; with ``load=False`` the caller drives ``Trace.scan()`` (UI workers do).  A
     scan that fails (or Ctrl-C) closes the file before the error goes on: the caller never had
-    the trace, so nothing else would."""
+    the trace, so nothing else would.  ``store_behind``: the new index cache entry is written on a
+    thread of its own while the caller goes on (one-shot commands)."""
     trace = Trace(path, registry=registry)
     trace.use_cache = use_cache
+    trace.store_behind = store_behind
     try:
         if load:
             trace.load(use_cache=use_cache)
