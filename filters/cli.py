@@ -150,7 +150,7 @@ def _open(path: str, args: argparse.Namespace, err: TextIO) -> Any:
     for w in load_schemas(getattr(args, "manifest", None) or (), getattr(args, "symbols", None) or ()):
         print(f"tracemon: warning: {visible(w)}", file=err)
     try:
-        trace = open_trace(path, store_behind=True)  # (the cache is written while it filters)
+        trace = open_trace(path, one_shot=True)
     except TraceError as e:
         print(f"tracemon: {visible(str(e))}", file=err)
         return None

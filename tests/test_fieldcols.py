@@ -161,7 +161,7 @@ def test_columns_are_cached_beside_the_index_and_mapped_on_reopen(vms_etl: Path,
 
 def test_an_index_written_behind_keeps_what_the_scan_found_and_the_columns_built_meanwhile(
         dns_pcap: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """``open_trace(store_behind=True)`` (one-shot commands): the entry is written on another
+    """``open_trace(one_shot=True)`` (one-shot commands): the entry is written on another
     thread while a column is built.  Held before its manifest, the writer leaves the entry
     unwritten: the column is not looked for there, and its own write waits for the entry.  What
     happens to the trace meanwhile (a conversation interned by a decode, the trace closed) is not
@@ -181,7 +181,7 @@ def test_an_index_written_behind_keeps_what_the_scan_found_and_the_columns_built
         real(tmp, ident)
 
     monkeypatch.setattr(cache, "_write_manifest", manifest)
-    trace = open_trace(dns_pcap, store_behind=True)
+    trace = open_trace(dns_pcap, one_shot=True)
     assert held.wait(60)
     assert cache.field_column_dir(trace) is None  # the entry is not there yet
     n, eth = len(trace), len(trace.eth_conversations)

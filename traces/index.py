@@ -197,6 +197,21 @@ class FrameIndex:
                     arr[n:need] = 0
             self._n = need
 
+    def reserve(self, rows: int) -> None:
+        """Room for ``rows`` rows in all, at once: an index grown by doubling writes every row
+        again at each step, into memory it touches for the first time (a scan that knows how
+        many frames are coming reserves them)."""
+        with self._lock:
+            n = self._n
+            if rows <= len(self._cols["ts"]):
+                return
+            grown = {}
+            for name, arr in self._cols.items():
+                new = np.zeros(rows, dtype=arr.dtype)  # (pages never written are never touched)
+                new[:n] = arr[:n]
+                grown[name] = new
+            self._cols = grown
+
     def reorder(self, order: np.ndarray) -> None:
         """Permute all rows (ETL: merge per-CPU buffers into time order)."""
         with self._lock:

@@ -158,6 +158,13 @@ RELEASE_STEP = 32 << 20
 FRAME_CACHE_SIZE = 512
 
 
+#: the largest file a one-shot command keeps mapped after its scan (``Trace._release_scanned``)
+ONE_SHOT_MAPPED = 1 << 30
+#: room the index reserves after the first batch, as a multiple of the frames the rest of the file
+#: holds at the first batch's bytes per frame (more is only address space: untouched pages cost nothing)
+RESERVE_SLACK = 1.125
+
+
 class Trace:
     """An open trace file: index, interfaces, conversations, facts and lazy frame decoding."""
 
@@ -188,8 +195,8 @@ class Trace:
         self.time_zone: CaptureZone | None = None
         self.from_cache = False
         self.use_cache = True
-        #: write the index cache on a thread of its own once the scan completes (``cache.store``)
-        self.store_behind = False
+        #: a command that reads the trace once and exits (``open_trace(one_shot=True)``)
+        self.one_shot = False
         self.scan_seconds = 0.0
         self.complete = threading.Event()
         self._frame_cache: dict[int, Frame] = {}
@@ -229,7 +236,10 @@ class Trace:
             self._batches = reader.scan()
         try:
             for batch in self._batches:
+                first = not len(self.index)
                 self.index.append(batch)
+                if first and 0 < reader.position < self.size:  # as many frames again in the rest of the file
+                    self.index.reserve(int(len(self.index) * RESERVE_SLACK * self.size / reader.position) + 1024)
                 self.check_file_during_scan()
                 self._release_scanned(reader.position)
                 now = time.perf_counter()
@@ -246,14 +256,18 @@ class Trace:
         self.scan_seconds = time.perf_counter() - t0
         self.complete.set()
         if self.use_cache:
-            _cache.store(self, behind=self.store_behind)
+            _cache.store(self, behind=self.one_shot)
         yield Progress(len(self.index), self.size, self.size, True)
 
     def _release_scanned(self, upto: int) -> None:
         """Give back the pages of the mapped file the scan has read past: they stay in the OS
         page cache (a later frame decode maps them again at no disk cost), but no longer count
         in this process's memory, which would otherwise grow by the whole file (a 1 M-frame,
-        400 MB pcap kept ~430 MB of it resident after indexing)."""
+        400 MB pcap kept ~430 MB of it resident after indexing).  A one-shot command keeps a
+        file of up to ``ONE_SHOT_MAPPED`` bytes mapped: it reads the frames again to filter them
+        and then exits, and faulting them in again cost more than its filter."""
+        if self.one_shot and self.size <= ONE_SHOT_MAPPED:
+            return
         buf = self.buf
         start = self._released
         upto = min(upto, self.size)
@@ -504,14 +518,15 @@ def _map(path: str) -> tuple[Any, Any, int, int]:
 
 
 def open_trace(path: str | os.PathLike[str], *, load: bool = True, use_cache: bool = True,
-               registry: Registry | None = None, store_behind: bool = False) -> Trace:
+               registry: Registry | None = None, one_shot: bool = False) -> Trace:
     """Open a trace; with ``load=False`` the caller drives ``Trace.scan()`` (UI workers do).  A
     scan that fails (or Ctrl-C) closes the file before the error goes on: the caller never had
-    the trace, so nothing else would.  ``store_behind``: the new index cache entry is written on a
-    thread of its own while the caller goes on (one-shot commands)."""
+    the trace, so nothing else would.  ``one_shot``: for a command that reads the trace once and
+    exits: a new index cache entry is written on a thread of its own while it goes on, and the
+    pages of a file up to ``ONE_SHOT_MAPPED`` bytes stay mapped after the scan."""
     trace = Trace(path, registry=registry)
     trace.use_cache = use_cache
-    trace.store_behind = store_behind
+    trace.one_shot = one_shot
     try:
         if load:
             trace.load(use_cache=use_cache)

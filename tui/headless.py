@@ -216,7 +216,7 @@ def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
     for w in load_schemas(getattr(args, "manifest", []) or [], getattr(args, "symbols", []) or []):
         print(f"tracemon: warning: {visible(w)}", file=sys.stderr)
     try:
-        trace = open_trace(path, store_behind=True)  # (the cache is written while it filters)
+        trace = open_trace(path, one_shot=True)
     except TraceError as e:
         raise CliError(e.message) from None
     for w in trace.warnings:
