@@ -161,9 +161,9 @@ def test_columns_are_cached_beside_the_index_and_mapped_on_reopen(vms_etl: Path,
 
 def test_an_index_written_behind_keeps_what_the_scan_found_and_the_columns_built_meanwhile(
         dns_pcap: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """``open_trace(one_shot=True)`` (one-shot commands): the entry is written on another
-    thread while a column is built.  Held before its manifest, the writer leaves the entry
-    unwritten: the column is not looked for there, and its own write waits for the entry.  What
+    """``open_trace(one_shot=True)`` (one-shot commands): the entry is written on another thread
+    while a column is built.  Held before its manifest, the writer leaves the entry unwritten: the
+    column is not looked for there, and its own write is queued for after the entry.  What
     happens to the trace meanwhile (a conversation interned by a decode, the trace closed) is not
     in the entry; it is the scan's."""
     import threading
@@ -182,30 +182,49 @@ def test_an_index_written_behind_keeps_what_the_scan_found_and_the_columns_built
 
     monkeypatch.setattr(cache, "_write_manifest", manifest)
     trace = open_trace(dns_pcap, one_shot=True)
-    assert held.wait(60)
-    assert cache.field_column_dir(trace) is None  # the entry is not there yet
-    n, eth = len(trace), len(trace.eth_conversations)
-    trace.eth_conversations.intern((1, 2), 1, 2)  # after the scan: not in the entry
-    fdef = trace.registry.get("DNS.QRecord.QuestionName")
-    done = threading.Event()
-
-    def build() -> None:
-        columns_for(trace).get(fdef)  # its write waits for the entry
-        done.set()
-
-    builder = threading.Thread(target=build)
-    builder.start()
-    assert not done.wait(0.2)  # (a wait that can only show the build waiting, never fail a slow machine)
-    gate.set()
-    builder.join(60)
-    assert done.is_set()
+    try:
+        assert held.wait(60)
+        assert cache.field_column_dir(trace) is None  # the entry is not there yet
+        n, eth = len(trace), len(trace.eth_conversations)
+        trace.eth_conversations.intern((1, 2), 1, 2)  # after the scan: not in the entry
+        col = columns_for(trace).get(trace.registry.get("DNS.QRecord.QuestionName"))  # (its write is queued)
+        assert col is not None
+        assert not list((tmp_path / "cache").rglob("*.codes.npy"))
+    finally:
+        gate.set()
     cache.wait_stored(trace)
-    col = columns_for(trace).get(fdef)
+    assert len(list((tmp_path / "cache").rglob("*.codes.npy"))) == 1
     trace.close()
     again = open_trace(dns_pcap)
     assert again.from_cache and len(again) == n and len(again.eth_conversations) == eth
     cached = columns_for(again).get(again.registry.get("DNS.QRecord.QuestionName"))
     assert isinstance(cached.codes, np.memmap) and np.array_equal(cached.codes, col.codes)
+
+
+def test_a_column_queued_after_a_failed_index_write_is_not_written(
+        dns_pcap: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """An entry that could not be written takes no column either (and nothing is raised)."""
+    import threading
+
+    from tracemon.traces import cache
+
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    gate = threading.Event()
+
+    def manifest(tmp: Path, ident: dict) -> None:
+        assert gate.wait(60)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(cache, "_write_manifest", manifest)
+    trace = open_trace(dns_pcap, one_shot=True)
+    try:
+        assert columns_for(trace).get(trace.registry.get("DNS.QRecord.QuestionName")) is not None
+    finally:
+        gate.set()
+    cache.wait_stored(trace)
+    assert "disk full" in trace.facts["cache_error"]
+    assert not list((tmp_path / "cache").rglob("*.npy"))
 
 
 def test_a_trace_still_scanning_gets_no_column(dns_pcap: Path) -> None:

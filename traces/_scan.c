@@ -30,6 +30,14 @@
  *     whose value (the text after the colon, white space and all) is at ``value_start`` for
  *     ``value_length`` bytes (int64), 2 decode the message.
  *
+ * dns_questions(buf, bases, caps, ok, window, max_labels) -> (state, name_at, name_length)
+ *     The question name of DNS frames (at ``bases``, ``caps`` bytes captured; a zero byte of
+ *     ``ok`` rules a frame out), as ``dnscols._pass`` (the NumPy reference; its module docstring
+ *     says which frames are left to decoding) finds it in each frame's first ``window`` bytes: a
+ *     byte a frame, 1 the name is at ``name_at`` in the frame for ``name_length`` bytes (int64;
+ *     its wire form, the closing zero included), 2 decode the frame, 3 the name goes on past the
+ *     window.  The GIL is released during the pass.
+ *
  * gather_rows(buf, pos, width, pad=False) -> bytes
  *     The ``width`` bytes at each int64 position of ``pos``, one row after another (rows x width):
  *     a header read at 100,000 offsets without NumPy's index temporaries.  A negative position
@@ -316,12 +324,115 @@ done:
     return out;
 }
 
+/* --- dns_questions ------------------------------------------------------------------------ */
+
+enum { DNS_NAME = 1, DNS_DECODE = 2, DNS_RETRY = 3 };
+
+/* a byte of the frame at ``base`` as dnscols._pass reads it: from its first ``window`` bytes (a
+ * position past them reads the last), zeros past the end of the buffer */
+static inline int64_t dns_byte(const unsigned char *b, int64_t size, int64_t base, int64_t window, int64_t at) {
+    int64_t q = base + (at < window - 1 ? at : window - 1);
+    return q >= 0 && q < size ? b[q] : 0;
+}
+
+static inline int64_t dns_be16(const unsigned char *b, int64_t size, int64_t base, int64_t window, int64_t at) {
+    return dns_byte(b, size, base, window, at) << 8 | dns_byte(b, size, base, window, at + 1);
+}
+
+/* One frame: its state, with the question name's offset in the frame and length when DNS_NAME. */
+static int dns_question(const unsigned char *b, int64_t size, int64_t base, int64_t cap, int ok, int64_t window,
+                        Py_ssize_t max_labels, int64_t *name_at, int64_t *name_len) {
+#define RD(at) dns_byte(b, size, base, window, (at))
+#define BE16(at) dns_be16(b, size, base, window, (at))
+    if (base < 0) base = 0; /* (as rows_at reads it) */
+    int64_t etype = BE16(12), l3 = 14;
+    if (etype == 0x8100) {
+        etype = BE16(16);
+        l3 = 18;
+    }
+    int v4 = etype == 0x0800, v6 = etype == 0x86DD;
+    int64_t ihl = (RD(l3) & 15) * 4, frag = BE16(l3 + 6) & 0x3FFF;
+    ok = ok && ((v4 && RD(l3) >> 4 == 4 && ihl >= 20 && RD(l3 + 9) == 17 && frag == 0) ||
+                (v6 && RD(l3) >> 4 == 6 && RD(l3 + 6) == 17));
+    if (!ok) return DNS_DECODE;
+    int64_t l4 = v4 ? l3 + ihl : l3 + 40;
+    int64_t ip_end = v4 ? l3 + BE16(l3 + 2) : l3 + 40 + BE16(l3 + 4);
+    int64_t end = cap < ip_end ? cap : ip_end;
+    int64_t udp_len = BE16(l4 + 4);
+    if (udp_len >= 8 && l4 + udp_len < end) end = l4 + udp_len;
+    int64_t dns = l4 + 8;
+    if (dns + 12 > end || BE16(dns + 4) != 1) return DNS_DECODE; /* no question, or several: decoded */
+    int64_t start = dns + 12, pos = start;
+    int done = 0;
+    for (Py_ssize_t k = 0; k < max_labels && !done; k++) {
+        if (pos >= end) return DNS_DECODE;
+        if (pos >= window) return DNS_RETRY; /* the name goes on past the window */
+        int64_t lab = RD(pos);
+        if (lab == 0) done = 1;
+        else if (lab & 0xC0) return DNS_DECODE; /* a pointer or a reserved label type */
+        else pos += 1 + lab;
+    }
+    if (!done) return DNS_DECODE;
+    int64_t after = pos + 1;
+    if (after + 4 > end || after - start > 255) return DNS_DECODE; /* QTYPE and QCLASS must follow */
+    if (after > window) return DNS_RETRY;
+    *name_at = start;
+    *name_len = after - start;
+    return DNS_NAME;
+#undef RD
+#undef BE16
+}
+
+static PyObject *dns_questions(PyObject *self, PyObject *args) {
+    Py_buffer in, bs, cs, oks;
+    Py_ssize_t window, max_labels;
+    if (!PyArg_ParseTuple(args, "y*y*y*y*nn", &in, &bs, &cs, &oks, &window, &max_labels)) return NULL;
+    PyObject *state_out = NULL, *at_out = NULL, *len_out = NULL, *res = NULL;
+    Py_ssize_t rows = bs.len / (Py_ssize_t)sizeof(int64_t);
+    if (cs.len != bs.len || oks.len != rows || window < 2) {
+        PyErr_SetString(PyExc_ValueError, "dns_questions: arrays of different sizes, or a window under 2 bytes");
+        goto done;
+    }
+    state_out = PyBytes_FromStringAndSize(NULL, rows);
+    at_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    len_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    if (state_out == NULL || at_out == NULL || len_out == NULL) goto done;
+    unsigned char *state = (unsigned char *)PyBytes_AS_STRING(state_out);
+    int64_t *at = (int64_t *)PyBytes_AS_STRING(at_out), *len = (int64_t *)PyBytes_AS_STRING(len_out);
+    const int64_t *base = (const int64_t *)bs.buf, *cap = (const int64_t *)cs.buf;
+    const unsigned char *ok = (const unsigned char *)oks.buf, *b = (const unsigned char *)in.buf;
+    int64_t size = (int64_t)in.len;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        if (r + WALK_AHEAD < rows && base[r + WALK_AHEAD] >= 0 && base[r + WALK_AHEAD] + 128 <= size) {
+            PREFETCH(b + base[r + WALK_AHEAD]); /* frames lie far apart: their headers are fetched ahead */
+            PREFETCH(b + base[r + WALK_AHEAD] + 64);
+        }
+        at[r] = len[r] = 0;
+        state[r] = (unsigned char)dns_question(b, size, base[r], cap[r], ok[r] != 0, window, max_labels, &at[r],
+                                               &len[r]);
+    }
+    Py_END_ALLOW_THREADS
+    res = Py_BuildValue("(NNN)", state_out, at_out, len_out);
+    state_out = at_out = len_out = NULL;
+done:
+    Py_XDECREF(state_out);
+    Py_XDECREF(at_out);
+    Py_XDECREF(len_out);
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&bs);
+    PyBuffer_Release(&cs);
+    PyBuffer_Release(&oks);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"gather_rows", gather_rows, METH_VARARGS, "The width bytes at each position, row after row."},
     {"pcap_records", pcap_records, METH_VARARGS, "Offsets of a run of sane pcap records."},
     {"pcapng_epbs", pcapng_epbs, METH_VARARGS, "Offsets of a run of well-formed pcapng Enhanced Packet Blocks."},
     {"find_words", find_words, METH_VARARGS, "Rows whose bytes contain any of the words, in any letter case."},
     {"http_host", http_host, METH_VARARGS, "The Host header of many HTTP messages."},
+    {"dns_questions", dns_questions, METH_VARARGS, "The question name of many DNS frames."},
     {NULL, NULL, 0, NULL},
 };
 

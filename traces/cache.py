@@ -30,6 +30,7 @@ import threading
 import time
 import weakref
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -134,37 +135,79 @@ def store(trace: Trace, *, behind: bool = False) -> Path | None:
     """Save a completed scan; failures to write the cache never fail the open (they are noted in
     ``trace.facts["cache_error"]``).  The entry's contents are taken now; with ``behind`` they are
     written on a thread of their own while the caller goes on (a one-shot command filters
-    meanwhile), and None is returned: ``wait_stored`` waits for the write, and the process waits
-    for it at exit."""
+    meanwhile), and None is returned: ``after_stored`` queues work for when the entry is there,
+    ``wait_stored`` waits for it, and the process waits for the thread at exit."""
     if not _enabled(trace) or not trace.complete.is_set() or trace.from_cache:
         return None
     entry = _Entry(trace)
     if not behind:
         return entry.write()
-    writer = threading.Thread(target=entry.write, name="tracemon-cache")  # (not a daemon: finished at exit)
+    writer = _Writer(entry)
     with _writers_lock:
         _writers[trace] = writer
-    writer.start()
+    writer.thread.start()
     return None
 
 
+class _Writer:
+    """The thread writing an entry (``store(behind=True)``), and what is to run after it."""
+
+    def __init__(self, entry: _Entry) -> None:
+        self.entry = entry
+        self.lock = threading.Lock()
+        self.after: list[Callable[[], None]] | None = []  # None once that has run
+        self.written = False  # (or failed)
+        self.thread = threading.Thread(target=self._run, name="tracemon-cache")  # (not a daemon: finished at exit)
+
+    def _run(self) -> None:
+        try:
+            self.entry.write()
+        finally:
+            self.written = True
+            while True:  # (work queued while the last of it ran runs too)
+                with self.lock:
+                    todo, self.after = self.after, ([] if self.after else None)
+                if not todo:
+                    break
+                for fn in todo:
+                    fn()
+
+    def then(self, fn: Callable[[], None]) -> bool:
+        """Queue ``fn`` for after the write; False when the write is over (the caller runs it)."""
+        with self.lock:
+            if self.after is None:
+                return False
+            self.after.append(fn)
+            return True
+
+
 #: the traces whose entry a thread is writing (``store(behind=True)``)
-_writers: weakref.WeakKeyDictionary[Trace, threading.Thread] = weakref.WeakKeyDictionary()
+_writers: weakref.WeakKeyDictionary[Trace, _Writer] = weakref.WeakKeyDictionary()
 _writers_lock = threading.Lock()
 
 
-def wait_stored(trace: Trace) -> None:
-    """Until the entry ``store(trace, behind=True)`` began is written (or failed)."""
+def after_stored(trace: Trace, fn: Callable[[], None]) -> None:
+    """Run ``fn`` (which must not raise) once ``trace``'s entry is there: on the thread writing
+    it when one is (a field column built meanwhile goes into the entry after it), else now."""
     with _writers_lock:
-        writer = _writers.pop(trace, None)
+        writer = _writers.get(trace)
+    if writer is None or not writer.then(fn):
+        fn()
+
+
+def wait_stored(trace: Trace) -> None:
+    """Until the entry ``store(trace, behind=True)`` began is written (or failed), and the work
+    queued after it has run."""
+    with _writers_lock:
+        writer = _writers.get(trace)
     if writer is not None:
-        writer.join()
+        writer.thread.join()
 
 
 def _storing(trace: Trace) -> bool:
     with _writers_lock:
         writer = _writers.get(trace)
-    return writer is not None and writer.is_alive()
+    return writer is not None and not writer.written
 
 
 class _Entry:
@@ -375,17 +418,11 @@ def _process_start() -> float:
 
 # -- field columns (traces/fieldcols.py) beside the index entry ------------------------------------
 
-def field_column_dir(trace: Trace, *, writing: bool = False) -> Path | None:
+def field_column_dir(trace: Trace) -> Path | None:
     """Where the field columns of ``trace`` are cached: a ``fields`` folder inside its index
     entry, so they go when the entry goes; None when the trace has no entry (small files,
-    caching off, a stale or unwritten entry).  While a thread writes the entry
-    (``store(behind=True)``) it holds no field column yet: None, unless ``writing`` one, which
-    waits for the entry."""
-    if not _enabled(trace) or not trace.complete.is_set():
-        return None
-    if writing:
-        wait_stored(trace)
-    elif _storing(trace):
+    caching off, a stale or unwritten entry, one a thread is writing: ``after_stored``)."""
+    if not _enabled(trace) or not trace.complete.is_set() or _storing(trace):
         return None
     entry = cache_root() / key_for(trace)
     if not (entry / MANIFEST).is_file():  # written last: the entry is complete

@@ -23,6 +23,11 @@ from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, checkpoint, regist
 from .fields import FieldDef
 from .protocols import FLAGS, MASK
 
+try:  # the question scan in C (``_scan.c``), built at install time when a compiler is there
+    from ._scan import dns_questions as _native_questions
+except ImportError:  # pragma: no cover - exercised where no compiler was available
+    _native_questions = None
+
 QUESTION_NAME = "dns.qrecord.questionname"
 MAX_LABELS = 128
 #: bytes of each DNS frame read first (headers and a question name of up to ~60 bytes), then for the
@@ -93,7 +98,26 @@ _NAME, _DECODE, _RETRY = 1, 2, 3
 def _pass(file: np.ndarray, base: np.ndarray, cap: np.ndarray, ok: np.ndarray,
           window: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """(state per row: _NAME / _DECODE / _RETRY (the name goes on past ``window``), code of the
-    name, table) of the frames at ``base`` whose layout ``ok`` has not ruled out."""
+    name, table) of the frames at ``base`` whose layout ``ok`` has not ruled out: in C
+    (``_scan.dns_questions``) when it was built, else ``_pass_numpy``, its reference."""
+    if _native_questions is None or not file.flags.c_contiguous:
+        return _pass_numpy(file, base, cap, ok, window)
+    raw_state, raw_at, raw_len = _native_questions(file, np.ascontiguousarray(base, dtype=np.int64),
+                                                   np.ascontiguousarray(cap, dtype=np.int64),
+                                                   np.ascontiguousarray(ok, dtype=np.uint8), window, MAX_LABELS)
+    state = np.frombuffer(raw_state, dtype=np.int8).copy()
+    sel = np.flatnonzero(state == _NAME)
+    at = np.maximum(base[sel], 0) + np.frombuffer(raw_at, dtype=np.int64)[sel]
+    c, table, too_long = encode_bytes(file, at, np.frombuffer(raw_len, dtype=np.int64)[sel], _text)
+    codes = np.zeros(len(base), dtype=np.int32)
+    codes[sel] = c
+    state[sel[too_long]] = _DECODE
+    return state, codes, table
+
+
+def _pass_numpy(file: np.ndarray, base: np.ndarray, cap: np.ndarray, ok: np.ndarray,
+                window: int) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """``_pass`` in NumPy: the fallback, and the reference the C pass is tested against."""
     k = len(base)
     # the first ``window`` bytes of every frame side by side: every later read is inside this
     # matrix (one gather from the file instead of one per header field and label)

@@ -497,11 +497,11 @@ class TraceColumns:
             _WATCH.current = watch
 
     @staticmethod
-    def _where(trace: Any, fdef: FieldDef, ckey: str, *, writing: bool = False) -> tuple[Path | None, str]:
+    def _where(trace: Any, fdef: FieldDef, ckey: str) -> tuple[Path | None, str]:
         from . import cache
 
         fname = hashlib.sha256(f"{COLUMN_FORMAT}|{fdef.name.lower()}|{ckey}".encode()).hexdigest()[:24]
-        return cache.field_column_dir(trace, writing=writing), fname
+        return cache.field_column_dir(trace), fname
 
     def _cached(self, trace: Any, fdef: FieldDef, ckey: str) -> FieldColumn | None:
         folder, fname = self._where(trace, fdef, ckey)
@@ -510,9 +510,14 @@ class TraceColumns:
     def _store(self, trace: Any, fdef: FieldDef, ckey: str, col: FieldColumn | None) -> None:
         if col is None:
             return
-        folder, fname = self._where(trace, fdef, ckey, writing=True)
-        if folder is not None:
-            save(folder, fname, col)
+        from . import cache
+
+        def put() -> None:  # (once the trace's index entry is there: a one-shot command writes it meanwhile)
+            folder, fname = self._where(trace, fdef, ckey)
+            if folder is not None:
+                save(folder, fname, col)
+
+        cache.after_stored(trace, put)
 
     def _build(self, trace: Any, fdef: FieldDef, watch: _Watch) -> FieldColumn | None:
         got = plan(trace, fdef)

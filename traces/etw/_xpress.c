@@ -283,6 +283,14 @@ static PyObject *py_terminated_lengths(PyObject *self, PyObject *args) {
  * span_hashes(blob, start, length, out)        out: uint64 per span
  * spans_equal(blob, a, b, length, out)         out: uint8 per pair (spans a[k], b[k] of length[k])
  */
+/* spans ahead whose first bytes are fetched while the current one is read */
+#define SPAN_AHEAD 16
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
 static int spans_fit(const int64_t *st, const int64_t *ln, Py_ssize_t n, int64_t size) {
     for (Py_ssize_t k = 0; k < n; k++)
         if (st[k] < 0 || ln[k] < 0 || ln[k] > size || st[k] > size - ln[k]) return 0;
@@ -304,6 +312,7 @@ static PyObject *py_span_hashes(PyObject *self, PyObject *args) {
         uint64_t *o = (uint64_t *)out.buf;
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t k = 0; k < n; k++) {
+            if (k + SPAN_AHEAD < n) PREFETCH(u + st[k + SPAN_AHEAD]); /* spans may lie far apart (in a file) */
             uint64_t h = 0xcbf29ce484222325ULL ^ ((uint64_t)ln[k] * 0x9E3779B97F4A7C15ULL);
             const uint8_t *p = u + st[k];
             for (int64_t i = 0; i < ln[k]; i++) { h ^= p[i]; h *= 0x100000001b3ULL; }
@@ -333,8 +342,10 @@ static PyObject *py_spans_equal(PyObject *self, PyObject *args) {
         const int64_t *pa = (const int64_t *)a.buf, *pb = (const int64_t *)b.buf, *ln = (const int64_t *)length.buf;
         uint8_t *o = (uint8_t *)out.buf;
         Py_BEGIN_ALLOW_THREADS
-        for (Py_ssize_t k = 0; k < n; k++)
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (k + SPAN_AHEAD < n) PREFETCH(u + pa[k + SPAN_AHEAD]);
             o[k] = memcmp(u + pa[k], u + pb[k], (size_t)ln[k]) == 0;
+        }
         Py_END_ALLOW_THREADS
     }
     PyBuffer_Release(&blob); PyBuffer_Release(&a); PyBuffer_Release(&b); PyBuffer_Release(&length);
