@@ -97,20 +97,21 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
         w.top[td] = tun.inner.top[t]
         w.tcpflags[td] = tun.inner.tcpflags[t]
 
-    batch["protos"][out] = w.protos[d]
-    batch["top"][out] = w.top[d]
-    batch["tcpflags"][out] = w.tcpflags[d]
-    batch["dirflags"][out] |= conv.dirflags[d].astype(np.uint8)
-    batch["eth_conv"][out] = conv.eth[d]
-    batch["ip_conv"][out] = conv.ip[d]
-    batch["l4_conv"][out] = conv.l4[d]
     # layer offsets of plain frames (a tunnel frame holds two of each layer: its fields decode)
-    layout = np.zeros(len(d), dtype=np.uint8)
+    layout = np.zeros(n, dtype=np.uint8)
     if len(plain):
-        at = np.searchsorted(d, plain) if len(plain) < len(d) else slice(None)
-        layout[at] = layeroffs.codes(trace, w.l3[plain] - o[plain], np.where(w.l4[plain] >= 0, w.l4[plain] - o[plain], -1),
-                                     np.where(w.pay[plain] >= 0, w.pay[plain] - o[plain], -1), w.protos[plain])
-    batch["layout"][out] = layout
+        layout[plain] = layeroffs.codes(trace, w.l3[plain] - o[plain], np.where(w.l4[plain] >= 0, w.l4[plain] - o[plain], -1),
+                                        np.where(w.pay[plain] >= 0, w.pay[plain] - o[plain], -1), w.protos[plain])
+    columns = (("protos", w.protos), ("top", w.top), ("tcpflags", w.tcpflags), ("eth_conv", conv.eth),
+               ("ip_conv", conv.ip), ("l4_conv", conv.l4), ("layout", layout))
+    if n == len(batch["ts"]) and rows[0] == 0 and rows[-1] == n - 1:  # every row a packet (pcap): masked copies
+        for name, col in columns:
+            np.copyto(batch[name], col, where=done, casting="unsafe")
+        batch["dirflags"] |= conv.dirflags.astype(np.uint8)  # (0 on the rows not done)
+    else:
+        for name, col in columns:
+            batch[name][out] = col[d]
+        batch["dirflags"][out] |= conv.dirflags[d].astype(np.uint8)
     return rows[~done]
 
 
