@@ -284,6 +284,23 @@ def test_ctrl_c_during_a_cache_write_leaves_no_temporary_directory(
     assert not list((tmp_path / "cache").iterdir())
 
 
+@pytest.mark.parametrize("one_shot", [False, True])
+def test_an_entry_that_cannot_be_taken_leaves_the_open_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                            one_shot: bool) -> None:
+    """What an entry holds is taken when the scan completes (before any thread writes it): a
+    failure there is the cache's, noted, never the open's."""
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+
+    def unwritable(*args: object, **kwargs: object) -> None:
+        raise TypeError("a table that cannot be written")
+
+    monkeypatch.setattr(cache, "_records", unwritable)
+    trace = open_trace(sample("pcap/tcpreplay_test.pcap"), one_shot=one_shot)
+    assert len(trace) and "cannot be written" in trace.facts["cache_error"]
+    assert not (tmp_path / "cache").exists()
+
+
 def test_sigterm_during_a_cache_write_is_cleaned_up_by_the_next_start(tmp_path: Path) -> None:
     # a child stops itself with SIGTERM half-way through writing its entry
     script = textwrap.dedent("""

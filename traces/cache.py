@@ -139,7 +139,11 @@ def store(trace: Trace, *, behind: bool = False) -> Path | None:
     ``wait_stored`` waits for it, and the process waits for the thread at exit."""
     if not _enabled(trace) or not trace.complete.is_set() or trace.from_cache:
         return None
-    entry = _Entry(trace)
+    try:
+        entry = _Entry(trace)
+    except (OSError, TypeError, ValueError) as e:  # a file gone, tables that cannot be written
+        trace.facts["cache_error"] = f"could not write the index cache: {e}"
+        return None
     if not behind:
         return entry.write()
     writer = _Writer(entry)
