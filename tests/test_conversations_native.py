@@ -114,3 +114,26 @@ def test_the_c_pass_refuses_bad_arguments() -> None:
         conv(rows, cols, wide.spec(1), narrow.spec(1), wide.spec(1), (1, 1, 1), tuple(o[:1] for o in out))
     with pytest.raises(TypeError):
         conv(rows, cols[:8], wide.spec(1), narrow.spec(1), wide.spec(1), (1, 1, 1), out)
+
+
+def test_new_conversations_are_appended_only_while_the_c_tables_hold_every_key(tmp_path: Path) -> None:
+    """A C pass's new conversations are appended without a look-up while its tables hold every key
+    of the conversation table; once a key came another way (the scalar path), or the C tables were
+    emptied after a failure, they are interned, and a key the table knew keeps its id.  Appended
+    keys join ``keys`` when it is next read."""
+    from tracemon.traces.index import ConversationTable
+
+    path = tmp_path / "one.pcap"
+    write_pcap(path, 1, [eth(0x0800, ipv4(17, udp(1, 2, b"z"), V4[0], V4[1]), dst=MACS[0], src=MACS[1])])
+    trace = open_trace(path, use_cache=False)
+    table = ConversationTable("ip")
+    assert fastclassify._added(trace, table, lambda: [(4, 1, 2)], [1], [2], [0], [4]) == [1]
+    assert table.interned == 0 and table.keys == {(4, 1, 2): 1}
+    table.intern((4, 5, 6), 5, 6, 0, 4)  # the scalar path: a key the C tables do not know
+    assert table.interned == 1
+    assert fastclassify._added(trace, table, lambda: [(4, 5, 6), (4, 7, 8)], [5, 7], [6, 8], [0, 0], [4, 4]) == [2, 3]
+    fresh = ConversationTable("ip")
+    fresh.append_new([1], [2], [0], [4])
+    fastclassify._forget_native(trace)  # the C tables emptied: they no longer hold every key
+    assert fastclassify._added(trace, fresh, lambda: [(4, 1, 2)], [1], [2], [0], [4]) == [1]
+    assert len(fresh) == 1

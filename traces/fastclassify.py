@@ -35,6 +35,7 @@ except ImportError:  # pragma: no cover - exercised where no compiler was availa
     _native_conv = _native_conv6 = None
 
 if TYPE_CHECKING:
+    from .index import ConversationTable
     from .trace import Trace
 
 
@@ -204,7 +205,7 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             lo = np.minimum(w.eth_src[r], w.eth_dst[r])
             hi = np.maximum(w.eth_src[r], w.eth_dst[r])
             a, b = lo.tolist(), hi.tolist()
-            real = convs[0].intern_many(list(zip(a, b, strict=True)), a, b)
+            real = _added(trace, convs[0], lambda: list(zip(a, b, strict=True)), a, b)
             eth = _settled(eth, nexts[0], real, lambda ids: eth_t.settle(np.stack([lo, hi], axis=1), ids))
         if len(ip_new):
             r = d[ip_new]
@@ -212,7 +213,8 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             hi4 = np.maximum(w.ip_src4[r], w.ip_dst4[r])
             a, b = lo4.tolist(), hi4.tolist()
             k = len(a)
-            real = convs[1].intern_many([(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k, [4] * k)
+            real = _added(trace, convs[1], lambda: [(4, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k,
+                          [4] * k)
             ip = _settled(ip, nexts[1], real, lambda ids: ip_t.settle(_pack32(lo4, hi4), ids))
         if len(l4_new):
             r = d[l4_new]
@@ -220,7 +222,7 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
             pair = _pack32(np.minimum(s, t_), np.maximum(s, t_))
             l4 = _new_l4(trace, w, r, flags[l4_new], ip[l4_new], pair[:, None], l4_t, l4, nexts[2])
     except BaseException:  # numbers the conversation tables did not give must not outlive this call
-        _forget_native(caches)
+        _forget_native(trace)
         raise
     conv.eth[d] = eth
     conv.ip[d] = ip  # (0 for IPv6 rows: set next)
@@ -252,7 +254,8 @@ def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> Non
             a = [int.from_bytes(x, "big") for x in map(bytes, lo)]
             b = [int.from_bytes(x, "big") for x in map(bytes, hi)]
             k = len(a)
-            real = convs[0].intern_many([(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k, [6] * k)
+            real = _added(trace, convs[0], lambda: [(6, x, y) for x, y in zip(a, b, strict=True)], a, b, [0] * k,
+                          [6] * k)
             ip = _settled(ip, nexts[0], real, lambda ids: ip_t.settle(np.concatenate([_halves(lo), _halves(hi)], axis=1),
                                                                        ids))
         if len(l4_new):
@@ -261,7 +264,7 @@ def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> Non
             l4 = _new_l4(trace, w, r, flags[l4_new], ip[l4_new], np.concatenate([_halves(lo), _halves(hi)], axis=1),
                          l4_t, l4, nexts[1])
     except BaseException:
-        _forget_native(caches)
+        _forget_native(trace)
         raise
     conv.ip[i6] = ip
     conv.l4[i6] = l4
@@ -300,7 +303,8 @@ def _new_l4(trace: Trace, w: Walk, r: np.ndarray, flags: np.ndarray, cids: np.nd
     udp = w.proto[r] == 17
     cs, prs = cids.tolist(), np.where(udp, 17, 6).tolist()
     pas, pbs = pa.tolist(), pb.tolist()
-    real = trace.l4_conversations.intern_many(list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs, cs, prs)
+    real = _added(trace, trace.l4_conversations, lambda: list(zip(cs, prs, pas, pbs, strict=True)), pas, pbs,
+                  cs, prs)
     ports = (udp.astype(np.uint64) << np.uint64(32)) | (pa.astype(np.uint64) << np.uint64(16)) | pb.astype(np.uint64)
     return _settled(l4, first, real, lambda ids: table.settle(np.concatenate([pair, ports[:, None]], axis=1), ids))
 
@@ -313,11 +317,24 @@ def _sides6(w: Walk, r: np.ndarray, flags: np.ndarray) -> tuple[np.ndarray, np.n
     return np.where(rev, t_, s), np.where(rev, s, t_)
 
 
-def _forget_native(caches: dict[str, KeyTable | WideKeys]) -> None:
-    """Empty the C passes' tables (after a failure left numbers in them no conversation table gave)."""
+def _forget_native(trace: Trace) -> None:
+    """Empty the C passes' tables (after a failure left numbers in them no conversation table gave):
+    from then on they may not hold every key of a conversation table (``_added``)."""
+    caches = _caches(trace)
     for name in ("eth_wide", "l4_wide", "ip6_wide", "l46_wide"):
         caches.pop(name, None)
     caches["ip4"] = KeyCache()
+    trace.__dict__["_fast_keys_partial"] = True
+
+
+def _added(trace: Trace, table: ConversationTable, keys: Callable[[], list], a: list, b: list,
+           parent: list | None = None, proto: list | None = None) -> list[int]:
+    """The ids of the conversations new to a C pass: appended as they are while the pass's tables
+    hold every key ``table`` has (none emptied, nothing interned another way: the scalar path,
+    tunnels), else interned by ``keys()``, which finds those the table knew already."""
+    if table.interned == 0 and not trace.__dict__.get("_fast_keys_partial"):
+        return table.append_new(a, b, parent, proto)
+    return table.intern_many(keys(), a, b, parent, proto)
 
 
 def _settled(ids: np.ndarray, first: int, real: list[int], put: Callable[[np.ndarray], None]) -> np.ndarray:

@@ -268,6 +268,11 @@ class ConversationTable:
         self.parent: list[int] = [0]
         self.proto: list[int] = [0]
         self._keys: dict[object, int] | None = {}
+        #: ids from here on were appended by ``append_new`` and are not in ``_keys`` yet
+        self._unkeyed = 1
+        #: conversations that came through ``intern``/``intern_many`` (or a restored table): keys the
+        #: index's C passes may not know (``append_new``)
+        self.interned = 0
 
     def _key(self, cid: int) -> object:
         parent = self.parent[cid]
@@ -282,6 +287,9 @@ class ConversationTable:
     def keys(self) -> dict[object, int]:
         if self._keys is None:
             self._keys = {self._key(cid): cid for cid in range(1, len(self.a))}
+        elif self._unkeyed < len(self.a):
+            self._keys.update((self._key(cid), cid) for cid in range(self._unkeyed, len(self.a)))
+        self._unkeyed = len(self.a)
         return self._keys
 
     def intern(self, key: object, a: object, b: object, parent: int = 0, proto: int = 0) -> int:
@@ -294,7 +302,21 @@ class ConversationTable:
             self.b.append(b)
             self.parent.append(parent)
             self.proto.append(proto)
+            self._unkeyed = cid + 1
+            self.interned += 1
         return cid
+
+    def append_new(self, a: list, b: list, parent: list | None = None, proto: list | None = None) -> list[int]:
+        """Append conversations the caller knows are new to the table and distinct (the index's C
+        passes, whose tables hold every key of this one while ``interned`` is 0): their ids, in
+        order.  Their keys join ``keys`` when it is next read (a count never reads it)."""
+        n = len(a)
+        start = len(self.a)
+        self.a.extend(a)
+        self.b.extend(b)
+        self.parent.extend(parent if parent else [0] * n)
+        self.proto.extend(proto if proto else [0] * n)
+        return list(range(start, start + n))
 
     def intern_many(self, keys: list, a: list, b: list, parent: list | None = None,
                     proto: list | None = None) -> list[int]:
@@ -310,6 +332,8 @@ class ConversationTable:
                 self.b.extend(b)
                 self.parent.extend(parent if parent else [0] * n)
                 self.proto.extend(proto if proto else [0] * n)
+                self._unkeyed = len(self.a)
+                self.interned += n
                 return list(range(start, start + n))
             for key in keys:  # a key came twice: undone, and interned one by one below
                 known.pop(key, None)
@@ -326,7 +350,9 @@ class ConversationTable:
                     col_b.append(b[n])
                     col_parent.append(parent[n] if parent else 0)
                     col_proto.append(proto[n] if proto else 0)
+                    self.interned += 1
                 ids[n] = cid
+            self._unkeyed = len(col_a)
         return ids  # type: ignore[return-value]
 
     def __len__(self) -> int:
@@ -363,4 +389,5 @@ class ConversationTable:
         if not len(t.a) == len(t.b) == len(t.parent) == len(t.proto):
             raise ValueError(f"{kind} conversation columns differ in length")
         t._keys = None  # rebuilt on the first intern, if one ever comes
+        t.interned = len(t)  # (no C pass has seen them)
         return t
