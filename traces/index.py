@@ -171,6 +171,30 @@ class FrameIndex:
         n = self._n
         return sum(arr[:n].nbytes for arr in self._cols.values())
 
+    def slots(self, first: int, m: int) -> dict[str, np.ndarray]:
+        """An ``empty_batch(m)`` for rows ``first`` onward, in the index's own memory when its
+        capacity holds them: a reader that fills it there saves ``append`` the copy (which then
+        only counts the rows, if they still come next and the memory was not replaced by a
+        ``reserve`` meanwhile).  A reader preparing a batch ahead (another thread) may call it."""
+        cols = self._cols
+        if first < self._n or first + m > len(cols["ts"]):
+            return empty_batch(m)
+        batch = {name: arr[first : first + m] for name, arr in cols.items()}
+        for name, arr in batch.items():
+            arr.fill(UNKNOWN_DEFAULTS.get(name, 0))  # (an earlier batch may have been prepared here)
+        return batch
+
+    def _in_place(self, batch: Mapping[str, np.ndarray], n: int, m: int) -> bool:
+        """Whether ``batch`` is the ``slots`` of rows ``n`` to ``n + m`` of the current memory."""
+        cols = self._cols
+        if n + m > len(cols["ts"]) or len(batch) != len(cols):
+            return False
+        for name, arr in cols.items():
+            got = batch.get(name)
+            if got is None or got.base is not arr or got.ctypes.data != arr[n:].ctypes.data or len(got) != m:
+                return False
+        return True
+
     def append(self, batch: Mapping[str, np.ndarray]) -> None:
         m = len(batch["ts"])
         if m == 0:
@@ -178,6 +202,9 @@ class FrameIndex:
         with self._lock:
             n = self._n
             need = n + m
+            if self._in_place(batch, n, m):  # written where it belongs (``slots``)
+                self._n = need
+                return
             cap = len(self._cols["ts"])
             if need > cap:
                 newcap = max(need, cap * 2, 1024)

@@ -19,7 +19,7 @@ from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
 from .fastclassify import walk_batch
 from .gather import Gather, rows_at
-from .index import KIND_PACKET, empty_batch
+from .index import KIND_PACKET
 from .packets import PacketReader, RecordMeta
 from .trace import Interface
 
@@ -109,9 +109,11 @@ class PcapReader(PacketReader):
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
         self.gather = Gather(self.buf)
         u8 = self.gather.u8
+        first = len(self.trace.index)  # (each record is a row: the rows the chained batches take)
         if not PIPELINE:
             for starts, end in self._chain():
-                batch = self._batch(u8, *self._prepare(u8, starts))
+                batch = self._batch(u8, *self._prepare(u8, starts, first))
+                first += len(starts)
                 self.position = end
                 yield batch
             return
@@ -122,7 +124,8 @@ class PcapReader(PacketReader):
         nxt: tuple[Ahead, int] | None = None
         try:
             for starts, end in self._chain():
-                nxt = (Ahead(self._prepare, u8, starts), end)
+                nxt = (Ahead(self._prepare, u8, starts, first), end)
+                first += len(starts)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
                 ahead, nxt = nxt, None
@@ -217,13 +220,14 @@ class PcapReader(PacketReader):
             return DamagedRecord(pos, "record with zero length")
         return None
 
-    def _prepare(self, u8: np.ndarray, starts: np.ndarray) -> tuple[dict[str, np.ndarray], Walk | None]:
+    def _prepare(self, u8: np.ndarray, starts: np.ndarray, first: int) -> tuple[dict[str, np.ndarray], Walk | None]:
         """A batch's columns from its record headers, and its layer walk: what reads only the
-        file (the pipeline's other thread runs it)."""
+        file (the pipeline's other thread runs it).  ``first``: the index row of its first record
+        (the batch is written in the index's memory when there is room: ``FrameIndex.slots``)."""
         # the first 12 bytes of each record header in one gather: seconds, fraction, captured length
         head = rows_at(u8, starts, 12).view(self.endian + "u4").astype(np.int64)
         sec, frac, caplen = head[:, 0], head[:, 1], head[:, 2]
-        batch = empty_batch(len(starts))
+        batch = self.trace.index.slots(int(first), len(starts))
         batch["loc"][:] = starts + RECORD
         batch["length"][:] = caplen
         batch["ts"][:] = sec * 1_000_000_000 + frac * self.ns_scale
