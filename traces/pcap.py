@@ -8,6 +8,7 @@ this one finishes classifying the batch before it (``PIPELINE``).
 
 from __future__ import annotations
 
+import queue
 import struct
 import threading
 from collections.abc import Callable
@@ -51,30 +52,57 @@ PIPELINE = True
 
 
 class Ahead:
-    """``fn(*args)`` on a thread of its own: ``result()`` waits for it and gives its value or
-    raises its exception.  (A daemon thread: a scan left half-way never holds up the exit.)"""
+    """``fn(*args)`` run by a ``Walker``: ``result()`` waits for it and gives its value or raises
+    its exception."""
 
-    def __init__(self, fn: Callable[..., Any], *args: Any) -> None:
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._fn, self._args = fn, args
         self._value: Any = None
         self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, args=(fn, args), name="tracemon-pcap", daemon=True)
-        self._thread.start()
+        self._done = threading.Event()
 
-    def _run(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def run(self) -> None:
         try:
-            self._value = fn(*args)
+            self._value = self._fn(*self._args)
         except BaseException as e:  # noqa: BLE001 - handed to result(), on the thread that waits
             self._error = e
+        finally:
+            self._fn = self._args = None  # type: ignore[assignment]
+            self._done.set()
 
     def wait(self) -> None:
         """Until ``fn`` has returned (its value or error left unread)."""
-        self._thread.join()
+        self._done.wait()
 
     def result(self) -> Any:
         self.wait()
         if self._error is not None:
             raise self._error
         return self._value
+
+
+class Walker:
+    """One thread that runs the work handed to it (``submit``) in order, for the length of a scan:
+    one thread start a scan, not one a batch (a start waits for the new thread to take the
+    interpreter lock, which the other thread may hold for a while).  A daemon thread: a scan
+    left half-way never holds up the exit; ``close`` ends it once its work is done."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue[Ahead | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._loop, name="tracemon-pcap", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while (job := self._jobs.get()) is not None:
+            job.run()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Ahead:
+        job = Ahead(fn, args)
+        self._jobs.put(job)
+        return job
+
+    def close(self) -> None:
+        self._jobs.put(None)
 
 
 def detect(head: bytes) -> bool:
@@ -122,9 +150,10 @@ class PcapReader(PacketReader):
         # interpreter lock; the batches come out in order, so the index is the one-thread index.
         ahead: tuple[Ahead, int] | None = None
         nxt: tuple[Ahead, int] | None = None
+        walker = Walker()
         try:
             for starts, end in self._chain():
-                nxt = (Ahead(self._prepare, u8, starts, first), end)
+                nxt = (walker.submit(self._prepare, u8, starts, first), end)
                 first += len(starts)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
@@ -134,6 +163,7 @@ class PcapReader(PacketReader):
                 yield self._finish(u8, *ahead)
             raise
         finally:  # stopped by an error or closed: no walk goes on reading the file behind it
+            walker.close()
             for pending in (nxt, ahead):
                 if pending is not None:
                     pending[0].wait()
