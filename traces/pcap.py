@@ -85,7 +85,7 @@ class Walker:
     """One thread that runs the work handed to it (``submit``) in order, for the length of a scan:
     one thread start a scan, not one a batch (a start waits for the new thread to take the
     interpreter lock, which the other thread may hold for a while).  A daemon thread: a scan
-    left half-way never holds up the exit; ``close`` ends it once its work is done."""
+    left half-way never holds up the exit."""
 
     def __init__(self) -> None:
         self._jobs: queue.SimpleQueue[Ahead | None] = queue.SimpleQueue()
@@ -93,8 +93,12 @@ class Walker:
         self._thread.start()
 
     def _loop(self) -> None:
-        while (job := self._jobs.get()) is not None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
             job.run()
+            del job  # (idle, it holds nothing: an error's traceback holds the file's map)
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Ahead:
         job = Ahead(fn, args)
@@ -102,7 +106,9 @@ class Walker:
         return job
 
     def close(self) -> None:
+        """End the thread once the work handed to it is done, and wait for it."""
         self._jobs.put(None)
+        self._thread.join()
 
 
 def detect(head: bytes) -> bool:
@@ -146,34 +152,34 @@ class PcapReader(PacketReader):
                 yield batch
             return
         # Two threads: while this one classifies a batch (conversations, the scalar path), the
-        # other gathers and walks the next (``_prepare``).  Their C loops run without the
-        # interpreter lock; the batches come out in order, so the index is the one-thread index.
-        ahead: tuple[Ahead, int] | None = None
-        nxt: tuple[Ahead, int] | None = None
+        # walker finds the next one's records and gathers and walks them (``_prepare``).  Their C
+        # loops run without the interpreter lock; the batches come out in order, so the index is
+        # the one-thread index.
+        chain = self._chain()
+        rows = [first]
+
+        def step() -> tuple[np.ndarray, int, tuple[dict[str, np.ndarray], Walk | None]] | None:
+            """The next batch's records, where it ends, and what ``_prepare`` makes of them (None
+            after the last; DamagedRecord after the last good one).  The walker's work."""
+            got = next(chain, None)
+            if got is None:
+                return None
+            starts, end = got
+            prepared = self._prepare(u8, starts, rows[0])
+            rows[0] += len(starts)
+            return starts, end, prepared
+
         walker = Walker()
+        pending = walker.submit(step)
         try:
-            for starts, end in self._chain():
-                nxt = (walker.submit(self._prepare, u8, starts, first), end)
-                first += len(starts)
-                if ahead is not None:
-                    yield self._finish(u8, *ahead)
-                ahead, nxt = nxt, None
-        except DamagedRecord:  # after the last good batch, which is still to come
-            if ahead is not None:
-                yield self._finish(u8, *ahead)
-            raise
+            while (got := pending.result()) is not None:
+                _starts, end, prepared = got
+                pending = walker.submit(step)  # the next batch, read while this one is classified
+                batch = self._batch(u8, *prepared)
+                self.position = end  # (the pages up to here may go: the next batch's walk is past them)
+                yield batch
         finally:  # stopped by an error or closed: no walk goes on reading the file behind it
             walker.close()
-            for pending in (nxt, ahead):
-                if pending is not None:
-                    pending[0].wait()
-        if ahead is not None:
-            yield self._finish(u8, *ahead)
-
-    def _finish(self, u8: np.ndarray, prepared: Ahead, end: int) -> dict[str, np.ndarray]:
-        batch = self._batch(u8, *prepared.result())
-        self.position = end  # (the pages up to here may go: the next batch's walk is past them)
-        return batch
 
     def _chain(self) -> Iterator[tuple[np.ndarray, int]]:
         """Record offsets, a batch at a time, with where the batch ends; raises DamagedRecord
