@@ -165,6 +165,8 @@ class PcapReader(PacketReader):
             if got is None:
                 return None
             starts, end = got
+            if not rows[0]:  # the first batch: room for the rest, so that every batch is written in place
+                self.trace.reserve_rows(len(starts), end)
             prepared = self._prepare(u8, starts, rows[0])
             rows[0] += len(starts)
             return starts, end, prepared

@@ -238,8 +238,8 @@ class Trace:
             for batch in self._batches:
                 first = not len(self.index)
                 self.index.append(batch)
-                if first and 0 < reader.position < self.size:  # as many frames again in the rest of the file
-                    self.index.reserve(int(len(self.index) * RESERVE_SLACK * self.size / reader.position) + 1024)
+                if first:
+                    self.reserve_rows(len(self.index), reader.position)
                 self.check_file_during_scan()
                 self._release_scanned(reader.position)
                 now = time.perf_counter()
@@ -258,6 +258,12 @@ class Trace:
         if self.use_cache:
             _cache.store(self, behind=self.one_shot)
         yield Progress(len(self.index), self.size, self.size, True)
+
+    def reserve_rows(self, rows: int, position: int) -> None:
+        """Room in the index for the whole file, from the ``rows`` frames found in its first
+        ``position`` bytes (as many frames again in the rest of it, and ``RESERVE_SLACK``)."""
+        if 0 < position < self.size:
+            self.index.reserve(int(rows * RESERVE_SLACK * self.size / position) + 1024)
 
     def _release_scanned(self, upto: int) -> None:
         """Give back the pages of the mapped file the scan has read past: they stay in the OS
