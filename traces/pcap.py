@@ -151,37 +151,35 @@ class PcapReader(PacketReader):
                 self.position = end
                 yield batch
             return
-        # Two threads: while this one classifies a batch (conversations, the scalar path), the
-        # walker finds the next one's records and gathers and walks them (``_prepare``).  Their C
-        # loops run without the interpreter lock; the batches come out in order, so the index is
-        # the one-thread index.
-        chain = self._chain()
-        rows = [first]
-
-        def step() -> tuple[np.ndarray, int, tuple[dict[str, np.ndarray], Walk | None]] | None:
-            """The next batch's records, where it ends, and what ``_prepare`` makes of them (None
-            after the last; DamagedRecord after the last good one).  The walker's work."""
-            got = next(chain, None)
-            if got is None:
-                return None
-            starts, end = got
-            if not rows[0]:  # the first batch: room for the rest, so that every batch is written in place
-                self.trace.reserve_rows(len(starts), end)
-            prepared = self._prepare(u8, starts, rows[0])
-            rows[0] += len(starts)
-            return starts, end, prepared
-
+        # Two threads: while this one finds a batch's records and classifies the batch before it
+        # (conversations, the scalar path), the walker gathers and walks that batch (``_prepare``,
+        # the larger half).  Their C loops run without the interpreter lock; the batches come out in
+        # order, so the index is the one-thread index.
+        ahead: tuple[Ahead, int] | None = None
+        nxt: tuple[Ahead, int] | None = None
         walker = Walker()
-        pending = walker.submit(step)
         try:
-            while (got := pending.result()) is not None:
-                _starts, end, prepared = got
-                pending = walker.submit(step)  # the next batch, read while this one is classified
-                batch = self._batch(u8, *prepared)
-                self.position = end  # (the pages up to here may go: the next batch's walk is past them)
-                yield batch
+            for starts, end in self._chain():
+                if first == 0:  # room for the whole file, so that every batch is written in place
+                    self.trace.reserve_rows(len(starts), end)
+                nxt = (walker.submit(self._prepare, u8, starts, first), end)
+                first += len(starts)
+                if ahead is not None:
+                    yield self._finish(u8, *ahead)
+                ahead, nxt = nxt, None
+        except DamagedRecord:  # after the last good batch, which is still to come
+            if ahead is not None:
+                yield self._finish(u8, *ahead)
+            raise
         finally:  # stopped by an error or closed: no walk goes on reading the file behind it
             walker.close()
+        if ahead is not None:
+            yield self._finish(u8, *ahead)
+
+    def _finish(self, u8: np.ndarray, prepared: Ahead, end: int) -> dict[str, np.ndarray]:
+        batch = self._batch(u8, *prepared.result())
+        self.position = end  # (the pages up to here may go: the next batch's walk is past them)
+        return batch
 
     def _chain(self) -> Iterator[tuple[np.ndarray, int]]:
         """Record offsets, a batch at a time, with where the batch ends; raises DamagedRecord
