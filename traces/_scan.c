@@ -178,6 +178,15 @@ static int broken_status(const unsigned char *p, Py_ssize_t line_end) {
     return other && !ascii;
 }
 
+/* The outputs of http_host and dns_questions: a state byte and two int64 values a row (-1 with
+ * an exception set; the caller releases what was made). */
+static int row_outputs(Py_ssize_t rows, PyObject **state, PyObject **first, PyObject **second) {
+    *state = PyBytes_FromStringAndSize(NULL, rows);
+    *first = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    *second = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
+    return *state != NULL && *first != NULL && *second != NULL ? 0 : -1;
+}
+
 static PyObject *http_host(PyObject *self, PyObject *args) {
     Py_buffer in, st, ln;
     Py_ssize_t window, max_lines;
@@ -195,10 +204,7 @@ static PyObject *http_host(PyObject *self, PyObject *args) {
             goto done;
         }
     }
-    state_out = PyBytes_FromStringAndSize(NULL, rows);
-    vs_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
-    vl_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
-    if (state_out == NULL || vs_out == NULL || vl_out == NULL) goto done;
+    if (row_outputs(rows, &state_out, &vs_out, &vl_out) < 0) goto done;
     unsigned char *state = (unsigned char *)PyBytes_AS_STRING(state_out);
     int64_t *vstart = (int64_t *)PyBytes_AS_STRING(vs_out), *vlen = (int64_t *)PyBytes_AS_STRING(vl_out);
     const int64_t *starts = (const int64_t *)st.buf, *lengths = (const int64_t *)ln.buf;
@@ -393,10 +399,7 @@ static PyObject *dns_questions(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_ValueError, "dns_questions: arrays of different sizes, or a window under 2 bytes");
         goto done;
     }
-    state_out = PyBytes_FromStringAndSize(NULL, rows);
-    at_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
-    len_out = PyBytes_FromStringAndSize(NULL, rows * (Py_ssize_t)sizeof(int64_t));
-    if (state_out == NULL || at_out == NULL || len_out == NULL) goto done;
+    if (row_outputs(rows, &state_out, &at_out, &len_out) < 0) goto done;
     unsigned char *state = (unsigned char *)PyBytes_AS_STRING(state_out);
     int64_t *at = (int64_t *)PyBytes_AS_STRING(at_out), *len = (int64_t *)PyBytes_AS_STRING(len_out);
     const int64_t *base = (const int64_t *)bs.buf, *cap = (const int64_t *)cs.buf;
