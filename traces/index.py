@@ -207,13 +207,7 @@ class FrameIndex:
                 return
             cap = len(self._cols["ts"])
             if need > cap:
-                newcap = max(need, cap * 2, 1024)
-                grown = {}
-                for name, arr in self._cols.items():
-                    new = np.zeros(newcap, dtype=arr.dtype)
-                    new[:n] = arr[:n]
-                    grown[name] = new
-                self._cols = grown
+                self._grow(max(need, cap * 2, 1024))
             for name, arr in self._cols.items():
                 src = batch.get(name)
                 if src is not None:
@@ -229,15 +223,18 @@ class FrameIndex:
         again at each step, into memory it touches for the first time (a scan that knows how
         many frames are coming reserves them)."""
         with self._lock:
-            n = self._n
-            if rows <= len(self._cols["ts"]):
-                return
-            grown = {}
-            for name, arr in self._cols.items():
-                new = np.zeros(rows, dtype=arr.dtype)  # (pages never written are never touched)
-                new[:n] = arr[:n]
-                grown[name] = new
-            self._cols = grown
+            if rows > len(self._cols["ts"]):
+                self._grow(rows)
+
+    def _grow(self, capacity: int) -> None:
+        """New memory of ``capacity`` rows holding the rows there are (the lock held)."""
+        n = self._n
+        grown = {}
+        for name, arr in self._cols.items():
+            new = np.zeros(capacity, dtype=arr.dtype)  # (pages never written are never touched)
+            new[:n] = arr[:n]
+            grown[name] = new
+        self._cols = grown
 
     def reorder(self, order: np.ndarray) -> None:
         """Permute all rows (ETL: merge per-CPU buffers into time order)."""
