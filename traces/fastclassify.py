@@ -138,8 +138,6 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
     if not len(d):
         return True
     family, proto = w.family, w.proto
-    pd = proto[d]
-    l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
     i6 = d[family[d] == 6]
     six = len(i6) > 0 and w.src6 is not None and w.dst6 is not None
     if tunnel is None and native_conversations():
@@ -147,6 +145,8 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
         if six:
             _native6(trace, w, i6, conv)
         return True
+    pd = proto[d]
+    l4 = ((pd == 6) | (pd == 17)) & (family[d] > 0)
     tid = np.zeros(len(w.ok), dtype=np.int64)
     net = np.zeros(len(w.ok), dtype=np.int64)
     if tunnel is not None:
