@@ -93,6 +93,17 @@ def _code(texts: dict[str, int], table: list[str], text: str) -> int:
     return code
 
 
+def encode_rows(u8: np.ndarray, rows: np.ndarray, start: np.ndarray, length: np.ndarray, n: int,
+                to_text: Callable[[bytes], str]) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """``encode_bytes`` for ``rows`` of ``n`` (their strings ``u8[start:start+length]``, one per row of
+    ``rows``): the codes of all ``n`` rows (0 where none), the table, and the rows whose string is
+    too long to encode (a builder leaves those to decoding)."""
+    c, table, too_long = encode_bytes(u8, start, length, to_text)
+    codes = np.zeros(n, dtype=np.int32)
+    codes[rows] = c
+    return codes, table, rows[too_long]
+
+
 def _encode_native(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
                    to_text: Callable[[bytes], str]) -> tuple[np.ndarray, list[str]] | None:
     """``encode_bytes`` by C span hashes; None when a span lies outside ``u8`` or two different

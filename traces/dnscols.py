@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from .dictcode import Tables, encode_bytes, rows_at
+from .dictcode import Tables, encode_rows, rows_at
 from .dissect.dns import read_name
 from .fieldcols import CODE_ABSENT, CODE_DECODE, FieldColumn, checkpoint, register
 from .fields import FieldDef
@@ -108,10 +108,8 @@ def _pass(file: np.ndarray, base: np.ndarray, cap: np.ndarray, ok: np.ndarray,
     state = np.frombuffer(raw_state, dtype=np.int8).copy()
     sel = np.flatnonzero(state == _NAME)
     at = np.maximum(base[sel], 0) + np.frombuffer(raw_at, dtype=np.int64)[sel]
-    c, table, too_long = encode_bytes(file, at, np.frombuffer(raw_len, dtype=np.int64)[sel], _text)
-    codes = np.zeros(len(base), dtype=np.int32)
-    codes[sel] = c
-    state[sel[too_long]] = _DECODE
+    codes, table, long = encode_rows(file, sel, at, np.frombuffer(raw_len, dtype=np.int64)[sel], len(base), _text)
+    state[long] = _DECODE
     return state, codes, table
 
 
@@ -184,10 +182,8 @@ def _pass_numpy(file: np.ndarray, base: np.ndarray, cap: np.ndarray, ok: np.ndar
     ok &= after <= window
     state = np.where(ok, _NAME, np.where(retry, _RETRY, _DECODE)).astype(np.int8)
     sel = np.flatnonzero(ok)
-    c, table, too_long = encode_bytes(flat, sel * window + start[sel], (after - start)[sel], _text)
-    codes = np.zeros(k, dtype=np.int32)
-    codes[sel] = c
-    state[sel[too_long]] = _DECODE
+    codes, table, long = encode_rows(flat, sel, sel * window + start[sel], (after - start)[sel], k, _text)
+    state[long] = _DECODE
     return state, codes, table
 
 

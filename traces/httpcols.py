@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from . import appwalk
-from .dictcode import Tables
+from .dictcode import Tables, encode_rows
 from .dissect import http as _http
 from .fieldcols import (
     ABSENT,
@@ -35,7 +35,6 @@ from .fieldcols import (
     PRESENT,
     FieldColumn,
     checkpoint,
-    encode_bytes,
     register,
     rows_at,
 )
@@ -139,11 +138,9 @@ def _hosts(trace: Any, start: np.ndarray, length: np.ndarray) -> tuple[np.ndarra
                                               np.ascontiguousarray(length, dtype=np.int64), WINDOW, MAX_LINES, _METHODS)
     state = np.frombuffer(raw_state, dtype=np.uint8).copy()
     at, ln = np.frombuffer(raw_at, dtype=np.int64), np.frombuffer(raw_len, dtype=np.int64)
-    codes = np.zeros(len(state), dtype=np.int32)
     h = np.flatnonzero(state == PRESENT)
-    vc, table, too_long = encode_bytes(file, at[h], ln[h], _value)
-    codes[h] = vc
-    state[h[too_long]] = DECODE
+    codes, table, long = encode_rows(file, h, at[h], ln[h], len(state), _value)
+    state[long] = DECODE
     return state, codes, table
 
 
@@ -253,12 +250,10 @@ class _Messages:
         state[(hosts > 1) | unsure] = DECODE
         state[spaced] = DECODE
         state[hf[named & _SPACE[word[:, 3]]]] = DECODE  # "host" and white space
-        codes = np.zeros(k, dtype=np.int32)
         h = np.flatnonzero(is_host)
         h = h[state[hf[h]] == PRESENT]
-        vc, table, too_long = encode_bytes(cat, ls[h] + 5, le[h] - ls[h] - 5, _value)
-        codes[hf[h]] = vc
-        state[hf[h][too_long]] = DECODE
+        codes, table, long = encode_rows(cat, hf[h], ls[h] + 5, le[h] - ls[h] - 5, k, _value)
+        state[long] = DECODE
         return state, codes, table
 
     def _line(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -339,10 +334,8 @@ class _Messages:
         state = np.where(has, PRESENT, ABSENT).astype(np.uint8)
         state[(has & unsure) | self.broken] = DECODE
         sel = np.flatnonzero(state == PRESENT)
-        codes = np.zeros(self.k, dtype=np.int32)
-        vc, table, too_long = encode_bytes(self.cat, start[sel], stop[sel] - start[sel], _text)
-        codes[sel] = vc
-        state[sel[too_long]] = DECODE
+        codes, table, long = encode_rows(self.cat, sel, start[sel], stop[sel] - start[sel], self.k, _text)
+        state[long] = DECODE
         return state, codes, table
 
     def _code(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
