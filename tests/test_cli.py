@@ -155,3 +155,83 @@ def test_a_cancelled_export_leaves_no_file(tmp_path: Path) -> None:
     with pytest.raises(InterruptedError):
         write_table(trace, range(len(trace)), [STANDARD["number"]], out / "x.csv", cancel=cancel)
     assert list(out.iterdir()) == []
+
+
+def test_a_subcommand_ends_with_its_output_whole_and_its_cache_entry_written(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """``cli.run`` ends a headless command without the interpreter's teardown (``_leave``): what
+    the teardown would have finished must be finished: the index cache entry written on its own
+    thread, and output still in the buffer of a stdout that is a file."""
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    path = str(sample(PCAP))
+    out = tracemon("count", path, "TCP")
+    assert out.stdout.strip() == "116"  # tshark -Y tcp
+    listed = json.loads(tracemon("cache", "list", "--json").stdout)
+    assert [(Path(e["trace"]).name, e["frames"]) for e in listed] == [("tcpreplay_test.pcap", 179)]
+    with open(tmp_path / "list.csv", "w", encoding="utf-8") as f:  # block-buffered: flushed at the end
+        done = subprocess.run([sys.executable, "-m", "tracemon.tui.cli", "list", path, "--format", "csv"], stdout=f,
+                              stderr=subprocess.PIPE, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert len((tmp_path / "list.csv").read_text(encoding="utf-8").splitlines()) == 180
+
+
+def test_a_subcommand_runs_the_exit_handlers_and_keeps_its_status() -> None:
+    code = ("import atexit, sys\n"
+            "atexit.register(lambda: print('handler ran', file=sys.stderr))\n"
+            f"sys.argv = ['tracemon', 'count', {str(sample(PCAP))!r}, 'TCP.Port == 1']\n"
+            "from tracemon.tui.cli import run\n"
+            "run()\n"
+            "print('run() returned', file=sys.stderr)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1, done.stderr  # a count that matched nothing
+    assert done.stdout == "0\n" and done.stderr == "handler ran\n"
+
+
+class _Left(Exception):
+    pass
+
+
+def _leave_in_process(monkeypatch: pytest.MonkeyPatch, code: int) -> tuple[int, list[str]]:
+    """``cli._leave(code)`` with ``os._exit`` and the exit handlers caught (they are this test
+    process's own): the status it left with, and what it did, in order."""
+    from tracemon.tui import cli
+
+    done: list[str] = []
+
+    def exit_(status: int) -> None:
+        done.append("exit")
+        raise _Left(status)
+
+    monkeypatch.setattr(cli.os, "_exit", exit_)
+    monkeypatch.setattr(cli.atexit, "_run_exitfuncs", lambda: done.append("handlers"))
+    with pytest.raises(_Left) as left:
+        cli._leave(code)
+    return left.value.args[0], done
+
+
+def test_leaving_waits_for_the_threads_that_finish_at_exit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    go = threading.Event()
+    done: list[str] = []
+
+    def writer() -> None:  # the index cache writer's place: a thread that is not a daemon
+        go.wait()
+        done.append("written")
+
+    t = threading.Thread(target=writer)
+    t.start()
+    threading.Thread(target=lambda: (time.sleep(0.2), go.set()), daemon=True).start()
+    status, order = _leave_in_process(monkeypatch, 0)
+    assert status == 0 and done == ["written"] and not t.is_alive()
+    assert order == ["handlers", "exit"]
+
+
+@pytest.mark.parametrize(("code", "left"), [(0, 120), (1, 1)])
+def test_leaving_with_an_output_that_cannot_be_flushed(monkeypatch: pytest.MonkeyPatch, code: int, left: int) -> None:
+    class Gone(io.StringIO):
+        def flush(self) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", Gone())
+    assert _leave_in_process(monkeypatch, code)[0] == left  # as the interpreter's exit: 120
