@@ -487,8 +487,15 @@ static PyObject *walk_apps(PyObject *self, PyObject *args) {
     uint64_t *protos = (uint64_t *)outv[0].buf;
     int64_t *top = (int64_t *)outv[1].buf;
     uint8_t *ok = (uint8_t *)outv[2].buf, *fallback = (uint8_t *)outv[3].buf;
+    const int64_t *pay = col[W_PAY];
     Py_BEGIN_ALLOW_THREADS /* (every buffer and tuple is held) */
-    for (Py_ssize_t r = 0; r < rows; r++) apps_row(&c, col, r, protos, top, ok, fallback);
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        /* walk_headers read these frames a whole batch ago: their lines have left the cache since.
+         * Ask for the payload's first line a few rows ahead (the rules read from there) */
+        if (r + WALK_AHEAD < rows && pay[r + WALK_AHEAD] >= 0 && pay[r + WALK_AHEAD] + 128 <= c.size)
+            PREFETCH(c.b + pay[r + WALK_AHEAD]), PREFETCH(c.b + pay[r + WALK_AHEAD] + 64);
+        apps_row(&c, col, r, protos, top, ok, fallback);
+    }
     Py_END_ALLOW_THREADS
     res = Py_NewRef(Py_None);
 done:
