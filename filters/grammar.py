@@ -343,8 +343,6 @@ def check_limits(text: str) -> None:
 
 def parse(text: str) -> A.Node | None:
     """Parse filter text into a syntax tree (None for an empty filter).  Raises FilterError."""
-    from .diagnose import diagnose
-
     check_limits(text)
     prepared, _ = L.normalise_quotes(text)
     prepared = blank_comments(prepared)
@@ -356,6 +354,8 @@ def parse(text: str) -> A.Node | None:
     except LiteralError as e:
         raise FilterError(str(e), text, e.start, e.end - e.start) from None
     except pp.ParseBaseException as e:
+        from .diagnose import diagnose  # (only a filter that does not parse needs it)
+
         raise diagnose(text, prepared, e.loc) from None
     except RecursionError:
         raise FilterError("the filter is nested too deeply", text, 0, len(text)) from None

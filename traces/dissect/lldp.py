@@ -8,12 +8,10 @@ so the index classifies every 0x88CC frame as LLDP without dissecting it (``fast
 
 from __future__ import annotations
 
-import socket
-
 from ..fields import REGISTRY, FieldType
 from ..frame import Field
 from .core import ETHER_TYPES, Ctx
-from .text import mac_text, new
+from .text import ip4_text, ip6_text, mac_text, new
 
 R = REGISTRY
 TLV_TYPES = {0: "End of LLDPDU", 1: "Chassis Id", 2: "Port Id", 3: "Time To Live", 4: "Port Description",
@@ -59,9 +57,9 @@ VALUE = R.define("LLDP.TLV.Value", FieldType.BYTES, "Value of a TLV not decoded 
 
 def _address(family: int, raw: bytes) -> str:
     if family == 1 and len(raw) == 4:
-        return socket.inet_ntoa(raw)
+        return ip4_text(raw)
     if family == 2 and len(raw) == 16:
-        return socket.inet_ntop(socket.AF_INET6, raw)
+        return ip6_text(raw)
     if family == 6 and len(raw) == 6:
         return mac_text(raw)
     return raw.hex()

@@ -8,7 +8,9 @@ frame's bytes in C (``bytes.hex``, ``inet_ntop``) and give the same text as ``fr
 
 from __future__ import annotations
 
-import socket
+# The C module itself: ``socket.py`` around it builds enums of every constant at import, a
+# hundredth of a cold ``tracemon count``, for the two functions used here.
+import _socket
 from typing import Any
 
 from ..fields import FieldDef
@@ -16,9 +18,9 @@ from ..frame import Field
 
 __all__ = ["Field", "ip4_text", "ip6_text", "mac_text", "new"]
 
-ip4_text = socket.inet_ntoa
-_ntop = socket.inet_ntop
-_AF_INET6 = socket.AF_INET6
+ip4_text = _socket.inet_ntoa
+_ntop = _socket.inet_ntop
+_AF_INET6 = _socket.AF_INET6
 
 
 def ip6_text(b: bytes) -> str:
