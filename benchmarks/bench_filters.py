@@ -180,7 +180,7 @@ def column_table(paths: dict[str, Path], use_tshark: bool, repeat: int = 3) -> N
     from tracemon.traces.fieldcols import PRESENT, columns_for, plan
 
     print(f"\nField columns (cold: `tracemon count` in a new process with an empty cache, median of {repeat}; "
-          "ratio = cold / index-only)")
+          "ratio = cold / index-only; tshark -Y run after each cold run, /tshark the median pair's ratio)")
     print(f"{'trace':<22} {'filter':<64} {'matches':>8} {'cold s':>7} {'index-only s':>13} {'ratio':>6} {'tshark s':>9} "
           f"{'/tshark':>7} "
           f"{'build s':>8} {'cpu s':>6} {'build fr/s':>12} {'carrying/s':>11} {'later fr/s':>13} {'bytes/fr':>8}")
@@ -194,6 +194,8 @@ def column_table(paths: dict[str, Path], use_tshark: bool, repeat: int = 3) -> N
         # every run compile every module: a third of a second)
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
         subprocess.run(["tracemon", "check", "TCP"], env=env, capture_output=True, check=False)  # writes them
+        tshark_runs: list[float] = []
+        pairs: list[float] = []
         for e in (expr, plain):
             runs = []
             for _ in range(max(1, repeat)):  # the median of fresh runs: one run is at a shared machine's mercy
@@ -202,9 +204,15 @@ def column_table(paths: dict[str, Path], use_tshark: bool, repeat: int = 3) -> N
                     res = subprocess.run(["tracemon", "count", str(path), e], env={**env, "TRACEMON_CACHE_DIR": tmp},
                                          capture_output=True, text=True, check=False)
                     runs.append(time.perf_counter() - t0)
+                # tshark right after each cold run: a pair's two runs meet the same machine (its speed
+                # drifts by a sixth within minutes here), and the ratio is the median pair's
+                got = tshark(path, ws) if (use_tshark and ws and e == expr) else None
+                if got is not None:
+                    tshark_runs.append(got[0])
+                    pairs.append(runs[-1] / got[0])
             times.append(statistics.median(runs))
             counts.append(res.stdout.strip() or res.stderr.strip()[-40:])
-        ts = tshark(path, ws) if (use_tshark and ws) else None
+        ts = (statistics.median(tshark_runs), statistics.median(pairs)) if pairs else None
         trace = open_trace(path)
         cf = compile_filter(expr, trace=trace)
         fdefs = [trace.registry.get(name) for name in sorted(cf.fields)]
@@ -227,7 +235,7 @@ def column_table(paths: dict[str, Path], use_tshark: bool, repeat: int = 3) -> N
         per = sum(c.nbytes for c in cols) / n / max(1, len(cols))
         label = expr if len(expr) <= 62 else expr[:59] + "..."
         ts_s = f"{ts[0]:>9.1f}" if ts else f"{'-':>9}"
-        vs = f"{times[0] / ts[0]:>7.3f}" if ts else f"{'-':>7}"
+        vs = f"{ts[1]:>7.3f}" if ts else f"{'-':>7}"
         flag = "" if counts[0] == str(int(hits.sum())) else f"  (cold count said {counts[0]!r})"
         print(f"{path.name:<22} {label:<64} {int(hits.sum()):>8} {times[0]:>7.2f} {times[1]:>13.2f} "
               f"{times[0] / times[1]:>6.2f} {ts_s} {vs} {build:>8.2f} {cpu:>6.2f} {n / max(build, 1e-9):>12,.0f} "
