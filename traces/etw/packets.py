@@ -53,7 +53,7 @@ RECEIVE = 2
 DIRECTION_TEXT = {SEND: "Outbound", RECEIVE: "Inbound"}
 
 #: NDIS keyword bit → medium, the first that is set wins (etl2pcapng); Ethernet when none is.
-#: ``ndis_link`` reads one keyword, the index pass (``records._packet_rows``) a column of them.
+#: ``ndis_link`` reads one keyword, the index pass (``packetrows.packet_rows``) a column of them.
 NDIS_LINK_BITS = ((KW_NATIVE_802_11, LINK_80211), (KW_WIRELESS_WAN, LINK_RAW))
 #: NDIS keyword bit → direction, the same way
 NDIS_DIRECTION_BITS = ((KW_SEND, SEND), (KW_RECEIVE, RECEIVE))

@@ -17,7 +17,10 @@ import struct
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .packetrows import PacketRows
 
 # -- header types (marker byte 2) -----------------------------------------------------------
 SYSTEM32, SYSTEM64 = 0x01, 0x02
@@ -588,172 +591,11 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
         "task": task,
         "keyword": keyword.astype(np.uint64),
     }
-    pkts, side = _packet_rows(blob, u8, offs, length, htype, keyword, event_id, cols["guid"], guids, procs,
+    from .packetrows import packet_rows  # (packetrows reads this module's record layout)
+
+    pkts, side = packet_rows(blob, u8, offs, length, htype, keyword, event_id, cols["guid"], guids, procs,
                               is_ev, h)
     return ScanResult(cols, guids, samples, pkts, side, damage)
-
-
-@dataclass(slots=True)
-class PacketRows:
-    """The packet events of one scanned batch, column-wise, with their bytes side by side in ``data``.
-
-    NDIS 1001 and PktMon 160/170 events (fixed layouts) are located with array operations; 1003
-    (names before the fragment) and events with extended items go through ``packets.locate``.
-    """
-
-    rows: Any  # row in the batch
-    start: Any  # offset of the fragment inside its record
-    offset: Any  # offset of the fragment in ``data``
-    length: Any
-    link: Any
-    direction: Any  # 0 / packets.SEND / packets.RECEIVE
-    first: Any
-    last: Any
-    key: Any  # index into ``keys``
-    miniport: Any
-    processor: Any
-    keys: list[tuple[Any, ...]]
-    data: Any  # uint8; 802.11 Protected bits already cleared
-
-
-def _u32(u8: Any, pos: Any) -> Any:
-    import numpy as np
-
-    return (u8[pos].astype(np.uint32) | (u8[pos + 1].astype(np.uint32) << 8) | (u8[pos + 2].astype(np.uint32) << 16)
-            | (u8[pos + 3].astype(np.uint32) << 24))
-
-
-def _u16(u8: Any, pos: Any) -> Any:
-    import numpy as np
-
-    return u8[pos].astype(np.uint32) | (u8[pos + 1].astype(np.uint32) << 8)
-
-
-def _packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword: Any, event_id: Any, gcol: Any,
-                 guids: list[uuid.UUID], procs: Any, is_ev: Any, h: Any) -> tuple[PacketRows | None, list[Any]]:
-    import numpy as np
-
-    from . import packets as pk
-
-    side: list[tuple[int, uuid.UUID, int, bytes]] = []
-    ndis = [i for i, g in enumerate(guids) if g == pk.NDIS_GUID]
-    pmon = [i for i, g in enumerate(guids) if g == pk.PKTMON_GUID]
-    if not ndis and not pmon:
-        return None, side
-    is_ndis = np.isin(gcol, ndis) & is_ev
-    is_pmon = np.isin(gcol, pmon) & is_ev
-    ext = (h[:, 4] & FLAG_EXTENDED_INFO) != 0
-    for r in np.flatnonzero((is_ndis & (event_id == pk.NDIS_METADATA)) | (is_pmon & (event_id == pk.PKTMON_COMPONENT))):
-        o = int(offs[r])
-        side.append((int(r), guids[int(gcol[r])], int(event_id[r]), bytes(blob[o : o + int(length[r])])))
-    # fixed layouts, no extended items: array operations
-    v1001 = np.flatnonzero(is_ndis & (event_id == pk.NDIS_FRAGMENT) & ~ext & (length >= 0x5C))
-    head = pk.PKTMON_PACKET_LAYOUT.size  # PktMon's fixed fields before the packet bytes
-    vpm = np.flatnonzero(is_pmon & ((event_id == pk.PKTMON_PACKET) | (event_id == pk.PKTMON_DROP)) & ~ext
-                         & (length >= 0x50 + head))
-    parts: list[dict[str, Any]] = []
-    if len(v1001):
-        o = offs[v1001]
-        kw = keyword[v1001]
-
-        def bits(table: tuple[tuple[int, int], ...], default: int) -> Any:  # packets.ndis_link / ndis_direction
-            return np.select([(kw & np.uint64(bit)) != 0 for bit, _ in table], [v for _, v in table], default)
-
-        link = bits(pk.NDIS_LINK_BITS, pk.LINK_ETHERNET)
-        neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0  # packets.ndis_bounds
-        parts.append({
-            "rows": v1001, "start": np.full(len(v1001), 0x5C), "length": np.minimum(
-                _u32(u8, o + 0x58).astype(np.int64), length[v1001].astype(np.int64) - 0x5C),
-            "link": link, "direction": bits(pk.NDIS_DIRECTION_BITS, 0),
-            "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
-            "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0),
-            "ident": ("ndis", _u32(u8, o + 0x54).astype(np.int64)), "miniport": _u32(u8, o + 0x50).astype(np.int64),
-            "clear": link == pk.LINK_80211,
-        })
-    if len(vpm):
-        o = offs[vpm] + 0x50
-        ptype = _u16(u8, o + 14)
-        link = np.select([ptype == t for t in pk.PKTMON_LINKS], list(pk.PKTMON_LINKS.values()), 0)
-        wifi = np.flatnonzero((link == pk.LINK_80211) & (_u16(u8, o + 32) >= 14)
-                              & (length[vpm].astype(np.int64) >= 0x50 + head + 14))
-        if len(wifi):
-            fc = u8[np.minimum(o[wifi] + head, len(u8) - 1)].astype(np.int64)
-            et = (u8[np.minimum(o[wifi] + head + 12, len(u8) - 1)].astype(np.int64) << 8) | \
-                u8[np.minimum(o[wifi] + head + 13, len(u8) - 1)].astype(np.int64)
-            eth = ((fc >> 2) & 3 == 3) & np.isin(et, pk.ETHERNET_TYPES)  # see packets.wifi_is_ethernet
-            link[wifi[eth]] = pk.LINK_ETHERNET
-        keep = link != 0
-        vpm, o, link = vpm[keep], o[keep], link[keep]
-        dirtag = _u16(u8, o + 12)
-        n = len(vpm)
-        parts.append({
-            "rows": vpm, "start": np.full(n, 0x50 + head), "length": np.minimum(
-                _u16(u8, o + 32).astype(np.int64), length[vpm].astype(np.int64) - 0x50 - head),
-            "link": link, "direction": np.select([dirtag == t for t in pk.PKTMON_DIRS],
-                                                 [d for _, d in pk.PKTMON_DIRS.values()], 0),
-            "first": np.ones(n, dtype=bool), "last": np.ones(n, dtype=bool),
-            "ident": ("pktmon", _u16(u8, o + 16).astype(np.int64)), "miniport": np.zeros(n, dtype=np.int64),
-            "clear": np.zeros(n, dtype=bool),
-        })
-    keys: list[tuple[Any, ...]] = []
-    key_of: dict[tuple[Any, ...], int] = {}
-    for part in parts:
-        kind, ident = part.pop("ident")
-        combo = ident * 1024 + part["link"]
-        uniq, inv = np.unique(combo, return_inverse=True)
-        ids = []
-        for u in uniq:
-            key = (kind, int(u) // 1024, int(u) % 1024)
-            ids.append(key_of.setdefault(key, len(key_of)))
-            if len(keys) < len(key_of):
-                keys.append(key)
-        part["key"] = np.array(ids, dtype=np.int64)[inv.reshape(-1)]
-    # the rest one by one: 1003 (variable layout) and events with extended items
-    scalar = np.flatnonzero((is_ndis & ((event_id == pk.NDIS_VMSWITCH_FRAGMENT) | ((event_id == pk.NDIS_FRAGMENT) & ext)))
-                            | (is_pmon & ((event_id == pk.PKTMON_PACKET) | (event_id == pk.PKTMON_DROP)) & ext))
-    srows: list[int] = []
-    sinfo: list[Any] = []
-    for r in scalar:
-        o = int(offs[r])
-        rec = bytes(blob[o : o + int(length[r])])
-        payload_at = parse_extended(rec, 0x50, len(rec))[1] if rec[4] & FLAG_EXTENDED_INFO else 0x50
-        info = pk.locate(guids[int(gcol[r])], int(event_id[r]), int(keyword[r]), rec, payload_at,
-                         4 if htype[r] == EVENT_HEADER32 else 8, detail=False)
-        if info is not None:
-            srows.append(int(r))
-            sinfo.append(info)
-    if sinfo:
-        key_ids = []
-        for info in sinfo:
-            key = info.iface
-            key_ids.append(key_of.setdefault(key, len(key_of)))
-            if len(keys) < len(key_of):
-                keys.append(key)
-        parts.append({
-            "rows": np.array(srows, dtype=np.int64), "start": np.array([i.start for i in sinfo], dtype=np.int64),
-            "length": np.array([i.length for i in sinfo], dtype=np.int64),
-            "link": np.array([i.link_type for i in sinfo], dtype=np.int64),
-            "direction": np.array([i.direction for i in sinfo], dtype=np.int64),
-            "first": np.array([i.first for i in sinfo], dtype=bool), "last": np.array([i.last for i in sinfo], dtype=bool),
-            "key": np.array(key_ids, dtype=np.int64), "miniport": np.array([i.miniport for i in sinfo], dtype=np.int64),
-            "clear": np.array([i.clear_protected for i in sinfo], dtype=bool),
-        })
-    if not parts:
-        return None, side
-    cat = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    order = np.argsort(cat["rows"], kind="stable")
-    cat = {k: v[order] for k, v in cat.items()}
-    lens = np.maximum(cat["length"], 0)
-    offset = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
-    src = offs[cat["rows"]] + cat["start"]
-    total = int(lens.sum())
-    idx = np.repeat(src - offset, lens) + np.arange(total, dtype=np.int64)
-    data = u8[idx] if total else np.zeros(0, dtype=np.uint8)
-    wifi = np.flatnonzero(cat["clear"] & (lens > 1))
-    if len(wifi):
-        data[offset[wifi] + 1] &= 0xBF  # ndiscap logs decrypted frames: clear Protected (etl2pcapng does)
-    return PacketRows(cat["rows"], cat["start"], offset, lens, cat["link"], cat["direction"].astype(np.uint8),
-                      cat["first"], cat["last"], cat["key"], cat["miniport"], procs[cat["rows"]], keys, data), side
 
 
 # -- one batch of buffers, in this process or a worker ---------------------------------------------
