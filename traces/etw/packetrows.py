@@ -13,6 +13,11 @@ from typing import Any
 
 from .records import EVENT_HEADER32, FLAG_EXTENDED_INFO, parse_extended
 
+try:  # packets._ndis_1003 over many records in C (``_records.c``); else one record at a time
+    from ._records import ndis_vmswitch as _native_vmswitch
+except ImportError:  # pragma: no cover - depends on the build
+    _native_vmswitch = None
+
 
 @dataclass(slots=True)
 class PacketRows:
@@ -129,9 +134,17 @@ def packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword:
             if len(keys) < len(key_of):
                 keys.append(key)
         part["key"] = np.array(ids, dtype=np.int64)[inv.reshape(-1)]
-    # the rest one by one: 1003 (variable layout) and events with extended items
-    scalar = np.flatnonzero((is_ndis & ((event_id == pk.NDIS_VMSWITCH_FRAGMENT) | ((event_id == pk.NDIS_FRAGMENT) & ext)))
+    # 1003 (names before the fragment) in C when it was built; the rest one by one: events with
+    # extended items, names too long to encode, and every 1003 without the C pass
+    vmswitch = is_ndis & (event_id == pk.NDIS_VMSWITCH_FRAGMENT)
+    switch_part, left = (_vmswitch_part(u8, offs, length, htype, keyword, np.flatnonzero(vmswitch & ~ext))
+                         if _native_vmswitch is not None else (None, None))
+    if switch_part is not None:
+        vmswitch &= ext
+    scalar = np.flatnonzero((is_ndis & (vmswitch | ((event_id == pk.NDIS_FRAGMENT) & ext)))
                             | (is_pmon & ((event_id == pk.PKTMON_PACKET) | (event_id == pk.PKTMON_DROP)) & ext))
+    if left is not None and len(left):
+        scalar = np.union1d(scalar, left)
     srows: list[int] = []
     sinfo: list[Any] = []
     for r in scalar:
@@ -143,13 +156,26 @@ def packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword:
         if info is not None:
             srows.append(int(r))
             sinfo.append(info)
+    # interfaces numbered as the records come: the switch part's by the first row of each, then
+    # one record at a time
+    firsts: list[tuple[int, int, tuple[Any, ...]]] = [(int(r), -1 - k, key) for k, (r, key) in enumerate(
+        zip(switch_part["firsts"].tolist(), switch_part["keys"], strict=True))] if switch_part is not None else []
+    firsts += [(r, j, info.iface) for j, (r, info) in enumerate(zip(srows, sinfo, strict=True))]
+    firsts.sort(key=lambda x: x[0])
+    switch_ids = np.zeros(len(switch_part["keys"]) if switch_part is not None else 0, dtype=np.int64)
+    key_ids = [0] * len(sinfo)
+    for _r, j, key in firsts:
+        kid = key_of.setdefault(key, len(key_of))
+        if len(keys) < len(key_of):
+            keys.append(key)
+        if j < 0:
+            switch_ids[-1 - j] = kid
+        else:
+            key_ids[j] = kid
+    if switch_part is not None and len(switch_part["rows"]):
+        parts.append({k: v for k, v in switch_part.items() if k not in ("firsts", "keys", "combo")}
+                     | {"key": switch_ids[switch_part["combo"]]})
     if sinfo:
-        key_ids = []
-        for info in sinfo:
-            key = info.iface
-            key_ids.append(key_of.setdefault(key, len(key_of)))
-            if len(keys) < len(key_of):
-                keys.append(key)
         parts.append({
             "rows": np.array(srows, dtype=np.int64), "start": np.array([i.start for i in sinfo], dtype=np.int64),
             "length": np.array([i.length for i in sinfo], dtype=np.int64),
@@ -175,3 +201,55 @@ def packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword:
         data[offset[wifi] + 1] &= 0xBF  # ndiscap logs decrypted frames: clear Protected (etl2pcapng does)
     return PacketRows(cat["rows"], cat["start"], offset, lens, cat["link"], cat["direction"].astype(np.uint8),
                       cat["first"], cat["last"], cat["key"], cat["miniport"], procs[cat["rows"]], keys, data), side
+
+
+#: ``_records.ndis_vmswitch``'s fields, in their order
+V_START, V_LENGTH, V_MINI, V_LOWER, V_PORT, V_VLAN, V_NAME_AT, V_NAME_END, V_TYPE_AT, V_TYPE_END = range(10)
+
+
+def _vmswitch_part(u8: Any, offs: Any, length: Any, htype: Any, keyword: Any, rows: Any
+                   ) -> tuple[dict[str, Any] | None, Any]:
+    """The Hyper-V switch's packet events (NDIS 1003, no extended items) at ``rows``, as
+    ``packets._ndis_1003`` locates them (``_records.ndis_vmswitch``), as a part of ``packet_rows``
+    with ``combo`` (each row's interface among ``keys``) and ``firsts`` (the row where each key
+    first comes); and the rows whose names are too long to encode, for the one-at-a-time path.
+    The names of an interface become text once each."""
+    import numpy as np
+
+    from ..dictcode import encode_bytes
+    from . import packets as pk
+
+    if not len(rows):
+        return None, None
+    o = np.ascontiguousarray(offs[rows], dtype=np.int64)
+    ok, raw = _native_vmswitch(u8, o, np.ascontiguousarray(length[rows], dtype=np.int64),  # type: ignore[misc]
+                               np.where(htype[rows] == EVENT_HEADER32, 4, 8).astype(np.int64))
+    found = np.frombuffer(ok, dtype=np.uint8) != 0
+    f = np.frombuffer(raw, dtype=np.int64).reshape(-1, 10)[found]
+    rows, o = rows[found], o[found]
+
+    def utf16(b: bytes) -> str:
+        return b.decode("utf-16-le", "replace")
+
+    name, names, long1 = encode_bytes(u8, o + f[:, V_NAME_AT], f[:, V_NAME_END] - f[:, V_NAME_AT], utf16)
+    kind, kinds, long2 = encode_bytes(u8, o + f[:, V_TYPE_AT], f[:, V_TYPE_END] - f[:, V_TYPE_AT], utf16)
+    short = ~(long1 | long2)
+    left = rows[~short]
+    rows, f, name, kind = rows[short], f[short], name[short], kind[short]
+    combo_cols = np.stack([f[:, V_LOWER], f[:, V_PORT], f[:, V_VLAN], name.astype(np.int64), kind.astype(np.int64)],
+                          axis=1)
+    uniq, first, combo = np.unique(combo_cols, axis=0, return_index=True, return_inverse=True)
+    keys = [("vnic", lower, port, vlan, kinds[k], names[n]) for lower, port, vlan, n, k in uniq.tolist()]
+    kw = keyword[rows]
+
+    def bits(table: tuple[tuple[int, int], ...], default: int) -> Any:  # packets.ndis_link / ndis_direction
+        return np.select([(kw & np.uint64(bit)) != 0 for bit, _ in table], [v for _, v in table], default)
+
+    link = bits(pk.NDIS_LINK_BITS, pk.LINK_ETHERNET)
+    neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0  # packets.ndis_bounds
+    return {
+        "rows": rows, "start": f[:, V_START], "length": f[:, V_LENGTH], "link": link,
+        "direction": bits(pk.NDIS_DIRECTION_BITS, 0), "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
+        "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0), "miniport": f[:, V_MINI],
+        "clear": link == pk.LINK_80211, "combo": combo.reshape(-1), "firsts": rows[first], "keys": keys,
+    }, left

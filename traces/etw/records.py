@@ -449,12 +449,64 @@ def _group_table() -> Any:
     return _GROUP_TABLE
 
 
-def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list[tuple[int, int, str]]]:
+try:  # the record chain in C (``_records.c``); ``_walk_python`` is the reference
+    from ._records import etw_records as _native_walk
+except ImportError:  # pragma: no cover - depends on the build
+    _native_walk = None
+
+_SIZE_TABLES: Any = None
+
+
+def _size_tables() -> tuple[Any, Any]:
+    """``_SIZE_AT_0`` and ``_SIZE_AT_4`` as int16[65536] (marker >> 16 → header size, -1: none)."""
+    global _SIZE_TABLES
+    if _SIZE_TABLES is None:
+        import numpy as np
+
+        tables = []
+        for sizes in (_SIZE_AT_0, _SIZE_AT_4):
+            t = np.full(65536, -1, dtype=np.int16)
+            t[list(sizes)] = list(sizes.values())
+            tables.append(t)
+        _SIZE_TABLES = tuple(tables)
+    return _SIZE_TABLES
+
+
+def _damage_text(kind: int, a: int, b: int) -> str:
+    """Why a buffer's records stop early: 1 more than ``a`` records, 2 unknown marker ``a``, 3 size
+    ``a`` under the header size of marker type ``b`` (marker >> 16), 4 a record of ``a`` bytes with
+    ``b`` left."""
+    if kind == 1:
+        return f"more than {a} records, more than its compressed bytes can encode (the rest is skipped)"
+    if kind == 2:
+        return f"unknown record header 0x{a:08X} (the rest of this buffer is skipped)"
+    if kind == 3:
+        mn = _SIZE_AT_0.get(b, _SIZE_AT_4.get(b))
+        return f"record size {a} is smaller than its {KINDS[MARKER_TYPES[b]].name} header ({mn} bytes)"
+    return f"record of {a} bytes overruns the buffer's filled bytes ({b} left)"
+
+
+def walk(blob: Any, spans: list[BufferSpan]) -> tuple[Any, list[int], list[tuple[int, int, str]]]:
     """Chain the records of each buffer: record offsets, records per buffer, damage found.
 
-    The one per-record Python loop of the index pass; every other column is gathered with NumPy.
-    A damaged record ends its buffer (the next buffer is independent).
+    The one per-record loop of the index pass, in C (``_walk_python`` without it); every other
+    column is gathered with NumPy.  A damaged record ends its buffer (the next buffer is
+    independent).
     """
+    if _native_walk is None:
+        return _walk_python(blob, spans)
+    import numpy as np
+
+    bases = np.array([sp.base for sp in spans], dtype=np.int64)
+    ends = np.array([sp.end for sp in spans], dtype=np.int64)
+    caps = np.array([-1 if sp.max_records is None else sp.max_records for sp in spans], dtype=np.int64)
+    starts, counts, bad = _native_walk(blob, bases, ends, caps, BUFFER_HEADER, *_size_tables())
+    damage = [(spans[k].number, at, _damage_text(kind, a, b)) for k, at, kind, a, b in bad]
+    return np.frombuffer(starts, dtype=np.int64), np.frombuffer(counts, dtype=np.int64).tolist(), damage
+
+
+def _walk_python(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list[tuple[int, int, str]]]:
+    """``walk`` in Python: the reference of ``_records.etw_records``."""
     u32 = _U32.unpack_from
     u16 = struct.Struct("<H").unpack_from
     s0 = _SIZE_AT_0.get
@@ -475,8 +527,7 @@ def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list
             if off >= check_at:
                 count = len(offs) - n0
                 if count >= cap:  # type: ignore[operator]
-                    damage.append((sp.number, off - sp.base, (f"more than {cap} records, more than its compressed "
-                                                             "bytes can encode (the rest is skipped)")))
+                    damage.append((sp.number, off - sp.base, _damage_text(1, cap, 0)))  # type: ignore[arg-type]
                     break
                 check_at = off + (cap - count) * 8  # type: ignore[operator]
             m = u32(blob, off)[0]
@@ -489,17 +540,14 @@ def walk(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[int], list
             else:
                 mn = s4(hi)
                 if mn is None:
-                    damage.append((sp.number, off - sp.base, (f"unknown record header 0x{m:08X} "
-                                                             "(the rest of this buffer is skipped)")))
+                    damage.append((sp.number, off - sp.base, _damage_text(2, m, 0)))
                     break
                 size = u16(blob, off + 4)[0]
             if size < mn:
-                damage.append((sp.number, off - sp.base, (f"record size {size} is smaller than its "
-                                                         f"{KINDS[MARKER_TYPES[hi]].name} header ({mn} bytes)")))
+                damage.append((sp.number, off - sp.base, _damage_text(3, size, hi)))
                 break
             if off + size > end:
-                damage.append((sp.number, off - sp.base, (f"record of {size} bytes overruns the buffer's "
-                                                         f"filled bytes ({end - off} left)")))
+                damage.append((sp.number, off - sp.base, _damage_text(4, size, end - off)))
                 break
             app(off)
             off += (size + 7) & ~7
@@ -512,10 +560,10 @@ def scan(blob: Any, spans: list[BufferSpan], clock: Clock) -> ScanResult:
     import numpy as np
     from numpy.lib.stride_tricks import sliding_window_view
 
-    offs_list, counts, damage = walk(blob, spans)
-    n = len(offs_list)
+    offs_found, counts, damage = walk(blob, spans)
+    n = len(offs_found)
     u8 = np.frombuffer(blob, dtype=np.uint8)
-    offs = np.array(offs_list, dtype=np.int64)
+    offs = np.asarray(offs_found, dtype=np.int64)
     # loc = buffer number << 32 | offset in the buffer
     bases = np.repeat(np.array([sp.base for sp in spans], dtype=np.int64), counts)
     numbers = np.repeat(np.array([sp.number for sp in spans], dtype=np.uint64), counts)
