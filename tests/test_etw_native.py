@@ -174,6 +174,7 @@ def _open(path: Path, native: bool, monkeypatch: pytest.MonkeyPatch) -> object:
         if not native:
             m.setattr(records, "_native_walk", None)
             m.setattr(packetrows, "_native_vmswitch", None)
+            m.setattr(packetrows, "_native_join", None)
         return open_trace(path, use_cache=False)
 
 
@@ -214,3 +215,44 @@ def test_switch_interfaces_are_numbered_as_the_records_come(tmp_path: Path, monk
             pktmon_packet(w, frame, group=i, component=5 + i % 2, send=True, ts_ns=ts + i)
     w.close()
     assert _same_index(path, monkeypatch) >= 8
+
+
+# -- the batch's distinct values ------------------------------------------------------------------
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_distinct_guids_are_numpys_unique_of_their_bytes(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if collide:  # every GUID one hash: the bytes decide
+        monkeypatch.setattr(records, "_guid_hash", lambda words: np.zeros(len(words), dtype=np.uint64))
+    rng = np.random.default_rng(7)
+    for trial in range(60):
+        pool = rng.integers(0, 256, size=(int(rng.integers(1, 12)), 16), dtype=np.uint8)
+        if trial % 2:
+            pool[:, :8] = 0  # GUIDs alike in one half
+        g = pool[rng.integers(0, len(pool), size=int(rng.integers(0, 300)))].reshape(-1, 16)
+        want, first, inv = np.unique(g.view("V16").reshape(-1), return_index=True, return_inverse=True)
+        got = records.distinct_guids(g)
+        assert np.array_equal(got[0], want.view(np.uint8).reshape(-1, 16))
+        assert np.array_equal(got[1], first) and np.array_equal(got[2], inv.reshape(-1))
+
+
+def test_distinct_rows_group_as_numpys_unique() -> None:
+    rng = np.random.default_rng(3)
+    for size in (0, 1, 50, 2000):
+        cols = np.stack([rng.integers(0, hi, size=size) for hi in (2**32, 5, 4096, 3, 2**20)], axis=1).astype(np.int64)
+        first, inv = packetrows._distinct_rows(cols)
+        _, want_first, want_inv = np.unique(cols, axis=0, return_index=True, return_inverse=True)
+        assert np.array_equal(cols[first][inv], cols)  # each row's index names a row like it
+        assert sorted(first.tolist()) == sorted(want_first.tolist())  # the first of each, as many
+        assert len(set(zip(inv.tolist(), want_inv.reshape(-1).tolist(), strict=True))) == len(first)
+
+
+def test_packet_bytes_are_joined_alike(monkeypatch: pytest.MonkeyPatch) -> None:
+    u8 = np.frombuffer(bytes(range(256)) * 4, dtype=np.uint8)
+    src = np.array([0, 10, 1000, 5, 1023], dtype=np.int64)
+    lens = np.array([3, 0, 24, 7, 1], dtype=np.int64)
+    native, join = packetrows._joined(u8, src, lens), packetrows._native_join
+    monkeypatch.setattr(packetrows, "_native_join", None)
+    assert np.array_equal(native, packetrows._joined(u8, src, lens))
+    assert native.flags.writeable and len(native) == 35
+    with pytest.raises(ValueError, match="outside"):
+        join(u8, np.array([1020], dtype=np.int64), np.array([8], dtype=np.int64), np.empty(8, np.uint8))

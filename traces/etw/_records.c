@@ -20,6 +20,11 @@
  *     b = bytes left).  ``size_at_0``/``size_at_4``: int16[65536], per marker >> 16 the header
  *     size of a type whose size is the marker's low 16 bits / the u16 at +4, -1 for none.  The
  *     GIL is released during the walk.
+ *
+ * join_spans(buf, starts, lengths, out) -> None
+ *     The bytes ``buf[start : start + length]`` of each row (int64 arrays), one after another in
+ *     ``out`` (writable, exactly their total length): the packet bytes of a batch side by side,
+ *     without an index of every byte.  The GIL is released during the copy.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -247,8 +252,49 @@ done:
     return res;
 }
 
+/* -- packet bytes side by side --------------------------------------------------------------- */
+
+static PyObject *join_spans(PyObject *self, PyObject *args) {
+    Py_buffer in, st, ln, out;
+    if (!PyArg_ParseTuple(args, "y*y*y*w*", &in, &st, &ln, &out)) return NULL;
+    PyObject *res = NULL;
+    Py_ssize_t rows = st.len / (Py_ssize_t)sizeof(int64_t), total = 0;
+    const int64_t *starts = (const int64_t *)st.buf, *lengths = (const int64_t *)ln.buf;
+    if (ln.len != st.len) {
+        PyErr_SetString(PyExc_ValueError, "join_spans: starts and lengths differ in size");
+        goto done;
+    }
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        if (starts[i] < 0 || lengths[i] < 0 || lengths[i] > in.len - starts[i]) {
+            PyErr_SetString(PyExc_ValueError, "join_spans: a span outside the buffer");
+            goto done;
+        }
+        total += (Py_ssize_t)lengths[i];
+    }
+    if (total != out.len) {
+        PyErr_SetString(PyExc_ValueError, "join_spans: the output is not the spans' total length");
+        goto done;
+    }
+    const unsigned char *b = (const unsigned char *)in.buf;
+    unsigned char *o = (unsigned char *)out.buf;
+    Py_BEGIN_ALLOW_THREADS /* (the buffers are held) */
+    for (Py_ssize_t i = 0; i < rows; i++) {
+        memcpy(o, b + starts[i], (size_t)lengths[i]);
+        o += lengths[i];
+    }
+    Py_END_ALLOW_THREADS
+    res = Py_NewRef(Py_None);
+done:
+    PyBuffer_Release(&in);
+    PyBuffer_Release(&st);
+    PyBuffer_Release(&ln);
+    PyBuffer_Release(&out);
+    return res;
+}
+
 static PyMethodDef methods[] = {
     {"etw_records", etw_records, METH_VARARGS, "The record chain of many ETW buffers."},
+    {"join_spans", join_spans, METH_VARARGS, "The bytes of many spans, one after another."},
     {"ndis_vmswitch", ndis_vmswitch, METH_VARARGS, "Where the fragment of many Hyper-V switch packet events is."},
     {NULL, NULL, 0, NULL},
 };
