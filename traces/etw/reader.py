@@ -556,7 +556,8 @@ class EtlReader(Reader):
         trace = self.trace
         cols = result.cols
         n = len(cols["ts"])
-        batch = empty_batch(n)
+        # written where it goes in the index when there is room (the trace appends it next)
+        batch = trace.index.slots(len(trace.index), n)
         for name in ("loc", "length", "ts", "event_id", "level", "opcode", "pid", "tid"):
             batch[name][:] = cols[name]
         batch["desc"][:] = trace.descriptor_codes(cols["family"], cols["version"], cols["channel"], cols["task"],
