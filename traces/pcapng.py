@@ -20,10 +20,12 @@ import numpy as np
 
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError, TraceWarning
+from .fastwalk import View, walk
 from .frame import Frame, Layer
 from .gather import Gather, rows_at
-from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET, empty_batch
+from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
+from .pcap import Ahead, Walker
 from .trace import Interface
 
 try:  # the walk over runs of packet blocks in C (``_scan.c``), built at install time when a compiler is there
@@ -34,6 +36,7 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from .fastwalk import Walk
     from .trace import Trace
 
 SHB = 0x0A0D0D0A
@@ -58,6 +61,9 @@ VECTOR_NS_LIMIT = 2**62
 MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
+#: walk a batch's packets on a second thread while this one finds the next batch's blocks and
+#: classifies the batch before it (``pcap.Walker``); False: one thread
+PIPELINE = True
 #: unknown blocks reported one by one; the rest are counted in ``facts["unknown_blocks"]``
 MAX_BLOCK_WARNINGS = 20
 #: sections described one by one in ``facts["sections"]``; the rest are only counted
@@ -180,11 +186,23 @@ class PcapngReader(PacketReader):
         self.scales: list[tuple[int, int, int]] = []
         #: block offsets of the packet blocks that carry an opt_comment (None: not known, an old cache)
         self.comment_locs: list[int] | None = []
+        #: the thread walking batches ahead (``PIPELINE``), for the length of a scan
+        self._walker: Walker | None = None
         trace.facts["format"] = "pcapng"
         trace.facts["sections"] = []
 
     # -- scanning ---------------------------------------------------------------------------
     def scan(self) -> Iterator[dict[str, np.ndarray]]:
+        try:
+            yield from self._blocks()
+        finally:  # stopped by an error or closed: no walk goes on reading the file behind it
+            if self._walker is not None:
+                self._walker.close()
+                self._walker = None
+
+    def _blocks(self) -> Iterator[dict[str, np.ndarray]]:
+        """The batches of the file, in order: the next batch's blocks are found (and its packets
+        walked on the walker thread) before the batch ahead of it is classified and given."""
         buf = self.buf
         size = len(buf)
         u8 = np.frombuffer(buf, dtype=np.uint8)
@@ -197,6 +215,7 @@ class PcapngReader(PacketReader):
         section: Section | None = None
         rows = 0  # rows of the batches before this one
         section_rows = 0  # rows before the current section began
+        ahead: tuple[_Columns, int] | None = None
         while pos < size:
             # block offsets of this batch's rows, in file order: runs found in C, and the blocks the
             # loop below took one at a time (gathered into one array when the batch is done)
@@ -260,21 +279,39 @@ class PcapngReader(PacketReader):
                 elif btype not in BLOCK_NAMES:
                     self._unknown_block(pos, btype, blen)
                 pos += blen
+            first = rows
             rows += n
             if singles:
                 runs.append(np.array(singles, dtype=np.int64))
             starts = np.concatenate(runs) if len(runs) > 1 else runs[0] if runs else np.zeros(0, dtype=np.int64)
             if len(starts):
                 kinds = [(others.get(k, EPB), p) for k, p in enumerate(starts.tolist())] if others else None
-                batch, bad = self._batch(u8, starts, kinds, section)
-                if len(batch["ts"]):
-                    yield batch
-                if bad is not None:
-                    damage = bad
-            self.position = pos
+                if first == 0:  # room for the whole file, so that every batch is written in place
+                    self.trace.reserve_rows(len(starts), pos)
+                cols = self._columns(u8, starts, kinds, section, first)
+                if cols.walkable and PIPELINE:
+                    if self._walker is None:
+                        self._walker = Walker()
+                    cols.walk = self._walker.submit(_walk_packets, u8, cols)
+                if ahead is not None:  # the batch before this one, classified now
+                    yield from self._finish(u8, *ahead)
+                    ahead = None
+                if cols.walk is not None and damage is None:
+                    ahead = (cols, pos)  # (classified once the next batch is found)
+                else:
+                    yield from self._finish(u8, cols, pos)
+                    damage = damage or cols.damage
             if damage is not None:
+                if ahead is not None:  # (the damage came before this batch's first row)
+                    yield from self._finish(u8, *ahead)
+                self.position = pos
                 raise damage
+            if ahead is None:
+                self.position = pos
             want = BATCH
+        if ahead is not None:
+            yield from self._finish(u8, *ahead)
+        self.position = pos  # (past blocks after the last batch's too)
 
     def _unknown_block(self, pos: int, btype: int, blen: int) -> None:
         """A block of a type this reader does not know (a damaged type field, or a new or local
@@ -358,12 +395,13 @@ class PcapngReader(PacketReader):
         self.scales.append((mult, div, offset_ns))
         section.interfaces.append(len(self.trace.interfaces) - 1)
 
-    def _batch(self, u8: np.ndarray, starts: np.ndarray, rows: list[tuple[int, int]] | None,
-               section: Section | None) -> tuple[dict[str, np.ndarray], DamagedRecord | None]:
+    def _columns(self, u8: np.ndarray, starts: np.ndarray, rows: list[tuple[int, int]] | None,
+                 section: Section | None, first: int) -> _Columns:
         """Index rows for a batch of blocks (``rows`` = (type, offset) pairs, None when all are
-        EPBs); damage inside the batch keeps the rows before it."""
+        EPBs; ``first``: the index row of the first, where the batch is written when there is
+        room), but for what classification fills; damage inside the batch keeps the rows before it."""
         n = len(starts)
-        batch = empty_batch(n)
+        batch = self.trace.index.slots(first, n)
         data_off = np.zeros(n, dtype=np.int64)
         links = np.full(n, -1, dtype=np.int64)
         damage: DamagedRecord | None = None
@@ -383,9 +421,19 @@ class PcapngReader(PacketReader):
                     data_off, links = data_off[:r], links[:r]
                     break
         packets = np.flatnonzero(batch["kind"] & KIND_PACKET)
-        if len(packets):
-            classify_packets(self.trace, u8, batch, links, rows=packets, data_off=data_off)
-        return batch, damage
+        return _Columns(batch, data_off, links, packets, done, damage)
+
+    def _finish(self, u8: np.ndarray, cols: _Columns, end: int) -> Iterator[dict[str, np.ndarray]]:
+        """Classify a batch's packets (with their walk when it was made ahead) and give the batch;
+        ``end``: where its blocks end (the pages before it may go)."""
+        batch = cols.batch
+        if len(cols.packets):
+            walked = cols.walk.result() if cols.walk is not None else None
+            classify_packets(self.trace, u8, batch, cols.links, rows=cols.packets, data_off=cols.data_off,
+                             walked=walked)
+        self.position = end
+        if len(batch["ts"]):
+            yield batch
 
     def _epb_vector(self, u8: np.ndarray, starts: np.ndarray, section: Section, batch: dict[str, np.ndarray],
                     data_off: np.ndarray, links: np.ndarray) -> bool:
@@ -558,3 +606,28 @@ class PcapngReader(PacketReader):
         self.scales = [tuple(s) for s in state["scales"]]  # type: ignore[misc]
         locs = state.get("comment_locs")
         self.comment_locs = [int(x) for x in locs] if isinstance(locs, list) else None
+
+
+@dataclass(slots=True)
+class _Columns:
+    """A batch with the columns its blocks give, waiting for classification (``PcapngReader._finish``)."""
+
+    batch: dict[str, np.ndarray]
+    data_off: np.ndarray  # where each row's packet bytes start
+    links: np.ndarray
+    packets: np.ndarray  # the rows that are packets
+    vector: bool  # every row an EPB of one section, read in array operations
+    damage: DamagedRecord | None
+    walk: Ahead | None = None  # the packets' walk, made on the walker thread
+
+    @property
+    def walkable(self) -> bool:
+        """Whether the batch's walk can be made ahead: every row a packet, and no damage."""
+        return self.vector and self.damage is None and 0 < len(self.packets) == len(self.batch["ts"])
+
+
+def _walk_packets(u8: np.ndarray, cols: _Columns) -> Walk:
+    """``fastclassify.classify``'s walk of every row of a batch (what reads only the file: the
+    walker thread makes it)."""
+    o = cols.data_off
+    return walk(View(u8), o, o + cols.batch["length"].astype(np.int64), cols.links, tunnels=True)
