@@ -22,6 +22,7 @@ import calendar
 import struct
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -37,14 +38,18 @@ from .dissect.core import (
     payload,
 )
 from .errors import DamagedRecord, TraceError, TraceWarning
+from .fastwalk import View, walk
 from .frame import Frame, Layer
+from .gather import rows_at
 from .index import FAMILY_EVENT, KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
 from .netmon_tables import ProcessInfo, TableDamage, read_comments, read_processes
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
+from .pcap import Ahead, Walker
 from .protocols import MASK
 from .trace import Interface
 
 if TYPE_CHECKING:
+    from .fastwalk import Walk
     from .trace import Trace
 
 #: CAPTUREFILE_HEADER_VALUES: magic, version, media type, SYSTEMTIME and 12 u32 offsets/lengths
@@ -61,6 +66,11 @@ FILETIME_EPOCH_DIFF = 11644473600  # seconds from 1601-01-01 to 1970-01-01
 _FT_MIN = (315532800 + FILETIME_EPOCH_DIFF) * 10_000_000
 _FT_MAX = (7258118400 + FILETIME_EPOCH_DIFF) * 10_000_000
 WALK_BATCH = 65536
+#: frames a batch of the frame table holds (the first one fewer, so the first rows come soon)
+FIRST_BATCH = 4096
+BATCH = 131072
+#: walk a batch's packets on a second thread while this one reads the next batch (``pcap.Walker``)
+PIPELINE = True
 
 #: our link type for Netmon's 802.11 frames, which start with a Netmon metadata header
 LINKTYPE_NETMON_80211 = 0x10006
@@ -200,27 +210,51 @@ class NetmonReader(PacketReader):
         table = self.frame_table
         assert table is not None
         size = len(u8)
-        step = 4096
+        step = FIRST_BATCH
         i = 0
         skipped = 0
         first: tuple[int, int, str] | None = None  # (entry, offset, cause) of the first bad entry
-        while i < len(table):
-            offs = table[i : i + step]
-            batch, bad, cause = self._batch(u8, offs, size)
-            if len(bad):
-                skipped += len(bad)
-                if first is None:
-                    first = (i + int(bad[0]), int(offs[bad[0]]), cause)
-            i += len(offs)
-            if len(batch["ts"]):
-                yield batch
-            self.position = min(int(offs[-1]), size)
-            step = 131072
+        # Two threads, as pcap's (``PIPELINE``): a batch's packets are walked on the walker while
+        # this one reads the next batch's records and classifies the batch before it
+        ahead: tuple[_Pending, int] | None = None
+        walker: Walker | None = None
+        try:
+            while i < len(table):
+                offs = table[i : i + step]
+                rows, bad, cause = self._batch(u8, offs, size)
+                if len(bad):
+                    skipped += len(bad)
+                    if first is None:
+                        first = (i + int(bad[0]), int(offs[bad[0]]), cause)
+                i += len(offs)
+                if PIPELINE and len(rows.packets):
+                    walker = walker or Walker()
+                    rows.walk = walker.submit(_walk_packets, u8, rows.data_off[rows.packets],
+                                              rows.batch["length"][rows.packets], rows.links[rows.packets])
+                if ahead is not None:
+                    yield from self._given(u8, *ahead)
+                    ahead = None
+                if rows.walk is not None:  # (classified once the next batch is read)
+                    ahead = (rows, min(int(offs[-1]), size))
+                else:
+                    yield from self._given(u8, rows, min(int(offs[-1]), size))
+                step = BATCH
+            if ahead is not None:
+                yield from self._given(u8, *ahead)
+        finally:  # stopped by an error or closed: no walk goes on reading the file behind it
+            if walker is not None:
+                walker.close()
         if first is not None:
             entry, off, cause = first
             more = f" ({skipped} entries skipped, the first is entry {entry})" if skipped > 1 else \
                 f" (entry {entry} skipped)"
             self.trace.warnings.append(TraceWarning(self.path, off, f"frame table entry {entry}: {cause}{more}"))
+
+    def _given(self, u8: np.ndarray, rows: _Pending, position: int) -> Iterator[dict[str, np.ndarray]]:
+        batch = self._finish(u8, rows)
+        self.position = position
+        if len(batch["ts"]):
+            yield batch
 
     def _walk(self, u8: np.ndarray) -> Iterator[dict[str, np.ndarray]]:
         """The frames of a file whose frame table is missing, record after record from the header."""
@@ -240,16 +274,16 @@ class NetmonReader(PacketReader):
             offsets.append(pos)
             pos = end
             if len(offsets) >= WALK_BATCH or pos >= limit:
-                batch, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
+                rows, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
                 found += len(offsets)
                 offsets.clear()
                 self.position = pos
-                yield batch
+                yield self._finish(u8, rows)
         if offsets:
-            batch, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
+            rows, _bad, _ = self._batch(u8, np.array(offsets, dtype=np.int64), size)
             found += len(offsets)
             self.position = pos
-            yield batch
+            yield self._finish(u8, rows)
         stopped = f"; the walk stopped at a record that does not fit ({cause})" if cause else ""
         raise DamagedRecord(pos, f"{self.table_problem}: {found} frames found by walking the records from offset "
                                  f"{start}{stopped}")
@@ -280,13 +314,13 @@ class NetmonReader(PacketReader):
                     return False, pos, f"time stamp {ft} out of range"
         return True, end, ""
 
-    def _batch(self, u8: np.ndarray, offs: np.ndarray, size: int) -> tuple[dict[str, np.ndarray], np.ndarray, str]:
+    def _batch(self, u8: np.ndarray, offs: np.ndarray, size: int) -> tuple[_Pending, np.ndarray, str]:
         """The index rows of the records at ``offs``, the positions of the entries that point at
         no record that fits (left out), and why the first of those does not."""
         hdr_len = self.hdr_len
         outside = (offs < HEADER_SIZE) | (offs + hdr_len > size)
         safe = np.where(outside, HEADER_SIZE, offs)
-        raw = u8[np.minimum(safe[:, None] + np.arange(hdr_len), size - 1)]  # (n, hdr_len), contiguous
+        raw = rows_at(u8, safe, hdr_len)  # (n, hdr_len); every row inside the file (``safe``)
         if self.v1:
             delta_ns = np.ascontiguousarray(raw[:, 0:4]).view("<u4").ravel().astype(np.int64) * 1_000_000
             caplen = np.ascontiguousarray(raw[:, 6:8]).view("<u2").ravel().astype(np.int64)
@@ -315,7 +349,9 @@ class NetmonReader(PacketReader):
             offs, caplen, delta_ns = offs[keep], caplen[keep], delta_ns[keep]
         return self._rows(u8, offs, caplen, delta_ns), bad, cause
 
-    def _rows(self, u8: np.ndarray, offs: np.ndarray, caplen: np.ndarray, delta_ns: np.ndarray) -> dict[str, np.ndarray]:
+    def _rows(self, u8: np.ndarray, offs: np.ndarray, caplen: np.ndarray, delta_ns: np.ndarray) -> _Pending:
+        """The index rows of the records at ``offs`` but for what classification and the events
+        fill (``_finish``; new media types become interfaces here, in the order they come)."""
         m = len(offs)
         batch = empty_batch(m)
         batch["loc"][:] = offs
@@ -350,13 +386,19 @@ class NetmonReader(PacketReader):
         if is_record.any():
             batch["kind"][is_record] |= KIND_NOTIME if self.minor < 3 else 0
         packets = np.flatnonzero(batch["kind"] & KIND_PACKET)
+        return _Pending(batch, data_off, links, packets, np.flatnonzero(is_event), caplen, skip)
+
+    def _finish(self, u8: np.ndarray, rows: _Pending) -> dict[str, np.ndarray]:
+        """Classify a batch's packets (with their walk when it was made ahead) and index its events."""
+        batch, packets = rows.batch, rows.packets
         if len(packets):
-            classify_packets(self.trace, u8, batch, links, rows=packets, data_off=data_off)
-        events = np.flatnonzero(is_event)
+            walked = rows.walk.result() if rows.walk is not None else None
+            classify_packets(self.trace, u8, batch, rows.links, rows=packets, data_off=rows.data_off, walked=walked)
+        events = rows.events
         if len(events):
-            self._index_events(u8, batch, events, data_off[events], caplen[events])
-        if skip.any():
-            keep = ~skip
+            self._index_events(u8, batch, events, rows.data_off[events], rows.caplen[events])
+        if rows.skip.any():
+            keep = ~rows.skip
             batch = {k: v[keep] for k, v in batch.items()}
         return batch
 
@@ -503,3 +545,23 @@ def _dissect_netmon_80211(ctx: Ctx, off: int, end: int) -> None:
 LINK_TYPES[LINKTYPE_NETMON_80211] = _dissect_netmon_80211
 
 __all__ = ["NetmonReader", "ProcessInfo", "detect", "media_link_type", "netmon_80211_header_length"]
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A batch's rows before classification (``NetmonReader._finish``)."""
+
+    batch: dict[str, np.ndarray]
+    data_off: np.ndarray  # where each row's frame bytes start
+    links: np.ndarray
+    packets: np.ndarray  # the rows that are packets
+    events: np.ndarray  # the rows that are NetEvent records
+    caplen: np.ndarray
+    skip: np.ndarray  # rows left out of the index (their media type carries nothing to show)
+    walk: Ahead | None = None  # the packets' walk, made on the walker thread
+
+
+def _walk_packets(u8: np.ndarray, o: np.ndarray, length: np.ndarray, links: np.ndarray) -> Walk:
+    """``fastclassify.classify``'s walk of a batch's packets (it reads only the file: the walker
+    thread makes it)."""
+    return walk(View(u8), o, o + length.astype(np.int64), links, tunnels=True)
