@@ -52,3 +52,19 @@ def test_mutated_streams_same_outcome(plain: bytes, flips: list[tuple[int, int]]
         packed = packed[: len(packed) * cut // 10]
     size = len(plain) + len(plain) // 2
     assert _outcome(native, bytes(packed), size) == _outcome(decompress_python, bytes(packed), size)
+
+
+@pytest.mark.parametrize("use_native", [True, False])
+def test_inflating_into_a_given_buffer(use_native: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``decompress(src, size, out)``: the same bytes written into ``out`` (the scan inflates each
+    buffer straight into its batch's blob), None returned, and an output of another size refused."""
+    if not use_native:
+        monkeypatch.setattr(xpress, "_native", None)
+    for name, off, src, size in BUFS[:6]:
+        out = bytearray(size + 10)
+        assert xpress.decompress(src, size, memoryview(out)[5 : 5 + size]) is None
+        assert bytes(out[5 : 5 + size]) == decompress_python(src, size) and out[:5] == out[-5:] == bytes(5), (name, off)
+    with pytest.raises(ValueError, match="not 8"):
+        xpress.decompress(compress(b"abcdefgh"), 8, memoryview(bytearray(7)))
+    with pytest.raises(XpressError):  # damage still raises, whatever was written before it
+        xpress.decompress(b"\xff\xff\xff\xff\xf8\xff", 100, memoryview(bytearray(100)))

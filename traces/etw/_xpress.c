@@ -98,26 +98,44 @@ static const char *inflate(const uint8_t *src, size_t n, uint8_t *out, size_t ou
 }
 
 static PyObject *py_decompress(PyObject *self, PyObject *args) {
-    Py_buffer in;
+    Py_buffer in, into = {.buf = NULL};
     Py_ssize_t out_size;
+    PyObject *target = Py_None;
     (void)self;
-    if (!PyArg_ParseTuple(args, "y*n", &in, &out_size)) return NULL;
+    if (!PyArg_ParseTuple(args, "y*n|O", &in, &out_size, &target)) return NULL;
     if (out_size < 0 || out_size > MAX_OUT) {
         PyBuffer_Release(&in);
         return PyErr_Format(PyExc_ValueError, "output size %zd out of range", out_size);
     }
-    PyObject *result = PyBytes_FromStringAndSize(NULL, out_size);
-    if (result == NULL) { PyBuffer_Release(&in); return NULL; }
+    /* into ``target`` (a writable buffer of exactly out_size bytes) when one is given, else a new bytes */
+    PyObject *result = NULL;
+    uint8_t *out;
+    if (target != Py_None) {
+        if (PyObject_GetBuffer(target, &into, PyBUF_WRITABLE | PyBUF_C_CONTIGUOUS) < 0) {
+            PyBuffer_Release(&in);
+            return NULL;
+        }
+        if (into.len != out_size) {
+            PyBuffer_Release(&in);
+            PyBuffer_Release(&into);
+            return PyErr_Format(PyExc_ValueError, "the output holds %zd bytes, not %zd", into.len, out_size);
+        }
+        out = (uint8_t *)into.buf;
+    } else {
+        result = PyBytes_FromStringAndSize(NULL, out_size);
+        if (result == NULL) { PyBuffer_Release(&in); return NULL; }
+        out = (uint8_t *)PyBytes_AS_STRING(result);
+    }
     size_t where = 0, produced = 0;
     uint64_t detail = 0;
     const char *cause;
     Py_BEGIN_ALLOW_THREADS
-    cause = inflate((const uint8_t *)in.buf, (size_t)in.len, (uint8_t *)PyBytes_AS_STRING(result),
-                    (size_t)out_size, &where, &produced, &detail);
+    cause = inflate((const uint8_t *)in.buf, (size_t)in.len, out, (size_t)out_size, &where, &produced, &detail);
     Py_END_ALLOW_THREADS
     PyBuffer_Release(&in);
+    if (into.buf != NULL) PyBuffer_Release(&into);
     if (cause != NULL) {
-        Py_DECREF(result);
+        Py_XDECREF(result);
         PyObject *msg;
         if (strcmp(cause, "input ends") == 0 || strcmp(cause, "stream ends") == 0 ||
             strcmp(cause, "input ends inside a literal run") == 0)
@@ -131,7 +149,7 @@ static PyObject *py_decompress(PyObject *self, PyObject *args) {
         if (err != NULL) { PyErr_SetObject(PyExc_ValueError, err); Py_DECREF(err); }
         return NULL;
     }
-    return result;
+    return result != NULL ? result : Py_NewRef(Py_None);
 }
 
 /*
@@ -356,7 +374,8 @@ static PyObject *py_spans_equal(PyObject *self, PyObject *args) {
 
 static PyMethodDef methods[] = {
     {"decompress", py_decompress, METH_VARARGS,
-     "decompress(data, out_size) -> bytes: inflate MS-XCA plain LZ77 to exactly out_size bytes"},
+     "decompress(data, out_size, out=None) -> bytes: inflate MS-XCA plain LZ77 to exactly out_size bytes "
+     "(into out, a writable buffer of that size, when given: then None)"},
     {"extract_records", py_extract_records, METH_VARARGS,
      "extract_records(src, bufs, rec_start, recs, out) -> bytes: copy records of (inflated) buffers into out"},
     {"terminated_lengths", py_terminated_lengths, METH_VARARGS,

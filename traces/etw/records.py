@@ -707,6 +707,15 @@ class BufferError_(ValueError):
 
 def buffer_bytes(src: Any, info: BufferInfo) -> bytes:
     """The buffer as the writer filled it: header + records (inflated when compressed)."""
+    n = info.filled if info.compressed else max(0, min(info.filled, info.disk_size, len(src) - info.file_offset))
+    out = bytearray(n)
+    _buffer_into(src, info, memoryview(out))
+    return bytes(out)
+
+
+def _buffer_into(src: Any, info: BufferInfo, out: memoryview) -> None:
+    """``buffer_bytes`` into ``out`` (its length: FilledBytes when compressed, else what of the
+    buffer the file holds)."""
     from .xpress import XpressError, decompress
 
     size = len(src)
@@ -716,13 +725,14 @@ def buffer_bytes(src: Any, info: BufferInfo) -> bytes:
         if stop > size:
             raise BufferError_(f"compressed buffer is cut off by the end of the file ({size - fo} of "
                                f"{min(info.disk_size, info.filled)} bytes)")
-        try:
-            body = decompress(src[fo + BUFFER_HEADER : stop], info.filled - BUFFER_HEADER)
+        body = info.filled - BUFFER_HEADER
+        try:  # (a FilledBytes under the header's size is refused by the decoder, as any size out of range)
+            decompress(src[fo + BUFFER_HEADER : stop], body, out[BUFFER_HEADER:] if body >= 0 else None)
         except XpressError as e:
             raise BufferError_(f"compressed data does not inflate: {e}") from None
-        return bytes(src[fo : fo + BUFFER_HEADER]) + body
-    stop = min(fo + info.filled, fo + info.disk_size, size)
-    return bytes(src[fo:stop])
+        out[:BUFFER_HEADER] = src[fo : fo + BUFFER_HEADER]  # (inside the file: ``stop`` is past it)
+        return
+    out[:] = src[fo : fo + len(out)]
 
 
 _MAPS: dict[str, Any] = {}
@@ -745,33 +755,39 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
     """Inflate (when needed) and scan a batch of buffers; ``src`` is the mapped file or its path.
 
     Returns the scan result and the number of inflated bytes.  Unreadable buffers become damage
-    entries and are skipped.
+    entries and are skipped.  The buffers are laid side by side in one blob (each at a multiple
+    of 8), inflated straight into it.
     """
     from .buffers import max_records
 
     if isinstance(src, str):
         src = _source(src)
-    parts: list[bytes] = []
+    size = len(src)
+    places: list[tuple[BufferInfo, int, int]] = []  # (buffer, where in the blob, its length there)
+    pos = 0
+    for info in infos:
+        n = info.filled if info.compressed else max(0, min(info.filled, info.disk_size, size - info.file_offset))
+        places.append((info, pos, n))
+        pos += n + (-n & 7)
+    import numpy as np
+
+    blob = np.empty(pos + 8, dtype=np.uint8)  # (every byte written below: no zeroing first)
+    view = memoryview(blob)
     spans: list[BufferSpan] = []
     bad: list[tuple[int, int, str]] = []
-    pos = 0
     inflated = 0
-    for info in infos:
+    for info, at, n in places:
+        blob[at + n : at + n + (-n & 7)] = 0  # the padding after each buffer, and 8 bytes at the end
         try:
-            data = buffer_bytes(src, info)
+            _buffer_into(src, info, view[at : at + n])
         except BufferError_ as e:
+            blob[at : at + n] = 0  # (what was inflated before the damage is not kept)
             bad.append((info.number, 0, str(e)))
             continue
         if info.compressed:
-            inflated += len(data)
-        spans.append(BufferSpan(info.number, pos, pos + len(data), info.processor, max_records(info)))
-        parts.append(data)
-        pos += len(data)
-        pad = -pos & 7
-        if pad:
-            parts.append(b"\0" * pad)
-            pos += pad
-    parts.append(b"\0" * 8)
-    result = scan(b"".join(parts), spans, clock)
+            inflated += n
+        spans.append(BufferSpan(info.number, at, at + n, info.processor, max_records(info)))
+    blob[pos:] = 0
+    result = scan(blob, spans, clock)
     result.damage[:0] = bad
     return result, inflated

@@ -49,21 +49,29 @@ except ImportError:  # pragma: no cover - depends on the build
     _native = None
 
 
-def decompress(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
-    """Inflate ``src`` to exactly ``out_size`` bytes, or raise ``XpressError``.
+def decompress(src: bytes | bytearray | memoryview, out_size: int, out: memoryview | None = None) -> bytes | None:
+    """Inflate ``src`` to exactly ``out_size`` bytes, or raise ``XpressError``; into ``out`` (a
+    writable buffer of that size) when it is given, and then None.
 
     Output never grows past ``out_size`` plus one flag word of short matches, whatever the
-    input says (a 4 GiB match length is refused before anything is copied).
+    input says (a 4 GiB match length is refused before anything is copied).  After an error
+    ``out`` holds what was inflated before it.
     """
     _check_size(out_size)
     if _native is not None:
         try:
-            return _native(src, out_size)
+            return _native(src, out_size, out)
         except ValueError as e:
             if len(e.args) == 2 and isinstance(e.args[0], int):
                 raise XpressError(e.args[0], str(e.args[1])) from None
             raise
-    return decompress_python(src, out_size)
+    data = decompress_python(src, out_size)
+    if out is None:
+        return data
+    if len(out) != out_size:
+        raise ValueError(f"the output holds {len(out)} bytes, not {out_size}")
+    out[:] = data
+    return None
 
 
 def decompress_python(src: bytes | bytearray | memoryview, out_size: int) -> bytes:
