@@ -8,7 +8,9 @@ the same columns on every sample frame.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -17,6 +19,7 @@ from .packets import scalar_rows
 
 if TYPE_CHECKING:
     from .fastwalk import Walk
+    from .pcap import Ahead
     from .trace import Trace
 
 #: the columns classification fills (the fields of ``packets.Keys``)
@@ -55,3 +58,29 @@ def classify_scalar(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], 
     if len(keys):
         offs3 = np.array([k.offsets for k in keys], dtype=np.int64).reshape(-1, 3)
         batch["layout"][rows] = layeroffs.codes(trace, offs3[:, 0], offs3[:, 1], offs3[:, 2], batch["protos"][rows])
+
+
+@dataclass(slots=True)
+class PendingPackets:
+    """A batch whose packets are still to classify (pcapng, Netmon: the scan classifies the batch
+    before the one it has just read), and their walk when the reader's walker thread makes it
+    ahead (``fastclassify.walk_rows``)."""
+
+    batch: dict[str, np.ndarray]
+    data_off: np.ndarray  # where each row's packet bytes start
+    links: np.ndarray
+    packets: np.ndarray  # the rows that are packets
+    walk: Ahead | None = None
+
+    def walk_ahead(self, walker: Any, u8: np.ndarray, walk: Callable[..., Walk]) -> None:
+        """Have ``walker`` (a ``pcap.Walker``) make the packets' walk with ``walk``
+        (``fastclassify.walk_rows``)."""
+        p = self.packets
+        self.walk = walker.submit(walk, u8, self.data_off[p], self.batch["length"][p], self.links[p])
+
+    def classify(self, trace: Trace, u8: np.ndarray) -> None:
+        """Fill the batch's key columns (with the walk made ahead, when there is one)."""
+        if len(self.packets):
+            walked = self.walk.result() if self.walk is not None else None
+            classify_packets(trace, u8, self.batch, self.links, rows=self.packets, data_off=self.data_off,
+                             walked=walked)

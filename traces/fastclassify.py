@@ -51,6 +51,13 @@ def walk_batch(u8: np.ndarray, batch: dict[str, np.ndarray], link_type: int) -> 
                 tunnels=True)
 
 
+def walk_rows(u8: np.ndarray, o: np.ndarray, length: np.ndarray, links: np.ndarray) -> Walk:
+    """``walk_batch`` for packets at byte offsets ``o`` of ``length`` bytes on per-row link types
+    (pcapng, Netmon: a reader's walker thread makes it for the rows it then classifies)."""
+    o = np.asarray(o, dtype=np.int64)
+    return walk(View(u8), o, o + np.asarray(length, dtype=np.int64), np.asarray(links, dtype=np.int64), tunnels=True)
+
+
 def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: np.ndarray,
              rows: np.ndarray, offs: np.ndarray, walked: Walk | None = None) -> np.ndarray:
     """Classify what array operations can decide; return the rows left for the scalar path.

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .classify import classify_packets
+from .classify import PendingPackets
 from .dissect.core import (
     LINK_TYPE_NAMES,
     LINK_TYPES,
@@ -38,18 +38,17 @@ from .dissect.core import (
     payload,
 )
 from .errors import DamagedRecord, TraceError, TraceWarning
-from .fastwalk import View, walk
+from .fastclassify import walk_rows as _walk_packets
 from .frame import Frame, Layer
 from .gather import rows_at
 from .index import FAMILY_EVENT, KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
 from .netmon_tables import ProcessInfo, TableDamage, read_comments, read_processes
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
-from .pcap import Ahead, Walker
+from .pcap import Walker
 from .protocols import MASK
 from .trace import Interface
 
 if TYPE_CHECKING:
-    from .fastwalk import Walk
     from .trace import Trace
 
 #: CAPTUREFILE_HEADER_VALUES: magic, version, media type, SYSTEMTIME and 12 u32 offsets/lengths
@@ -229,8 +228,7 @@ class NetmonReader(PacketReader):
                 i += len(offs)
                 if PIPELINE and len(rows.packets):
                     walker = walker or Walker()
-                    rows.walk = walker.submit(_walk_packets, u8, rows.data_off[rows.packets],
-                                              rows.batch["length"][rows.packets], rows.links[rows.packets])
+                    rows.walk_ahead(walker, u8, _walk_packets)
                 if ahead is not None:
                     yield from self._given(u8, *ahead)
                     ahead = None
@@ -386,15 +384,13 @@ class NetmonReader(PacketReader):
         if is_record.any():
             batch["kind"][is_record] |= KIND_NOTIME if self.minor < 3 else 0
         packets = np.flatnonzero(batch["kind"] & KIND_PACKET)
-        return _Pending(batch, data_off, links, packets, np.flatnonzero(is_event), caplen, skip)
+        return _Pending(batch, data_off, links, packets, events=np.flatnonzero(is_event), caplen=caplen, skip=skip)
 
     def _finish(self, u8: np.ndarray, rows: _Pending) -> dict[str, np.ndarray]:
         """Classify a batch's packets (with their walk when it was made ahead) and index its events."""
-        batch, packets = rows.batch, rows.packets
-        if len(packets):
-            walked = rows.walk.result() if rows.walk is not None else None
-            classify_packets(self.trace, u8, batch, rows.links, rows=packets, data_off=rows.data_off, walked=walked)
-        events = rows.events
+        rows.classify(self.trace, u8)
+        batch, events = rows.batch, rows.events
+        assert events is not None and rows.caplen is not None and rows.skip is not None
         if len(events):
             self._index_events(u8, batch, events, rows.data_off[events], rows.caplen[events])
         if rows.skip.any():
@@ -548,20 +544,9 @@ __all__ = ["NetmonReader", "ProcessInfo", "detect", "media_link_type", "netmon_8
 
 
 @dataclass(slots=True)
-class _Pending:
-    """A batch's rows before classification (``NetmonReader._finish``)."""
+class _Pending(PendingPackets):
+    """A batch's rows before classification and the events (``NetmonReader._finish``)."""
 
-    batch: dict[str, np.ndarray]
-    data_off: np.ndarray  # where each row's frame bytes start
-    links: np.ndarray
-    packets: np.ndarray  # the rows that are packets
-    events: np.ndarray  # the rows that are NetEvent records
-    caplen: np.ndarray
-    skip: np.ndarray  # rows left out of the index (their media type carries nothing to show)
-    walk: Ahead | None = None  # the packets' walk, made on the walker thread
-
-
-def _walk_packets(u8: np.ndarray, o: np.ndarray, length: np.ndarray, links: np.ndarray) -> Walk:
-    """``fastclassify.classify``'s walk of a batch's packets (it reads only the file: the walker
-    thread makes it)."""
-    return walk(View(u8), o, o + length.astype(np.int64), links, tunnels=True)
+    events: np.ndarray | None = None  # the rows that are NetEvent records
+    caplen: np.ndarray | None = None
+    skip: np.ndarray | None = None  # rows left out of the index (their media type carries nothing to show)

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .classify import classify_packets
+from .classify import PendingPackets
 from .errors import DamagedRecord, TraceError, TraceWarning
-from .fastwalk import View, walk
+from .fastclassify import walk_rows as _walk_packets
 from .frame import Frame, Layer
 from .gather import Gather, rows_at
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
-from .pcap import Ahead, Walker
+from .pcap import Walker
 from .trace import Interface
 
 try:  # the walk over runs of packet blocks in C (``_scan.c``), built at install time when a compiler is there
@@ -36,7 +36,6 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
-    from .fastwalk import Walk
     from .trace import Trace
 
 SHB = 0x0A0D0D0A
@@ -292,7 +291,7 @@ class PcapngReader(PacketReader):
                 if cols.walkable and PIPELINE:
                     if self._walker is None:
                         self._walker = Walker()
-                    cols.walk = self._walker.submit(_walk_packets, u8, cols)
+                    cols.walk_ahead(self._walker, u8, _walk_packets)
                 if ahead is not None:  # the batch before this one, classified now
                     yield from self._finish(u8, *ahead)
                     ahead = None
@@ -421,16 +420,13 @@ class PcapngReader(PacketReader):
                     data_off, links = data_off[:r], links[:r]
                     break
         packets = np.flatnonzero(batch["kind"] & KIND_PACKET)
-        return _Columns(batch, data_off, links, packets, done, damage)
+        return _Columns(batch, data_off, links, packets, vector=done, damage=damage)
 
     def _finish(self, u8: np.ndarray, cols: _Columns, end: int) -> Iterator[dict[str, np.ndarray]]:
         """Classify a batch's packets (with their walk when it was made ahead) and give the batch;
         ``end``: where its blocks end (the pages before it may go)."""
         batch = cols.batch
-        if len(cols.packets):
-            walked = cols.walk.result() if cols.walk is not None else None
-            classify_packets(self.trace, u8, batch, cols.links, rows=cols.packets, data_off=cols.data_off,
-                             walked=walked)
+        cols.classify(self.trace, u8)
         self.position = end
         if len(batch["ts"]):
             yield batch
@@ -609,25 +605,13 @@ class PcapngReader(PacketReader):
 
 
 @dataclass(slots=True)
-class _Columns:
+class _Columns(PendingPackets):
     """A batch with the columns its blocks give, waiting for classification (``PcapngReader._finish``)."""
 
-    batch: dict[str, np.ndarray]
-    data_off: np.ndarray  # where each row's packet bytes start
-    links: np.ndarray
-    packets: np.ndarray  # the rows that are packets
-    vector: bool  # every row an EPB of one section, read in array operations
-    damage: DamagedRecord | None
-    walk: Ahead | None = None  # the packets' walk, made on the walker thread
+    vector: bool = False  # every row an EPB of one section, read in array operations
+    damage: DamagedRecord | None = None
 
     @property
     def walkable(self) -> bool:
         """Whether the batch's walk can be made ahead: every row a packet, and no damage."""
         return self.vector and self.damage is None and 0 < len(self.packets) == len(self.batch["ts"])
-
-
-def _walk_packets(u8: np.ndarray, cols: _Columns) -> Walk:
-    """``fastclassify.classify``'s walk of every row of a batch (what reads only the file: the
-    walker thread makes it)."""
-    o = cols.data_off
-    return walk(View(u8), o, o + cols.batch["length"].astype(np.int64), cols.links, tunnels=True)
