@@ -250,9 +250,10 @@ def test_packet_bytes_are_joined_alike(monkeypatch: pytest.MonkeyPatch) -> None:
     u8 = np.frombuffer(bytes(range(256)) * 4, dtype=np.uint8)
     src = np.array([0, 10, 1000, 5, 1023], dtype=np.int64)
     lens = np.array([3, 0, 24, 7, 1], dtype=np.int64)
-    native, join = packetrows._joined(u8, src, lens), packetrows._native_join
+    offset = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
+    native, join = packetrows._joined(u8, src, lens, offset), packetrows._native_join
     monkeypatch.setattr(packetrows, "_native_join", None)
-    assert np.array_equal(native, packetrows._joined(u8, src, lens))
+    assert np.array_equal(native, packetrows._joined(u8, src, lens, offset))
     assert native.flags.writeable and len(native) == 35
     with pytest.raises(ValueError, match="outside"):
         join(u8, np.array([1020], dtype=np.int64), np.array([8], dtype=np.int64), np.empty(8, np.uint8))

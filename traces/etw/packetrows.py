@@ -81,21 +81,11 @@ def packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword:
     parts: list[dict[str, Any]] = []
     if len(v1001):
         o = offs[v1001]
-        kw = keyword[v1001]
-
-        def bits(table: tuple[tuple[int, int], ...], default: int) -> Any:  # packets.ndis_link / ndis_direction
-            return np.select([(kw & np.uint64(bit)) != 0 for bit, _ in table], [v for _, v in table], default)
-
-        link = bits(pk.NDIS_LINK_BITS, pk.LINK_ETHERNET)
-        neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0  # packets.ndis_bounds
         parts.append({
             "rows": v1001, "start": np.full(len(v1001), 0x5C), "length": np.minimum(
                 _u32(u8, o + 0x58).astype(np.int64), length[v1001].astype(np.int64) - 0x5C),
-            "link": link, "direction": bits(pk.NDIS_DIRECTION_BITS, 0),
-            "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
-            "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0),
+            **_ndis_keyword(keyword[v1001]),
             "ident": ("ndis", _u32(u8, o + 0x54).astype(np.int64)), "miniport": _u32(u8, o + 0x50).astype(np.int64),
-            "clear": link == pk.LINK_80211,
         })
     if len(vpm):
         o = offs[vpm] + 0x50
@@ -194,7 +184,7 @@ def packet_rows(blob: Any, u8: Any, offs: Any, length: Any, htype: Any, keyword:
     lens = np.maximum(cat["length"], 0)
     offset = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
     src = offs[cat["rows"]] + cat["start"]
-    data = _joined(u8, src, lens)
+    data = _joined(u8, src, lens, offset)
     wifi = np.flatnonzero(cat["clear"] & (lens > 1))
     if len(wifi):
         data[offset[wifi] + 1] &= 0xBF  # ndiscap logs decrypted frames: clear Protected (etl2pcapng does)
@@ -216,7 +206,6 @@ def _vmswitch_part(u8: Any, offs: Any, length: Any, htype: Any, keyword: Any, ro
     import numpy as np
 
     from ..dictcode import encode_bytes
-    from . import packets as pk
 
     if not len(rows):
         return None, None
@@ -239,19 +228,28 @@ def _vmswitch_part(u8: Any, offs: Any, length: Any, htype: Any, keyword: Any, ro
                           axis=1)
     first, combo = _distinct_rows(combo_cols)
     keys = [("vnic", lower, port, vlan, kinds[k], names[n]) for lower, port, vlan, n, k in combo_cols[first].tolist()]
-    kw = keyword[rows]
+    return {
+        "rows": rows, "start": f[:, V_START], "length": f[:, V_LENGTH], **_ndis_keyword(keyword[rows]),
+        "miniport": f[:, V_MINI], "combo": combo, "firsts": rows[first], "keys": keys,
+    }, left
+
+
+def _ndis_keyword(kw: Any) -> dict[str, Any]:
+    """What the keywords of NDIS packet events say (``packets._finish_ndis`` for one): link type,
+    direction, packet start and end (``packets.ndis_bounds``), and whether 802.11's Protected bit
+    is to be cleared."""
+    import numpy as np
+
+    from . import packets as pk
 
     def bits(table: tuple[tuple[int, int], ...], default: int) -> Any:  # packets.ndis_link / ndis_direction
         return np.select([(kw & np.uint64(bit)) != 0 for bit, _ in table], [v for _, v in table], default)
 
     link = bits(pk.NDIS_LINK_BITS, pk.LINK_ETHERNET)
-    neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0  # packets.ndis_bounds
-    return {
-        "rows": rows, "start": f[:, V_START], "length": f[:, V_LENGTH], "link": link,
-        "direction": bits(pk.NDIS_DIRECTION_BITS, 0), "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
-        "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0), "miniport": f[:, V_MINI],
-        "clear": link == pk.LINK_80211, "combo": combo, "firsts": rows[first], "keys": keys,
-    }, left
+    neither = (kw & np.uint64(pk.KW_PACKET_START | pk.KW_PACKET_END)) == 0
+    return {"link": link, "direction": bits(pk.NDIS_DIRECTION_BITS, 0),
+            "first": neither | ((kw & np.uint64(pk.KW_PACKET_START)) != 0),
+            "last": neither | ((kw & np.uint64(pk.KW_PACKET_END)) != 0), "clear": link == pk.LINK_80211}
 
 
 def _distinct_rows(cols: Any) -> tuple[Any, Any]:
@@ -274,8 +272,8 @@ def _distinct_rows(cols: Any) -> tuple[Any, Any]:
     return first, inv.reshape(-1)
 
 
-def _joined(u8: Any, src: Any, lens: Any) -> Any:
-    """The bytes ``u8[src:src+lens]`` of each row side by side (writable)."""
+def _joined(u8: Any, src: Any, lens: Any, offset: Any) -> Any:
+    """The bytes ``u8[src:src+lens]`` of each row side by side, row k at ``offset[k]`` (writable)."""
     import numpy as np
 
     total = int(lens.sum())
@@ -285,5 +283,4 @@ def _joined(u8: Any, src: Any, lens: Any) -> Any:
         out = np.empty(total, dtype=np.uint8)  # (every byte written)
         _native_join(u8, np.ascontiguousarray(src, dtype=np.int64), np.ascontiguousarray(lens, dtype=np.int64), out)
         return out
-    offset = np.concatenate(([0], np.cumsum(lens)[:-1])).astype(np.int64)
     return u8[np.repeat(src - offset, lens) + np.arange(total, dtype=np.int64)]
