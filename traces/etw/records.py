@@ -707,15 +707,18 @@ class BufferError_(ValueError):
 
 def buffer_bytes(src: Any, info: BufferInfo) -> bytes:
     """The buffer as the writer filled it: header + records (inflated when compressed)."""
-    n = info.filled if info.compressed else max(0, min(info.filled, info.disk_size, len(src) - info.file_offset))
-    out = bytearray(n)
+    out = bytearray(_buffer_length(src, info))
     _buffer_into(src, info, memoryview(out))
     return bytes(out)
 
 
+def _buffer_length(src: Any, info: BufferInfo) -> int:
+    """The bytes of ``buffer_bytes``: FilledBytes when compressed, else what of the buffer the file holds."""
+    return info.filled if info.compressed else max(0, min(info.filled, info.disk_size, len(src) - info.file_offset))
+
+
 def _buffer_into(src: Any, info: BufferInfo, out: memoryview) -> None:
-    """``buffer_bytes`` into ``out`` (its length: FilledBytes when compressed, else what of the
-    buffer the file holds)."""
+    """``buffer_bytes`` into ``out`` (of ``_buffer_length`` bytes)."""
     from .xpress import XpressError, decompress
 
     size = len(src)
@@ -762,11 +765,10 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
 
     if isinstance(src, str):
         src = _source(src)
-    size = len(src)
     places: list[tuple[BufferInfo, int, int]] = []  # (buffer, where in the blob, its length there)
     pos = 0
     for info in infos:
-        n = info.filled if info.compressed else max(0, min(info.filled, info.disk_size, size - info.file_offset))
+        n = _buffer_length(src, info)
         places.append((info, pos, n))
         pos += n + (-n & 7)
     import numpy as np
@@ -777,7 +779,7 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
     bad: list[tuple[int, int, str]] = []
     inflated = 0
     for info, at, n in places:
-        blob[at + n : at + n + (-n & 7)] = 0  # the padding after each buffer, and 8 bytes at the end
+        blob[at + n : at + n + (-n & 7)] = 0  # the padding after each buffer
         try:
             _buffer_into(src, info, view[at : at + n])
         except BufferError_ as e:
@@ -787,7 +789,7 @@ def scan_job(src: Any, infos: list[BufferInfo], clock: Clock) -> tuple[ScanResul
         if info.compressed:
             inflated += n
         spans.append(BufferSpan(info.number, at, at + n, info.processor, max_records(info)))
-    blob[pos:] = 0
+    blob[pos:] = 0  # (and 8 bytes after the last)
     result = scan(blob, spans, clock)
     result.damage[:0] = bad
     return result, inflated
