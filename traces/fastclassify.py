@@ -46,14 +46,13 @@ def walk_batch(u8: np.ndarray, batch: dict[str, np.ndarray], link_type: int) -> 
     n = len(batch["ts"])
     if not n or not len(u8):
         return None
-    o = batch["loc"].astype(np.int64)
-    return walk(View(u8), o, o + batch["length"].astype(np.int64), np.full(n, link_type, dtype=np.int64),
-                tunnels=True)
+    return walk_rows(u8, batch["loc"], batch["length"], np.full(n, link_type, dtype=np.int64))
 
 
 def walk_rows(u8: np.ndarray, o: np.ndarray, length: np.ndarray, links: np.ndarray) -> Walk:
-    """``walk_batch`` for packets at byte offsets ``o`` of ``length`` bytes on per-row link types
-    (pcapng, Netmon: a reader's walker thread makes it for the rows it then classifies)."""
+    """The layer walk of packets at byte offsets ``o`` of ``length`` bytes on per-row link types
+    (``walk_batch``; pcapng, Netmon: a reader's walker thread makes it for the rows it then
+    classifies)."""
     o = np.asarray(o, dtype=np.int64)
     return walk(View(u8), o, o + np.asarray(length, dtype=np.int64), np.asarray(links, dtype=np.int64), tunnels=True)
 
