@@ -390,7 +390,6 @@ class NetmonReader(PacketReader):
         """Classify a batch's packets (with their walk when it was made ahead) and index its events."""
         rows.classify(self.trace, u8)
         batch, events = rows.batch, rows.events
-        assert events is not None and rows.caplen is not None and rows.skip is not None
         if len(events):
             self._index_events(u8, batch, events, rows.data_off[events], rows.caplen[events])
         if rows.skip.any():
@@ -543,10 +542,10 @@ LINK_TYPES[LINKTYPE_NETMON_80211] = _dissect_netmon_80211
 __all__ = ["NetmonReader", "ProcessInfo", "detect", "media_link_type", "netmon_80211_header_length"]
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, kw_only=True)
 class _Pending(PendingPackets):
     """A batch's rows before classification and the events (``NetmonReader._finish``)."""
 
-    events: np.ndarray | None = None  # the rows that are NetEvent records
-    caplen: np.ndarray | None = None
-    skip: np.ndarray | None = None  # rows left out of the index (their media type carries nothing to show)
+    events: np.ndarray  # the rows that are NetEvent records
+    caplen: np.ndarray
+    skip: np.ndarray  # rows left out of the index (their media type carries nothing to show)
