@@ -19,7 +19,7 @@ from .packets import scalar_rows
 
 if TYPE_CHECKING:
     from .fastwalk import Walk
-    from .pcap import Ahead
+    from .pipeline import Ahead
     from .trace import Trace
 
 #: the columns classification fills (the fields of ``packets.Keys``)
@@ -73,7 +73,7 @@ class PendingPackets:
     walk: Ahead | None = None
 
     def walk_ahead(self, walker: Any, u8: np.ndarray, walk: Callable[..., Walk]) -> None:
-        """Have ``walker`` (a ``pcap.Walker``) make the packets' walk with ``walk``
+        """Have ``walker`` (a ``pipeline.Walker``) make the packets' walk with ``walk``
         (``fastclassify.walk_rows``)."""
         p = self.packets
         self.walk = walker.submit(walk, u8, self.data_off[p], self.batch["length"][p], self.links[p])

@@ -44,7 +44,7 @@ from .gather import rows_at
 from .index import FAMILY_EVENT, KIND_EVENT, KIND_NOTIME, KIND_PACKET, PID_UNKNOWN, empty_batch
 from .netmon_tables import ProcessInfo, TableDamage, read_comments, read_processes
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame, format_time
-from .pcap import Walker
+from .pipeline import Walker
 from .protocols import MASK
 from .trace import Interface
 
@@ -68,7 +68,7 @@ WALK_BATCH = 65536
 #: frames a batch of the frame table holds (the first one fewer, so the first rows come soon)
 FIRST_BATCH = 4096
 BATCH = 131072
-#: walk a batch's packets on a second thread while this one reads the next batch (``pcap.Walker``)
+#: walk a batch's packets on a second thread while this one reads the next batch (``pipeline.Walker``)
 PIPELINE = True
 
 #: our link type for Netmon's 802.11 frames, which start with a Netmon metadata header

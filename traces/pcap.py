@@ -8,11 +8,8 @@ this one finishes classifying the batch before it (``PIPELINE``).
 
 from __future__ import annotations
 
-import queue
 import struct
-import threading
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -22,6 +19,7 @@ from .fastclassify import walk_batch
 from .gather import Gather, rows_at
 from .index import KIND_PACKET
 from .packets import PacketReader, RecordMeta
+from .pipeline import Ahead, Walker
 from .trace import Interface
 
 try:  # the record walk in C (``_scan.c``), built at install time when a compiler is there
@@ -49,66 +47,6 @@ FIRST_BATCH = 4096
 BATCH = 65536  # (with the walk ahead, two batches are in memory at once: a smaller one keeps the peak)
 #: walk the next batch on a second thread while this one classifies (``scan``); False: one thread
 PIPELINE = True
-
-
-class Ahead:
-    """``fn(*args)`` run by a ``Walker``: ``result()`` waits for it and gives its value or raises
-    its exception."""
-
-    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self._fn, self._args = fn, args
-        self._value: Any = None
-        self._error: BaseException | None = None
-        self._done = threading.Event()
-
-    def run(self) -> None:
-        try:
-            self._value = self._fn(*self._args)
-        except BaseException as e:  # noqa: BLE001 - handed to result(), on the thread that waits
-            self._error = e
-        finally:
-            self._fn = self._args = None  # type: ignore[assignment]
-            self._done.set()
-
-    def wait(self) -> None:
-        """Until ``fn`` has returned (its value or error left unread)."""
-        self._done.wait()
-
-    def result(self) -> Any:
-        self.wait()
-        if self._error is not None:
-            raise self._error
-        return self._value
-
-
-class Walker:
-    """One thread that runs the work handed to it (``submit``) in order, for the length of a scan:
-    one thread start a scan, not one a batch (a start waits for the new thread to take the
-    interpreter lock, which the other thread may hold for a while).  A daemon thread: a scan
-    left half-way never holds up the exit."""
-
-    def __init__(self) -> None:
-        self._jobs: queue.SimpleQueue[Ahead | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._loop, name="tracemon-pcap", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while True:
-            job = self._jobs.get()
-            if job is None:
-                return
-            job.run()
-            del job  # (idle, it holds nothing: an error's traceback holds the file's map)
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> Ahead:
-        job = Ahead(fn, args)
-        self._jobs.put(job)
-        return job
-
-    def close(self) -> None:
-        """End the thread once the work handed to it is done, and wait for it."""
-        self._jobs.put(None)
-        self._thread.join()
 
 
 def detect(head: bytes) -> bool:
@@ -156,17 +94,16 @@ class PcapReader(PacketReader):
         # the larger half).  Their C loops run without the interpreter lock; the batches come out in
         # order, so the index is the one-thread index.
         ahead: tuple[Ahead, int] | None = None
-        nxt: tuple[Ahead, int] | None = None
         walker = Walker()
         try:
             for starts, end in self._chain():
                 if first == 0:  # room for the whole file, so that every batch is written in place
                     self.trace.reserve_rows(len(starts), end)
-                nxt = (walker.submit(self._prepare, u8, starts, first), end)
+                job = (walker.submit(self._prepare, u8, starts, first), end)
                 first += len(starts)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
-                ahead, nxt = nxt, None
+                ahead = job
         except DamagedRecord:  # after the last good batch, which is still to come
             if ahead is not None:
                 yield self._finish(u8, *ahead)

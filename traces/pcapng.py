@@ -25,7 +25,7 @@ from .frame import Frame, Layer
 from .gather import Gather, rows_at
 from .index import COLUMNS, DIR_RECEIVE, DIR_SEND, KIND_NOTIME, KIND_PACKET
 from .packets import FRAME, PacketReader, RecordMeta, build_packet_frame
-from .pcap import Walker
+from .pipeline import Walker
 from .trace import Interface
 
 try:  # the walk over runs of packet blocks in C (``_scan.c``), built at install time when a compiler is there
@@ -61,7 +61,7 @@ MAX_INTERFACES = int(np.iinfo(COLUMNS["iface"]).max) + 1
 FIRST_BATCH = 4096
 BATCH = 131072
 #: walk a batch's packets on a second thread while this one finds the next batch's blocks and
-#: classifies the batch before it (``pcap.Walker``); False: one thread
+#: classifies the batch before it (``pipeline.Walker``); False: one thread
 PIPELINE = True
 #: unknown blocks reported one by one; the rest are counted in ``facts["unknown_blocks"]``
 MAX_BLOCK_WARNINGS = 20
