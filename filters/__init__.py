@@ -22,18 +22,20 @@ field are false; text compares case-insensitively, ``ContainsBin`` byte-exactly.
 
 from typing import TYPE_CHECKING, Any
 
-from .compiler import CompiledFilter, compile_filter
-from .complete import Candidate, Completion, complete, format_value
-from .errors import FilterError, FilterWarning
-
 if TYPE_CHECKING:
+    from .compiler import CompiledFilter, compile_filter
+    from .complete import Candidate, Completion, complete, format_value
+    from .errors import FilterError, FilterWarning
     from .history import History
     from .presets import Preset, PresetError, PresetFileError, PresetStore
 
-#: names loaded on first use: history and presets (TOML files) are the TUI's and the ``presets``
-#: command's, not what a headless ``count`` needs
-_LAZY = {"History": "history", "Preset": "presets", "PresetError": "presets", "PresetFileError": "presets",
-         "PresetStore": "presets"}
+#: every name is loaded on first use: a command reads its arguments (``filters.cli`` adds its own)
+#: before the compiler, the TUI's autocomplete and presets (TOML files) are loaded, and what a
+#: command does not use is never loaded (a headless ``count`` needs neither history nor presets)
+_LAZY = {"CompiledFilter": "compiler", "compile_filter": "compiler", "Candidate": "complete",
+         "Completion": "complete", "complete": "complete", "format_value": "complete", "FilterError": "errors",
+         "FilterWarning": "errors", "History": "history", "Preset": "presets", "PresetError": "presets",
+         "PresetFileError": "presets", "PresetStore": "presets"}
 
 
 def __getattr__(name: str) -> Any:
@@ -42,9 +44,13 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+    loaded = importlib.import_module(f".{module}", __name__)
+    # every name the module gives, at once: importing ``.complete`` bound the package's
+    # ``complete`` to the module, and the function must win (nothing else imports that module)
+    for other, source in _LAZY.items():
+        if source == module:
+            globals()[other] = getattr(loaded, other)
+    return globals()[name]
 
 __all__ = [
     "Candidate",

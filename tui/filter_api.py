@@ -30,6 +30,8 @@ def _api() -> ModuleType:
             if _loaded is None:
                 import tracemon.filters as mod
 
+                for name in _NAMES:  # (the package loads them on first use: here, under the lock)
+                    getattr(mod, name)
                 _loaded = mod
     return _loaded
 
