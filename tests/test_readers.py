@@ -262,7 +262,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
     # root reads anything: make open() fail the way it does for an ordinary user
     import builtins
 
-    import tracemon.traces.trace as trace_module
+    import tracemon.traces.mapfile as mapfile_module
 
     real_open = builtins.open
 
@@ -272,7 +272,7 @@ def test_unreadable_file(tmp_path: Path) -> None:
         return real_open(file, *a, **kw)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(trace_module, "open", denied, raising=False)
+        mp.setattr(mapfile_module, "open", denied, raising=False)
         _expect_open_error(p, "permission denied")
 
 

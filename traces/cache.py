@@ -73,13 +73,26 @@ def min_bytes() -> int:
 
 
 def key_for(trace: Trace) -> str:
-    ident = f"{CACHE_VERSION}|{os.path.abspath(trace.path)}|{trace.size}|{trace.mtime_ns}|{trace.format}"
+    return _key(trace.path, trace.size, trace.mtime_ns, trace.format)
+
+
+def _key(path: str, size: int, mtime_ns: int, trace_format: str) -> str:
+    ident = f"{CACHE_VERSION}|{os.path.abspath(path)}|{size}|{mtime_ns}|{trace_format}"
     return hashlib.sha256(ident.encode()).hexdigest()[:32]
 
 
 def _enabled(trace: Trace) -> bool:
-    return (os.environ.get("TRACEMON_NO_CACHE") is None and trace.size >= min_bytes()
-            and cache_space.limit_bytes() > 0)
+    return _caches(trace.size)
+
+
+def _caches(size: int) -> bool:
+    return os.environ.get("TRACEMON_NO_CACHE") is None and size >= min_bytes() and cache_space.limit_bytes() > 0
+
+
+def holds(path: str, size: int, mtime_ns: int, trace_format: str) -> bool:
+    """Whether there is an entry to restore for the file ``path`` of this size and time (before
+    its ``Trace`` exists: ``readahead``); ``restore`` may still find it stale or damaged."""
+    return _caches(size) and (cache_root() / _key(path, size, mtime_ns, trace_format)).is_dir()
 
 
 def restore(trace: Trace) -> bool:

@@ -9,7 +9,7 @@ this one finishes classifying the batch before it (``PIPELINE``).
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
     _native_records = None
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from .fastwalk import Walk
     from .trace import Trace
@@ -51,6 +51,24 @@ PIPELINE = True
 
 def detect(head: bytes) -> bool:
     return head[:4] in MAGICS
+
+
+def chain_ahead(buf: Any, limit: int) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+    """What ``readahead`` runs for a pcap file, as a function and its arguments: ``_ahead`` over
+    ``limit`` records at most (None: not a pcap file, or not built with the C walk)."""
+    magic = MAGICS.get(bytes(buf[:4]))
+    if magic is None or _native_records is None:
+        return None
+    return _ahead, (buf, min(limit, len(buf) // RECORD), magic[0] == "<")
+
+
+def _ahead(buf: Any, limit: int, little: bool) -> tuple[np.ndarray, int, np.ndarray]:
+    """The first ``limit`` records' offsets, the position after the last, and the first 12 bytes
+    of each one's header (``_prepare``'s gather): two C calls without the interpreter lock, which
+    ``readahead`` makes while the main thread is still importing."""
+    raw, end = _native_records(buf, HEADER, limit, little, MAX_RECORD)
+    starts = np.frombuffer(raw, dtype=np.int64)
+    return starts, end, rows_at(np.frombuffer(buf, dtype=np.uint8), starts, 12)
 
 
 class PcapReader(PacketReader):
@@ -83,8 +101,8 @@ class PcapReader(PacketReader):
         u8 = self.gather.u8
         first = len(self.trace.index)  # (each record is a row: the rows the chained batches take)
         if not PIPELINE:
-            for starts, end in self._chain():
-                batch = self._batch(u8, *self._prepare(u8, starts, first))
+            for starts, end, heads in self._chain():
+                batch = self._batch(u8, *self._prepare(u8, starts, first, heads))
                 first += len(starts)
                 self.position = end
                 yield batch
@@ -96,10 +114,10 @@ class PcapReader(PacketReader):
         ahead: tuple[Ahead, int] | None = None
         walker = Walker()
         try:
-            for starts, end in self._chain():
+            for starts, end, heads in self._chain():
                 if first == 0:  # room for the whole file, so that every batch is written in place
                     self.trace.reserve_rows(len(starts), end)
-                job = (walker.submit(self._prepare, u8, starts, first), end)
+                job = (walker.submit(self._prepare, u8, starts, first, heads), end)
                 first += len(starts)
                 if ahead is not None:
                     yield self._finish(u8, *ahead)
@@ -118,16 +136,34 @@ class PcapReader(PacketReader):
         self.position = end  # (the pages up to here may go: the next batch's walk is past them)
         return batch
 
-    def _chain(self) -> Iterator[tuple[np.ndarray, int]]:
-        """Record offsets, a batch at a time, with where the batch ends; raises DamagedRecord
-        after the last good batch."""
+    def _chain(self) -> Iterator[tuple[np.ndarray, int, np.ndarray | None]]:
+        """Record offsets, a batch at a time, with where the batch ends and, when ``readahead``
+        read them, the first 12 bytes of their headers; raises DamagedRecord after the last good
+        batch.  The batches are the same with or without the records read ahead (conversations
+        and layouts are numbered a batch at a time)."""
         size = len(self.buf)
         pos = HEADER
         want = FIRST_BATCH
+        early, early_end, early_heads = np.zeros(0, dtype=np.int64), HEADER, None
+        ahead, self.trace.records_ahead = self.trace.records_ahead, None
+        if ahead is not None:
+            early, early_end, early_heads = ahead.result()
+        k = 0  # the records read ahead up to here are yielded
         while pos < size:
-            starts, pos, damage = self._walk(pos, want, size)
+            damage = None
+            if k < len(early):
+                j = min(k + want, len(early))
+                starts, heads = early[k:j], early_heads[k:j] if early_heads is not None else None
+                pos = int(early[j]) if j < len(early) else early_end
+                if j - k < want and pos < size:  # the walk ahead ended inside this batch: walked on here
+                    more, pos, damage = self._walk(pos, want - (j - k), size)
+                    starts, heads = np.concatenate([starts, more]), None
+                k = j
+            else:
+                starts, pos, damage = self._walk(pos, want, size)
+                heads = None
             if len(starts):
-                yield starts, pos
+                yield starts, pos, heads
             if damage is not None:
                 self.position = pos
                 raise damage
@@ -193,12 +229,16 @@ class PcapReader(PacketReader):
             return DamagedRecord(pos, "record with zero length")
         return None
 
-    def _prepare(self, u8: np.ndarray, starts: np.ndarray, first: int) -> tuple[dict[str, np.ndarray], Walk | None]:
+    def _prepare(self, u8: np.ndarray, starts: np.ndarray, first: int,
+                 heads: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], Walk | None]:
         """A batch's columns from its record headers, and its layer walk: what reads only the
         file (the pipeline's other thread runs it).  ``first``: the index row of its first record
-        (the batch is written in the index's memory when there is room: ``FrameIndex.slots``)."""
+        (the batch is written in the index's memory when there is room: ``FrameIndex.slots``);
+        ``heads``: the first 12 bytes of each header when ``readahead`` has read them."""
         # the first 12 bytes of each record header in one gather: seconds, fraction, captured length
-        head = rows_at(u8, starts, 12).view(self.endian + "u4").astype(np.int64)
+        if heads is None:
+            heads = rows_at(u8, starts, 12)
+        head = heads.view(self.endian + "u4").astype(np.int64)
         sec, frac, caplen = head[:, 0], head[:, 1], head[:, 2]
         batch = self.trace.index.slots(int(first), len(starts))
         batch["loc"][:] = starts + RECORD

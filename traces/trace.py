@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,16 +24,14 @@ from .frame import Frame
 from .index import KIND_NOTIME, MAX_DESCRIPTORS, ConversationTable, FrameIndex
 from .keytable import KeyCache, cached_ids
 from .layeroffs import UNKNOWN as UNKNOWN_LAYOUT
+from .mapfile import _mapguard, map_file, take_early
 from .origins import Interface, Provider
 from .protocols import PACKET_PROTOCOL_NAMES
 
 if TYPE_CHECKING:
+    from .pipeline import Ahead
     from .timezone import CaptureZone
 
-try:  # the SIGBUS safety net (_mapguard.c), built at install time when a compiler is there
-    from . import _mapguard
-except ImportError:  # pragma: no cover - depends on the build
-    _mapguard = None
 
 
 @dataclass(slots=True)
@@ -170,9 +167,16 @@ class Trace:
 
     def __init__(self, path: str | os.PathLike[str], *, registry: Registry | None = None) -> None:
         self.path = os.fspath(path)
-        self._file, self.buf, self.size, self.mtime_ns = _map(self.path)
-        #: the mapping's address in ``_mapguard`` (0: not guarded)
-        self._guarded = _mapguard.watch(self.buf) if _mapguard is not None else 0
+        early = take_early(self.path)
+        #: the record chain ``readahead`` walks for this file, for the reader to take (or None)
+        self.records_ahead: Ahead | None = None
+        if early is None:
+            self._file, self.buf, self.size, self.mtime_ns = map_file(self.path)
+            #: the mapping's address in ``_mapguard`` (0: not guarded)
+            self._guarded = _mapguard.watch(self.buf) if _mapguard is not None else 0
+        else:
+            self._file, self.buf, self.size, self.mtime_ns = early.file, early.buf, early.size, early.mtime_ns
+            self._guarded, self.records_ahead = early.guarded, early.records
         self.registry = (registry or REGISTRY).overlay()
         self.index = FrameIndex()
         self.interfaces: list[Interface] = []
@@ -452,6 +456,9 @@ class Trace:
         return self._codes.get("descriptors", ([], {}))[1].get(key, 0)
 
     def close(self) -> None:
+        ahead = getattr(self, "records_ahead", None)
+        if ahead is not None:  # (its walk holds the map: the map could not close under it)
+            ahead.wait()
         if getattr(self, "_guarded", 0) and _mapguard is not None:
             _mapguard.unwatch(self._guarded)
             self._guarded = 0
@@ -490,37 +497,6 @@ def _code(trace: Trace, table: str, key: Any, make: Callable[[], Any], key_of: C
         values.append(make())
         code = codes[1][key] = len(values) - 1
     return code
-
-
-def _map(path: str) -> tuple[Any, Any, int, int]:
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise TraceError(path, "no such file") from None
-    except PermissionError:
-        raise TraceError(path, "permission denied") from None
-    except OSError as e:
-        raise TraceError(path, e.strerror or str(e)) from None
-    if stat.S_ISDIR(st.st_mode):
-        raise TraceError(path, "is a directory, not a trace file")
-    if not stat.S_ISREG(st.st_mode):
-        raise TraceError(path, "is not a regular file")
-    try:
-        f = open(path, "rb")  # noqa: SIM115 - stays open as long as the Trace maps the file
-    except PermissionError:
-        raise TraceError(path, "permission denied (cannot read the file)") from None
-    except OSError as e:
-        raise TraceError(path, e.strerror or str(e)) from None
-    st = os.fstat(f.fileno())  # the file opened, not the one stat() saw (it may have been replaced)
-    if st.st_size == 0:
-        f.close()
-        raise TraceError(path, "the file is empty", 0)
-    try:
-        buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
-    except (OSError, ValueError) as e:
-        f.close()
-        raise TraceError(path, f"cannot map the file: {e}") from None
-    return f, buf, st.st_size, st.st_mtime_ns
 
 
 def open_trace(path: str | os.PathLike[str], *, load: bool = True, use_cache: bool = True,

@@ -108,10 +108,10 @@ def _add_schema_options(p: argparse.ArgumentParser) -> None:
 
 def _check_readable(path: str) -> None:
     from tracemon.traces import TraceError
-    from tracemon.traces.trace import _map
+    from tracemon.traces.mapfile import map_file
 
     try:
-        f, buf, *_ = _map(path)
+        f, buf, *_ = map_file(path)
     except TraceError as e:
         raise CliError(e.message) from None
     buf.close()
@@ -178,18 +178,30 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def modules_loaded(*, traces: bool = True) -> None:
+def modules_loaded(*, traces: bool = True, read_ahead: str | None = None) -> None:
     """Where ``cli.main`` kept the garbage collector off while the modules load: load the trace
     readers and the filter compiler (``traces``: every command but ``cache`` and the TUI's own
     start needs them), keep what the modules made out of the collector's passes for good (it
-    lives as long as the process), and turn the collector back on."""
+    lives as long as the process), and turn the collector back on.  ``read_ahead``: the trace the
+    command opens, whose records are found on another core while the compiler loads
+    (``traces.readahead``)."""
     if gc.isenabled():
         return
     if traces:
-        import tracemon.filters.compiler
-        import tracemon.traces  # noqa: F401
+        import tracemon.traces
+
+        if read_ahead:
+            from tracemon.traces import readahead
+
+            readahead.start(read_ahead)
+        import tracemon.filters.compiler  # noqa: F401
     gc.freeze()
     gc.enable()
+
+
+#: the commands that open a trace, and the argument naming it
+TRACE_ARGUMENT = {"count": "file", "check": "trace", "list": "file", "show": "file", "stats": "file",
+                  "export": "file"}
 
 
 def _subcommand(argv: list[str]) -> int:
@@ -197,16 +209,24 @@ def _subcommand(argv: list[str]) -> int:
     from . import config as _config
 
     _config.apply_cache_limit(_config.load())
-    modules_loaded(traces=args.command != "cache")
-    if args.command == "cache":
-        return cmd_cache(args, sys.stdout)
-    if args.command in ("count", "check", "presets"):
-        from tracemon.filters import cli as filter_cli
+    argument = TRACE_ARGUMENT.get(args.command)
+    path = getattr(args, argument) if argument else None
+    modules_loaded(traces=args.command != "cache", read_ahead=path)
+    try:
+        if args.command == "cache":
+            return cmd_cache(args, sys.stdout)
+        if args.command in ("count", "check", "presets"):
+            from tracemon.filters import cli as filter_cli
 
-        fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
-        return int(fn[args.command](args))
-    handler = {"list": cmd_list, "show": cmd_show, "stats": cmd_stats, "export": cmd_export}[args.command]
-    return handler(args, sys.stdout)
+            fn = {"count": filter_cli.run_count, "check": filter_cli.run_check, "presets": filter_cli.run_presets}
+            return int(fn[args.command](args))
+        handler = {"list": cmd_list, "show": cmd_show, "stats": cmd_stats, "export": cmd_export}[args.command]
+        return handler(args, sys.stdout)
+    finally:
+        if path:
+            from tracemon.traces.mapfile import discard_early
+
+            discard_early()
 
 
 def open_for_cli(path: str, args: argparse.Namespace | None = None) -> Any:
