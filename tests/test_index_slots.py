@@ -5,6 +5,8 @@ next ones, no room) falls back to the copy, with the same index."""
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from tracemon.traces.index import PID_UNKNOWN, FrameIndex, empty_batch
 
 
@@ -67,3 +69,24 @@ def test_slots_written_before_and_never_counted_are_empty_again() -> None:
     _filled(index.slots(0, 10), 500)
     again = index.slots(0, 10)
     assert not again["ts"].any() and (again["pid"] == PID_UNKNOWN).all()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["slots", "append", "reserve"]), st.integers(0, 40), st.integers(1, 12)),
+                max_size=30))
+def test_every_slots_batch_starts_empty(ops: list[tuple[str, int, int]]) -> None:
+    """Whatever was written where, and whatever was appended or reserved since: the memory
+    ``slots`` gives out skips writing zeros only where none was ever given out before."""
+    index = FrameIndex(16)
+    for op, first, m in ops:
+        if op == "reserve":
+            index.reserve(first * 4)
+        elif op == "append":
+            index.append(_filled(index.slots(len(index), m), 0))
+        else:
+            batch = index.slots(first, m)
+            assert not any(arr.any() for name, arr in batch.items() if name not in ("pid", "tid"))
+            assert (batch["pid"] == PID_UNKNOWN).all() and (batch["tid"] == PID_UNKNOWN).all()
+            _filled(batch, 7)
+            batch["pid"][:] = 3
+            batch["iface"][:] = 9

@@ -120,6 +120,8 @@ class FrameIndex:
     def __init__(self, capacity: int = 1024) -> None:
         self._cols: dict[str, np.ndarray] = {n: np.zeros(capacity, dtype=dt) for n, dt in COLUMNS.items()}
         self._n = 0
+        #: rows from here on in the memory of ``_cols`` are its first zeros: no ``slots`` gave them out
+        self._zeros_from = 0
         self._lock = threading.Lock()
         #: bumped by every ``reorder``: whatever is keyed by row number (decoded frames, rendered
         #: rows, filter masks, marks) was made for another order when it has changed
@@ -176,12 +178,18 @@ class FrameIndex:
         capacity holds them: a reader that fills it there saves ``append`` the copy (which then
         only counts the rows, if they still come next and the memory was not replaced by a
         ``reserve`` meanwhile).  A reader preparing a batch ahead (another thread) may call it."""
-        cols = self._cols
-        if first < self._n or first + m > len(cols["ts"]):
-            return empty_batch(m)
+        with self._lock:
+            cols = self._cols
+            if first < self._n or first + m > len(cols["ts"]):
+                return empty_batch(m)
+            # (an earlier batch may have been prepared here, a batch that was not appended)
+            clean = first >= self._zeros_from
+            self._zeros_from = max(self._zeros_from, first + m)
         batch = {name: arr[first : first + m] for name, arr in cols.items()}
         for name, arr in batch.items():
-            arr.fill(UNKNOWN_DEFAULTS.get(name, 0))  # (an earlier batch may have been prepared here)
+            value = UNKNOWN_DEFAULTS.get(name, 0)
+            if value or not clean:  # (zeros need no writing: a column no reader writes stays untouched)
+                arr.fill(value)
         return batch
 
     def _in_place(self, batch: Mapping[str, np.ndarray], n: int, m: int) -> bool:
@@ -235,6 +243,7 @@ class FrameIndex:
             new[:n] = arr[:n]
             grown[name] = new
         self._cols = grown
+        self._zeros_from = n
 
     def reorder(self, order: np.ndarray) -> None:
         """Permute all rows (ETL: merge per-CPU buffers into time order)."""
