@@ -106,14 +106,15 @@ def classify(trace: Trace, u8: np.ndarray, batch: dict[str, np.ndarray], links: 
 
     # layer offsets of plain frames (a tunnel frame holds two of each layer: its fields decode)
     layout = np.zeros(n, dtype=np.uint8)
-    if len(plain):
-        layout[plain] = layeroffs.codes(trace, w.l3[plain] - o[plain], np.where(w.l4[plain] >= 0, w.l4[plain] - o[plain], -1),
-                                        np.where(w.pay[plain] >= 0, w.pay[plain] - o[plain], -1), w.protos[plain])
+    if len(plain):  # (a missing layer's -1 stays negative from the packet start: ``codes`` reads no layer)
+        at = slice(None) if len(plain) == n else plain  # (every row, usually: no gathers)
+        layout[at] = layeroffs.codes(trace, w.l3[at] - o[at], w.l4[at] - o[at], w.pay[at] - o[at], w.protos[at])
     columns = (("protos", w.protos), ("top", w.top), ("tcpflags", w.tcpflags), ("eth_conv", conv.eth),
                ("ip_conv", conv.ip), ("l4_conv", conv.l4), ("layout", layout))
     if n == len(batch["ts"]) and rows[0] == 0 and rows[-1] == n - 1:  # every row a packet (pcap): masked copies
+        where = True if len(d) == n else done  # (every row done, usually: plain copies)
         for name, col in columns:
-            np.copyto(batch[name], col, where=done, casting="unsafe")
+            np.copyto(batch[name], col, where=where, casting="unsafe")
         batch["dirflags"] |= conv.dirflags.astype(np.uint8)  # (0 on the rows not done)
     else:
         for name, col in columns:
@@ -144,7 +145,7 @@ def _conversations(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations,
     if not len(d):
         return True
     family, proto = w.family, w.proto
-    i6 = d[family[d] == 6]
+    i6 = np.flatnonzero(family == 6) if len(d) == len(family) else d[family[d] == 6]  # (d: sorted, distinct)
     six = len(i6) > 0 and w.src6 is not None and w.dst6 is not None
     if tunnel is None and native_conversations():
         _native(trace, w, d, conv)
@@ -230,10 +231,11 @@ def _native(trace: Trace, w: Walk, d: np.ndarray, conv: _Conversations) -> None:
     except BaseException:  # numbers the conversation tables did not give must not outlive this call
         _forget_native(trace)
         raise
-    conv.eth[d] = eth
-    conv.ip[d] = ip  # (0 for IPv6 rows: set next)
-    conv.l4[d] = l4
-    conv.dirflags[d] |= flags
+    at = slice(None) if n == len(conv.eth) else d  # (every row, usually: d is sorted, distinct)
+    conv.eth[at] = eth
+    conv.ip[at] = ip  # (0 for IPv6 rows: set next)
+    conv.l4[at] = l4
+    conv.dirflags[at] |= flags
 
 
 def _native6(trace: Trace, w: Walk, i6: np.ndarray, conv: _Conversations) -> None:

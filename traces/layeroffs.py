@@ -44,8 +44,7 @@ def codes(trace: Trace, l3: np.ndarray, l4: np.ndarray, pay: np.ndarray, protos:
     n = len(l3)
     if n == 0:
         return np.zeros(0, dtype=np.uint8)
-    packed = (_u16(l3).astype(np.uint64) << np.uint64(32)) | (_u16(l4).astype(np.uint64) << np.uint64(16)) \
-        | _u16(pay).astype(np.uint64)
+    packed = (_clipped(l3) << np.uint64(32)) | (_clipped(l4) << np.uint64(16)) | _clipped(pay)
     table = trace.layouts
     known = trace.__dict__.setdefault("_layout_codes", {})
     seen = trace.__dict__.get("_layout_keys")
@@ -106,9 +105,10 @@ def shift(trace: Trace, code: np.ndarray, delta: np.ndarray) -> np.ndarray:
     return out
 
 
-def _u16(a: np.ndarray) -> np.ndarray:
-    a = np.asarray(a, dtype=np.int64)
-    return np.where((a < 0) | (a >= NONE), NONE, a).astype(np.uint16)
+def _clipped(a: np.ndarray) -> np.ndarray:
+    """Offsets as table entries (uint64): ``NONE`` for a negative one (read as unsigned, it is
+    past ``NONE``) and for one past the 16 bits."""
+    return np.minimum(np.asarray(a, dtype=np.int64).astype(np.uint64), np.uint64(NONE))
 
 
 def table_array(trace: Trace) -> np.ndarray:

@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     from .timezone import CaptureZone
 
 
-
 @dataclass(slots=True)
 class Progress:
     frames: int
