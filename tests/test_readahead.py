@@ -1,7 +1,7 @@
-"""``traces.readahead``: a pcap file's records found on a thread before its ``Trace`` exists (a
-one-shot command's imports) give the index the reader's own walk gives: every column,
-conversation and warning, whatever part of the file the walk ahead covered, on damaged files;
-and the map is taken over, or closed, never left open."""
+"""``traces.readahead``: a pcap file's records, or a pcapng file's first run of packet blocks,
+found on a thread before its ``Trace`` exists (a one-shot command's imports) give the index the
+reader's own walk gives: every column, conversation and warning, whatever part of the file the
+walk ahead covered, on damaged files; and the map is taken over, or closed, never left open."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from conftest import sample
 from test_dissect_synthetic import write_pcap
-from test_scan_pipeline import _index, _small_batches
-from tracemon.traces import cache, mapfile, open_trace, pcap, readahead
+from test_scan_pipeline import PCAPNG_SAMPLES, READERS, _index, _small_batches
+from tracemon.traces import cache, mapfile, open_trace, pcap, pcapng, readahead
 from tracemon.traces.trace import Trace
 
 pytestmark = pytest.mark.skipif(pcap.chain_ahead(b"\xd4\xc3\xb2\xa1" + bytes(20), 1) is None,
@@ -107,6 +107,52 @@ def test_records_read_ahead_give_the_same_index(case: str, limit: int, tmp_path:
         assert own[2] and ("zero length" in own[2][0][1] or "truncated" in own[2][0][1])
 
 
+@pytest.mark.parametrize("case", ["several-batches", *PCAPNG_SAMPLES, "cut", "second-section"])
+@pytest.mark.parametrize("limit", [1 << 20, 13])
+def test_a_pcapng_run_read_ahead_gives_the_same_index(case: str, limit: int, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    name = READERS["pcapng"][2] if case in ("several-batches", "cut", "second-section") else case
+    path = sample(name)
+    data = path.read_bytes()
+    if case == "cut":  # inside a packet block, batches in
+        path = tmp_path / "cut.pcapng"
+        path.write_bytes(data[: len(data) * 2 // 3])
+    elif case == "second-section":  # the file again after itself: a second section header mid-file
+        path = tmp_path / "twice.pcapng"
+        path.write_bytes(data + data)
+    _small_batches(monkeypatch, pcapng)
+    monkeypatch.setattr(readahead, "READ_AHEAD", limit)
+    own = _index(path, monkeypatch, True)
+    real = pcapng._native_epbs
+
+    def indexed(read_ahead: bool) -> tuple[tuple, list[int]]:
+        """The index, and the positions the scan asked the C walk about."""
+        asked: list[int] = []
+
+        def counted(buf: object, pos: int, *rest: object) -> object:
+            asked.append(pos)
+            return real(buf, pos, *rest)
+
+        with monkeypatch.context() as m:
+            m.setattr(pcapng, "_native_epbs", counted)
+            if read_ahead:
+                readahead.start(str(path))
+                early = mapfile._early.get(os.path.abspath(path))
+                assert early is not None and early.records is not None
+                early.records.wait()
+            got = _index(path, monkeypatch, True)
+        assert not mapfile._early
+        return got, asked
+
+    ahead, asked_ahead = indexed(True)
+    assert ahead == own and ahead == _index(path, monkeypatch, False)
+    _, asked_own = indexed(False)
+    # the walk ahead (its first call) answered the scan's calls inside its run: the scan asked less
+    first_run = asked_ahead[0]
+    assert first_run not in asked_ahead[1:] and first_run in asked_own
+    assert len(asked_ahead) - 1 < len(asked_own)
+
+
 def test_nothing_is_read_ahead_for_a_cached_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
@@ -127,7 +173,8 @@ def test_nothing_is_read_ahead_for_a_cached_trace(tmp_path: Path, monkeypatch: p
 
 
 def test_other_files_are_left_to_their_reader(tmp_path: Path) -> None:
-    for path in (sample("pcapng/chrissanders_arppoison.pcapng"), tmp_path / "missing.pcap", tmp_path):
+    netmon = min(sample(READERS["netmon"][2]).parent.glob("*.cap"))
+    for path in (netmon, tmp_path / "missing.pcap", tmp_path):
         readahead.start(str(path))
         assert mapfile.take_early(str(path)) is None
     empty = tmp_path / "empty.pcap"

@@ -45,7 +45,7 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
     _native_epbs = None
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator
+    from collections.abc import Callable, Iterator
 
     from .trace import Trace
 
@@ -63,6 +63,8 @@ BYTE_ORDER_MAGIC = 0x1A2B3C4D
 #: the byte-order magic as a section header stores it → that section's struct byte order
 SECTION_ENDIAN = {struct.pack("<I", BYTE_ORDER_MAGIC): "<", struct.pack(">I", BYTE_ORDER_MAGIC): ">"}
 MAX_BLOCK = 256 * 1024 * 1024
+#: blocks before the first packet block that ``_ahead`` looks through (a section header, interfaces)
+AHEAD_BLOCKS = 64
 #: the smallest packet blocks: header, fixed fields and trailing length
 MIN_PACKET_BLOCK = {EPB: 32, OPB: 32, SPB: 16}
 #: timestamps and offsets (ns) the vectorised EPB path handles: their sum stays inside int64
@@ -95,6 +97,55 @@ class Section:
     #: local interface id → global interface number
     interfaces: list[int] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)
+
+
+def chain_ahead(buf: Any, limit: int) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
+    """What ``readahead`` runs for a pcapng file, as a function and its arguments: ``_ahead``,
+    ``limit`` blocks at most (None: not a pcapng file, or not built with the C walk)."""
+    if not detect(bytes(buf[:12])) or _native_epbs is None:
+        return None
+    return _ahead, (buf, min(limit, len(buf) // MIN_PACKET_BLOCK[EPB]))
+
+
+def _ahead(buf: Any, limit: int) -> tuple[bytes, int, int] | None:
+    """The first section's first run of well-formed Enhanced Packet Blocks, as the reader's own C
+    walk finds it (``_blocks``): their offsets (int64), where the run starts and the position
+    after it; None when no packet block comes within ``AHEAD_BLOCKS`` blocks of the start."""
+    endian = SECTION_ENDIAN[bytes(buf[8:12])]
+    hdr = struct.Struct(endian + "II").unpack_from
+    pos, size = 0, len(buf)
+    for _ in range(AHEAD_BLOCKS):  # the section header and interface descriptions before the packets
+        if pos + 12 > size:
+            return None
+        btype, blen = hdr(buf, pos)
+        if btype == EPB:
+            break
+        if blen < 12 or blen & 3 or blen > size - pos or (btype == SHB and pos):
+            return None
+        pos += blen
+    else:
+        return None
+    raw, end = _native_epbs(buf, pos, limit, endian == "<", MAX_BLOCK)
+    return (raw, pos, end) if raw else None
+
+
+class _RunAhead:
+    """``_native_epbs`` answered from a run ``_ahead`` walked (``raw``, from ``first`` to ``end``)
+    when the reader asks at the run's next block, and by the C walk everywhere else: the same
+    offsets, the run read ahead only in part when the reader's batches end inside it."""
+
+    def __init__(self, raw: bytes, first: int, end: int) -> None:
+        self.offsets = np.frombuffer(raw, dtype=np.int64)
+        self.raw, self.end, self.at, self.taken = raw, end, first, 0
+
+    def __call__(self, buf: Any, pos: int, want: int, little: bool, limit: int) -> tuple[Any, int]:
+        left = len(self.offsets) - self.taken
+        if pos != self.at or not left or _native_epbs is None:
+            return _native_epbs(buf, pos, want, little, limit)  # type: ignore[misc]
+        k, t = min(want, left), self.taken
+        self.taken = t + k
+        self.at = int(self.offsets[self.taken]) if k < left else self.end
+        return memoryview(self.raw)[8 * t : 8 * (t + k)], self.at
 
 
 class PcapngReader(PacketReader):
@@ -134,7 +185,9 @@ class PcapngReader(PacketReader):
         hdr = struct.Struct("<II").unpack_from
         trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
-        native = _native_epbs
+        ahead, self.trace.records_ahead = self.trace.records_ahead, None
+        run = ahead.result() if ahead is not None else None  # (what ``readahead`` walked)
+        native = _RunAhead(*run) if run is not None else _native_epbs
         section: Section | None = None
         rows = 0  # rows of the batches before this one
         section_rows = 0  # rows before the current section began

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 
-from . import cache, pcap
+from . import cache, pcap, pcapng
 from .errors import TraceError
 from .mapfile import Early, _mapguard, close_early, map_file, put_early
 from .pipeline import Ahead
@@ -35,8 +35,10 @@ def start(path: str) -> None:
         f, buf, size, mtime_ns = map_file(path)
     except TraceError:
         return
-    walk = pcap.chain_ahead(buf, READ_AHEAD)
-    if walk is None or cache.holds(path, size, mtime_ns, "pcap"):
+    walk, trace_format = pcap.chain_ahead(buf, READ_AHEAD), "pcap"
+    if walk is None:
+        walk, trace_format = pcapng.chain_ahead(buf, READ_AHEAD), "pcapng"
+    if walk is None or cache.holds(path, size, mtime_ns, trace_format):
         buf.close()
         f.close()
         return
