@@ -163,6 +163,7 @@ def test_a_subcommand_ends_with_its_output_whole_and_its_cache_entry_written(tmp
     the teardown would have finished must be finished: the index cache entry written on its own
     thread, and output still in the buffer of a stdout that is a file."""
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))  # (not the entries other tests left)
     path = str(sample(PCAP))
     out = tracemon("count", path, "TCP")
     assert out.stdout.strip() == "116"  # tshark -Y tcp
