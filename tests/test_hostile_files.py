@@ -15,6 +15,7 @@ import struct
 import subprocess
 import sys
 import textwrap
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -186,10 +187,14 @@ def _damage(entry: Path, how: str) -> None:
         (entry / cache.MANIFEST).unlink()
     elif how == "empty-state":
         (entry / "state.json").write_bytes(b"")
+    elif how == "unknown-checksum":  # recorded by an algorithm this build does not have
+        manifest = json.loads((entry / cache.MANIFEST).read_text("utf-8"))
+        manifest["checksum"] = "sha3-crc"
+        (entry / cache.MANIFEST).write_text(json.dumps(manifest), "utf-8")
 
 
 @pytest.mark.parametrize("how", ["empty-npy", "truncated-npy", "truncated-table", "bit-rot", "no-manifest",
-                                 "empty-state"])
+                                 "empty-state", "unknown-checksum"])
 def test_a_damaged_cache_entry_is_dropped_and_the_trace_indexed_again(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, how: str) -> None:
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
@@ -207,6 +212,24 @@ def test_a_damaged_cache_entry_is_dropped_and_the_trace_indexed_again(
     assert any(w.path == str(entry) and "indexed again" in w.cause for w in again.warnings)
     third = open_trace(src)  # stored again, and the cache warning is not part of it
     assert third.from_cache and [w.path for w in third.warnings] == [str(src)] * len(third.warnings)
+
+
+def test_an_entry_checked_by_crc32_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry a build without ``_checksum.c`` wrote (zlib's CRC-32, named in its manifest) is
+    checked by that algorithm and used."""
+    monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")
+    monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
+    src = tmp_path / "t.pcap"
+    src.write_bytes(sample("pcap/tcpreplay_test.pcap").read_bytes())
+    with monkeypatch.context() as m:
+        m.setattr(cache, "CHECKSUM", "crc32")
+        fresh = open_trace(src)
+    entry = cache.cache_root() / cache.key_for(fresh)
+    manifest = json.loads((entry / cache.MANIFEST).read_text("utf-8"))
+    assert manifest["checksum"] == "crc32"
+    assert manifest["files"]["loc.npy"][1] == zlib.crc32((entry / "loc.npy").read_bytes())
+    again = open_trace(src)
+    assert again.from_cache and len(again) == len(fresh)
 
 
 # -- item 5: a trace rewritten with the same size and mtime --------------------------------------------

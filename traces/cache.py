@@ -6,8 +6,9 @@ with the tables the reader built (interfaces, providers, conversations, warnings
 The cache must never answer for a file it does not describe, nor stop the program:
 
 * entries are written to a temporary directory and renamed into place; the last file written
-  is ``manifest.json``, which records every other file's length and CRC-32 and the trace's
-  fingerprint.  An entry without it, or whose files do not match it (an empty or truncated
+  is ``manifest.json``, which records every other file's length and checksum (CRC-32C,
+  ``checksum.py``) and the trace's fingerprint.  An entry without it, or whose files do not
+  match it (an empty or truncated
   ``.npy``, bit rot, data a power loss kept from the disk), is dropped with a warning and the
   trace is indexed again.  Nothing is fsynced: every load checks every file against the
   manifest, so syncing would buy no correctness and cost a cold open a fifth of a second on a
@@ -29,7 +30,6 @@ import tempfile
 import threading
 import time
 import weakref
-import zlib
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
@@ -38,6 +38,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import cache_space
+from .checksum import ALGORITHM as CHECKSUM
+from .checksum import file_checksum
 from .errors import TraceWarning
 from .index import COLUMNS, ConversationTable, FrameIndex
 from .layeroffs import UNKNOWN as UNKNOWN_LAYOUT
@@ -47,8 +49,8 @@ if TYPE_CHECKING:
     from .trace import Trace
 
 #: bump when the index layout or a reader's state changes meaning
-CACHE_VERSION = 18
-#: written last: every other file's length and CRC-32, and the trace's fingerprint
+CACHE_VERSION = 19
+#: written last: every other file's length and checksum (``checksum.py``), and the trace's fingerprint
 MANIFEST = "manifest.json"
 #: bytes hashed at each end of the trace for its fingerprint
 FINGERPRINT_BLOCK = 64 * 1024
@@ -332,17 +334,9 @@ def fingerprint(trace: Trace) -> dict[str, Any]:
             "mtime_ns": trace.mtime_ns, "ends_sha256": h.hexdigest()}
 
 
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
-
-
 def _write_manifest(tmp: Path, ident: dict[str, Any]) -> None:
-    files = {p.name: [p.stat().st_size, _crc(p)] for p in sorted(tmp.iterdir()) if p.is_file()}
-    manifest = {"version": CACHE_VERSION, "files": files, "fingerprint": ident}
+    files = {p.name: [p.stat().st_size, file_checksum(p, CHECKSUM)] for p in sorted(tmp.iterdir()) if p.is_file()}
+    manifest = {"version": CACHE_VERSION, "checksum": CHECKSUM, "files": files, "fingerprint": ident}
     with open(tmp / MANIFEST, "w", encoding="utf-8") as f:
         json.dump(manifest, f)
 
@@ -356,11 +350,12 @@ def _verify(entry: Path, trace: Trace) -> None:
         raise ValueError("no manifest (the entry was never completed)") from None
     if manifest.get("version") != CACHE_VERSION:
         raise ValueError(f"cache version {manifest.get('version')}, expected {CACHE_VERSION}")
+    algorithm = manifest.get("checksum")
     for name, (size, crc) in manifest["files"].items():
         path = entry / name
         if path.stat().st_size != size:
             raise ValueError(f"{name} has {path.stat().st_size} bytes, the manifest says {size}")
-        if _crc(path) != crc:
+        if file_checksum(path, algorithm) != crc:
             raise ValueError(f"{name} does not match its checksum")
     want, have = manifest["fingerprint"], fingerprint(trace)
     changed = [k for k in have if want.get(k) != have[k]]

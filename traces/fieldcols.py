@@ -38,7 +38,6 @@ import hashlib
 import json
 import threading
 import weakref
-import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,6 +46,8 @@ from typing import Any
 
 import numpy as np
 
+from .checksum import ALGORITHM as CHECKSUM
+from .checksum import file_checksum
 from .dictcode import MAX_TEXT_BYTES, encode_bytes, rows_at  # noqa: F401 — builders import them from here
 from .fields import FieldDef
 
@@ -54,7 +55,7 @@ ABSENT, PRESENT, DECODE = 0, 1, 2
 #: text codes below 0: the field is absent / the frame must be decoded
 CODE_ABSENT, CODE_DECODE = -1, -2
 #: the layout of the cached files (``save``/``load``); a cached column of another layout is built again
-COLUMN_FORMAT = 2
+COLUMN_FORMAT = 3
 
 
 class FieldColumn:
@@ -575,20 +576,13 @@ def save(folder: Path, fname: str, col: FieldColumn) -> None:
             tmp.replace(folder / f"{fname}.{k}.npy")
         meta = {"format": COLUMN_FORMAT, "name": col.name, "arrays": sorted(arrays), "table": col.table,
                 "how": col.how, "sentinels": list(col.sentinels) if col.sentinels is not None else None,
-                "crc32": {k: _crc(folder / f"{fname}.{k}.npy") for k in arrays}}
+                "checksum": CHECKSUM,
+                "checksums": {k: file_checksum(folder / f"{fname}.{k}.npy", CHECKSUM) for k in arrays}}
         tmp = folder / f".{fname}.json.tmp"
         tmp.write_text(json.dumps(meta), "utf-8")
         tmp.replace(folder / f"{fname}.json")  # last: a column without its json never loads
     except (OSError, ValueError, TypeError):
         pass
-
-
-def _crc(path: Path) -> int:
-    crc = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            crc = zlib.crc32(chunk, crc)
-    return crc
 
 
 def load(folder: Path, fname: str, rows: int) -> FieldColumn | None:
@@ -607,7 +601,7 @@ def load(folder: Path, fname: str, rows: int) -> FieldColumn | None:
             if k not in ("values", "state", "codes"):
                 return None
             path = folder / f"{fname}.{k}.npy"
-            if _crc(path) != int(meta["crc32"][k]):
+            if file_checksum(path, meta["checksum"]) != int(meta["checksums"][k]):
                 return None  # damaged: built again
             arrays[k] = np.load(path, mmap_mode="r")
         sent = meta.get("sentinels")
