@@ -9,6 +9,7 @@ import os
 import struct
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -189,9 +190,43 @@ def test_a_map_no_trace_took_is_closed(tmp_path: Path) -> None:
     readahead.start(str(path))
     readahead.start(str(path))  # (a second start leaves the first)
     early = mapfile._early[os.path.abspath(path)]
+    assert early.records is not None
+    early.records.wait()
     mapfile.discard_early()
     assert early.buf.closed and early.file.closed and not mapfile._early
     assert mapfile.take_early(str(path)) is None
+
+
+def test_a_map_whose_walk_goes_on_is_closed_after_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A command that fails before it opens its trace is not held up by the walk ahead (a large
+    file on a slow disk): the map is closed on a thread of its own once the walk is over."""
+    path = tmp_path / "t.pcap"
+    write_pcap(path, 1, _frames())
+    go = threading.Event()
+    real = pcap.chain_ahead
+
+    def held(buf: object, limit: int) -> object:
+        fn, args = real(buf, limit)
+
+        def walk(*a: object) -> object:
+            go.wait()
+            return fn(*a)
+
+        return walk, args
+
+    monkeypatch.setattr(pcap, "chain_ahead", held)
+    readahead.start(str(path))
+    early = mapfile._early[os.path.abspath(path)]
+    returned = threading.Event()
+    threading.Thread(target=lambda: (mapfile.discard_early(), returned.set()), daemon=True).start()
+    held_up = not returned.wait(60)  # (set at once; the limit only keeps a failure from hanging)
+    go.set()
+    assert not held_up, "discard_early waited for the walk"
+    assert not mapfile._early
+    for t in threading.enumerate():
+        if t.name == "tracemon-readahead-close":
+            t.join()
+    assert early.buf.closed and early.file.closed
 
 
 def test_a_trace_closed_before_its_scan_closes_the_map(tmp_path: Path) -> None:

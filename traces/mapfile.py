@@ -91,12 +91,17 @@ def take_early(path: str) -> Early | None:
 
 
 def discard_early() -> None:
-    """Close every map no ``Trace`` took, once the work on it is over (the work holds the map)."""
+    """Close every map no ``Trace`` took, once the work on it is over (the work holds the map):
+    at once, or on a thread of its own when the work goes on (a command that failed before it
+    opened its trace says why at once, not after a walk through a file on a slow disk)."""
     with _lock:
         left = list(_early.values())
         _early.clear()
     for early in left:
-        close_early(early)
+        if early.records is None or early.records.done():
+            close_early(early)
+        else:
+            threading.Thread(target=close_early, args=(early,), name="tracemon-readahead-close", daemon=True).start()
 
 
 def close_early(early: Early) -> None:

@@ -34,6 +34,9 @@ class Ahead:
         """Until ``fn`` has returned (its value or error left unread)."""
         self._done.wait()
 
+    def done(self) -> bool:
+        return self._done.is_set()
+
     def result(self) -> Any:
         self.wait()
         if self._error is not None:
