@@ -16,10 +16,10 @@ import pytest
 from conftest import sample
 from test_dissect_synthetic import write_pcap
 from test_scan_pipeline import PCAPNG_SAMPLES, READERS, _index, _small_batches
-from tracemon.traces import cache, mapfile, open_trace, pcap, pcapng, readahead
+from tracemon.traces import cache, chains, mapfile, open_trace, pcap, pcapng, readahead
 from tracemon.traces.trace import Trace
 
-pytestmark = pytest.mark.skipif(pcap.chain_ahead(b"\xd4\xc3\xb2\xa1" + bytes(20), 1) is None,
+pytestmark = pytest.mark.skipif(chains.pcap_ahead(b"\xd4\xc3\xb2\xa1" + bytes(20), 1) is None,
                                 reason="the C record walk (_scan.c) was not built")
 
 
@@ -135,7 +135,8 @@ def test_a_pcapng_run_read_ahead_gives_the_same_index(case: str, limit: int, tmp
             return real(buf, pos, *rest)
 
         with monkeypatch.context() as m:
-            m.setattr(pcapng, "_native_epbs", counted)
+            m.setattr(pcapng, "_native_epbs", counted)  # the reader's walk
+            m.setattr(chains, "pcapng_epbs", counted)  # the walk ahead
             if read_ahead:
                 readahead.start(str(path))
                 early = mapfile._early.get(os.path.abspath(path))
@@ -203,7 +204,7 @@ def test_a_map_whose_walk_goes_on_is_closed_after_it(tmp_path: Path, monkeypatch
     path = tmp_path / "t.pcap"
     write_pcap(path, 1, _frames())
     go = threading.Event()
-    real = pcap.chain_ahead
+    real = chains.pcap_ahead
 
     def held(buf: object, limit: int) -> object:
         fn, args = real(buf, limit)
@@ -214,7 +215,7 @@ def test_a_map_whose_walk_goes_on_is_closed_after_it(tmp_path: Path, monkeypatch
 
         return walk, args
 
-    monkeypatch.setattr(pcap, "chain_ahead", held)
+    monkeypatch.setattr(chains, "pcap_ahead", held)
     readahead.start(str(path))
     early = mapfile._early[os.path.abspath(path)]
     returned = threading.Event()

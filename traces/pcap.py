@@ -9,10 +9,11 @@ this one finishes classifying the batch before it (``PIPELINE``).
 from __future__ import annotations
 
 import struct
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .chains import PCAP_HEADER, PCAP_MAGICS, PCAP_MAX_RECORD, PCAP_RECORD
 from .classify import classify_packets
 from .errors import DamagedRecord, TraceError
 from .fastclassify import walk_batch
@@ -28,21 +29,12 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
     _native_records = None
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from .fastwalk import Walk
     from .trace import Trace
 
-MAGICS = {
-    b"\xd4\xc3\xb2\xa1": ("<", 1000),  # little-endian, µs
-    b"\xa1\xb2\xc3\xd4": (">", 1000),
-    b"\x4d\x3c\xb2\xa1": ("<", 1),  # little-endian, ns
-    b"\xa1\xb2\x3c\x4d": (">", 1),
-}
-HEADER = 24
-RECORD = 16
-#: larger records are damage, not packets (Wireshark's limit is 256 KiB for most link types)
-MAX_RECORD = 64 * 1024 * 1024
+MAGICS, HEADER, RECORD, MAX_RECORD = PCAP_MAGICS, PCAP_HEADER, PCAP_RECORD, PCAP_MAX_RECORD
 FIRST_BATCH = 4096
 BATCH = 65536  # (with the walk ahead, two batches are in memory at once: a smaller one keeps the peak)
 #: walk the next batch on a second thread while this one classifies (``scan``); False: one thread
@@ -51,24 +43,6 @@ PIPELINE = True
 
 def detect(head: bytes) -> bool:
     return head[:4] in MAGICS
-
-
-def chain_ahead(buf: Any, limit: int) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
-    """What ``readahead`` runs for a pcap file, as a function and its arguments: ``_ahead`` over
-    ``limit`` records at most (None: not a pcap file, or not built with the C walk)."""
-    magic = MAGICS.get(bytes(buf[:4]))
-    if magic is None or _native_records is None:
-        return None
-    return _ahead, (buf, min(limit, len(buf) // RECORD), magic[0] == "<")
-
-
-def _ahead(buf: Any, limit: int, little: bool) -> tuple[np.ndarray, int, np.ndarray]:
-    """The first ``limit`` records' offsets, the position after the last, and the first 12 bytes
-    of each one's header (``_prepare``'s gather): two C calls without the interpreter lock, which
-    ``readahead`` makes while the main thread is still importing."""
-    raw, end = _native_records(buf, HEADER, limit, little, MAX_RECORD)
-    starts = np.frombuffer(raw, dtype=np.int64)
-    return starts, end, rows_at(np.frombuffer(buf, dtype=np.uint8), starts, 12)
 
 
 class PcapReader(PacketReader):

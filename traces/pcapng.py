@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .chains import EPB, MAX_BLOCK, MIN_EPB, SECTION_ENDIAN, SHB
 from .classify import PendingPackets
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .fastclassify import walk_rows as _walk_packets
@@ -45,28 +46,20 @@ except ImportError:  # pragma: no cover - the Python loop below does the same
     _native_epbs = None
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator
+    from collections.abc import Iterator
 
     from .trace import Trace
 
-SHB = 0x0A0D0D0A
 IDB = 0x00000001
 OPB = 0x00000002
 SPB = 0x00000003
 NRB = 0x00000004
 ISB = 0x00000005
-EPB = 0x00000006
 JOURNAL = 0x00000009
 DSB = 0x0000000A
 CUSTOM = (0x00000BAD, 0x40000BAD)
-BYTE_ORDER_MAGIC = 0x1A2B3C4D
-#: the byte-order magic as a section header stores it → that section's struct byte order
-SECTION_ENDIAN = {struct.pack("<I", BYTE_ORDER_MAGIC): "<", struct.pack(">I", BYTE_ORDER_MAGIC): ">"}
-MAX_BLOCK = 256 * 1024 * 1024
-#: blocks before the first packet block that ``_ahead`` looks through (a section header, interfaces)
-AHEAD_BLOCKS = 64
 #: the smallest packet blocks: header, fixed fields and trailing length
-MIN_PACKET_BLOCK = {EPB: 32, OPB: 32, SPB: 16}
+MIN_PACKET_BLOCK = {EPB: MIN_EPB, OPB: 32, SPB: 16}
 #: timestamps and offsets (ns) the vectorised EPB path handles: their sum stays inside int64
 VECTOR_NS_LIMIT = 2**62
 #: interfaces the index's ``iface`` column can number
@@ -99,38 +92,8 @@ class Section:
     options: dict[str, Any] = field(default_factory=dict)
 
 
-def chain_ahead(buf: Any, limit: int) -> tuple[Callable[..., Any], tuple[Any, ...]] | None:
-    """What ``readahead`` runs for a pcapng file, as a function and its arguments: ``_ahead``,
-    ``limit`` blocks at most (None: not a pcapng file, or not built with the C walk)."""
-    if not detect(bytes(buf[:12])) or _native_epbs is None:
-        return None
-    return _ahead, (buf, min(limit, len(buf) // MIN_PACKET_BLOCK[EPB]))
-
-
-def _ahead(buf: Any, limit: int) -> tuple[bytes, int, int] | None:
-    """The first section's first run of well-formed Enhanced Packet Blocks, as the reader's own C
-    walk finds it (``_blocks``): their offsets (int64), where the run starts and the position
-    after it; None when no packet block comes within ``AHEAD_BLOCKS`` blocks of the start."""
-    endian = SECTION_ENDIAN[bytes(buf[8:12])]
-    hdr = struct.Struct(endian + "II").unpack_from
-    pos, size = 0, len(buf)
-    for _ in range(AHEAD_BLOCKS):  # the section header and interface descriptions before the packets
-        if pos + 12 > size:
-            return None
-        btype, blen = hdr(buf, pos)
-        if btype == EPB:
-            break
-        if blen < 12 or blen & 3 or blen > size - pos or (btype == SHB and pos):
-            return None
-        pos += blen
-    else:
-        return None
-    raw, end = _native_epbs(buf, pos, limit, endian == "<", MAX_BLOCK)
-    return (raw, pos, end) if raw else None
-
-
 class _RunAhead:
-    """``_native_epbs`` answered from a run ``_ahead`` walked (``raw``, from ``first`` to ``end``)
+    """``_native_epbs`` answered from a run ``chains.pcapng_ahead`` walked (``raw``, from ``first`` to ``end``)
     when the reader asks at the run's next block, and by the C walk everywhere else: the same
     offsets, the run read ahead only in part when the reader's batches end inside it."""
 

@@ -3,8 +3,8 @@
 A cold ``tracemon count`` spends about half its time importing NumPy, pyparsing and the filter
 compiler on one core.  ``start`` maps the trace as soon as the command knows its path and walks
 its records on a thread, on the machine's other core, while the compiler loads: C calls without
-the interpreter lock (``pcap.chain_ahead``: every record's offset and the start of its header;
-``pcapng.chain_ahead``: the first run of Enhanced Packet Blocks).  The ``Trace`` that opens the
+the interpreter lock (``chains.pcap_ahead``: every record's offset and the start of its header;
+``chains.pcapng_ahead``: the first run of Enhanced Packet Blocks), before the readers are loaded.  The ``Trace`` that opens the
 path takes the map over (``mapfile.take_early``), and its reader takes those records instead of
 walking them itself, in the batches it would have made; what the walk ahead did not reach
 (``READ_AHEAD``, a block it stopped at) is walked as before, so the index is the same.
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import threading
 
-from . import cache, pcap, pcapng
+from . import cache, chains
 from .errors import TraceError
 from .mapfile import Early, _mapguard, close_early, map_file, put_early
 from .pipeline import Ahead
@@ -36,9 +36,9 @@ def start(path: str) -> None:
         f, buf, size, mtime_ns = map_file(path)
     except TraceError:
         return
-    walk, trace_format = pcap.chain_ahead(buf, READ_AHEAD), "pcap"
+    walk, trace_format = chains.pcap_ahead(buf, READ_AHEAD), "pcap"
     if walk is None:
-        walk, trace_format = pcapng.chain_ahead(buf, READ_AHEAD), "pcapng"
+        walk, trace_format = chains.pcapng_ahead(buf, READ_AHEAD), "pcapng"
     if walk is None or cache.holds(path, size, mtime_ns, trace_format):
         buf.close()
         f.close()
