@@ -155,6 +155,19 @@ def test_a_pcapng_run_read_ahead_gives_the_same_index(case: str, limit: int, tmp
     assert len(asked_ahead) - 1 < len(asked_own)
 
 
+@pytest.mark.parametrize("module", [pcap, pcapng])
+def test_a_reader_without_its_c_walk_still_takes_the_same_index(module: object, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader's own walk in Python (its C walk not built), the records read ahead or not."""
+    path = sample("pcap/tcpreplay_test.pcap" if module is pcap else READERS["pcapng"][2])
+    _small_batches(monkeypatch, module)  # type: ignore[arg-type]
+    monkeypatch.setattr(module, "_native_records" if module is pcap else "_native_epbs", None)
+    own = _index(path, monkeypatch, True)
+    readahead.start(str(path))
+    assert mapfile._early and _index(path, monkeypatch, True) == own
+    assert not mapfile._early
+
+
 def test_nothing_is_read_ahead_for_a_cached_trace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TRACEMON_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("TRACEMON_CACHE_MIN_BYTES", "0")

@@ -93,9 +93,9 @@ class Section:
 
 
 class _RunAhead:
-    """``_native_epbs`` answered from a run ``chains.pcapng_ahead`` walked (``raw``, from ``first`` to ``end``)
-    when the reader asks at the run's next block, and by the C walk everywhere else: the same
-    offsets, the run read ahead only in part when the reader's batches end inside it."""
+    """``_native_epbs`` answered from the run ``chains.pcapng_ahead`` walked (``raw``, from
+    ``first`` to ``end``) when the reader asks at the run's next block, and by the C walk
+    everywhere else: the same offsets, the run taken in part when a batch ends inside it."""
 
     def __init__(self, raw: bytes, first: int, end: int) -> None:
         self.offsets = np.frombuffer(raw, dtype=np.int64)
@@ -103,7 +103,7 @@ class _RunAhead:
 
     def __call__(self, buf: Any, pos: int, want: int, little: bool, limit: int) -> tuple[Any, int]:
         left = len(self.offsets) - self.taken
-        if pos != self.at or not left or _native_epbs is None:
+        if pos != self.at or not left:
             return _native_epbs(buf, pos, want, little, limit)  # type: ignore[misc]
         k, t = min(want, left), self.taken
         self.taken = t + k
@@ -150,7 +150,7 @@ class PcapngReader(PacketReader):
         want = FIRST_BATCH
         ahead, self.trace.records_ahead = self.trace.records_ahead, None
         run = ahead.result() if ahead is not None else None  # (what ``readahead`` walked)
-        native = _RunAhead(*run) if run is not None else _native_epbs
+        native = _RunAhead(*run) if run is not None and _native_epbs is not None else _native_epbs
         section: Section | None = None
         rows = 0  # rows of the batches before this one
         section_rows = 0  # rows before the current section began
