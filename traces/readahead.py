@@ -2,12 +2,13 @@
 
 A cold ``tracemon count`` spends about half its time importing NumPy, pyparsing and the filter
 compiler on one core.  ``start`` maps the trace as soon as the command knows its path and walks
-its records on a thread, on the machine's other core, while the compiler loads: C calls without
-the interpreter lock (``chains.pcap_ahead``: every record's offset and the start of its header;
-``chains.pcapng_ahead``: the first run of Enhanced Packet Blocks), before the readers are loaded.  The ``Trace`` that opens the
-path takes the map over (``mapfile.take_early``), and its reader takes those records instead of
-walking them itself, in the batches it would have made; what the walk ahead did not reach
-(``READ_AHEAD``, a block it stopped at) is walked as before, so the index is the same.
+its records on a thread, on the machine's other core, while the readers and the compiler load:
+C calls without the interpreter lock (``chains.pcap_ahead``: every record's offset and the start
+of its header; ``chains.pcapng_ahead``: the first run of Enhanced Packet Blocks).  The ``Trace``
+that opens the path takes the map over (``mapfile.take_early``), and its reader takes those
+records instead of walking them itself, in the batches it would have made; what the walk ahead
+did not reach (``READ_AHEAD``, a block it stopped at) is walked as before, so the index is the
+same.
 
 Nothing is read ahead when the index cache holds the trace: the walk would read the whole file
 the cache spares.  ``mapfile.discard_early`` closes what no ``Trace`` took (a command that
