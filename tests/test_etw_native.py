@@ -13,7 +13,7 @@ import pytest
 from conftest import sample
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tracemon.traces import open_trace
+from tracemon.traces import dictcode, open_trace
 from tracemon.traces.etw import packetrows, packets, reader, records
 from tracemon.traces.etw.records import BUFFER_HEADER, EVENT_HEADER_LAYOUT, BufferSpan
 from tracemon.traces.etw.writer import EtlWriter, ndis_packet, ndis_vmswitch_packet, pktmon_packet
@@ -222,7 +222,7 @@ def test_switch_interfaces_are_numbered_as_the_records_come(tmp_path: Path, monk
 @pytest.mark.parametrize("collide", [False, True])
 def test_distinct_guids_are_numpys_unique_of_their_bytes(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     if collide:  # every GUID one hash: the bytes decide
-        monkeypatch.setattr(records, "_guid_hash", lambda words: np.zeros(len(words), dtype=np.uint64))
+        monkeypatch.setattr(dictcode, "_row_hashes", lambda words: np.zeros(len(words), dtype=np.uint64))
     rng = np.random.default_rng(7)
     for trial in range(60):
         pool = rng.integers(0, 256, size=(int(rng.integers(1, 12)), 16), dtype=np.uint8)
@@ -235,11 +235,15 @@ def test_distinct_guids_are_numpys_unique_of_their_bytes(collide: bool, monkeypa
         assert np.array_equal(got[1], first) and np.array_equal(got[2], inv.reshape(-1))
 
 
-def test_distinct_rows_group_as_numpys_unique() -> None:
+@pytest.mark.parametrize("collide", [False, True])
+def test_switch_interfaces_group_as_numpys_unique(collide: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The switch interfaces' five int64 columns grouped as ``_vmswitch_part`` groups them."""
+    if collide:  # every row one hash: the bytes decide
+        monkeypatch.setattr(dictcode, "_row_hashes", lambda words: np.zeros(len(words), dtype=np.uint64))
     rng = np.random.default_rng(3)
     for size in (0, 1, 50, 2000):
         cols = np.stack([rng.integers(0, hi, size=size) for hi in (2**32, 5, 4096, 3, 2**20)], axis=1).astype(np.int64)
-        first, inv = packetrows._distinct_rows(cols)
+        first, inv = dictcode.unique_rows(cols.view(np.uint8))
         _, want_first, want_inv = np.unique(cols, axis=0, return_index=True, return_inverse=True)
         assert np.array_equal(cols[first][inv], cols)  # each row's index names a row like it
         assert sorted(first.tolist()) == sorted(want_first.tolist())  # the first of each, as many

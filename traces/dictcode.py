@@ -77,7 +77,7 @@ def encode_bytes(u8: np.ndarray, start: np.ndarray, length: np.ndarray,
         mat[:, :width] = rows_at(u8, st, width)
         mat[:, :width] *= cols[None, :] < ln[:, None]
         mat[:, width:] = ln.astype("<u8").view(np.uint8).reshape(-1, 8)
-        first, inv = _unique_rows(mat)
+        first, inv = unique_rows(mat)
         local = np.empty(len(first), dtype=np.int32)
         for j, f in enumerate(first.tolist()):
             local[j] = _code(texts, table, to_text(bytes(mat[f, : int(ln[f])])))
@@ -136,18 +136,24 @@ def rows_at(u8: np.ndarray, start: np.ndarray, width: int) -> np.ndarray:
 _MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _unique_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first row of each distinct row, distinct index of every row) of a uint8 matrix whose
-    width is a multiple of 8.  Rows are hashed to 64 bits (sorting integers is far faster than
-    sorting wide rows) and each row is compared with its hash's first row; should two different
-    rows ever share a hash, the exact sort of whole rows decides instead."""
-    words = np.ascontiguousarray(mat).view("<u8")
-    h = np.zeros(len(mat), dtype=np.uint64)
+def _row_hashes(words: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of a (rows, k) uint64 matrix."""
+    h = np.zeros(len(words), dtype=np.uint64)
     with np.errstate(over="ignore"):
         for k in range(words.shape[1]):
             h = (h ^ words[:, k]) * _MIX
             h ^= h >> np.uint64(29)
-    _, first, inv = np.unique(h, return_index=True, return_inverse=True)
+    return h
+
+
+def unique_rows(mat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(first row of each distinct row, distinct index of every row) of a uint8 matrix whose
+    width is a multiple of 8.  Rows are hashed to 64 bits (sorting integers is far faster than
+    sorting wide rows) and each row is compared with its hash's first row; should two different
+    rows ever share a hash, the exact sort of whole rows decides instead (and then the distinct
+    rows come in the order their bytes sort)."""
+    words = np.ascontiguousarray(mat).view("<u8")
+    _, first, inv = np.unique(_row_hashes(words), return_index=True, return_inverse=True)
     inv = inv.reshape(-1)
     if np.array_equal(words, words[first[inv]]):
         return first, inv

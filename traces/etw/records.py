@@ -555,28 +555,17 @@ def _walk_python(blob: Any, spans: list[BufferSpan]) -> tuple[list[int], list[in
     return offs, counts, damage
 
 
-def _guid_hash(words: Any) -> Any:
-    """A 64-bit hash of each GUID (its two 64-bit words)."""
-    import numpy as np
-
-    return (words[:, 0] * np.uint64(0x9E3779B97F4A7C15)) ^ words[:, 1]
-
-
 def distinct_guids(guid: Any) -> tuple[Any, Any, Any]:
     """``np.unique`` of the rows of a (n, 16) uint8 matrix of GUIDs, as their bytes sort, with the
-    first row of each and each row's index: told apart by a 64-bit hash of each (a batch holds a
-    handful of providers; sorting a million 16-byte keys as bytes took a twentieth of a trace's
-    scan), and by the bytes themselves when two hash alike."""
+    first row of each and each row's index: grouped by ``dictcode.unique_rows`` (a 64-bit hash of
+    each; a batch holds a handful of providers, and sorting a million 16-byte keys as bytes took a
+    twentieth of a trace's scan), then the few distinct GUIDs put in the order of their bytes."""
     import numpy as np
 
+    from ..dictcode import unique_rows
+
     g = np.ascontiguousarray(guid, dtype=np.uint8).reshape(-1, 16)
-    words = g.view("<u8")
-    _, first, inv = np.unique(_guid_hash(words), return_index=True, return_inverse=True)
-    inv = inv.reshape(-1)
-    if not np.array_equal(words[first][inv], words):  # two GUIDs with one hash
-        keys = g.view("V16").reshape(-1)
-        _, first, inv = np.unique(keys, return_index=True, return_inverse=True)
-        return g[first], first, inv.reshape(-1)
+    first, inv = unique_rows(g)
     order = np.lexsort(g[first].T[::-1])  # the distinct GUIDs as their bytes sort
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
