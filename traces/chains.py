@@ -63,10 +63,15 @@ def _pcap(buf: Any, limit: int, little: bool) -> tuple[np.ndarray, int, np.ndarr
     return starts, end, rows_at(np.frombuffer(buf, dtype=np.uint8), starts, 12)
 
 
+def is_pcapng(head: bytes) -> bool:
+    """Whether ``head`` (a file's first 12 bytes or more) starts a pcapng section header."""
+    return head[:4] == struct.pack("<I", SHB) and head[8:12] in SECTION_ENDIAN
+
+
 def pcapng_ahead(buf: Any, limit: int) -> Walk | None:
     """The walk ``readahead`` runs for a pcapng file: ``_pcapng``, ``limit`` blocks at most
     (None: not a pcapng file, or no C walk)."""
-    if bytes(buf[:4]) != struct.pack("<I", SHB) or bytes(buf[8:12]) not in SECTION_ENDIAN or pcapng_epbs is None:
+    if not is_pcapng(bytes(buf[:12])) or pcapng_epbs is None:
         return None
     return _pcapng, (buf, min(limit, len(buf) // MIN_EPB))
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .chains import EPB, MAX_BLOCK, MIN_EPB, SECTION_ENDIAN, SHB
+from .chains import EPB, MAX_BLOCK, MIN_EPB, SECTION_ENDIAN, SHB, is_pcapng
 from .classify import PendingPackets
 from .errors import DamagedRecord, TraceError, TraceWarning
 from .fastclassify import walk_rows as _walk_packets
@@ -79,8 +79,7 @@ BLOCK_NAMES = {SHB: "Section Header", IDB: "Interface Description", OPB: "Packet
                EPB: "Enhanced Packet", JOURNAL: "systemd Journal Export", DSB: "Decryption Secrets",
                0x00000BAD: "Custom (copyable)", 0x40000BAD: "Custom (not copyable)"}
 
-def detect(head: bytes) -> bool:
-    return head[:4] == b"\x0a\x0d\x0d\x0a" and head[8:12] in SECTION_ENDIAN
+detect = is_pcapng
 
 
 @dataclass(slots=True)
@@ -148,8 +147,8 @@ class PcapngReader(PacketReader):
         hdr = struct.Struct("<II").unpack_from
         trail = struct.Struct("<I").unpack_from
         want = FIRST_BATCH
-        ahead, self.trace.records_ahead = self.trace.records_ahead, None
-        run = ahead.result() if ahead is not None else None  # (what ``readahead`` walked)
+        early, self.trace.records_ahead = self.trace.records_ahead, None
+        run = early.result() if early is not None else None  # (what ``readahead`` walked)
         native = _RunAhead(*run) if run is not None and _native_epbs is not None else _native_epbs
         section: Section | None = None
         rows = 0  # rows of the batches before this one
