@@ -91,6 +91,15 @@ static uint32_t by_instruction(uint32_t c, const unsigned char *p, size_t n) {
 
 static int instruction = 0;
 
+static uint32_t by_either(uint32_t c, const unsigned char *p, size_t n, int use_instruction) {
+#if defined(HAVE_X86_CRC) || defined(HAVE_ARM_CRC)
+    if (use_instruction) return by_instruction(c, p, n);
+#else
+    (void)use_instruction;
+#endif
+    return by_table(c, p, n);
+}
+
 static PyObject *checksum(PyObject *args, PyObject *kwargs, int use_instruction) {
     static char *names[] = {"data", "value", NULL};
     Py_buffer in;
@@ -101,18 +110,10 @@ static PyObject *checksum(PyObject *args, PyObject *kwargs, int use_instruction)
     uint32_t c = ~(uint32_t)value;
     if (n >= RELEASE_GIL_BYTES) {
         Py_BEGIN_ALLOW_THREADS
-#if defined(HAVE_X86_CRC) || defined(HAVE_ARM_CRC)
-        c = use_instruction ? by_instruction(c, p, n) : by_table(c, p, n);
-#else
-        c = by_table(c, p, n);
-#endif
+        c = by_either(c, p, n, use_instruction);
         Py_END_ALLOW_THREADS
     } else {
-#if defined(HAVE_X86_CRC) || defined(HAVE_ARM_CRC)
-        c = use_instruction ? by_instruction(c, p, n) : by_table(c, p, n);
-#else
-        c = by_table(c, p, n);
-#endif
+        c = by_either(c, p, n, use_instruction);
     }
     PyBuffer_Release(&in);
     return PyLong_FromUnsignedLong((unsigned long)~c);
